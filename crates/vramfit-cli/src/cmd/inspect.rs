@@ -1,0 +1,14 @@
+//! `vramfit inspect`.
+
+use crate::args::InspectArgs;
+use crate::render;
+use std::io::Write;
+
+pub fn run(a: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let model = vramfit_io::resolve_model(&a.model)?;
+    if a.json {
+        render::json::inspect(&model, out)
+    } else {
+        render::table::inspect(&model, out)
+    }
+}

@@ -1,0 +1,20 @@
+//! One module per subcommand.
+
+mod catalog;
+mod estimate;
+mod inspect;
+mod validate;
+
+use crate::args::Command;
+use std::io::Write;
+
+/// Run a subcommand, writing to `out`.
+pub fn run(cmd: Command, out: &mut dyn Write) -> anyhow::Result<()> {
+    match cmd {
+        Command::Estimate(a) => estimate::run(&a, out),
+        Command::Inspect(a) => inspect::run(&a, out),
+        Command::Models(a) => catalog::models(&a, out),
+        Command::Gpus(a) => catalog::gpus(&a, out),
+        Command::Validate(a) => validate::run(&a, out),
+    }
+}

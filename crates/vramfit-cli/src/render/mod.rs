@@ -1,0 +1,96 @@
+//! Renderers: one file per output format over the same report values.
+
+pub mod json;
+pub mod markdown;
+pub mod table;
+
+use vramfit_core::catalog::GpuSpec;
+use vramfit_core::{Breakdown, Workload};
+use vramfit_io::ResolvedModel;
+
+/// Everything an estimate report shows.
+pub struct EstimateReport<'a> {
+    pub model: &'a ResolvedModel,
+    pub workload: &'a Workload,
+    pub breakdown: &'a Breakdown,
+    pub verdict: Option<&'a Verdict>,
+}
+
+/// Whether the estimate fits the GPUs asked about.
+pub struct Verdict {
+    pub gpu: GpuSpec,
+    pub needed_per_gpu: u64,
+    pub fits: bool,
+    pub headroom_bytes: i128,
+}
+
+impl Verdict {
+    pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
+        // Single-device estimates: every GPU would hold the whole model until multi-GPU
+        // strategies are modelled, so the verdict is per GPU of the spec.
+        let needed = b.total_bytes();
+        let headroom = i128::from(gpu.usable_bytes) - i128::from(needed);
+        Verdict {
+            gpu,
+            needed_per_gpu: needed,
+            fits: headroom >= 0,
+            headroom_bytes: headroom,
+        }
+    }
+}
+
+/// Bytes as GiB with two decimals.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.2}", bytes as f64 / f64::from(1u32 << 30))
+}
+
+/// Bytes as GB with two decimals.
+pub fn gb(bytes: u64) -> String {
+    format!("{:.2}", bytes as f64 / 1e9)
+}
+
+/// Signed bytes as "x.xx GiB (y.yy GB)".
+pub fn signed_both(bytes: i128) -> String {
+    let sign = if bytes < 0 { "-" } else { "" };
+    let b = u64::try_from(bytes.unsigned_abs()).unwrap_or(u64::MAX);
+    format!("{sign}{} GiB ({sign}{} GB)", gib(b), gb(b))
+}
+
+/// One-line description of a workload.
+pub fn describe(w: &Workload, b: &Breakdown, model: &ResolvedModel) -> String {
+    let mut parts = vec![w.task.name().to_string()];
+    if w.task != vramfit_core::Task::Load {
+        parts.push(format!("batch {}", w.batch));
+        parts.push(match w.task {
+            vramfit_core::Task::Generate => format!("prompt {} + {} new tokens", w.prompt, w.new_tokens),
+            _ => format!("prompt {} tokens", w.prompt),
+        });
+    }
+    let dtype = w
+        .dtype
+        .or(model.spec.torch_dtype)
+        .map_or_else(|| "fp16".to_string(), |d| d.name().to_string());
+    parts.push(match (&w.quant, w.autocast) {
+        (Some(q), _) => format!("{} weights ({dtype} rest)", q.label()),
+        (None, Some(a)) => format!("fp32 weights, {a} autocast"),
+        (None, None) => format!("{dtype} weights"),
+    });
+    if w.task != vramfit_core::Task::Load {
+        parts.push(format!("{} attention", w.attn.name()));
+    }
+    parts.push(match w.runtime_version {
+        Some(v) => format!("{} {v}", w.runtime.name()),
+        None => w.runtime.name().to_string(),
+    });
+    let _ = b;
+    parts.join(" · ")
+}
+
+/// What each level is, as people measure it.
+pub fn level_label(l: vramfit_core::Level) -> &'static str {
+    match l {
+        vramfit_core::Level::Allocated => "allocated (torch max_memory_allocated)",
+        vramfit_core::Level::Reserved => "reserved  (torch max_memory_reserved)",
+        vramfit_core::Level::Device => "device    (nvidia-smi: what must fit)",
+    }
+}

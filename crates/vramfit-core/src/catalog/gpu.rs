@@ -1,0 +1,201 @@
+//! The GPU catalog (data/gpus.toml) and GPU specs as typed on the command line.
+
+use super::names::{normalize, suggest};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+/// One GPU of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gpu {
+    /// Canonical id (`A100-80GB`).
+    pub name: String,
+    /// Other spellings (what torch and nvidia-smi print).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// nvidia, amd, apple, intel.
+    pub vendor: String,
+    /// datacenter, workstation, consumer, apple.
+    pub class: String,
+    /// Architecture name.
+    pub architecture: String,
+    /// CUDA compute capability (NVIDIA).
+    #[serde(default)]
+    pub compute_capability: Option<String>,
+    /// Marketed memory in bytes.
+    pub memory_bytes: u64,
+    /// What frameworks can use (nvidia-smi total, Metal working set).
+    pub usable_bytes: u64,
+    /// Memory technology.
+    pub memory_type: String,
+    /// Peak bandwidth, GB/s.
+    pub bandwidth_gb_s: u64,
+    /// Native bf16.
+    pub bf16: bool,
+    /// Hardware fp8.
+    pub fp8: bool,
+    /// FlashAttention-2 supported.
+    pub flash_attention: bool,
+    /// Board power.
+    #[serde(default)]
+    pub tdp_watts: Option<u64>,
+    /// Where the figures come from.
+    pub source: String,
+    /// Caveats.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GpuFile {
+    gpu: Vec<Gpu>,
+}
+
+/// Every catalog GPU.
+#[must_use]
+pub fn gpus() -> &'static [Gpu] {
+    static GPUS: OnceLock<Vec<Gpu>> = OnceLock::new();
+    GPUS.get_or_init(|| {
+        toml::from_str::<GpuFile>(include_str!("../../data/gpus.toml"))
+            .expect("gpus.toml is checked by the catalog-integrity test")
+            .gpu
+    })
+}
+
+/// Find a GPU by name or alias (case, spaces, dashes ignored).
+///
+/// # Errors
+/// No match; the error carries close names.
+pub fn find_gpu(name: &str) -> Result<&'static Gpu> {
+    let q = normalize(name);
+    gpus()
+        .iter()
+        .find(|g| normalize(&g.name) == q || g.aliases.iter().any(|a| normalize(a) == q))
+        .ok_or_else(|| Error::UnknownGpu {
+            name: name.to_string(),
+            suggestions: suggest(
+                name,
+                gpus().iter().map(|g| {
+                    (
+                        g.name.as_str(),
+                        std::iter::once(g.name.as_str())
+                            .chain(g.aliases.iter().map(String::as_str))
+                            .collect(),
+                    )
+                }),
+            ),
+        })
+}
+
+/// GPUs as asked for: `T4`, `4xA100-80GB`, `24GiB`, `2x16GB`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GpuSpec {
+    /// The catalog GPU, when named.
+    pub gpu: Option<Gpu>,
+    /// How many.
+    pub count: u64,
+    /// Usable bytes per GPU.
+    pub usable_bytes: u64,
+    /// Label for reports.
+    pub label: String,
+}
+
+impl GpuSpec {
+    /// Parse a `--gpu` value.
+    ///
+    /// # Errors
+    /// An unknown GPU or a malformed size (the error names `--gpu`).
+    pub fn parse(s: &str) -> Result<Self> {
+        let t = s.trim();
+        let (count, rest) = match t.split_once(['x', 'X', '×']) {
+            Some((n, rest)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                let n: u64 = n
+                    .parse()
+                    .map_err(|_| Error::workload("--gpu", format!("bad GPU count in {s:?}")))?;
+                (n, rest.trim())
+            }
+            _ => (1, t),
+        };
+        if count == 0 || count > 100_000 {
+            return Err(Error::workload(
+                "--gpu",
+                format!("GPU count in {s:?} must be between 1 and 100000"),
+            ));
+        }
+        if let Some(bytes) = parse_size(rest) {
+            if bytes == 0 {
+                return Err(Error::workload("--gpu", "memory size must be positive"));
+            }
+            return Ok(GpuSpec {
+                gpu: None,
+                count,
+                usable_bytes: bytes,
+                label: if count > 1 {
+                    format!("{count}×{rest}")
+                } else {
+                    rest.to_string()
+                },
+            });
+        }
+        let gpu = find_gpu(rest).map_err(|e| Error::workload("--gpu", e.to_string()))?;
+        Ok(GpuSpec {
+            gpu: Some(gpu.clone()),
+            count,
+            usable_bytes: gpu.usable_bytes,
+            label: if count > 1 {
+                format!("{count}×{}", gpu.name)
+            } else {
+                gpu.name.clone()
+            },
+        })
+    }
+}
+
+/// `24GiB`, `16GB`, `80 GB`, `512MiB` → bytes.
+fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase().replace(' ', "");
+    let units: [(&str, f64); 6] = [
+        ("gib", 1_073_741_824.0),
+        ("mib", 1_048_576.0),
+        ("tib", 1_099_511_627_776.0),
+        ("gb", 1e9),
+        ("mb", 1e6),
+        ("tb", 1e12),
+    ];
+    for (u, mult) in units {
+        if let Some(num) = t.strip_suffix(u) {
+            let v: f64 = num.parse().ok()?;
+            if !(v.is_finite() && (0.0..1e7).contains(&v)) {
+                return None;
+            }
+            return Some((v * mult) as u64);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs() {
+        let g = GpuSpec::parse("4xA100-80GB").unwrap();
+        assert_eq!(g.count, 4);
+        assert_eq!(g.gpu.unwrap().name, "A100-80GB");
+        assert_eq!(GpuSpec::parse("24GiB").unwrap().usable_bytes, 24 << 30);
+        assert_eq!(GpuSpec::parse("16GB").unwrap().usable_bytes, 16_000_000_000);
+        assert!(GpuSpec::parse("0xT4").is_err());
+        assert!(GpuSpec::parse("nonsense-gpu").is_err());
+        assert!(GpuSpec::parse("-5GB").is_err());
+    }
+
+    #[test]
+    fn aliases_resolve() {
+        assert_eq!(find_gpu("tesla t4").unwrap().name, "T4");
+        assert_eq!(find_gpu("rtx4090").unwrap().name, "RTX-4090");
+        let e = find_gpu("A100").unwrap_err().to_string();
+        assert!(e.contains("did you mean"), "{e}");
+    }
+}

@@ -1,0 +1,239 @@
+//! Reading Hugging Face `config.json`: one wire struct per family mirrors the file (optional
+//! keys, serde aliases), then converts into the normalized [`ModelSpec`]. Family quirks live in
+//! those conversions and nowhere else.
+
+mod bert;
+mod bloom;
+mod deepseek;
+mod falcon;
+mod gpt2;
+mod gpt_neox;
+mod llama;
+mod opt;
+mod phi;
+mod t5;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::model::ModelSpec;
+use crate::quant::QuantConfig;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The `model_type`s vramfit can read, as config.json spells them.
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "qwen2_moe",
+    "qwen3",
+    "qwen3_moe",
+    "gemma",
+    "gemma2",
+    "gemma3",
+    "gemma3_text",
+    "phi3",
+    "phi",
+    "falcon",
+    "gpt2",
+    "gpt_bigcode",
+    "gpt_neox",
+    "bloom",
+    "opt",
+    "deepseek_v2",
+    "deepseek_v3",
+    "t5",
+    "mt5",
+    "bert",
+];
+
+/// Largest value accepted for a width, vocabulary or count: far above any real model, small
+/// enough that products of a few of them cannot overflow 64 bits.
+pub(crate) const MAX_DIM: u64 = 1 << 24;
+/// Largest number of layers or experts accepted.
+pub(crate) const MAX_COUNT: u64 = 1 << 14;
+
+/// Parse a config.json text into a model description.
+///
+/// # Errors
+/// Malformed JSON, an unsupported `model_type`, a missing or impossible key.
+pub fn parse_config(text: &str) -> Result<ModelSpec> {
+    let value: Value = serde_json::from_str(text).map_err(|e| Error::ConfigSyntax(e.to_string()))?;
+    from_value(&value)
+}
+
+/// Convert an already-parsed config.json object.
+///
+/// # Errors
+/// As [`parse_config`].
+pub fn from_value(value: &Value) -> Result<ModelSpec> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| Error::ConfigSyntax("expected a JSON object".into()))?;
+    let model_type = match obj.get("model_type").and_then(Value::as_str) {
+        Some(t) => t.to_string(),
+        None => infer_model_type(value).ok_or_else(|| Error::MissingKey {
+            family: "any".into(),
+            key: "model_type".into(),
+        })?,
+    };
+    // Multimodal wrappers whose language model is a supported text config.
+    if model_type == "gemma3" {
+        if let Some(text) = obj.get("text_config") {
+            let mut text = text.clone();
+            if let Some(t) = text.as_object_mut() {
+                t.entry("model_type").or_insert_with(|| "gemma3_text".into());
+                for key in ["torch_dtype", "quantization_config", "tie_word_embeddings"] {
+                    if let Some(v) = obj.get(key) {
+                        t.entry(key).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+            return from_value(&text);
+        }
+    }
+    let mut spec = match model_type.as_str() {
+        "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "gemma" | "gemma2"
+        | "gemma3" | "gemma3_text" | "phi3" => llama::convert(&model_type, wire(value, &model_type)?)?,
+        "phi" => phi::convert(wire(value, &model_type)?)?,
+        "falcon" | "RefinedWeb" | "RefinedWebModel" => falcon::convert(wire(value, "falcon")?)?,
+        "gpt2" | "gpt_bigcode" => gpt2::convert(&model_type, wire(value, &model_type)?)?,
+        "gpt_neox" => gpt_neox::convert(wire(value, &model_type)?)?,
+        "bloom" => bloom::convert(wire(value, &model_type)?)?,
+        "opt" => opt::convert(wire(value, &model_type)?)?,
+        "deepseek_v2" | "deepseek_v3" => deepseek::convert(&model_type, wire(value, &model_type)?)?,
+        "t5" | "mt5" | "umt5" => t5::convert(&model_type, wire(value, &model_type)?)?,
+        "bert" => bert::convert(wire(value, &model_type)?)?,
+        other => {
+            return Err(Error::UnsupportedModelType {
+                found: other.to_string(),
+                supported: SUPPORTED_MODEL_TYPES.join(", "),
+            })
+        }
+    };
+    spec.torch_dtype = dtype_of(obj);
+    if let Some(q) = obj.get("quantization_config") {
+        if !q.is_null() {
+            spec.quantization = Some(QuantConfig::from_config(q)?);
+        }
+    }
+    Ok(spec)
+}
+
+fn infer_model_type(value: &Value) -> Option<String> {
+    let arch = value.get("architectures")?.as_array()?.first()?.as_str()?;
+    let t = match arch {
+        "RWForCausalLM" | "FalconForCausalLM" => "falcon",
+        "LlamaForCausalLM" => "llama",
+        "GPT2LMHeadModel" => "gpt2",
+        _ => return None,
+    };
+    Some(t.to_string())
+}
+
+fn dtype_of(obj: &serde_json::Map<String, Value>) -> Option<DType> {
+    ["torch_dtype", "dtype"]
+        .iter()
+        .filter_map(|k| obj.get(*k).and_then(Value::as_str))
+        .find_map(|s| DType::parse(s).ok())
+}
+
+fn wire<T: DeserializeOwned>(value: &Value, family: &str) -> Result<T> {
+    serde_json::from_value(value.clone()).map_err(|e| Error::ConfigSyntax(format!("{family}: {e}")))
+}
+
+/// A required dimension: present, non-zero, and below [`MAX_DIM`].
+pub(crate) fn need(family: &str, key: &str, v: Option<u64>) -> Result<u64> {
+    let v = v.ok_or_else(|| Error::MissingKey {
+        family: family.to_string(),
+        key: key.to_string(),
+    })?;
+    check(key, v, MAX_DIM)
+}
+
+/// A required count (layers, experts): present, non-zero, below [`MAX_COUNT`].
+pub(crate) fn need_count(family: &str, key: &str, v: Option<u64>) -> Result<u64> {
+    let v = v.ok_or_else(|| Error::MissingKey {
+        family: family.to_string(),
+        key: key.to_string(),
+    })?;
+    check(key, v, MAX_COUNT)
+}
+
+/// Bounds-check an optional dimension.
+pub(crate) fn opt_dim(key: &str, v: Option<u64>) -> Result<Option<u64>> {
+    v.map(|v| check(key, v, MAX_DIM)).transpose()
+}
+
+fn check(key: &str, v: u64, max: u64) -> Result<u64> {
+    if v == 0 {
+        return Err(Error::config(key, "must be positive"));
+    }
+    if v > max {
+        return Err(Error::config(key, format!("{v} is implausibly large (limit {max})")));
+    }
+    Ok(v)
+}
+
+/// `a / b` that must divide exactly (head_dim from hidden and heads).
+pub(crate) fn exact_div(key: &str, a: u64, b: u64) -> Result<u64> {
+    if b == 0 || a % b != 0 {
+        return Err(Error::config(
+            key,
+            format!("{a} is not divisible by {b}; set head_dim explicitly"),
+        ));
+    }
+    check(key, a / b, MAX_DIM)
+}
+
+/// Parse `hidden_act` / `hidden_activation` / `activation_function`.
+pub(crate) fn activation(s: Option<&str>, default: crate::model::Activation) -> crate::model::Activation {
+    use crate::model::Activation;
+    match s.map(str::to_ascii_lowercase).as_deref() {
+        Some("silu" | "swish" | "swiglu") => Activation::Silu,
+        Some("relu" | "relu2" | "gated-relu") => Activation::Relu,
+        Some(g) if g.contains("gelu") => Activation::Gelu,
+        _ => default,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_type_lists_supported() {
+        let e = parse_config(r#"{"model_type": "mamba"}"#).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("mamba") && msg.contains("llama") && msg.contains("falcon"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let e = parse_config(r#"{"model_type": "llama", "hidden_size": 64}"#).unwrap_err();
+        assert!(
+            e.to_string().contains("num_hidden_layers") || e.to_string().contains("intermediate_size"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(parse_config("[1,2]").is_err());
+        assert!(parse_config("{").is_err());
+        assert!(parse_config(r#"{"model_type": "llama", "hidden_size": "big"}"#).is_err());
+    }
+
+    #[test]
+    fn huge_values_are_refused() {
+        let e = parse_config(
+            r#"{"model_type":"llama","hidden_size":1099511627776,"intermediate_size":10,"num_hidden_layers":2,"num_attention_heads":2,"vocab_size":10}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("hidden_size"), "{e}");
+    }
+}

@@ -1,0 +1,144 @@
+//! Activations of an inference forward pass (no autograd): the tensors alive inside the
+//! busiest layer. Nothing is kept across layers except the residual stream, so the peak is
+//! one layer's working set.
+
+use super::breakdown::{prod, thousands};
+use super::workload::AttnImpl;
+use crate::model::{Layer, ModelSpec, NormKind};
+
+/// Inputs of one forward pass.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardShape {
+    /// Sequences.
+    pub batch: u64,
+    /// Query tokens in this pass (prompt length in prefill, 1 in decode).
+    pub query: u64,
+    /// Key tokens attended to (cache + query).
+    pub keys: u64,
+    /// Compute dtype bytes.
+    pub compute_bytes: u64,
+    /// Attention implementation.
+    pub attn: AttnImpl,
+    /// K/V are expanded to all query heads before attention (`repeat_kv` in transformers'
+    /// eager and SDPA paths; flash kernels take grouped heads as they are).
+    pub repeat_kv: bool,
+}
+
+/// The working set of the busiest layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerWorkingSet {
+    /// Bytes.
+    pub bytes: u64,
+    /// Which part dominates (`attention scores`, `MLP`...).
+    pub dominant: &'static str,
+    /// Formula with numbers.
+    pub formula: String,
+}
+
+/// Working set of a forward pass: the residual stream plus the largest layer's temporaries.
+#[must_use]
+pub fn forward_working_set(spec: &ModelSpec, s: ForwardShape) -> LayerWorkingSet {
+    let mut best = LayerWorkingSet {
+        bytes: 0,
+        dominant: "none",
+        formula: String::new(),
+    };
+    for layer in &spec.layers {
+        let ws = layer_working_set(spec, layer, s);
+        if ws.bytes > best.bytes {
+            best = ws;
+        }
+    }
+    best
+}
+
+fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerWorkingSet {
+    let (b, q, t, c) = (s.batch, s.query, s.keys, s.compute_bytes);
+    let h = spec.hidden_size;
+    let a = &layer.attention;
+    let tokens = b.saturating_mul(q);
+    // Residual stream in and out of the layer, plus the normed input the projections read.
+    let resid = prod(&[3, tokens, h, c]);
+    // RMSNorm upcasts to fp32 (x.float(), x², x·rsqrt): two fp32 copies live at once.
+    let norm = if layer.norms.iter().any(|n| n.kind == NormKind::RmsNorm) && c < 4 {
+        prod(&[tokens, h, 8])
+    } else {
+        prod(&[tokens, h, c])
+    };
+    let q_w = a.q_width();
+    let kv_w = a.kv_width();
+    // q, k, v projections; rotary makes two more q-sized temporaries; attention output.
+    let proj = prod(&[tokens, q_w.saturating_mul(4).saturating_add(kv_w), c]);
+    let repeat = if s.repeat_kv && s.attn != AttnImpl::Flash && a.kv_heads() < a.heads {
+        prod(&[b, a.heads, t, a.head_dim + a.v_head_dim, c])
+    } else {
+        0
+    };
+    let window_keys = a.window.map_or(t, |w| t.min(w.saturating_add(q)));
+    let scores = if s.attn == AttnImpl::Eager {
+        // scores (c) + fp32 softmax (4) + softmax cast back (c, only when c < 4).
+        let per = c + 4 + if c < 4 { c } else { 0 };
+        prod(&[b, a.heads, q, window_keys, per])
+    } else {
+        0
+    };
+    let attn = proj.saturating_add(repeat).saturating_add(scores);
+    let m = &layer.mlp;
+    let mlp = if m.is_moe() {
+        // Experts run one at a time over the tokens routed to them (balanced: tokens·k/E,
+        // allowing 2× imbalance), plus the shared expert and fp32 router probabilities.
+        let per_expert = tokens
+            .saturating_mul(m.top_k)
+            .saturating_mul(2)
+            .div_ceil(m.experts.max(1))
+            .min(tokens);
+        prod(&[per_expert, m.intermediate, 3, c])
+            .saturating_add(prod(&[tokens, m.shared_intermediate, 3, c]))
+            .saturating_add(prod(&[tokens, m.experts, 4]))
+            .saturating_add(prod(&[tokens, h, c]))
+    } else {
+        let factor = if m.gated { 3 } else { 2 };
+        prod(&[tokens, m.intermediate, factor, c])
+    };
+    let (dominant, body) = if attn >= mlp && attn >= norm {
+        (if scores > proj { "attention scores" } else { "attention" }, attn)
+    } else if mlp >= norm {
+        ("MLP", mlp)
+    } else {
+        ("norm", norm)
+    };
+    let bytes = resid.saturating_add(body);
+    let formula = match dominant {
+        "MLP" => format!(
+            "3·b·s·h·c (residual, normed input) + {}·b·s·I·c (MLP{}) = 3·{b}·{}·{h}·{c} + {}·{b}·{}·{}·{c}",
+            if m.gated { 3 } else { 2 },
+            if m.gated { ": gate/act, up, product" } else { ": fc, act" },
+            thousands(q),
+            if m.gated { 3 } else { 2 },
+            thousands(q),
+            m.intermediate
+        ),
+        "attention scores" => format!(
+            "3·b·s·h·c + b·heads·s·t·({c}+4{}) eager scores/softmax = 3·{b}·{}·{h}·{c} + {b}·{}·{}·{}·{}",
+            if c < 4 { format!("+{c}") } else { String::new() },
+            thousands(q),
+            a.heads,
+            thousands(q),
+            thousands(window_keys),
+            c + 4 + if c < 4 { c } else { 0 }
+        ),
+        "attention" => format!(
+            "3·b·s·h·c + b·s·(4·q_width + kv_width)·c (q, k, v, rotary temporaries, output){} = 3·{b}·{}·{h}·{c} + {b}·{}·(4·{q_w} + {kv_w})·{c}{}",
+            if repeat > 0 { " + b·heads·t·2·head_dim·c (repeat_kv)" } else { "" },
+            thousands(q),
+            thousands(q),
+            if repeat > 0 { format!(" + {}", thousands(repeat)) } else { String::new() }
+        ),
+        _ => format!("3·b·s·h·c + b·s·h·8 (fp32 RMSNorm) = 3·{b}·{}·{h}·{c} + {b}·{}·{h}·8", thousands(q), thousands(q)),
+    };
+    LayerWorkingSet {
+        bytes,
+        dominant,
+        formula,
+    }
+}

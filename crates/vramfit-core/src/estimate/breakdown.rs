@@ -1,0 +1,181 @@
+//! [`Breakdown`]: an estimate as named components, each with its bytes, its formula with the
+//! numbers put in, and where the formula comes from.
+
+use serde::Serialize;
+
+/// The three levels people measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Live tensors: `torch.cuda.max_memory_allocated()`.
+    Allocated,
+    /// What the caching allocator holds: `torch.cuda.max_memory_reserved()`.
+    Reserved,
+    /// What the device shows in use: nvidia-smi / NVML.
+    Device,
+}
+
+/// One named part of an estimate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Component {
+    /// Short name (`weights`, `kv_cache`, `activations`...).
+    pub name: String,
+    /// Bytes.
+    pub bytes: u64,
+    /// The formula with the numbers put in.
+    pub formula: String,
+    /// Where the formula comes from (paper, framework source file).
+    pub source: String,
+    /// The lowest level this component belongs to (an allocated component counts in all three).
+    pub level: Level,
+}
+
+impl Component {
+    /// A component at the allocated level.
+    #[must_use]
+    pub fn new(name: &str, bytes: u64, formula: impl Into<String>, source: &str) -> Self {
+        Component {
+            name: name.to_string(),
+            bytes,
+            formula: formula.into(),
+            source: source.to_string(),
+            level: Level::Allocated,
+        }
+    }
+
+    /// The same component at another level.
+    #[must_use]
+    pub fn at(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+}
+
+/// Totals of the three levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Levels {
+    /// Live tensors at the peak.
+    pub allocated: u64,
+    /// Allocator reserved at the peak.
+    pub reserved: u64,
+    /// Device memory in use at the peak (what must fit).
+    pub device: u64,
+}
+
+impl Levels {
+    /// The value at `level`.
+    #[must_use]
+    pub fn get(&self, level: Level) -> u64 {
+        match level {
+            Level::Allocated => self.allocated,
+            Level::Reserved => self.reserved,
+            Level::Device => self.device,
+        }
+    }
+}
+
+/// An estimate: the components at the peak moment and their totals per level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    /// Components at the peak, allocated-level ones first.
+    pub components: Vec<Component>,
+    /// The moment of the peak (`load`, `prefill`, `decode`, `optimizer step`...).
+    pub peak_phase: String,
+    /// Totals.
+    pub levels: Levels,
+    /// Bytes outside the GPU (CPU RAM), when the workload needs them (offload, merge).
+    pub host_bytes: u64,
+    /// Notes about assumptions made (defaults filled in, behaviours chosen by version).
+    pub notes: Vec<String>,
+}
+
+impl Breakdown {
+    /// Build from components; totals are derived, never stored separately.
+    #[must_use]
+    pub fn from_components(components: Vec<Component>, peak_phase: &str, notes: Vec<String>) -> Self {
+        let sum = |max: Level| -> u64 {
+            components
+                .iter()
+                .filter(|c| c.level <= max)
+                .fold(0u64, |a, c| a.saturating_add(c.bytes))
+        };
+        let levels = Levels {
+            allocated: sum(Level::Allocated),
+            reserved: sum(Level::Reserved),
+            device: sum(Level::Device),
+        };
+        Breakdown {
+            components,
+            peak_phase: peak_phase.to_string(),
+            levels,
+            host_bytes: 0,
+            notes,
+        }
+    }
+
+    /// What must fit on the device.
+    #[must_use]
+    pub fn total_bytes(&self) -> u64 {
+        self.levels.device
+    }
+
+    /// Bytes of the component named `name` (0 if absent).
+    #[must_use]
+    pub fn component(&self, name: &str) -> u64 {
+        self.components.iter().filter(|c| c.name == name).map(|c| c.bytes).sum()
+    }
+}
+
+/// Saturating product: estimates never overflow, whatever the input.
+#[must_use]
+pub fn prod(xs: &[u64]) -> u64 {
+    xs.iter().fold(1u64, |a, &x| a.saturating_mul(x))
+}
+
+/// Group digits: 1234567 → "1,234,567".
+#[must_use]
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_accumulate() {
+        let b = Breakdown::from_components(
+            vec![
+                Component::new("a", 10, "", ""),
+                Component::new("r", 5, "", "").at(Level::Reserved),
+                Component::new("d", 1, "", "").at(Level::Device),
+            ],
+            "x",
+            vec![],
+        );
+        assert_eq!(
+            b.levels,
+            Levels {
+                allocated: 10,
+                reserved: 15,
+                device: 16
+            }
+        );
+        assert_eq!(b.total_bytes(), 16);
+    }
+
+    #[test]
+    fn saturates() {
+        assert_eq!(prod(&[u64::MAX, 2]), u64::MAX);
+        assert_eq!(thousands(6_738_415_616), "6,738,415,616");
+        assert_eq!(thousands(12), "12");
+    }
+}

@@ -1,0 +1,499 @@
+//! Inference memory (`load`, `prefill`, `generate`): weights, KV cache, the forward pass's
+//! working set, logits, and what the runtime adds. The peak is the largest of the phases
+//! (load, end of prefill, last decode step); the breakdown lists that phase's components.
+
+use super::activations::{forward_working_set, ForwardShape};
+use super::breakdown::{prod, thousands, Breakdown, Component};
+use super::kv_cache::{KvCache, KvPolicy};
+use super::overhead;
+use super::runtime::{Runtime, TransformersBehaviour};
+use super::weights::{weight_bytes, QuantScope, WeightBytes};
+use super::workload::{AttnImpl, Task, Workload};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::model::{ModelSpec, Positions};
+use crate::quant::{Quant, QuantConfig};
+
+const HF_SRC: &str = "transformers modeling_llama.py / generation/utils.py";
+
+/// Families whose forward upcasts logits to fp32 in transformers 4.31–4.45.
+fn upcasts_logits(model_type: &str) -> bool {
+    matches!(
+        model_type,
+        "llama"
+            | "mistral"
+            | "mixtral"
+            | "qwen2"
+            | "qwen2_moe"
+            | "qwen3"
+            | "qwen3_moe"
+            | "gemma"
+            | "gemma2"
+            | "gemma3"
+            | "gemma3_text"
+            | "phi3"
+            | "deepseek_v2"
+            | "deepseek_v3"
+    )
+}
+
+/// Resolve dtypes: (weights, compute).
+pub(crate) fn dtypes(spec: &ModelSpec, w: &Workload) -> (DType, DType) {
+    let weights = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Fp16);
+    // fp8 weights compute in bf16; quantized models compute in the dense dtype.
+    let compute = w.autocast.unwrap_or(match weights {
+        DType::Fp8 | DType::Int8 => DType::Bf16,
+        d => d,
+    });
+    (weights, compute)
+}
+
+/// Estimate an inference workload.
+///
+/// # Errors
+/// Runtimes or model kinds not modelled yet.
+pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
+    if matches!(w.runtime, Runtime::Vllm | Runtime::LlamaCpp) {
+        return Err(Error::workload(
+            "--runtime",
+            format!(
+                "the {} runtime is not modelled yet; use transformers or litgpt",
+                w.runtime.name()
+            ),
+        ));
+    }
+    if !spec.is_decoder && w.task != Task::Load {
+        return Err(Error::workload(
+            "--task",
+            format!(
+                "{} is an encoder model: only --task load is modelled for it",
+                spec.model_type
+            ),
+        ));
+    }
+    let mut notes = Vec::new();
+    let (wdtype, cdtype) = dtypes(spec, w);
+    let c = cdtype.bytes();
+    let quant = w.quant.as_ref().or(spec.quantization.as_ref());
+    let litgpt = w.runtime == Runtime::Litgpt;
+    let static_cache = litgpt || w.runtime == Runtime::Torchtune || w.kv_prealloc.is_some();
+    let behaviour = TransformersBehaviour::of(w.runtime_version);
+    let hf = w.runtime == Runtime::Transformers;
+    let attn = if hf && behaviour.eager_only && w.attn == AttnImpl::Sdpa {
+        notes.push(format!(
+            "transformers {} had no SDPA path for most models: attention runs eager",
+            w.runtime_version.map_or("<4.36".into(), |v| v.to_string())
+        ));
+        AttnImpl::Eager
+    } else {
+        w.attn
+    };
+    if w.dtype.is_none() && spec.torch_dtype.is_none() {
+        notes.push("the config names no torch_dtype: weights assumed fp16 (set --dtype)".into());
+    }
+
+    // ---- weights and buffers (every phase) ----------------------------------------------
+    let wb = weight_bytes(
+        spec,
+        wdtype,
+        quant,
+        QuantScope {
+            head: litgpt || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })),
+        },
+    );
+    let mut base = vec![Component::new(
+        "weights",
+        wb.total,
+        wb.formula.clone(),
+        "exact parameter count per tensor × storage bytes (vramfit model spec)",
+    )];
+    if let Some(ac) = w.autocast {
+        let copies = prod(&[linear_params(spec), ac.bytes()]);
+        base.push(Component::new(
+            "autocast_weight_copies",
+            copies,
+            format!("linear params × {} B: autocast caches a {ac} copy of every weight for the whole forward/generate = {} × {}", ac.bytes(), thousands(linear_params(spec)), ac.bytes()),
+            "torch/csrc/autograd autocast weight cache (cached casts of leaf tensors that require grad)",
+        ));
+    }
+    if let Some(buf) = buffers(spec, w, hf, behaviour) {
+        base.push(buf);
+    }
+
+    // ---- KV cache -------------------------------------------------------------------------
+    let kv_dtype = w
+        .kv_dtype
+        .unwrap_or(if w.autocast.is_some() && litgpt { wdtype } else { cdtype });
+    let policy = KvPolicy {
+        honor_window: static_cache || matches!(spec.model_type.as_str(), "gemma2" | "gemma3" | "gemma3_text"),
+        latent: false,
+    };
+    let prompt = w.prompt;
+    // generate(max_new_tokens = n) runs the prompt then n - 1 decode steps: the last token is
+    // sampled, never fed back.
+    let final_tokens = match w.task {
+        Task::Generate => prompt.saturating_add(w.new_tokens.saturating_sub(1)),
+        _ => prompt,
+    };
+    let prealloc_tokens = w
+        .kv_prealloc
+        .unwrap_or(prompt.saturating_add(w.new_tokens))
+        .max(final_tokens);
+
+    let mut phases: Vec<(String, Vec<Component>)> = Vec::new();
+
+    // ---- load phase -------------------------------------------------------------------------
+    let mut load = base.clone();
+    if let Some(q) = quant {
+        if let Some(t) = quant_load_transient(q, &wb, litgpt) {
+            load.push(t);
+        }
+    }
+    phases.push(("load".into(), load));
+
+    if w.task != Task::Load {
+        // ---- prefill ------------------------------------------------------------------------
+        let kv_prefill_tokens = if static_cache { prealloc_tokens } else { prompt };
+        let kv = KvCache::of(spec, w.batch, kv_prefill_tokens, kv_dtype, policy);
+        let mut pre = base.clone();
+        pre.push(kv_component(&kv, static_cache, kv_prefill_tokens));
+        let ws = forward_working_set(
+            spec,
+            ForwardShape {
+                batch: w.batch,
+                query: prompt,
+                keys: if static_cache { prealloc_tokens } else { prompt },
+                compute_bytes: c,
+                attn,
+                repeat_kv: hf || litgpt,
+            },
+        );
+        let mask = causal_mask(spec, w, hf, attn, behaviour, prompt, prompt, c, litgpt, prealloc_tokens);
+        let logits = prefill_logits(spec, w, hf, litgpt, behaviour, c);
+        // The busiest layer and the logits are not alive together: the peak is the larger.
+        if ws.bytes.saturating_add(mask.as_ref().map_or(0, |m| m.bytes)) >= logits.bytes {
+            pre.push(Component::new(
+                "activations",
+                ws.bytes,
+                format!(
+                    "prefill working set of the busiest layer ({}): {}",
+                    ws.dominant, ws.formula
+                ),
+                "transformers/litgpt decoder layer forward (tensors alive at once)",
+            ));
+            if let Some(m) = mask {
+                pre.push(m);
+            }
+        } else {
+            pre.push(logits);
+        }
+        if let Some(extra) = quant_forward_workspace(quant, &wb, w.batch.saturating_mul(prompt), spec) {
+            pre.push(extra);
+        }
+        phases.push(("prefill".into(), pre));
+
+        // ---- last decode step -------------------------------------------------------------
+        if w.task == Task::Generate && w.new_tokens > 1 {
+            let t = final_tokens;
+            let kv_tokens = if static_cache { prealloc_tokens } else { t };
+            let kv = KvCache::of(spec, w.batch, kv_tokens, kv_dtype, policy);
+            let mut dec = base.clone();
+            dec.push(kv_component(&kv, static_cache, kv_tokens));
+            if !static_cache {
+                let old = KvCache::of(spec, w.batch, t - 1, kv_dtype, policy);
+                if hf && behaviour.tuple_cache {
+                    dec.push(Component::new(
+                        "kv_cache_previous",
+                        old.bytes,
+                        format!("previous step's cache tuple ({} tokens) alive until the forward returns: {}", thousands(t - 1), old.formula),
+                        "transformers < 4.36: past_key_values tuples rebuilt with torch.cat each step (modeling_llama.py)",
+                    ));
+                } else {
+                    let layer_old = old.largest_layer;
+                    dec.push(Component::new(
+                        "kv_cache_growth",
+                        layer_old,
+                        format!(
+                            "one layer's old K/V while torch.cat builds the grown copy = {}",
+                            thousands(layer_old)
+                        ),
+                        "transformers cache_utils.py DynamicCache.update (torch.cat per layer)",
+                    ));
+                }
+            }
+            let ws = forward_working_set(
+                spec,
+                ForwardShape {
+                    batch: w.batch,
+                    query: 1,
+                    keys: kv_tokens,
+                    compute_bytes: c,
+                    attn,
+                    repeat_kv: hf || litgpt,
+                },
+            );
+            dec.push(Component::new(
+                "activations",
+                ws.bytes,
+                format!(
+                    "decode working set of the busiest layer ({}): {}",
+                    ws.dominant, ws.formula
+                ),
+                "transformers/litgpt decoder layer forward",
+            ));
+            let v = spec.vocab_size;
+            let lg = prod(&[w.batch, v, c + 4]);
+            dec.push(Component::new(
+                "logits",
+                lg,
+                format!(
+                    "b·V·(c + 4): last-position logits and their fp32 copy for sampling = {}·{}·({c}+4)",
+                    w.batch,
+                    thousands(v)
+                ),
+                HF_SRC,
+            ));
+            phases.push(("decode".into(), dec));
+        }
+    }
+
+    // ---- pick the peak --------------------------------------------------------------------
+    let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
+    let (phase, mut components) = phases
+        .into_iter()
+        .max_by_key(|(_, cs)| sum(cs))
+        .expect("the load phase is always present");
+    let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
+    let fragmentation = if hf && !static_cache && phase == "decode" {
+        // A growing cache allocates a slightly larger block per layer every step; the freed
+        // ones are cached and mostly unusable for the next, larger request.
+        components
+            .iter()
+            .find(|c| c.name == "kv_cache_growth")
+            .map_or(0, |c| c.bytes)
+    } else {
+        0
+    };
+    components.push(overhead::allocator(
+        wb.large_tensors,
+        transient_tensors,
+        fragmentation,
+        "one layer's superseded cache block",
+    ));
+    components.push(overhead::cuda_context());
+    if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
+        notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
+    }
+    Ok(Breakdown::from_components(components, &phase, notes))
+}
+
+fn linear_params(spec: &ModelSpec) -> u64 {
+    spec.all_linears()
+        .map(crate::model::Linear::weight_numel)
+        .fold(0, u64::saturating_add)
+}
+
+fn kv_component(kv: &KvCache, prealloc: bool, tokens: u64) -> Component {
+    Component::new(
+        "kv_cache",
+        kv.bytes,
+        format!(
+            "{}{}",
+            kv.formula,
+            if prealloc {
+                format!(" (allocated up front for {} tokens)", thousands(tokens))
+            } else {
+                String::new()
+            }
+        ),
+        "keys and values per layer, per token (Pope et al. 2022, 'Efficiently Scaling Transformer Inference')",
+    )
+}
+
+/// Buffers that are not parameters: rotary caches, causal-mask buffers.
+fn buffers(spec: &ModelSpec, w: &Workload, hf: bool, b: TransformersBehaviour) -> Option<Component> {
+    let _ = b;
+    match spec.model_type.as_str() {
+        // GPTBigCode registers one max_positions² bool causal mask for the model.
+        "gpt_bigcode" if hf => {
+            let n = spec.max_positions.unwrap_or(0);
+            Some(Component::new(
+                "buffers",
+                n.saturating_mul(n),
+                format!("causal mask buffer max_positions² × 1 B (bool) = {}²", thousands(n)),
+                "transformers modeling_gpt_bigcode.py (register_buffer 'bias')",
+            ))
+        }
+        // Llama-family attention layers cached cos/sin for max_position_embeddings in fp32 in
+        // every layer before transformers 4.38.
+        t if hf
+            && upcasts_logits(t)
+            && w.runtime_version
+                .is_some_and(|v| v < super::runtime::RuntimeVersion::new(4, 38)) =>
+        {
+            let a = spec.first_attention()?;
+            let n = spec.max_positions.unwrap_or(2048);
+            let bytes = prod(&[2, spec.num_layers(), n, a.head_dim, 4]);
+            Some(Component::new("buffers", bytes, format!("per-layer rotary cos/sin caches: 2 × layers × max_positions × head_dim × 4 B = 2 × {} × {} × {} × 4", spec.num_layers(), n, a.head_dim), "transformers < 4.38 LlamaRotaryEmbedding (cos_cached/sin_cached per layer)"))
+        }
+        _ => None,
+    }
+}
+
+/// The 4-D causal mask transformers builds for eager attention (and every path before 4.36).
+#[allow(clippy::too_many_arguments)]
+fn causal_mask(
+    spec: &ModelSpec,
+    w: &Workload,
+    hf: bool,
+    attn: AttnImpl,
+    b: TransformersBehaviour,
+    q: u64,
+    t: u64,
+    c: u64,
+    litgpt: bool,
+    prealloc: u64,
+) -> Option<Component> {
+    let _ = spec;
+    if litgpt {
+        let n = prealloc;
+        return Some(Component::new(
+            "mask",
+            n.saturating_mul(n),
+            format!("mask cache max_seq_length² × 1 B = {}²", thousands(n)),
+            "litgpt model.py build_mask_cache",
+        ));
+    }
+    if !hf || (attn != AttnImpl::Eager && !b.eager_only) {
+        return None;
+    }
+    // Before 4.36 the expanded padding mask and the causal mask were combined: two copies.
+    let copies = if b.eager_only { 2 } else { 1 };
+    let bytes = prod(&[copies, w.batch, q, t, c]);
+    Some(Component::new(
+        "mask",
+        bytes,
+        format!(
+            "{copies} × b × 1 × s × t × c 4-D additive mask = {copies}·{}·{}·{}·{c}",
+            w.batch,
+            thousands(q),
+            thousands(t)
+        ),
+        "transformers modeling_attn_mask_utils.py / _prepare_decoder_attention_mask",
+    ))
+}
+
+/// Logits at the end of prefill.
+fn prefill_logits(
+    spec: &ModelSpec,
+    w: &Workload,
+    hf: bool,
+    litgpt: bool,
+    b: TransformersBehaviour,
+    c: u64,
+) -> Component {
+    let v = spec.vocab_size;
+    let h = spec.hidden_size;
+    let all_positions = litgpt || (hf && b.full_prefill_logits);
+    let rows = if all_positions {
+        w.batch.saturating_mul(w.prompt)
+    } else {
+        w.batch
+    };
+    let upcast = hf && b.upcast_logits && upcasts_logits(&spec.model_type);
+    let per = if upcast { c + 4 } else { c };
+    // Final hidden states stay alive while the head runs; generate then copies the last row
+    // in fp32 for sampling.
+    let bytes = prod(&[rows, v, per])
+        .saturating_add(prod(&[w.batch, w.prompt, h, c]))
+        .saturating_add(prod(&[w.batch, v, 4]));
+    Component::new(
+        "logits",
+        bytes,
+        format!(
+            "{} × V × {per} B{} + b·s·h·c final hidden + b·V·4 sampling copy = {} × {} × {per} + {}·{}·{h}·{c} + {}·{}·4",
+            if all_positions { "b·s (every prompt position)" } else { "b (last position only)" },
+            if upcast { " (model dtype + fp32 upcast)" } else { "" },
+            thousands(rows),
+            thousands(v),
+            w.batch,
+            thousands(w.prompt),
+            w.batch,
+            thousands(v)
+        ),
+        if all_positions { "transformers < 4.45 computes logits for all positions; litgpt GPT.forward" } else { "transformers >= 4.45 generate passes logits_to_keep=1" },
+    )
+}
+
+/// Temporaries while a bitsandbytes layer is quantized on the GPU at load time.
+fn quant_load_transient(q: &QuantConfig, wb: &WeightBytes, litgpt: bool) -> Option<Component> {
+    let n = wb.largest_quantized;
+    let (per, why, src) = match (&q.quant, litgpt) {
+        (Quant::Bnb4 { .. }, true) => (
+            4,
+            "the 16-bit source and its .half() copy",
+            "bitsandbytes Params4bit.cuda / litgpt BitsandbytesPrecision",
+        ),
+        (Quant::Bnb4 { .. }, false) => (
+            2,
+            "the 16-bit source on the GPU",
+            "bitsandbytes Params4bit.cuda (quantize_4bit on device)",
+        ),
+        (Quant::BnbInt8, _) => (
+            4,
+            "fp16 source + int8 row- and column-major copies",
+            "bitsandbytes Int8Params.cuda (double_quant)",
+        ),
+        _ => return None,
+    };
+    Some(Component::new(
+        "quantization_transient",
+        prod(&[n, per]),
+        format!("largest quantized linear × {per} B ({why}) = {} × {per}", thousands(n)),
+        src,
+    ))
+}
+
+/// Extra buffers quantized matmuls use during a forward.
+fn quant_forward_workspace(
+    q: Option<&QuantConfig>,
+    wb: &WeightBytes,
+    tokens: u64,
+    spec: &ModelSpec,
+) -> Option<Component> {
+    let q = q?;
+    match q.quant {
+        Quant::BnbInt8 => {
+            let i = spec
+                .layers
+                .iter()
+                .map(|l| l.mlp.intermediate.max(l.mlp.shared_intermediate))
+                .max()
+                .unwrap_or(0);
+            let h = spec.hidden_size;
+            let bytes = prod(&[tokens, 2 * h + 4 * i]);
+            Some(Component::new(
+                "int8_matmul_workspace",
+                bytes,
+                format!(
+                    "tokens × (2·h int8 copies + 4·I int32 accumulator) = {} × (2·{h} + 4·{i})",
+                    thousands(tokens)
+                ),
+                "bitsandbytes MatMul8bitLt (double_quant, igemmlt)",
+            ))
+        }
+        Quant::Gptq { .. } | Quant::Awq { .. } => {
+            let bytes = prod(&[wb.largest_quantized, 2]);
+            Some(Component::new(
+                "dequant_scratch",
+                bytes,
+                format!(
+                    "largest quantized linear dequantized to fp16 for large inputs = {} × 2",
+                    thousands(wb.largest_quantized)
+                ),
+                "AutoGPTQ exllama temp_dq buffer / AWQ dequantize kernels",
+            ))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,189 @@
+//! Runtime profiles: where the software that runs the model keeps different tensors alive.
+//! Each behaviour is named, with the version or source file it comes from.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::fmt;
+
+/// The software running the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runtime {
+    /// Hugging Face transformers (`generate`, `Trainer`), with PEFT for adapters.
+    Transformers,
+    /// Lightning AI litgpt (lit-gpt).
+    Litgpt,
+    /// PyTorch torchtune recipes.
+    Torchtune,
+    /// vLLM (serving; paged KV cache). Not modelled yet.
+    Vllm,
+    /// llama.cpp. Not modelled yet.
+    LlamaCpp,
+}
+
+impl Runtime {
+    /// Parse the CLI spelling.
+    ///
+    /// # Errors
+    /// An unknown runtime.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "transformers" | "hf" | "peft" | "peft-transformers" | "optimum-gptq" | "optimum" => Runtime::Transformers,
+            "litgpt" | "lit-gpt" => Runtime::Litgpt,
+            "torchtune" => Runtime::Torchtune,
+            "vllm" => Runtime::Vllm,
+            "llama.cpp" | "llamacpp" | "llama-cpp" => Runtime::LlamaCpp,
+            _ => {
+                return Err(Error::workload(
+                    "--runtime",
+                    format!("unknown runtime {s:?}; use transformers, litgpt, torchtune, vllm or llama.cpp"),
+                ))
+            }
+        })
+    }
+    /// Name as the CLI spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Transformers => "transformers",
+            Runtime::Litgpt => "litgpt",
+            Runtime::Torchtune => "torchtune",
+            Runtime::Vllm => "vllm",
+            Runtime::LlamaCpp => "llama.cpp",
+        }
+    }
+}
+
+/// A `major.minor` version of the runtime (transformers versions, for now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RuntimeVersion {
+    /// Major.
+    pub major: u32,
+    /// Minor.
+    pub minor: u32,
+}
+
+impl RuntimeVersion {
+    /// A version.
+    #[must_use]
+    pub const fn new(major: u32, minor: u32) -> Self {
+        RuntimeVersion { major, minor }
+    }
+
+    /// Parse `4.31`, `4.31.0`, `v4.36.2`.
+    ///
+    /// # Errors
+    /// Not a version.
+    pub fn parse(s: &str) -> Result<Self> {
+        let t = s.trim().trim_start_matches('v');
+        let mut it = t.split('.');
+        let major = it.next().and_then(|m| m.parse().ok());
+        let minor = it.next().and_then(|m| m.parse().ok());
+        match (major, minor) {
+            (Some(major), Some(minor)) => Ok(RuntimeVersion { major, minor }),
+            _ => Err(Error::workload(
+                "--runtime-version",
+                format!("{s:?} is not a version like 4.36"),
+            )),
+        }
+    }
+
+    /// The transformers release current in a given year and month (for measurements that
+    /// give a date but not a version). From the release history on PyPI.
+    #[must_use]
+    pub fn transformers_at(year: u32, month: u32) -> Self {
+        // (year, month of release, minor) for 4.x releases that changed memory behaviour and
+        // the ones around them.
+        const RELEASES: &[(u32, u32, u32)] = &[
+            (2023, 1, 26),
+            (2023, 3, 27),
+            (2023, 4, 28),
+            (2023, 6, 30),
+            (2023, 7, 31),
+            (2023, 8, 32),
+            (2023, 9, 33),
+            (2023, 10, 34),
+            (2023, 11, 35),
+            (2023, 12, 36),
+            (2024, 1, 37),
+            (2024, 3, 39),
+            (2024, 4, 40),
+            (2024, 5, 41),
+            (2024, 6, 42),
+            (2024, 8, 44),
+            (2024, 9, 45),
+            (2024, 10, 46),
+            (2024, 12, 47),
+            (2025, 1, 48),
+            (2025, 3, 50),
+            (2025, 5, 52),
+            (2025, 7, 54),
+            (2025, 9, 56),
+        ];
+        let key = year * 12 + month;
+        let mut minor = 25;
+        for &(y, m, v) in RELEASES {
+            if y * 12 + m <= key {
+                minor = v;
+            }
+        }
+        if key > 2025 * 12 + 9 {
+            minor = 57;
+        }
+        RuntimeVersion { major: 4, minor }
+    }
+}
+
+impl fmt::Display for RuntimeVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// Behaviours of transformers that change memory, by version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransformersBehaviour {
+    /// Before 4.36 the KV cache is a tuple of tensors rebuilt by `torch.cat` every step while
+    /// the caller still holds the previous tuple: old and new caches coexist at the end of
+    /// each forward. From 4.36, `DynamicCache` replaces one layer at a time.
+    pub tuple_cache: bool,
+    /// Before 4.45, causal-LM forwards compute logits for every prompt position during
+    /// prefill; from 4.45, `generate` passes `num_logits_to_keep=1`.
+    pub full_prefill_logits: bool,
+    /// Llama-family forwards upcast logits to fp32 (`logits.float()`) from 4.31 up to 4.45;
+    /// from 4.46 logits keep the model dtype and `generate` upcasts only the last position.
+    pub upcast_logits: bool,
+    /// Before 4.36 there was no SDPA path for Llama: attention was eager.
+    pub eager_only: bool,
+}
+
+impl TransformersBehaviour {
+    /// Behaviour of `version` (`None` = current).
+    #[must_use]
+    pub fn of(version: Option<RuntimeVersion>) -> Self {
+        let v = version.unwrap_or(RuntimeVersion::new(4, 57));
+        let before = |minor: u32| v < RuntimeVersion::new(4, minor);
+        TransformersBehaviour {
+            tuple_cache: before(36),
+            full_prefill_logits: before(45),
+            upcast_logits: !before(31) && before(46),
+            eager_only: before(36),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(RuntimeVersion::parse("v4.36.2").unwrap(), RuntimeVersion::new(4, 36));
+        assert!(RuntimeVersion::parse("four").is_err());
+        assert_eq!(RuntimeVersion::transformers_at(2023, 8), RuntimeVersion::new(4, 32));
+        let old = TransformersBehaviour::of(Some(RuntimeVersion::new(4, 31)));
+        assert!(old.tuple_cache && old.full_prefill_logits && old.upcast_logits);
+        let new = TransformersBehaviour::of(None);
+        assert!(!new.tuple_cache && !new.full_prefill_logits && !new.upcast_logits);
+    }
+}

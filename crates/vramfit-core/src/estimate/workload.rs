@@ -1,0 +1,197 @@
+//! [`Workload`]: what is run, with which settings. Built by the CLI from flags and by the
+//! validation reader from cases; checked once by [`Workload::check`].
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::estimate::runtime::{Runtime, RuntimeVersion};
+use crate::quant::QuantConfig;
+use serde::Serialize;
+
+/// What the GPU is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Weights loaded, nothing run.
+    Load,
+    /// One forward pass over the prompt (and one sampled token).
+    Prefill,
+    /// Prefill, then decode `new` tokens.
+    Generate,
+    /// Training or fine-tuning steps.
+    Train,
+    /// Merging an adapter into the base weights.
+    Merge,
+}
+
+impl Task {
+    /// Parse `load|prefill|generate|train|merge`.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "load" => Task::Load,
+            "prefill" => Task::Prefill,
+            "generate" | "infer" | "inference" => Task::Generate,
+            "train" | "finetune" | "fine-tune" => Task::Train,
+            "merge" => Task::Merge,
+            _ => {
+                return Err(Error::workload(
+                    "--task",
+                    format!("unknown task {s:?}; use load, prefill, generate, train or merge"),
+                ))
+            }
+        })
+    }
+    /// Name as the CLI spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Load => "load",
+            Task::Prefill => "prefill",
+            Task::Generate => "generate",
+            Task::Train => "train",
+            Task::Merge => "merge",
+        }
+    }
+}
+
+/// How attention is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttnImpl {
+    /// Matmul + softmax in PyTorch: materializes batch × heads × q × k scores.
+    Eager,
+    /// `torch.nn.functional.scaled_dot_product_attention` (flash / memory-efficient kernels).
+    Sdpa,
+    /// FlashAttention-2.
+    Flash,
+}
+
+impl AttnImpl {
+    /// Parse `eager|sdpa|flash`.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "eager" | "math" => AttnImpl::Eager,
+            "sdpa" => AttnImpl::Sdpa,
+            "flash" | "flash_attention_2" | "flash-attention-2" | "fa2" => AttnImpl::Flash,
+            _ => {
+                return Err(Error::workload(
+                    "--attn",
+                    format!("unknown attention {s:?}; use eager, sdpa or flash"),
+                ))
+            }
+        })
+    }
+    /// Name as the CLI spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            AttnImpl::Eager => "eager",
+            AttnImpl::Sdpa => "sdpa",
+            AttnImpl::Flash => "flash",
+        }
+    }
+}
+
+/// Largest batch accepted.
+pub const MAX_BATCH: u64 = 1 << 20;
+/// Largest token count accepted (prompt, new, sequence).
+pub const MAX_TOKENS: u64 = 1 << 24;
+
+/// Everything about a run except the model and the GPU.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workload {
+    /// What is run.
+    pub task: Task,
+    /// Sequences processed together.
+    pub batch: u64,
+    /// Prompt tokens per sequence.
+    pub prompt: u64,
+    /// New tokens generated per sequence.
+    pub new_tokens: u64,
+    /// Dtype of weights and compute; `None` = the checkpoint's own dtype.
+    pub dtype: Option<DType>,
+    /// Mixed precision: weights in `dtype` (fp32), matmuls autocast to this dtype.
+    pub autocast: Option<DType>,
+    /// Weight quantization.
+    pub quant: Option<QuantConfig>,
+    /// KV cache dtype; `None` = compute dtype.
+    pub kv_dtype: Option<DType>,
+    /// Attention implementation.
+    pub attn: AttnImpl,
+    /// Software that runs it.
+    pub runtime: Runtime,
+    /// Its version, where behaviour changed across versions.
+    pub runtime_version: Option<RuntimeVersion>,
+    /// Tokens of KV cache allocated up front (litgpt `max_seq_length`, static caches).
+    pub kv_prealloc: Option<u64>,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            task: Task::Generate,
+            batch: 1,
+            prompt: 512,
+            new_tokens: 256,
+            dtype: None,
+            autocast: None,
+            quant: None,
+            kv_dtype: None,
+            attn: AttnImpl::Sdpa,
+            runtime: Runtime::Transformers,
+            runtime_version: None,
+            kv_prealloc: None,
+        }
+    }
+}
+
+impl Workload {
+    /// Reject impossible values with the flag that fixes them.
+    ///
+    /// # Errors
+    /// Zero or absurd batch/tokens, contradictory precision settings.
+    pub fn check(&self) -> Result<()> {
+        if self.batch == 0 || self.batch > MAX_BATCH {
+            return Err(Error::workload("--batch", format!("must be between 1 and {MAX_BATCH}")));
+        }
+        if self.prompt > MAX_TOKENS {
+            return Err(Error::workload("--prompt", format!("must be at most {MAX_TOKENS}")));
+        }
+        if self.new_tokens > MAX_TOKENS {
+            return Err(Error::workload("--new", format!("must be at most {MAX_TOKENS}")));
+        }
+        if matches!(self.task, Task::Prefill | Task::Generate) && self.prompt == 0 {
+            return Err(Error::workload("--prompt", "must be at least 1 token"));
+        }
+        if let Some(p) = self.kv_prealloc {
+            if p > MAX_TOKENS {
+                return Err(Error::workload(
+                    "--kv-prealloc",
+                    format!("must be at most {MAX_TOKENS}"),
+                ));
+            }
+        }
+        if self.autocast.is_some() && self.quant.is_some() {
+            return Err(Error::workload(
+                "--precision",
+                "mixed precision keeps fp32 weights; it cannot be combined with --quant",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Tokens in the KV cache at the end of the run.
+    #[must_use]
+    pub fn total_tokens(&self) -> u64 {
+        match self.task {
+            Task::Load => 0,
+            Task::Prefill => self.prompt,
+            _ => self.prompt.saturating_add(self.new_tokens),
+        }
+    }
+}

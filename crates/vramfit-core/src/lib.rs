@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod config;
+pub mod dtype;
+pub mod error;
+pub mod estimate;
+pub mod model;
+pub mod quant;
+pub mod validate;
+
+pub use dtype::DType;
+pub use error::{Error, Result};
+pub use estimate::{estimate, Breakdown, Component, Level, Levels, Task, Workload};
+pub use model::{ModelSpec, ParamCount};

@@ -1,0 +1,133 @@
+//! Exact parameter counts per component.
+
+use super::spec::ModelSpec;
+use serde::Serialize;
+
+/// The component a parameter is reported under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamGroup {
+    /// Token, position and token-type embedding tables.
+    Embeddings,
+    /// Query projection (or MLA's q_a/q_b).
+    AttentionQ,
+    /// Key projection.
+    AttentionK,
+    /// Value projection.
+    AttentionV,
+    /// Fused q/k/v projection (`c_attn`, `query_key_value`, `qkv_proj`), or MLA's kv_a/kv_b.
+    AttentionQkv,
+    /// Attention output projection.
+    AttentionO,
+    /// Dense MLP weights.
+    Mlp,
+    /// MoE router.
+    Router,
+    /// Routed experts.
+    Experts,
+    /// Shared (always-on) experts.
+    SharedExperts,
+    /// Norm weights (their biases go to `Biases`).
+    Norms,
+    /// Every bias vector.
+    Biases,
+    /// Output head.
+    LmHead,
+    /// Anything else (relative position bias, pooler).
+    Other,
+}
+
+impl ParamGroup {
+    /// Name used in reports and JSON.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamGroup::Embeddings => "embeddings",
+            ParamGroup::AttentionQ => "attention.q",
+            ParamGroup::AttentionK => "attention.k",
+            ParamGroup::AttentionV => "attention.v",
+            ParamGroup::AttentionQkv => "attention.qkv",
+            ParamGroup::AttentionO => "attention.o",
+            ParamGroup::Mlp => "mlp",
+            ParamGroup::Router => "router",
+            ParamGroup::Experts => "experts",
+            ParamGroup::SharedExperts => "shared_experts",
+            ParamGroup::Norms => "norms",
+            ParamGroup::Biases => "biases",
+            ParamGroup::LmHead => "lm_head",
+            ParamGroup::Other => "other",
+        }
+    }
+}
+
+/// Parameter counts of a model, by component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParamCount {
+    /// Total parameters (a tied head counted once).
+    pub total: u64,
+    /// Per component, in a fixed order; components with zero parameters are omitted.
+    pub by_group: Vec<(ParamGroup, u64)>,
+    /// Parameters in linear-layer weights (what weight quantization applies to), head included
+    /// when untied.
+    pub linear_weights: u64,
+    /// Parameters active per token (MoE: top-k routed experts + shared), for compute.
+    pub active: u64,
+}
+
+impl ParamCount {
+    /// Count the parameters of `spec`.
+    #[must_use]
+    pub fn of(spec: &ModelSpec) -> Self {
+        let mut groups: std::collections::BTreeMap<ParamGroup, u64> = Default::default();
+        let mut add = |g: ParamGroup, n: u64| {
+            if n > 0 {
+                *groups.entry(g).or_insert(0) += n;
+            }
+        };
+        for t in &spec.embeddings {
+            add(t.group, t.numel);
+        }
+        let mut inactive = 0u64;
+        let mut linear_weights = 0u64;
+        for l in spec.all_linears() {
+            add(l.group, l.weight_numel());
+            add(ParamGroup::Biases, l.bias_numel());
+            linear_weights += l.weight_numel();
+        }
+        for layer in spec.encoder_layers.iter().chain(&spec.layers) {
+            for n in &layer.norms {
+                add(ParamGroup::Norms, n.numel() - n.bias_numel());
+                add(ParamGroup::Biases, n.bias_numel());
+            }
+            for t in &layer.others {
+                add(t.group, t.numel);
+            }
+            if layer.mlp.is_moe() && layer.mlp.experts > layer.mlp.top_k {
+                let per_expert: u64 = layer
+                    .linears
+                    .iter()
+                    .filter(|l| l.group == ParamGroup::Experts)
+                    .map(|l| (l.weight_numel() + l.bias_numel()) / l.copies.max(1))
+                    .sum();
+                inactive += per_expert * (layer.mlp.experts - layer.mlp.top_k);
+            }
+        }
+        for n in &spec.final_norms {
+            add(ParamGroup::Norms, n.numel() - n.bias_numel());
+            add(ParamGroup::Biases, n.bias_numel());
+        }
+        let total = groups.values().sum();
+        ParamCount {
+            total,
+            by_group: groups.into_iter().collect(),
+            linear_weights,
+            active: total - inactive,
+        }
+    }
+
+    /// Parameters of one component (0 when absent).
+    #[must_use]
+    pub fn group(&self, g: ParamGroup) -> u64 {
+        self.by_group.iter().find(|(k, _)| *k == g).map_or(0, |(_, n)| *n)
+    }
+}

@@ -1,0 +1,346 @@
+//! [`ModelSpec`]: what the estimators trust. Family quirks are resolved when a config is
+//! converted (see `crate::config`), never here.
+
+use super::params::ParamGroup;
+use crate::dtype::DType;
+use crate::quant::QuantConfig;
+use serde::Serialize;
+
+/// A parameter tensor that is not a linear layer (embedding tables, norms, buffers that are
+/// parameters, the router bias...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tensor {
+    /// Hugging Face module path suffix, e.g. `embed_tokens`.
+    pub name: String,
+    /// Component it is reported under.
+    pub group: ParamGroup,
+    /// Number of elements.
+    pub numel: u64,
+}
+
+/// A linear layer (`nn.Linear`, GPT-2's `Conv1D`) by its Hugging Face module name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Linear {
+    /// Module name as PEFT targets it (`q_proj`, `query_key_value`, `c_attn`, `w1`...).
+    pub name: String,
+    /// Component it is reported under.
+    pub group: ParamGroup,
+    /// Input features.
+    pub in_features: u64,
+    /// Output features.
+    pub out_features: u64,
+    /// Whether it has a bias vector.
+    pub bias: bool,
+    /// Identical copies (routed experts: one per expert); 1 otherwise.
+    pub copies: u64,
+}
+
+impl Linear {
+    /// A linear layer with one copy.
+    #[must_use]
+    pub fn new(name: &str, group: ParamGroup, in_features: u64, out_features: u64, bias: bool) -> Self {
+        Linear {
+            name: name.to_string(),
+            group,
+            in_features,
+            out_features,
+            bias,
+            copies: 1,
+        }
+    }
+
+    /// The same layer repeated `n` times (experts).
+    #[must_use]
+    pub fn times(mut self, n: u64) -> Self {
+        self.copies = n;
+        self
+    }
+
+    /// Elements of the weight matrices (all copies).
+    #[must_use]
+    pub fn weight_numel(&self) -> u64 {
+        self.in_features * self.out_features * self.copies
+    }
+
+    /// Elements of the bias vectors (all copies).
+    #[must_use]
+    pub fn bias_numel(&self) -> u64 {
+        if self.bias {
+            self.out_features * self.copies
+        } else {
+            0
+        }
+    }
+}
+
+/// Which normalization a norm layer computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormKind {
+    /// RMSNorm (weight only; Hugging Face computes it in fp32).
+    RmsNorm,
+    /// LayerNorm with weight and bias.
+    LayerNorm,
+    /// LayerNorm without bias.
+    LayerNormNoBias,
+}
+
+/// A normalization layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Norm {
+    /// Module name.
+    pub name: String,
+    /// Kind.
+    pub kind: NormKind,
+    /// Normalized dimension.
+    pub dim: u64,
+}
+
+impl Norm {
+    /// A norm over `dim` features.
+    #[must_use]
+    pub fn new(name: &str, kind: NormKind, dim: u64) -> Self {
+        Norm {
+            name: name.to_string(),
+            kind,
+            dim,
+        }
+    }
+    /// Parameters: weight, plus bias for LayerNorm.
+    #[must_use]
+    pub fn numel(&self) -> u64 {
+        match self.kind {
+            NormKind::RmsNorm | NormKind::LayerNormNoBias => self.dim,
+            NormKind::LayerNorm => 2 * self.dim,
+        }
+    }
+    /// Parameters that are biases.
+    #[must_use]
+    pub fn bias_numel(&self) -> u64 {
+        match self.kind {
+            NormKind::LayerNorm => self.dim,
+            _ => 0,
+        }
+    }
+}
+
+/// What the key/value cache of one layer stores per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KvLayout {
+    /// Keys and values per KV head (MHA, GQA, MQA).
+    Heads {
+        /// KV heads.
+        kv_heads: u64,
+        /// Key head dimension.
+        k_dim: u64,
+        /// Value head dimension.
+        v_dim: u64,
+    },
+    /// Multi-head latent attention (DeepSeek): a compressed latent plus the shared rope key.
+    /// Hugging Face transformers caches the decompressed keys and values instead; serving
+    /// engines cache the latent.
+    Latent {
+        /// `kv_lora_rank`.
+        kv_lora_rank: u64,
+        /// `qk_rope_head_dim`.
+        rope_dim: u64,
+        /// Heads after decompression (for runtimes that cache full K/V).
+        heads: u64,
+        /// Key head dimension after decompression (`qk_nope + qk_rope`).
+        k_dim: u64,
+        /// Value head dimension.
+        v_dim: u64,
+    },
+}
+
+/// Attention geometry of a layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attention {
+    /// Query heads.
+    pub heads: u64,
+    /// Query/key head dimension.
+    pub head_dim: u64,
+    /// Value head dimension (equals `head_dim` except for MLA).
+    pub v_head_dim: u64,
+    /// KV cache layout.
+    pub kv: KvLayout,
+    /// Sliding window in tokens, when this layer attends locally.
+    pub window: Option<u64>,
+    /// Per-head norm on q and k (Qwen3, Gemma 3): saved tensors in training.
+    pub qk_norm: bool,
+    /// Whether this layer is cross-attention (encoder-decoder decoders have both).
+    pub cross: bool,
+}
+
+impl Attention {
+    /// KV heads as the runtime sees them when it caches decompressed keys and values.
+    #[must_use]
+    pub fn kv_heads(&self) -> u64 {
+        match self.kv {
+            KvLayout::Heads { kv_heads, .. } => kv_heads,
+            KvLayout::Latent { heads, .. } => heads,
+        }
+    }
+    /// Width of q (heads × head_dim).
+    #[must_use]
+    pub fn q_width(&self) -> u64 {
+        self.heads * self.head_dim
+    }
+    /// Width of k plus v for one token, as runtimes that cache decompressed K/V store them.
+    #[must_use]
+    pub fn kv_width(&self) -> u64 {
+        match self.kv {
+            KvLayout::Heads { kv_heads, k_dim, v_dim } => kv_heads * (k_dim + v_dim),
+            KvLayout::Latent {
+                heads, k_dim, v_dim, ..
+            } => heads * (k_dim + v_dim),
+        }
+    }
+}
+
+/// The activation function of the MLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// SiLU / swish.
+    Silu,
+    /// GELU (exact or tanh approximation).
+    Gelu,
+    /// ReLU.
+    Relu,
+}
+
+/// MLP geometry of a layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mlp {
+    /// Gated (SwiGLU/GeGLU: gate × up) or plain (fc → act → fc).
+    pub gated: bool,
+    /// Activation.
+    pub act: Activation,
+    /// Intermediate width of one dense MLP or one expert.
+    pub intermediate: u64,
+    /// Routed experts (0 for a dense MLP).
+    pub experts: u64,
+    /// Experts each token is routed to.
+    pub top_k: u64,
+    /// Intermediate width of the always-on shared expert(s), 0 if none.
+    pub shared_intermediate: u64,
+}
+
+impl Mlp {
+    /// A dense MLP.
+    #[must_use]
+    pub fn dense(gated: bool, act: Activation, intermediate: u64) -> Self {
+        Mlp {
+            gated,
+            act,
+            intermediate,
+            experts: 0,
+            top_k: 0,
+            shared_intermediate: 0,
+        }
+    }
+    /// Whether this is a mixture of experts.
+    #[must_use]
+    pub fn is_moe(&self) -> bool {
+        self.experts > 0
+    }
+}
+
+/// One transformer block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layer {
+    /// Every linear layer of the block.
+    pub linears: Vec<Linear>,
+    /// Norms of the block.
+    pub norms: Vec<Norm>,
+    /// Other parameters (relative position bias, router correction bias...).
+    pub others: Vec<Tensor>,
+    /// Self-attention.
+    pub attention: Attention,
+    /// Cross-attention (encoder-decoder decoders).
+    pub cross_attention: Option<Attention>,
+    /// MLP.
+    pub mlp: Mlp,
+    /// Attention and MLP read the same input (GPT-J / Falcon / NeoX parallel residual).
+    pub parallel_residual: bool,
+}
+
+/// How positions enter the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Positions {
+    /// Rotary embeddings on `dims` of each head.
+    Rotary {
+        /// Rotated dimensions per head.
+        dims: u64,
+    },
+    /// A learned absolute position table (counted in embeddings).
+    Learned,
+    /// ALiBi biases.
+    Alibi,
+    /// T5 relative position buckets.
+    Relative,
+}
+
+/// A model as the estimators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelSpec {
+    /// `model_type` from config.json (normalized: `RefinedWeb` → `falcon`).
+    pub model_type: String,
+    /// Model width.
+    pub hidden_size: u64,
+    /// Vocabulary rows of the embedding table.
+    pub vocab_size: u64,
+    /// Embedding tables and their norms.
+    pub embeddings: Vec<Tensor>,
+    /// Embedding-side linears (OPT's project_in/out).
+    pub embedding_linears: Vec<Linear>,
+    /// Encoder blocks (T5, BERT); empty for decoder-only models.
+    pub encoder_layers: Vec<Layer>,
+    /// Decoder blocks (the only blocks of decoder-only models).
+    pub layers: Vec<Layer>,
+    /// Final norms (one per stack).
+    pub final_norms: Vec<Norm>,
+    /// Output head; `None` for encoders without one.
+    pub lm_head: Option<Linear>,
+    /// The head reuses the input embedding matrix (no parameters of its own).
+    pub tied_embeddings: bool,
+    /// Extra heads (BERT pooler).
+    pub extra: Vec<Linear>,
+    /// Position scheme.
+    pub positions: Positions,
+    /// `max_position_embeddings` (or `n_positions`), when the config states it.
+    pub max_positions: Option<u64>,
+    /// The dtype the checkpoint is published in (`torch_dtype`).
+    pub torch_dtype: Option<DType>,
+    /// Quantization the checkpoint carries (`quantization_config`).
+    pub quantization: Option<QuantConfig>,
+    /// Generates with a KV cache (decoders); false for encoder-only models.
+    pub is_decoder: bool,
+}
+
+impl ModelSpec {
+    /// All linear layers of the model, including the head when untied.
+    pub fn all_linears(&self) -> impl Iterator<Item = &Linear> {
+        self.embedding_linears
+            .iter()
+            .chain(self.encoder_layers.iter().flat_map(|l| l.linears.iter()))
+            .chain(self.layers.iter().flat_map(|l| l.linears.iter()))
+            .chain(self.extra.iter())
+            .chain(self.lm_head.iter().filter(|_| !self.tied_embeddings))
+    }
+
+    /// Number of decoder blocks.
+    #[must_use]
+    pub fn num_layers(&self) -> u64 {
+        self.layers.len() as u64
+    }
+
+    /// The first decoder layer's attention (representative geometry).
+    #[must_use]
+    pub fn first_attention(&self) -> Option<&Attention> {
+        self.layers.first().map(|l| &l.attention)
+    }
+}

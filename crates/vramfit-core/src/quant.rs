@@ -1,0 +1,448 @@
+//! Weight formats: plain dtypes and quantization schemes, with the real bytes each stores
+//! (packed weights plus scales, zeros, absmax and indices).
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::model::Linear;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::OnceLock;
+
+/// A quantization scheme applied to linear-layer weights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Quant {
+    /// bitsandbytes LLM.int8(): int8 weights, one fp32 scale per output row (`SCB`).
+    BnbInt8,
+    /// bitsandbytes 4-bit (NF4 or FP4), blockwise absmax, optionally double-quantized.
+    Bnb4 {
+        /// NF4 (true) or FP4 (false).
+        nf4: bool,
+        /// Absmax quantized to 8 bits with a second-level fp32 absmax per 256 blocks.
+        double_quant: bool,
+        /// Elements per absmax block (bitsandbytes default 64).
+        blocksize: u64,
+    },
+    /// GPTQ (AutoGPTQ / optimum layout: qweight, qzeros int32; scales fp16; g_idx int32).
+    Gptq {
+        /// Bits per weight.
+        bits: u64,
+        /// Input features per group (`-1`/0 = one group per column).
+        group_size: u64,
+    },
+    /// AWQ (qweight, qzeros int32; scales fp16; no g_idx).
+    Awq {
+        /// Bits per weight.
+        bits: u64,
+        /// Input features per group.
+        group_size: u64,
+    },
+    /// fp8 weights (E4M3) with fp32 scales: per tensor, or per `block`×`block` tile
+    /// (DeepSeek-V3's `weight_block_size`).
+    Fp8 {
+        /// Tile edge for block scales; `None` = one scale per tensor.
+        block: Option<u64>,
+    },
+    /// A llama.cpp GGUF scheme (`Q4_K_M`, `Q8_0`...).
+    Gguf {
+        /// Scheme name as llama-quantize spells it.
+        scheme: String,
+    },
+}
+
+/// A quantization as configured: the scheme plus modules it leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuantConfig {
+    /// The scheme.
+    pub quant: Quant,
+}
+
+impl QuantConfig {
+    /// Parse a CLI spelling: `int8`, `nf4`, `nf4-dq`, `fp4`, `fp4-dq`, `gptq-4bit`,
+    /// `gptq-8bit`, `awq-4bit`, `fp8`, or a GGUF scheme (`q4_k_m`, `q8_0`...).
+    ///
+    /// # Errors
+    /// An unknown spelling (the message lists the known ones).
+    pub fn parse(s: &str, group_size: Option<u64>) -> Result<Self> {
+        let t = s.trim().to_ascii_lowercase().replace('_', "-");
+        let gs = group_size.unwrap_or(128);
+        let quant = match t.as_str() {
+            "int8" | "bnb-int8" | "llm.int8" | "8bit" => Quant::BnbInt8,
+            "nf4" | "bnb-nf4" => bnb4(true, false, group_size),
+            "nf4-dq" | "bnb-nf4-dq" => bnb4(true, true, group_size),
+            "fp4" | "bnb-fp4" => bnb4(false, false, group_size),
+            "fp4-dq" | "bnb-fp4-dq" => bnb4(false, true, group_size),
+            "gptq" | "gptq-4bit" | "gptq-int4" => Quant::Gptq {
+                bits: 4,
+                group_size: gs,
+            },
+            "gptq-8bit" | "gptq-int8" => Quant::Gptq {
+                bits: 8,
+                group_size: gs,
+            },
+            "gptq-3bit" => Quant::Gptq {
+                bits: 3,
+                group_size: gs,
+            },
+            "gptq-2bit" => Quant::Gptq {
+                bits: 2,
+                group_size: gs,
+            },
+            "awq" | "awq-4bit" => Quant::Awq {
+                bits: 4,
+                group_size: gs,
+            },
+            "fp8" | "fp8-e4m3" => Quant::Fp8 { block: None },
+            other => {
+                let upper = other.replace('-', "_").to_ascii_uppercase();
+                if gguf_scheme(&upper).is_some() {
+                    Quant::Gguf { scheme: upper }
+                } else {
+                    return Err(Error::workload(
+                        "--quant",
+                        format!(
+                            "unknown quantization {s:?}; use int8, nf4, nf4-dq, fp4, fp4-dq, gptq-4bit, gptq-8bit, awq-4bit, fp8, or a GGUF scheme ({})",
+                            gguf_schemes().iter().map(|s| s.name.to_ascii_lowercase()).collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+            }
+        };
+        if let Quant::Gptq { group_size: 0, .. } | Quant::Awq { group_size: 0, .. } = quant {
+            return Err(Error::workload("--group-size", "must be positive"));
+        }
+        Ok(QuantConfig { quant })
+    }
+
+    /// Read a config.json `quantization_config` object.
+    ///
+    /// # Errors
+    /// A method vramfit does not know.
+    pub fn from_config(v: &Value) -> Result<Self> {
+        let method = v.get("quant_method").and_then(Value::as_str).unwrap_or("");
+        let num = |k: &str| v.get(k).and_then(Value::as_i64);
+        let group = |d: i64| -> u64 {
+            match num("group_size").or_else(|| num("q_group_size")).unwrap_or(d) {
+                g if g <= 0 => 0,
+                g => g as u64,
+            }
+        };
+        let quant = match method {
+            "gptq" => Quant::Gptq {
+                bits: num("bits").unwrap_or(4).clamp(2, 8) as u64,
+                group_size: group(128),
+            },
+            "awq" => Quant::Awq {
+                bits: num("bits").or_else(|| num("w_bit")).unwrap_or(4).clamp(2, 8) as u64,
+                group_size: group(128),
+            },
+            "bitsandbytes" | "bitsandbytes_4bit" | "bitsandbytes_8bit" => {
+                let b = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+                if b("load_in_4bit") || method == "bitsandbytes_4bit" {
+                    let nf4 = v.get("bnb_4bit_quant_type").and_then(Value::as_str) != Some("fp4");
+                    bnb4(nf4, b("bnb_4bit_use_double_quant"), None)
+                } else {
+                    Quant::BnbInt8
+                }
+            }
+            "fp8" | "fbgemm_fp8" | "compressed-tensors" => {
+                let block = v
+                    .get("weight_block_size")
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_u64)
+                    .filter(|&b| b > 0 && b <= 1 << 16);
+                Quant::Fp8 { block }
+            }
+            other => {
+                return Err(Error::config(
+                    "quantization_config.quant_method",
+                    format!("{other:?} is not supported (gptq, awq, bitsandbytes, fp8 are)"),
+                ))
+            }
+        };
+        Ok(QuantConfig { quant })
+    }
+
+    /// A short label (`nf4-dq`, `gptq-4bit g128`, `Q4_K_M`).
+    #[must_use]
+    pub fn label(&self) -> String {
+        match &self.quant {
+            Quant::BnbInt8 => "int8".into(),
+            Quant::Bnb4 { nf4, double_quant, .. } => {
+                format!(
+                    "{}{}",
+                    if *nf4 { "nf4" } else { "fp4" },
+                    if *double_quant { "-dq" } else { "" }
+                )
+            }
+            Quant::Gptq { bits, group_size } => format!("gptq-{bits}bit g{group_size}"),
+            Quant::Awq { bits, group_size } => format!("awq-{bits}bit g{group_size}"),
+            Quant::Fp8 { .. } => "fp8".into(),
+            Quant::Gguf { scheme } => scheme.clone(),
+        }
+    }
+
+    /// Whether bitsandbytes kernels do it (CUDA-centric; quantizes at load time).
+    #[must_use]
+    pub fn is_bitsandbytes(&self) -> bool {
+        matches!(self.quant, Quant::BnbInt8 | Quant::Bnb4 { .. })
+    }
+
+    /// Bytes one linear layer's weight occupies in memory (bias excluded), for all copies.
+    /// `layer`/`n_layers` place it for GGUF schemes that vary by depth.
+    #[must_use]
+    pub fn weight_bytes(&self, l: &Linear, layer: Option<(u64, u64)>) -> u64 {
+        let n = l.in_features.saturating_mul(l.out_features);
+        let per_copy = match &self.quant {
+            Quant::BnbInt8 => n + l.out_features * 4,
+            Quant::Bnb4 {
+                double_quant,
+                blocksize,
+                ..
+            } => {
+                let blocks = n.div_ceil(*blocksize);
+                let absmax = if *double_quant {
+                    // uint8 absmax per block + fp32 absmax per 256 blocks + fp32 offset.
+                    blocks + blocks.div_ceil(256) * 4 + 4
+                } else {
+                    blocks * 4
+                };
+                n.div_ceil(2) + absmax
+            }
+            Quant::Gptq { bits, group_size } => {
+                let groups = groups(l.in_features, *group_size);
+                (n * bits).div_ceil(8)
+                    + (groups * l.out_features * bits).div_ceil(8)
+                    + groups * l.out_features * 2
+                    + l.in_features * 4
+            }
+            Quant::Awq { bits, group_size } => {
+                let groups = groups(l.in_features, *group_size);
+                (n * bits).div_ceil(8) + (groups * l.out_features * bits).div_ceil(8) + groups * l.out_features * 2
+            }
+            Quant::Fp8 { block } => {
+                n + match block {
+                    Some(b) => l.in_features.div_ceil(*b) * l.out_features.div_ceil(*b) * 4,
+                    None => 4,
+                }
+            }
+            Quant::Gguf { scheme } => {
+                let ty = gguf_scheme(scheme).map_or("F16", |s| s.type_for(&l.name, layer));
+                gguf_bytes(ty, n)
+            }
+        };
+        per_copy.saturating_mul(l.copies)
+    }
+}
+
+fn groups(in_features: u64, group_size: u64) -> u64 {
+    if group_size == 0 {
+        1
+    } else {
+        in_features.div_ceil(group_size)
+    }
+}
+
+fn bnb4(nf4: bool, double_quant: bool, blocksize: Option<u64>) -> Quant {
+    Quant::Bnb4 {
+        nf4,
+        double_quant,
+        blocksize: blocksize.filter(|&b| b > 0).unwrap_or(64),
+    }
+}
+
+/// One GGML tensor type.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct GgmlType {
+    /// Name (`Q4_K`).
+    pub name: String,
+    /// `ggml_type` enum value.
+    pub id: u32,
+    /// Elements per block.
+    pub block: u64,
+    /// Bytes per block.
+    pub bytes: u64,
+}
+
+/// A llama-quantize file type as a mix of tensor types.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct GgufScheme {
+    /// Name (`Q4_K_M`).
+    pub name: String,
+    /// Type of most tensors.
+    pub default: String,
+    /// Type of `output.weight`.
+    pub output: String,
+    /// Type of attn_v / ffn_down in the layers that get more bits.
+    #[serde(default)]
+    pub more_bits: Option<String>,
+    /// Every attn_v gets `more_bits`, not only the chosen layers.
+    #[serde(default)]
+    pub all_attn_v: bool,
+}
+
+impl GgufScheme {
+    /// The tensor type this scheme gives a linear named `name` in `layer` of `n`.
+    #[must_use]
+    pub fn type_for(&self, name: &str, layer: Option<(u64, u64)>) -> &str {
+        if name == "lm_head" || name == "embed_out" {
+            return &self.output;
+        }
+        if let (Some(more), Some((i, n))) = (&self.more_bits, layer) {
+            let is_v = name.ends_with("v_proj");
+            let is_down =
+                name.ends_with("down_proj") || name == "w2" || name.ends_with("dense_4h_to_h") || name == "fc2";
+            if (is_v && self.all_attn_v) || ((is_v || is_down) && use_more_bits(i, n)) {
+                return more;
+            }
+        }
+        &self.default
+    }
+}
+
+/// llama.cpp's `use_more_bits(i_layer, n_layers)`.
+fn use_more_bits(i: u64, n: u64) -> bool {
+    i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2
+}
+
+#[derive(Deserialize)]
+struct GgufData {
+    #[serde(rename = "type")]
+    types: Vec<GgmlType>,
+    scheme: Vec<GgufScheme>,
+}
+
+fn gguf_data() -> &'static GgufData {
+    static DATA: OnceLock<GgufData> = OnceLock::new();
+    DATA.get_or_init(|| {
+        toml::from_str(include_str!("../data/gguf_types.toml")).expect("gguf_types.toml is checked by tests")
+    })
+}
+
+/// All GGML tensor types vramfit knows.
+#[must_use]
+pub fn ggml_types() -> &'static [GgmlType] {
+    &gguf_data().types
+}
+
+/// All GGUF file schemes vramfit knows.
+#[must_use]
+pub fn gguf_schemes() -> &'static [GgufScheme] {
+    &gguf_data().scheme
+}
+
+/// Look up a GGUF scheme by name (case-insensitive).
+#[must_use]
+pub fn gguf_scheme(name: &str) -> Option<&'static GgufScheme> {
+    gguf_schemes().iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Look up a GGML type by name or id.
+#[must_use]
+pub fn ggml_type(name: &str) -> Option<&'static GgmlType> {
+    ggml_types().iter().find(|t| t.name.eq_ignore_ascii_case(name))
+}
+
+/// Bytes of `n` elements stored as GGML type `ty` (whole blocks).
+#[must_use]
+pub fn gguf_bytes(ty: &str, n: u64) -> u64 {
+    let t = ggml_type(ty).unwrap_or_else(|| ggml_type("F16").expect("F16 is in the table"));
+    n.div_ceil(t.block).saturating_mul(t.bytes)
+}
+
+/// Bytes per element of a dense dtype (for unquantized tensors).
+#[must_use]
+pub fn dense_bytes(dtype: DType, n: u64) -> u64 {
+    n.saturating_mul(dtype.bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ParamGroup;
+
+    fn lin(i: u64, o: u64) -> Linear {
+        Linear::new("q_proj", ParamGroup::AttentionQ, i, o, false)
+    }
+
+    #[test]
+    fn nf4_is_half_byte_plus_absmax() {
+        let q = QuantConfig::parse("nf4", None).unwrap();
+        // 4096*4096 = 16,777,216 elements: 8,388,608 packed bytes + 262,144 blocks * 4 B.
+        assert_eq!(q.weight_bytes(&lin(4096, 4096), None), 8_388_608 + 262_144 * 4);
+        let dq = QuantConfig::parse("nf4-dq", None).unwrap();
+        assert_eq!(
+            dq.weight_bytes(&lin(4096, 4096), None),
+            8_388_608 + 262_144 + 1024 * 4 + 4
+        );
+    }
+
+    #[test]
+    fn int8_has_row_scales() {
+        let q = QuantConfig::parse("int8", None).unwrap();
+        assert_eq!(q.weight_bytes(&lin(4096, 11008), None), 4096 * 11008 + 11008 * 4);
+    }
+
+    #[test]
+    fn gptq_layout() {
+        let q = QuantConfig::parse("gptq-4bit", Some(128)).unwrap();
+        // qweight 4096*4096/2, qzeros 32 groups * 4096 / 2, scales 32*4096*2, g_idx 4096*4
+        assert_eq!(
+            q.weight_bytes(&lin(4096, 4096), None),
+            8_388_608 + 65_536 + 262_144 + 16_384
+        );
+    }
+
+    #[test]
+    fn gguf_blocks() {
+        assert_eq!(gguf_bytes("Q4_0", 64), 36);
+        assert_eq!(gguf_bytes("Q4_K", 256), 144);
+        assert_eq!(gguf_bytes("Q8_0", 32), 34);
+        let q = QuantConfig::parse("q4_k_m", None).unwrap();
+        assert_eq!(q.label(), "Q4_K_M");
+        let head = Linear::new("lm_head", ParamGroup::LmHead, 256, 4, false);
+        assert_eq!(q.weight_bytes(&head, None), 4 * 210);
+    }
+
+    #[test]
+    fn gguf_table_is_consistent() {
+        let mut ids = std::collections::HashSet::new();
+        for t in ggml_types() {
+            assert!(t.block > 0 && t.bytes > 0, "{}", t.name);
+            assert!(ids.insert(t.id), "duplicate id {}", t.id);
+        }
+        for s in gguf_schemes() {
+            for ty in [Some(&s.default), Some(&s.output), s.more_bits.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                assert!(ggml_type(ty).is_some(), "scheme {} names unknown type {ty}", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_quant_names_flag() {
+        let e = QuantConfig::parse("int3", None).unwrap_err();
+        assert!(e.to_string().starts_with("--quant"), "{e}");
+    }
+
+    #[test]
+    fn config_json_quantization() {
+        let v: Value =
+            serde_json::from_str(r#"{"quant_method":"gptq","bits":4,"group_size":128,"desc_act":false}"#).unwrap();
+        assert_eq!(
+            QuantConfig::from_config(&v).unwrap().quant,
+            Quant::Gptq {
+                bits: 4,
+                group_size: 128
+            }
+        );
+        let v: Value = serde_json::from_str(r#"{"quant_method":"fp8","weight_block_size":[128,128]}"#).unwrap();
+        assert_eq!(
+            QuantConfig::from_config(&v).unwrap().quant,
+            Quant::Fp8 { block: Some(128) }
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Validation against measured peaks: the case format of `shared/validation/README.md`, how a
+//! case becomes a workload, and the error statistics.
+
+mod case;
+mod score;
+
+pub use case::{Case, CaseModel, CaseWeights, Inference, Measured, Parallel, Training};
+pub use score::{score_case, summarize, CaseResult, Summary};
