@@ -99,8 +99,13 @@ class MemTracker(TorchDispatchMode):
         self.phase_peak_r: dict[str, int] = {}
         self.n_allocs = 0
         self.scalars_skipped = 0
+        self.all_cur = 0
+        self.all_peak = 0
 
     # bookkeeping ----------------------------------------------------------------------------
+    def _free_all(self, nb):
+        self.all_cur -= nb
+
     def _free(self, key):
         ent = self.live.pop(key, None)
         if ent is None:
@@ -127,6 +132,9 @@ class MemTracker(TorchDispatchMode):
             if ent[0] == nb:
                 return
             self._free(key)  # resized in place (resize_ / set_)
+        self.all_cur += nb  # everything, also what a CUDA run keeps on the CPU (for real-CPU checks)
+        self.all_peak = max(self.all_peak, self.all_cur)
+        weakref.finalize(st, self._free_all, nb)
         if ignore:
             self.ignored.add(key)
             weakref.finalize(st, self._free, key)
@@ -570,6 +578,7 @@ def run(spec: Spec) -> dict:
     res["sdpa_backends"] = sd.choices
     res["cuda_autocast_fp32_hits"] = ac_emu.hits
     res["n_allocs"] = tr.n_allocs
+    res["peak_all_storages"] = tr.all_peak  # unrounded, counting the CPU-side scalars too
     res["scalars_not_counted"] = tr.scalars_skipped
     res["seconds"] = round(time.time() - t0, 2)
     return res

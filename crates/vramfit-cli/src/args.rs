@@ -70,13 +70,13 @@ pub struct WorkloadArgs {
     #[arg(long)]
     pub group_size: Option<u64>,
     /// Sequences processed together.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub batch: u64,
     /// Prompt tokens per sequence.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, allow_negative_numbers = true)]
     pub prompt: u64,
     /// New tokens generated per sequence.
-    #[arg(long = "new", default_value_t = 256)]
+    #[arg(long = "new", default_value_t = 256, allow_negative_numbers = true)]
     pub new_tokens: u64,
     /// KV cache dtype: fp32 | fp16 | bf16 | fp8 [default: compute dtype].
     #[arg(long)]

@@ -10,20 +10,32 @@ pub fn normalize(s: &str) -> String {
         .collect()
 }
 
-/// Levenshtein distance (bounded inputs: catalog names and what a person typed).
+/// Edit distance with adjacent transpositions (optimal string alignment): "4900" is one
+/// typo away from "4090". Inputs are bounded to 128 characters.
 pub(crate) fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().take(128).collect();
     let b: Vec<char> = b.chars().take(128).collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + usize::from(ca != cb));
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
 }
 
 /// Up to three catalog names closest to `query` (by any of their spellings).
@@ -65,5 +77,6 @@ mod tests {
     fn normalizes() {
         assert_eq!(normalize("Llama-2_7B.hf"), "llama27bhf");
         assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("rtx4900", "rtx4090"), 1);
     }
 }

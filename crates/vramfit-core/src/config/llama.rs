@@ -29,8 +29,9 @@ pub(crate) struct LlamaWire {
     tie_word_embeddings: Option<bool>,
     attention_bias: Option<bool>,
     mlp_bias: Option<bool>,
-    #[serde(alias = "hidden_activation")]
     hidden_act: Option<String>,
+    /// Gemma's spelling; wins over `hidden_act` when both are present (Gemma 2 configs).
+    hidden_activation: Option<String>,
     sliding_window: Option<u64>,
     use_sliding_window: Option<bool>,
     max_window_layers: Option<u64>,
@@ -80,7 +81,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
     let gemma_like = model_type.starts_with("gemma");
     let tie = w.tie_word_embeddings.unwrap_or(gemma_like);
     let act = activation(
-        w.hidden_act.as_deref(),
+        w.hidden_activation.as_deref().or(w.hidden_act.as_deref()),
         if gemma_like { Activation::Gelu } else { Activation::Silu },
     );
     let q_w = heads * head_dim;

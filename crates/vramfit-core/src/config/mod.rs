@@ -139,8 +139,69 @@ fn dtype_of(obj: &serde_json::Map<String, Value>) -> Option<DType> {
         .find_map(|s| DType::parse(s).ok())
 }
 
+/// Key spellings each family's wire struct accepts for one field (its serde aliases). When a
+/// config carries two spellings of the same field (Gemma 2 writes both `hidden_act` and
+/// `hidden_activation`; newer NeoX configs both `rotary_pct` and `partial_rotary_factor`),
+/// the first present wins and the others are dropped before deserializing.
+fn alias_groups(family: &str) -> &'static [&'static [&'static str]] {
+    match family {
+        "bloom" => &[
+            &["hidden_size", "n_embed"],
+            &["n_layer", "num_hidden_layers"],
+            &["n_head", "num_attention_heads"],
+        ],
+        "falcon" => &[
+            &["hidden_size", "n_embed"],
+            &["num_hidden_layers", "n_layer"],
+            &["num_attention_heads", "n_head"],
+            &["num_kv_heads", "n_head_kv", "num_key_value_heads"],
+        ],
+        "gpt2" | "gpt_bigcode" => &[
+            &["n_embd", "hidden_size"],
+            &["n_layer", "num_hidden_layers"],
+            &["n_head", "num_attention_heads"],
+            &["n_inner", "intermediate_size"],
+            &["n_positions", "max_position_embeddings"],
+        ],
+        "gpt_neox" => &[&["rotary_pct", "partial_rotary_factor"]],
+        "phi" => &[
+            &["hidden_size", "n_embd"],
+            &["intermediate_size", "n_inner"],
+            &["num_hidden_layers", "n_layer"],
+            &["num_attention_heads", "n_head"],
+            &["max_position_embeddings", "n_positions"],
+        ],
+        "t5" | "mt5" | "umt5" => &[&["d_model", "hidden_size"], &["num_heads", "num_attention_heads"]],
+        "deepseek_v2" | "deepseek_v3" | "opt" | "bert" => &[],
+        // The Llama-like families.
+        _ => &[
+            &["hidden_size", "n_embd", "d_model"],
+            &["intermediate_size", "ffn_hidden_size"],
+            &["num_hidden_layers", "n_layer", "num_layers"],
+            &["num_attention_heads", "n_head"],
+            &["num_key_value_heads", "num_kv_heads", "n_head_kv"],
+            &["max_position_embeddings", "n_positions"],
+            &["num_local_experts", "num_experts", "n_routed_experts"],
+        ],
+    }
+}
+
 fn wire<T: DeserializeOwned>(value: &Value, family: &str) -> Result<T> {
-    serde_json::from_value(value.clone()).map_err(|e| Error::ConfigSyntax(format!("{family}: {e}")))
+    let mut value = value.clone();
+    if let Some(obj) = value.as_object_mut() {
+        for group in alias_groups(family) {
+            let mut seen = false;
+            for key in *group {
+                if obj.contains_key(*key) {
+                    if seen {
+                        obj.remove(*key);
+                    }
+                    seen = true;
+                }
+            }
+        }
+    }
+    serde_json::from_value(value).map_err(|e| Error::ConfigSyntax(format!("{family}: {e}")))
 }
 
 /// A required dimension: present, non-zero, and below [`MAX_DIM`].

@@ -1,0 +1,207 @@
+//! Integration tests of the `vramfit` binary (one test binary).
+
+use proptest::prelude::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn vramfit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vramfit"))
+        .args(args)
+        .output()
+        .expect("run vramfit")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = vramfit(args);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn stderr_of(args: &[&str]) -> String {
+    let out = vramfit(args);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?} should exit 2; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let e = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!e.contains("panicked"), "{e}");
+    e
+}
+
+/// The shared validation cases, when this checkout sits beside `shared/`.
+fn shared_cases() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/validation/cases.json");
+    p.exists().then_some(p)
+}
+
+#[test]
+fn estimate_json_has_the_documented_fields() {
+    let v = json(&["estimate", "llama-7b", "--gpu", "T4", "--json"]);
+    for key in [
+        "total_bytes",
+        "levels",
+        "components",
+        "peak_phase",
+        "fits",
+        "headroom_bytes",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    for level in ["allocated", "reserved", "device"] {
+        assert!(v["levels"][level].as_u64().unwrap() > 13_000_000_000);
+    }
+    for c in v["components"].as_array().unwrap() {
+        for key in ["name", "bytes", "formula", "source", "level"] {
+            assert!(c.get(key).is_some(), "component lacks {key}: {c}");
+        }
+    }
+    assert_eq!(v["fits"], Value::Bool(true));
+    assert_eq!(v["total_bytes"], v["levels"]["device"]);
+}
+
+#[test]
+fn the_original_question() {
+    // LLaMA-7B in fp32: ~27 GB of weights, does not fit a 16 GB T4.
+    let v = json(&["estimate", "llama-7b", "--gpu", "T4", "--dtype", "fp32", "--json"]);
+    assert_eq!(v["fits"], Value::Bool(false));
+    assert!(v["headroom_bytes"].as_i64().unwrap() < -10_000_000_000);
+    // fp16 fits; nf4 fits with more headroom.
+    let fp16 = json(&["estimate", "llama-7b", "--gpu", "T4", "--dtype", "fp16", "--json"]);
+    let nf4 = json(&["estimate", "llama-7b", "--gpu", "T4", "--quant", "nf4", "--json"]);
+    assert_eq!(fp16["fits"], Value::Bool(true));
+    assert!(nf4["headroom_bytes"].as_i64().unwrap() > fp16["headroom_bytes"].as_i64().unwrap() + 8_000_000_000);
+}
+
+#[test]
+fn table_report_snapshot() {
+    let out = vramfit(&["estimate", "llama-7b", "--gpu", "T4"]);
+    assert!(out.status.success());
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn explain_shows_formulas_with_numbers() {
+    let out =
+        String::from_utf8(vramfit(&["estimate", "llama-2-7b", "--explain", "--prompt", "1000", "--new", "1"]).stdout)
+            .unwrap();
+    assert!(out.contains("6,738,415,616 × 2"), "{out}");
+    assert!(out.contains("source:"));
+}
+
+#[test]
+fn inspect_explains_disk_versus_memory() {
+    let out = String::from_utf8(vramfit(&["inspect", "llama-7b"]).stdout).unwrap();
+    assert!(out.contains("6,738,415,616"), "{out}");
+    assert!(out.contains("13.48") && out.contains("26.95"), "{out}");
+    let v = json(&["inspect", "llama-7b", "--json"]);
+    assert_eq!(v["params"], 6_738_415_616u64);
+    assert!(v["by_component"].as_array().unwrap().len() >= 5);
+}
+
+#[test]
+fn catalogs_list() {
+    assert!(json(&["models", "--json"]).as_array().unwrap().len() >= 40);
+    assert!(json(&["gpus", "--json"]).as_array().unwrap().len() >= 40);
+}
+
+#[test]
+fn bad_input_exits_2_with_the_flag_to_fix() {
+    assert!(stderr_of(&["estimate", "llama-7b", "--batch", "0"]).contains("--batch"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--quant", "int3"]).contains("--quant"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--dtype", "fp8", "--gpu", "T4"]).contains("fp8"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--dtype", "bf16", "--gpu", "V100-16GB"]).contains("bf16"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--gpu", "T5"]).contains("--gpu"));
+    assert!(stderr_of(&["estimate", "lama-7b"]).contains("did you mean"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--task", "fly"]).contains("--task"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--batch", "-3"]).contains("batch"));
+    assert!(stderr_of(&["validate", "/nonexistent/cases.json"]).contains("cannot read"));
+}
+
+#[test]
+fn local_config_files_work_and_bad_ones_name_the_key() {
+    let dir = std::env::temp_dir().join(format!("vramfit-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("config.json");
+    std::fs::write(&good, r#"{"model_type":"llama","hidden_size":512,"intermediate_size":1024,"num_hidden_layers":4,"num_attention_heads":8,"vocab_size":1000,"torch_dtype":"bfloat16"}"#).unwrap();
+    let v = json(&["estimate", dir.to_str().unwrap(), "--json"]);
+    assert!(v["total_bytes"].as_u64().unwrap() > 0);
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"model_type":"llama","hidden_size":512}"#).unwrap();
+    let e = stderr_of(&["estimate", bad.to_str().unwrap()]);
+    assert!(e.contains("missing key"), "{e}");
+    std::fs::write(&bad, r#"{"model_type":"mamba"}"#).unwrap();
+    assert!(stderr_of(&["inspect", bad.to_str().unwrap()]).contains("supported"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn validate_reads_the_shared_format_and_meets_the_inference_bar() {
+    let Some(cases) = shared_cases() else {
+        eprintln!("SKIPPED: ../shared/validation/cases.json is not beside this checkout");
+        return;
+    };
+    let v = json(&["validate", cases.to_str().unwrap(), "--json"]);
+    let list = v["cases"].as_array().unwrap();
+    assert!(list.len() >= 50);
+    let mut inference_errors = vec![];
+    for c in list {
+        for key in ["id", "estimate_bytes", "measured_bytes", "skipped", "error"] {
+            assert!(c.get(key).is_some(), "{c}");
+        }
+        let task = c["task"].as_str().unwrap();
+        let single_gpu = !c["skipped"].as_str().unwrap_or("").contains("multi-GPU");
+        let published = !c["skipped"].as_str().unwrap_or("").starts_with("case says");
+        if ["load", "prefill", "generate"].contains(&task) && single_gpu && published {
+            let e = c["error"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("inference case not estimated: {c}"));
+            inference_errors.push(e);
+        }
+    }
+    assert!(inference_errors.len() >= 15, "{}", inference_errors.len());
+    let mut abs: Vec<f64> = inference_errors.iter().map(|e| e.abs()).collect();
+    abs.sort_by(f64::total_cmp);
+    let median = abs[abs.len() / 2];
+    assert!(median <= 0.08, "median |error| {median}");
+    assert!(
+        inference_errors.iter().all(|&e| e >= -0.15),
+        "an under-estimate beyond 15%: {inference_errors:?}"
+    );
+    let s = &v["summary"];
+    for key in ["n", "median_abs_error", "p90_abs_error", "under_10"] {
+        assert!(s.get(key).is_some());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any combination of flag values exits 0 or 2, never with a panic.
+    #[test]
+    fn random_flags_never_panic(
+        model in prop::sample::select(vec!["llama-7b", "mixtral-8x7b", "gpt2", "bert-base-uncased", "nope", "deepseek-v3"]),
+        task in prop::sample::select(vec!["load", "prefill", "generate", "train", "merge", "x"]),
+        dtype in prop::sample::select(vec!["fp32", "fp16", "bf16", "fp8", "int4"]),
+        quant in prop::sample::select(vec!["", "int8", "nf4", "nf4-dq", "gptq-4bit", "awq-4bit", "q4_k_m", "fp8", "zzz"]),
+        batch in prop::sample::select(vec!["0", "1", "7", "99999999999", "-1", "abc"]),
+        prompt in prop::sample::select(vec!["0", "1", "4096", "100000000", "18446744073709551615"]),
+        attn in prop::sample::select(vec!["eager", "sdpa", "flash", "none"]),
+        gpu in prop::sample::select(vec!["", "T4", "4xA100-80GB", "0xT4", "24GiB", "1e400GB", "H100"]),
+    ) {
+        let mut args = vec!["estimate", model, "--task", task, "--dtype", dtype, "--batch", batch, "--prompt", prompt, "--attn", attn, "--json"];
+        if !quant.is_empty() { args.extend(["--quant", quant]); }
+        if !gpu.is_empty() { args.extend(["--gpu", gpu]); }
+        let out = vramfit(&args);
+        let code = out.status.code();
+        prop_assert!(code == Some(0) || code == Some(2), "{args:?} exited {code:?}: {}", String::from_utf8_lossy(&out.stderr));
+        prop_assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+}

@@ -1,0 +1,78 @@
+//! Property tests: monotonicity of estimates, and no panic on any config or workload.
+
+use crate::util::spec;
+use proptest::prelude::*;
+use vramfit_core::estimate::{AttnImpl, Runtime};
+use vramfit_core::{config::parse_config, estimate, DType, Task, Workload};
+
+const MODELS: &[&str] = &[
+    "llama-2-7b",
+    "mistral-7b-v0.1",
+    "gemma-2-2b",
+    "mixtral-8x7b",
+    "falcon-7b",
+    "gpt2",
+    "deepseek-v2-lite",
+    "qwen3-0.6b",
+];
+
+fn attn() -> impl Strategy<Value = AttnImpl> {
+    prop_oneof![Just(AttnImpl::Eager), Just(AttnImpl::Sdpa), Just(AttnImpl::Flash)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// More tokens or a larger batch never need less memory, at any level.
+    #[test]
+    fn more_tokens_never_need_less(
+        m in 0..MODELS.len(),
+        batch in 1u64..16, extra_batch in 0u64..8,
+        prompt in 1u64..8192, extra_prompt in 0u64..4096,
+        new in 0u64..2048, extra_new in 0u64..2048,
+        attn in attn(),
+        litgpt in any::<bool>(),
+    ) {
+        let s = spec(MODELS[m]);
+        let runtime = if litgpt { Runtime::Litgpt } else { Runtime::Transformers };
+        let small = Workload { batch, prompt, new_tokens: new, attn, runtime, dtype: Some(DType::Bf16), ..Workload::default() };
+        let big = Workload { batch: batch + extra_batch, prompt: prompt + extra_prompt, new_tokens: new + extra_new, ..small.clone() };
+        let a = estimate(&s, &small).unwrap();
+        let b = estimate(&s, &big).unwrap();
+        prop_assert!(a.levels.allocated <= b.levels.allocated, "allocated {} > {}", a.levels.allocated, b.levels.allocated);
+        prop_assert!(a.levels.device <= b.levels.device);
+    }
+
+    /// Any JSON object with plausible keys either parses or is refused; never a panic, and a
+    /// parsed model always estimates (or refuses) any workload.
+    #[test]
+    fn random_configs_never_panic(
+        family in prop::sample::select(vec!["llama", "mistral", "mixtral", "qwen2", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "phi", "falcon", "gpt2", "gpt_bigcode", "gpt_neox", "bloom", "opt", "deepseek_v3", "t5", "bert", "mamba"]),
+        vals in prop::collection::vec(prop_oneof![Just(0u64), 1u64..64, Just(u64::MAX), Just(1u64 << 40), 1u64..100_000], 12),
+        flags in prop::collection::vec(any::<bool>(), 4),
+        batch in 0u64..(1 << 22), prompt in 0u64..(1 << 25), new in 0u64..(1 << 25),
+    ) {
+        let text = format!(
+            r#"{{"model_type":"{family}","hidden_size":{},"intermediate_size":{},"num_hidden_layers":{},"num_attention_heads":{},
+               "num_key_value_heads":{},"vocab_size":{},"head_dim":{},"num_local_experts":{},"num_experts_per_tok":{},
+               "sliding_window":{},"n_embd":{},"n_layer":{},"n_head":{},"n_positions":{},"ffn_dim":{},"max_position_embeddings":{},
+               "kv_lora_rank":{},"qk_rope_head_dim":{},"qk_nope_head_dim":{},"v_head_dim":{},"n_routed_experts":{},
+               "d_model":{},"d_kv":{},"d_ff":{},"num_layers":{},"num_heads":{},
+               "tie_word_embeddings":{},"multi_query":{},"new_decoder_architecture":{},"parallel_attn":{}}}"#,
+            vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7], vals[8], vals[9], vals[0], vals[2], vals[3], vals[10],
+            vals[1], vals[10], vals[11], vals[6] % 128, vals[6], vals[6], vals[7], vals[0], vals[6], vals[1], vals[2], vals[3],
+            flags[0], flags[1], flags[2], flags[3]
+        );
+        if let Ok(s) = parse_config(&text) {
+            for task in [Task::Load, Task::Prefill, Task::Generate, Task::Train] {
+                let _ = estimate(&s, &Workload { task, batch, prompt, new_tokens: new, ..Workload::default() });
+            }
+        }
+    }
+
+    /// Arbitrary text is never a panic.
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,200}") {
+        let _ = parse_config(&text);
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the core (one binary, ripgrep-style).
+
+mod util;
+
+mod catalog;
+mod inference;
+mod params;
+mod props;
+mod snapshots;
