@@ -2,6 +2,7 @@
 //! core [`Workload`] ("high" arguments).
 
 use clap::{Args, Parser, Subcommand};
+use vramfit_core::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use vramfit_core::estimate::{AttnImpl, Runtime, RuntimeVersion, Task, Workload};
 use vramfit_core::quant::QuantConfig;
 use vramfit_core::{DType, Error};
@@ -98,6 +99,53 @@ pub struct WorkloadArgs {
     /// [default: prompt + new for litgpt/torchtune; growing for transformers].
     #[arg(long)]
     pub kv_prealloc: Option<u64>,
+    /// Training: tokens per sample.
+    #[arg(long, default_value_t = 512, allow_negative_numbers = true)]
+    pub seq: u64,
+    /// Training: full | lora | qlora | dora | ia3 | prompt-tuning | prefix-tuning | adapter |
+    /// adapter-v2.
+    #[arg(long, default_value = "full")]
+    pub method: String,
+    /// Training: adamw | adamw-fused | adamw-8bit | paged-adamw | paged-adamw-8bit |
+    /// adafactor | sgd | sgd-momentum | lion | lion-8bit [default: the runtime's: adamw
+    /// (foreach) for transformers and litgpt, adamw-fused for torchtune].
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Training: gradient checkpointing.
+    #[arg(long)]
+    pub grad_ckpt: bool,
+    /// Training: micro-batches per optimizer step (gradients persist between them).
+    #[arg(long, default_value_t = 1)]
+    pub grad_accum: u64,
+    /// Training: LoRA rank.
+    #[arg(long, default_value_t = 8)]
+    pub lora_rank: u64,
+    /// Training: LoRA target modules, comma-separated (q_proj,v_proj) or all-linear
+    /// [default: q_proj,v_proj].
+    #[arg(long, value_delimiter = ',')]
+    pub lora_targets: Vec<String>,
+    /// Training: LoRA dropout probability [default: 0; litgpt 0.05].
+    #[arg(long)]
+    pub lora_dropout: Option<f64>,
+    /// Training: cross-entropy in chunks (logits never upcast whole) [default: litgpt yes,
+    /// others no].
+    #[arg(long)]
+    pub chunked_ce: bool,
+    /// Training: run the optimizer step inside backward, freeing each gradient (torchtune).
+    #[arg(long)]
+    pub optimizer_in_backward: bool,
+    /// Training: offload saved activations to CPU RAM (torchtune).
+    #[arg(long)]
+    pub activation_offload: bool,
+    /// Training: torch.compile (fewer saved activations).
+    #[arg(long)]
+    pub compile: bool,
+    /// Training: virtual tokens of prompt/prefix tuning.
+    #[arg(long, default_value_t = 20)]
+    pub virtual_tokens: u64,
+    /// Merge: run the merge on the GPU instead of in CPU RAM.
+    #[arg(long)]
+    pub merge_on_gpu: bool,
 }
 
 /// `vramfit inspect`.
@@ -132,33 +180,51 @@ pub struct ValidateArgs {
 }
 
 impl WorkloadArgs {
+    fn training(&self) -> Result<TrainingSetup, Error> {
+        if let Some(p) = self.lora_dropout {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::workload("--lora-dropout", "must be in [0, 1)"));
+            }
+        }
+        Ok(TrainingSetup {
+            seq: self.seq,
+            precision: self.precision.as_deref().map(Precision::parse).transpose()?,
+            optimizer: self.optimizer.as_deref().map(Optimizer::parse).transpose()?,
+            method: Method::parse(&self.method)?,
+            lora_rank: self.lora_rank,
+            lora_targets: self.lora_targets.clone(),
+            lora_dropout: self.lora_dropout.map(|p| (p * 1000.0).round() as u32),
+            virtual_tokens: self.virtual_tokens,
+            grad_ckpt: self.grad_ckpt,
+            grad_accum: self.grad_accum,
+            chunked_ce: self.chunked_ce.then_some(true),
+            optimizer_in_backward: self.optimizer_in_backward,
+            activation_offload: self.activation_offload,
+            compile: self.compile,
+        })
+    }
+
     /// Resolve flags into a checked workload.
     pub fn resolve(&self) -> Result<Workload, Error> {
         let task = Task::parse(&self.task)?;
         let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
-        let quant = self
-            .quant
-            .as_deref()
-            .map(|q| QuantConfig::parse(q, self.group_size))
-            .transpose()?;
+        let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
         let kv_dtype = self
             .kv_dtype
             .as_deref()
             .map(|s| {
                 DType::parse(s).map_err(|_| {
-                    Error::workload(
-                        "--kv-dtype",
-                        format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"),
-                    )
+                    Error::workload("--kv-dtype", format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"))
                 })
             })
             .transpose()?;
         let attn = AttnImpl::parse(&self.attn)?;
         let runtime = Runtime::parse(&self.runtime)?;
         let runtime_version = self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?;
-        let (dtype, autocast) = match self.precision.as_deref() {
-            None => (dtype, None),
-            Some(p) => match p.to_ascii_lowercase().as_str() {
+        let training = self.training()?;
+        let (dtype, autocast) = match (task, self.precision.as_deref()) {
+            (_, None) | (Task::Train | Task::Merge, Some(_)) => (dtype, None),
+            (_, Some(p)) => match p.to_ascii_lowercase().as_str() {
                 "mixed-bf16" | "bf16-mixed" => (Some(DType::Fp32), Some(DType::Bf16)),
                 "mixed-fp16" | "16-mixed" | "fp16-mixed" => (Some(DType::Fp32), Some(DType::Fp16)),
                 "fp32" | "32-true" => (Some(DType::Fp32), None),
@@ -172,7 +238,8 @@ impl WorkloadArgs {
                 }
             },
         };
-        if self.precision.is_some()
+        if !matches!(task, Task::Train | Task::Merge)
+            && self.precision.is_some()
             && self.dtype.is_some()
             && dtype != self.dtype.as_deref().map(DType::parse).transpose()?
         {
@@ -191,6 +258,8 @@ impl WorkloadArgs {
             runtime,
             runtime_version,
             kv_prealloc: self.kv_prealloc,
+            merge_on_gpu: self.merge_on_gpu,
+            training,
         };
         w.check()?;
         Ok(w)

@@ -6,31 +6,18 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn vramfit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vramfit"))
-        .args(args)
-        .output()
-        .expect("run vramfit")
+    Command::new(env!("CARGO_BIN_EXE_vramfit")).args(args).output().expect("run vramfit")
 }
 
 fn json(args: &[&str]) -> Value {
     let out = vramfit(args);
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        args,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("valid JSON")
 }
 
 fn stderr_of(args: &[&str]) -> String {
     let out = vramfit(args);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{args:?} should exit 2; stdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2; stdout: {}", String::from_utf8_lossy(&out.stdout));
     let e = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!e.contains("panicked"), "{e}");
     e
@@ -45,14 +32,7 @@ fn shared_cases() -> Option<PathBuf> {
 #[test]
 fn estimate_json_has_the_documented_fields() {
     let v = json(&["estimate", "llama-7b", "--gpu", "T4", "--json"]);
-    for key in [
-        "total_bytes",
-        "levels",
-        "components",
-        "peak_phase",
-        "fits",
-        "headroom_bytes",
-    ] {
+    for key in ["total_bytes", "levels", "components", "peak_phase", "fits", "headroom_bytes"] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     for level in ["allocated", "reserved", "device"] {
@@ -160,9 +140,7 @@ fn validate_reads_the_shared_format_and_meets_the_inference_bar() {
         let single_gpu = !c["skipped"].as_str().unwrap_or("").contains("multi-GPU");
         let published = !c["skipped"].as_str().unwrap_or("").starts_with("case says");
         if ["load", "prefill", "generate"].contains(&task) && single_gpu && published {
-            let e = c["error"]
-                .as_f64()
-                .unwrap_or_else(|| panic!("inference case not estimated: {c}"));
+            let e = c["error"].as_f64().unwrap_or_else(|| panic!("inference case not estimated: {c}"));
             inference_errors.push(e);
         }
     }
@@ -171,10 +149,7 @@ fn validate_reads_the_shared_format_and_meets_the_inference_bar() {
     abs.sort_by(f64::total_cmp);
     let median = abs[abs.len() / 2];
     assert!(median <= 0.08, "median |error| {median}");
-    assert!(
-        inference_errors.iter().all(|&e| e >= -0.15),
-        "an under-estimate beyond 15%: {inference_errors:?}"
-    );
+    assert!(inference_errors.iter().all(|&e| e >= -0.15), "an under-estimate beyond 15%: {inference_errors:?}");
     let s = &v["summary"];
     for key in ["n", "median_abs_error", "p90_abs_error", "under_10"] {
         assert!(s.get(key).is_some());

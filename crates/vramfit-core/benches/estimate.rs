@@ -15,12 +15,6 @@ fn catalog_estimate(name: &str) -> u64 {
 
 #[divan::bench]
 fn parse_config_llama_70b() -> usize {
-    let text = catalog::find_model("llama-3.1-70b")
-        .expect("catalog model")
-        .config_text()
-        .expect("config");
-    vramfit_core::config::parse_config(divan::black_box(text))
-        .expect("valid")
-        .layers
-        .len()
+    let text = catalog::find_model("llama-3.1-70b").expect("catalog model").config_text().expect("config");
+    vramfit_core::config::parse_config(divan::black_box(text)).expect("valid").layers.len()
 }

@@ -56,12 +56,7 @@ impl DType {
             "bf16" | "bfloat16" => DType::Bf16,
             "fp8" | "float8" | "float8_e4m3fn" | "float8_e5m2" | "f8_e4m3" | "f8_e5m2" | "e4m3" => DType::Fp8,
             "int8" | "i8" => DType::Int8,
-            _ => {
-                return Err(Error::workload(
-                    "--dtype",
-                    format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"),
-                ))
-            }
+            _ => return Err(Error::workload("--dtype", format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"))),
         })
     }
 }

@@ -86,17 +86,11 @@ fn did_you_mean(s: &[String]) -> String {
 impl Error {
     /// Shorthand for [`Error::InvalidWorkload`].
     pub fn workload(flag: &str, reason: impl Into<String>) -> Self {
-        Error::InvalidWorkload {
-            flag: flag.to_string(),
-            reason: reason.into(),
-        }
+        Error::InvalidWorkload { flag: flag.to_string(), reason: reason.into() }
     }
     /// Shorthand for [`Error::InvalidConfig`].
     pub fn config(key: &str, reason: impl Into<String>) -> Self {
-        Error::InvalidConfig {
-            key: key.to_string(),
-            reason: reason.into(),
-        }
+        Error::InvalidConfig { key: key.to_string(), reason: reason.into() }
     }
 }
 

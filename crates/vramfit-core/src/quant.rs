@@ -72,26 +72,11 @@ impl QuantConfig {
             "nf4-dq" | "bnb-nf4-dq" => bnb4(true, true, group_size),
             "fp4" | "bnb-fp4" => bnb4(false, false, group_size),
             "fp4-dq" | "bnb-fp4-dq" => bnb4(false, true, group_size),
-            "gptq" | "gptq-4bit" | "gptq-int4" => Quant::Gptq {
-                bits: 4,
-                group_size: gs,
-            },
-            "gptq-8bit" | "gptq-int8" => Quant::Gptq {
-                bits: 8,
-                group_size: gs,
-            },
-            "gptq-3bit" => Quant::Gptq {
-                bits: 3,
-                group_size: gs,
-            },
-            "gptq-2bit" => Quant::Gptq {
-                bits: 2,
-                group_size: gs,
-            },
-            "awq" | "awq-4bit" => Quant::Awq {
-                bits: 4,
-                group_size: gs,
-            },
+            "gptq" | "gptq-4bit" | "gptq-int4" => Quant::Gptq { bits: 4, group_size: gs },
+            "gptq-8bit" | "gptq-int8" => Quant::Gptq { bits: 8, group_size: gs },
+            "gptq-3bit" => Quant::Gptq { bits: 3, group_size: gs },
+            "gptq-2bit" => Quant::Gptq { bits: 2, group_size: gs },
+            "awq" | "awq-4bit" => Quant::Awq { bits: 4, group_size: gs },
             "fp8" | "fp8-e4m3" => Quant::Fp8 { block: None },
             other => {
                 let upper = other.replace('-', "_").to_ascii_uppercase();
@@ -128,10 +113,7 @@ impl QuantConfig {
             }
         };
         let quant = match method {
-            "gptq" => Quant::Gptq {
-                bits: num("bits").unwrap_or(4).clamp(2, 8) as u64,
-                group_size: group(128),
-            },
+            "gptq" => Quant::Gptq { bits: num("bits").unwrap_or(4).clamp(2, 8) as u64, group_size: group(128) },
             "awq" => Quant::Awq {
                 bits: num("bits").or_else(|| num("w_bit")).unwrap_or(4).clamp(2, 8) as u64,
                 group_size: group(128),
@@ -170,11 +152,7 @@ impl QuantConfig {
         match &self.quant {
             Quant::BnbInt8 => "int8".into(),
             Quant::Bnb4 { nf4, double_quant, .. } => {
-                format!(
-                    "{}{}",
-                    if *nf4 { "nf4" } else { "fp4" },
-                    if *double_quant { "-dq" } else { "" }
-                )
+                format!("{}{}", if *nf4 { "nf4" } else { "fp4" }, if *double_quant { "-dq" } else { "" })
             }
             Quant::Gptq { bits, group_size } => format!("gptq-{bits}bit g{group_size}"),
             Quant::Awq { bits, group_size } => format!("awq-{bits}bit g{group_size}"),
@@ -196,11 +174,7 @@ impl QuantConfig {
         let n = l.in_features.saturating_mul(l.out_features);
         let per_copy = match &self.quant {
             Quant::BnbInt8 => n + l.out_features * 4,
-            Quant::Bnb4 {
-                double_quant,
-                blocksize,
-                ..
-            } => {
+            Quant::Bnb4 { double_quant, blocksize, .. } => {
                 let blocks = n.div_ceil(*blocksize);
                 let absmax = if *double_quant {
                     // uint8 absmax per block + fp32 absmax per 256 blocks + fp32 offset.
@@ -245,11 +219,7 @@ fn groups(in_features: u64, group_size: u64) -> u64 {
 }
 
 fn bnb4(nf4: bool, double_quant: bool, blocksize: Option<u64>) -> Quant {
-    Quant::Bnb4 {
-        nf4,
-        double_quant,
-        blocksize: blocksize.filter(|&b| b > 0).unwrap_or(64),
-    }
+    Quant::Bnb4 { nf4, double_quant, blocksize: blocksize.filter(|&b| b > 0).unwrap_or(64) }
 }
 
 /// One GGML tensor type.
@@ -372,10 +342,7 @@ mod tests {
         // 4096*4096 = 16,777,216 elements: 8,388,608 packed bytes + 262,144 blocks * 4 B.
         assert_eq!(q.weight_bytes(&lin(4096, 4096), None), 8_388_608 + 262_144 * 4);
         let dq = QuantConfig::parse("nf4-dq", None).unwrap();
-        assert_eq!(
-            dq.weight_bytes(&lin(4096, 4096), None),
-            8_388_608 + 262_144 + 1024 * 4 + 4
-        );
+        assert_eq!(dq.weight_bytes(&lin(4096, 4096), None), 8_388_608 + 262_144 + 1024 * 4 + 4);
     }
 
     #[test]
@@ -388,10 +355,7 @@ mod tests {
     fn gptq_layout() {
         let q = QuantConfig::parse("gptq-4bit", Some(128)).unwrap();
         // qweight 4096*4096/2, qzeros 32 groups * 4096 / 2, scales 32*4096*2, g_idx 4096*4
-        assert_eq!(
-            q.weight_bytes(&lin(4096, 4096), None),
-            8_388_608 + 65_536 + 262_144 + 16_384
-        );
+        assert_eq!(q.weight_bytes(&lin(4096, 4096), None), 8_388_608 + 65_536 + 262_144 + 16_384);
     }
 
     #[test]
@@ -413,10 +377,7 @@ mod tests {
             assert!(ids.insert(t.id), "duplicate id {}", t.id);
         }
         for s in gguf_schemes() {
-            for ty in [Some(&s.default), Some(&s.output), s.more_bits.as_ref()]
-                .into_iter()
-                .flatten()
-            {
+            for ty in [Some(&s.default), Some(&s.output), s.more_bits.as_ref()].into_iter().flatten() {
                 assert!(ggml_type(ty).is_some(), "scheme {} names unknown type {ty}", s.name);
             }
         }
@@ -432,17 +393,8 @@ mod tests {
     fn config_json_quantization() {
         let v: Value =
             serde_json::from_str(r#"{"quant_method":"gptq","bits":4,"group_size":128,"desc_act":false}"#).unwrap();
-        assert_eq!(
-            QuantConfig::from_config(&v).unwrap().quant,
-            Quant::Gptq {
-                bits: 4,
-                group_size: 128
-            }
-        );
+        assert_eq!(QuantConfig::from_config(&v).unwrap().quant, Quant::Gptq { bits: 4, group_size: 128 });
         let v: Value = serde_json::from_str(r#"{"quant_method":"fp8","weight_block_size":[128,128]}"#).unwrap();
-        assert_eq!(
-            QuantConfig::from_config(&v).unwrap().quant,
-            Quant::Fp8 { block: Some(128) }
-        );
+        assert_eq!(QuantConfig::from_config(&v).unwrap().quant, Quant::Fp8 { block: Some(128) });
     }
 }

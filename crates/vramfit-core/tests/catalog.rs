@@ -15,22 +15,10 @@ fn gpu_catalog_is_well_formed() {
             g.usable_bytes,
             g.memory_bytes
         );
-        assert!(
-            g.usable_bytes >= g.memory_bytes / 2,
-            "{}: usable below half of memory",
-            g.name
-        );
+        assert!(g.usable_bytes >= g.memory_bytes / 2, "{}: usable below half of memory", g.name);
         assert!(g.bandwidth_gb_s > 0, "{}", g.name);
-        assert!(
-            ["nvidia", "amd", "apple", "intel"].contains(&g.vendor.as_str()),
-            "{}",
-            g.name
-        );
-        assert!(
-            ["datacenter", "workstation", "consumer", "apple"].contains(&g.class.as_str()),
-            "{}",
-            g.name
-        );
+        assert!(["nvidia", "amd", "apple", "intel"].contains(&g.vendor.as_str()), "{}", g.name);
+        assert!(["datacenter", "workstation", "consumer", "apple"].contains(&g.class.as_str()), "{}", g.name);
         if g.vendor == "nvidia" {
             let cc: f64 = g
                 .compute_capability
@@ -39,20 +27,11 @@ fn gpu_catalog_is_well_formed() {
                 .parse()
                 .unwrap();
             assert_eq!(g.bf16, cc >= 8.0, "{}: bf16 flag vs CC {cc}", g.name);
-            assert_eq!(
-                g.flash_attention,
-                cc >= 8.0,
-                "{}: FlashAttention-2 flag vs CC {cc}",
-                g.name
-            );
+            assert_eq!(g.flash_attention, cc >= 8.0, "{}: FlashAttention-2 flag vs CC {cc}", g.name);
             assert_eq!(g.fp8, cc >= 8.9, "{}: fp8 flag vs CC {cc}", g.name);
         }
         for spelling in std::iter::once(&g.name).chain(&g.aliases) {
-            assert_eq!(
-                find_gpu(spelling).unwrap().name,
-                g.name,
-                "{spelling:?} resolves elsewhere"
-            );
+            assert_eq!(find_gpu(spelling).unwrap().name, g.name, "{spelling:?} resolves elsewhere");
         }
     }
 }
@@ -103,19 +82,11 @@ fn model_catalog_is_well_formed() {
     for m in models {
         assert!(!m.source.trim().is_empty(), "{} has no source", m.name);
         let spec = m.spec().unwrap_or_else(|e| panic!("{}: {e}", m.name));
-        let family = if m.family == "gemma3" {
-            "gemma3_text"
-        } else {
-            m.family.as_str()
-        };
+        let family = if m.family == "gemma3" { "gemma3_text" } else { m.family.as_str() };
         assert_eq!(spec.model_type, family, "{}", m.name);
         used.insert(m.config.clone());
         for spelling in [&m.name, &m.hf_id].into_iter().chain(&m.aliases) {
-            assert_eq!(
-                find_model(spelling).unwrap().name,
-                m.name,
-                "{spelling:?} resolves elsewhere"
-            );
+            assert_eq!(find_model(spelling).unwrap().name, m.name, "{spelling:?} resolves elsewhere");
         }
     }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/configs");

@@ -7,11 +7,7 @@ use vramfit_core::quant::QuantConfig;
 use vramfit_core::{estimate, DType, Task, Workload};
 
 fn load(dtype: DType) -> Workload {
-    Workload {
-        task: Task::Load,
-        dtype: Some(dtype),
-        ..Workload::default()
-    }
+    Workload { task: Task::Load, dtype: Some(dtype), ..Workload::default() }
 }
 
 #[test]
@@ -25,47 +21,25 @@ fn llama_7b_fp32_is_27_gb_and_does_not_fit_a_t4() {
 
 #[test]
 fn llama_7b_fp16_fits_a_t4_with_headroom() {
-    let b = run(
-        "llama-7b",
-        &Workload {
-            dtype: Some(DType::Fp16),
-            ..Workload::default()
-        },
-    );
+    let b = run("llama-7b", &Workload { dtype: Some(DType::Fp16), ..Workload::default() });
     let t4 = find_gpu("T4").unwrap().usable_bytes;
     let headroom = t4 as f64 - b.total_bytes() as f64;
-    assert!(
-        headroom > 0.5 * GIB && headroom < 2.5 * GIB,
-        "headroom {:.2} GiB",
-        headroom / GIB
-    );
+    assert!(headroom > 0.5 * GIB && headroom < 2.5 * GIB, "headroom {:.2} GiB", headroom / GIB);
 }
 
 #[test]
 fn quantized_weights_carry_their_overheads() {
     let nf4 = run(
         "llama-7b",
-        &Workload {
-            task: Task::Load,
-            quant: Some(QuantConfig::parse("nf4", None).unwrap()),
-            ..load(DType::Fp16)
-        },
+        &Workload { task: Task::Load, quant: Some(QuantConfig::parse("nf4", None).unwrap()), ..load(DType::Fp16) },
     );
     let dq = run(
         "llama-7b",
-        &Workload {
-            task: Task::Load,
-            quant: Some(QuantConfig::parse("nf4-dq", None).unwrap()),
-            ..load(DType::Fp16)
-        },
+        &Workload { task: Task::Load, quant: Some(QuantConfig::parse("nf4-dq", None).unwrap()), ..load(DType::Fp16) },
     );
     let int8 = run(
         "llama-7b",
-        &Workload {
-            task: Task::Load,
-            quant: Some(QuantConfig::parse("int8", None).unwrap()),
-            ..load(DType::Fp16)
-        },
+        &Workload { task: Task::Load, quant: Some(QuantConfig::parse("int8", None).unwrap()), ..load(DType::Fp16) },
     );
     let w = |b: &vramfit_core::Breakdown| b.component("weights") as f64;
     // 4-bit: linears at 0.5625 B/param (absmax fp32 per 64), embeddings and head in fp16.
@@ -89,13 +63,7 @@ fn llama_13b_fp32_and_fp16() {
 #[test]
 fn rtx_3060_runs_7b_in_8bit_not_in_fp16() {
     let gpu = find_gpu("RTX-3060-12GB").unwrap().usable_bytes;
-    let fp16 = run(
-        "llama-2-7b",
-        &Workload {
-            dtype: Some(DType::Fp16),
-            ..Workload::default()
-        },
-    );
+    let fp16 = run("llama-2-7b", &Workload { dtype: Some(DType::Fp16), ..Workload::default() });
     let int8 = run(
         "llama-2-7b",
         &Workload {
@@ -113,12 +81,7 @@ fn kv_cache_is_exact() {
     // Llama-3-8B: 32 layers × 2 × 8 KV heads × 128 × 2 B = 131,072 B per token.
     let b = run(
         "llama-3-8b",
-        &Workload {
-            task: Task::Prefill,
-            prompt: 1000,
-            dtype: Some(DType::Bf16),
-            ..Workload::default()
-        },
+        &Workload { task: Task::Prefill, prompt: 1000, dtype: Some(DType::Bf16), ..Workload::default() },
     );
     assert_eq!(b.component("kv_cache"), 131_072 * 1000);
     let fp8 = run(
@@ -137,26 +100,12 @@ fn kv_cache_is_exact() {
 #[test]
 fn gemma_sliding_layers_cap_the_cache() {
     let s = spec("gemma-2-9b");
-    let short = estimate(
-        &s,
-        &Workload {
-            task: Task::Prefill,
-            prompt: 4096,
-            dtype: Some(DType::Bf16),
-            ..Workload::default()
-        },
-    )
-    .unwrap();
-    let long = estimate(
-        &s,
-        &Workload {
-            task: Task::Prefill,
-            prompt: 8192,
-            dtype: Some(DType::Bf16),
-            ..Workload::default()
-        },
-    )
-    .unwrap();
+    let short =
+        estimate(&s, &Workload { task: Task::Prefill, prompt: 4096, dtype: Some(DType::Bf16), ..Workload::default() })
+            .unwrap();
+    let long =
+        estimate(&s, &Workload { task: Task::Prefill, prompt: 8192, dtype: Some(DType::Bf16), ..Workload::default() })
+            .unwrap();
     // Doubling the context doubles only the global half of the layers.
     let ratio = long.component("kv_cache") as f64 / short.component("kv_cache") as f64;
     assert!((ratio - 1.5).abs() < 1e-9, "{ratio}");
@@ -164,20 +113,9 @@ fn gemma_sliding_layers_cap_the_cache() {
 
 #[test]
 fn eager_attention_materializes_scores() {
-    let base = Workload {
-        task: Task::Prefill,
-        prompt: 4096,
-        dtype: Some(DType::Fp16),
-        ..Workload::default()
-    };
+    let base = Workload { task: Task::Prefill, prompt: 4096, dtype: Some(DType::Fp16), ..Workload::default() };
     let sdpa = run("llama-2-7b", &base);
-    let eager = run(
-        "llama-2-7b",
-        &Workload {
-            attn: AttnImpl::Eager,
-            ..base.clone()
-        },
-    );
+    let eager = run("llama-2-7b", &Workload { attn: AttnImpl::Eager, ..base.clone() });
     // 32 heads × 4096² × (2 + 4 + 2) B = 4 GiB of scores and softmax in one layer, in place
     // of SDPA's busiest part (the MLP, 0.25 GiB).
     let diff = eager.levels.allocated - sdpa.levels.allocated;
@@ -195,13 +133,7 @@ fn old_transformers_keeps_two_caches_and_all_logits() {
         ..Workload::default()
     };
     let new = run("llama-2-13b", &w);
-    let old = run(
-        "llama-2-13b",
-        &Workload {
-            runtime_version: Some(RuntimeVersion::new(4, 31)),
-            ..w
-        },
-    );
+    let old = run("llama-2-13b", &Workload { runtime_version: Some(RuntimeVersion::new(4, 31)), ..w });
     assert!(old.component("kv_cache_previous") > 6_000_000_000);
     assert!(old.levels.allocated > new.levels.allocated + 6_000_000_000);
 }
@@ -231,51 +163,27 @@ fn encoder_models_only_load() {
 #[test]
 fn unmodelled_runtimes_and_tasks_say_so() {
     let s = spec("llama-2-7b");
-    let e = estimate(
-        &s,
-        &Workload {
-            runtime: Runtime::Vllm,
-            ..Workload::default()
-        },
-    )
-    .unwrap_err();
+    let e = estimate(&s, &Workload { runtime: Runtime::Vllm, ..Workload::default() }).unwrap_err();
     assert!(e.to_string().contains("--runtime"));
-    let e = estimate(
-        &s,
-        &Workload {
-            task: Task::Train,
-            ..Workload::default()
-        },
-    )
-    .unwrap_err();
-    assert!(e.to_string().contains("not modelled yet"));
+    let e =
+        estimate(&s, &Workload { task: Task::Train, runtime: Runtime::LlamaCpp, ..Workload::default() }).unwrap_err();
+    assert!(e.to_string().contains("--runtime"), "{e}");
+    let t5 = spec("t5-base");
+    let e = estimate(&t5, &Workload { task: Task::Train, ..Workload::default() }).unwrap_err();
+    assert!(e.to_string().contains("not modelled yet"), "{e}");
 }
 
 #[test]
 fn levels_are_ordered_and_components_sum() {
-    for name in [
-        "llama-2-7b",
-        "mixtral-8x7b",
-        "deepseek-v2-lite",
-        "falcon-40b",
-        "gpt2",
-        "phi-2",
-        "qwen3-0.6b",
-        "gemma-3-4b",
-    ] {
+    for name in
+        ["llama-2-7b", "mixtral-8x7b", "deepseek-v2-lite", "falcon-40b", "gpt2", "phi-2", "qwen3-0.6b", "gemma-3-4b"]
+    {
         let b = run(name, &Workload::default());
-        assert!(
-            b.levels.allocated <= b.levels.reserved && b.levels.reserved <= b.levels.device,
-            "{name}"
-        );
+        assert!(b.levels.allocated <= b.levels.reserved && b.levels.reserved <= b.levels.device, "{name}");
         let sum: u64 = b.components.iter().map(|c| c.bytes).sum();
         assert_eq!(sum, b.levels.device, "{name}");
         for c in &b.components {
-            assert!(
-                !c.formula.is_empty() && !c.source.is_empty(),
-                "{name}: {} lacks formula/source",
-                c.name
-            );
+            assert!(!c.formula.is_empty() && !c.source.is_empty(), "{name}: {} lacks formula/source", c.name);
         }
     }
 }

@@ -7,3 +7,4 @@ mod inference;
 mod params;
 mod props;
 mod snapshots;
+mod training;

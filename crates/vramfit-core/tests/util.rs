@@ -3,10 +3,7 @@
 use vramfit_core::{catalog, estimate, Breakdown, ModelSpec, Workload};
 
 pub fn spec(name: &str) -> ModelSpec {
-    catalog::find_model(name)
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
-        .spec()
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    catalog::find_model(name).unwrap_or_else(|e| panic!("{name}: {e}")).spec().unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 pub fn run(name: &str, w: &Workload) -> Breakdown {

@@ -63,20 +63,14 @@ pub struct ResolvedModel {
 /// # Errors
 /// Missing, unreadable, or larger than 64 MiB.
 pub fn read_text(path: &Path) -> Result<String, IoError> {
-    let meta = std::fs::metadata(path).map_err(|source| IoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let meta = std::fs::metadata(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
     if meta.len() > MAX_TEXT_BYTES {
         return Err(IoError::Read {
             path: path.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, "file larger than 64 MiB"),
         });
     }
-    std::fs::read_to_string(path).map_err(|source| IoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })
 }
 
 /// Resolve `MODEL`: a catalog name or alias, then a local path (a directory holding
@@ -87,25 +81,14 @@ pub fn read_text(path: &Path) -> Result<String, IoError> {
 pub fn resolve_model(name: &str) -> Result<ResolvedModel, IoError> {
     match catalog::find_model(name) {
         Ok(m) => {
-            let spec = m.spec().map_err(|source| IoError::Core {
-                context: format!("catalog model {}", m.name),
-                source,
-            })?;
-            Ok(ResolvedModel {
-                name: m.name.clone(),
-                spec,
-                origin: "catalog".into(),
-                catalog: Some(m),
-            })
+            let spec =
+                m.spec().map_err(|source| IoError::Core { context: format!("catalog model {}", m.name), source })?;
+            Ok(ResolvedModel { name: m.name.clone(), spec, origin: "catalog".into(), catalog: Some(m) })
         }
         Err(not_found) => {
             let path = Path::new(name);
             if path.exists() {
-                let file = if path.is_dir() {
-                    path.join("config.json")
-                } else {
-                    path.to_path_buf()
-                };
+                let file = if path.is_dir() { path.join("config.json") } else { path.to_path_buf() };
                 let spec = read_config(&file)?;
                 return Ok(ResolvedModel {
                     name: name.to_string(),
@@ -125,10 +108,8 @@ pub fn resolve_model(name: &str) -> Result<ResolvedModel, IoError> {
 /// Unreadable or invalid.
 pub fn read_config(path: &Path) -> Result<ModelSpec, IoError> {
     let text = read_text(path)?;
-    vramfit_core::config::parse_config(&text).map_err(|source| IoError::Core {
-        context: path.display().to_string(),
-        source,
-    })
+    vramfit_core::config::parse_config(&text)
+        .map_err(|source| IoError::Core { context: path.display().to_string(), source })
 }
 
 /// A cases file with the directory its `config_file` paths are relative to.
@@ -156,22 +137,16 @@ impl CasesFile {
 /// Unreadable, not JSON, or not a list of cases.
 pub fn read_cases(path: &Path) -> Result<CasesFile, IoError> {
     let text = read_text(path)?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| IoError::Cases {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    let list = value.as_array().ok_or_else(|| IoError::Cases {
-        path: path.to_path_buf(),
-        reason: "expected a JSON list of cases".into(),
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| IoError::Cases { path: path.to_path_buf(), reason: e.to_string() })?;
+    let list = value
+        .as_array()
+        .ok_or_else(|| IoError::Cases { path: path.to_path_buf(), reason: "expected a JSON list of cases".into() })?;
     let mut cases = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         let case: Case = serde_json::from_value(v.clone()).map_err(|e| IoError::Cases {
             path: path.to_path_buf(),
-            reason: format!(
-                "case #{i} ({}): {e}",
-                v.get("id").and_then(|x| x.as_str()).unwrap_or("no id")
-            ),
+            reason: format!("case #{i} ({}): {e}", v.get("id").and_then(|x| x.as_str()).unwrap_or("no id")),
         })?;
         cases.push(case);
     }

@@ -36,10 +36,7 @@ fn cases_resolve_configs_relative_to_the_file() {
 fn malformed_cases_files_are_errors() {
     let d = tmp("bad");
     std::fs::write(d.join("a.json"), "{}").unwrap();
-    assert!(vramfit_io::read_cases(&d.join("a.json"))
-        .unwrap_err()
-        .to_string()
-        .contains("list"));
+    assert!(vramfit_io::read_cases(&d.join("a.json")).unwrap_err().to_string().contains("list"));
     std::fs::write(d.join("b.json"), "[{\"id\": 3}]").unwrap();
     assert!(vramfit_io::read_cases(&d.join("b.json")).is_err());
     std::fs::remove_dir_all(&d).ok();

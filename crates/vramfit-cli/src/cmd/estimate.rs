@@ -12,12 +12,8 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     check_gpu_support(&workload, gpu.as_ref(), &model.spec)?;
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
-    let report = render::EstimateReport {
-        model: &model,
-        workload: &workload,
-        breakdown: &breakdown,
-        verdict: verdict.as_ref(),
-    };
+    let report =
+        render::EstimateReport { model: &model, workload: &workload, breakdown: &breakdown, verdict: verdict.as_ref() };
     if a.json {
         render::json::estimate(&report, out)
     } else if a.markdown {
@@ -41,22 +37,19 @@ fn check_gpu_support(
     if (dtype == Some(DType::Fp8) || w.kv_dtype == Some(DType::Fp8)) && !g.fp8 {
         return Err(Error::workload(
             "--dtype",
-            format!(
-                "{} has no fp8 support (Ada, Hopper or newer needed); use fp16 or bf16",
-                g.name
-            ),
+            format!("{} has no fp8 support (Ada, Hopper or newer needed); use fp16 or bf16", g.name),
         )
         .into());
     }
-    if (w.dtype == Some(DType::Bf16) || w.autocast == Some(DType::Bf16)) && !g.bf16 {
+    let train_bf16 =
+        w.task == vramfit_core::Task::Train && w.training.precision.is_some_and(|p| p.compute() == DType::Bf16);
+    if (w.dtype == Some(DType::Bf16) || w.autocast == Some(DType::Bf16) || train_bf16) && !g.bf16 {
         return Err(Error::workload("--dtype", format!("{} has no bf16 support; use fp16", g.name)).into());
     }
     if w.attn == vramfit_core::estimate::AttnImpl::Flash && !g.flash_attention {
-        return Err(Error::workload(
-            "--attn",
-            format!("{} cannot run FlashAttention-2; use sdpa or eager", g.name),
-        )
-        .into());
+        return Err(
+            Error::workload("--attn", format!("{} cannot run FlashAttention-2; use sdpa or eager", g.name)).into()
+        );
     }
     Ok(())
 }

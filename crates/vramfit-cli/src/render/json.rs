@@ -25,6 +25,7 @@ pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
         "levels": b.levels,
         "components": b.components,
         "peak_phase": b.peak_phase,
+        "host_bytes": b.host_bytes,
         "notes": b.notes,
     });
     if let Some(verdict) = r.verdict {

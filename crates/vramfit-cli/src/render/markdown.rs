@@ -44,10 +44,7 @@ pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<(
 }
 
 pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "| case | task | runtime | metric | estimate (GB) | measured (GB) | error |"
-    )?;
+    writeln!(out, "| case | task | runtime | metric | estimate (GB) | measured (GB) | error |")?;
     writeln!(out, "|---|---|---|---|---:|---:|---:|")?;
     for r in results.iter().filter(|r| r.error.is_some()) {
         writeln!(

@@ -30,12 +30,7 @@ impl Verdict {
         // strategies are modelled, so the verdict is per GPU of the spec.
         let needed = b.total_bytes();
         let headroom = i128::from(gpu.usable_bytes) - i128::from(needed);
-        Verdict {
-            gpu,
-            needed_per_gpu: needed,
-            fits: headroom >= 0,
-            headroom_bytes: headroom,
-        }
+        Verdict { gpu, needed_per_gpu: needed, fits: headroom >= 0, headroom_bytes: headroom }
     }
 }
 
@@ -58,24 +53,33 @@ pub fn signed_both(bytes: i128) -> String {
 
 /// One-line description of a workload.
 pub fn describe(w: &Workload, b: &Breakdown, model: &ResolvedModel) -> String {
+    use vramfit_core::Task;
     let mut parts = vec![w.task.name().to_string()];
-    if w.task != vramfit_core::Task::Load {
-        parts.push(format!("batch {}", w.batch));
-        parts.push(match w.task {
-            vramfit_core::Task::Generate => format!("prompt {} + {} new tokens", w.prompt, w.new_tokens),
-            _ => format!("prompt {} tokens", w.prompt),
-        });
+    let t = &w.training;
+    match w.task {
+        Task::Load => {}
+        Task::Train => {
+            parts.push(format!("{} · batch {} × seq {}", t.method.name(), w.batch, t.seq));
+            if t.method.is_lora() {
+                parts.push(format!("rank {}", t.lora_rank));
+            }
+            if t.grad_ckpt {
+                parts.push("gradient checkpointing".into());
+            }
+        }
+        Task::Merge => {
+            parts.push(format!("LoRA rank {} merged on {}", t.lora_rank, if w.merge_on_gpu { "GPU" } else { "CPU" }))
+        }
+        Task::Generate => parts.push(format!("batch {} · prompt {} + {} new tokens", w.batch, w.prompt, w.new_tokens)),
+        Task::Prefill => parts.push(format!("batch {} · prompt {} tokens", w.batch, w.prompt)),
     }
-    let dtype = w
-        .dtype
-        .or(model.spec.torch_dtype)
-        .map_or_else(|| "fp16".to_string(), |d| d.name().to_string());
+    let dtype = w.dtype.or(model.spec.torch_dtype).map_or_else(|| "fp16".to_string(), |d| d.name().to_string());
     parts.push(match (&w.quant, w.autocast) {
         (Some(q), _) => format!("{} weights ({dtype} rest)", q.label()),
         (None, Some(a)) => format!("fp32 weights, {a} autocast"),
         (None, None) => format!("{dtype} weights"),
     });
-    if w.task != vramfit_core::Task::Load {
+    if !matches!(w.task, Task::Load | Task::Merge) {
         parts.push(format!("{} attention", w.attn.name()));
     }
     parts.push(match w.runtime_version {
@@ -92,5 +96,6 @@ pub fn level_label(l: vramfit_core::Level) -> &'static str {
         vramfit_core::Level::Allocated => "allocated (torch max_memory_allocated)",
         vramfit_core::Level::Reserved => "reserved  (torch max_memory_reserved)",
         vramfit_core::Level::Device => "device    (nvidia-smi: what must fit)",
+        vramfit_core::Level::Host => "cpu ram",
     }
 }

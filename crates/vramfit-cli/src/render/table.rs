@@ -21,6 +21,7 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             Level::Allocated => "allocated",
             Level::Reserved => "reserved",
             Level::Device => "device",
+            Level::Host => "cpu ram",
         };
         writeln!(out, "{:<28} {:>10} {:>10}  {level}", c.name, gib(c.bytes), gb(c.bytes))?;
         if explain {
@@ -32,6 +33,15 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
     for l in [Level::Allocated, Level::Reserved, Level::Device] {
         let v = b.levels.get(l);
         writeln!(out, "{:<40} {:>8} GiB {:>8} GB", level_label(l), gib(v), gb(v))?;
+    }
+    if b.host_bytes > 0 {
+        writeln!(
+            out,
+            "{:<40} {:>8} GiB {:>8} GB",
+            "cpu ram   (host memory, not on the GPU)",
+            gib(b.host_bytes),
+            gb(b.host_bytes)
+        )?;
     }
     for n in &b.notes {
         writeln!(out, "note: {n}")?;
@@ -70,22 +80,11 @@ pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out)?;
     writeln!(out, "{:<18} {:>18} {:>8}", "component", "parameters", "share")?;
     for (g, n) in &p.by_group {
-        writeln!(
-            out,
-            "{:<18} {:>18} {:>7.2}%",
-            g.name(),
-            thousands(*n),
-            *n as f64 * 100.0 / p.total.max(1) as f64
-        )?;
+        writeln!(out, "{:<18} {:>18} {:>7.2}%", g.name(), thousands(*n), *n as f64 * 100.0 / p.total.max(1) as f64)?;
     }
     writeln!(out, "{:<18} {:>18}", "total", thousands(p.total))?;
     if p.active != p.total {
-        writeln!(
-            out,
-            "{:<18} {:>18}  (per token: routed top-k experts + shared)",
-            "active",
-            thousands(p.active)
-        )?;
+        writeln!(out, "{:<18} {:>18}  (per token: routed top-k experts + shared)", "active", thousands(p.active))?;
     }
     if let Some(published) = m.catalog.and_then(|c| c.params) {
         writeln!(
@@ -98,17 +97,9 @@ pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out)?;
     let stored = m.spec.torch_dtype;
     writeln!(out, "weights by dtype (GiB / GB):")?;
-    for d in [
-        vramfit_core::DType::Fp32,
-        vramfit_core::DType::Bf16,
-        vramfit_core::DType::Fp8,
-    ] {
+    for d in [vramfit_core::DType::Fp32, vramfit_core::DType::Bf16, vramfit_core::DType::Fp8] {
         let bytes = p.total.saturating_mul(d.bytes());
-        let label = if d == vramfit_core::DType::Bf16 {
-            "fp16/bf16"
-        } else {
-            d.name()
-        };
+        let label = if d == vramfit_core::DType::Bf16 { "fp16/bf16" } else { d.name() };
         let mark = if stored.map(vramfit_core::DType::bytes) == Some(d.bytes()) {
             "  ← stored checkpoint (torch_dtype)"
         } else {
@@ -134,16 +125,9 @@ pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
 }
 
 pub fn models(out: &mut dyn Write) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "{:<24} {:<12} {:>18}  {}",
-        "name", "family", "parameters", "hugging face id"
-    )?;
+    writeln!(out, "{:<24} {:<12} {:>18}  {}", "name", "family", "parameters", "hugging face id")?;
     for m in catalog::models() {
-        let params = m
-            .spec()
-            .map(|s| thousands(ParamCount::of(&s).total))
-            .unwrap_or_else(|e| format!("error: {e}"));
+        let params = m.spec().map(|s| thousands(ParamCount::of(&s).total)).unwrap_or_else(|e| format!("error: {e}"));
         writeln!(out, "{:<24} {:<12} {:>18}  {}", m.name, m.family, params, m.hf_id)?;
     }
     Ok(())
@@ -174,11 +158,7 @@ pub fn gpus(out: &mut dyn Write) -> anyhow::Result<()> {
 }
 
 pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "{:<44} {:>10} {:>10} {:>8}  {}",
-        "case", "estimate", "measured", "error", "metric / phase"
-    )?;
+    writeln!(out, "{:<44} {:>10} {:>10} {:>8}  {}", "case", "estimate", "measured", "error", "metric / phase")?;
     for r in results {
         match (&r.skipped, r.estimate_bytes, r.error) {
             (None, Some(e), Some(err)) => writeln!(
@@ -208,10 +188,6 @@ pub fn summary(s: &Summary, out: &mut dyn Write) -> anyhow::Result<()> {
         pct(s.p90_abs_error),
         pct(s.max_abs_error)
     )?;
-    writeln!(
-        out,
-        "under-estimates beyond 10%: {} · beyond 15%: {}",
-        s.under_10, s.under_15
-    )?;
+    writeln!(out, "under-estimates beyond 10%: {} · beyond 15%: {}", s.under_10, s.under_15)?;
     Ok(())
 }

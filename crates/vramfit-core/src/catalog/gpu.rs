@@ -69,23 +69,20 @@ pub fn gpus() -> &'static [Gpu] {
 /// No match; the error carries close names.
 pub fn find_gpu(name: &str) -> Result<&'static Gpu> {
     let q = normalize(name);
-    gpus()
-        .iter()
-        .find(|g| normalize(&g.name) == q || g.aliases.iter().any(|a| normalize(a) == q))
-        .ok_or_else(|| Error::UnknownGpu {
+    gpus().iter().find(|g| normalize(&g.name) == q || g.aliases.iter().any(|a| normalize(a) == q)).ok_or_else(|| {
+        Error::UnknownGpu {
             name: name.to_string(),
             suggestions: suggest(
                 name,
                 gpus().iter().map(|g| {
                     (
                         g.name.as_str(),
-                        std::iter::once(g.name.as_str())
-                            .chain(g.aliases.iter().map(String::as_str))
-                            .collect(),
+                        std::iter::once(g.name.as_str()).chain(g.aliases.iter().map(String::as_str)).collect(),
                     )
                 }),
             ),
-        })
+        }
+    })
 }
 
 /// GPUs as asked for: `T4`, `4xA100-80GB`, `24GiB`, `2x16GB`.
@@ -110,18 +107,13 @@ impl GpuSpec {
         let t = s.trim();
         let (count, rest) = match t.split_once(['x', 'X', '×']) {
             Some((n, rest)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
-                let n: u64 = n
-                    .parse()
-                    .map_err(|_| Error::workload("--gpu", format!("bad GPU count in {s:?}")))?;
+                let n: u64 = n.parse().map_err(|_| Error::workload("--gpu", format!("bad GPU count in {s:?}")))?;
                 (n, rest.trim())
             }
             _ => (1, t),
         };
         if count == 0 || count > 100_000 {
-            return Err(Error::workload(
-                "--gpu",
-                format!("GPU count in {s:?} must be between 1 and 100000"),
-            ));
+            return Err(Error::workload("--gpu", format!("GPU count in {s:?} must be between 1 and 100000")));
         }
         if let Some(bytes) = parse_size(rest) {
             if bytes == 0 {
@@ -131,11 +123,7 @@ impl GpuSpec {
                 gpu: None,
                 count,
                 usable_bytes: bytes,
-                label: if count > 1 {
-                    format!("{count}×{rest}")
-                } else {
-                    rest.to_string()
-                },
+                label: if count > 1 { format!("{count}×{rest}") } else { rest.to_string() },
             });
         }
         let gpu = find_gpu(rest).map_err(|e| Error::workload("--gpu", e.to_string()))?;
@@ -143,11 +131,7 @@ impl GpuSpec {
             gpu: Some(gpu.clone()),
             count,
             usable_bytes: gpu.usable_bytes,
-            label: if count > 1 {
-                format!("{count}×{}", gpu.name)
-            } else {
-                gpu.name.clone()
-            },
+            label: if count > 1 { format!("{count}×{}", gpu.name) } else { gpu.name.clone() },
         })
     }
 }

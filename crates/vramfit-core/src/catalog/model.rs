@@ -88,35 +88,26 @@ pub fn builtin_config(file: &str) -> Option<&'static str> {
 /// No match; the error carries close names.
 pub fn find_model(name: &str) -> Result<&'static CatalogModel> {
     let exact = name.trim().to_ascii_lowercase();
-    let spellings = |m: &'static CatalogModel| {
-        std::iter::once(&m.name)
-            .chain(std::iter::once(&m.hf_id))
-            .chain(m.aliases.iter())
-    };
+    let spellings =
+        |m: &'static CatalogModel| std::iter::once(&m.name).chain(std::iter::once(&m.hf_id)).chain(m.aliases.iter());
     // Exact (case-insensitive) first: `opt-1.3b` and `opt-13b` only differ by a dot.
-    if let Some(m) = models()
-        .iter()
-        .find(|m| spellings(m).any(|s| s.to_ascii_lowercase() == exact))
-    {
+    if let Some(m) = models().iter().find(|m| spellings(m).any(|s| s.to_ascii_lowercase() == exact)) {
         return Ok(m);
     }
     let q = normalize(name.trim());
-    models()
-        .iter()
-        .find(|m| spellings(m).any(|s| normalize(s) == q))
-        .ok_or_else(|| Error::UnknownModel {
-            name: name.to_string(),
-            suggestions: suggest(
-                name,
-                models().iter().map(|m| {
-                    (
-                        m.name.as_str(),
-                        [m.name.as_str(), m.hf_id.as_str()]
-                            .into_iter()
-                            .chain(m.aliases.iter().map(String::as_str))
-                            .collect(),
-                    )
-                }),
-            ),
-        })
+    models().iter().find(|m| spellings(m).any(|s| normalize(s) == q)).ok_or_else(|| Error::UnknownModel {
+        name: name.to_string(),
+        suggestions: suggest(
+            name,
+            models().iter().map(|m| {
+                (
+                    m.name.as_str(),
+                    [m.name.as_str(), m.hf_id.as_str()]
+                        .into_iter()
+                        .chain(m.aliases.iter().map(String::as_str))
+                        .collect(),
+                )
+            }),
+        ),
+    })
 }

@@ -51,11 +51,7 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
                 heads,
                 head_dim,
                 v_head_dim: head_dim,
-                kv: KvLayout::Heads {
-                    kv_heads: heads,
-                    k_dim: head_dim,
-                    v_dim: head_dim,
-                },
+                kv: KvLayout::Heads { kv_heads: heads, k_dim: head_dim, v_dim: head_dim },
                 window: None,
                 qk_norm: false,
                 cross: false,
@@ -70,21 +66,9 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         hidden_size: h,
         vocab_size: vocab,
         embeddings: vec![
-            Tensor {
-                name: "word_embeddings".into(),
-                group: ParamGroup::Embeddings,
-                numel: vocab * h,
-            },
-            Tensor {
-                name: "position_embeddings".into(),
-                group: ParamGroup::Embeddings,
-                numel: max_pos * h,
-            },
-            Tensor {
-                name: "token_type_embeddings".into(),
-                group: ParamGroup::Embeddings,
-                numel: types * h,
-            },
+            Tensor { name: "word_embeddings".into(), group: ParamGroup::Embeddings, numel: vocab * h },
+            Tensor { name: "position_embeddings".into(), group: ParamGroup::Embeddings, numel: max_pos * h },
+            Tensor { name: "token_type_embeddings".into(), group: ParamGroup::Embeddings, numel: types * h },
         ],
         embedding_linears: vec![],
         encoder_layers,
@@ -98,5 +82,6 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: false,
+        dropout: crate::model::Dropout::default(),
     })
 }

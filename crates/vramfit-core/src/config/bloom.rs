@@ -44,11 +44,7 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
                 heads,
                 head_dim,
                 v_head_dim: head_dim,
-                kv: KvLayout::Heads {
-                    kv_heads: heads,
-                    k_dim: head_dim,
-                    v_dim: head_dim,
-                },
+                kv: KvLayout::Heads { kv_heads: heads, k_dim: head_dim, v_dim: head_dim },
                 window: None,
                 qk_norm: false,
                 cross: false,
@@ -62,11 +58,7 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         model_type: f.into(),
         hidden_size: h,
         vocab_size: vocab,
-        embeddings: vec![Tensor {
-            name: "word_embeddings".into(),
-            group: ParamGroup::Embeddings,
-            numel: vocab * h,
-        }],
+        embeddings: vec![Tensor { name: "word_embeddings".into(), group: ParamGroup::Embeddings, numel: vocab * h }],
         embedding_linears: vec![],
         encoder_layers: vec![],
         layers,
@@ -82,5 +74,6 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        dropout: crate::model::Dropout::default(),
     })
 }

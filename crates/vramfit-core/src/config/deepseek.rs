@@ -61,31 +61,13 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         ];
         if let Some(r) = q_rank {
             linears.push(Linear::new("q_a_proj", ParamGroup::AttentionQ, h, r, bias));
-            linears.push(Linear::new(
-                "q_b_proj",
-                ParamGroup::AttentionQ,
-                r,
-                heads * q_head,
-                false,
-            ));
+            linears.push(Linear::new("q_b_proj", ParamGroup::AttentionQ, r, heads * q_head, false));
             norms.push(Norm::new("q_a_layernorm", NormKind::RmsNorm, r));
         } else {
             linears.push(Linear::new("q_proj", ParamGroup::AttentionQ, h, heads * q_head, false));
         }
-        linears.push(Linear::new(
-            "kv_a_proj_with_mqa",
-            ParamGroup::AttentionQkv,
-            h,
-            kv_rank + rope,
-            bias,
-        ));
-        linears.push(Linear::new(
-            "kv_b_proj",
-            ParamGroup::AttentionQkv,
-            kv_rank,
-            heads * (nope + v_dim),
-            false,
-        ));
+        linears.push(Linear::new("kv_a_proj_with_mqa", ParamGroup::AttentionQkv, h, kv_rank + rope, bias));
+        linears.push(Linear::new("kv_b_proj", ParamGroup::AttentionQkv, kv_rank, heads * (nope + v_dim), false));
         linears.push(Linear::new("o_proj", ParamGroup::AttentionO, heads * v_dim, h, bias));
         let freq = w.moe_layer_freq.unwrap_or(1).max(1);
         let moe_here = experts > 0 && i >= w.first_k_dense_replace.unwrap_or(0) && i % freq == 0;
@@ -106,27 +88,9 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
             linears.push(Linear::new("experts.up_proj", ParamGroup::Experts, h, ei, false).times(experts));
             linears.push(Linear::new("experts.down_proj", ParamGroup::Experts, ei, h, false).times(experts));
             if shared > 0 {
-                linears.push(Linear::new(
-                    "shared_experts.gate_proj",
-                    ParamGroup::SharedExperts,
-                    h,
-                    shared,
-                    false,
-                ));
-                linears.push(Linear::new(
-                    "shared_experts.up_proj",
-                    ParamGroup::SharedExperts,
-                    h,
-                    shared,
-                    false,
-                ));
-                linears.push(Linear::new(
-                    "shared_experts.down_proj",
-                    ParamGroup::SharedExperts,
-                    shared,
-                    h,
-                    false,
-                ));
+                linears.push(Linear::new("shared_experts.gate_proj", ParamGroup::SharedExperts, h, shared, false));
+                linears.push(Linear::new("shared_experts.up_proj", ParamGroup::SharedExperts, h, shared, false));
+                linears.push(Linear::new("shared_experts.down_proj", ParamGroup::SharedExperts, shared, h, false));
             }
             Mlp {
                 gated: true,
@@ -150,13 +114,7 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
                 heads,
                 head_dim: q_head,
                 v_head_dim: v_dim,
-                kv: KvLayout::Latent {
-                    kv_lora_rank: kv_rank,
-                    rope_dim: rope,
-                    heads,
-                    k_dim: q_head,
-                    v_dim,
-                },
+                kv: KvLayout::Latent { kv_lora_rank: kv_rank, rope_dim: rope, heads, k_dim: q_head, v_dim },
                 window: None,
                 qk_norm: false,
                 cross: false,
@@ -170,11 +128,7 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         model_type: model_type.into(),
         hidden_size: h,
         vocab_size: vocab,
-        embeddings: vec![Tensor {
-            name: "embed_tokens".into(),
-            group: ParamGroup::Embeddings,
-            numel: vocab * h,
-        }],
+        embeddings: vec![Tensor { name: "embed_tokens".into(), group: ParamGroup::Embeddings, numel: vocab * h }],
         embedding_linears: vec![],
         encoder_layers: vec![],
         layers,
@@ -187,5 +141,6 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        dropout: crate::model::Dropout::default(),
     })
 }

@@ -62,10 +62,7 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
             Linear::new("dense_4h_to_h", ParamGroup::Mlp, ffn, h, bias),
         ];
         let norms = if new_arch && w.num_ln_in_parallel_attn.unwrap_or(2) == 2 {
-            vec![
-                Norm::new("ln_attn", NormKind::LayerNorm, h),
-                Norm::new("ln_mlp", NormKind::LayerNorm, h),
-            ]
+            vec![Norm::new("ln_attn", NormKind::LayerNorm, h), Norm::new("ln_mlp", NormKind::LayerNorm, h)]
         } else if parallel || new_arch {
             vec![Norm::new("input_layernorm", NormKind::LayerNorm, h)]
         } else {
@@ -82,11 +79,7 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
                 heads,
                 head_dim,
                 v_head_dim: head_dim,
-                kv: KvLayout::Heads {
-                    kv_heads,
-                    k_dim: head_dim,
-                    v_dim: head_dim,
-                },
+                kv: KvLayout::Heads { kv_heads, k_dim: head_dim, v_dim: head_dim },
                 window: None,
                 qk_norm: false,
                 cross: false,
@@ -100,11 +93,7 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
         model_type: "falcon".into(),
         hidden_size: h,
         vocab_size: vocab,
-        embeddings: vec![Tensor {
-            name: "word_embeddings".into(),
-            group: ParamGroup::Embeddings,
-            numel: vocab * h,
-        }],
+        embeddings: vec![Tensor { name: "word_embeddings".into(), group: ParamGroup::Embeddings, numel: vocab * h }],
         embedding_linears: vec![],
         encoder_layers: vec![],
         layers,
@@ -112,14 +101,11 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
         lm_head: Some(Linear::new("lm_head", ParamGroup::LmHead, h, vocab, false)),
         tied_embeddings: w.tie_word_embeddings.unwrap_or(true),
         extra: vec![],
-        positions: if w.alibi.unwrap_or(false) {
-            Positions::Alibi
-        } else {
-            Positions::Rotary { dims: head_dim }
-        },
+        positions: if w.alibi.unwrap_or(false) { Positions::Alibi } else { Positions::Rotary { dims: head_dim } },
         max_positions: w.max_position_embeddings,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        dropout: crate::model::Dropout::default(),
     })
 }

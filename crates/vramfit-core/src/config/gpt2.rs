@@ -47,20 +47,13 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
                 Linear::new("c_fc", ParamGroup::Mlp, h, inner, true),
                 Linear::new("mlp.c_proj", ParamGroup::Mlp, inner, h, true),
             ],
-            norms: vec![
-                Norm::new("ln_1", NormKind::LayerNorm, h),
-                Norm::new("ln_2", NormKind::LayerNorm, h),
-            ],
+            norms: vec![Norm::new("ln_1", NormKind::LayerNorm, h), Norm::new("ln_2", NormKind::LayerNorm, h)],
             others: vec![],
             attention: Attention {
                 heads,
                 head_dim,
                 v_head_dim: head_dim,
-                kv: KvLayout::Heads {
-                    kv_heads,
-                    k_dim: head_dim,
-                    v_dim: head_dim,
-                },
+                kv: KvLayout::Heads { kv_heads, k_dim: head_dim, v_dim: head_dim },
                 window: None,
                 qk_norm: false,
                 cross: false,
@@ -75,16 +68,8 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         hidden_size: h,
         vocab_size: vocab,
         embeddings: vec![
-            Tensor {
-                name: "wte".into(),
-                group: ParamGroup::Embeddings,
-                numel: vocab * h,
-            },
-            Tensor {
-                name: "wpe".into(),
-                group: ParamGroup::Embeddings,
-                numel: positions * h,
-            },
+            Tensor { name: "wte".into(), group: ParamGroup::Embeddings, numel: vocab * h },
+            Tensor { name: "wpe".into(), group: ParamGroup::Embeddings, numel: positions * h },
         ],
         embedding_linears: vec![],
         encoder_layers: vec![],
@@ -98,5 +83,6 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        dropout: crate::model::Dropout::default(),
     })
 }

@@ -66,11 +66,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         None => exact_div("head_dim", h, heads)?,
     };
     let is_moe_family = matches!(model_type, "mixtral" | "qwen2_moe" | "qwen3_moe");
-    let experts = if is_moe_family {
-        need_count(f, "num_local_experts", w.num_local_experts)?
-    } else {
-        0
-    };
+    let experts = if is_moe_family { need_count(f, "num_local_experts", w.num_local_experts)? } else { 0 };
     let intermediate = if is_moe_family && model_type != "mixtral" {
         // Qwen MoE: dense layers (mlp_only_layers) use intermediate_size; experts use
         // moe_intermediate_size.
@@ -102,13 +98,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
     for i in 0..n_layers {
         let mut linears = Vec::new();
         if model_type == "phi3" {
-            linears.push(Linear::new(
-                "qkv_proj",
-                ParamGroup::AttentionQkv,
-                h,
-                q_w + 2 * kv_w,
-                qkv_bias,
-            ));
+            linears.push(Linear::new("qkv_proj", ParamGroup::AttentionQkv, h, q_w + 2 * kv_w, qkv_bias));
         } else {
             linears.push(Linear::new("q_proj", ParamGroup::AttentionQ, h, q_w, qkv_bias));
             linears.push(Linear::new("k_proj", ParamGroup::AttentionK, h, kv_w, qkv_bias));
@@ -144,52 +134,18 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
                 0
             };
             if shared > 0 {
-                linears.push(Linear::new(
-                    "shared_expert.gate_proj",
-                    ParamGroup::SharedExperts,
-                    h,
-                    shared,
-                    false,
-                ));
-                linears.push(Linear::new(
-                    "shared_expert.up_proj",
-                    ParamGroup::SharedExperts,
-                    h,
-                    shared,
-                    false,
-                ));
-                linears.push(Linear::new(
-                    "shared_expert.down_proj",
-                    ParamGroup::SharedExperts,
-                    shared,
-                    h,
-                    false,
-                ));
+                linears.push(Linear::new("shared_expert.gate_proj", ParamGroup::SharedExperts, h, shared, false));
+                linears.push(Linear::new("shared_expert.up_proj", ParamGroup::SharedExperts, h, shared, false));
+                linears.push(Linear::new("shared_expert.down_proj", ParamGroup::SharedExperts, shared, h, false));
                 linears.push(Linear::new("shared_expert_gate", ParamGroup::Router, h, 1, false));
             }
-            Mlp {
-                gated: true,
-                act,
-                intermediate: ei,
-                experts,
-                top_k: top_k.min(experts),
-                shared_intermediate: shared,
-            }
+            Mlp { gated: true, act, intermediate: ei, experts, top_k: top_k.min(experts), shared_intermediate: shared }
         } else {
             if intermediate == 0 {
-                return Err(Error::MissingKey {
-                    family: f.to_string(),
-                    key: "intermediate_size".into(),
-                });
+                return Err(Error::MissingKey { family: f.to_string(), key: "intermediate_size".into() });
             }
             if model_type == "phi3" {
-                linears.push(Linear::new(
-                    "gate_up_proj",
-                    ParamGroup::Mlp,
-                    h,
-                    2 * intermediate,
-                    mlp_bias,
-                ));
+                linears.push(Linear::new("gate_up_proj", ParamGroup::Mlp, h, 2 * intermediate, mlp_bias));
             } else {
                 linears.push(Linear::new("gate_proj", ParamGroup::Mlp, h, intermediate, mlp_bias));
                 linears.push(Linear::new("up_proj", ParamGroup::Mlp, h, intermediate, mlp_bias));
@@ -218,11 +174,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
                 heads,
                 head_dim,
                 v_head_dim: head_dim,
-                kv: KvLayout::Heads {
-                    kv_heads,
-                    k_dim: head_dim,
-                    v_dim: head_dim,
-                },
+                kv: KvLayout::Heads { kv_heads, k_dim: head_dim, v_dim: head_dim },
                 window: window_of(model_type, &w, i)?,
                 qk_norm,
                 cross: false,
@@ -237,11 +189,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         model_type: model_type.to_string(),
         hidden_size: h,
         vocab_size: vocab,
-        embeddings: vec![Tensor {
-            name: "embed_tokens".into(),
-            group: ParamGroup::Embeddings,
-            numel: vocab * h,
-        }],
+        embeddings: vec![Tensor { name: "embed_tokens".into(), group: ParamGroup::Embeddings, numel: vocab * h }],
         embedding_linears: vec![],
         encoder_layers: vec![],
         layers,
@@ -254,6 +202,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        dropout: crate::model::Dropout::default(),
     })
 }
 
@@ -263,10 +212,7 @@ fn window_of(model_type: &str, w: &LlamaWire, i: u64) -> Result<Option<u64>> {
         return Ok(None);
     };
     if let Some(types) = &w.layer_types {
-        return Ok(types
-            .get(i as usize)
-            .filter(|t| t.as_str() == "sliding_attention")
-            .map(|_| window));
+        return Ok(types.get(i as usize).filter(|t| t.as_str() == "sliding_attention").map(|_| window));
     }
     Ok(match model_type {
         // Gemma 2: even layers are local (`is_sliding = not layer_idx % 2`).

@@ -68,15 +68,11 @@ pub fn parse_config(text: &str) -> Result<ModelSpec> {
 /// # Errors
 /// As [`parse_config`].
 pub fn from_value(value: &Value) -> Result<ModelSpec> {
-    let obj = value
-        .as_object()
-        .ok_or_else(|| Error::ConfigSyntax("expected a JSON object".into()))?;
+    let obj = value.as_object().ok_or_else(|| Error::ConfigSyntax("expected a JSON object".into()))?;
     let model_type = match obj.get("model_type").and_then(Value::as_str) {
         Some(t) => t.to_string(),
-        None => infer_model_type(value).ok_or_else(|| Error::MissingKey {
-            family: "any".into(),
-            key: "model_type".into(),
-        })?,
+        None => infer_model_type(value)
+            .ok_or_else(|| Error::MissingKey { family: "any".into(), key: "model_type".into() })?,
     };
     // Multimodal wrappers whose language model is a supported text config.
     if model_type == "gemma3" {
@@ -113,6 +109,7 @@ pub fn from_value(value: &Value) -> Result<ModelSpec> {
         }
     };
     spec.torch_dtype = dtype_of(obj);
+    spec.dropout = dropout_of(obj, &spec.model_type);
     if let Some(q) = obj.get("quantization_config") {
         if !q.is_null() {
             spec.quantization = Some(QuantConfig::from_config(q)?);
@@ -132,6 +129,26 @@ fn infer_model_type(value: &Value) -> Option<String> {
     Some(t.to_string())
 }
 
+/// Training-mode dropout from the keys each family uses, with the config classes' defaults.
+fn dropout_of(obj: &serde_json::Map<String, Value>, model_type: &str) -> crate::model::Dropout {
+    let first = |keys: &[&str]| keys.iter().find_map(|k| obj.get(*k).and_then(Value::as_f64));
+    let (attn_default, hidden_default) = match model_type {
+        "gpt2" | "gpt_bigcode" | "bert" => (0.1, 0.1),
+        "opt" | "t5" | "mt5" | "umt5" => (0.0, 0.1),
+        _ => (0.0, 0.0),
+    };
+    let per_mille = |p: f64| (p.clamp(0.0, 1.0) * 1000.0).round() as u32;
+    crate::model::Dropout {
+        attention: per_mille(
+            first(&["attn_pdrop", "attention_dropout", "attention_probs_dropout_prob"]).unwrap_or(attn_default),
+        ),
+        hidden: per_mille(
+            first(&["resid_pdrop", "hidden_dropout", "hidden_dropout_prob", "dropout", "dropout_rate"])
+                .unwrap_or(hidden_default),
+        ),
+    }
+}
+
 fn dtype_of(obj: &serde_json::Map<String, Value>) -> Option<DType> {
     ["torch_dtype", "dtype"]
         .iter()
@@ -145,11 +162,9 @@ fn dtype_of(obj: &serde_json::Map<String, Value>) -> Option<DType> {
 /// the first present wins and the others are dropped before deserializing.
 fn alias_groups(family: &str) -> &'static [&'static [&'static str]] {
     match family {
-        "bloom" => &[
-            &["hidden_size", "n_embed"],
-            &["n_layer", "num_hidden_layers"],
-            &["n_head", "num_attention_heads"],
-        ],
+        "bloom" => {
+            &[&["hidden_size", "n_embed"], &["n_layer", "num_hidden_layers"], &["n_head", "num_attention_heads"]]
+        }
         "falcon" => &[
             &["hidden_size", "n_embed"],
             &["num_hidden_layers", "n_layer"],
@@ -206,19 +221,13 @@ fn wire<T: DeserializeOwned>(value: &Value, family: &str) -> Result<T> {
 
 /// A required dimension: present, non-zero, and below [`MAX_DIM`].
 pub(crate) fn need(family: &str, key: &str, v: Option<u64>) -> Result<u64> {
-    let v = v.ok_or_else(|| Error::MissingKey {
-        family: family.to_string(),
-        key: key.to_string(),
-    })?;
+    let v = v.ok_or_else(|| Error::MissingKey { family: family.to_string(), key: key.to_string() })?;
     check(key, v, MAX_DIM)
 }
 
 /// A required count (layers, experts): present, non-zero, below [`MAX_COUNT`].
 pub(crate) fn need_count(family: &str, key: &str, v: Option<u64>) -> Result<u64> {
-    let v = v.ok_or_else(|| Error::MissingKey {
-        family: family.to_string(),
-        key: key.to_string(),
-    })?;
+    let v = v.ok_or_else(|| Error::MissingKey { family: family.to_string(), key: key.to_string() })?;
     check(key, v, MAX_COUNT)
 }
 
@@ -240,10 +249,7 @@ fn check(key: &str, v: u64, max: u64) -> Result<u64> {
 /// `a / b` that must divide exactly (head_dim from hidden and heads).
 pub(crate) fn exact_div(key: &str, a: u64, b: u64) -> Result<u64> {
     if b == 0 || a % b != 0 {
-        return Err(Error::config(
-            key,
-            format!("{a} is not divisible by {b}; set head_dim explicitly"),
-        ));
+        return Err(Error::config(key, format!("{a} is not divisible by {b}; set head_dim explicitly")));
     }
     check(key, a / b, MAX_DIM)
 }
@@ -267,19 +273,13 @@ mod tests {
     fn unsupported_type_lists_supported() {
         let e = parse_config(r#"{"model_type": "mamba"}"#).unwrap_err();
         let msg = e.to_string();
-        assert!(
-            msg.contains("mamba") && msg.contains("llama") && msg.contains("falcon"),
-            "{msg}"
-        );
+        assert!(msg.contains("mamba") && msg.contains("llama") && msg.contains("falcon"), "{msg}");
     }
 
     #[test]
     fn missing_key_is_named() {
         let e = parse_config(r#"{"model_type": "llama", "hidden_size": 64}"#).unwrap_err();
-        assert!(
-            e.to_string().contains("num_hidden_layers") || e.to_string().contains("intermediate_size"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("num_hidden_layers") || e.to_string().contains("intermediate_size"), "{e}");
     }
 
     #[test]

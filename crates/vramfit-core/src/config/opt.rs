@@ -54,11 +54,7 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
                 heads,
                 head_dim,
                 v_head_dim: head_dim,
-                kv: KvLayout::Heads {
-                    kv_heads: heads,
-                    k_dim: head_dim,
-                    v_dim: head_dim,
-                },
+                kv: KvLayout::Heads { kv_heads: heads, k_dim: head_dim, v_dim: head_dim },
                 window: None,
                 qk_norm: false,
                 cross: false,
@@ -79,25 +75,13 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         hidden_size: h,
         vocab_size: vocab,
         embeddings: vec![
-            Tensor {
-                name: "embed_tokens".into(),
-                group: ParamGroup::Embeddings,
-                numel: vocab * proj,
-            },
-            Tensor {
-                name: "embed_positions".into(),
-                group: ParamGroup::Embeddings,
-                numel: (max_pos + 2) * h,
-            },
+            Tensor { name: "embed_tokens".into(), group: ParamGroup::Embeddings, numel: vocab * proj },
+            Tensor { name: "embed_positions".into(), group: ParamGroup::Embeddings, numel: (max_pos + 2) * h },
         ],
         embedding_linears,
         encoder_layers: vec![],
         layers,
-        final_norms: if final_norm {
-            vec![Norm::new("final_layer_norm", NormKind::LayerNorm, h)]
-        } else {
-            vec![]
-        },
+        final_norms: if final_norm { vec![Norm::new("final_layer_norm", NormKind::LayerNorm, h)] } else { vec![] },
         lm_head: Some(Linear::new("lm_head", ParamGroup::LmHead, proj, vocab, false)),
         tied_embeddings: w.tie_word_embeddings.unwrap_or(true),
         extra: vec![],
@@ -106,5 +90,6 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        dropout: crate::model::Dropout::default(),
     })
 }

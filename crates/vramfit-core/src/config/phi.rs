@@ -63,11 +63,7 @@ pub(crate) fn convert(w: PhiWire) -> Result<ModelSpec> {
                     heads,
                     head_dim,
                     v_head_dim: head_dim,
-                    kv: KvLayout::Heads {
-                        kv_heads,
-                        k_dim: head_dim,
-                        v_dim: head_dim,
-                    },
+                    kv: KvLayout::Heads { kv_heads, k_dim: head_dim, v_dim: head_dim },
                     window: None,
                     qk_norm: qk_ln,
                     cross: false,
@@ -83,11 +79,7 @@ pub(crate) fn convert(w: PhiWire) -> Result<ModelSpec> {
         model_type: f.into(),
         hidden_size: h,
         vocab_size: vocab,
-        embeddings: vec![Tensor {
-            name: "embed_tokens".into(),
-            group: ParamGroup::Embeddings,
-            numel: vocab * h,
-        }],
+        embeddings: vec![Tensor { name: "embed_tokens".into(), group: ParamGroup::Embeddings, numel: vocab * h }],
         embedding_linears: vec![],
         encoder_layers: vec![],
         layers,
@@ -100,5 +92,6 @@ pub(crate) fn convert(w: PhiWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        dropout: crate::model::Dropout::default(),
     })
 }

@@ -31,11 +31,7 @@ fn attention(heads: u64, d_kv: u64, cross: bool) -> Attention {
         heads,
         head_dim: d_kv,
         v_head_dim: d_kv,
-        kv: KvLayout::Heads {
-            kv_heads: heads,
-            k_dim: d_kv,
-            v_dim: d_kv,
-        },
+        kv: KvLayout::Heads { kv_heads: heads, k_dim: d_kv, v_dim: d_kv },
         window: None,
         qk_norm: false,
         cross,
@@ -63,11 +59,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
     let buckets = w.relative_attention_num_buckets.unwrap_or(32);
     let proj = w.feed_forward_proj.as_deref().unwrap_or("relu");
     let gated = proj.starts_with("gated-");
-    let act = if proj.contains("gelu") {
-        Activation::Gelu
-    } else {
-        Activation::Relu
-    };
+    let act = if proj.contains("gelu") { Activation::Gelu } else { Activation::Relu };
     let inner = heads * d_kv;
     let ff = |linears: &mut Vec<Linear>| {
         if gated {
@@ -82,11 +74,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
     let bias_every_layer = model_type == "umt5";
     let rel_bias = |i: u64| -> Vec<Tensor> {
         if i == 0 || bias_every_layer {
-            vec![Tensor {
-                name: "relative_attention_bias".into(),
-                group: ParamGroup::Other,
-                numel: buckets * heads,
-            }]
+            vec![Tensor { name: "relative_attention_bias".into(), group: ParamGroup::Other, numel: buckets * heads }]
         } else {
             vec![]
         }
@@ -133,11 +121,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         model_type: model_type.into(),
         hidden_size: d,
         vocab_size: vocab,
-        embeddings: vec![Tensor {
-            name: "shared".into(),
-            group: ParamGroup::Embeddings,
-            numel: vocab * d,
-        }],
+        embeddings: vec![Tensor { name: "shared".into(), group: ParamGroup::Embeddings, numel: vocab * d }],
         embedding_linears: vec![],
         encoder_layers,
         layers,
@@ -153,5 +137,6 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: false,
+        dropout: crate::model::Dropout::default(),
     })
 }

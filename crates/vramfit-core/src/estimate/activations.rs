@@ -38,11 +38,7 @@ pub struct LayerWorkingSet {
 /// Working set of a forward pass: the residual stream plus the largest layer's temporaries.
 #[must_use]
 pub fn forward_working_set(spec: &ModelSpec, s: ForwardShape) -> LayerWorkingSet {
-    let mut best = LayerWorkingSet {
-        bytes: 0,
-        dominant: "none",
-        formula: String::new(),
-    };
+    let mut best = LayerWorkingSet { bytes: 0, dominant: "none", formula: String::new() };
     for layer in &spec.layers {
         let ws = layer_working_set(spec, layer, s);
         if ws.bytes > best.bytes {
@@ -87,11 +83,7 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     let mlp = if m.is_moe() {
         // Experts run one at a time over the tokens routed to them (balanced: tokens·k/E,
         // allowing 2× imbalance), plus the shared expert and fp32 router probabilities.
-        let per_expert = tokens
-            .saturating_mul(m.top_k)
-            .saturating_mul(2)
-            .div_ceil(m.experts.max(1))
-            .min(tokens);
+        let per_expert = tokens.saturating_mul(m.top_k).saturating_mul(2).div_ceil(m.experts.max(1)).min(tokens);
         prod(&[per_expert, m.intermediate, 3, c])
             .saturating_add(prod(&[tokens, m.shared_intermediate, 3, c]))
             .saturating_add(prod(&[tokens, m.experts, 4]))
@@ -136,9 +128,5 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
         ),
         _ => format!("3·b·s·h·c + b·s·h·8 (fp32 RMSNorm) = 3·{b}·{}·{h}·{c} + {b}·{}·{h}·8", thousands(q), thousands(q)),
     };
-    LayerWorkingSet {
-        bytes,
-        dominant,
-        formula,
-    }
+    LayerWorkingSet { bytes, dominant, formula }
 }

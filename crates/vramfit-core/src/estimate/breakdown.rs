@@ -13,6 +13,8 @@ pub enum Level {
     Reserved,
     /// What the device shows in use: nvidia-smi / NVML.
     Device,
+    /// CPU RAM (offloaded state, adapter merges); not part of the GPU levels.
+    Host,
 }
 
 /// One named part of an estimate.
@@ -69,7 +71,7 @@ impl Levels {
         match level {
             Level::Allocated => self.allocated,
             Level::Reserved => self.reserved,
-            Level::Device => self.device,
+            Level::Device | Level::Host => self.device,
         }
     }
 }
@@ -94,23 +96,13 @@ impl Breakdown {
     #[must_use]
     pub fn from_components(components: Vec<Component>, peak_phase: &str, notes: Vec<String>) -> Self {
         let sum = |max: Level| -> u64 {
-            components
-                .iter()
-                .filter(|c| c.level <= max)
-                .fold(0u64, |a, c| a.saturating_add(c.bytes))
+            components.iter().filter(|c| c.level <= max).fold(0u64, |a, c| a.saturating_add(c.bytes))
         };
-        let levels = Levels {
-            allocated: sum(Level::Allocated),
-            reserved: sum(Level::Reserved),
-            device: sum(Level::Device),
-        };
-        Breakdown {
-            components,
-            peak_phase: peak_phase.to_string(),
-            levels,
-            host_bytes: 0,
-            notes,
-        }
+        let levels =
+            Levels { allocated: sum(Level::Allocated), reserved: sum(Level::Reserved), device: sum(Level::Device) };
+        let host_bytes =
+            components.iter().filter(|c| c.level == Level::Host).fold(0u64, |a, c| a.saturating_add(c.bytes));
+        Breakdown { components, peak_phase: peak_phase.to_string(), levels, host_bytes, notes }
     }
 
     /// What must fit on the device.
@@ -161,14 +153,7 @@ mod tests {
             "x",
             vec![],
         );
-        assert_eq!(
-            b.levels,
-            Levels {
-                allocated: 10,
-                reserved: 15,
-                device: 16
-            }
-        );
+        assert_eq!(b.levels, Levels { allocated: 10, reserved: 15, device: 16 });
         assert_eq!(b.total_bytes(), 16);
     }
 

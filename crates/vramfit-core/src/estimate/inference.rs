@@ -56,19 +56,13 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     if matches!(w.runtime, Runtime::Vllm | Runtime::LlamaCpp) {
         return Err(Error::workload(
             "--runtime",
-            format!(
-                "the {} runtime is not modelled yet; use transformers or litgpt",
-                w.runtime.name()
-            ),
+            format!("the {} runtime is not modelled yet; use transformers or litgpt", w.runtime.name()),
         ));
     }
     if !spec.is_decoder && w.task != Task::Load {
         return Err(Error::workload(
             "--task",
-            format!(
-                "{} is an encoder model: only --task load is modelled for it",
-                spec.model_type
-            ),
+            format!("{} is an encoder model: only --task load is modelled for it", spec.model_type),
         ));
     }
     let mut notes = Vec::new();
@@ -97,9 +91,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         spec,
         wdtype,
         quant,
-        QuantScope {
-            head: litgpt || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })),
-        },
+        QuantScope { head: litgpt || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })) },
     );
     let mut base = vec![Component::new(
         "weights",
@@ -121,9 +113,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     }
 
     // ---- KV cache -------------------------------------------------------------------------
-    let kv_dtype = w
-        .kv_dtype
-        .unwrap_or(if w.autocast.is_some() && litgpt { wdtype } else { cdtype });
+    let kv_dtype = w.kv_dtype.unwrap_or(if w.autocast.is_some() && litgpt { wdtype } else { cdtype });
     let policy = KvPolicy {
         honor_window: static_cache || matches!(spec.model_type.as_str(), "gemma2" | "gemma3" | "gemma3_text"),
         latent: false,
@@ -135,10 +125,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         Task::Generate => prompt.saturating_add(w.new_tokens.saturating_sub(1)),
         _ => prompt,
     };
-    let prealloc_tokens = w
-        .kv_prealloc
-        .unwrap_or(prompt.saturating_add(w.new_tokens))
-        .max(final_tokens);
+    let prealloc_tokens = w.kv_prealloc.unwrap_or(prompt.saturating_add(w.new_tokens)).max(final_tokens);
 
     let mut phases: Vec<(String, Vec<Component>)> = Vec::new();
 
@@ -175,10 +162,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             pre.push(Component::new(
                 "activations",
                 ws.bytes,
-                format!(
-                    "prefill working set of the busiest layer ({}): {}",
-                    ws.dominant, ws.formula
-                ),
+                format!("prefill working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
                 "transformers/litgpt decoder layer forward (tensors alive at once)",
             ));
             if let Some(m) = mask {
@@ -213,10 +197,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                     dec.push(Component::new(
                         "kv_cache_growth",
                         layer_old,
-                        format!(
-                            "one layer's old K/V while torch.cat builds the grown copy = {}",
-                            thousands(layer_old)
-                        ),
+                        format!("one layer's old K/V while torch.cat builds the grown copy = {}", thousands(layer_old)),
                         "transformers cache_utils.py DynamicCache.update (torch.cat per layer)",
                     ));
                 }
@@ -235,10 +216,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             dec.push(Component::new(
                 "activations",
                 ws.bytes,
-                format!(
-                    "decode working set of the busiest layer ({}): {}",
-                    ws.dominant, ws.formula
-                ),
+                format!("decode working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
                 "transformers/litgpt decoder layer forward",
             ));
             let v = spec.vocab_size;
@@ -259,28 +237,24 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
     // ---- pick the peak --------------------------------------------------------------------
     let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
-    let (phase, mut components) = phases
-        .into_iter()
-        .max_by_key(|(_, cs)| sum(cs))
-        .expect("the load phase is always present");
+    let (phase, mut components) =
+        phases.into_iter().max_by_key(|(_, cs)| sum(cs)).expect("the load phase is always present");
     let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
     let fragmentation = if hf && !static_cache && phase == "decode" {
         // A growing cache allocates a slightly larger block per layer every step; the freed
         // ones are cached and mostly unusable for the next, larger request.
-        components
-            .iter()
-            .find(|c| c.name == "kv_cache_growth")
-            .map_or(0, |c| c.bytes)
+        components.iter().find(|c| c.name == "kv_cache_growth").map_or(0, |c| c.bytes)
     } else {
         0
     };
     components.push(overhead::allocator(
-        wb.large_tensors,
+        wb.rounding_waste,
         transient_tensors,
         fragmentation,
         "one layer's superseded cache block",
     ));
-    components.push(overhead::cuda_context());
+    components
+        .push(overhead::cuda_context(super::runtime::RuntimeVersion::lazy_cuda_loading(w.runtime, w.runtime_version)));
     if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
@@ -288,9 +262,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 }
 
 fn linear_params(spec: &ModelSpec) -> u64 {
-    spec.all_linears()
-        .map(crate::model::Linear::weight_numel)
-        .fold(0, u64::saturating_add)
+    spec.all_linears().map(crate::model::Linear::weight_numel).fold(0, u64::saturating_add)
 }
 
 fn kv_component(kv: &KvCache, prealloc: bool, tokens: u64) -> Component {
@@ -300,11 +272,7 @@ fn kv_component(kv: &KvCache, prealloc: bool, tokens: u64) -> Component {
         format!(
             "{}{}",
             kv.formula,
-            if prealloc {
-                format!(" (allocated up front for {} tokens)", thousands(tokens))
-            } else {
-                String::new()
-            }
+            if prealloc { format!(" (allocated up front for {} tokens)", thousands(tokens)) } else { String::new() }
         ),
         "keys and values per layer, per token (Pope et al. 2022, 'Efficiently Scaling Transformer Inference')",
     )
@@ -328,8 +296,7 @@ fn buffers(spec: &ModelSpec, w: &Workload, hf: bool, b: TransformersBehaviour) -
         // every layer before transformers 4.38.
         t if hf
             && upcasts_logits(t)
-            && w.runtime_version
-                .is_some_and(|v| v < super::runtime::RuntimeVersion::new(4, 38)) =>
+            && w.runtime_version.is_some_and(|v| v < super::runtime::RuntimeVersion::new(4, 38)) =>
         {
             let a = spec.first_attention()?;
             let n = spec.max_positions.unwrap_or(2048);
@@ -395,18 +362,13 @@ fn prefill_logits(
     let v = spec.vocab_size;
     let h = spec.hidden_size;
     let all_positions = litgpt || (hf && b.full_prefill_logits);
-    let rows = if all_positions {
-        w.batch.saturating_mul(w.prompt)
-    } else {
-        w.batch
-    };
+    let rows = if all_positions { w.batch.saturating_mul(w.prompt) } else { w.batch };
     let upcast = hf && b.upcast_logits && upcasts_logits(&spec.model_type);
     let per = if upcast { c + 4 } else { c };
     // Final hidden states stay alive while the head runs; generate then copies the last row
     // in fp32 for sampling.
-    let bytes = prod(&[rows, v, per])
-        .saturating_add(prod(&[w.batch, w.prompt, h, c]))
-        .saturating_add(prod(&[w.batch, v, 4]));
+    let bytes =
+        prod(&[rows, v, per]).saturating_add(prod(&[w.batch, w.prompt, h, c])).saturating_add(prod(&[w.batch, v, 4]));
     Component::new(
         "logits",
         bytes,
@@ -429,21 +391,15 @@ fn prefill_logits(
 fn quant_load_transient(q: &QuantConfig, wb: &WeightBytes, litgpt: bool) -> Option<Component> {
     let n = wb.largest_quantized;
     let (per, why, src) = match (&q.quant, litgpt) {
-        (Quant::Bnb4 { .. }, true) => (
-            4,
-            "the 16-bit source and its .half() copy",
-            "bitsandbytes Params4bit.cuda / litgpt BitsandbytesPrecision",
-        ),
-        (Quant::Bnb4 { .. }, false) => (
-            2,
-            "the 16-bit source on the GPU",
-            "bitsandbytes Params4bit.cuda (quantize_4bit on device)",
-        ),
-        (Quant::BnbInt8, _) => (
-            4,
-            "fp16 source + int8 row- and column-major copies",
-            "bitsandbytes Int8Params.cuda (double_quant)",
-        ),
+        (Quant::Bnb4 { .. }, true) => {
+            (4, "the 16-bit source and its .half() copy", "bitsandbytes Params4bit.cuda / litgpt BitsandbytesPrecision")
+        }
+        (Quant::Bnb4 { .. }, false) => {
+            (2, "the 16-bit source on the GPU", "bitsandbytes Params4bit.cuda (quantize_4bit on device)")
+        }
+        (Quant::BnbInt8, _) => {
+            (4, "fp16 source + int8 row- and column-major copies", "bitsandbytes Int8Params.cuda (double_quant)")
+        }
         _ => return None,
     };
     Some(Component::new(
@@ -464,21 +420,13 @@ fn quant_forward_workspace(
     let q = q?;
     match q.quant {
         Quant::BnbInt8 => {
-            let i = spec
-                .layers
-                .iter()
-                .map(|l| l.mlp.intermediate.max(l.mlp.shared_intermediate))
-                .max()
-                .unwrap_or(0);
+            let i = spec.layers.iter().map(|l| l.mlp.intermediate.max(l.mlp.shared_intermediate)).max().unwrap_or(0);
             let h = spec.hidden_size;
             let bytes = prod(&[tokens, 2 * h + 4 * i]);
             Some(Component::new(
                 "int8_matmul_workspace",
                 bytes,
-                format!(
-                    "tokens × (2·h int8 copies + 4·I int32 accumulator) = {} × (2·{h} + 4·{i})",
-                    thousands(tokens)
-                ),
+                format!("tokens × (2·h int8 copies + 4·I int32 accumulator) = {} × (2·{h} + 4·{i})", thousands(tokens)),
                 "bitsandbytes MatMul8bitLt (double_quant, igemmlt)",
             ))
         }

@@ -42,12 +42,7 @@ impl KvCache {
                 _ => tokens,
             };
             let per_token = match (a.kv, policy.latent) {
-                (
-                    KvLayout::Latent {
-                        kv_lora_rank, rope_dim, ..
-                    },
-                    true,
-                ) => kv_lora_rank + rope_dim,
+                (KvLayout::Latent { kv_lora_rank, rope_dim, .. }, true) => kv_lora_rank + rope_dim,
                 _ => a.kv_width(),
             };
             let l = prod(&[per_token, t, batch, dtype.bytes()]);
@@ -84,11 +79,7 @@ impl KvCache {
             }
             (None, _) => "no decoder layers".to_string(),
         };
-        KvCache {
-            bytes,
-            largest_layer,
-            formula,
-        }
+        KvCache { bytes, largest_layer, formula }
     }
 }
 
@@ -104,16 +95,7 @@ mod tests {
                 "num_attention_heads":32,"vocab_size":32000}"#,
         )
         .unwrap();
-        let kv = KvCache::of(
-            &spec,
-            1,
-            1,
-            DType::Fp16,
-            KvPolicy {
-                honor_window: true,
-                latent: false,
-            },
-        );
+        let kv = KvCache::of(&spec, 1, 1, DType::Fp16, KvPolicy { honor_window: true, latent: false });
         assert_eq!(kv.bytes, 2 * 32 * 4096 * 2);
     }
 }

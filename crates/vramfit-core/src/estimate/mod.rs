@@ -6,6 +6,7 @@ pub mod inference;
 pub mod kv_cache;
 pub mod overhead;
 pub mod runtime;
+pub mod training;
 pub mod weights;
 pub mod workload;
 
@@ -13,7 +14,7 @@ pub use breakdown::{Breakdown, Component, Level, Levels};
 pub use runtime::{Runtime, RuntimeVersion};
 pub use workload::{AttnImpl, Task, Workload};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::ModelSpec;
 
 /// Estimate the peak memory of `workload` on `spec`.
@@ -24,13 +25,12 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     workload.check()?;
     match workload.task {
         Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload),
-        Task::Train => Err(Error::workload(
-            "--task",
-            "training estimates are not modelled yet (planned: training issue)",
-        )),
-        Task::Merge => Err(Error::workload(
-            "--task",
-            "adapter-merge estimates are not modelled yet (planned: training issue)",
-        )),
+        Task::Train => training::estimate_training(spec, workload),
+        Task::Merge => training::merge::estimate_merge(
+            spec,
+            workload.dtype.or(spec.torch_dtype).unwrap_or(crate::DType::Fp16),
+            &workload.training,
+            workload.merge_on_gpu,
+        ),
     }
 }

@@ -11,48 +11,84 @@ pub const CUDA_CONTEXT_BYTES: u64 = 512 << 20;
 /// default `:4096:8` = 32 MiB; Hopper's default is 32 MiB as well).
 pub const CUBLAS_WORKSPACE_BYTES: u64 = 32 << 20;
 
-/// Average space the allocator loses per large tensor: blocks ≥ 1 MiB live in segments
-/// rounded up to 2 MiB (c10/cuda/CUDACachingAllocator.cpp, `kRoundLarge`), half a segment
-/// unit on average.
+/// Average space the allocator loses per transient tensor whose size we do not track one by
+/// one (activations): half a 2 MiB rounding unit.
 pub const LARGE_BLOCK_ROUNDING: u64 = 1 << 20;
 
-/// Reserved-level component: allocator rounding of the live large tensors plus the cached
-/// blocks of transients (freed blocks of one size are kept for reuse, not returned).
+/// Bytes lost to rounding one allocation of `bytes`: blocks of 1 MiB and more are carved
+/// from segments rounded up to 2 MiB (`kRoundLarge`); a remainder of at least 1 MiB is split
+/// off and reused, a smaller one is lost (c10/cuda/CUDACachingAllocator.cpp).
 #[must_use]
-pub fn allocator(large_tensors: u64, transient_tensors: u64, fragmentation: u64, why: &str) -> Component {
-    let rounding = (large_tensors + transient_tensors).saturating_mul(LARGE_BLOCK_ROUNDING);
-    let bytes = rounding.saturating_add(fragmentation);
+pub fn rounding_waste(bytes: u64) -> u64 {
+    const MIB: u64 = 1 << 20;
+    if bytes < MIB {
+        return 0;
+    }
+    let r = bytes.div_ceil(2 * MIB) * 2 * MIB - bytes;
+    if r < MIB {
+        r
+    } else {
+        0
+    }
+}
+
+/// Reserved-level component: rounding of the persistent tensors, rounding of the transient
+/// ones, and the cached blocks of transients that cannot be reused exactly.
+#[must_use]
+pub fn allocator(persistent_waste: u64, transient_tensors: u64, fragmentation: u64, why: &str) -> Component {
+    let bytes = persistent_waste
+        .saturating_add(transient_tensors.saturating_mul(LARGE_BLOCK_ROUNDING))
+        .saturating_add(fragmentation);
     Component::new(
         "allocator",
         bytes,
         format!(
-            "(large tensors + transients) × 1 MiB average 2 MiB-segment rounding{} = ({} + {}) × 1 MiB{}",
-            if fragmentation > 0 {
-                format!(" + {why}")
-            } else {
-                String::new()
-            },
-            thousands(large_tensors),
-            transient_tensors,
-            if fragmentation > 0 {
-                format!(" + {}", thousands(fragmentation))
-            } else {
-                String::new()
-            }
+            "2 MiB-segment rounding of persistent tensors ({}) + {transient_tensors} transient blocks × 1 MiB{}",
+            thousands(persistent_waste),
+            if fragmentation > 0 { format!(" + {why} ({})", thousands(fragmentation)) } else { String::new() }
         ),
         "PyTorch CUDACachingAllocator (kRoundLarge = 2 MiB, cached free blocks)",
     )
     .at(Level::Reserved)
 }
 
+/// CUDA context when every kernel image is loaded at start-up (PyTorch before 2.0): the
+/// transformers performance guide measured 1343 MB on a V100 with PyTorch 1.x
+/// (docs/source/en/model_memory_anatomy.md, v4.27).
+pub const CUDA_CONTEXT_EAGER_BYTES: u64 = 1343 << 20;
+
 /// Device-level component: the CUDA context and library workspaces outside PyTorch's pool.
 #[must_use]
-pub fn cuda_context() -> Component {
-    Component::new(
-        "cuda_context",
-        CUDA_CONTEXT_BYTES + CUBLAS_WORKSPACE_BYTES,
-        "CUDA context with lazy module loading (512 MiB) + cuBLAS workspace (32 MiB)",
-        "PyTorch CUDA semantics notes (CUDA_MODULE_LOADING=LAZY); shared/validation/ORACLE.md",
-    )
-    .at(Level::Device)
+pub fn cuda_context(lazy: bool) -> Component {
+    if lazy {
+        Component::new(
+            "cuda_context",
+            CUDA_CONTEXT_BYTES + CUBLAS_WORKSPACE_BYTES,
+            "CUDA context with lazy module loading (512 MiB) + cuBLAS workspace (32 MiB)",
+            "PyTorch CUDA semantics notes (CUDA_MODULE_LOADING=LAZY); shared/validation/ORACLE.md",
+        )
+        .at(Level::Device)
+    } else {
+        Component::new(
+            "cuda_context",
+            CUDA_CONTEXT_EAGER_BYTES + CUBLAS_WORKSPACE_BYTES,
+            "CUDA context with every kernel loaded at start-up (PyTorch < 2.0: 1343 MiB) + cuBLAS workspace (32 MiB)",
+            "transformers docs model_memory_anatomy.md (v4.27): 'CUDA kernels ... 1343 MB'",
+        )
+        .at(Level::Device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounding_waste;
+
+    #[test]
+    fn rounding() {
+        assert_eq!(rounding_waste(1000), 0);
+        assert_eq!(rounding_waste(32 << 20), 0);
+        assert_eq!(rounding_waste((3 << 20) - 1), 0); // a remainder over 1 MiB is split off and reused
+        assert_eq!(rounding_waste((3 << 20) + 1), (1 << 20) - 1);
+        assert_eq!(rounding_waste((4 << 20) - 100), 100);
+    }
 }

@@ -81,10 +81,7 @@ impl RuntimeVersion {
         let minor = it.next().and_then(|m| m.parse().ok());
         match (major, minor) {
             (Some(major), Some(minor)) => Ok(RuntimeVersion { major, minor }),
-            _ => Err(Error::workload(
-                "--runtime-version",
-                format!("{s:?} is not a version like 4.36"),
-            )),
+            _ => Err(Error::workload("--runtime-version", format!("{s:?} is not a version like 4.36"))),
         }
     }
 
@@ -131,6 +128,30 @@ impl RuntimeVersion {
             minor = 57;
         }
         RuntimeVersion { major: 4, minor }
+    }
+}
+
+impl RuntimeVersion {
+    /// The torchtune release current at a date: 0.1 (April 2024), 0.2 (July), 0.3
+    /// (September), 0.4 (November), 0.5 (January 2025), 0.6 (April 2025).
+    #[must_use]
+    pub fn torchtune_at(year: u32, month: u32) -> Self {
+        let key = year * 12 + month;
+        let minor = [(2024, 7, 2), (2024, 9, 3), (2024, 11, 4), (2025, 1, 5), (2025, 4, 6)]
+            .iter()
+            .rfind(|(y, m, _)| y * 12 + m <= key)
+            .map_or(1, |(_, _, v)| *v);
+        RuntimeVersion { major: 0, minor }
+    }
+
+    /// Whether the PyTorch of this runtime version's era loaded CUDA kernels lazily
+    /// (`CUDA_MODULE_LOADING=LAZY`, PyTorch 2.0, March 2023, with transformers 4.27/4.28).
+    #[must_use]
+    pub fn lazy_cuda_loading(runtime: Runtime, version: Option<RuntimeVersion>) -> bool {
+        match (runtime, version) {
+            (Runtime::Transformers, Some(v)) => v > RuntimeVersion::new(4, 27),
+            _ => true,
+        }
     }
 }
 

@@ -20,8 +20,9 @@ pub struct WeightBytes {
     pub largest_quantized: u64,
     /// Elements of the largest linear weight overall.
     pub largest_linear: u64,
-    /// Count of tensors of at least 1 MiB (the allocator rounds each up to 2 MiB segments).
-    pub large_tensors: u64,
+    /// Bytes the caching allocator loses to rounding these tensors (see
+    /// [`super::overhead::rounding_waste`]).
+    pub rounding_waste: u64,
     /// Formula with numbers.
     pub formula: String,
 }
@@ -42,14 +43,11 @@ pub fn weight_bytes(spec: &ModelSpec, dtype: DType, quant: Option<&QuantConfig>,
     let mut quantized_params = 0u64;
     let mut largest_quantized = 0u64;
     let mut largest_linear = 0u64;
-    let mut large_tensors = 0u64;
-    let mib = 1u64 << 20;
+    let mut rounding_waste = 0u64;
     let mut visit = |l: &Linear, layer: Option<(u64, u64)>, quantizable: bool| {
         let per_copy = l.in_features.saturating_mul(l.out_features);
         largest_linear = largest_linear.max(per_copy);
-        if per_copy.saturating_mul(dtype.bytes()) >= mib {
-            large_tensors += l.copies;
-        }
+        rounding_waste += super::overhead::rounding_waste(per_copy.saturating_mul(dtype.bytes())) * l.copies;
         if let (Some(q), true) = (quant, quantizable) {
             quantized = quantized.saturating_add(q.weight_bytes(l, layer));
             quantized_params = quantized_params.saturating_add(l.weight_numel());
@@ -71,9 +69,7 @@ pub fn weight_bytes(spec: &ModelSpec, dtype: DType, quant: Option<&QuantConfig>,
         visit(head, None, scope.head);
     }
     for t in &spec.embeddings {
-        if t.numel.saturating_mul(dtype.bytes()) >= mib {
-            large_tensors += 1;
-        }
+        rounding_waste += super::overhead::rounding_waste(t.numel.saturating_mul(dtype.bytes()));
     }
     let dense_params = params.total.saturating_sub(quantized_params);
     let dense = dense_params.saturating_mul(dtype.bytes());
@@ -101,7 +97,7 @@ pub fn weight_bytes(spec: &ModelSpec, dtype: DType, quant: Option<&QuantConfig>,
         dense_params,
         largest_quantized,
         largest_linear,
-        large_tensors,
+        rounding_waste,
         formula,
     }
 }

@@ -78,12 +78,7 @@ impl AttnImpl {
             "eager" | "math" => AttnImpl::Eager,
             "sdpa" => AttnImpl::Sdpa,
             "flash" | "flash_attention_2" | "flash-attention-2" | "fa2" => AttnImpl::Flash,
-            _ => {
-                return Err(Error::workload(
-                    "--attn",
-                    format!("unknown attention {s:?}; use eager, sdpa or flash"),
-                ))
-            }
+            _ => return Err(Error::workload("--attn", format!("unknown attention {s:?}; use eager, sdpa or flash"))),
         })
     }
     /// Name as the CLI spells it.
@@ -103,7 +98,7 @@ pub const MAX_BATCH: u64 = 1 << 20;
 pub const MAX_TOKENS: u64 = 1 << 24;
 
 /// Everything about a run except the model and the GPU.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Workload {
     /// What is run.
     pub task: Task,
@@ -129,6 +124,10 @@ pub struct Workload {
     pub runtime_version: Option<RuntimeVersion>,
     /// Tokens of KV cache allocated up front (litgpt `max_seq_length`, static caches).
     pub kv_prealloc: Option<u64>,
+    /// Merge the adapter on the GPU rather than in CPU RAM (`merge`).
+    pub merge_on_gpu: bool,
+    /// Training settings (used by `train` and `merge`).
+    pub training: crate::estimate::training::setup::TrainingSetup,
 }
 
 impl Default for Workload {
@@ -146,6 +145,8 @@ impl Default for Workload {
             runtime: Runtime::Transformers,
             runtime_version: None,
             kv_prealloc: None,
+            merge_on_gpu: false,
+            training: crate::estimate::training::setup::TrainingSetup::default(),
         }
     }
 }
@@ -170,13 +171,10 @@ impl Workload {
         }
         if let Some(p) = self.kv_prealloc {
             if p > MAX_TOKENS {
-                return Err(Error::workload(
-                    "--kv-prealloc",
-                    format!("must be at most {MAX_TOKENS}"),
-                ));
+                return Err(Error::workload("--kv-prealloc", format!("must be at most {MAX_TOKENS}")));
             }
         }
-        if self.autocast.is_some() && self.quant.is_some() {
+        if self.autocast.is_some() && self.quant.is_some() && self.task != Task::Train {
             return Err(Error::workload(
                 "--precision",
                 "mixed precision keeps fp32 weights; it cannot be combined with --quant",

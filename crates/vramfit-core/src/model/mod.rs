@@ -5,4 +5,6 @@ mod params;
 mod spec;
 
 pub use params::{ParamCount, ParamGroup};
-pub use spec::{Activation, Attention, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm, NormKind, Positions, Tensor};
+pub use spec::{
+    Activation, Attention, Dropout, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm, NormKind, Positions, Tensor,
+};

@@ -117,12 +117,7 @@ impl ParamCount {
             add(ParamGroup::Biases, n.bias_numel());
         }
         let total = groups.values().sum();
-        ParamCount {
-            total,
-            by_group: groups.into_iter().collect(),
-            linear_weights,
-            active: total - inactive,
-        }
+        ParamCount { total, by_group: groups.into_iter().collect(), linear_weights, active: total - inactive }
     }
 
     /// Parameters of one component (0 when absent).

@@ -39,14 +39,7 @@ impl Linear {
     /// A linear layer with one copy.
     #[must_use]
     pub fn new(name: &str, group: ParamGroup, in_features: u64, out_features: u64, bias: bool) -> Self {
-        Linear {
-            name: name.to_string(),
-            group,
-            in_features,
-            out_features,
-            bias,
-            copies: 1,
-        }
+        Linear { name: name.to_string(), group, in_features, out_features, bias, copies: 1 }
     }
 
     /// The same layer repeated `n` times (experts).
@@ -100,11 +93,7 @@ impl Norm {
     /// A norm over `dim` features.
     #[must_use]
     pub fn new(name: &str, kind: NormKind, dim: u64) -> Self {
-        Norm {
-            name: name.to_string(),
-            kind,
-            dim,
-        }
+        Norm { name: name.to_string(), kind, dim }
     }
     /// Parameters: weight, plus bias for LayerNorm.
     #[must_use]
@@ -192,9 +181,7 @@ impl Attention {
     pub fn kv_width(&self) -> u64 {
         match self.kv {
             KvLayout::Heads { kv_heads, k_dim, v_dim } => kv_heads * (k_dim + v_dim),
-            KvLayout::Latent {
-                heads, k_dim, v_dim, ..
-            } => heads * (k_dim + v_dim),
+            KvLayout::Latent { heads, k_dim, v_dim, .. } => heads * (k_dim + v_dim),
         }
     }
 }
@@ -232,14 +219,7 @@ impl Mlp {
     /// A dense MLP.
     #[must_use]
     pub fn dense(gated: bool, act: Activation, intermediate: u64) -> Self {
-        Mlp {
-            gated,
-            act,
-            intermediate,
-            experts: 0,
-            top_k: 0,
-            shared_intermediate: 0,
-        }
+        Mlp { gated, act, intermediate, experts: 0, top_k: 0, shared_intermediate: 0 }
     }
     /// Whether this is a mixture of experts.
     #[must_use]
@@ -319,6 +299,18 @@ pub struct ModelSpec {
     pub quantization: Option<QuantConfig>,
     /// Generates with a KV cache (decoders); false for encoder-only models.
     pub is_decoder: bool,
+    /// Dropout probabilities active in training (per mille).
+    pub dropout: Dropout,
+}
+
+/// Dropout a model applies in training mode, in per mille (0.1 = 100). Each dropout saves a
+/// one-byte mask per element for backward.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Dropout {
+    /// On attention probabilities (`attn_pdrop`, `attention_dropout`).
+    pub attention: u32,
+    /// On the residual branches (`resid_pdrop`, `hidden_dropout`).
+    pub hidden: u32,
 }
 
 impl ModelSpec {

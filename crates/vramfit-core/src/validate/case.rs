@@ -2,6 +2,7 @@
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{AttnImpl, Level, Runtime, RuntimeVersion, Task, Workload};
 use crate::quant::QuantConfig;
 use serde::{Deserialize, Serialize};
@@ -98,18 +99,63 @@ pub struct Inference {
     pub kv_prealloc_tokens: Option<u64>,
 }
 
-/// `training` of a case (read now, estimated by the training estimator).
+/// `training` of a case.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Training {
-    /// Method.
+    /// full, lora, qlora, ia3, prompt-tuning, prefix-tuning, adapter, adapter-v2, other.
     pub method: String,
     /// Per-device batch.
+    #[serde(default)]
     pub batch_size: Option<u64>,
     /// Sequence length.
+    #[serde(default)]
     pub seq_len: Option<u64>,
-    /// Other fields, kept as they are.
-    #[serde(flatten)]
-    pub rest: serde_json::Map<String, serde_json::Value>,
+    /// The sequence length is a maximum (padded or variable lengths).
+    #[serde(default)]
+    pub seq_len_is_max: Option<bool>,
+    /// Gradient accumulation steps.
+    #[serde(default)]
+    pub grad_accum: Option<u64>,
+    /// Precision policy.
+    #[serde(default)]
+    pub precision: Option<String>,
+    /// Optimizer.
+    #[serde(default)]
+    pub optimizer: Option<String>,
+    /// Optimizer step fused into backward.
+    #[serde(default)]
+    pub optimizer_in_backward: Option<bool>,
+    /// Gradient checkpointing.
+    #[serde(default)]
+    pub grad_checkpointing: Option<bool>,
+    /// Activation offloading.
+    #[serde(default)]
+    pub activation_offload: Option<bool>,
+    /// Chunked cross-entropy.
+    #[serde(default)]
+    pub chunked_ce: Option<bool>,
+    /// torch.compile.
+    #[serde(default)]
+    pub compile: Option<bool>,
+    /// LoRA settings.
+    #[serde(default)]
+    pub lora: Option<CaseLora>,
+}
+
+/// `training.lora` of a case.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CaseLora {
+    /// Rank.
+    pub rank: u64,
+    /// Alpha.
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    /// Target module names.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Dropout.
+    #[serde(default)]
+    pub dropout: Option<f64>,
 }
 
 /// `parallel` of a case.
@@ -182,39 +228,75 @@ impl Case {
             "deepspeed" | "other" => return Err(format!("runtime {:?} is not modelled yet", self.runtime)),
             r => Runtime::parse(r).map_err(|e| e.to_string())?,
         };
+        let dtype = DType::parse(&self.weights.dtype).map_err(|e| e.to_string())?;
+        let quant = self.quant().map_err(|e| e.to_string())?;
+        let version = match runtime {
+            Runtime::Transformers => transformers_version(&self.source, &self.notes),
+            Runtime::Torchtune => dated_version(&self.source, &self.notes, RuntimeVersion::torchtune_at),
+            _ => None,
+        };
         if task == Task::Train {
-            return Err("training estimates are not modelled yet".into());
+            let tr = self.training.as_ref().ok_or("training settings missing")?;
+            let training = training_setup(tr, runtime)?;
+            // The format keeps `attention` under `inference`; training cases that name it only
+            // in their notes ("attn_implementation=eager") are read from there.
+            let noted = {
+                let n = self.notes.to_ascii_lowercase();
+                if n.contains("attn_implementation=eager") || n.contains("eager attention") {
+                    Some("eager")
+                } else if n.contains("attn_implementation=sdpa") {
+                    Some("sdpa")
+                } else {
+                    None
+                }
+            };
+            let attn = self
+                .inference
+                .as_ref()
+                .and_then(|i| i.attention.as_deref())
+                .or(noted)
+                .map(AttnImpl::parse)
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            return Ok(Workload {
+                task,
+                batch: tr.batch_size.ok_or("batch_size not published")?,
+                dtype: Some(dtype),
+                quant,
+                attn: attn.unwrap_or(
+                    if runtime == Runtime::Transformers && version.is_some_and(|v| v < RuntimeVersion::new(4, 36)) {
+                        AttnImpl::Eager
+                    } else {
+                        AttnImpl::Sdpa
+                    },
+                ),
+                runtime,
+                runtime_version: version,
+                training,
+                ..Workload::default()
+            });
+        }
+        if task == Task::Load && self.inference.is_none() {
+            return Ok(Workload {
+                task,
+                dtype: Some(dtype),
+                quant,
+                runtime,
+                runtime_version: version,
+                ..Workload::default()
+            });
         }
         let inf = self.inference.as_ref().ok_or("inference settings missing")?;
         let prompt = inf.prompt_tokens.ok_or("prompt_tokens not published")?;
-        let dtype = DType::parse(&self.weights.dtype).map_err(|e| e.to_string())?;
-        let quant = self.quant().map_err(|e| e.to_string())?;
         let text = format!("{} {}", self.source, self.notes).to_ascii_lowercase();
         let autocast =
             if dtype == DType::Fp32 && quant.is_none() && (text.contains("autocast") || text.contains("-mixed")) {
-                Some(if text.contains("bf16") {
-                    DType::Bf16
-                } else {
-                    DType::Fp16
-                })
+                Some(if text.contains("bf16") { DType::Bf16 } else { DType::Fp16 })
             } else {
                 None
             };
-        let version = matches!(runtime, Runtime::Transformers)
-            .then(|| transformers_version(&self.source, &self.notes))
-            .flatten();
-        let kv_dtype = inf
-            .kv_cache_dtype
-            .as_deref()
-            .map(DType::parse)
-            .transpose()
-            .map_err(|e| e.to_string())?;
-        let attn = inf
-            .attention
-            .as_deref()
-            .map(AttnImpl::parse)
-            .transpose()
-            .map_err(|e| e.to_string())?;
+        let kv_dtype = inf.kv_cache_dtype.as_deref().map(DType::parse).transpose().map_err(|e| e.to_string())?;
+        let attn = inf.attention.as_deref().map(AttnImpl::parse).transpose().map_err(|e| e.to_string())?;
         Ok(Workload {
             task,
             batch: inf.batch_size.unwrap_or(1),
@@ -228,6 +310,7 @@ impl Case {
             runtime,
             runtime_version: version,
             kv_prealloc: inf.kv_prealloc_tokens,
+            ..Workload::default()
         })
     }
 
@@ -238,20 +321,51 @@ impl Case {
         let gs = self.weights.group_size.and_then(|g| u64::try_from(g).ok());
         let name = match q {
             "gptq" => format!("gptq-{}bit", self.weights.bits.unwrap_or(4)),
-            "torchao-nf4" => "nf4".to_string(),
+            // torchao's NF4Tensor: 64-element blocks with int8 scalers per 256 blocks, i.e.
+            // bitsandbytes' double-quantized layout.
+            "torchao-nf4" => "nf4-dq".to_string(),
             other => other.to_string(),
         };
         // bitsandbytes' 4-bit block size is its own (64), not a GPTQ group.
-        let gs = if name.contains("nf4") || name.contains("fp4") {
-            None
-        } else {
-            gs
-        };
-        QuantConfig::parse(&name, gs).map(Some).map_err(|e| Error::Case {
-            id: self.id.clone(),
-            reason: e.to_string(),
-        })
+        let gs = if name.contains("nf4") || name.contains("fp4") { None } else { gs };
+        QuantConfig::parse(&name, gs).map(Some).map_err(|e| Error::Case { id: self.id.clone(), reason: e.to_string() })
     }
+}
+
+/// Training settings of a case, with unpublished ones left to the runtime's defaults where
+/// they barely matter and refused where they decide the answer.
+fn training_setup(tr: &Training, runtime: Runtime) -> std::result::Result<TrainingSetup, String> {
+    let method = match tr.method.as_str() {
+        "other" => return Err("method \"other\" (LoHa, VeRA, ...) is not modelled".into()),
+        m => Method::parse(m).map_err(|e| e.to_string())?,
+    };
+    let optimizer = match tr.optimizer.as_deref() {
+        None if method == Method::Full => {
+            return Err("optimizer not published: a full fine-tune's state size depends on it".into())
+        }
+        None => None,
+        // The AdamW family as the runtime implements it (foreach, fused or a loop by version).
+        Some("adam" | "adamw") => None,
+        Some("other") => return Err("optimizer \"other\" is not modelled".into()),
+        Some(o) => Some(Optimizer::parse(o).map_err(|e| e.to_string())?),
+    };
+    let lora = tr.lora.as_ref();
+    Ok(TrainingSetup {
+        seq: tr.seq_len.ok_or("seq_len not published")?,
+        precision: tr.precision.as_deref().map(Precision::parse).transpose().map_err(|e| e.to_string())?,
+        optimizer,
+        method,
+        lora_rank: lora.map_or(8, |l| l.rank),
+        lora_targets: lora.map(|l| l.targets.clone()).unwrap_or_default(),
+        lora_dropout: lora.and_then(|l| l.dropout).map(|d| (d.clamp(0.0, 1.0) * 1000.0).round() as u32),
+        grad_ckpt: tr.grad_checkpointing.unwrap_or(runtime == Runtime::Torchtune),
+        grad_accum: tr.grad_accum.unwrap_or(1).max(1),
+        chunked_ce: tr.chunked_ce,
+        optimizer_in_backward: tr.optimizer_in_backward.unwrap_or(false),
+        activation_offload: tr.activation_offload.unwrap_or(false),
+        compile: tr.compile.unwrap_or(false),
+        ..TrainingSetup::default()
+    })
 }
 
 /// The transformers version a case ran, from an explicit version in its text or, failing
@@ -262,7 +376,7 @@ pub fn transformers_version(source: &str, notes: &str) -> Option<RuntimeVersion>
         let lower = text.to_ascii_lowercase();
         let mut rest = lower.as_str();
         while let Some(i) = rest.find("transformers") {
-            let after = rest[i + "transformers".len()..].trim_start_matches([' ', '=', 'v', '>', '<', '~']);
+            let after = rest[i + "transformers".len()..].trim_start_matches([' ', '=', 'v', '>', '<', '~', '/']);
             let ver: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
             if ver.starts_with("4.") || ver.starts_with("5.") {
                 if let Ok(v) = RuntimeVersion::parse(&ver) {
@@ -272,24 +386,20 @@ pub fn transformers_version(source: &str, notes: &str) -> Option<RuntimeVersion>
             rest = &rest[i + 1..];
         }
     }
-    for text in [source, notes] {
-        if let Some((y, m)) = find_date(text) {
-            return Some(RuntimeVersion::transformers_at(y, m));
-        }
-    }
-    None
+    dated_version(source, notes, RuntimeVersion::transformers_at)
+}
+
+/// A runtime version from the first date in a case's source or notes.
+fn dated_version(source: &str, notes: &str, at: fn(u32, u32) -> RuntimeVersion) -> Option<RuntimeVersion> {
+    [source, notes].iter().find_map(|t| find_date(t)).map(|(y, m)| at(y, m))
 }
 
 /// First `Mon YYYY` / `Month YYYY` or `YYYY-MM` date in a text.
 fn find_date(text: &str) -> Option<(u32, u32)> {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
+    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
     let lower = text.to_ascii_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> =
+        lower.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').filter(|w| !w.is_empty()).collect();
     for pair in words.windows(2) {
         if let Some(m) = MONTHS.iter().position(|m| pair[0].starts_with(m)) {
             if let Ok(y) = pair[1].parse::<u32>() {
@@ -318,10 +428,7 @@ mod tests {
 
     #[test]
     fn versions_from_text() {
-        assert_eq!(
-            transformers_version("x transformers==4.36.2 y", ""),
-            Some(RuntimeVersion::new(4, 36))
-        );
+        assert_eq!(transformers_version("x transformers==4.36.2 y", ""), Some(RuntimeVersion::new(4, 36)));
         assert_eq!(
             transformers_version(
                 "optimum benchmark",
@@ -329,10 +436,7 @@ mod tests {
             ),
             Some(RuntimeVersion::new(4, 32))
         );
-        assert_eq!(
-            transformers_version("numbers added 2023-07-25", ""),
-            Some(RuntimeVersion::new(4, 31))
-        );
+        assert_eq!(transformers_version("numbers added 2023-07-25", ""), Some(RuntimeVersion::new(4, 31)));
         assert_eq!(transformers_version("no date", "nothing"), None);
     }
 }

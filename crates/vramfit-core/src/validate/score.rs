@@ -50,11 +50,8 @@ pub struct Summary {
 /// Score one case against its estimate (or skip reason).
 #[must_use]
 pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>) -> CaseResult {
-    let measured = if case.measured.bytes.is_finite() && case.measured.bytes > 0.0 {
-        case.measured.bytes as u64
-    } else {
-        0
-    };
+    let measured =
+        if case.measured.bytes.is_finite() && case.measured.bytes > 0.0 { case.measured.bytes as u64 } else { 0 };
     let mut r = CaseResult {
         id: case.id.clone(),
         task: case.task.clone(),
@@ -72,13 +69,10 @@ pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>
         Ok(b) => {
             let est = match case.metric_level() {
                 MetricLevel::Level(l) => b.levels.get(l),
-                MetricLevel::AllocatedPlusContext => b.levels.allocated.saturating_add(
-                    b.components
-                        .iter()
-                        .filter(|c| c.level == Level::Device)
-                        .map(|c| c.bytes)
-                        .sum(),
-                ),
+                MetricLevel::AllocatedPlusContext => b
+                    .levels
+                    .allocated
+                    .saturating_add(b.components.iter().filter(|c| c.level == Level::Device).map(|c| c.bytes).sum()),
             };
             r.estimate_bytes = Some(est);
             r.error = Some(est as f64 / measured as f64 - 1.0);

@@ -1,0 +1,595 @@
+//! Training and fine-tuning memory. The peak is the largest of four moments of a steady-state
+//! step (optimizer states exist from the first step on):
+//!
+//! - end of forward: weights, optimizer state, (accumulated gradients), autocast weight
+//!   copies, every saved activation, and the loss's logits;
+//! - start of backward: the same with the loss's gradients in place of its forward temporaries;
+//! - end of backward: all gradients, activations freed;
+//! - optimizer step: gradients, states and the step's temporaries.
+
+pub mod merge;
+pub mod optimizer;
+pub mod peft;
+pub mod saved;
+pub mod setup;
+
+use self::optimizer::{optimizer_memory, Trainable};
+use self::peft::{role, trainable_params, Role, Targets};
+use self::saved::{backward_working_set, layer_saved, SaveContext};
+use self::setup::{Method, Optimizer, Precision};
+use super::breakdown::{prod, thousands, Breakdown, Component};
+use super::overhead;
+use super::runtime::{Runtime, RuntimeVersion};
+use super::weights::{weight_bytes, QuantScope};
+use super::workload::{AttnImpl, Workload};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::model::{ModelSpec, ParamCount};
+use crate::quant::{Quant, QuantConfig};
+
+/// The settings after the runtime's defaults are applied.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Precision policy.
+    pub precision: Precision,
+    /// Optimizer.
+    pub optimizer: Optimizer,
+    /// Dtype of the frozen or trained base weights.
+    pub base: DType,
+    /// Dtype of adapter weights.
+    pub adapter: DType,
+    /// Chunked cross-entropy.
+    pub chunked_ce: bool,
+    /// LoRA targets.
+    pub targets: Targets,
+    /// LoRA dropout active.
+    pub lora_dropout: bool,
+    /// Non-quantized parameters upcast to fp32 (PEFT `prepare_model_for_kbit_training`).
+    pub kbit_fp32: bool,
+    /// Notes on defaults applied.
+    pub notes: Vec<String>,
+}
+
+/// Apply the runtime's defaults.
+///
+/// # Errors
+/// Unknown LoRA targets.
+pub fn resolve(spec: &ModelSpec, w: &Workload) -> Result<Resolved> {
+    let t = &w.training;
+    let model_dtype = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Bf16);
+    let half = if model_dtype == DType::Fp32 { DType::Bf16 } else { model_dtype };
+    let mut notes = vec![];
+    let precision = t.precision.unwrap_or(match (w.runtime, t.method) {
+        (Runtime::Transformers, Method::Full) => Precision::Mixed(half),
+        (Runtime::Transformers, _) => Precision::Mixed(half),
+        _ => Precision::Pure(half),
+    });
+    if t.precision.is_none() {
+        notes.push(format!("precision {} ({} default)", precision.name(), w.runtime.name()));
+    }
+    let optimizer = t.optimizer.unwrap_or(match w.runtime {
+        // torchtune recipes configure torch.optim.AdamW(fused=True).
+        Runtime::Torchtune => Optimizer::AdamwFused,
+        // The Trainer's default was transformers' own per-parameter AdamW (`adamw_hf`) before
+        // it switched to torch's AdamW.
+        Runtime::Transformers if w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 36)) => {
+            Optimizer::AdamwLoop
+        }
+        _ => Optimizer::Adamw,
+    });
+    if t.optimizer.is_none() {
+        notes.push(format!("optimizer {} ({} default)", optimizer.name(), w.runtime.name()));
+    }
+    let base = match (precision, t.method) {
+        (Precision::Fp32, _) => DType::Fp32,
+        // Mixed-precision full fine-tuning keeps fp32 master weights.
+        (Precision::Mixed(_), Method::Full) => DType::Fp32,
+        // Adapters on a frozen base: the base stays as loaded.
+        (Precision::Mixed(_), _) => w.dtype.unwrap_or(model_dtype),
+        (Precision::Pure(d), _) => d,
+    };
+    let adapter = match (w.runtime, precision) {
+        // PEFT keeps adapter weights in fp32 on a half-precision base (autocast_adapter_dtype).
+        (Runtime::Transformers, _) | (_, Precision::Fp32 | Precision::Mixed(_)) => DType::Fp32,
+        (_, Precision::Pure(d)) => d,
+    };
+    // litgpt always chunks the head and the loss; torchtune's configs switched to
+    // CEWithChunkedOutputLoss with release 0.3 (September 2024).
+    let chunked_ce = t.chunked_ce.unwrap_or(match w.runtime {
+        Runtime::Litgpt => true,
+        Runtime::Torchtune => w.runtime_version.is_none_or(|v| v >= RuntimeVersion::new(0, 3)),
+        _ => false,
+    });
+    let targets = Targets::parse(if t.lora_targets.is_empty() { &[] } else { &t.lora_targets })?;
+    let targets = if targets.roles.is_empty() && !targets.all_linear && t.method.is_lora() {
+        Targets::parse(&peft::default_targets(w.runtime))?
+    } else {
+        targets
+    };
+    let lora_dropout = t.lora_dropout.unwrap_or(if w.runtime == Runtime::Litgpt { 50 } else { 0 }) > 0;
+    let kbit_fp32 = t.method == Method::Qlora && w.runtime == Runtime::Transformers;
+    Ok(Resolved { precision, optimizer, base, adapter, chunked_ce, targets, lora_dropout, kbit_fp32, notes })
+}
+
+/// Estimate a training step.
+///
+/// # Errors
+/// Settings vramfit does not model yet, or contradictory ones.
+#[allow(clippy::too_many_lines)]
+pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
+    if matches!(w.runtime, Runtime::Vllm | Runtime::LlamaCpp) {
+        return Err(Error::workload(
+            "--runtime",
+            format!("{} does not train; use transformers, torchtune or litgpt", w.runtime.name()),
+        ));
+    }
+    if !spec.encoder_layers.is_empty() && !spec.layers.is_empty() {
+        return Err(Error::workload(
+            "--task",
+            format!("training encoder-decoder models ({}) is not modelled yet", spec.model_type),
+        ));
+    }
+    let t = &w.training;
+    if t.seq == 0 || t.seq > super::workload::MAX_TOKENS {
+        return Err(Error::workload("--seq", format!("must be between 1 and {}", super::workload::MAX_TOKENS)));
+    }
+    if t.grad_accum == 0 || t.grad_accum > 1 << 20 {
+        return Err(Error::workload("--grad-accum", "must be at least 1"));
+    }
+    if t.method.is_lora() && (t.lora_rank == 0 || t.lora_rank > 1 << 16) {
+        return Err(Error::workload("--lora-rank", "must be between 1 and 65536"));
+    }
+    let res = resolve(spec, w)?;
+    let mut notes = res.notes.clone();
+    let method = t.method;
+    let full = method == Method::Full;
+    let quant: Option<QuantConfig> = match (method, &w.quant) {
+        (Method::Qlora, None) => Some(QuantConfig::parse("nf4", None)?),
+        (_, q) => q.clone(),
+    };
+    if full && quant.is_some() {
+        return Err(Error::workload(
+            "--quant",
+            "quantized weights cannot be fully fine-tuned; use --method qlora or lora",
+        ));
+    }
+    let c = res.precision.compute().bytes();
+    let autocast = matches!(res.precision, Precision::Mixed(_));
+    let tokens = prod(&[w.batch, t.seq]);
+    let h = spec.hidden_size;
+    let v = spec.vocab_size;
+    let layers: Vec<&crate::model::Layer> = spec.encoder_layers.iter().chain(&spec.layers).collect();
+    let n_layers = layers.len() as u64;
+    let params = ParamCount::of(spec);
+
+    // ---- weights ------------------------------------------------------------------------
+    let dense_dtype = if res.kbit_fp32 { DType::Fp32 } else { res.base };
+    let wb = weight_bytes(spec, dense_dtype, quant.as_ref(), QuantScope { head: w.runtime == Runtime::Litgpt });
+    let mut weights = vec![Component::new(
+        "weights",
+        wb.total,
+        format!(
+            "{}{}",
+            wb.formula,
+            if res.kbit_fp32 { " (prepare_model_for_kbit_training upcasts non-quantized params to fp32)" } else { "" }
+        ),
+        "exact parameter count per tensor × storage bytes",
+    )];
+    let trainable = trainable_params(spec, t, &res.targets, w.runtime);
+    let train_dtype = if full { res.base } else { res.adapter };
+    let tb = train_dtype.bytes();
+    if !full {
+        weights.push(Component::new(
+            "adapter_weights",
+            trainable * tb,
+            format!("{} trainable {} params × {tb} B ({train_dtype})", thousands(trainable), method.name()),
+            "PEFT tuners / litgpt lora.py / torchtune LoRALinear",
+        ));
+    }
+
+    // ---- optimizer and gradients ------------------------------------------------------------
+    let trainables = trainable_tensors(spec, t, &res, tb);
+    let opt = optimizer_memory(res.optimizer, &trainables);
+    let grads = trainable * tb;
+    let largest_trainable = trainables.iter().map(|x| x.rows * x.cols * x.bytes).max().unwrap_or(0);
+    let states = Component::new(
+        "optimizer_state",
+        opt.state,
+        opt.formula.clone(),
+        "torch/optim/adamw.py, bitsandbytes optim, transformers Adafactor",
+    );
+    let grads_c = if t.optimizer_in_backward {
+        Component::new(
+            "gradients",
+            largest_trainable,
+            format!(
+                "optimizer step runs in backward: one parameter's gradient at a time (largest = {})",
+                thousands(largest_trainable)
+            ),
+            "torchtune optimizer_in_bwd (register_post_accumulate_grad_hook)",
+        )
+    } else {
+        Component::new(
+            "gradients",
+            grads,
+            format!("trainable params × {tb} B = {} × {tb}", thousands(trainable)),
+            "autograd .grad buffers (param dtype)",
+        )
+    };
+    if opt.paged_state > 0 {
+        notes.push(format!("paged optimizer state ({:.2} GiB) lives in unified memory and is evicted to CPU RAM under pressure: not counted on the GPU", opt.paged_state as f64 / f64::from(1u32 << 30)));
+    }
+
+    // ---- autocast weight copies ----------------------------------------------------------
+    let linear_params: u64 = spec.all_linears().map(crate::model::Linear::weight_numel).sum();
+    let quantized_params = wb.quantized_params;
+    // litgpt runs the head in 128-token chunks; under autocast a frozen head's weight is cast
+    // (not cached: it does not require grad) once per chunk, and each copy is saved for
+    // backward.
+    let head_chunk_casts = match (&spec.lm_head, w.runtime, autocast, full) {
+        (Some(head), Runtime::Litgpt, true, false) if !spec.tied_embeddings => {
+            t.seq.div_ceil(128).saturating_sub(1) * head.weight_numel()
+        }
+        _ => 0,
+    };
+    let autocast_copies = if autocast && dense_dtype.bytes() > c && head_chunk_casts > 0 {
+        let n = linear_params - quantized_params.min(linear_params) + head_chunk_casts;
+        Component::new(
+            "autocast_weight_copies",
+            n * c,
+            format!("linear weights cast to {c}-byte copies kept for backward, the head once per 128-token chunk ({} chunks) = {} × {c}", t.seq.div_ceil(128), thousands(n)),
+            "torch autocast + litgpt GPT.forward(lm_head_chunk_size=128)",
+        )
+    } else if autocast && dense_dtype.bytes() > c && !full && t.grad_ckpt {
+        // Casts of frozen weights are not cached (they do not require grad); checkpointed
+        // layers do not save them, so only the layer being recomputed holds its copies.
+        let per_layer = if quant.is_some() {
+            0
+        } else {
+            layers
+                .iter()
+                .map(|l| l.linears.iter().map(crate::model::Linear::weight_numel).sum::<u64>())
+                .max()
+                .unwrap_or(0)
+        };
+        Component::new(
+            "autocast_weight_copies",
+            per_layer * c,
+            format!(
+                "frozen weights under checkpointing: one layer's {c}-byte casts during its recomputation = {} × {c}",
+                thousands(per_layer)
+            ),
+            "torch autocast (casts of frozen weights are not cached) + torch.utils.checkpoint",
+        )
+    } else if autocast && dense_dtype.bytes() > c {
+        Component::new(
+            "autocast_weight_copies",
+            (linear_params - quantized_params.min(linear_params)) * c,
+            format!(
+                "{} linear weights cast to {}-byte copies, kept for backward = {} × {c}",
+                thousands(linear_params - quantized_params.min(linear_params)),
+                c,
+                thousands(linear_params - quantized_params.min(linear_params))
+            ),
+            "torch autocast (weight cast cache; casts saved by F.linear for grad_input)",
+        )
+    } else {
+        Component::new(
+            "autocast_weight_copies",
+            0,
+            "no autocast copies (weights already in the compute dtype)",
+            "torch autocast",
+        )
+    };
+
+    // ---- activations ------------------------------------------------------------------------
+    let litgpt = w.runtime == Runtime::Litgpt;
+    let torchtune = w.runtime == Runtime::Torchtune;
+    let resid = if full {
+        res.base.bytes()
+    } else if res.kbit_fp32 {
+        4
+    } else {
+        res.base.bytes().min(4)
+    };
+    let resid = if autocast && !full && !res.kbit_fp32 { res.base.bytes() } else { resid };
+    let expand_kv = litgpt
+        || torchtune
+        || (w.runtime == Runtime::Transformers && w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 48)));
+    let attn = if matches!(w.attn, AttnImpl::Flash) { AttnImpl::Flash } else { w.attn };
+    let no_dropout_runtime = litgpt || torchtune;
+    let ctx = SaveContext {
+        resid,
+        compute: c,
+        autocast,
+        adapter: if autocast { c } else { res.adapter.bytes() },
+        full,
+        norms_train: full || method == Method::AdapterV2,
+        quant_saves_input: quant.as_ref().is_some_and(QuantConfig::is_bitsandbytes),
+        lora_dropout: res.lora_dropout && method.is_lora(),
+        targets: &res.targets,
+        attn,
+        expand_kv,
+        seq: t.seq,
+        attn_dropout: !no_dropout_runtime && spec.dropout.attention > 0 && attn == AttnImpl::Eager,
+        hidden_dropout: !no_dropout_runtime && spec.dropout.hidden > 0,
+        compile: t.compile,
+        ln_fp32: autocast,
+    };
+    let seq_keys = |l: &crate::model::Layer| l.attention.window.map_or(t.seq, |win| t.seq.min(win));
+    // Layers whose inputs need gradients (litgpt adapters start at layer 2; everything else
+    // trains something at or below layer 0).
+    let first_grad_layer =
+        if matches!(method, Method::Adapter | Method::AdapterV2) { peft::ADAPTER_START_LAYER.min(n_layers) } else { 0 };
+    let mut saved_total = 0u64;
+    let mut busiest = 0u64;
+    let mut busiest_desc = String::new();
+    let mut bwd_ws = 0u64;
+    for (i, layer) in layers.iter().enumerate() {
+        if (i as u64) < first_grad_layer {
+            continue;
+        }
+        let s = layer_saved(layer, h, &ctx);
+        let per_token = s.per_token(seq_keys(layer));
+        let bytes = prod(&[tokens, per_token]);
+        saved_total = saved_total.saturating_add(bytes);
+        if bytes > busiest {
+            busiest = bytes;
+            busiest_desc = format!("{} = {} B/token", s.describe(seq_keys(layer)), thousands(per_token));
+        }
+        bwd_ws = bwd_ws.max(prod(&[tokens, backward_working_set(layer, h, resid, c, attn, seq_keys(layer))]));
+    }
+    // Final norm and the head's input.
+    let head_trains = full || res.targets.roles.contains(&Role::Head);
+    let head_saved = prod(&[tokens, h, if ctx.compile { resid } else { 4 } + if head_trains { c } else { 0 }]);
+    let ckpt_inputs = prod(&[tokens, h, resid, n_layers - first_grad_layer]);
+    let (act_bytes, act_formula, act_src) = if t.grad_ckpt {
+        (
+            ckpt_inputs.saturating_add(head_saved),
+            format!(
+                "checkpointed: layer inputs tokens × h × {resid} B × {} layers = {} × {h} × {resid} × {}; recomputed layer in backward: {busiest_desc}",
+                n_layers - first_grad_layer,
+                thousands(tokens),
+                n_layers - first_grad_layer
+            ),
+            "torch.utils.checkpoint per decoder layer (transformers gradient_checkpointing_enable, torchtune/litgpt ac)",
+        )
+    } else {
+        (
+            saved_total.saturating_add(head_saved),
+            format!("saved for backward, per layer per token: {busiest_desc}; × {} tokens × {} layers + final norm/head inputs", thousands(tokens), n_layers - first_grad_layer),
+            "autograd saved tensors per op (Korthikanti et al. 2022 §4, counted for this implementation)",
+        )
+    };
+    let (act_gpu, act_host) = if t.activation_offload {
+        // Offloading streams each layer's saved tensors to CPU; about two layers' worth are in
+        // flight on the GPU (torchtune OffloadActivations, one stream).
+        let unit = if t.grad_ckpt { prod(&[tokens, h, resid]) } else { busiest };
+        let kept = unit.saturating_mul(2).min(act_bytes);
+        (kept, act_bytes - kept)
+    } else {
+        (act_bytes, 0)
+    };
+    let activations = Component::new(
+        "activations",
+        act_gpu,
+        if t.activation_offload {
+            format!("{act_formula}; offloaded to CPU except ~2 layers in flight ({} B on host)", thousands(act_host))
+        } else {
+            act_formula
+        },
+        act_src,
+    );
+    let recompute = Component::new(
+        "recomputed_layer",
+        if t.grad_ckpt { busiest } else { 0 },
+        format!("one layer's saved tensors rebuilt during backward: {busiest_desc}"),
+        "torch.utils.checkpoint recomputation",
+    );
+
+    // ---- loss ------------------------------------------------------------------------------
+    let (loss_fwd, loss_bwd, loss_desc) = if spec.lm_head.is_some() {
+        loss_terms(w.runtime, res.chunked_ce, t.compile, c, tokens, v)
+    } else {
+        (0, 0, "no language-model head: a classification head's loss is negligible".to_string())
+    };
+    let loss_fwd_c = Component::new(
+        "logits_and_loss",
+        loss_fwd,
+        format!("forward: {loss_desc}"),
+        "transformers loss_utils.ForCausalLMLoss / litgpt chunked_cross_entropy / torchtune CEWithChunkedOutputLoss",
+    );
+    let loss_bwd_c = Component::new(
+        "logits_and_loss",
+        loss_bwd,
+        format!("backward start: {loss_desc}"),
+        "log_softmax backward: saved output + incoming and outgoing gradients",
+    );
+    let bwd_ws_c = Component::new("backward_working_set", bwd_ws, "gradients of the residual stream (2·h) and of the MLP intermediates (3·I) for the layer being differentiated, × tokens", "autograd engine, one layer at a time");
+    let dequant = match quant.as_ref().map(|q| &q.quant) {
+        Some(Quant::Bnb4 { .. } | Quant::BnbInt8) => Component::new(
+            "dequantization_temporaries",
+            wb.largest_quantized * c,
+            format!(
+                "largest quantized linear dequantized to {c} B for each forward and backward matmul = {} × {c}",
+                thousands(wb.largest_quantized)
+            ),
+            "bitsandbytes MatMul4Bit (dequantize_4bit per call)",
+        ),
+        _ => Component::new("dequantization_temporaries", 0, "no quantized weights", ""),
+    };
+    let step_temp = Component::new(
+        "optimizer_step_temporaries",
+        if t.optimizer_in_backward { 0 } else { opt.step_temp },
+        opt.temp_formula.clone(),
+        "torch/optim/adamw.py _multi_tensor_adamw; transformers Adafactor.step",
+    );
+
+    // ---- phases -------------------------------------------------------------------------------
+    let accum_grads = t.grad_accum > 1 && !t.optimizer_in_backward;
+    let mut base = weights.clone();
+    base.push(states.clone());
+    if accum_grads {
+        base.push(grads_c.clone());
+    }
+    let mut fwd = base.clone();
+    fwd.extend([autocast_copies.clone(), activations.clone(), loss_fwd_c, dequant.clone()]);
+    // Backward first differentiates the loss (its temporaries are freed before the layers
+    // start), then the layers from the top: one layer's gradients (and, checkpointed, its
+    // recomputed activations) at a time.
+    let mut bwd_loss = base.clone();
+    bwd_loss.extend([autocast_copies.clone(), activations.clone(), loss_bwd_c, dequant.clone()]);
+    let mut bwd = base.clone();
+    bwd.extend([autocast_copies.clone(), activations.clone(), bwd_ws_c.clone(), recompute.clone(), dequant.clone()]);
+    let mut bwd_end = weights.clone();
+    bwd_end.extend([states.clone(), grads_c.clone(), bwd_ws_c, dequant, recompute]);
+    if t.grad_ckpt {
+        bwd_end.push(Component::new(
+            "activations",
+            prod(&[tokens, h, resid]),
+            "the first layer's checkpointed input",
+            "torch.utils.checkpoint",
+        ));
+    } else if !t.activation_offload {
+        // The first layer's saved tensors are the last to be freed.
+        bwd_end.push(Component::new(
+            "activations",
+            busiest,
+            format!("the first layer's saved tensors, freed last: {busiest_desc}"),
+            "autograd saved tensors",
+        ));
+    }
+    let mut step = weights;
+    step.extend([states, grads_c, step_temp]);
+    let phases = [
+        ("forward", fwd),
+        ("backward (loss)", bwd_loss),
+        ("backward (layers)", bwd),
+        ("end of backward", bwd_end),
+        ("optimizer step", step),
+    ];
+    let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
+    let (phase, components) = phases.into_iter().max_by_key(|(_, cs)| sum(cs)).expect("five phases");
+    let mut components: Vec<Component> = components.into_iter().filter(|c| c.bytes > 0).collect();
+    // Gradients and the two Adam states have the weights' shapes: the same rounding each.
+    let large = wb.rounding_waste * if full { 4 } else { 1 };
+    let transient: u64 = components
+        .iter()
+        .filter(|c| {
+            matches!(c.name.as_str(), "activations" | "logits_and_loss" | "backward_working_set" | "recomputed_layer")
+        })
+        .map(|c| c.bytes)
+        .sum();
+    // Activations are freed and re-allocated every step in varying sizes: the allocator keeps
+    // their blocks cached and splits them imperfectly.
+    components.push(overhead::allocator(large, 64, transient / 20, "5 % fragmentation of the per-step transients"));
+    components
+        .push(overhead::cuda_context(super::runtime::RuntimeVersion::lazy_cuda_loading(w.runtime, w.runtime_version)));
+    if act_host > 0 {
+        components.push(
+            Component::new(
+                "offloaded_activations",
+                act_host,
+                "saved activations streamed to pinned CPU memory",
+                "torchtune training.OffloadActivations",
+            )
+            .at(super::breakdown::Level::Host),
+        );
+    }
+    if opt.paged_state > 0 {
+        components.push(
+            Component::new(
+                "paged_optimizer_state",
+                opt.paged_state,
+                opt.formula.clone(),
+                "bitsandbytes paged optimizers (cudaMallocManaged)",
+            )
+            .at(super::breakdown::Level::Host),
+        );
+    }
+    let _ = params;
+    Ok(Breakdown::from_components(components, phase, notes))
+}
+
+/// Bytes of the logits and cross-entropy at the end of forward and the start of backward.
+fn loss_terms(runtime: Runtime, chunked: bool, compiled: bool, c: u64, tokens: u64, v: u64) -> (u64, u64, String) {
+    let tv = prod(&[tokens, v]);
+    match (runtime, chunked) {
+        (Runtime::Torchtune, true) if compiled => (
+            tv * c + tv / 8 * 8,
+            tv * c + tv / 8 * 12,
+            format!("compiled chunked loss: logits ({c} B) kept, log-softmax recomputed one chunk (1/8) at a time in fp32 = {} × {v}", thousands(tokens)),
+        ),
+        (Runtime::Litgpt, true) => (
+            tv * 2 * c,
+            tv * 2 * c + tv / 8 * 4,
+            format!("litgpt: chunked logits ({c} B) + log-softmax output ({c} B) per token × vocab = {} × {v} × {}", thousands(tokens), 2 * c),
+        ),
+        (_, true) => (
+            tv * (c + 4),
+            tv * 4 + tv / 8 * 8,
+            format!("chunked: logits ({c} B) + fp32 log-softmax output (4 B), chunk gradients = {} × {v}", thousands(tokens)),
+        ),
+        (_, false) => (
+            tv * (c + 8),
+            tv * 12,
+            format!("logits ({c} B) upcast to fp32 (4 B) + log-softmax output (4 B); backward: output + two fp32 gradients (12 B) = {} × {v}", thousands(tokens)),
+        ),
+    }
+}
+
+/// The trainable tensors (for optimizer state shapes).
+fn trainable_tensors(spec: &ModelSpec, t: &setup::TrainingSetup, res: &Resolved, bytes: u64) -> Vec<Trainable> {
+    let mut out = vec![];
+    let r = t.lora_rank;
+    match t.method {
+        Method::Full => {
+            for l in spec.all_linears() {
+                out.push(Trainable { rows: l.out_features, cols: l.in_features, count: l.copies, bytes });
+                if l.bias {
+                    out.push(Trainable { rows: 1, cols: l.out_features, count: l.copies, bytes });
+                }
+            }
+            for e in &spec.embeddings {
+                out.push(Trainable {
+                    rows: spec.hidden_size,
+                    cols: e.numel / spec.hidden_size.max(1),
+                    count: 1,
+                    bytes,
+                });
+            }
+            for n in &spec.final_norms {
+                out.push(Trainable { rows: 1, cols: n.numel(), count: 1, bytes });
+            }
+            for layer in spec.encoder_layers.iter().chain(&spec.layers) {
+                for n in &layer.norms {
+                    out.push(Trainable { rows: 1, cols: n.numel(), count: 1, bytes });
+                }
+                for o in &layer.others {
+                    out.push(Trainable { rows: 1, cols: o.numel, count: 1, bytes });
+                }
+            }
+        }
+        Method::Lora | Method::Qlora | Method::Dora => {
+            for layer in spec.encoder_layers.iter().chain(&spec.layers) {
+                for l in &layer.linears {
+                    let o = res.targets.adapted_out(l, layer);
+                    if o > 0 {
+                        out.push(Trainable { rows: r, cols: l.in_features, count: l.copies, bytes });
+                        out.push(Trainable { rows: o, cols: r, count: l.copies, bytes });
+                    }
+                }
+            }
+            if let (Some(hd), true) = (&spec.lm_head, res.targets.roles.contains(&Role::Head)) {
+                out.push(Trainable { rows: r, cols: hd.in_features, count: 1, bytes });
+                out.push(Trainable { rows: hd.out_features, cols: r, count: 1, bytes });
+            }
+        }
+        _ => {
+            let n = trainable_params(spec, t, &res.targets, Runtime::Transformers);
+            out.push(Trainable { rows: 1, cols: n, count: 1, bytes });
+        }
+    }
+    let _ = role;
+    out
+}

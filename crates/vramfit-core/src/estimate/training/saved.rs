@@ -1,0 +1,221 @@
+//! Activations autograd saves for backward, per layer and per token, from the architecture:
+//! what each op keeps (inputs of linears whose weight trains, attention's saved tensors per
+//! implementation, activation-function inputs, norm inputs, dropout masks), and what a frozen
+//! base still needs so gradients can flow to adapters below.
+
+use super::peft::{role, Role, Targets};
+use crate::estimate::workload::AttnImpl;
+use crate::model::{Layer, NormKind};
+
+/// How the layer runs in training.
+#[derive(Debug, Clone)]
+pub struct SaveContext<'a> {
+    /// Bytes of the residual stream (the embedding dtype: fp32 under mixed precision).
+    pub resid: u64,
+    /// Compute dtype bytes (matmul outputs).
+    pub compute: u64,
+    /// Matmuls autocast (each linear casts its input: one copy per linear).
+    pub autocast: bool,
+    /// Bytes of the adapter weights (PEFT keeps fp32 adapters on a bf16 base).
+    pub adapter: u64,
+    /// Base weights train (full fine-tuning).
+    pub full: bool,
+    /// Norm weights train.
+    pub norms_train: bool,
+    /// Frozen quantized linears (bitsandbytes 4-bit) save their input for backward.
+    pub quant_saves_input: bool,
+    /// LoRA dropout is active (> 0).
+    pub lora_dropout: bool,
+    /// LoRA targets.
+    pub targets: &'a Targets,
+    /// Attention implementation.
+    pub attn: AttnImpl,
+    /// K/V are expanded to every query head before attention (GQA `repeat_kv`).
+    pub expand_kv: bool,
+    /// Tokens attended to (sequence length).
+    pub seq: u64,
+    /// Attention-probability dropout active.
+    pub attn_dropout: bool,
+    /// Residual dropout active.
+    pub hidden_dropout: bool,
+    /// torch.compile's partitioner recomputes elementwise ops (norm internals, activations).
+    pub compile: bool,
+    /// LayerNorm upcasts to fp32 under autocast.
+    pub ln_fp32: bool,
+}
+
+/// Saved bytes of one layer: per token, plus per token × sequence (attention scores).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerSaved {
+    /// Named parts, bytes per token.
+    pub parts: Vec<(&'static str, u64)>,
+    /// Bytes per token per key position (eager attention), multiplied by the sequence.
+    pub per_token_per_key: u64,
+}
+
+impl LayerSaved {
+    fn add(&mut self, name: &'static str, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        if let Some(p) = self.parts.iter_mut().find(|(n, _)| *n == name) {
+            p.1 += bytes;
+        } else {
+            self.parts.push((name, bytes));
+        }
+    }
+    /// Bytes per token including attention scores at `seq` keys.
+    #[must_use]
+    pub fn per_token(&self, seq: u64) -> u64 {
+        self.parts.iter().map(|(_, b)| *b).sum::<u64>() + self.per_token_per_key.saturating_mul(seq)
+    }
+    /// "name bytes + name bytes ..." for explanations.
+    #[must_use]
+    pub fn describe(&self, seq: u64) -> String {
+        let mut s: Vec<String> = self.parts.iter().map(|(n, b)| format!("{n} {b}")).collect();
+        if self.per_token_per_key > 0 {
+            s.push(format!("scores {}×{seq}", self.per_token_per_key));
+        }
+        s.join(" + ")
+    }
+}
+
+/// Which input tensor a linear reads.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Input {
+    AttnNorm,
+    AttnOut,
+    MlpNorm,
+    MlpHidden,
+    Other,
+}
+
+/// Saved bytes per token of `layer`.
+#[must_use]
+pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
+    let mut s = LayerSaved::default();
+    let c = ctx.compute;
+    let a = &layer.attention;
+    let m = &layer.mlp;
+    let norms = layer.norms.iter().filter(|n| n.dim == h).count() as u64;
+    // Norms over the hidden size (attention, MLP; Gemma's extra post-norms).
+    let rms = layer.norms.iter().any(|n| n.kind == NormKind::RmsNorm);
+    let norm_in = if ctx.compile {
+        ctx.resid
+    } else if rms {
+        // HF/torchtune/litgpt RMSNorm: x.float() saved by pow/mul, plus the normalized value
+        // saved by the weight multiply when the weight trains.
+        4 + if ctx.norms_train { ctx.resid } else { 0 }
+    } else if ctx.ln_fp32 {
+        4
+    } else {
+        ctx.resid
+    };
+    s.add("norms", norms * h * norm_in);
+    let qk_norms = layer.norms.iter().filter(|n| n.dim != h).map(|n| n.dim).sum::<u64>();
+    s.add("norms", qk_norms * a.heads.max(1) / 2 * if ctx.compile { c } else { 4 });
+
+    // Linear inputs.
+    let mut shared: Vec<Input> = Vec::new();
+    let n_experts_routed = if m.is_moe() { m.top_k } else { 1 };
+    for l in &layer.linears {
+        let r = role(l);
+        let input = match r {
+            Role::Q | Role::K | Role::V | Role::Qkv => Input::AttnNorm,
+            Role::O => Input::AttnOut,
+            Role::Gate | Role::Up | Role::GateUp | Role::Router => Input::MlpNorm,
+            Role::Down => Input::MlpHidden,
+            _ => Input::Other,
+        };
+        let input_dtype = match input {
+            Input::AttnNorm | Input::MlpNorm => ctx.resid,
+            _ => c,
+        };
+        // Expert linears see only their routed tokens: top_k of every token in total.
+        let per_token_in = if l.copies > 1 { l.in_features * n_experts_routed } else { l.in_features };
+        let adapted = ctx.targets.adapted_out(l, layer) > 0;
+        let weight_trains = ctx.full;
+        let needs_base_input = weight_trains || (ctx.quant_saves_input && !ctx.full);
+        if needs_base_input {
+            if ctx.autocast && input_dtype != c {
+                // autocast casts the input once per linear call, and that copy is saved.
+                s.add("linear inputs", per_token_in * c);
+            } else if !shared.contains(&input) || l.copies > 1 {
+                shared.push(input);
+                s.add("linear inputs", per_token_in * input_dtype);
+            }
+        }
+        if adapted && !ctx.full {
+            let lora_dtype = if ctx.autocast { c } else { ctx.adapter };
+            let own_copy = ctx.lora_dropout || ctx.autocast || lora_dtype != input_dtype;
+            if ctx.lora_dropout {
+                // dropout output (saved by lora_A) + its mask.
+                s.add("lora inputs", per_token_in * (lora_dtype + 1));
+            } else if own_copy {
+                s.add("lora inputs", per_token_in * lora_dtype);
+            } else if !shared.contains(&input) {
+                shared.push(input);
+                s.add("lora inputs", per_token_in * input_dtype);
+            }
+        }
+    }
+
+    // Attention core.
+    let kv_saved =
+        if ctx.expand_kv && a.kv_heads() < a.heads { a.heads * (a.head_dim + a.v_head_dim) } else { a.kv_width() };
+    match ctx.attn {
+        AttnImpl::Sdpa | AttnImpl::Flash => {
+            // q, k, v, output and the fp32 logsumexp.
+            s.add("attention", (a.q_width() + kv_saved + a.heads * a.v_head_dim) * c + a.heads * 4);
+        }
+        AttnImpl::Eager => {
+            s.add("attention", (a.q_width() + kv_saved) * c);
+            // fp32 softmax output + the probabilities matmul(·, v) keeps (dropout: mask too).
+            s.add("attention", 0);
+            let keys_per_token = a.heads;
+            let per_key = 4 + c + if ctx.attn_dropout { 1 } else { 0 };
+            s.per_token_per_key = keys_per_token * per_key;
+            // The transposed output is copied contiguous for o_proj.
+            if ctx.full || layer.linears.iter().any(|l| role(l) == Role::O && ctx.targets.adapted_out(l, layer) > 0) {
+                s.add("attention", a.heads * a.v_head_dim * c);
+            }
+        }
+    }
+
+    // MLP core (per token; experts per routed token).
+    let i = m.intermediate;
+    let routed = if m.is_moe() { m.top_k } else { 1 };
+    let mlp_elems = if m.gated {
+        // act input (gate), act output and up, saved by act and by the product.
+        if ctx.compile {
+            2 * i
+        } else {
+            3 * i
+        }
+    } else {
+        // GELU saves its input.
+        i
+    };
+    s.add("mlp", mlp_elems * routed * c + m.shared_intermediate * if m.gated { 3 } else { 1 } * c);
+    if m.is_moe() {
+        // Router softmax (fp32), gathered expert inputs and the weighted outputs.
+        s.add("mlp", m.experts * 4 + 2 * routed * h * c);
+    }
+    if ctx.hidden_dropout {
+        s.add("dropout masks", 2 * h);
+    }
+    s
+}
+
+/// Bytes per token a layer's backward needs transiently: gradients of the residual stream and
+/// of the largest intermediates.
+#[must_use]
+pub fn backward_working_set(layer: &Layer, h: u64, resid: u64, compute: u64, attn: AttnImpl, keys: u64) -> u64 {
+    let m = &layer.mlp;
+    let i = m.intermediate.max(m.shared_intermediate) * if m.is_moe() { m.top_k.max(1) } else { 1 };
+    let mlp = 2 * h * resid + 3 * i * compute;
+    // Eager attention's backward materializes the gradient of the probabilities (compute
+    // dtype) and of the scores (fp32 softmax backward) for every head and key.
+    let scores = if attn == AttnImpl::Eager { layer.attention.heads * keys * (compute + 4) } else { 0 };
+    mlp.max(scores + 2 * h * resid)
+}

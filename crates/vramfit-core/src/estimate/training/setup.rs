@@ -1,0 +1,258 @@
+//! Training settings: precision policy, optimizer, method (full or parameter-efficient),
+//! and the memory-saving switches.
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use serde::Serialize;
+
+/// Where weights, gradients and compute live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// Everything fp32.
+    Fp32,
+    /// fp32 weights (master copy), gradients and states; matmuls autocast to this dtype.
+    Mixed(DType),
+    /// Weights, gradients and optimizer states all in this dtype (torchtune, litgpt
+    /// `bf16-true`, PEFT with a bf16 model).
+    Pure(DType),
+}
+
+impl Precision {
+    /// Parse `fp32|mixed-fp16|mixed-bf16|pure-bf16|pure-fp16` (and litgpt spellings).
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "fp32" | "32-true" | "32" => Precision::Fp32,
+            "mixed-bf16" | "bf16-mixed" => Precision::Mixed(DType::Bf16),
+            "mixed-fp16" | "fp16-mixed" | "16-mixed" => Precision::Mixed(DType::Fp16),
+            "pure-bf16" | "bf16-true" | "bf16" => Precision::Pure(DType::Bf16),
+            "pure-fp16" | "16-true" | "fp16" => Precision::Pure(DType::Fp16),
+            _ => {
+                return Err(Error::workload(
+                    "--precision",
+                    format!("unknown precision {s:?}; use fp32, mixed-fp16, mixed-bf16, pure-bf16 or pure-fp16"),
+                ))
+            }
+        })
+    }
+    /// The dtype matmuls run in.
+    #[must_use]
+    pub fn compute(self) -> DType {
+        match self {
+            Precision::Fp32 => DType::Fp32,
+            Precision::Mixed(d) | Precision::Pure(d) => d,
+        }
+    }
+    /// Name as the CLI spells it.
+    #[must_use]
+    pub fn name(self) -> String {
+        match self {
+            Precision::Fp32 => "fp32".into(),
+            Precision::Mixed(d) => format!("mixed-{d}"),
+            Precision::Pure(d) => format!("pure-{d}"),
+        }
+    }
+}
+
+/// Optimizers, by how much state they keep and what their step allocates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Optimizer {
+    /// Plain SGD: no state.
+    Sgd,
+    /// SGD with momentum: one buffer.
+    SgdMomentum,
+    /// torch AdamW, foreach implementation (the CUDA default): two states, and the step makes
+    /// a temporary copy of one state (`_foreach_sqrt(exp_avg_sq)`).
+    Adamw,
+    /// torch AdamW with `fused=True`: two states, no temporaries.
+    AdamwFused,
+    /// A per-parameter loop (torch `foreach=False`, transformers' own `AdamW`, the Trainer
+    /// default `adamw_hf` before 4.36): two states, one parameter-sized temporary at a time.
+    AdamwLoop,
+    /// bitsandbytes 8-bit AdamW: two uint8 states with an fp32 absmax per 256-element block.
+    Adamw8bit,
+    /// bitsandbytes paged AdamW: fp32 states in CUDA unified memory (evictable to CPU).
+    PagedAdamw,
+    /// bitsandbytes paged 8-bit AdamW.
+    PagedAdamw8bit,
+    /// transformers Adafactor: factored second moment (row + column vectors per matrix), no
+    /// first moment by default.
+    Adafactor,
+    /// Lion: one momentum buffer.
+    Lion,
+    /// bitsandbytes 8-bit Lion.
+    Lion8bit,
+}
+
+impl Optimizer {
+    /// Parse the CLI spelling.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "sgd" => Optimizer::Sgd,
+            "sgd-momentum" | "momentum" => Optimizer::SgdMomentum,
+            "adamw" | "adam" | "adamw-torch" | "adamw-foreach" => Optimizer::Adamw,
+            "adamw-fused" | "adamw-torch-fused" | "fused-adamw" => Optimizer::AdamwFused,
+            "adamw-loop" | "adamw-hf" | "adamw-foreach-false" => Optimizer::AdamwLoop,
+            "adamw-8bit" | "adamw8bit" | "adamw-bnb-8bit" | "8bit-adamw" => Optimizer::Adamw8bit,
+            "paged-adamw" | "paged-adamw-32bit" => Optimizer::PagedAdamw,
+            "paged-adamw-8bit" => Optimizer::PagedAdamw8bit,
+            "adafactor" => Optimizer::Adafactor,
+            "lion" => Optimizer::Lion,
+            "lion-8bit" | "lion8bit" => Optimizer::Lion8bit,
+            _ => {
+                return Err(Error::workload(
+                    "--optimizer",
+                    format!("unknown optimizer {s:?}; use adamw, adamw-fused, adamw-loop, adamw-8bit, paged-adamw, paged-adamw-8bit, adafactor, sgd, sgd-momentum, lion or lion-8bit"),
+                ))
+            }
+        })
+    }
+    /// Name as the CLI spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Sgd => "sgd",
+            Optimizer::SgdMomentum => "sgd-momentum",
+            Optimizer::Adamw => "adamw",
+            Optimizer::AdamwFused => "adamw-fused",
+            Optimizer::AdamwLoop => "adamw-loop",
+            Optimizer::Adamw8bit => "adamw-8bit",
+            Optimizer::PagedAdamw => "paged-adamw",
+            Optimizer::PagedAdamw8bit => "paged-adamw-8bit",
+            Optimizer::Adafactor => "adafactor",
+            Optimizer::Lion => "lion",
+            Optimizer::Lion8bit => "lion-8bit",
+        }
+    }
+}
+
+/// What is trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Every parameter.
+    Full,
+    /// LoRA adapters on a frozen base.
+    Lora,
+    /// LoRA on a 4-bit quantized frozen base.
+    Qlora,
+    /// DoRA: LoRA plus a magnitude vector per adapted module.
+    Dora,
+    /// IA3: learned scaling vectors on keys, values and the MLP input of down_proj.
+    Ia3,
+    /// Prompt tuning: learned virtual-token embeddings prepended to the input.
+    PromptTuning,
+    /// Prefix tuning: learned key/value prefixes in every layer.
+    PrefixTuning,
+    /// litgpt Adapter (LLaMA-Adapter): learned prompts with zero-init gating in later layers.
+    Adapter,
+    /// litgpt Adapter v2: Adapter plus trainable biases, scales and norms.
+    AdapterV2,
+}
+
+impl Method {
+    /// Parse the CLI spelling.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "full" => Method::Full,
+            "lora" | "loha" | "lokr" | "vera" | "other" => Method::Lora,
+            "qlora" => Method::Qlora,
+            "dora" => Method::Dora,
+            "ia3" => Method::Ia3,
+            "prompt-tuning" | "prompt" => Method::PromptTuning,
+            "prefix-tuning" | "prefix" => Method::PrefixTuning,
+            "adapter" | "llama-adapter" => Method::Adapter,
+            "adapter-v2" | "adapterv2" => Method::AdapterV2,
+            _ => {
+                return Err(Error::workload(
+                    "--method",
+                    format!("unknown method {s:?}; use full, lora, qlora, dora, ia3, prompt-tuning, prefix-tuning, adapter or adapter-v2"),
+                ))
+            }
+        })
+    }
+    /// Name as the CLI spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Full => "full",
+            Method::Lora => "lora",
+            Method::Qlora => "qlora",
+            Method::Dora => "dora",
+            Method::Ia3 => "ia3",
+            Method::PromptTuning => "prompt-tuning",
+            Method::PrefixTuning => "prefix-tuning",
+            Method::Adapter => "adapter",
+            Method::AdapterV2 => "adapter-v2",
+        }
+    }
+    /// LoRA-shaped adapters (LoRA, QLoRA, DoRA).
+    #[must_use]
+    pub fn is_lora(self) -> bool {
+        matches!(self, Method::Lora | Method::Qlora | Method::Dora)
+    }
+}
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrainingSetup {
+    /// Tokens per sample.
+    pub seq: u64,
+    /// Precision policy; `None` = the runtime's default for the model's dtype.
+    pub precision: Option<Precision>,
+    /// Optimizer; `None` = the runtime's default.
+    pub optimizer: Option<Optimizer>,
+    /// What is trained.
+    pub method: Method,
+    /// LoRA rank.
+    pub lora_rank: u64,
+    /// LoRA target modules (Hugging Face names, `all-linear`); empty = the runtime's default.
+    pub lora_targets: Vec<String>,
+    /// LoRA dropout in per mille; `None` = the runtime's default.
+    pub lora_dropout: Option<u32>,
+    /// Virtual tokens of prompt/prefix tuning.
+    pub virtual_tokens: u64,
+    /// Gradient checkpointing (activation recomputation per layer).
+    pub grad_ckpt: bool,
+    /// Micro-batches per optimizer step (gradients persist between them when > 1).
+    pub grad_accum: u64,
+    /// Cross-entropy in chunks (logits never upcast whole); `None` = the runtime's default.
+    pub chunked_ce: Option<bool>,
+    /// Optimizer step inside backward, gradients freed per parameter (torchtune).
+    pub optimizer_in_backward: bool,
+    /// Saved activations offloaded to CPU (torchtune).
+    pub activation_offload: bool,
+    /// torch.compile (the partitioner recomputes cheap elementwise ops instead of saving them).
+    pub compile: bool,
+}
+
+impl Default for TrainingSetup {
+    fn default() -> Self {
+        TrainingSetup {
+            seq: 512,
+            precision: None,
+            optimizer: None,
+            method: Method::Full,
+            lora_rank: 8,
+            lora_targets: vec![],
+            lora_dropout: None,
+            virtual_tokens: 20,
+            grad_ckpt: false,
+            grad_accum: 1,
+            chunked_ce: None,
+            optimizer_in_backward: false,
+            activation_offload: false,
+            compile: false,
+        }
+    }
+}
