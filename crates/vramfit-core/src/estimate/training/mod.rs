@@ -389,7 +389,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
     // ---- loss ------------------------------------------------------------------------------
     let (loss_fwd, loss_bwd, loss_desc) = if spec.lm_head.is_some() {
-        loss_terms(w.runtime, res.chunked_ce, t.compile, c, tokens, v)
+        loss_terms(w.runtime, w.runtime_version, res.chunked_ce, t.compile, c, tokens, v)
     } else {
         (0, 0, "no language-model head: a classification head's loss is negligible".to_string())
     };
@@ -512,9 +512,25 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 }
 
 /// Bytes of the logits and cross-entropy at the end of forward and the start of backward.
-fn loss_terms(runtime: Runtime, chunked: bool, compiled: bool, c: u64, tokens: u64, v: u64) -> (u64, u64, String) {
+fn loss_terms(
+    runtime: Runtime,
+    version: Option<RuntimeVersion>,
+    chunked: bool,
+    compiled: bool,
+    c: u64,
+    tokens: u64,
+    v: u64,
+) -> (u64, u64, String) {
     let tv = prod(&[tokens, v]);
+    let early_torchtune = runtime == Runtime::Torchtune && version.is_some_and(|v| v < RuntimeVersion::new(0, 3));
     match (runtime, chunked) {
+        // torchtune before 0.3: the model returns fp32 logits, the recipe shifts them with a
+        // contiguous copy and keeps them (no `del logits`) through backward.
+        (Runtime::Torchtune, false) if early_torchtune => (
+            tv * 8,
+            tv * 16,
+            format!("torchtune < 0.3: fp32 logits (4 B) and their shifted copy (4 B); backward: logits + log-softmax output + two fp32 gradients (16 B) = {} × {v}", thousands(tokens)),
+        ),
         (Runtime::Torchtune, true) if compiled => (
             tv * c + tv / 8 * 8,
             tv * c + tv / 8 * 12,
