@@ -2,6 +2,7 @@
 //! core [`Workload`] ("high" arguments).
 
 use clap::{Args, Parser, Subcommand};
+use vramfit_core::estimate::parallel::{Offload, Parallel, Strategy};
 use vramfit_core::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use vramfit_core::estimate::{AttnImpl, Runtime, RuntimeVersion, Task, Workload};
 use vramfit_core::quant::QuantConfig;
@@ -146,6 +147,40 @@ pub struct WorkloadArgs {
     /// Merge: run the merge on the GPU instead of in CPU RAM.
     #[arg(long)]
     pub merge_on_gpu: bool,
+    /// GPUs per node [default: the count in --gpu 4xA100-80GB, else 1].
+    #[arg(long)]
+    pub gpus: Option<u64>,
+    /// Nodes.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: u64,
+    /// DeepSpeed ZeRO stage 0|1|2|3 (0 = plain data parallel, DDP).
+    #[arg(long)]
+    pub zero: Option<u8>,
+    /// PyTorch FSDP sharding: full | grad-op | hybrid.
+    #[arg(long)]
+    pub fsdp: Option<String>,
+    /// Tensor-parallel degree.
+    #[arg(long, default_value_t = 1)]
+    pub tp: u64,
+    /// Pipeline-parallel degree.
+    #[arg(long, default_value_t = 1)]
+    pub pp: u64,
+    /// Expert-parallel degree (MoE).
+    #[arg(long, default_value_t = 1)]
+    pub ep: u64,
+    /// Megatron sequence parallelism with --tp.
+    #[arg(long)]
+    pub sequence_parallel: bool,
+    /// Offload optimizer state (ZeRO / FSDP): cpu | nvme.
+    #[arg(long)]
+    pub offload: Option<String>,
+    /// Offload parameters too (ZeRO-3 offload_param, FSDP CPUOffload).
+    #[arg(long)]
+    pub offload_params: bool,
+    /// Inference across GPUs: split layers sequentially (accelerate device_map="auto")
+    /// rather than tensor parallel.
+    #[arg(long)]
+    pub device_map: bool,
 }
 
 /// `vramfit inspect`.
@@ -180,6 +215,54 @@ pub struct ValidateArgs {
 }
 
 impl WorkloadArgs {
+    /// The parallel layout from the flags and the GPU count of `--gpu NxNAME`.
+    pub fn parallel(&self, task: Task, gpu_count: Option<u64>) -> Result<Parallel, Error> {
+        let gpus = self.gpus.or(gpu_count).unwrap_or(1);
+        let strategy = match (self.zero, self.fsdp.as_deref()) {
+            (Some(_), Some(_)) => return Err(Error::workload("--fsdp", "give --zero or --fsdp, not both")),
+            (Some(0), None) => Strategy::Ddp,
+            (Some(z), None) => Strategy::Zero(z),
+            (None, Some(f)) => match f.to_ascii_lowercase().as_str() {
+                "full" | "full-shard" | "full_shard" => Strategy::FsdpFull,
+                "grad-op" | "shard-grad-op" | "shard_grad_op" => Strategy::FsdpGradOp,
+                "hybrid" | "hybrid-shard" | "hybrid_shard" => Strategy::FsdpHybrid,
+                _ => {
+                    return Err(Error::workload(
+                        "--fsdp",
+                        format!("unknown FSDP mode {f:?}; use full, grad-op or hybrid"),
+                    ))
+                }
+            },
+            (None, None) if gpus * self.nodes > 1 && self.tp == 1 && self.pp == 1 => match task {
+                Task::Train => Strategy::Ddp,
+                _ => Strategy::Sequential,
+            },
+            (None, None) if self.device_map => Strategy::Sequential,
+            (None, None) => Strategy::None,
+        };
+        let offload = match self.offload.as_deref() {
+            None => None,
+            Some("cpu") => Some(Offload::Cpu),
+            Some("nvme") => Some(Offload::Nvme),
+            Some(o) => {
+                return Err(Error::workload("--offload", format!("unknown offload target {o:?}; use cpu or nvme")))
+            }
+        };
+        let p = Parallel {
+            gpus_per_node: gpus,
+            nodes: self.nodes,
+            strategy,
+            tp: self.tp,
+            pp: self.pp,
+            ep: self.ep,
+            sequence_parallel: self.sequence_parallel,
+            offload,
+            offload_params: self.offload_params,
+        };
+        p.check()?;
+        Ok(p)
+    }
+
     fn training(&self) -> Result<TrainingSetup, Error> {
         if let Some(p) = self.lora_dropout {
             if !(0.0..1.0).contains(&p) {
@@ -204,8 +287,8 @@ impl WorkloadArgs {
         })
     }
 
-    /// Resolve flags into a checked workload.
-    pub fn resolve(&self) -> Result<Workload, Error> {
+    /// Resolve flags, with the GPU count of `--gpu NxNAME`.
+    pub fn resolve_for(&self, gpu_count: Option<u64>) -> Result<Workload, Error> {
         let task = Task::parse(&self.task)?;
         let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
@@ -259,6 +342,7 @@ impl WorkloadArgs {
             runtime_version,
             kv_prealloc: self.kv_prealloc,
             merge_on_gpu: self.merge_on_gpu,
+            parallel: self.parallel(task, gpu_count)?,
             training,
         };
         w.check()?;

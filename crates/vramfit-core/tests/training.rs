@@ -161,3 +161,56 @@ proptest! {
         prop_assert!(lora.levels.allocated <= full.levels.allocated, "lora {} > full {}", lora.levels.allocated, full.levels.allocated);
     }
 }
+
+mod multi_gpu {
+    use super::*;
+    use vramfit_core::estimate::parallel::{Offload, Parallel, Strategy};
+
+    fn thirteen_b(strategy: Strategy, offload: Option<Offload>) -> Breakdown {
+        let t = TrainingSetup {
+            precision: Some(Precision::Mixed(DType::Bf16)),
+            optimizer: Some(Optimizer::Adamw),
+            grad_ckpt: true,
+            seq: 512,
+            ..TrainingSetup::default()
+        };
+        let parallel =
+            Parallel { gpus_per_node: 4, strategy, offload, offload_params: offload.is_some(), ..Parallel::default() };
+        run("llama-2-13b", &Workload { task: Task::Train, batch: 1, training: t, parallel, ..Workload::default() })
+    }
+
+    /// "13B fine-tune OOMs on 4×A100": DDP replicates 20 bytes per parameter on every GPU;
+    /// ZeRO-3 and FSDP shard it so that 4 × 80 GB fit; offload makes 4 × 40 GB fit.
+    #[test]
+    fn thirteen_b_on_four_a100s() {
+        let a40 = vramfit_core::catalog::find_gpu("A100-40GB").unwrap().usable_bytes;
+        let a80 = vramfit_core::catalog::find_gpu("A100-80GB").unwrap().usable_bytes;
+        let ddp = thirteen_b(Strategy::Ddp, None);
+        assert!(ddp.total_bytes() > 2 * a80);
+        assert!(ddp.component("gradient_buckets") > 0);
+        let z2 = thirteen_b(Strategy::Zero(2), None).total_bytes();
+        let z3 = thirteen_b(Strategy::Zero(3), None).total_bytes();
+        let fsdp = thirteen_b(Strategy::FsdpFull, None).total_bytes();
+        assert!(z3 < z2 && z2 < ddp.total_bytes());
+        assert!(z3 < a80 && fsdp < a80 && z3 > a40 && fsdp > a40);
+        let off = thirteen_b(Strategy::Zero(3), Some(Offload::Cpu));
+        assert!(off.total_bytes() < a40);
+        // The offloaded fp32 master, Adam states and 16-bit shards are in CPU RAM.
+        assert!(off.host_bytes > 13_015_864_320 * 12 / 4, "{}", off.host_bytes);
+    }
+
+    #[test]
+    fn tensor_parallel_inference_splits_weights_and_cache() {
+        let one = run("llama-2-70b", &Workload { task: Task::Prefill, dtype: Some(DType::Fp16), ..Workload::default() });
+        let tp = Workload {
+            task: Task::Prefill,
+            dtype: Some(DType::Fp16),
+            parallel: Parallel { gpus_per_node: 8, tp: 8, ..Parallel::default() },
+            ..Workload::default()
+        };
+        let eight = run("llama-2-70b", &tp);
+        assert_eq!(eight.component("weights"), one.component("weights").div_ceil(8));
+        // 8 KV heads over 8 GPUs: one head each.
+        assert_eq!(eight.component("kv_cache"), one.component("kv_cache").div_ceil(8));
+    }
+}

@@ -6,8 +6,8 @@ use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let workload = a.workload.resolve()?;
     let gpu = a.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+    let workload = a.workload.resolve_for(gpu.as_ref().map(|g| g.count))?;
     let model = vramfit_io::resolve_model(&a.model)?;
     check_gpu_support(&workload, gpu.as_ref(), &model.spec)?;
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;

@@ -235,6 +235,15 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         }
     }
 
+    // ---- several GPUs -------------------------------------------------------------------
+    let par = &w.parallel;
+    if par.gpus() > 1 || par.tp > 1 {
+        for (_, cs) in &mut phases {
+            *cs = shard_inference(spec, cs, par, litgpt);
+        }
+        notes.push(format!("{}: per-GPU memory of the most-loaded GPU", super::parallel::describe(par)));
+    }
+
     // ---- pick the peak --------------------------------------------------------------------
     let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
     let (phase, mut components) =
@@ -444,4 +453,42 @@ fn quant_forward_workspace(
         }
         _ => None,
     }
+}
+
+/// Split an inference phase over GPUs: tensor parallelism (attention heads and MLP columns
+/// split; KV heads split, or replicated when there are fewer KV heads than GPUs) or a
+/// sequential layer split (each GPU holds a contiguous block of layers and their cache; the
+/// first also holds the embeddings, the last the head).
+fn shard_inference(spec: &ModelSpec, cs: &[Component], p: &super::parallel::Parallel, litgpt: bool) -> Vec<Component> {
+    use super::parallel::{scaled, Share, Strategy};
+    let params = crate::model::ParamCount::of(spec);
+    let layer_params: u64 =
+        spec.layers.iter().map(|l| l.linears.iter().map(|x| x.weight_numel() + x.bias_numel()).sum::<u64>()).sum();
+    let per_mille = |n: u64| n.saturating_mul(1000) / params.total.max(1);
+    let layers_pm = per_mille(layer_params);
+    let tensor = p.tp > 1 || p.strategy != Strategy::Sequential;
+    let g = if tensor { p.tp.max(p.gpus()) } else { p.gpus() };
+    let kv_heads = spec.first_attention().map_or(1, crate::model::Attention::kv_heads).max(1);
+    let mut out = Vec::new();
+    for c in cs {
+        let share = match (c.name.as_str(), tensor) {
+            // litgpt's tensor parallelism shards the blocks' linears only; embeddings and head
+            // stay whole on every GPU (litgpt/generate/tp.py). vLLM splits the vocabulary too.
+            ("weights", true) if litgpt => Share { num: layers_pm + (1000 - layers_pm) * g, den: 1000 * g },
+            ("weights", true) => Share::one_in(g),
+            ("weights", false) => {
+                // Most-loaded GPU: its block of layers plus the larger of embeddings and head.
+                let end = per_mille(params.total - layer_params);
+                Share { num: layers_pm + end * g, den: 1000 * g }
+            }
+            ("kv_cache" | "kv_cache_growth" | "kv_cache_previous", true) => {
+                Share { num: kv_heads.div_ceil(g).max(1), den: kv_heads }
+            }
+            ("kv_cache" | "kv_cache_growth" | "kv_cache_previous", false) => Share::one_in(g),
+            ("activations" | "mask", true) => Share::one_in(g),
+            _ => Share::ALL,
+        };
+        out.push(scaled(c, share, if tensor { "tensor parallel" } else { "sequential layer split" }));
+    }
+    out
 }

@@ -5,6 +5,7 @@ pub mod breakdown;
 pub mod inference;
 pub mod kv_cache;
 pub mod overhead;
+pub mod parallel;
 pub mod runtime;
 pub mod training;
 pub mod weights;

@@ -124,6 +124,8 @@ pub struct Workload {
     pub runtime_version: Option<RuntimeVersion>,
     /// Tokens of KV cache allocated up front (litgpt `max_seq_length`, static caches).
     pub kv_prealloc: Option<u64>,
+    /// How several GPUs share the work (one GPU by default).
+    pub parallel: crate::estimate::parallel::Parallel,
     /// Merge the adapter on the GPU rather than in CPU RAM (`merge`).
     pub merge_on_gpu: bool,
     /// Training settings (used by `train` and `merge`).
@@ -145,6 +147,7 @@ impl Default for Workload {
             runtime: Runtime::Transformers,
             runtime_version: None,
             kv_prealloc: None,
+            parallel: crate::estimate::parallel::Parallel::default(),
             merge_on_gpu: false,
             training: crate::estimate::training::setup::TrainingSetup::default(),
         }
@@ -174,6 +177,7 @@ impl Workload {
                 return Err(Error::workload("--kv-prealloc", format!("must be at most {MAX_TOKENS}")));
             }
         }
+        self.parallel.check()?;
         if self.autocast.is_some() && self.quant.is_some() && self.task != Task::Train {
             return Err(Error::workload(
                 "--precision",

@@ -2,6 +2,7 @@
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::estimate::parallel::{Offload, Parallel as Layout, Strategy};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{AttnImpl, Level, Runtime, RuntimeVersion, Task, Workload};
 use crate::quant::QuantConfig;
@@ -214,18 +215,11 @@ impl Case {
             return Err(format!("case says: {r}"));
         }
         let task = Task::parse(&self.task).map_err(|e| e.to_string())?;
-        if let Some(p) = &self.parallel {
-            let multi = p.gpus.unwrap_or(1) > 1 || p.strategy.as_deref().is_some_and(|s| s != "none");
-            if multi {
-                return Err(format!(
-                    "multi-GPU ({} × {}) strategies are not modelled yet",
-                    p.gpus.unwrap_or(1),
-                    p.strategy.as_deref().unwrap_or("?")
-                ));
-            }
-        }
+        let parallel = self.parallel_layout(task)?;
         let runtime = match self.runtime.as_str() {
-            "deepspeed" | "other" => return Err(format!("runtime {:?} is not modelled yet", self.runtime)),
+            // DeepSpeed runs the transformers model; the strategy says what it shards.
+            "deepspeed" => Runtime::Transformers,
+            "other" => return Err(format!("runtime {:?} is not modelled yet", self.runtime)),
             r => Runtime::parse(r).map_err(|e| e.to_string())?,
         };
         let dtype = DType::parse(&self.weights.dtype).map_err(|e| e.to_string())?;
@@ -260,6 +254,7 @@ impl Case {
                 .map_err(|e| e.to_string())?;
             return Ok(Workload {
                 task,
+                parallel,
                 batch: tr.batch_size.ok_or("batch_size not published")?,
                 dtype: Some(dtype),
                 quant,
@@ -310,8 +305,46 @@ impl Case {
             runtime,
             runtime_version: version,
             kv_prealloc: inf.kv_prealloc_tokens,
+            parallel,
             ..Workload::default()
         })
+    }
+
+    /// The case's GPUs and strategy as a vramfit layout.
+    fn parallel_layout(&self, task: Task) -> std::result::Result<Layout, String> {
+        let Some(p) = &self.parallel else { return Ok(Layout::default()) };
+        let gpus = p.gpus.unwrap_or(1).max(1);
+        let offload = p.cpu_offload.unwrap_or(false);
+        let base = Layout { gpus_per_node: gpus, ..Layout::default() };
+        let layout = match p.strategy.as_deref().unwrap_or("none") {
+            "none" if gpus == 1 => Layout::default(),
+            "none" | "ddp" => {
+                Layout { strategy: if task == Task::Train { Strategy::Ddp } else { Strategy::Sequential }, ..base }
+            }
+            "tensor" => Layout { tp: gpus, ..base },
+            "pipeline-naive" => Layout { strategy: Strategy::Sequential, ..base },
+            "fsdp-full" => Layout {
+                strategy: Strategy::FsdpFull,
+                offload: offload.then_some(Offload::Cpu),
+                offload_params: offload,
+                ..base
+            },
+            "fsdp-grad-op" => Layout { strategy: Strategy::FsdpGradOp, ..base },
+            "zero2" => Layout { strategy: Strategy::Zero(2), offload: offload.then_some(Offload::Cpu), ..base },
+            "zero3" => Layout {
+                strategy: Strategy::Zero(3),
+                offload: offload.then_some(Offload::Cpu),
+                offload_params: offload,
+                ..base
+            },
+            // The PEFT DeepSpeed examples offload both optimizer state and parameters.
+            "zero3-offload" => {
+                Layout { strategy: Strategy::Zero(3), offload: Some(Offload::Cpu), offload_params: true, ..base }
+            }
+            other => return Err(format!("parallel strategy {other:?} is not modelled")),
+        };
+        layout.check().map_err(|e| e.to_string())?;
+        Ok(layout)
     }
 
     fn quant(&self) -> Result<Option<QuantConfig>> {

@@ -461,13 +461,25 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     }
     let mut step = weights;
     step.extend([states, grads_c, step_temp]);
-    let phases = [
+    let mut phases = [
         ("forward", fwd),
         ("backward (loss)", bwd_loss),
         ("backward (layers)", bwd),
         ("end of backward", bwd_end),
         ("optimizer step", step),
     ];
+    let par = &w.parallel;
+    if !par.is_single() {
+        let shape = training_shape(spec, par, full, autocast && full, c, trainable, t.seq, w.batch, quant.as_ref());
+        for (name, cs) in &mut phases {
+            *cs = super::parallel::shard_training_phase(cs, par, &shape, name);
+        }
+        notes.push(format!(
+            "{}: per-GPU peak of the most-loaded rank; CPU RAM shown per rank (× {} per node)",
+            super::parallel::describe(par),
+            par.gpus_per_node
+        ));
+    }
     let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
     let (phase, components) = phases.into_iter().max_by_key(|(_, cs)| sum(cs)).expect("five phases");
     let mut components: Vec<Component> = components.into_iter().filter(|c| c.bytes > 0).collect();
@@ -509,6 +521,58 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     }
     let _ = params;
     Ok(Breakdown::from_components(components, phase, notes))
+}
+
+/// What sharding needs to know about the model and step.
+#[allow(clippy::too_many_arguments)]
+fn training_shape(
+    spec: &ModelSpec,
+    par: &super::parallel::Parallel,
+    full: bool,
+    mixed_full: bool,
+    c: u64,
+    trainable: u64,
+    seq: u64,
+    batch: u64,
+    quant: Option<&QuantConfig>,
+) -> super::parallel::TrainingShape {
+    let params = ParamCount::of(spec);
+    let n_layers = spec.num_layers();
+    let layer_unit_bytes = spec
+        .encoder_layers
+        .iter()
+        .chain(&spec.layers)
+        .enumerate()
+        .map(|(i, l)| {
+            let linears: u64 = l
+                .linears
+                .iter()
+                .map(|x| match quant {
+                    Some(q) => q.weight_bytes(x, Some((i as u64, n_layers))) + x.bias_numel() * c,
+                    None => (x.weight_numel() + x.bias_numel()) * c,
+                })
+                .sum();
+            linears + l.norms.iter().map(crate::model::Norm::numel).sum::<u64>() * c
+        })
+        .max()
+        .unwrap_or(0);
+    let embed_unit_bytes = spec.embeddings.iter().map(|e| e.numel).max().unwrap_or(0) * c;
+    let experts = params.group(crate::model::ParamGroup::Experts);
+    let a = spec.first_attention().map_or(1, |a| a.heads);
+    let h = spec.hidden_size;
+    let base = super::parallel::korthikanti_layer_activations(seq, batch, h, a, 1, false);
+    let split = super::parallel::korthikanti_layer_activations(seq, batch, h, a, par.tp, par.sequence_parallel);
+    super::parallel::TrainingShape {
+        full,
+        mixed: mixed_full,
+        compute: c,
+        params: params.total,
+        trainable,
+        layer_unit_bytes,
+        embed_unit_bytes,
+        expert_per_mille: experts.saturating_mul(1000) / params.total.max(1),
+        tp_activation_per_mille: if base > 0.0 { ((split / base) * 1000.0).ceil() as u64 } else { 1000 },
+    }
 }
 
 /// Bytes of the logits and cross-entropy at the end of forward and the start of backward.
