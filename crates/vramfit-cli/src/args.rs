@@ -2,11 +2,8 @@
 //! core [`Workload`] ("high" arguments).
 
 use clap::{Args, Parser, Subcommand};
-use vramfit_core::estimate::parallel::{Offload, Parallel, Strategy};
-use vramfit_core::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
-use vramfit_core::estimate::{AttnImpl, Runtime, RuntimeVersion, Task, Workload};
-use vramfit_core::quant::QuantConfig;
-use vramfit_core::{DType, Error};
+use vramfit_core::request::WorkloadRequest;
+use vramfit_core::{Error, Workload};
 
 /// How much GPU memory running or fine-tuning an LLM takes, and whether it fits.
 #[derive(Debug, Parser)]
@@ -215,137 +212,68 @@ pub struct ValidateArgs {
 }
 
 impl WorkloadArgs {
-    /// The parallel layout from the flags and the GPU count of `--gpu NxNAME`.
-    pub fn parallel(&self, task: Task, gpu_count: Option<u64>) -> Result<Parallel, Error> {
-        let gpus = self.gpus.or(gpu_count).unwrap_or(1);
-        let strategy = match (self.zero, self.fsdp.as_deref()) {
-            (Some(_), Some(_)) => return Err(Error::workload("--fsdp", "give --zero or --fsdp, not both")),
-            (Some(0), None) => Strategy::Ddp,
-            (Some(z), None) => Strategy::Zero(z),
-            (None, Some(f)) => match f.to_ascii_lowercase().as_str() {
-                "full" | "full-shard" | "full_shard" => Strategy::FsdpFull,
-                "grad-op" | "shard-grad-op" | "shard_grad_op" => Strategy::FsdpGradOp,
-                "hybrid" | "hybrid-shard" | "hybrid_shard" => Strategy::FsdpHybrid,
-                _ => {
-                    return Err(Error::workload(
-                        "--fsdp",
-                        format!("unknown FSDP mode {f:?}; use full, grad-op or hybrid"),
-                    ))
-                }
-            },
-            (None, None) if gpus * self.nodes > 1 && self.tp == 1 && self.pp == 1 => match task {
-                Task::Train => Strategy::Ddp,
-                _ => Strategy::Sequential,
-            },
-            (None, None) if self.device_map => Strategy::Sequential,
-            (None, None) => Strategy::None,
-        };
-        let offload = match self.offload.as_deref() {
-            None => None,
-            Some("cpu") => Some(Offload::Cpu),
-            Some("nvme") => Some(Offload::Nvme),
-            Some(o) => {
-                return Err(Error::workload("--offload", format!("unknown offload target {o:?}; use cpu or nvme")))
-            }
-        };
-        let p = Parallel {
-            gpus_per_node: gpus,
+    /// The flags as a core request: the same settings the web page sends, resolved by the
+    /// same code.
+    pub fn request(&self) -> WorkloadRequest {
+        WorkloadRequest {
+            task: self.task.clone(),
+            dtype: self.dtype.clone(),
+            quant: self.quant.clone(),
+            group_size: self.group_size,
+            batch: self.batch,
+            prompt: self.prompt,
+            new_tokens: self.new_tokens,
+            kv_dtype: self.kv_dtype.clone(),
+            attn: self.attn.clone(),
+            runtime: self.runtime.clone(),
+            runtime_version: self.runtime_version.clone(),
+            precision: self.precision.clone(),
+            kv_prealloc: self.kv_prealloc,
+            seq: self.seq,
+            method: self.method.clone(),
+            optimizer: self.optimizer.clone(),
+            grad_ckpt: self.grad_ckpt,
+            grad_accum: self.grad_accum,
+            lora_rank: self.lora_rank,
+            lora_targets: self.lora_targets.clone(),
+            lora_dropout: self.lora_dropout,
+            chunked_ce: self.chunked_ce,
+            optimizer_in_backward: self.optimizer_in_backward,
+            activation_offload: self.activation_offload,
+            compile: self.compile,
+            virtual_tokens: self.virtual_tokens,
+            merge_on_gpu: self.merge_on_gpu,
+            gpus: self.gpus,
             nodes: self.nodes,
-            strategy,
+            zero: self.zero,
+            fsdp: self.fsdp.clone(),
             tp: self.tp,
             pp: self.pp,
             ep: self.ep,
             sequence_parallel: self.sequence_parallel,
-            offload,
+            offload: self.offload.clone(),
             offload_params: self.offload_params,
-        };
-        p.check()?;
-        Ok(p)
-    }
-
-    fn training(&self) -> Result<TrainingSetup, Error> {
-        if let Some(p) = self.lora_dropout {
-            if !(0.0..1.0).contains(&p) {
-                return Err(Error::workload("--lora-dropout", "must be in [0, 1)"));
-            }
+            device_map: self.device_map,
         }
-        Ok(TrainingSetup {
-            seq: self.seq,
-            precision: self.precision.as_deref().map(Precision::parse).transpose()?,
-            optimizer: self.optimizer.as_deref().map(Optimizer::parse).transpose()?,
-            method: Method::parse(&self.method)?,
-            lora_rank: self.lora_rank,
-            lora_targets: self.lora_targets.clone(),
-            lora_dropout: self.lora_dropout.map(|p| (p * 1000.0).round() as u32),
-            virtual_tokens: self.virtual_tokens,
-            grad_ckpt: self.grad_ckpt,
-            grad_accum: self.grad_accum,
-            chunked_ce: self.chunked_ce.then_some(true),
-            optimizer_in_backward: self.optimizer_in_backward,
-            activation_offload: self.activation_offload,
-            compile: self.compile,
-        })
     }
 
     /// Resolve flags, with the GPU count of `--gpu NxNAME`.
     pub fn resolve_for(&self, gpu_count: Option<u64>) -> Result<Workload, Error> {
-        let task = Task::parse(&self.task)?;
-        let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
-        let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
-        let kv_dtype = self
-            .kv_dtype
-            .as_deref()
-            .map(|s| {
-                DType::parse(s).map_err(|_| {
-                    Error::workload("--kv-dtype", format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"))
-                })
-            })
-            .transpose()?;
-        let attn = AttnImpl::parse(&self.attn)?;
-        let runtime = Runtime::parse(&self.runtime)?;
-        let runtime_version = self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?;
-        let training = self.training()?;
-        let (dtype, autocast) = match (task, self.precision.as_deref()) {
-            (_, None) | (Task::Train | Task::Merge, Some(_)) => (dtype, None),
-            (_, Some(p)) => match p.to_ascii_lowercase().as_str() {
-                "mixed-bf16" | "bf16-mixed" => (Some(DType::Fp32), Some(DType::Bf16)),
-                "mixed-fp16" | "16-mixed" | "fp16-mixed" => (Some(DType::Fp32), Some(DType::Fp16)),
-                "fp32" | "32-true" => (Some(DType::Fp32), None),
-                "pure-bf16" | "bf16-true" => (Some(DType::Bf16), None),
-                "pure-fp16" | "16-true" => (Some(DType::Fp16), None),
-                _ => {
-                    return Err(Error::workload(
-                        "--precision",
-                        format!("unknown precision {p:?}; use fp32, mixed-fp16, mixed-bf16, pure-bf16 or pure-fp16"),
-                    ))
-                }
-            },
+        self.request().resolve_for(gpu_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The web page sends only what differs from [`WorkloadRequest::default`]; the CLI's
+    /// defaults must be the same values, or the page and the CLI would disagree.
+    #[test]
+    fn flag_defaults_are_the_core_request_defaults() {
+        let Cli { command: Command::Estimate(a) } = Cli::parse_from(["vramfit", "estimate", "llama-7b"]) else {
+            panic!("estimate parses as estimate");
         };
-        if !matches!(task, Task::Train | Task::Merge)
-            && self.precision.is_some()
-            && self.dtype.is_some()
-            && dtype != self.dtype.as_deref().map(DType::parse).transpose()?
-        {
-            return Err(Error::workload("--dtype", "contradicts --precision; give one of them"));
-        }
-        let w = Workload {
-            task,
-            batch: self.batch,
-            prompt: self.prompt,
-            new_tokens: self.new_tokens,
-            dtype,
-            autocast,
-            quant,
-            kv_dtype,
-            attn,
-            runtime,
-            runtime_version,
-            kv_prealloc: self.kv_prealloc,
-            merge_on_gpu: self.merge_on_gpu,
-            parallel: self.parallel(task, gpu_count)?,
-            training,
-        };
-        w.check()?;
-        Ok(w)
+        assert_eq!(a.workload.request(), WorkloadRequest::default());
     }
 }

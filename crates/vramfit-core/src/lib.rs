@@ -8,6 +8,7 @@ pub mod error;
 pub mod estimate;
 pub mod model;
 pub mod quant;
+pub mod request;
 pub mod validate;
 
 pub use dtype::DType;

@@ -14,28 +14,9 @@ fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The estimate object (also used by tests and, later, the web page).
+/// The estimate object (built in the core, so the web page returns the very same object).
 pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
-    let b = r.breakdown;
-    let mut v = json!({
-        "model": r.model.name,
-        "origin": r.model.origin,
-        "workload": r.workload,
-        "total_bytes": b.total_bytes(),
-        "levels": b.levels,
-        "components": b.components,
-        "peak_phase": b.peak_phase,
-        "host_bytes": b.host_bytes,
-        "notes": b.notes,
-    });
-    if let Some(verdict) = r.verdict {
-        v["gpu"] =
-            json!({"label": verdict.gpu.label, "count": verdict.gpu.count, "usable_bytes": verdict.gpu.usable_bytes});
-        v["fits"] = json!(verdict.fits);
-        v["headroom_bytes"] = json!(verdict.headroom_bytes);
-        v["per_gpu_bytes"] = json!(verdict.needed_per_gpu);
-    }
-    v
+    vramfit_core::request::estimate_value(&r.model.name, &r.model.origin, r.workload, r.breakdown, r.verdict)
 }
 
 pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -4,7 +4,6 @@ pub mod json;
 pub mod markdown;
 pub mod table;
 
-use vramfit_core::catalog::GpuSpec;
 use vramfit_core::{Breakdown, Workload};
 use vramfit_io::ResolvedModel;
 
@@ -16,23 +15,8 @@ pub struct EstimateReport<'a> {
     pub verdict: Option<&'a Verdict>,
 }
 
-/// Whether the estimate fits the GPUs asked about.
-pub struct Verdict {
-    pub gpu: GpuSpec,
-    pub needed_per_gpu: u64,
-    pub fits: bool,
-    pub headroom_bytes: i128,
-}
-
-impl Verdict {
-    pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
-        // Single-device estimates: every GPU would hold the whole model until multi-GPU
-        // strategies are modelled, so the verdict is per GPU of the spec.
-        let needed = b.total_bytes();
-        let headroom = i128::from(gpu.usable_bytes) - i128::from(needed);
-        Verdict { gpu, needed_per_gpu: needed, fits: headroom >= 0, headroom_bytes: headroom }
-    }
-}
+/// Whether the estimate fits the GPUs asked about (decided in the core, as on the web page).
+pub use vramfit_core::request::Verdict;
 
 /// Bytes as GiB with two decimals.
 pub fn gib(bytes: u64) -> String {

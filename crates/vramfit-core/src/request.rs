@@ -1,0 +1,509 @@
+//! Requests as people type them: the workload settings as strings and numbers, named like the
+//! command-line flags, resolved into a checked [`Workload`]; the fits verdict; the estimate
+//! report as the CLI's `--json` prints it.
+//!
+//! The CLI and the web page both go through this module, so they cannot disagree: the CLI
+//! copies its parsed flags into a [`WorkloadRequest`], the page sends the same settings as JSON
+//! (keys are the flag names without `--`: `{"task": "train", "lora-rank": 16}`).
+
+use crate::catalog::{self, GpuSpec};
+use crate::estimate::parallel::{Offload, Parallel, Strategy};
+use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
+use crate::estimate::{AttnImpl, Breakdown, Runtime, RuntimeVersion, Task, Workload};
+use crate::model::ModelSpec;
+use crate::quant::QuantConfig;
+use crate::{DType, Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The workload settings, one field per command-line flag, before any parsing.
+///
+/// Defaults are the CLI's defaults (a test in the CLI checks they stay equal). In JSON the
+/// keys are the flag names: `new` for `--new`, `lora-rank` for `--lora-rank`, and so on.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WorkloadRequest {
+    /// `--task`: load | prefill | generate | train | merge.
+    pub task: String,
+    /// `--dtype`: weights and compute dtype; `None` = the checkpoint's.
+    pub dtype: Option<String>,
+    /// `--quant`: weight quantization.
+    pub quant: Option<String>,
+    /// `--group-size`: GPTQ/AWQ group size (bitsandbytes block size).
+    pub group_size: Option<u64>,
+    /// `--batch`: sequences processed together.
+    pub batch: u64,
+    /// `--prompt`: prompt tokens per sequence.
+    pub prompt: u64,
+    /// `--new`: new tokens generated per sequence.
+    #[serde(rename = "new")]
+    pub new_tokens: u64,
+    /// `--kv-dtype`: KV cache dtype; `None` = the compute dtype.
+    pub kv_dtype: Option<String>,
+    /// `--attn`: eager | sdpa | flash.
+    pub attn: String,
+    /// `--runtime`: transformers | litgpt | torchtune | vllm | llama.cpp.
+    pub runtime: String,
+    /// `--runtime-version`.
+    pub runtime_version: Option<String>,
+    /// `--precision`: fp32 | mixed-fp16 | mixed-bf16 | pure-bf16 | pure-fp16.
+    pub precision: Option<String>,
+    /// `--kv-prealloc`: KV cache tokens allocated up front.
+    pub kv_prealloc: Option<u64>,
+    /// `--seq`: training tokens per sample.
+    pub seq: u64,
+    /// `--method`: full | lora | qlora | dora | ia3 | prompt-tuning | prefix-tuning | ...
+    pub method: String,
+    /// `--optimizer`; `None` = the runtime's default.
+    pub optimizer: Option<String>,
+    /// `--grad-ckpt`: gradient checkpointing.
+    pub grad_ckpt: bool,
+    /// `--grad-accum`: micro-batches per optimizer step.
+    pub grad_accum: u64,
+    /// `--lora-rank`.
+    pub lora_rank: u64,
+    /// `--lora-targets`: module names, or `all-linear`; empty = the runtime's default.
+    pub lora_targets: Vec<String>,
+    /// `--lora-dropout`: probability in [0, 1).
+    pub lora_dropout: Option<f64>,
+    /// `--chunked-ce`: cross-entropy in chunks.
+    pub chunked_ce: bool,
+    /// `--optimizer-in-backward` (torchtune).
+    pub optimizer_in_backward: bool,
+    /// `--activation-offload` (torchtune).
+    pub activation_offload: bool,
+    /// `--compile`: torch.compile.
+    pub compile: bool,
+    /// `--virtual-tokens`: prompt/prefix tuning tokens.
+    pub virtual_tokens: u64,
+    /// `--merge-on-gpu`.
+    pub merge_on_gpu: bool,
+    /// `--gpus`: GPUs per node; `None` = the count in `--gpu NxNAME`, else 1.
+    pub gpus: Option<u64>,
+    /// `--nodes`.
+    pub nodes: u64,
+    /// `--zero`: DeepSpeed ZeRO stage.
+    pub zero: Option<u8>,
+    /// `--fsdp`: full | grad-op | hybrid.
+    pub fsdp: Option<String>,
+    /// `--tp`: tensor-parallel degree.
+    pub tp: u64,
+    /// `--pp`: pipeline-parallel degree.
+    pub pp: u64,
+    /// `--ep`: expert-parallel degree.
+    pub ep: u64,
+    /// `--sequence-parallel`.
+    pub sequence_parallel: bool,
+    /// `--offload`: cpu | nvme.
+    pub offload: Option<String>,
+    /// `--offload-params`.
+    pub offload_params: bool,
+    /// `--device-map`: sequential layer split for inference on several GPUs.
+    pub device_map: bool,
+}
+
+impl Default for WorkloadRequest {
+    fn default() -> Self {
+        WorkloadRequest {
+            task: "generate".into(),
+            dtype: None,
+            quant: None,
+            group_size: None,
+            batch: 1,
+            prompt: 512,
+            new_tokens: 256,
+            kv_dtype: None,
+            attn: "sdpa".into(),
+            runtime: "transformers".into(),
+            runtime_version: None,
+            precision: None,
+            kv_prealloc: None,
+            seq: 512,
+            method: "full".into(),
+            optimizer: None,
+            grad_ckpt: false,
+            grad_accum: 1,
+            lora_rank: 8,
+            lora_targets: vec![],
+            lora_dropout: None,
+            chunked_ce: false,
+            optimizer_in_backward: false,
+            activation_offload: false,
+            compile: false,
+            virtual_tokens: 20,
+            merge_on_gpu: false,
+            gpus: None,
+            nodes: 1,
+            zero: None,
+            fsdp: None,
+            tp: 1,
+            pp: 1,
+            ep: 1,
+            sequence_parallel: false,
+            offload: None,
+            offload_params: false,
+            device_map: false,
+        }
+    }
+}
+
+impl WorkloadRequest {
+    /// The parallel layout from the settings and the GPU count of `--gpu NxNAME`.
+    ///
+    /// # Errors
+    /// Contradictory or unknown strategy settings (the error names the flag).
+    pub fn parallel(&self, task: Task, gpu_count: Option<u64>) -> Result<Parallel> {
+        let gpus = self.gpus.or(gpu_count).unwrap_or(1);
+        let strategy = match (self.zero, self.fsdp.as_deref()) {
+            (Some(_), Some(_)) => return Err(Error::workload("--fsdp", "give --zero or --fsdp, not both")),
+            (Some(0), None) => Strategy::Ddp,
+            (Some(z), None) => Strategy::Zero(z),
+            (None, Some(f)) => match f.to_ascii_lowercase().as_str() {
+                "full" | "full-shard" | "full_shard" => Strategy::FsdpFull,
+                "grad-op" | "shard-grad-op" | "shard_grad_op" => Strategy::FsdpGradOp,
+                "hybrid" | "hybrid-shard" | "hybrid_shard" => Strategy::FsdpHybrid,
+                _ => {
+                    return Err(Error::workload(
+                        "--fsdp",
+                        format!("unknown FSDP mode {f:?}; use full, grad-op or hybrid"),
+                    ))
+                }
+            },
+            (None, None) if gpus.saturating_mul(self.nodes) > 1 && self.tp == 1 && self.pp == 1 => match task {
+                Task::Train => Strategy::Ddp,
+                _ => Strategy::Sequential,
+            },
+            (None, None) if self.device_map => Strategy::Sequential,
+            (None, None) => Strategy::None,
+        };
+        let offload = match self.offload.as_deref() {
+            None => None,
+            Some("cpu") => Some(Offload::Cpu),
+            Some("nvme") => Some(Offload::Nvme),
+            Some(o) => {
+                return Err(Error::workload("--offload", format!("unknown offload target {o:?}; use cpu or nvme")))
+            }
+        };
+        let p = Parallel {
+            gpus_per_node: gpus,
+            nodes: self.nodes,
+            strategy,
+            tp: self.tp,
+            pp: self.pp,
+            ep: self.ep,
+            sequence_parallel: self.sequence_parallel,
+            offload,
+            offload_params: self.offload_params,
+        };
+        p.check()?;
+        Ok(p)
+    }
+
+    fn training(&self) -> Result<TrainingSetup> {
+        if let Some(p) = self.lora_dropout {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::workload("--lora-dropout", "must be in [0, 1)"));
+            }
+        }
+        Ok(TrainingSetup {
+            seq: self.seq,
+            precision: self.precision.as_deref().map(Precision::parse).transpose()?,
+            optimizer: self.optimizer.as_deref().map(Optimizer::parse).transpose()?,
+            method: Method::parse(&self.method)?,
+            lora_rank: self.lora_rank,
+            lora_targets: self.lora_targets.clone(),
+            lora_dropout: self.lora_dropout.map(|p| (p * 1000.0).round() as u32),
+            virtual_tokens: self.virtual_tokens,
+            grad_ckpt: self.grad_ckpt,
+            grad_accum: self.grad_accum,
+            chunked_ce: self.chunked_ce.then_some(true),
+            optimizer_in_backward: self.optimizer_in_backward,
+            activation_offload: self.activation_offload,
+            compile: self.compile,
+        })
+    }
+
+    /// Resolve the settings into a checked workload, with the GPU count of `--gpu NxNAME`.
+    ///
+    /// # Errors
+    /// An unknown value or an impossible combination; the error names the flag that fixes it.
+    pub fn resolve_for(&self, gpu_count: Option<u64>) -> Result<Workload> {
+        let task = Task::parse(&self.task)?;
+        let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
+        let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
+        let kv_dtype = self
+            .kv_dtype
+            .as_deref()
+            .map(|s| {
+                DType::parse(s).map_err(|_| {
+                    Error::workload("--kv-dtype", format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"))
+                })
+            })
+            .transpose()?;
+        let attn = AttnImpl::parse(&self.attn)?;
+        let runtime = Runtime::parse(&self.runtime)?;
+        let runtime_version = self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?;
+        let training = self.training()?;
+        let (dtype, autocast) = match (task, self.precision.as_deref()) {
+            (_, None) | (Task::Train | Task::Merge, Some(_)) => (dtype, None),
+            (_, Some(p)) => match p.to_ascii_lowercase().as_str() {
+                "mixed-bf16" | "bf16-mixed" => (Some(DType::Fp32), Some(DType::Bf16)),
+                "mixed-fp16" | "16-mixed" | "fp16-mixed" => (Some(DType::Fp32), Some(DType::Fp16)),
+                "fp32" | "32-true" => (Some(DType::Fp32), None),
+                "pure-bf16" | "bf16-true" => (Some(DType::Bf16), None),
+                "pure-fp16" | "16-true" => (Some(DType::Fp16), None),
+                _ => {
+                    return Err(Error::workload(
+                        "--precision",
+                        format!("unknown precision {p:?}; use fp32, mixed-fp16, mixed-bf16, pure-bf16 or pure-fp16"),
+                    ))
+                }
+            },
+        };
+        if !matches!(task, Task::Train | Task::Merge)
+            && self.precision.is_some()
+            && self.dtype.is_some()
+            && dtype != self.dtype.as_deref().map(DType::parse).transpose()?
+        {
+            return Err(Error::workload("--dtype", "contradicts --precision; give one of them"));
+        }
+        let w = Workload {
+            task,
+            batch: self.batch,
+            prompt: self.prompt,
+            new_tokens: self.new_tokens,
+            dtype,
+            autocast,
+            quant,
+            kv_dtype,
+            attn,
+            runtime,
+            runtime_version,
+            kv_prealloc: self.kv_prealloc,
+            merge_on_gpu: self.merge_on_gpu,
+            parallel: self.parallel(task, gpu_count)?,
+            training,
+        };
+        w.check()?;
+        Ok(w)
+    }
+}
+
+/// Whether an estimate fits the GPUs asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The GPUs.
+    pub gpu: GpuSpec,
+    /// Bytes needed on the most-loaded GPU.
+    pub needed_per_gpu: u64,
+    /// Whether that fits in one GPU's usable memory.
+    pub fits: bool,
+    /// Usable minus needed (negative when it does not fit).
+    pub headroom_bytes: i128,
+}
+
+impl Verdict {
+    /// The verdict for `b` on `gpu`.
+    #[must_use]
+    pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
+        // Estimates are for the most-loaded rank, so the device total is what one GPU holds.
+        let needed = b.total_bytes();
+        let headroom = i128::from(gpu.usable_bytes) - i128::from(needed);
+        Verdict { gpu, needed_per_gpu: needed, fits: headroom >= 0, headroom_bytes: headroom }
+    }
+}
+
+/// Refuse settings the GPU cannot run, with the flag that fixes them.
+///
+/// # Errors
+/// fp8 on a GPU without fp8, bf16 without bf16, FlashAttention-2 where it does not run.
+pub fn check_gpu_support(w: &Workload, gpu: Option<&GpuSpec>, spec: &ModelSpec) -> Result<()> {
+    let Some(g) = gpu.and_then(|g| g.gpu.as_ref()) else {
+        return Ok(());
+    };
+    let dtype = w.dtype.or(spec.torch_dtype);
+    if (dtype == Some(DType::Fp8) || w.kv_dtype == Some(DType::Fp8)) && !g.fp8 {
+        return Err(Error::workload(
+            "--dtype",
+            format!("{} has no fp8 support (Ada, Hopper or newer needed); use fp16 or bf16", g.name),
+        ));
+    }
+    let train_bf16 = w.task == Task::Train && w.training.precision.is_some_and(|p| p.compute() == DType::Bf16);
+    if (w.dtype == Some(DType::Bf16) || w.autocast == Some(DType::Bf16) || train_bf16) && !g.bf16 {
+        return Err(Error::workload("--dtype", format!("{} has no bf16 support; use fp16", g.name)));
+    }
+    if w.attn == AttnImpl::Flash && !g.flash_attention {
+        return Err(Error::workload("--attn", format!("{} cannot run FlashAttention-2; use sdpa or eager", g.name)));
+    }
+    Ok(())
+}
+
+/// The estimate object exactly as `vramfit estimate --json` prints it.
+#[must_use]
+pub fn estimate_value(model: &str, origin: &str, w: &Workload, b: &Breakdown, verdict: Option<&Verdict>) -> Value {
+    let mut v = json!({
+        "model": model,
+        "origin": origin,
+        "workload": w,
+        "total_bytes": b.total_bytes(),
+        "levels": b.levels,
+        "components": b.components,
+        "peak_phase": b.peak_phase,
+        "host_bytes": b.host_bytes,
+        "notes": b.notes,
+    });
+    if let Some(verdict) = verdict {
+        v["gpu"] =
+            json!({"label": verdict.gpu.label, "count": verdict.gpu.count, "usable_bytes": verdict.gpu.usable_bytes});
+        v["fits"] = json!(verdict.fits);
+        v["headroom_bytes"] = json!(verdict.headroom_bytes);
+        v["per_gpu_bytes"] = json!(verdict.needed_per_gpu);
+    }
+    v
+}
+
+/// A whole estimate request, as the web page sends it: the model (a catalog name, or a
+/// config.json text with a display name), the GPUs, and the workload settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateRequest {
+    /// Catalog name or alias; with `config`, only the name shown in the report.
+    pub model: String,
+    /// A config.json text (pasted, or fetched from the Hub by the page).
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Where `config` came from, shown as the report's `origin` [default: `config.json`].
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// `--gpu`: `T4`, `4xA100-80GB`, `24GiB`.
+    #[serde(default)]
+    pub gpu: Option<String>,
+    /// The workload settings.
+    #[serde(default)]
+    pub workload: WorkloadRequest,
+}
+
+/// A model named by a request, resolved without I/O.
+#[derive(Debug, Clone)]
+pub struct RequestedModel {
+    /// Display name (the catalog's canonical name for catalog models).
+    pub name: String,
+    /// `catalog`, or where the config came from.
+    pub origin: String,
+    /// The model description.
+    pub spec: ModelSpec,
+}
+
+impl EstimateRequest {
+    /// The model: parsed from `config` when given, else looked up in the catalog.
+    ///
+    /// # Errors
+    /// An unknown catalog name (with suggestions) or an invalid config.
+    pub fn model(&self) -> Result<RequestedModel> {
+        match &self.config {
+            Some(text) => Ok(RequestedModel {
+                name: self.model.clone(),
+                origin: self.origin.clone().unwrap_or_else(|| "config.json".into()),
+                spec: crate::config::parse_config(text)?,
+            }),
+            None => {
+                let m = catalog::find_model(&self.model)?;
+                Ok(RequestedModel { name: m.name.clone(), origin: "catalog".into(), spec: m.spec()? })
+            }
+        }
+    }
+
+    /// Run the request the way `vramfit estimate --json` runs its flags, and return the same
+    /// object.
+    ///
+    /// # Errors
+    /// As the CLI: a bad GPU, workload or model, or settings the GPU cannot run.
+    pub fn run(&self) -> Result<Value> {
+        // The GPU and the workload are checked before the model is read, as the CLI does, so
+        // the same input fails with the same message.
+        let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+        self.workload.resolve_for(gpu.as_ref().map(|g| g.count))?;
+        let model = self.model()?;
+        self.run_on(&model)
+    }
+
+    /// [`EstimateRequest::run`] on a model already resolved (sweeps resolve it once).
+    ///
+    /// # Errors
+    /// As [`EstimateRequest::run`].
+    pub fn run_on(&self, model: &RequestedModel) -> Result<Value> {
+        let (workload, breakdown, verdict) = self.estimate_on(model)?;
+        Ok(estimate_value(&model.name, &model.origin, &workload, &breakdown, verdict.as_ref()))
+    }
+
+    /// The typed pieces of [`EstimateRequest::run_on`]: workload, breakdown and verdict.
+    ///
+    /// # Errors
+    /// As [`EstimateRequest::run`].
+    pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<Verdict>)> {
+        // Same order as the CLI, so the same input fails with the same message.
+        let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+        let workload = self.workload.resolve_for(gpu.as_ref().map(|g| g.count))?;
+        check_gpu_support(&workload, gpu.as_ref(), &model.spec)?;
+        let breakdown = crate::estimate(&model.spec, &workload)?;
+        let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
+        Ok((workload, breakdown, verdict))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> EstimateRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn keys_are_flag_names() {
+        let r: WorkloadRequest =
+            serde_json::from_str(r#"{"task":"train","new":7,"lora-rank":16,"grad-ckpt":true}"#).unwrap();
+        assert_eq!((r.task.as_str(), r.new_tokens, r.lora_rank, r.grad_ckpt), ("train", 7, 16, true));
+        assert_eq!(r.batch, 1);
+        assert!(serde_json::from_str::<WorkloadRequest>(r#"{"lora_rank":16}"#).is_err());
+    }
+
+    #[test]
+    fn the_original_question() {
+        let fp32 = req(r#"{"model":"llama-7b","gpu":"T4","workload":{"dtype":"fp32"}}"#).run().unwrap();
+        assert_eq!(fp32["fits"], json!(false));
+        let fp16 = req(r#"{"model":"llama-7b","gpu":"T4","workload":{"dtype":"fp16"}}"#).run().unwrap();
+        assert_eq!(fp16["fits"], json!(true));
+        assert_eq!(fp16["total_bytes"], fp16["levels"]["device"]);
+        assert_eq!(fp16["origin"], json!("catalog"));
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        let e = req(r#"{"model":"llama-7b","gpu":"T4","workload":{"dtype":"bf16"}}"#).run().unwrap_err();
+        assert!(e.to_string().starts_with("--dtype"), "{e}");
+        let e = req(r#"{"model":"llama-7b","workload":{"batch":0}}"#).run().unwrap_err();
+        assert!(e.to_string().starts_with("--batch"), "{e}");
+        let e = req(r#"{"model":"llama-7b","gpu":"Nonsense"}"#).run().unwrap_err();
+        assert!(e.to_string().starts_with("--gpu"), "{e}");
+        assert!(req(r#"{"model":"no-such-model"}"#).run().is_err());
+    }
+
+    #[test]
+    fn a_pasted_config_is_the_catalog_model() {
+        let m = catalog::find_model("llama-7b").unwrap();
+        let pasted = EstimateRequest {
+            model: "my-llama".into(),
+            config: Some(m.config_text().unwrap().to_string()),
+            origin: None,
+            gpu: None,
+            workload: WorkloadRequest::default(),
+        };
+        let a = pasted.run().unwrap();
+        let b = req(r#"{"model":"llama-7b"}"#).run().unwrap();
+        assert_eq!(a["model"], json!("my-llama"));
+        assert_eq!(a["origin"], json!("config.json"));
+        assert_eq!(a["levels"], b["levels"]);
+        assert!(EstimateRequest { config: Some("{".into()), ..pasted }.run().is_err());
+    }
+}
