@@ -73,6 +73,22 @@ pub fn gpus() -> String {
     }
 }
 
+/// A GPU spec as `--gpu` takes it (`{"gpu": "2xT4"}`): the catalog entry, count, usable bytes.
+#[must_use]
+pub fn gpu(input: &str) -> String {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct GpuRequest {
+        gpu: String,
+    }
+    let run = || -> Result<Value, String> {
+        let r: GpuRequest = parse(input)?;
+        let spec = catalog::GpuSpec::parse(&r.gpu).map_err(|e| e.to_string())?;
+        serde_json::to_value(spec).map_err(|e| e.to_string())
+    };
+    run().map_or_else(err, ok)
+}
+
 /// What a request's model is (for a pasted or fetched config.json): name, origin, family,
 /// parameters, dtype, quantization, context length.
 #[must_use]
@@ -226,6 +242,11 @@ pub mod ffi {
     pub extern "C" fn vf_gpus() -> usize {
         answer(|_| super::gpus())
     }
+    /// [`super::gpu`].
+    #[no_mangle]
+    pub extern "C" fn vf_gpu() -> usize {
+        answer(super::gpu)
+    }
     /// [`super::model`].
     #[no_mangle]
     pub extern "C" fn vf_model() -> usize {
@@ -288,6 +309,9 @@ mod tests {
         let g = parsed(&gpus());
         assert!(g["ok"].as_array().unwrap().iter().any(|x| x["name"] == "T4"));
         assert_eq!(parsed(&info())["ok"]["fit"], json!(false));
+        assert_eq!(parsed(&gpu(r#"{"gpu":"2xtesla t4"}"#))["ok"]["gpu"]["name"], json!("T4"));
+        assert_eq!(parsed(&gpu(r#"{"gpu":"24GiB"}"#))["ok"]["usable_bytes"], json!(24u64 << 30));
+        assert!(parsed(&gpu(r#"{"gpu":"A100"}"#))["error"].as_str().unwrap().contains("did you mean"));
     }
 
     #[test]

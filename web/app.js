@@ -1,0 +1,753 @@
+// The vramfit page: form → request → the wasm core → verdicts, charts, explanations.
+// The form is the state; the URL's query string mirrors it (keys are the CLI's flag names),
+// so a link reproduces a result, and the page shows the CLI command that prints the same JSON.
+
+import { load, CoreError } from './vramfit.js';
+
+const $ = (sel) => document.querySelector(sel);
+const $$ = (sel) => [...document.querySelectorAll(sel)];
+const GIB = 2 ** 30;
+const gib = (bytes) => (bytes / GIB).toFixed(2);
+const svgNS = 'http://www.w3.org/2000/svg';
+
+// Workload inputs: element id = CLI flag = request key. `group` says when an input applies:
+// all tasks, inference only, training only, LoRA-shaped methods only, or several GPUs.
+const FIELDS = [
+  { flag: 'task', kind: 'text', group: 'all' },
+  { flag: 'batch', kind: 'int', group: 'all' },
+  { flag: 'dtype', kind: 'text', group: 'all' },
+  { flag: 'quant', kind: 'text', group: 'all' },
+  { flag: 'attn', kind: 'text', group: 'all' },
+  { flag: 'runtime', kind: 'text', group: 'all' },
+  { flag: 'prompt', kind: 'int', group: 'infer' },
+  { flag: 'new', kind: 'int', group: 'infer' },
+  { flag: 'kv-dtype', kind: 'text', group: 'infer' },
+  { flag: 'seq', kind: 'int', group: 'train' },
+  { flag: 'method', kind: 'text', group: 'train' },
+  { flag: 'precision', kind: 'text', group: 'train' },
+  { flag: 'optimizer', kind: 'text', group: 'train' },
+  { flag: 'grad-accum', kind: 'int', group: 'train' },
+  { flag: 'grad-ckpt', kind: 'bool', group: 'train' },
+  { flag: 'lora-rank', kind: 'int', group: 'lora' },
+  { flag: 'lora-targets', kind: 'list', group: 'lora' },
+  { flag: 'zero', kind: 'int', group: 'multi' },
+  { flag: 'fsdp', kind: 'text', group: 'multi' },
+  { flag: 'tp', kind: 'int', group: 'multi' },
+  { flag: 'pp', kind: 'int', group: 'multi' },
+  { flag: 'offload', kind: 'text', group: 'multi' },
+];
+const LORA_METHODS = new Set(['lora', 'qlora', 'dora']);
+const DEFAULT_GPUS = ['T4'];
+const PALETTE = ['#3b6fd8', '#e07b39', '#3aa675', '#c8475d', '#8a63c9', '#c9a227', '#2aa3b5', '#d05fa8',
+  '#6b8e23', '#8c6d52', '#5a6b8c', '#b35c2e'];
+
+let api = null;
+let catalog = { models: [], gpus: [] };
+let gpus = [];                 // GPU specs compared: catalog names or sizes ("24GiB")
+let hubConfig = null;          // { id, rev, text } once fetched
+let lastReport = null;         // the first GPU's report (drives charts and explanations)
+let lastSweep = null;
+
+// ---------------------------------------------------------------------------------------
+// Form ⇄ request ⇄ URL
+
+const el = (flag) => document.getElementById(flag);
+const task = () => el('task').value;
+const isTrain = () => task() === 'train';
+
+function groupApplies(group) {
+  switch (group) {
+    case 'all': case 'multi': return true;
+    case 'infer': return !isTrain();
+    case 'train': return isTrain();
+    case 'lora': return isTrain() && LORA_METHODS.has(el('method').value);
+    default: return false;
+  }
+}
+
+function defaultOf(input) {
+  if (input.type === 'checkbox') return input.defaultChecked;
+  if (input.tagName === 'SELECT') {
+    const opt = [...input.options].find((o) => o.defaultSelected) || input.options[0];
+    return opt.value;
+  }
+  return input.defaultValue;
+}
+
+function currentOf(input) {
+  return input.type === 'checkbox' ? input.checked : input.value.trim();
+}
+
+/** The workload settings that differ from the defaults, as request values; errors per field. */
+function workloadFromForm() {
+  const workload = {};
+  const errors = [];
+  for (const f of FIELDS) {
+    const input = el(f.flag);
+    if (!groupApplies(f.group)) continue;
+    const value = currentOf(input);
+    if (value === defaultOf(input) || value === '') {
+      if (value === '' && f.kind === 'int' && defaultOf(input) !== '') {
+        errors.push([f.flag, 'give a whole number']);
+      }
+      continue;
+    }
+    if (f.kind === 'int') {
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+        errors.push([f.flag, 'give a whole number']);
+        continue;
+      }
+      workload[f.flag] = Number(value);
+    } else if (f.kind === 'bool') {
+      workload[f.flag] = value;
+    } else if (f.kind === 'list') {
+      workload[f.flag] = value.split(',').map((s) => s.trim()).filter(Boolean);
+    } else {
+      workload[f.flag] = value;
+    }
+  }
+  return { workload, errors };
+}
+
+function source() {
+  return document.querySelector('input[name=src]:checked').value;
+}
+
+/** The model part of a request, or an error message. */
+function modelFromForm() {
+  switch (source()) {
+    case 'paste': {
+      const text = el('config').value.trim();
+      if (!text) return { error: ['config', 'paste a config.json'] };
+      return { model: el('config-name').value.trim() || 'my-model', config: text, origin: 'config.json (pasted)' };
+    }
+    case 'hf': {
+      if (!hubConfig) return { error: ['hf', 'fetch a config.json first'] };
+      return { model: hubConfig.id, config: hubConfig.text, origin: hubUrl(hubConfig.id, hubConfig.rev) };
+    }
+    default: {
+      const name = el('model').value.trim();
+      if (!name) return { error: ['model', 'pick a model'] };
+      return { model: name };
+    }
+  }
+}
+
+function count() {
+  const n = el('count').value.trim();
+  return /^\d+$/.test(n) && Number(n) >= 1 ? Number(n) : null;
+}
+
+function gpuSpec(g) {
+  const n = count() || 1;
+  return n > 1 ? `${n}x${g}` : g;
+}
+
+// base64url of UTF-8 text, for configs carried in the URL.
+function toB64(text) {
+  const bytes = new TextEncoder().encode(text);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+function fromB64(s) {
+  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+  return new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+}
+function minified(text) {
+  try { return JSON.stringify(JSON.parse(text)); } catch { return text; }
+}
+
+function writeUrl() {
+  const q = new URLSearchParams();
+  const src = source();
+  if (src !== 'catalog') q.set('src', src);
+  if (src === 'catalog') q.set('model', el('model').value.trim());
+  if (src === 'paste') {
+    q.set('name', el('config-name').value.trim());
+    if (el('config').value.trim()) q.set('config', toB64(minified(el('config').value)));
+  }
+  if (src === 'hf') {
+    if (el('hf').value.trim()) q.set('hf', el('hf').value.trim());
+    if (el('hf-rev').value.trim()) q.set('rev', el('hf-rev').value.trim());
+    // The fetched config travels in the link, so opening it needs no second fetch.
+    if (hubConfig) q.set('config', toB64(minified(hubConfig.text)));
+  }
+  q.set('gpu', gpus.join(','));
+  if (el('count').value.trim() !== '1') q.set('count', el('count').value.trim());
+  for (const f of FIELDS) {
+    const input = el(f.flag);
+    if (!groupApplies(f.group)) continue;
+    const v = currentOf(input);
+    if (v !== defaultOf(input)) q.set(f.flag, f.kind === 'bool' ? '1' : v);
+  }
+  if (el('over').value !== 'batch') q.set('over', el('over').value);
+  const url = `${location.pathname}?${q.toString().replace(/%2C/g, ',')}`;
+  if (url !== `${location.pathname}${location.search}`) history.replaceState(null, '', url);
+}
+
+function readUrl() {
+  const q = new URLSearchParams(location.search);
+  const src = q.get('src') || 'catalog';
+  const radio = document.querySelector(`input[name=src][value="${CSS.escape(src)}"]`);
+  if (radio) radio.checked = true;
+  if (q.has('model')) el('model').value = q.get('model');
+  if (q.has('name')) el('config-name').value = q.get('name');
+  if (q.has('hf')) el('hf').value = q.get('hf');
+  if (q.has('rev')) el('hf-rev').value = q.get('rev');
+  if (q.has('config')) {
+    let text = '';
+    try { text = fromB64(q.get('config')); } catch { showError('the link\'s config is damaged: paste the config.json again'); }
+    if (src === 'hf' && text) hubConfig = { id: q.get('hf') || 'model', rev: q.get('rev') || '', text };
+    else el('config').value = text;
+  }
+  gpus = q.has('gpu') ? q.get('gpu').split(',').map((s) => s.trim()).filter(Boolean) : [...DEFAULT_GPUS];
+  if (q.has('count')) el('count').value = q.get('count');
+  for (const f of FIELDS) {
+    if (!q.has(f.flag)) continue;
+    const input = el(f.flag);
+    if (f.kind === 'bool') input.checked = q.get(f.flag) === '1' || q.get(f.flag) === 'true';
+    else input.value = q.get(f.flag);
+  }
+  if (q.has('over')) el('over').value = q.get('over');
+}
+
+/** The CLI command that prints the same JSON as this page's first result. */
+function cliCommand(req) {
+  const quote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  let modelArg = req.model;
+  if (source() === 'paste') modelArg = 'config.json';
+  const parts = ['vramfit', 'estimate', quote(modelArg)];
+  if (req.gpu) parts.push('--gpu', quote(req.gpu));
+  for (const [k, v] of Object.entries(req.workload)) {
+    if (v === true) parts.push(`--${k}`);
+    else parts.push(`--${k}`, quote(Array.isArray(v) ? v.join(',') : String(v)));
+  }
+  parts.push('--json');
+  return parts.join(' ');
+}
+
+// ---------------------------------------------------------------------------------------
+// Running the core
+
+function clearErrors() {
+  $('#error').hidden = true;
+  $('#error').textContent = '';
+  for (const input of $$('[aria-invalid=true]')) {
+    input.removeAttribute('aria-invalid');
+    const ids = (input.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && x !== 'error');
+    if (ids.length) input.setAttribute('aria-describedby', ids.join(' '));
+    else input.removeAttribute('aria-describedby');
+  }
+}
+
+/** Show an error; when it names a flag ("--batch: ..."), mark that input. */
+function showError(message, flag) {
+  const box = $('#error');
+  box.hidden = false;
+  box.textContent = message;
+  const name = flag || (/^--([a-z-]+)/.exec(message) || [])[1];
+  const target = { gpu: 'gpu-add', model: source() === 'catalog' ? 'model' : 'config' }[name] || name;
+  const input = target && el(target);
+  if (input && 'value' in input) {
+    input.setAttribute('aria-invalid', 'true');
+    const ids = new Set((input.getAttribute('aria-describedby') || '').split(' ').filter(Boolean));
+    ids.add('error');
+    input.setAttribute('aria-describedby', [...ids].join(' '));
+  }
+}
+
+function applyVisibility() {
+  for (const node of $$('.g-infer')) node.hidden = isTrain();
+  for (const node of $$('.g-train')) node.hidden = !isTrain();
+  for (const node of $$('.g-lora')) node.hidden = !(isTrain() && LORA_METHODS.has(el('method').value));
+  const src = source();
+  $('.src-catalog').hidden = src !== 'catalog';
+  $('.src-paste').hidden = src !== 'paste';
+  $('.src-hf').hidden = src !== 'hf';
+  $('#over option[value=seq]').textContent = isTrain() ? 'sequence length' : 'prompt length';
+}
+
+function run() {
+  applyVisibility();
+  writeUrl();
+  clearErrors();
+  renderGpuChips();
+  const m = modelFromForm();
+  const { workload, errors } = workloadFromForm();
+  if (m.error) return renderEmpty(m.error[1], m.error[0]);
+  if (errors.length) return renderEmpty(`--${errors[0][0]}: ${errors[0][1]}`, errors[0][0]);
+  if (!count()) return renderEmpty('GPUs of each kind: give a whole number, 1 or more', 'count');
+
+  const base = { ...m, workload };
+  renderModelInfo(base);
+  const results = (gpus.length ? gpus : [null]).map((g) => {
+    const req = g ? { ...base, gpu: gpuSpec(g) } : base;
+    try {
+      return { gpu: g, req, report: api.estimate(req) };
+    } catch (e) {
+      return { gpu: g, req, error: messageOf(e) };
+    }
+  });
+  const first = results.find((r) => r.report);
+  if (!first) {
+    // The same error for every GPU is about the model or the workload: show it once.
+    const distinct = new Set(results.map((r) => r.error));
+    if (distinct.size === 1 || !gpus.length) return renderEmpty(results[0].error);
+  }
+  renderVerdicts(results);
+  if (!first) return renderEmpty(null);
+  lastReport = first.report;
+  $('#json').textContent = JSON.stringify(first.report, null, 2);
+  $('#cli').textContent = cliCommand(first.req);
+  renderBars(first.report);
+  renderExplain(first.report);
+  renderSweep(first.req, results);
+  renderPlans(first.req);
+  return true;
+}
+
+function messageOf(e) {
+  if (e instanceof CoreError) return e.message;
+  // A trap inside the module is a bug in vramfit, not in the input.
+  return `internal error in the vramfit core (${e.message}); please report it with this page's link`;
+}
+
+function renderEmpty(message, flag) {
+  if (message) showError(message, flag);
+  lastReport = null;
+  $('#summary').textContent = '';
+  if (message) $('#verdicts').replaceChildren();
+  for (const id of ['#bars', '#legend', '#sweep', '#sweep-table', '#explain', '#notes', '#plan-list']) $(id).replaceChildren();
+  $('#json').textContent = '';
+  $('#cli').textContent = '';
+  $('#peak').textContent = '';
+  $('#plans').hidden = true;
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function s(tag, attrs = {}, text) {
+  const node = document.createElementNS(svgNS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function renderModelInfo(base) {
+  const info = $('#model-info');
+  if (!base.config) {
+    const m = catalog.models.find((x) => x.name === base.model)
+      || catalog.models.find((x) => [x.hf_id, ...x.aliases].some((a) => a.toLowerCase() === base.model.toLowerCase()));
+    info.textContent = m
+      ? `${m.name} · ${m.hf_id} · ${m.family} · ${(m.params / 1e9).toFixed(2)} B parameters${m.checkpoint_dtype ? ` · ${m.checkpoint_dtype} checkpoint` : ''}`
+      : '';
+    return;
+  }
+  try {
+    const m = api.model(base);
+    info.textContent = `${m.name} · ${m.model_type} · ${(m.params / 1e9).toFixed(2)} B parameters · ${m.layers} layers`
+      + `${m.torch_dtype ? ` · ${m.torch_dtype} checkpoint` : ''}${m.quantization ? ` · ${m.quantization}` : ''}`;
+  } catch (e) {
+    info.textContent = '';
+  }
+}
+
+function renderGpuChips() {
+  const list = $('#gpu-chips');
+  list.replaceChildren(...gpus.map((g, i) => {
+    const remove = h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${g}`, title: `Remove ${g}` }, '×');
+    remove.addEventListener('click', () => {
+      gpus.splice(i, 1);
+      run();
+      (list.querySelector('button') || el('gpu-add')).focus();
+    });
+    return h('li', { class: 'chip' }, h('span', { text: g }), remove);
+  }));
+  if (!gpus.length) list.append(h('li', { class: 'hint', text: 'No GPU: add one for a verdict.' }));
+}
+
+function renderVerdicts(results) {
+  const list = $('#verdicts');
+  const withGpu = results.filter((r) => r.gpu);
+  list.replaceChildren(...withGpu.map((r) => {
+    if (r.error) {
+      return h('li', { class: 'verdict error-v', 'data-gpu': r.gpu },
+        h('b', { text: r.req.gpu }), h('span', { text: ` — cannot say: ${r.error}` }));
+    }
+    const rep = r.report;
+    const fits = rep.fits;
+    const head = rep.headroom_bytes;
+    const detail = fits
+      ? `${gib(head)} GiB headroom`
+      : `${gib(-head)} GiB short`;
+    return h('li', { class: `verdict ${fits ? 'fits' : 'nofit'}`, 'data-gpu': r.gpu, 'data-fits': String(fits) },
+      h('b', { text: rep.gpu.label }),
+      h('span', { class: 'usable', text: ` ${gib(rep.gpu.usable_bytes)} GiB usable${rep.gpu.count > 1 ? ' per GPU' : ''}` }),
+      h('span', { class: 'badge', text: fits ? 'fits' : 'does not fit' }),
+      h('span', { class: 'need', text: `needs ${gib(rep.per_gpu_bytes)} GiB${rep.gpu.count > 1 ? ' per GPU' : ''} · ${detail}` }));
+  }));
+  const first = results.find((r) => r.report);
+  $('#summary').textContent = first
+    ? `Peak ${gib(first.report.total_bytes)} GiB on the device${first.report.gpu && first.report.gpu.count > 1 ? ' (per GPU)' : ''}, during ${first.report.peak_phase}.`
+    : '';
+}
+
+/** Colours by component name, stable within a result. */
+function colours(components) {
+  const map = new Map();
+  for (const c of components) if (!map.has(c.name)) map.set(c.name, PALETTE[map.size % PALETTE.length]);
+  return map;
+}
+
+function chartWidth(node) {
+  return Math.max(280, Math.min(900, Math.floor(node.clientWidth || 600)));
+}
+
+function renderBars(rep) {
+  const box = $('#bars');
+  const W = chartWidth(box);
+  const narrow = W < 480;
+  const levels = ['allocated', 'reserved', 'device'];
+  const order = { allocated: 0, reserved: 1, device: 2, host: 3 };
+  const comps = rep.components.filter((c) => c.level !== 'host' && c.bytes > 0);
+  const colour = colours(comps);
+  const usable = rep.gpu ? rep.gpu.usable_bytes : 0;
+  const max = Math.max(rep.levels.device, usable) * 1.04 || 1;
+  const labelW = narrow ? 6 : 78;
+  const rowH = narrow ? 46 : 34;
+  const barH = 22;
+  const top = 18;
+  const plotW = W - labelW - 14;
+  const H = top + levels.length * rowH + 22;
+  const x = (b) => labelW + (b / max) * plotW;
+  const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'bars-title bars-desc' });
+  svg.append(s('title', { id: 'bars-title' }, 'Memory by component at the three levels'));
+  svg.append(s('desc', { id: 'bars-desc' }, levels.map((l) => `${l} ${gib(rep.levels[l])} GiB`).join(', ')
+    + (usable ? `; ${rep.gpu.label} has ${gib(usable)} GiB usable per GPU` : '')));
+  levels.forEach((level, i) => {
+    const y0 = top + i * rowH + (narrow ? 14 : 0);
+    const label = `${level} ${gib(rep.levels[level])} GiB`;
+    if (narrow) svg.append(s('text', { x: 0, y: y0 - 4, class: 'lbl' }, label));
+    else {
+      svg.append(s('text', { x: 0, y: y0 + barH / 2 + 4, class: 'lbl' }, level));
+    }
+    let acc = 0;
+    for (const c of comps) {
+      if (order[c.level] > i) continue;
+      const rect = s('rect', { x: x(acc), y: y0, width: Math.max(0.5, x(acc + c.bytes) - x(acc)), height: barH, fill: colour.get(c.name) });
+      rect.append(s('title', {}, `${c.name}: ${gib(c.bytes)} GiB (${c.level})`));
+      svg.append(rect);
+      acc += c.bytes;
+    }
+    if (!narrow) {
+      const tx = x(acc) + 4;
+      const inside = tx > W - 70;
+      svg.append(s('text', { x: inside ? x(acc) - 4 : tx, y: y0 + barH / 2 + 4, class: inside ? 'val in' : 'val', 'text-anchor': inside ? 'end' : 'start' }, `${gib(rep.levels[level])} GiB`));
+    }
+  });
+  // Axis: GiB ticks.
+  const axisY = top + levels.length * rowH + (narrow ? 8 : 2);
+  const step = niceStep(max / GIB, narrow ? 4 : 7);
+  for (let t = 0; t * GIB <= max; t += step) {
+    svg.append(s('line', { x1: x(t * GIB), x2: x(t * GIB), y1: top - 4, y2: axisY - 10, class: 'grid' }));
+    svg.append(s('text', { x: x(t * GIB), y: axisY + 4, class: 'tick', 'text-anchor': 'middle' }, String(t)));
+  }
+  if (usable) {
+    svg.append(s('line', { x1: x(usable), x2: x(usable), y1: 6, y2: axisY - 8, class: 'limit' }));
+    const right = x(usable) > W - 120;
+    svg.append(s('text', { x: right ? x(usable) - 4 : x(usable) + 4, y: 12, class: 'limit-lbl', 'text-anchor': right ? 'end' : 'start' },
+      `${rep.gpu.label}: ${gib(usable)} GiB`));
+  }
+  box.replaceChildren(svg);
+  $('#legend').replaceChildren(...comps.map((c) => h('li', {},
+    h('span', { class: 'sw', style: `background:${colour.get(c.name)}`, 'aria-hidden': 'true' }),
+    h('span', { class: 'nm', text: c.name }),
+    h('span', { class: 'gb', text: `${gib(c.bytes)} GiB` }))));
+}
+
+function niceStep(range, ticks) {
+  const raw = range / ticks;
+  const mag = 10 ** Math.floor(Math.log10(raw || 1));
+  const n = raw / mag;
+  return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
+}
+
+function renderExplain(rep) {
+  $('#peak').textContent = `Peak during ${rep.peak_phase}. Each component: its bytes, the formula with the numbers put in, and where the formula comes from.`;
+  const colour = colours(rep.components);
+  $('#explain').replaceChildren(...rep.components.map((c) => h('article', { class: 'comp' },
+    h('h3', {},
+      h('span', { class: 'sw', style: `background:${colour.get(c.name)}`, 'aria-hidden': 'true' }),
+      h('span', { class: 'nm', text: c.name }),
+      h('span', { class: 'lv', text: c.level === 'host' ? 'cpu ram' : c.level }),
+      h('span', { class: 'gb', text: `${gib(c.bytes)} GiB` })),
+    h('p', { class: 'formula' }, h('code', { text: `= ${c.formula}` })),
+    c.source ? h('p', { class: 'source', text: `source: ${c.source}` }) : null)));
+  $('#notes').replaceChildren(...rep.notes.map((n) => h('li', { text: `note: ${n}` })));
+}
+
+function sweepValues(over, current, maxPositions) {
+  const vals = new Set([current]);
+  if (over === 'batch') for (let v = 1; v <= 256; v *= 2) vals.add(v);
+  else {
+    const cap = Math.max(current, Math.min(maxPositions || 32768, 131072));
+    for (let v = 128; v <= cap; v *= 2) vals.add(v);
+  }
+  return [...vals].filter((v) => v >= 1).sort((a, b) => a - b).slice(0, 32);
+}
+
+function renderSweep(req, results) {
+  const choice = el('over').value;
+  const over = choice === 'batch' ? 'batch' : (isTrain() ? 'seq' : 'prompt');
+  const current = req.workload[over] ?? Number(el(over).defaultValue);
+  let maxPos = null;
+  const cm = !req.config && catalog.models.find((m) => m.name === lastReport.model);
+  if (cm) maxPos = cm.max_positions;
+  let result;
+  try {
+    result = api.sweep(req, over, sweepValues(over, current, maxPos));
+  } catch (e) {
+    $('#sweep').replaceChildren(h('p', { class: 'hint', text: messageOf(e) }));
+    return;
+  }
+  lastSweep = result;
+  const box = $('#sweep');
+  const W = chartWidth(box);
+  const H = W < 480 ? 220 : 260;
+  const m = { l: 44, r: 12, t: 14, b: 40 };
+  // One line per GPU compared: its usable memory per GPU (GPUs that cannot run it: none).
+  const limits = results.filter((r) => r.report && r.report.gpu)
+    .map((r) => ({ label: r.report.gpu.label, bytes: r.report.gpu.usable_bytes }));
+  // Draw up to the first point well past the largest GPU (and at least to the current value):
+  // beyond it the curve only squashes the region where the answer changes. The table below
+  // the chart keeps every point.
+  const roof = Math.max(...limits.map((l) => l.bytes), 0) * 1.6;
+  let shown = result.points;
+  if (roof > 0) {
+    const past = result.points.findIndex((p) => p.value >= current && p.device !== undefined && p.device > roof);
+    if (past >= 0) shown = result.points.slice(0, Math.max(past + 1, 4));
+  }
+  const pts = shown.filter((p) => p.device !== undefined);
+  const ymax = Math.max(1, ...pts.map((p) => p.device), ...limits.map((l) => l.bytes)) * 1.08;
+  const xs = shown.map((p) => p.value);
+  const lx = (v) => Math.log2(v);
+  const x0 = lx(xs[0]);
+  const x1 = lx(xs[xs.length - 1]);
+  const x = (v) => m.l + ((lx(v) - x0) / ((x1 - x0) || 1)) * (W - m.l - m.r);
+  const y = (b) => H - m.b - (b / ymax) * (H - m.t - m.b);
+  const what = over === 'batch' ? 'batch size' : over === 'seq' ? 'sequence length (tokens)' : 'prompt length (tokens)';
+  const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'sweep-title sweep-desc' });
+  svg.append(s('title', { id: 'sweep-title' }, `Device memory against ${what}`));
+  svg.append(s('desc', { id: 'sweep-desc' }, pts.map((p) => `${p.value}: ${gib(p.device)} GiB`).join(', ')));
+  const step = niceStep(ymax / GIB, 5);
+  for (let t = 0; t * GIB <= ymax; t += step) {
+    svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(t * GIB), y2: y(t * GIB), class: 'grid' }));
+    svg.append(s('text', { x: m.l - 6, y: y(t * GIB) + 4, class: 'tick', 'text-anchor': 'end' }, String(t)));
+  }
+  svg.append(s('text', { x: 4, y: m.t - 2, class: 'tick' }, 'GiB'));
+  const every = Math.ceil(xs.length / (W < 480 ? 5 : 10));
+  xs.forEach((v, i) => {
+    if (i % every && i !== xs.length - 1) return;
+    svg.append(s('text', { x: x(v), y: H - m.b + 16, class: 'tick', 'text-anchor': 'middle' }, v >= 1024 ? `${v / 1024}k` : String(v)));
+  });
+  svg.append(s('text', { x: (m.l + W - m.r) / 2, y: H - 6, class: 'lbl', 'text-anchor': 'middle' }, what));
+  limits.forEach((l, i) => {
+    svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(l.bytes), y2: y(l.bytes), class: 'limit' }));
+    svg.append(s('text', { x: W - m.r - 2, y: y(l.bytes) - 4 - i * 0, class: 'limit-lbl', 'text-anchor': 'end' }, `${l.label} ${gib(l.bytes)} GiB`));
+  });
+  if (pts.length) {
+    svg.append(s('polyline', { points: pts.map((p) => `${x(p.value)},${y(p.device)}`).join(' '), class: 'line' }));
+    for (const p of pts) {
+      const c = s('circle', { cx: x(p.value), cy: y(p.device), r: p.value === current ? 5 : 3, class: p.value === current ? 'dot now' : 'dot' });
+      c.append(s('title', {}, `${p.value}: ${gib(p.device)} GiB`));
+      svg.append(c);
+    }
+  }
+  box.replaceChildren(svg);
+  const head = h('tr', {}, h('th', { scope: 'col', text: what }), h('th', { scope: 'col', text: 'allocated GiB' }),
+    h('th', { scope: 'col', text: 'reserved GiB' }), h('th', { scope: 'col', text: 'device GiB' }),
+    ...limits.map((l) => h('th', { scope: 'col', text: `fits ${l.label}` })));
+  const rows = result.points.map((p) => h('tr', { 'data-value': p.value },
+    h('th', { scope: 'row', text: String(p.value) }),
+    ...(p.error ? [h('td', { colspan: 3 + limits.length, text: p.error })]
+      : [h('td', { text: gib(p.allocated) }), h('td', { text: gib(p.reserved) }), h('td', { text: gib(p.device) }),
+        ...limits.map((l) => h('td', { text: p.device <= l.bytes ? 'yes' : 'no' }))])));
+  $('#sweep-table').replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
+}
+
+// ---------------------------------------------------------------------------------------
+// FIT: ranked plans that make it fit, from vramfit_core::fit (the `vramfit fit` solver).
+// Shown only when the wasm module exports it (api.fit, info().fit); the fit solver is not in
+// the core yet, so this section stays hidden rather than show made-up plans. The answer is
+// expected as `vramfit fit --json` prints it (../shared/CLI.md): {"as_asked", "plans": [{
+// "fits", "per_gpu_bytes", "headroom_bytes", "changes", "cost"}], "limits"}.
+function renderPlans(req) {
+  const section = $('#plans');
+  if (!api.fit || !req.gpu) {
+    section.hidden = true;
+    return;
+  }
+  let answer;
+  try {
+    answer = api.fit(req);
+  } catch (e) {
+    section.hidden = false;
+    $('#plan-list').replaceChildren(h('li', { text: messageOf(e) }));
+    return;
+  }
+  const describe = (c) => (typeof c === 'string' ? c : Object.entries(c).map(([k, v]) => `${k} ${v}`).join(' '));
+  section.hidden = false;
+  $('#plan-list').replaceChildren(...(answer.plans || []).map((p) => h('li', { class: p.fits ? 'fits' : 'nofit' },
+    h('b', { text: (Array.isArray(p.changes) ? p.changes : [p.changes]).map(describe).join(', ') }),
+    h('span', { text: ` → ${gib(p.per_gpu_bytes)} GiB per GPU, ${gib(p.headroom_bytes)} GiB headroom` }),
+    p.cost !== undefined ? h('span', { class: 'hint', text: ` (cost: ${describe(p.cost)})` } ) : null)));
+}
+
+// ---------------------------------------------------------------------------------------
+// Hugging Face: config.json fetched by the browser, only on request.
+
+function hubUrl(id, rev) {
+  return `https://huggingface.co/${id}/resolve/${encodeURIComponent(rev || 'main')}/config.json`;
+}
+
+async function fetchHub() {
+  const id = el('hf').value.trim().replace(/^https:\/\/huggingface\.co\//, '');
+  const rev = el('hf-rev').value.trim();
+  const status = $('#hf-status');
+  clearErrors();
+  if (!/^[\w.-]+\/[\w.-]+$/.test(id)) {
+    status.textContent = '';
+    showError('Repo id: give it as org/name, e.g. mistralai/Mistral-7B-v0.1', 'hf');
+    return;
+  }
+  status.textContent = `Fetching ${id} config.json…`;
+  const url = hubUrl(id, rev);
+  let text;
+  try {
+    const res = await fetch(url, { credentials: 'omit', signal: AbortSignal.timeout(20000) });
+    if (res.status === 401 || res.status === 403) throw new Error(`${id} is gated or private: download its config.json and paste it`);
+    if (res.status === 404) throw new Error(`${id}${rev ? `@${rev}` : ''} has no config.json on the Hub (check the id and revision)`);
+    if (!res.ok) throw new Error(`the Hub answered HTTP ${res.status}; try again, or paste the config.json`);
+    text = await res.text();
+    if (text.length > 4 << 20) throw new Error('that config.json is over 4 MiB: not a model config');
+  } catch (e) {
+    status.textContent = '';
+    showError(e.name === 'TimeoutError' ? 'the Hub did not answer in 20 s; try again, or paste the config.json' : (e.message.startsWith('Failed to fetch') ? `cannot reach huggingface.co (${e.message}); paste the config.json instead` : e.message), 'hf');
+    return;
+  }
+  try {
+    api.model({ model: id, config: text });
+  } catch (e) {
+    status.textContent = '';
+    showError(messageOf(e), 'hf');
+    return;
+  }
+  hubConfig = { id, rev, text };
+  status.textContent = `Read ${id} config.json (${text.length} bytes).`;
+  run();
+}
+
+// ---------------------------------------------------------------------------------------
+// Wiring
+
+function addGpu() {
+  const name = el('gpu-add').value.trim();
+  const size = el('gpu-custom').value.trim();
+  clearErrors();
+  for (const [value, input] of [[name, 'gpu-add'], [size, 'gpu-custom']]) {
+    if (!value) continue;
+    let spec;
+    try {
+      spec = api.gpu(value);
+    } catch (e) {
+      showError(messageOf(e), input);
+      return;
+    }
+    // Catalog GPUs by their canonical name; sizes as typed. A count typed here ("2xT4") goes
+    // to the count field, which applies to every GPU compared.
+    const name1 = spec.gpu ? spec.gpu.name : value.replace(/^\d+\s*[x×]\s*/i, '');
+    if (spec.count > 1) el('count').value = String(spec.count);
+    if (!gpus.includes(name1)) gpus.push(name1);
+    el(input).value = '';
+  }
+  run();
+}
+
+function debounce(f, ms) {
+  let t;
+  return (...a) => { clearTimeout(t); t = setTimeout(() => f(...a), ms); };
+}
+
+async function main() {
+  const t0 = performance.now();
+  try {
+    api = await load();
+  } catch (e) {
+    $('#loading').textContent = `Could not load the WebAssembly core: ${e.message}. Serve web/ over HTTP (python3 -m http.server -d web) after bash web/build.sh.`;
+    return;
+  }
+  catalog = { models: api.models(), gpus: api.gpus() };
+  $('#model-list').replaceChildren(...catalog.models.map((m) => h('option', { value: m.name, label: `${m.hf_id} · ${(m.params / 1e9).toFixed(1)} B` })));
+  $('#gpu-list').replaceChildren(...catalog.gpus.map((g) => h('option', { value: g.name, label: `${(g.usable_bytes / GIB).toFixed(1)} GiB usable · ${g.vendor} ${g.architecture}` })));
+
+  readUrl();
+  run();
+  $('#loading').remove();
+
+  const later = debounce(run, 150);
+  $('#inputs').addEventListener('input', (e) => {
+    if (['gpu-add', 'gpu-custom', 'hf', 'hf-rev'].includes(e.target.id)) return;
+    if (e.target.type === 'radio' || e.target.tagName === 'SELECT' || e.target.type === 'checkbox') run();
+    else later();
+  });
+  $('#inputs').addEventListener('submit', (e) => e.preventDefault());
+  el('over').addEventListener('change', run);
+  for (const id of ['gpu-add', 'gpu-custom']) {
+    el(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); addGpu(); } });
+  }
+  el('gpu-add').addEventListener('change', () => {
+    // Picking from the list adds at once; typing waits for Enter or the button.
+    if (catalog.gpus.some((g) => g.name === el('gpu-add').value.trim())) addGpu();
+  });
+  el('gpu-add-btn').addEventListener('click', addGpu);
+  el('hf-fetch').addEventListener('click', fetchHub);
+  el('hf').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); fetchHub(); } });
+  el('copy-link').addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(location.href);
+      $('#copy-status').textContent = 'Link copied.';
+    } catch {
+      $('#copy-status').textContent = `Copy this link: ${location.href}`;
+    }
+  });
+  let width = window.innerWidth;
+  window.addEventListener('resize', debounce(() => {
+    if (window.innerWidth !== width && lastReport) { width = window.innerWidth; run(); }
+  }, 200));
+
+  document.documentElement.dataset.ready = '1';
+  window.vramfitPage = {
+    readyMs: performance.now(),
+    startMs: t0,
+    report: () => lastReport,
+    sweep: () => lastSweep,
+    info: api.info(),
+  };
+}
+
+main();

@@ -1,0 +1,430 @@
+// End-to-end test of the vramfit page in real headless Chromium (Debian's /usr/bin/chromium),
+// driven by playwright-core. Serves web/ from 127.0.0.1, runs the user's paths through the
+// page, compares the page's numbers with the CLI's --json, saves screenshots under
+// web/e2e/out/. Prints "e2e: N passed, M failed" and exits non-zero on any failure.
+//
+//   bash web/build.sh && cargo build -p vramfit-cli && (cd web/e2e && npm ci && node e2e.mjs)
+//
+// Environment: VRAMFIT_BIN (default target/debug/vramfit), CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from 'playwright-core';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const web = path.resolve(here, '..');
+const repo = path.resolve(web, '..');
+const out = path.join(here, 'out');
+const bin = process.env.VRAMFIT_BIN || path.join(repo, 'target', 'debug', 'vramfit');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const GIB = 2 ** 30;
+const gib = (b) => (b / GIB).toFixed(2);
+fs.mkdirSync(out, { recursive: true });
+
+// ---------------------------------------------------------------------------------------
+// A static server for web/ on 127.0.0.1 (files only; no directory listings).
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png',
+};
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://127.0.0.1');
+  let rel = decodeURIComponent(url.pathname);
+  if (rel.endsWith('/')) rel += 'index.html';
+  const file = path.resolve(web, `.${path.posix.normalize(rel)}`);
+  if (!file.startsWith(web + path.sep) || file.includes(`${path.sep}e2e${path.sep}`)) {
+    res.writeHead(404).end();
+    return;
+  }
+  fs.readFile(file, (err, data) => {
+    if (err) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(data);
+  });
+});
+await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const base = `http://127.0.0.1:${server.address().port}/`;
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+function cli(args) {
+  const r = spawnSync(bin, args, { encoding: 'utf8' });
+  if (r.error) throw new Error(`cannot run ${bin}: ${r.error.message} (build it: cargo build -p vramfit-cli)`);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Split the command the page shows into argv (it quotes with '...' only when needed). */
+function argv(command) {
+  const args = [];
+  const re = /'((?:[^']|'\\'')*)'|(\S+)/g;
+  let m;
+  while ((m = re.exec(command))) args.push(m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]);
+  return args;
+}
+
+async function open(browser, query = '', viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  const t0 = Date.now();
+  await page.goto(base + query);
+  await page.waitForSelector('html[data-ready="1"]', { timeout: 15000 });
+  const wallMs = Date.now() - t0;
+  page.problems = problems;
+  page.wallMs = wallMs;
+  return page;
+}
+
+async function pageReport(page) {
+  const text = await page.locator('#json').textContent();
+  assert.ok(text, 'the page shows no JSON result');
+  return JSON.parse(text);
+}
+
+async function verdict(page, gpu) {
+  const li = page.locator(`#verdicts li[data-gpu="${gpu}"]`);
+  await li.waitFor();
+  return { fits: await li.getAttribute('data-fits'), text: (await li.innerText()).replace(/\s+/g, ' ') };
+}
+
+/** Wait until the page re-rendered after an input (debounced inputs take 150 ms). */
+async function settled(page) {
+  await page.waitForTimeout(250);
+}
+
+/** The page's JSON next to the CLI's --json for the command the page shows: equal. */
+async function sameAsCli(page) {
+  const command = await page.locator('#cli').textContent();
+  const args = argv(command);
+  assert.equal(args[0], 'vramfit');
+  const r = cli(args.slice(1));
+  assert.equal(r.code, 0, `${command} failed: ${r.stderr}`);
+  const fromCli = JSON.parse(r.stdout);
+  const fromPage = await pageReport(page);
+  assert.deepEqual(fromPage, fromCli, `page and CLI differ for: ${command}`);
+  return { command, report: fromCli };
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+const notes = [];
+
+test('the page loads and is interactive quickly', async (browser) => {
+  const cold = await open(browser);
+  const coldReady = await cold.evaluate(() => window.vramfitPage.readyMs);
+  await cold.reload();
+  await cold.waitForSelector('html[data-ready="1"]');
+  const warmReady = await cold.evaluate(() => window.vramfitPage.readyMs);
+  const info = await cold.evaluate(() => window.vramfitPage.info);
+  notes.push(`time to interactive (navigation start → first result drawn): ${coldReady.toFixed(0)} ms cold, ${warmReady.toFixed(0)} ms on reload; core ${info.version}, fit solver ${info.fit ? 'present' : 'absent'}`);
+  fs.writeFileSync(path.join(out, 'timing.json'), JSON.stringify({ cold_ms: coldReady, reload_ms: warmReady, goto_to_ready_ms: cold.wallMs }, null, 2));
+  // The budget is one second on a local load; the limit here leaves room for a busy CI machine.
+  assert.ok(coldReady < 3000, `interactive after ${coldReady} ms`);
+  assert.deepEqual(cold.problems, []);
+  await cold.context().close();
+});
+
+test('LLaMA-7B on a T4: does not fit in fp32, fits in fp16', async (browser) => {
+  const page = await open(browser, '?gpu=');
+  await page.fill('#model', 'LLaMA-7B');
+  await page.fill('#gpu-add', 'T4');
+  await page.press('#gpu-add', 'Enter');
+  await page.selectOption('#dtype', 'fp32');
+  await settled(page);
+  let v = await verdict(page, 'T4');
+  assert.equal(v.fits, 'false', v.text);
+  assert.match(v.text, /does not fit/);
+  const fp32 = (await sameAsCli(page)).report;
+  assert.equal(fp32.fits, false);
+  assert.ok(v.text.includes(`needs ${gib(fp32.per_gpu_bytes)} GiB`), v.text);
+  assert.ok(v.text.includes(`${gib(-fp32.headroom_bytes)} GiB short`), v.text);
+
+  await page.selectOption('#dtype', 'fp16');
+  await settled(page);
+  v = await verdict(page, 'T4');
+  assert.equal(v.fits, 'true', v.text);
+  assert.match(v.text, /\bfits\b/);
+  assert.doesNotMatch(v.text, /does not fit/);
+  const fp16 = (await sameAsCli(page)).report;
+  assert.ok(v.text.includes(`${gib(fp16.headroom_bytes)} GiB headroom`), v.text);
+  assert.match(page.url(), /model=LLaMA-7B/);
+  assert.match(page.url(), /gpu=T4/);
+  assert.match(page.url(), /dtype=fp16/);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('training: LoRA does not fit a T4, QLoRA does, with its adapter in the breakdown', async (browser) => {
+  const page = await open(browser, '?model=llama-7b&gpu=T4');
+  await page.selectOption('#task', 'train');
+  await page.selectOption('#method', 'lora');
+  await settled(page);
+  assert.ok(await page.isVisible('#lora-rank'), 'LoRA rank shows for LoRA');
+  assert.ok(!(await page.isVisible('#prompt')), 'prompt tokens hide for training');
+  const lora = await verdict(page, 'T4');
+  assert.equal(lora.fits, 'false', lora.text);
+  await page.selectOption('#method', 'qlora');
+  await settled(page);
+  const qlora = await verdict(page, 'T4');
+  assert.equal(qlora.fits, 'true', qlora.text);
+  const explained = await page.locator('#explain').innerText();
+  assert.match(explained, /adapter_weights/);
+  assert.match(explained, /optimizer_state/);
+  const { report } = await sameAsCli(page);
+  assert.equal(report.workload.training.method, 'qlora');
+  const hasFit = await page.evaluate(() => window.vramfitPage.info.fit);
+  if (hasFit) {
+    assert.ok(await page.isVisible('#plans'), 'ranked plans show when the core has the fit solver');
+    assert.ok((await page.locator('#plan-list li').count()) > 0, 'at least one plan');
+  } else {
+    assert.ok(await page.isHidden('#plans'), 'no plans section without the fit solver');
+    notes.push('fit solver not in this build: the plans section stays hidden (not checked)');
+  }
+  await page.screenshot({ path: path.join(out, 'desktop-train-qlora.png'), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+// Settings a user can reach on the page, each compared with the CLI's --json.
+const CASES = [
+  '?model=llama-7b&gpu=T4',
+  '?model=llama-2-13b&gpu=RTX-3060-12GB&quant=int8&batch=4&prompt=1024',
+  '?model=llama-7b&gpu=T4&quant=nf4&attn=eager&new=1000',
+  '?model=mistral-7b-v0.1&gpu=H100-SXM&kv-dtype=fp8&batch=16&prompt=4096',
+  '?model=llama-7b&gpu=T4&task=train&method=qlora&grad-ckpt=1&lora-rank=16&lora-targets=all-linear&seq=1024',
+  '?model=llama-2-7b&gpu=A100-80GB&count=4&task=train&precision=mixed-bf16&zero=3&optimizer=adamw-8bit',
+  '?model=llama-7b&gpu=24GiB&task=prefill&runtime=litgpt&batch=2',
+  '?model=qwen2.5-7b&gpu=RTX-4090&quant=q4_k_m&task=load',
+];
+
+test('the page shows the numbers the CLI prints, for the same settings', async (browser) => {
+  const page = await open(browser);
+  for (const query of CASES) {
+    await page.goto(base + query);
+    await page.waitForSelector('html[data-ready="1"]');
+    const err = await page.locator('#error').isVisible() ? await page.locator('#error').innerText() : '';
+    assert.equal(err, '', `${query}: ${err}`);
+    const { command, report } = await sameAsCli(page);
+    assert.ok(command.includes('--json'));
+    const summary = await page.locator('#summary').innerText();
+    assert.ok(summary.includes(`${gib(report.total_bytes)} GiB`), `${query}: ${summary}`);
+    const legend = await page.locator('#legend').innerText();
+    for (const c of report.components.filter((x) => x.level !== 'host' && x.bytes > 0)) {
+      assert.ok(legend.includes(c.name) && legend.includes(`${gib(c.bytes)} GiB`), `${query}: ${c.name}`);
+    }
+  }
+  // An impossible setting: the same message on both sides.
+  await page.goto(`${base}?model=llama-7b&gpu=T4&dtype=bf16`);
+  await page.waitForSelector('html[data-ready="1"]');
+  const shown = await page.locator('#error').innerText();
+  const r = cli(['estimate', 'llama-7b', '--gpu', 'T4', '--dtype', 'bf16', '--json']);
+  assert.equal(r.code, 2);
+  assert.equal(`error: ${shown}`, r.stderr.trim());
+  assert.equal(await page.getAttribute('#dtype', 'aria-invalid'), 'true', 'the input to fix is marked');
+  notes.push(`page = CLI --json on ${CASES.length} settings, and the same error message for bf16 on a T4`);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('the link carries the whole state', async (browser) => {
+  const page = await open(browser, '?model=llama-7b&gpu=T4');
+  await page.fill('#gpu-custom', '40GB');
+  await page.click('#gpu-add-btn');
+  await page.selectOption('#task', 'train');
+  await page.selectOption('#method', 'dora');
+  await page.fill('#lora-rank', '32');
+  await page.check('#grad-ckpt');
+  await page.selectOption('#over', 'seq');
+  await settled(page);
+  const url = page.url();
+  const before = await pageReport(page);
+  const again = await open(browser, url.slice(base.length));
+  assert.deepEqual(await pageReport(again), before);
+  assert.equal(await again.inputValue('#lora-rank'), '32');
+  assert.equal(await again.isChecked('#grad-ckpt'), true);
+  assert.equal(await again.inputValue('#over'), 'seq');
+  assert.equal(await again.locator('#gpu-chips li').count(), 2);
+  assert.ok((await verdict(again, '40GB')).text.includes('40GB'));
+  await page.context().close();
+  await again.context().close();
+});
+
+test('a pasted config.json gives the catalog model\'s numbers', async (browser) => {
+  const config = fs.readFileSync(path.join(repo, 'crates/vramfit-core/data/configs/huggyllama__llama-7b.json'), 'utf8');
+  const page = await open(browser, '?model=llama-7b&gpu=T4');
+  const catalogReport = await pageReport(page);
+  await page.check('input[name=src][value=paste]');
+  await page.fill('#config', config);
+  await page.fill('#config-name', 'my-llama');
+  await settled(page);
+  const pasted = await pageReport(page);
+  assert.equal(pasted.model, 'my-llama');
+  assert.deepEqual(pasted.levels, catalogReport.levels);
+  assert.deepEqual(pasted.components, catalogReport.components);
+  assert.match(await page.locator('#model-info').innerText(), /6\.74 B parameters/);
+  // A shared link holds the config itself.
+  const again = await open(browser, page.url().slice(base.length));
+  assert.deepEqual((await pageReport(again)).levels, catalogReport.levels);
+  // Broken JSON: an error, no result, no crash.
+  await page.fill('#config', '{"model_type": "llama", ');
+  await settled(page);
+  assert.match(await page.locator('#error').innerText(), /config\.json/);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+  await again.context().close();
+});
+
+test('Hugging Face: config.json fetched by the browser, only when asked', async (browser) => {
+  const config = fs.readFileSync(path.join(repo, 'crates/vramfit-core/data/configs/huggyllama__llama-7b.json'), 'utf8');
+  const page = await open(browser, '?model=llama-7b&gpu=T4');
+  const catalogReport = await pageReport(page);
+  // No network here: the Hub is played by a route that answers like it.
+  const asked = [];
+  await page.route('https://huggingface.co/**', (route) => {
+    const url = route.request().url();
+    asked.push(url);
+    if (url.includes('/gated/')) return route.fulfill({ status: 401, body: 'Access to model gated/model is restricted.' });
+    return route.fulfill({ status: 200, contentType: 'application/json', headers: { 'access-control-allow-origin': '*' }, body: config });
+  });
+  await page.check('input[name=src][value=hf]');
+  await page.fill('#hf', 'huggyllama/llama-7b');
+  await settled(page);
+  assert.deepEqual(asked, [], 'nothing fetched before the button');
+  await page.click('#hf-fetch');
+  await page.waitForFunction(() => document.querySelector('#hf-status').textContent.startsWith('Read'));
+  assert.deepEqual(asked, ['https://huggingface.co/huggyllama/llama-7b/resolve/main/config.json']);
+  const fetched = await pageReport(page);
+  assert.equal(fetched.model, 'huggyllama/llama-7b');
+  assert.match(fetched.origin, /^https:\/\/huggingface\.co\/huggyllama\/llama-7b/);
+  assert.deepEqual(fetched.levels, catalogReport.levels);
+  await page.fill('#hf', 'gated/model');
+  await page.press('#hf', 'Enter');
+  await page.waitForFunction(() => !document.querySelector('#error').hidden);
+  assert.match(await page.locator('#error').innerText(), /gated or private/);
+  assert.deepEqual(page.problems.filter((p) => !p.includes('401')), []);
+  await page.context().close();
+});
+
+test('every input is labelled and the page works from the keyboard', async (browser) => {
+  const page = await open(browser, '?model=llama-7b&gpu=T4');
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+    .map((e) => e.id || e.outerHTML.slice(0, 60)));
+  assert.deepEqual(unlabelled, []);
+  // Tab order: the skip link first, then the model inputs, GPUs, workload.
+  const order = [];
+  for (let i = 0; i < 16; i++) {
+    await page.keyboard.press('Tab');
+    order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.className || document.activeElement.tagName));
+  }
+  assert.equal(order[0], 'skip');
+  for (const id of ['model', 'gpu-add', 'gpu-custom', 'gpu-add-btn', 'count', 'task', 'batch']) {
+    assert.ok(order.includes(id), `Tab reaches #${id}: ${order.join(' ')}`);
+  }
+  // Keyboard only: add a GPU, change a select, remove the GPU again.
+  await page.focus('#gpu-add');
+  await page.keyboard.type('RTX-4090');
+  await page.keyboard.press('Enter');
+  await page.locator('#verdicts li[data-gpu="RTX-4090"]').waitFor();
+  await page.focus('#dtype');
+  await page.keyboard.press('ArrowDown'); // the checkpoint's → fp32
+  await settled(page);
+  assert.equal(await page.inputValue('#dtype'), 'fp32');
+  assert.equal((await verdict(page, 'T4')).fits, 'false');
+  await page.focus('button[aria-label="Remove RTX-4090"]');
+  await page.keyboard.press('Enter');
+  await settled(page);
+  assert.equal(await page.locator('#verdicts li[data-gpu="RTX-4090"]').count(), 0);
+  assert.ok(await page.evaluate(() => document.activeElement.tagName === 'BUTTON' || document.activeElement.id === 'gpu-add'), 'focus stays in the GPU list');
+  // A bad number: the message names the input, which is marked invalid.
+  await page.fill('#batch', '0');
+  await settled(page);
+  assert.match(await page.locator('#error').innerText(), /^--batch/);
+  assert.equal(await page.getAttribute('#batch', 'aria-invalid'), 'true');
+  await page.context().close();
+});
+
+test('the sweep chart: memory grows with batch and sequence, with the GPU line', async (browser) => {
+  const page = await open(browser, '?model=llama-7b&gpu=T4,A100-80GB');
+  const rows = async () => page.$$eval('#sweep-table tbody tr', (trs) => trs.map((tr) => [Number(tr.dataset.value), Number(tr.children[3].textContent)]));
+  let r = await rows();
+  assert.ok(r.length >= 8, `${r.length} points`);
+  for (let i = 1; i < r.length; i++) assert.ok(r[i][1] >= r[i - 1][1], `not growing at batch ${r[i][0]}`);
+  assert.equal(await page.locator('#sweep svg .limit').count(), 2, 'one line per GPU');
+  assert.equal(await page.locator('#sweep svg polyline.line').count(), 1);
+  await page.selectOption('#over', 'seq');
+  await settled(page);
+  r = await rows();
+  assert.ok(r[0][0] === 128 && r[r.length - 1][0] >= 2048, JSON.stringify(r));
+  // One sweep point equals a direct estimate.
+  const cmd = cli(['estimate', 'llama-7b', '--gpu', 'T4', '--prompt', '2048', '--json']);
+  const direct = JSON.parse(cmd.stdout);
+  const point = r.find((x) => x[0] === 2048);
+  assert.equal(point[1].toFixed(2), gib(direct.levels.device));
+  await page.context().close();
+});
+
+test('screenshots at desktop and phone sizes; nothing wider than a phone', async (browser) => {
+  for (const [name, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
+    const page = await open(browser, '?model=llama-7b&gpu=T4,RTX-4090&dtype=fp16', viewport);
+    await page.screenshot({ path: path.join(out, `${name}-inference.png`), fullPage: true });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= viewport.width, `${name}: page is ${wide}px wide`);
+    await page.selectOption('#task', 'train');
+    await page.selectOption('#method', 'qlora');
+    await settled(page);
+    await page.screenshot({ path: path.join(out, `${name}-train.png`), fullPage: true });
+    if (name === 'phone') {
+      // The results as a phone shows them, one screen at a time.
+      const top = await page.locator('#results').boundingBox();
+      await page.screenshot({ path: path.join(out, 'phone-results.png'), clip: { x: 0, y: top.y, width: 390, height: 844 }, fullPage: true });
+    }
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  }
+  notes.push(`screenshots in ${path.relative(repo, out)}/`);
+});
+
+// ---------------------------------------------------------------------------------------
+
+let browser;
+let passed = 0;
+let failed = 0;
+try {
+  execFileSync(bin, ['--version'], { stdio: 'ignore' });
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  for (const t of tests) {
+    const t0 = Date.now();
+    try {
+      await t.fn(browser);
+      passed += 1;
+      console.log(`ok   ${t.name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      failed += 1;
+      console.log(`FAIL ${t.name} (${Date.now() - t0} ms)\n     ${String(e && e.stack || e).split('\n').slice(0, 8).join('\n     ')}`);
+    }
+  }
+} catch (e) {
+  failed += 1;
+  console.log(`FAIL setting up: ${e.message}`);
+} finally {
+  if (browser) await browser.close();
+  server.close();
+}
+for (const n of notes) console.log(`note: ${n}`);
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,44 @@
+// The vramfit core in the browser: load vramfit.wasm (built by web/build.sh) and call it.
+// The module's interface is JSON text in, JSON text out (crates/vramfit-wasm): ask for an
+// input buffer, copy the request's bytes into it, call, read the answer from its memory.
+
+/** An error the core reported about the input (the message names the flag that fixes it). */
+export class CoreError extends Error {}
+
+/** Load the module; resolves to the functions of crates/vramfit-wasm/src/lib.rs. */
+export async function load(url = new URL('vramfit.wasm', import.meta.url)) {
+  let instance;
+  try {
+    ({ instance } = await WebAssembly.instantiateStreaming(fetch(url), {}));
+  } catch {
+    // A server that does not say application/wasm: compile from the bytes instead.
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`cannot load ${url}: HTTP ${res.status}`);
+    ({ instance } = await WebAssembly.instantiate(await res.arrayBuffer(), {}));
+  }
+  const ex = instance.exports;
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+
+  function call(name, request) {
+    const bytes = enc.encode(request === undefined ? '' : JSON.stringify(request));
+    const ptr = ex.vf_input(bytes.length);
+    new Uint8Array(ex.memory.buffer, ptr, bytes.length).set(bytes);
+    const n = ex[`vf_${name}`]();
+    const answer = JSON.parse(dec.decode(new Uint8Array(ex.memory.buffer, ex.vf_output(), n)));
+    if ('error' in answer) throw new CoreError(answer.error);
+    return answer.ok;
+  }
+
+  return {
+    info: () => call('info'),
+    models: () => call('models'),
+    gpus: () => call('gpus'),
+    gpu: (spec) => call('gpu', { gpu: spec }),
+    model: (request) => call('model', request),
+    estimate: (request) => call('estimate', request),
+    sweep: (request, over, values) => call('sweep', { request, over, values }),
+    // FIT: present once the module exports vf_fit (see crates/vramfit-wasm/src/lib.rs).
+    fit: ex.vf_fit ? (request) => call('fit', request) : null,
+  };
+}
