@@ -408,6 +408,16 @@ function renderVerdicts(results) {
 }
 
 /** Colours by component name, stable within a result. */
+/** A component name with line-break opportunities after its underscores. */
+function nameNode(name) {
+  const span = h('span', { class: 'nm' });
+  name.split('_').forEach((part, i, all) => {
+    span.append(part + (i < all.length - 1 ? '_' : ''));
+    if (i < all.length - 1) span.append(document.createElement('wbr'));
+  });
+  return span;
+}
+
 function colours(components) {
   const map = new Map();
   for (const c of components) if (!map.has(c.name)) map.set(c.name, PALETTE[map.size % PALETTE.length]);
@@ -476,7 +486,7 @@ function renderBars(rep) {
   box.replaceChildren(svg);
   $('#legend').replaceChildren(...comps.map((c) => h('li', {},
     h('span', { class: 'sw', style: `background:${colour.get(c.name)}`, 'aria-hidden': 'true' }),
-    h('span', { class: 'nm', text: c.name }),
+    nameNode(c.name),
     h('span', { class: 'gb', text: `${gib(c.bytes)} GiB` }))));
 }
 
@@ -493,7 +503,7 @@ function renderExplain(rep) {
   $('#explain').replaceChildren(...rep.components.map((c) => h('article', { class: 'comp' },
     h('h3', {},
       h('span', { class: 'sw', style: `background:${colour.get(c.name)}`, 'aria-hidden': 'true' }),
-      h('span', { class: 'nm', text: c.name }),
+      nameNode(c.name),
       h('span', { class: 'lv', text: c.level === 'host' ? 'cpu ram' : c.level }),
       h('span', { class: 'gb', text: `${gib(c.bytes)} GiB` })),
     h('p', { class: 'formula' }, h('code', { text: `= ${c.formula}` })),
