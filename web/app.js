@@ -38,6 +38,7 @@ const FIELDS = [
 ];
 const LORA_METHODS = new Set(['lora', 'qlora', 'dora']);
 const DEFAULT_GPUS = ['T4'];
+const LIMIT_COLOURS = ['#b3261e', '#6a3bb0', '#a35f00', '#0e6b76', '#4d5a1e', '#8a2c6b'];
 const PALETTE = ['#3b6fd8', '#e07b39', '#3aa675', '#c8475d', '#8a63c9', '#c9a227', '#2aa3b5', '#d05fa8',
   '#6b8e23', '#8c6d52', '#5a6b8c', '#b35c2e'];
 
@@ -300,9 +301,12 @@ function run() {
   lastReport = first.report;
   $('#json').textContent = JSON.stringify(first.report, null, 2);
   $('#cli').textContent = cliCommand(first.req);
-  renderBars(first.report);
+  const limits = results.filter((r) => r.report && r.report.gpu).map((r, i) => ({
+    label: r.report.gpu.label, bytes: r.report.gpu.usable_bytes, colour: LIMIT_COLOURS[i % LIMIT_COLOURS.length],
+  }));
+  renderBars(first.report, limits);
   renderExplain(first.report);
-  renderSweep(first.req, results);
+  renderSweep(first.req, limits);
   renderPlans(first.req);
   return true;
 }
@@ -348,23 +352,25 @@ function s(tag, attrs = {}, text) {
   return node;
 }
 
+const modelInfos = new Map();   // catalog name → what api.model() says (parsed once)
+
+/** What the core reads from the model: for catalog models parsed once, then remembered. */
+function modelInfo(base) {
+  const key = base.config ? null : base.model.toLowerCase();
+  if (key && modelInfos.has(key)) return modelInfos.get(key);
+  let m = null;
+  try { m = api.model({ model: base.model, config: base.config }); } catch { /* the estimate shows the error */ }
+  if (key && m) modelInfos.set(key, m);
+  return m;
+}
+
 function renderModelInfo(base) {
-  const info = $('#model-info');
-  if (!base.config) {
-    const m = catalog.models.find((x) => x.name === base.model)
-      || catalog.models.find((x) => [x.hf_id, ...x.aliases].some((a) => a.toLowerCase() === base.model.toLowerCase()));
-    info.textContent = m
-      ? `${m.name} · ${m.hf_id} · ${m.family} · ${(m.params / 1e9).toFixed(2)} B parameters${m.checkpoint_dtype ? ` · ${m.checkpoint_dtype} checkpoint` : ''}`
-      : '';
-    return;
-  }
-  try {
-    const m = api.model(base);
-    info.textContent = `${m.name} · ${m.model_type} · ${(m.params / 1e9).toFixed(2)} B parameters · ${m.layers} layers`
-      + `${m.torch_dtype ? ` · ${m.torch_dtype} checkpoint` : ''}${m.quantization ? ` · ${m.quantization}` : ''}`;
-  } catch (e) {
-    info.textContent = '';
-  }
+  const m = modelInfo(base);
+  const c = !base.config && m && catalog.models.find((x) => x.name === m.name);
+  $('#model-info').textContent = m
+    ? [m.name, c ? c.hf_id : null, m.model_type, `${(m.params / 1e9).toFixed(2)} B parameters`, `${m.layers} layers`,
+      m.torch_dtype ? `${m.torch_dtype} checkpoint` : null, m.quantization].filter(Boolean).join(' · ')
+    : '';
 }
 
 function renderGpuChips() {
@@ -428,7 +434,7 @@ function chartWidth(node) {
   return Math.max(280, Math.min(900, Math.floor(node.clientWidth || 600)));
 }
 
-function renderBars(rep) {
+function renderBars(rep, limits) {
   const box = $('#bars');
   const W = chartWidth(box);
   const narrow = W < 480;
@@ -436,19 +442,18 @@ function renderBars(rep) {
   const order = { allocated: 0, reserved: 1, device: 2, host: 3 };
   const comps = rep.components.filter((c) => c.level !== 'host' && c.bytes > 0);
   const colour = colours(comps);
-  const usable = rep.gpu ? rep.gpu.usable_bytes : 0;
-  const max = Math.max(rep.levels.device, usable) * 1.04 || 1;
+  const max = Math.max(rep.levels.device, ...limits.map((l) => l.bytes)) * 1.04 || 1;
   const labelW = narrow ? 6 : 78;
   const rowH = narrow ? 46 : 34;
   const barH = 22;
-  const top = 18;
+  const top = 18 + 15 * Math.max(0, limits.length - 1);
   const plotW = W - labelW - 14;
   const H = top + levels.length * rowH + 22;
   const x = (b) => labelW + (b / max) * plotW;
   const svg = s('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': 'bars-title bars-desc' });
   svg.append(s('title', { id: 'bars-title' }, 'Memory by component at the three levels'));
   svg.append(s('desc', { id: 'bars-desc' }, levels.map((l) => `${l} ${gib(rep.levels[l])} GiB`).join(', ')
-    + (usable ? `; ${rep.gpu.label} has ${gib(usable)} GiB usable per GPU` : '')));
+    + limits.map((l) => `; ${l.label} has ${gib(l.bytes)} GiB usable per GPU`).join('')));
   levels.forEach((level, i) => {
     const y0 = top + i * rowH + (narrow ? 14 : 0);
     const label = `${level} ${gib(rep.levels[level])} GiB`;
@@ -467,7 +472,7 @@ function renderBars(rep) {
     if (!narrow) {
       const tx = x(acc) + 4;
       const inside = tx > W - 70;
-      svg.append(s('text', { x: inside ? x(acc) - 4 : tx, y: y0 + barH / 2 + 4, class: inside ? 'val in' : 'val', 'text-anchor': inside ? 'end' : 'start' }, `${gib(rep.levels[level])} GiB`));
+      svg.append(s('text', { x: inside ? x(acc) - 4 : tx, y: y0 + barH / 2 + 4, class: inside ? 'val in' : 'val halo', 'text-anchor': inside ? 'end' : 'start' }, `${gib(rep.levels[level])} GiB`));
     }
   });
   // Axis: GiB ticks.
@@ -477,12 +482,14 @@ function renderBars(rep) {
     svg.append(s('line', { x1: x(t * GIB), x2: x(t * GIB), y1: top - 4, y2: axisY - 10, class: 'grid' }));
     svg.append(s('text', { x: x(t * GIB), y: axisY + 4, class: 'tick', 'text-anchor': 'middle' }, String(t)));
   }
-  if (usable) {
-    svg.append(s('line', { x1: x(usable), x2: x(usable), y1: 6, y2: axisY - 8, class: 'limit' }));
-    const right = x(usable) > W - 120;
-    svg.append(s('text', { x: right ? x(usable) - 4 : x(usable) + 4, y: 12, class: 'limit-lbl', 'text-anchor': right ? 'end' : 'start' },
-      `${rep.gpu.label}: ${gib(usable)} GiB`));
-  }
+  limits.forEach((l, i) => {
+    const lx = x(l.bytes);
+    const ly = 12 + 15 * i;
+    svg.append(s('line', { x1: lx, x2: lx, y1: ly - 6, y2: axisY - 8, class: 'limit', stroke: l.colour }));
+    const right = lx > W - 140;
+    svg.append(s('text', { x: right ? lx - 4 : lx + 4, y: ly, class: 'limit-lbl halo', style: `fill:${l.colour}`, 'text-anchor': right ? 'end' : 'start' },
+      `${l.label}: ${gib(l.bytes)} GiB`));
+  });
   box.replaceChildren(svg);
   $('#legend').replaceChildren(...comps.map((c) => h('li', {},
     h('span', { class: 'sw', style: `background:${colour.get(c.name)}`, 'aria-hidden': 'true' }),
@@ -521,13 +528,12 @@ function sweepValues(over, current, maxPositions) {
   return [...vals].filter((v) => v >= 1).sort((a, b) => a - b).slice(0, 32);
 }
 
-function renderSweep(req, results) {
+function renderSweep(req, limits) {
   const choice = el('over').value;
   const over = choice === 'batch' ? 'batch' : (isTrain() ? 'seq' : 'prompt');
   const current = req.workload[over] ?? Number(el(over).defaultValue);
-  let maxPos = null;
-  const cm = !req.config && catalog.models.find((m) => m.name === lastReport.model);
-  if (cm) maxPos = cm.max_positions;
+  const info = modelInfo(req);
+  const maxPos = info ? info.max_positions : null;
   let result;
   try {
     result = api.sweep(req, over, sweepValues(over, current, maxPos));
@@ -540,9 +546,6 @@ function renderSweep(req, results) {
   const W = chartWidth(box);
   const H = W < 480 ? 220 : 260;
   const m = { l: 44, r: 12, t: 14, b: 40 };
-  // One line per GPU compared: its usable memory per GPU (GPUs that cannot run it: none).
-  const limits = results.filter((r) => r.report && r.report.gpu)
-    .map((r) => ({ label: r.report.gpu.label, bytes: r.report.gpu.usable_bytes }));
   // Draw up to the first point well past the largest GPU (and at least to the current value):
   // beyond it the curve only squashes the region where the answer changes. The table below
   // the chart keeps every point.
@@ -576,10 +579,11 @@ function renderSweep(req, results) {
     svg.append(s('text', { x: x(v), y: H - m.b + 16, class: 'tick', 'text-anchor': 'middle' }, v >= 1024 ? `${v / 1024}k` : String(v)));
   });
   svg.append(s('text', { x: (m.l + W - m.r) / 2, y: H - 6, class: 'lbl', 'text-anchor': 'middle' }, what));
-  limits.forEach((l, i) => {
-    svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(l.bytes), y2: y(l.bytes), class: 'limit' }));
-    svg.append(s('text', { x: W - m.r - 2, y: y(l.bytes) - 4 - i * 0, class: 'limit-lbl', 'text-anchor': 'end' }, `${l.label} ${gib(l.bytes)} GiB`));
-  });
+  // GPU lines, labelled at the left where the curve is lowest; a halo keeps the label
+  // readable where the curve crosses it.
+  for (const l of limits) {
+    svg.append(s('line', { x1: m.l, x2: W - m.r, y1: y(l.bytes), y2: y(l.bytes), class: 'limit', stroke: l.colour }));
+  }
   if (pts.length) {
     svg.append(s('polyline', { points: pts.map((p) => `${x(p.value)},${y(p.device)}`).join(' '), class: 'line' }));
     for (const p of pts) {
@@ -587,6 +591,12 @@ function renderSweep(req, results) {
       c.append(s('title', {}, `${p.value}: ${gib(p.device)} GiB`));
       svg.append(c);
     }
+  }
+  let lastY = Infinity;
+  for (const l of [...limits].sort((a, b) => a.bytes - b.bytes)) {
+    const ly = Math.min(y(l.bytes) - 5, lastY - 14);
+    lastY = ly;
+    svg.append(s('text', { x: m.l + 10, y: ly, class: 'limit-lbl halo', style: `fill:${l.colour}` }, `${l.label} ${gib(l.bytes)} GiB`));
   }
   box.replaceChildren(svg);
   const head = h('tr', {}, h('th', { scope: 'col', text: what }), h('th', { scope: 'col', text: 'allocated GiB' }),
@@ -711,12 +721,15 @@ async function main() {
     $('#loading').textContent = `Could not load the WebAssembly core: ${e.message}. Serve web/ over HTTP (python3 -m http.server -d web) after bash web/build.sh.`;
     return;
   }
+  performance.mark('vramfit:loaded');
   catalog = { models: api.models(), gpus: api.gpus() };
-  $('#model-list').replaceChildren(...catalog.models.map((m) => h('option', { value: m.name, label: `${m.hf_id} · ${(m.params / 1e9).toFixed(1)} B` })));
+  performance.mark('vramfit:catalog');
+  $('#model-list').replaceChildren(...catalog.models.map((m) => h('option', { value: m.name, label: m.hf_id })));
   $('#gpu-list').replaceChildren(...catalog.gpus.map((g) => h('option', { value: g.name, label: `${(g.usable_bytes / GIB).toFixed(1)} GiB usable · ${g.vendor} ${g.architecture}` })));
 
   readUrl();
   run();
+  performance.mark('vramfit:first-result');
   $('#loading').remove();
 
   const later = debounce(run, 150);

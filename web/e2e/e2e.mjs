@@ -217,6 +217,14 @@ test('the page shows the numbers the CLI prints, for the same settings', async (
     assert.equal(err, '', `${query}: ${err}`);
     const { command, report } = await sameAsCli(page);
     assert.ok(command.includes('--json'));
+    // Every setting of the link reached the request (and so the command and the numbers).
+    for (const [key, value] of new URLSearchParams(query)) {
+      if (key === 'model' || key === 'gpu' || key === 'count') continue;
+      const flag = value === '1' && ['grad-ckpt'].includes(key) ? `--${key}` : `--${key} ${value}`;
+      assert.ok(command.includes(flag), `${query}: ${command} lacks ${flag}`);
+    }
+    const q = new URLSearchParams(query);
+    assert.ok(command.includes(`--gpu ${q.get('count') ? `${q.get('count')}x` : ''}${q.get('gpu')}`), command);
     const summary = await page.locator('#summary').innerText();
     assert.ok(summary.includes(`${gib(report.total_bytes)} GiB`), `${query}: ${summary}`);
     const legend = await page.locator('#legend').innerText();
