@@ -119,16 +119,16 @@ function modelFromForm() {
   switch (source()) {
     case 'paste': {
       const text = el('config').value.trim();
-      if (!text) return { error: ['config', 'paste a config.json'] };
+      if (!text) return { waiting: 'Paste a model\'s config.json (from its Hugging Face page, "Files") to estimate it.' };
       return { model: el('config-name').value.trim() || 'my-model', config: text, origin: 'config.json (pasted)' };
     }
     case 'hf': {
-      if (!hubConfig) return { error: ['hf', 'fetch a config.json first'] };
+      if (!hubConfig) return { waiting: 'Give a repo id and press "Fetch config.json": your browser reads it from huggingface.co.' };
       return { model: hubConfig.id, config: hubConfig.text, origin: hubUrl(hubConfig.id, hubConfig.rev) };
     }
     default: {
       const name = el('model').value.trim();
-      if (!name) return { error: ['model', 'pick a model'] };
+      if (!name) return { waiting: 'Pick a model: type to search the catalog.' };
       return { model: name };
     }
   }
@@ -276,7 +276,7 @@ function run() {
   renderGpuChips();
   const m = modelFromForm();
   const { workload, errors } = workloadFromForm();
-  if (m.error) return renderEmpty(m.error[1], m.error[0]);
+  if (m.waiting) return renderEmpty(null, null, m.waiting);
   if (errors.length) return renderEmpty(`--${errors[0][0]}: ${errors[0][1]}`, errors[0][0]);
   if (!count()) return renderEmpty('GPUs of each kind: give a whole number, 1 or more', 'count');
 
@@ -290,14 +290,23 @@ function run() {
       return { gpu: g, req, error: messageOf(e) };
     }
   });
+  $('#idle').hidden = true;
+  $('#results').classList.remove('empty', 'verdicts-only');
   const first = results.find((r) => r.report);
   if (!first) {
     // The same error for every GPU is about the model or the workload: show it once.
     const distinct = new Set(results.map((r) => r.error));
     if (distinct.size === 1 || !gpus.length) return renderEmpty(results[0].error);
   }
+  if (!first) {
+    // Each GPU failed its own way (bf16 here, fp8 there): the verdicts say why, nothing else.
+    renderEmpty(null);
+    renderVerdicts(results);
+    $('#results').classList.replace('empty', 'verdicts-only');
+    return false;
+  }
+  $('#results').classList.remove('verdicts-only');
   renderVerdicts(results);
-  if (!first) return renderEmpty(null);
   lastReport = first.report;
   $('#json').textContent = JSON.stringify(first.report, null, 2);
   $('#cli').textContent = cliCommand(first.req);
@@ -317,8 +326,12 @@ function messageOf(e) {
   return `internal error in the vramfit core (${e.message}); please report it with this page's link`;
 }
 
-function renderEmpty(message, flag) {
+/** No result: an error (naming the input to fix), or a hint at what is still missing. */
+function renderEmpty(message, flag, waiting) {
   if (message) showError(message, flag);
+  $('#idle').hidden = !waiting;
+  $('#idle').textContent = waiting || '';
+  $('#results').classList.add('empty');
   lastReport = null;
   $('#summary').textContent = '';
   if (message) $('#verdicts').replaceChildren();

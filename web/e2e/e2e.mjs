@@ -240,7 +240,16 @@ test('the page shows the numbers the CLI prints, for the same settings', async (
   assert.equal(r.code, 2);
   assert.equal(`error: ${shown}`, r.stderr.trim());
   assert.equal(await page.getAttribute('#dtype', 'aria-invalid'), 'true', 'the input to fix is marked');
-  notes.push(`page = CLI --json on ${CASES.length} settings, and the same error message for bf16 on a T4`);
+  // Two GPUs, one of which cannot run it: that one says why, the other has the result.
+  await page.goto(`${base}?model=llama-7b&gpu=T4,H100-SXM&dtype=fp8`);
+  await page.waitForSelector('html[data-ready="1"]');
+  const t4 = await page.locator('#verdicts li[data-gpu="T4"]').innerText();
+  const t4cli = cli(['estimate', 'llama-7b', '--gpu', 'T4', '--dtype', 'fp8', '--json']);
+  assert.equal(t4cli.code, 2);
+  assert.ok(t4.includes(t4cli.stderr.trim().replace(/^error: /, '')), t4);
+  assert.equal((await verdict(page, 'H100-SXM')).fits, 'true');
+  assert.match((await sameAsCli(page)).command, /--gpu H100-SXM/);
+  notes.push(`page = CLI --json on ${CASES.length + 1} settings, and the same error messages (bf16 and fp8 on a T4)`);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
@@ -309,6 +318,8 @@ test('Hugging Face: config.json fetched by the browser, only when asked', async 
   await page.fill('#hf', 'huggyllama/llama-7b');
   await settled(page);
   assert.deepEqual(asked, [], 'nothing fetched before the button');
+  assert.match(await page.locator('#idle').innerText(), /Fetch config\.json/);
+  assert.ok(await page.isHidden('#error'), 'waiting for a fetch is not an error');
   await page.click('#hf-fetch');
   await page.waitForFunction(() => document.querySelector('#hf-status').textContent.startsWith('Read'));
   assert.deepEqual(asked, ['https://huggingface.co/huggyllama/llama-7b/resolve/main/config.json']);
