@@ -745,7 +745,9 @@ async function main() {
   performance.mark('vramfit:first-result');
   $('#loading').remove();
 
-  const later = debounce(run, 150);
+  // Typing waits for a pause; <html data-pending> says a run is due (the e2e test waits on it).
+  const debounced = debounce(() => { delete document.documentElement.dataset.pending; run(); }, 150);
+  const later = () => { document.documentElement.dataset.pending = '1'; debounced(); };
   $('#inputs').addEventListener('input', (e) => {
     if (['gpu-add', 'gpu-custom', 'hf', 'hf-rev'].includes(e.target.id)) return;
     if (e.target.type === 'radio' || e.target.tagName === 'SELECT' || e.target.type === 'checkbox') run();

@@ -95,9 +95,9 @@ async function verdict(page, gpu) {
   return { fits: await li.getAttribute('data-fits'), text: (await li.innerText()).replace(/\s+/g, ' ') };
 }
 
-/** Wait until the page re-rendered after an input (debounced inputs take 150 ms). */
+/** Wait until the page re-rendered after an input (typing is debounced by 150 ms). */
 async function settled(page) {
-  await page.waitForTimeout(250);
+  await page.waitForFunction(() => !document.documentElement.dataset.pending);
 }
 
 /** The page's JSON next to the CLI's --json for the command the page shows: equal. */
