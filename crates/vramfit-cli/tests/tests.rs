@@ -103,6 +103,12 @@ fn bad_input_exits_2_with_the_flag_to_fix() {
     assert!(stderr_of(&["estimate", "llama-7b", "--task", "fly"]).contains("--task"));
     assert!(stderr_of(&["estimate", "llama-7b", "--batch", "-3"]).contains("batch"));
     assert!(stderr_of(&["validate", "/nonexistent/cases.json"]).contains("cannot read"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--quant", "nf4", "--gpu", "M2-Ultra-192GB"]).contains("--quant"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--task", "train", "--precision", "mixed-bf16", "--gpu", "T4"])
+        .contains("bf16"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--gpus", "4", "--tp", "3"]).contains("--tp"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--task", "train", "--offload", "cpu", "--gpus", "2"])
+        .contains("--offload"));
 }
 
 #[test]
@@ -117,6 +123,9 @@ fn local_config_files_work_and_bad_ones_name_the_key() {
     std::fs::write(&bad, r#"{"model_type":"llama","hidden_size":512}"#).unwrap();
     let e = stderr_of(&["estimate", bad.to_str().unwrap()]);
     assert!(e.contains("missing key"), "{e}");
+    let gptq = dir.join("gptq.json");
+    std::fs::write(&gptq, r#"{"model_type":"llama","hidden_size":512,"intermediate_size":1024,"num_hidden_layers":4,"num_attention_heads":8,"vocab_size":1000,"quantization_config":{"quant_method":"gptq","bits":4,"group_size":128}}"#).unwrap();
+    assert!(stderr_of(&["estimate", gptq.to_str().unwrap(), "--quant", "nf4"]).contains("already quantized"));
     std::fs::write(&bad, r#"{"model_type":"mamba"}"#).unwrap();
     assert!(stderr_of(&["inspect", bad.to_str().unwrap()]).contains("supported"));
     std::fs::remove_dir_all(&dir).ok();

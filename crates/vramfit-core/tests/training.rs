@@ -201,7 +201,8 @@ mod multi_gpu {
 
     #[test]
     fn tensor_parallel_inference_splits_weights_and_cache() {
-        let one = run("llama-2-70b", &Workload { task: Task::Prefill, dtype: Some(DType::Fp16), ..Workload::default() });
+        let one =
+            run("llama-2-70b", &Workload { task: Task::Prefill, dtype: Some(DType::Fp16), ..Workload::default() });
         let tp = Workload {
             task: Task::Prefill,
             dtype: Some(DType::Fp16),

@@ -33,6 +33,16 @@ fn check_gpu_support(
     let Some(g) = gpu.and_then(|g| g.gpu.as_ref()) else {
         return Ok(());
     };
+    if w.quant.as_ref().is_some_and(vramfit_core::quant::QuantConfig::is_bitsandbytes) && g.vendor == "apple" {
+        return Err(Error::workload(
+            "--quant",
+            format!(
+                "bitsandbytes int8/nf4/fp4 kernels do not run on {} (Metal); use a GGUF scheme such as q4_k_m",
+                g.name
+            ),
+        )
+        .into());
+    }
     let dtype = w.dtype.or(spec.torch_dtype);
     if (dtype == Some(DType::Fp8) || w.kv_dtype == Some(DType::Fp8)) && !g.fp8 {
         return Err(Error::workload(

@@ -24,6 +24,14 @@ use crate::model::ModelSpec;
 /// An impossible workload, or one vramfit does not model yet (the message says which).
 pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     workload.check()?;
+    if let (Some(asked), Some(stored)) = (&workload.quant, &spec.quantization) {
+        if asked != stored {
+            return Err(crate::error::Error::workload(
+                "--quant",
+                format!("the checkpoint is already quantized ({}); drop --quant to use it as stored", stored.label()),
+            ));
+        }
+    }
     match workload.task {
         Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload),
         Task::Train => training::estimate_training(spec, workload),
