@@ -79,6 +79,16 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             w.runtime_version.map_or("<4.36".into(), |v| v.to_string())
         ));
         AttnImpl::Eager
+    } else if w.attn == AttnImpl::Sdpa
+        && super::runtime::sdpa_uses_math(
+            w.runtime,
+            w.runtime_version,
+            cdtype.bytes(),
+            gqa_unmasked(spec, w.prompt + w.new_tokens),
+        )
+    {
+        notes.push("fp32 grouped-query attention: SDPA falls back to the math kernel (scores materialized)".into());
+        AttnImpl::Eager
     } else {
         w.attn
     };
@@ -268,6 +278,13 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
     Ok(Breakdown::from_components(components, &phase, notes))
+}
+
+/// Grouped-query (or multi-query) attention passed to SDPA without a mask: no sliding window
+/// shorter than the sequence (a window needs a mask, and masked GQA goes through repeat_kv).
+pub(crate) fn gqa_unmasked(spec: &ModelSpec, tokens: u64) -> bool {
+    spec.first_attention().is_some_and(|a| a.kv_heads() < a.heads)
+        && spec.layers.iter().all(|l| l.attention.window.is_none_or(|win| win >= tokens))
 }
 
 fn linear_params(spec: &ModelSpec) -> u64 {
