@@ -165,6 +165,71 @@ fn validate_reads_the_shared_format_and_meets_the_inference_bar() {
     }
 }
 
+fn thresholds() -> Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../validation/thresholds.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn abs_sorted(errors: &[f64]) -> Vec<f64> {
+    let mut a: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
+    a.sort_by(f64::total_cmp);
+    a
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn errors(v: &Value, keep: impl Fn(&Value) -> bool) -> Vec<f64> {
+    v["cases"].as_array().unwrap().iter().filter(|c| keep(c)).filter_map(|c| c["error"].as_f64()).collect()
+}
+
+#[test]
+fn oracle_accuracy_gate() {
+    let t = &thresholds()["oracle"];
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(t["file"].as_str().unwrap());
+    let v = json(&["validate", file.to_str().unwrap(), "--json"]);
+    let e = errors(&v, |_| true);
+    assert!(e.len() >= 20, "{} oracle cases estimated", e.len());
+    let a = abs_sorted(&e);
+    assert!(quantile(&a, 0.5) <= t["median"].as_f64().unwrap(), "median {}", quantile(&a, 0.5));
+    assert!(quantile(&a, 0.9) <= t["p90"].as_f64().unwrap(), "p90 {}", quantile(&a, 0.9));
+    assert!(a[a.len() - 1] <= t["max"].as_f64().unwrap(), "max {}", a[a.len() - 1]);
+    let under = e.iter().filter(|&&x| x < -0.10).count() as u64;
+    assert!(under <= t["under_10"].as_u64().unwrap(), "{under} under-estimates beyond 10 %");
+}
+
+#[test]
+fn measured_accuracy_gate() {
+    let Some(cases) = shared_cases() else {
+        eprintln!("SKIPPED: ../shared/validation/cases.json is not beside this checkout");
+        return;
+    };
+    let t = thresholds();
+    let v = json(&["validate", cases.to_str().unwrap(), "--json"]);
+    let single = |c: &Value| {
+        !c["id"].as_str().unwrap_or("").contains("gpu") && !c["id"].as_str().unwrap_or("").contains("xA100")
+    };
+    let inf = errors(&v, |c| c["task"] != "train");
+    let a = abs_sorted(&inf);
+    let ti = &t["measured_inference"];
+    assert!(quantile(&a, 0.5) <= ti["median"].as_f64().unwrap(), "inference median {}", quantile(&a, 0.5));
+    assert!(quantile(&a, 0.9) <= ti["p90"].as_f64().unwrap(), "inference p90 {}", quantile(&a, 0.9));
+    assert!(inf.iter().all(|&x| x >= ti["min_error"].as_f64().unwrap()), "{inf:?}");
+    let train = errors(&v, |c| c["task"] == "train" && single(c) && c["runtime"] != "deepspeed");
+    let a = abs_sorted(&train);
+    let tt = &t["measured_training_single_gpu"];
+    assert!(train.len() >= 20, "{}", train.len());
+    assert!(quantile(&a, 0.5) <= tt["median"].as_f64().unwrap(), "training median {}", quantile(&a, 0.5));
+    let under = train.iter().filter(|&&x| x < -0.15).count() as f64;
+    assert!(
+        under / train.len() as f64 <= tt["under_15_share"].as_f64().unwrap(),
+        "{under} of {} under by > 15 %",
+        train.len()
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
