@@ -98,5 +98,6 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: false,
+        checkpoint: None,
     })
 }

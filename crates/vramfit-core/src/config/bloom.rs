@@ -82,5 +82,6 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        checkpoint: None,
     })
 }

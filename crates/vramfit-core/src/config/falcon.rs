@@ -121,5 +121,6 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        checkpoint: None,
     })
 }

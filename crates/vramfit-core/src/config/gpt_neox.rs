@@ -87,5 +87,6 @@ pub(crate) fn convert(w: NeoxWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        checkpoint: None,
     })
 }

@@ -7,11 +7,14 @@ mod bloom;
 mod deepseek;
 mod falcon;
 mod gpt2;
+mod gguf;
 mod gpt_neox;
 mod llama;
 mod opt;
 mod phi;
 mod t5;
+
+pub use gguf::{spec_from_gguf, SUPPORTED_GGUF_ARCHITECTURES};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

@@ -106,5 +106,6 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        checkpoint: None,
     })
 }

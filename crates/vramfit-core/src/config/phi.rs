@@ -100,5 +100,6 @@ pub(crate) fn convert(w: PhiWire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: true,
+        checkpoint: None,
     })
 }

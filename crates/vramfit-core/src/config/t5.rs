@@ -153,5 +153,6 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         torch_dtype: None,
         quantization: None,
         is_decoder: false,
+        checkpoint: None,
     })
 }
