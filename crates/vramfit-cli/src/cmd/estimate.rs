@@ -6,9 +6,9 @@ use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let workload = a.workload.resolve()?;
+    let workload = a.workload.resolve(&a.model)?;
     let gpu = a.gpu.as_deref().map(GpuSpec::parse).transpose()?;
-    let model = vramfit_io::resolve_model(&a.model)?;
+    let model = super::source::resolve(&a.model, &a.source)?;
     check_gpu_support(&workload, gpu.as_ref(), &model.spec)?;
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     let verdict = gpu.map(|g| Verdict::new(g, &breakdown));

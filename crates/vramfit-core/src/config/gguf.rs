@@ -131,7 +131,8 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
         other => other,
     })?;
     let info = CheckpointInfo::from_gguf(file, source);
-    spec.torch_dtype = info.main_float_dtype();
+    // Norms are F32 in every GGUF; they say nothing about the dtype of the weights.
+    spec.torch_dtype = info.main_float_dtype().filter(|d| *d != crate::DType::Fp32 || info.by_dtype.len() == 1);
     spec.checkpoint = Some(info);
     Ok(spec)
 }

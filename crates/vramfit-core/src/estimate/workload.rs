@@ -127,8 +127,24 @@ pub struct Workload {
     pub runtime: Runtime,
     /// Its version, where behaviour changed across versions.
     pub runtime_version: Option<RuntimeVersion>,
-    /// Tokens of KV cache allocated up front (litgpt `max_seq_length`, static caches).
+    /// Tokens of KV cache allocated up front (litgpt `max_seq_length`, static caches,
+    /// llama.cpp `--ctx-size`).
     pub kv_prealloc: Option<u64>,
+    /// llama.cpp settings, used with [`Runtime::LlamaCpp`].
+    pub llama_cpp: LlamaCppOptions,
+}
+
+/// Settings only llama.cpp has, with its own flag names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LlamaCppOptions {
+    /// `-ngl` / `--n-gpu-layers`: blocks offloaded to the GPU (the output layer counts as
+    /// one more); `None` = everything.
+    pub n_gpu_layers: Option<u64>,
+    /// `--cache-type-k` / `--cache-type-v`: the KV cache's GGML type (`F16`, `Q8_0`, `Q4_0`...);
+    /// `None` = F16.
+    pub cache_type: Option<String>,
+    /// `-ub` / `--ubatch-size`: tokens per compute micro-batch; `None` = 512.
+    pub n_ubatch: Option<u64>,
 }
 
 impl Default for Workload {
@@ -146,6 +162,7 @@ impl Default for Workload {
             runtime: Runtime::Transformers,
             runtime_version: None,
             kv_prealloc: None,
+            llama_cpp: LlamaCppOptions::default(),
         }
     }
 }

@@ -228,6 +228,7 @@ impl Case {
             runtime,
             runtime_version: version,
             kv_prealloc: inf.kv_prealloc_tokens,
+            ..Workload::default()
         })
     }
 
