@@ -63,7 +63,10 @@ fn env(key: &str) -> Option<String> {
 }
 
 fn truthy(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on" | "y" | "t")
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on" | "y" | "t"
+    )
 }
 
 impl HubConfig {
@@ -90,12 +93,18 @@ impl HubConfig {
             })
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty());
-        let secs = |k: &str, d: u64| env(k).and_then(|v| v.trim().parse::<f64>().ok()).map_or(
-            Duration::from_secs(d),
-            |s| Duration::from_secs_f64(s.clamp(0.1, 3600.0)),
-        );
+        let secs = |k: &str, d: u64| {
+            env(k)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map_or(Duration::from_secs(d), |s| {
+                    Duration::from_secs_f64(s.clamp(0.1, 3600.0))
+                })
+        };
         HubConfig {
-            endpoint: env("HF_ENDPOINT").map_or_else(|| "https://huggingface.co".into(), |e| e.trim_end_matches('/').to_string()),
+            endpoint: env("HF_ENDPOINT").map_or_else(
+                || "https://huggingface.co".into(),
+                |e| e.trim_end_matches('/').to_string(),
+            ),
             token,
             hf_home,
             hub_cache,
@@ -129,7 +138,8 @@ impl RepoId {
         let part_ok = |p: &str| {
             !p.is_empty()
                 && p.len() <= 96
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
                 && !p.starts_with(['.', '-'])
                 && !p.ends_with('.')
                 && !p.contains("..")
@@ -507,7 +517,14 @@ impl HubClient {
                     reason: "not UTF-8".into(),
                 })?;
                 if is_commit(&commit) {
-                    self.store(repo, &repo.revision, &commit, "config.json", f.etag.as_deref(), text.as_bytes());
+                    self.store(
+                        repo,
+                        &repo.revision,
+                        &commit,
+                        "config.json",
+                        f.etag.as_deref(),
+                        text.as_bytes(),
+                    );
                 }
                 (commit, text)
             }
@@ -526,7 +543,14 @@ impl HubClient {
                     Ok(f) => {
                         let text = String::from_utf8_lossy(&f.body).into_owned();
                         if is_commit(&commit) {
-                            self.store(repo, &repo.revision, &commit, index_name, f.etag.as_deref(), text.as_bytes());
+                            self.store(
+                                repo,
+                                &repo.revision,
+                                &commit,
+                                index_name,
+                                f.etag.as_deref(),
+                                text.as_bytes(),
+                            );
                         }
                         Some(text)
                     }
@@ -722,10 +746,23 @@ mod tests {
     #[test]
     fn repo_ids() {
         let r = RepoId::parse("meta-llama/Llama-3.1-8B@refs/pr/3", None).unwrap();
-        assert_eq!((r.repo.as_str(), r.revision.as_str()), ("meta-llama/Llama-3.1-8B", "refs/pr/3"));
+        assert_eq!(
+            (r.repo.as_str(), r.revision.as_str()),
+            ("meta-llama/Llama-3.1-8B", "refs/pr/3")
+        );
         assert_eq!(r.folder(), "models--meta-llama--Llama-3.1-8B");
         assert_eq!(RepoId::parse("Qwen/Qwen3-8B", Some("v1")).unwrap().revision, "v1");
-        for bad in ["llama-7b", "a/b/c", "../x/y", "a/..", "org/na me", "/abs/path", "a/b@", "a/b@../../x", "a--b/c"] {
+        for bad in [
+            "llama-7b",
+            "a/b/c",
+            "../x/y",
+            "a/..",
+            "org/na me",
+            "/abs/path",
+            "a/b@",
+            "a/b@../../x",
+            "a--b/c",
+        ] {
             assert!(RepoId::parse(bad, None).is_none(), "{bad}");
         }
     }

@@ -16,7 +16,9 @@ fn local_err(path: &Path, reason: impl Into<String>) -> IoError {
 }
 
 fn has_ext(p: &Path, ext: &str) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
 fn files_with(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, IoError> {
@@ -128,7 +130,10 @@ pub(crate) fn read_path(name: &str, path: &Path) -> Result<ResolvedModel, IoErro
         return gguf(name, path);
     }
     if has_ext(path, "safetensors") {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let config = dir.join("config.json");
         if !config.is_file() {
             return Err(local_err(
@@ -159,10 +164,8 @@ pub(crate) fn read_path(name: &str, path: &Path) -> Result<ResolvedModel, IoErro
 /// A model read from the Hub (or its cache).
 pub(crate) fn from_hub(name: &str, m: HubModel, cfg: &HubConfig) -> Result<ResolvedModel, IoError> {
     let what = format!("{} config.json", m.repo.display());
-    let spec = vramfit_core::config::parse_config(&m.config).map_err(|source| IoError::Core {
-        context: what,
-        source,
-    })?;
+    let spec =
+        vramfit_core::config::parse_config(&m.config).map_err(|source| IoError::Core { context: what, source })?;
     let origin = format!("{}/{}/tree/{}", cfg.endpoint, m.repo.repo, m.commit);
     let headers: Vec<SafetensorsHeader> = m.shards.iter().map(|(_, h)| h.clone()).collect();
     let spec = if headers.is_empty() {

@@ -41,7 +41,11 @@ fn sharded_model_is_estimated_from_headers_only() {
     assert_eq!(cdn.len(), 6, "two Range requests per shard: {cdn:?}");
     for (name, bytes) in files.iter().filter(|(n, _)| n.ends_with(".safetensors")) {
         assert!(bytes.len() > 2_000_000, "{name} is {} bytes", bytes.len());
-        let sent: usize = cdn.iter().filter(|r| r.path.ends_with(name.as_str())).map(|r| r.sent).sum();
+        let sent: usize = cdn
+            .iter()
+            .filter(|r| r.path.ends_with(name.as_str()))
+            .map(|r| r.sent)
+            .sum();
         assert!(sent < 1_000_000 && sent > 8, "{name}: {sent} bytes sent");
     }
     assert!(m.bytes_transferred < 100_000, "{}", m.bytes_transferred);
@@ -66,7 +70,10 @@ fn sharded_model_is_estimated_from_headers_only() {
     let snap = home.join("hub/models--tiny-org--tiny-llama/snapshots").join(COMMIT);
     assert!(snap.join("config.json").is_file());
     assert!(snap.join("model.safetensors.index.json").is_file());
-    assert!(!snap.join("model-00001-of-00003.safetensors").exists(), "no truncated blob in the HF cache");
+    assert!(
+        !snap.join("model-00001-of-00003.safetensors").exists(),
+        "no truncated blob in the HF cache"
+    );
     assert_eq!(
         std::fs::read_to_string(home.join("hub/models--tiny-org--tiny-llama/refs/main")).unwrap(),
         COMMIT
@@ -115,10 +122,17 @@ fn override_hub(f: impl Fn(&Request, usize) -> Option<Reply> + Send + Sync + 'st
 #[test]
 fn gated_missing_and_rate_limited() {
     let hub = override_hub(|_, _| {
-        Some(Reply::Full(401, vec![("X-Error-Code".into(), "GatedRepo".into())], vec![]))
+        Some(Reply::Full(
+            401,
+            vec![("X-Error-Code".into(), "GatedRepo".into())],
+            vec![],
+        ))
     });
     let e = resolve_model_with(REPO, opts(&hub.hub.url(), &tmp("gated"))).unwrap_err();
-    assert!(e.to_string().contains("accept the license") && e.to_string().contains("HF_TOKEN"), "{e}");
+    assert!(
+        e.to_string().contains("accept the license") && e.to_string().contains("HF_TOKEN"),
+        "{e}"
+    );
 
     let hub = FakeHub::start(REPO, shards(), None, None);
     let e = resolve_model_with("tiny-org/other-model", opts(&hub.hub.url(), &tmp("missing"))).unwrap_err();
@@ -143,17 +157,17 @@ fn gated_missing_and_rate_limited() {
 fn slow_and_truncated_answers_are_retried_then_reported() {
     // The first answer is slower than the read timeout; the retry is fast.
     let hub = override_hub(|req: &Request, n| {
-        (n == 0).then(|| {
-            Reply::Slow(
-                Duration::from_millis(1500),
-                Box::new(ranged(req, b"{}", vec![])),
-            )
-        })
+        (n == 0).then(|| Reply::Slow(Duration::from_millis(1500), Box::new(ranged(req, b"{}", vec![]))))
     });
     let m = resolve_model_with(REPO, opts(&hub.hub.url(), &tmp("slow"))).unwrap();
     assert_eq!(m.spec.checkpoint.unwrap().bytes, WEIGHT_BYTES);
     // Always slow: a timeout error, in bounded time.
-    let hub = override_hub(|_, _| Some(Reply::Slow(Duration::from_secs(3), Box::new(Reply::Full(200, vec![], vec![])))));
+    let hub = override_hub(|_, _| {
+        Some(Reply::Slow(
+            Duration::from_secs(3),
+            Box::new(Reply::Full(200, vec![], vec![])),
+        ))
+    });
     let t = Instant::now();
     let e = resolve_model_with(REPO, opts(&hub.hub.url(), &tmp("slow2"))).unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
@@ -163,7 +177,9 @@ fn slow_and_truncated_answers_are_retried_then_reported() {
         REPO,
         shards(),
         None,
-        Some(Arc::new(|_: &Request, n| (n == 0).then(|| Reply::Truncated(206, 8, vec![1, 2, 3])))),
+        Some(Arc::new(|_: &Request, n| {
+            (n == 0).then(|| Reply::Truncated(206, 8, vec![1, 2, 3]))
+        })),
     );
     let m = resolve_model_with(REPO, opts(&hub.hub.url(), &tmp("trunc"))).unwrap();
     assert_eq!(m.spec.checkpoint.unwrap().bytes, WEIGHT_BYTES);
@@ -175,7 +191,10 @@ fn slow_and_truncated_answers_are_retried_then_reported() {
         Some(Arc::new(|_: &Request, _| Some(Reply::Truncated(206, 8, vec![1, 2, 3])))),
     );
     let e = resolve_model_with(REPO, opts(&hub.hub.url(), &tmp("trunc2"))).unwrap_err();
-    assert!(e.to_string().contains("truncated") || e.to_string().contains("dropped"), "{e}");
+    assert!(
+        e.to_string().contains("truncated") || e.to_string().contains("dropped"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -67,7 +67,8 @@ fn safetensors_from_the_pypi_package() {
     let Parsed::Done(h) = safetensors::parse_header(&bytes).unwrap() else {
         panic!()
     };
-    let got: Vec<(&str, SafetensorsDtype, u64)> = h.tensors.iter().map(|t| (t.name.as_str(), t.dtype, t.bytes)).collect();
+    let got: Vec<(&str, SafetensorsDtype, u64)> =
+        h.tensors.iter().map(|t| (t.name.as_str(), t.dtype, t.bytes)).collect();
     assert_eq!(
         got,
         // In data order: safetensors 0.8 writes larger element types first.

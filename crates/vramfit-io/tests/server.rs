@@ -41,6 +41,9 @@ pub enum Reply {
 
 pub type Handler = Arc<dyn Fn(&Request, usize) -> Reply + Send + Sync>;
 
+/// Answers a request before the fake Hub does (errors, slowness), or passes with None.
+pub type Override = Arc<dyn Fn(&Request, usize) -> Option<Reply> + Send + Sync>;
+
 pub struct Server {
     pub addr: SocketAddr,
     pub log: Arc<Mutex<Vec<Request>>>,
@@ -87,7 +90,12 @@ impl Drop for Server {
     }
 }
 
-fn serve(conn: TcpStream, handler: &(dyn Fn(&Request, usize) -> Reply + Send + Sync), log: &Mutex<Vec<Request>>, n: usize) {
+fn serve(
+    conn: TcpStream,
+    handler: &(dyn Fn(&Request, usize) -> Reply + Send + Sync),
+    log: &Mutex<Vec<Request>>,
+    n: usize,
+) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut line = String::new();
@@ -162,8 +170,8 @@ impl FakeHub {
     pub fn start(
         repo: &str,
         files: Vec<(String, Vec<u8>)>,
-        hub_override: Option<Arc<dyn Fn(&Request, usize) -> Option<Reply> + Send + Sync>>,
-        cdn_override: Option<Arc<dyn Fn(&Request, usize) -> Option<Reply> + Send + Sync>>,
+        hub_override: Option<Override>,
+        cdn_override: Option<Override>,
     ) -> FakeHub {
         let files: Arc<HashMap<String, Vec<u8>>> = Arc::new(files.into_iter().collect());
         let f2 = files.clone();
@@ -201,7 +209,11 @@ impl FakeHub {
                 }
                 let commit = ("X-Repo-Commit".to_string(), COMMIT.to_string());
                 match files.get(file) {
-                    None => Reply::Full(404, vec![commit, ("X-Error-Code".into(), "EntryNotFound".into())], vec![]),
+                    None => Reply::Full(
+                        404,
+                        vec![commit, ("X-Error-Code".into(), "EntryNotFound".into())],
+                        vec![],
+                    ),
                     Some(_) if file.ends_with(".safetensors") => Reply::Full(
                         302,
                         vec![
@@ -211,11 +223,14 @@ impl FakeHub {
                         ],
                         vec![],
                     ),
-                    Some(b) => Reply::Full(200, vec![commit, ("ETag".into(), format!("\"etag{}\"", b.len()))], b.clone()),
+                    Some(b) => Reply::Full(
+                        200,
+                        vec![commit, ("ETag".into(), format!("\"etag{}\"", b.len()))],
+                        b.clone(),
+                    ),
                 }
             }),
         );
         FakeHub { hub, cdn }
     }
 }
-

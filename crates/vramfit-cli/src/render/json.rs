@@ -51,7 +51,9 @@ pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(ck) => ck
             .by_group
             .iter()
-            .map(|g| json!({"name": g.group.name(), "params": p.group(g.group), "tensors": g.tensors, "bytes": g.bytes}))
+            .map(
+                |g| json!({"name": g.group.name(), "params": p.group(g.group), "tensors": g.tensors, "bytes": g.bytes}),
+            )
             .collect(),
         None => p
             .by_group

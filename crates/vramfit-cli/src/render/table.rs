@@ -165,7 +165,13 @@ pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         writeln!(out, "bytes per component (from tensor names):")?;
         for g in &ck.by_group {
-            writeln!(out, "  {:<16} {:>6} tensors {:>9} GiB", g.group.name(), g.tensors, gib(g.bytes))?;
+            writeln!(
+                out,
+                "  {:<16} {:>6} tensors {:>9} GiB",
+                g.group.name(),
+                g.tensors,
+                gib(g.bytes)
+            )?;
         }
         for (k, v) in &ck.metadata {
             writeln!(out, "  {k} = {v}")?;

@@ -117,7 +117,10 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
     }
     if model_type == "falcon" {
         let kv = num("attention.head_count_kv").unwrap_or(1);
-        c.insert("new_decoder_architecture".into(), json!(has_tensor("blk.0.attn_norm_2.weight")));
+        c.insert(
+            "new_decoder_architecture".into(),
+            json!(has_tensor("blk.0.attn_norm_2.weight")),
+        );
         c.insert("multi_query".into(), json!(kv == 1));
         c.insert("num_kv_heads".into(), json!(kv));
         c.remove("num_key_value_heads");
@@ -132,7 +135,9 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
     })?;
     let info = CheckpointInfo::from_gguf(file, source);
     // Norms are F32 in every GGUF; they say nothing about the dtype of the weights.
-    spec.torch_dtype = info.main_float_dtype().filter(|d| *d != crate::DType::Fp32 || info.by_dtype.len() == 1);
+    spec.torch_dtype = info
+        .main_float_dtype()
+        .filter(|d| *d != crate::DType::Fp32 || info.by_dtype.len() == 1);
     spec.checkpoint = Some(info);
     Ok(spec)
 }

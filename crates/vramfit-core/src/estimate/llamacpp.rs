@@ -233,7 +233,10 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     } else {
         cpu_weights = cpu_weights.saturating_add(place.output);
     }
-    host.push(("model (token_embd and blocks kept on the CPU, mmapped)".into(), cpu_weights));
+    host.push((
+        "model (token_embd and blocks kept on the CPU, mmapped)".into(),
+        cpu_weights,
+    ));
     let mut components = vec![Component::new(
         "weights",
         gpu_weights,
@@ -345,7 +348,10 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let ffn = prod(&[3, ff, t, 4]);
     let logits = prod(&[spec.vocab_size, t, 4]);
     let resid = prod(&[4, h, t, 4]);
-    let gpu_compute = attn.max(ffn).max(if output_on_gpu { logits } else { 0 }).saturating_add(resid);
+    let gpu_compute = attn
+        .max(ffn)
+        .max(if output_on_gpu { logits } else { 0 })
+        .saturating_add(resid);
     components.push(Component::new(
         "compute_buffer",
         gpu_compute,
@@ -371,7 +377,10 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     if !output_on_gpu {
         host_compute = host_compute.saturating_add(logits);
     }
-    host.push(("host compute buffer (input embeddings, CPU layers)".into(), host_compute));
+    host.push((
+        "host compute buffer (input embeddings, CPU layers)".into(),
+        host_compute,
+    ));
     host.push((
         "output buffer (logits of one position per sequence, f32)".into(),
         prod(&[spec.vocab_size, w.batch, 4]),
@@ -394,8 +403,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         ));
     }
     notes.push(
-        "llama.cpp allocates every buffer when the context is created: the peak does not depend on the phase"
-            .into(),
+        "llama.cpp allocates every buffer when the context is created: the peak does not depend on the phase".into(),
     );
     let mut b = Breakdown::from_components(components, "context creation (all buffers reserved)", notes);
     b.host_bytes = host_bytes;
@@ -404,7 +412,8 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
 fn cuda_context() -> Component {
     let mut c = overhead::cuda_context();
-    c.formula = "CUDA context and ggml-cuda kernels with lazy module loading (512 MiB) + cuBLAS workspace (32 MiB)".into();
+    c.formula =
+        "CUDA context and ggml-cuda kernels with lazy module loading (512 MiB) + cuBLAS workspace (32 MiB)".into();
     c.source = "ggml/src/ggml-cuda/ggml-cuda.cu (one context and cuBLAS handle per device); PyTorch-free but the same CUDA runtime costs".into();
     c
 }
@@ -481,11 +490,17 @@ mod tests {
             },
             ..w()
         };
-        assert!(estimate_llamacpp(&llama7b(), &bad).unwrap_err().to_string().contains("--attn"));
+        assert!(estimate_llamacpp(&llama7b(), &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("--attn"));
         let fp8 = Workload {
             kv_dtype: Some(DType::Fp8),
             ..w()
         };
-        assert!(estimate_llamacpp(&llama7b(), &fp8).unwrap_err().to_string().contains("--kv-dtype"));
+        assert!(estimate_llamacpp(&llama7b(), &fp8)
+            .unwrap_err()
+            .to_string()
+            .contains("--kv-dtype"));
     }
 }

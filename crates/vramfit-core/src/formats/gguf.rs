@@ -236,7 +236,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: u64) -> Result<&'a [u8], Halt> {
-        let end = self.pos.checked_add(n).unwrap_or(u64::MAX);
+        let end = self.pos.saturating_add(n);
         if end > MAX_HEADER_BYTES {
             return Err(Halt::Bad(FormatError::HeaderTooLarge {
                 format: "gguf",
@@ -342,7 +342,7 @@ fn value(c: &mut Cursor<'_>, key: &str, t: u32, depth: u32) -> Result<GgufValue,
                     }
                     c.kept += len as usize;
                 } else {
-                    let bytes = len.checked_mul(size).unwrap_or(u64::MAX);
+                    let bytes = len.saturating_mul(size);
                     c.take(bytes)?;
                 }
             } else if item_type == 8 {
@@ -711,7 +711,10 @@ mod tests {
         f.extend_from_slice(&10u32.to_le_bytes());
         f.extend_from_slice(&(1u64 << 62).to_le_bytes());
         assert!(matches!(parse_header(&f), Err(FormatError::HeaderTooLarge { .. })));
-        assert!(matches!(parse_header(b"GGML\x03\0\0\0"), Err(FormatError::BadMagic { .. })));
+        assert!(matches!(
+            parse_header(b"GGML\x03\0\0\0"),
+            Err(FormatError::BadMagic { .. })
+        ));
         assert!(matches!(
             parse_header(b"GGUF\x01\0\0\0"),
             Err(FormatError::UnsupportedVersion(1))

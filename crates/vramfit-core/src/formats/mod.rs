@@ -176,7 +176,10 @@ mod tests {
     fn tensor_names_map_to_components() {
         assert_eq!(group_of_tensor("model.embed_tokens.weight"), ParamGroup::Embeddings);
         assert_eq!(group_of_tensor("token_embd.weight"), ParamGroup::Embeddings);
-        assert_eq!(group_of_tensor("model.layers.0.self_attn.q_proj.qweight"), ParamGroup::AttentionQ);
+        assert_eq!(
+            group_of_tensor("model.layers.0.self_attn.q_proj.qweight"),
+            ParamGroup::AttentionQ
+        );
         assert_eq!(group_of_tensor("blk.3.attn_v.weight"), ParamGroup::AttentionV);
         assert_eq!(group_of_tensor("blk.3.ffn_down_exps.weight"), ParamGroup::Experts);
         assert_eq!(group_of_tensor("blk.3.attn_norm.weight"), ParamGroup::Norms);
