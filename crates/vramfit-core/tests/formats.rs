@@ -104,3 +104,70 @@ proptest! {
         prop_assert_eq!(f.padded_tensor_bytes(), file.len() as u64 - f.data_offset);
     }
 }
+
+/// Estimates use the stored bytes when the model is loaded as stored, and say why not
+/// otherwise.
+#[test]
+fn weights_come_from_the_checkpoint_when_loaded_as_stored() {
+    use vramfit_core::config::parse_config;
+    use vramfit_core::model::CheckpointInfo;
+    use vramfit_core::{estimate, DType, Task, Workload};
+    let config = |extra: &str| {
+        parse_config(&format!(
+            r#"{{"model_type":"llama","hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,
+                "num_attention_heads":4,"vocab_size":100,"torch_dtype":"bfloat16"{extra}}}"#
+        ))
+        .unwrap()
+    };
+    let header = |d: SafetensorsDtype| {
+        let f = build_file(
+            &[
+                ("model.layers.0.mlp.up_proj.weight", d, &[128, 64]),
+                ("model.norm.weight", SafetensorsDtype::BF16, &[64]),
+            ],
+            &[],
+        );
+        match safetensors::parse_header(&f).unwrap() {
+            Parsed::Done(h) => h,
+            Parsed::NeedBytes(_) => unreachable!(),
+        }
+    };
+    let load = Workload {
+        task: Task::Load,
+        ..Workload::default()
+    };
+    // fp8 weights with a quantization_config: the stored bytes, exactly.
+    let mut spec = config(r#","quantization_config":{"quant_method":"fp8"}"#);
+    spec.checkpoint = Some(CheckpointInfo::from_safetensors(
+        &[header(SafetensorsDtype::F8E4M3)],
+        "mem",
+    ));
+    let b = estimate(&spec, &load).unwrap();
+    assert_eq!(b.component("weights"), 128 * 64 + 64 * 2);
+    assert!(b.components[0].formula.contains("exact"));
+    // F32 tensors in a bf16 model: loaded as bf16, from the parameter count, with a note.
+    let mut spec = config("");
+    spec.checkpoint = Some(CheckpointInfo::from_safetensors(
+        &[header(SafetensorsDtype::F32)],
+        "mem",
+    ));
+    let b = estimate(&spec, &load).unwrap();
+    assert!(b.notes.iter().any(|n| n.contains("stores fp32")), "{:?}", b.notes);
+    // --dtype asked for: the parameter count.
+    let mut spec = config("");
+    spec.checkpoint = Some(CheckpointInfo::from_safetensors(
+        &[header(SafetensorsDtype::BF16)],
+        "mem",
+    ));
+    let exact = estimate(&spec, &load).unwrap();
+    assert_eq!(exact.component("weights"), (128 * 64 + 64) * 2);
+    let asked = estimate(
+        &spec,
+        &Workload {
+            dtype: Some(DType::Fp32),
+            ..load.clone()
+        },
+    )
+    .unwrap();
+    assert!(asked.component("weights") > exact.component("weights") * 2);
+}

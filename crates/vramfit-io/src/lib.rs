@@ -274,6 +274,10 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
         }
     }
     match not_found {
+        None => Err(IoError::Local {
+            path: path.to_path_buf(),
+            reason: "--revision applies to Hugging Face repo ids (org/name), not catalog names".into(),
+        }),
         Some(e) if !looks_like_path => Err(IoError::NotFound(e)),
         _ => Err(IoError::Local {
             path: path.to_path_buf(),

@@ -320,7 +320,9 @@ fn exact_checkpoint<'a>(
         return None;
     }
     match ck.main_float_dtype() {
-        Some(stored) if stored != wdtype => {
+        // A quantized checkpoint (quantization_config) is loaded as stored, whatever its
+        // floats (fp8 weights with bf16 norms, int4 with fp16 scales).
+        Some(stored) if stored != wdtype && spec.quantization.is_none() => {
             notes.push(format!(
                 "the checkpoint stores {stored} tensors but loads as {wdtype}: weights computed from parameter counts"
             ));
