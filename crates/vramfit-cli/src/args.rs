@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 use vramfit_core::estimate::parallel::{Offload, Parallel, Strategy};
 use vramfit_core::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
-use vramfit_core::estimate::{AttnImpl, Runtime, RuntimeVersion, Task, Workload};
+use vramfit_core::estimate::{llamacpp, AttnImpl, LlamaCppOptions, Runtime, RuntimeVersion, Task, Workload};
 use vramfit_core::quant::QuantConfig;
 use vramfit_core::{DType, Error};
 
@@ -36,11 +36,13 @@ pub enum Command {
 /// `vramfit estimate`.
 #[derive(Debug, Args)]
 pub struct EstimateArgs {
-    /// Catalog name or alias (llama-7b, meta-llama/Llama-2-7b-hf), a directory with
-    /// config.json, or a config.json file.
+    /// Catalog name or alias (llama-7b, meta-llama/Llama-2-7b-hf), a local directory,
+    /// config.json, .safetensors or .gguf file, or a Hugging Face repo id (org/name[@revision]).
     pub model: String,
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// GPU(s) for a fits / does-not-fit verdict: T4, A100-80GB, 4xA100-80GB, 24GiB, 16GB.
     #[arg(long)]
     pub gpu: Option<String>,
@@ -80,15 +82,17 @@ pub struct WorkloadArgs {
     /// New tokens generated per sequence.
     #[arg(long = "new", default_value_t = 256, allow_negative_numbers = true)]
     pub new_tokens: u64,
-    /// KV cache dtype: fp32 | fp16 | bf16 | fp8 [default: compute dtype].
+    /// KV cache dtype: fp32 | fp16 | bf16 | fp8; with --runtime llama.cpp also its cache
+    /// types f16 | q8_0 | q4_0 | q4_1 | iq4_nl | q5_0 | q5_1 [default: compute dtype; f16].
     #[arg(long)]
     pub kv_dtype: Option<String>,
     /// Attention implementation: eager | sdpa | flash.
     #[arg(long, default_value = "sdpa")]
     pub attn: String,
-    /// Software: transformers | litgpt | torchtune | vllm | llama.cpp.
-    #[arg(long, default_value = "transformers")]
-    pub runtime: String,
+    /// Software: transformers | litgpt | torchtune | vllm | llama.cpp [default: llama.cpp for
+    /// a .gguf file, else transformers].
+    #[arg(long)]
+    pub runtime: Option<String>,
     /// Runtime version where behaviour changed (transformers 4.31 kept every prompt logit in
     /// fp32 and rebuilt the KV cache tuple each step) [default: current].
     #[arg(long)]
@@ -96,9 +100,10 @@ pub struct WorkloadArgs {
     /// Precision policy: mixed-bf16 / mixed-fp16 keep fp32 weights and autocast matmuls.
     #[arg(long)]
     pub precision: Option<String>,
-    /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches)
-    /// [default: prompt + new for litgpt/torchtune; growing for transformers].
-    #[arg(long)]
+    /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches,
+    /// llama.cpp --ctx-size) [default: prompt + new for litgpt/torchtune, batch × (prompt +
+    /// new) for llama.cpp; growing for transformers].
+    #[arg(long, visible_alias = "ctx-size")]
     pub kv_prealloc: Option<u64>,
     /// Training: tokens per sample.
     #[arg(long, default_value_t = 512, allow_negative_numbers = true)]
@@ -181,13 +186,32 @@ pub struct WorkloadArgs {
     /// rather than tensor parallel.
     #[arg(long)]
     pub device_map: bool,
+    /// llama.cpp -ngl: blocks offloaded to the GPU, the output layer counting as one more; the
+    /// rest stays in CPU RAM [default: all].
+    #[arg(long, visible_alias = "n-gpu-layers")]
+    pub ngl: Option<u64>,
+    /// llama.cpp --ubatch-size: tokens per compute micro-batch [default: 512].
+    #[arg(long)]
+    pub ubatch_size: Option<u64>,
+}
+
+/// Where a Hub model is read from.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Hub revision (branch, tag or commit) for a repo id; same as MODEL@REVISION
+    /// [default: main].
+    #[arg(long)]
+    pub revision: Option<String>,
 }
 
 /// `vramfit inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Catalog name or alias, a directory with config.json, or a config.json file.
+    /// Catalog name or alias, a local directory, config.json, .safetensors or .gguf file,
+    /// or a Hugging Face repo id (org/name[@revision]).
     pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -287,22 +311,51 @@ impl WorkloadArgs {
         })
     }
 
-    /// Resolve flags, with the GPU count of `--gpu NxNAME`.
-    pub fn resolve_for(&self, gpu_count: Option<u64>) -> Result<Workload, Error> {
+    /// Resolve flags into a checked workload; `model` picks the default runtime and
+    /// `gpu_count` is the count in `--gpu NxNAME`.
+    pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload, Error> {
         let task = Task::parse(&self.task)?;
         let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
-        let kv_dtype = self
-            .kv_dtype
-            .as_deref()
-            .map(|s| {
-                DType::parse(s).map_err(|_| {
-                    Error::workload("--kv-dtype", format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"))
-                })
-            })
-            .transpose()?;
         let attn = AttnImpl::parse(&self.attn)?;
-        let runtime = Runtime::parse(&self.runtime)?;
+        let runtime = match self.runtime.as_deref() {
+            Some(r) => Runtime::parse(r)?,
+            None if model.to_ascii_lowercase().ends_with(".gguf") => Runtime::LlamaCpp,
+            None => Runtime::Transformers,
+        };
+        let mut llama_cpp = LlamaCppOptions { n_gpu_layers: self.ngl, cache_type: None, n_ubatch: self.ubatch_size };
+        let kv_dtype = match self.kv_dtype.as_deref() {
+            None => None,
+            Some(s) => {
+                let ggml = s.trim().to_ascii_uppercase();
+                let is_cache_type = llamacpp::KV_CACHE_TYPES.contains(&ggml.as_str());
+                match DType::parse(s) {
+                    Ok(d) if !(runtime == Runtime::LlamaCpp && is_cache_type) => Some(d),
+                    _ if runtime == Runtime::LlamaCpp && is_cache_type => {
+                        llama_cpp.cache_type = Some(ggml);
+                        None
+                    }
+                    _ if is_cache_type => {
+                        return Err(Error::workload(
+                            "--kv-dtype",
+                            format!("{s} is a llama.cpp cache type: add --runtime llama.cpp, or use fp16, bf16 or fp8"),
+                        ))
+                    }
+                    _ => {
+                        return Err(Error::workload(
+                            "--kv-dtype",
+                            format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8; q8_0, q4_0 ... with --runtime llama.cpp)"),
+                        ))
+                    }
+                }
+            }
+        };
+        if runtime != Runtime::LlamaCpp && (self.ngl.is_some() || self.ubatch_size.is_some()) {
+            return Err(Error::workload(
+                if self.ngl.is_some() { "--ngl" } else { "--ubatch-size" },
+                "is a llama.cpp setting: add --runtime llama.cpp",
+            ));
+        }
         let runtime_version = self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?;
         let training = self.training()?;
         let (dtype, autocast) = match (task, self.precision.as_deref()) {
@@ -344,6 +397,7 @@ impl WorkloadArgs {
             merge_on_gpu: self.merge_on_gpu,
             parallel: self.parallel(task, gpu_count)?,
             training,
+            llama_cpp,
         };
         w.check()?;
         Ok(w)

@@ -1,21 +1,29 @@
 //! Integration tests of the `vramfit` binary (one test binary).
 
+// The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
+#[path = "../../vramfit-io/tests/util.rs"]
+#[allow(dead_code)]
+mod io_util;
+#[path = "../../vramfit-io/tests/server.rs"]
+mod server;
+mod sources;
+
 use proptest::prelude::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn vramfit(args: &[&str]) -> Output {
+pub(crate) fn vramfit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vramfit")).args(args).output().expect("run vramfit")
 }
 
-fn json(args: &[&str]) -> Value {
+pub(crate) fn json(args: &[&str]) -> Value {
     let out = vramfit(args);
     assert!(out.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("valid JSON")
 }
 
-fn stderr_of(args: &[&str]) -> String {
+pub(crate) fn stderr_of(args: &[&str]) -> String {
     let out = vramfit(args);
     assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2; stdout: {}", String::from_utf8_lossy(&out.stdout));
     let e = String::from_utf8_lossy(&out.stderr).into_owned();

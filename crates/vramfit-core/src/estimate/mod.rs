@@ -4,6 +4,7 @@ pub mod activations;
 pub mod breakdown;
 pub mod inference;
 pub mod kv_cache;
+pub mod llamacpp;
 pub mod overhead;
 pub mod parallel;
 pub mod runtime;
@@ -13,7 +14,7 @@ pub mod workload;
 
 pub use breakdown::{Breakdown, Component, Level, Levels};
 pub use runtime::{Runtime, RuntimeVersion};
-pub use workload::{AttnImpl, Task, Workload};
+pub use workload::{AttnImpl, LlamaCppOptions, Task, Workload};
 
 use crate::error::Result;
 use crate::model::ModelSpec;
