@@ -30,6 +30,7 @@ const FIELDS = [
   { flag: 'grad-ckpt', kind: 'bool', group: 'train' },
   { flag: 'lora-rank', kind: 'int', group: 'lora' },
   { flag: 'lora-targets', kind: 'list', group: 'lora' },
+  { flag: 'ngl', kind: 'int', group: 'llamacpp' },
   { flag: 'zero', kind: 'int', group: 'multi' },
   { flag: 'fsdp', kind: 'text', group: 'multi' },
   { flag: 'tp', kind: 'int', group: 'multi' },
@@ -62,6 +63,7 @@ function groupApplies(group) {
     case 'infer': return !isTrain();
     case 'train': return isTrain();
     case 'lora': return isTrain() && LORA_METHODS.has(el('method').value);
+    case 'llamacpp': return el('runtime').value === 'llama.cpp';
     default: return false;
   }
 }
@@ -124,7 +126,9 @@ function modelFromForm() {
     }
     case 'hf': {
       if (!hubConfig) return { waiting: 'Give a repo id and press "Fetch config.json": your browser reads it from huggingface.co.' };
-      return { model: hubConfig.id, config: hubConfig.text, origin: hubUrl(hubConfig.id, hubConfig.rev) };
+      return {
+        model: hubConfig.id, config: hubConfig.text, origin: hubUrl(hubConfig.id, hubConfig.rev), bytes_transferred: hubConfig.bytes,
+      };
     }
     default: {
       const name = el('model').value.trim();
@@ -199,7 +203,8 @@ function readUrl() {
   if (q.has('config')) {
     let text = '';
     try { text = fromB64(q.get('config')); } catch { showError('the link\'s config is damaged: paste the config.json again'); }
-    if (src === 'hf' && text) hubConfig = { id: q.get('hf') || 'model', rev: q.get('rev') || '', text };
+    // From a link: nothing was transferred to read it.
+    if (src === 'hf' && text) hubConfig = { id: q.get('hf') || 'model', rev: q.get('rev') || '', text, bytes: 0 };
     else el('config').value = text;
   }
   gpus = q.has('gpu') ? q.get('gpu').split(',').map((s) => s.trim()).filter(Boolean) : [...DEFAULT_GPUS];
@@ -261,7 +266,8 @@ function showError(message, flag) {
 function applyVisibility() {
   for (const node of $$('.g-infer')) node.hidden = isTrain();
   for (const node of $$('.g-train')) node.hidden = !isTrain();
-  for (const node of $$('.g-lora')) node.hidden = !(isTrain() && LORA_METHODS.has(el('method').value));
+  for (const node of $$('.g-lora')) node.hidden = !groupApplies('lora');
+  for (const node of $$('.g-llamacpp')) node.hidden = !groupApplies('llamacpp');
   const src = source();
   $('.src-catalog').hidden = src !== 'catalog';
   $('.src-paste').hidden = src !== 'paste';
@@ -423,6 +429,7 @@ function renderVerdicts(results) {
   const first = results.find((r) => r.report);
   $('#summary').textContent = first
     ? `Peak ${gib(first.report.total_bytes)} GiB on the device${first.report.gpu && first.report.gpu.count > 1 ? ' (per GPU)' : ''}, during ${first.report.peak_phase}.`
+      + (first.report.host_bytes > 0 ? ` Plus ${gib(first.report.host_bytes)} GiB of CPU RAM.` : '')
     : '';
 }
 
@@ -690,7 +697,7 @@ async function fetchHub() {
     showError(messageOf(e), 'hf');
     return;
   }
-  hubConfig = { id, rev, text };
+  hubConfig = { id, rev, text, bytes: new TextEncoder().encode(text).length };
   status.textContent = `Read ${id} config.json (${text.length} bytes).`;
   run();
 }

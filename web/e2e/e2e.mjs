@@ -206,6 +206,7 @@ const CASES = [
   '?model=llama-2-7b&gpu=A100-80GB&count=4&task=train&precision=mixed-bf16&zero=3&optimizer=adamw-8bit',
   '?model=llama-7b&gpu=24GiB&task=prefill&runtime=litgpt&batch=2',
   '?model=qwen2.5-7b&gpu=RTX-4090&quant=q4_k_m&task=load',
+  '?model=llama-2-7b&gpu=RTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m&kv-dtype=q8_0&ngl=20&prompt=4096',
 ];
 
 test('the page shows the numbers the CLI prints, for the same settings', async (browser) => {
@@ -327,6 +328,7 @@ test('Hugging Face: config.json fetched by the browser, only when asked', async 
   assert.equal(fetched.model, 'huggyllama/llama-7b');
   assert.match(fetched.origin, /^https:\/\/huggingface\.co\/huggyllama\/llama-7b/);
   assert.deepEqual(fetched.levels, catalogReport.levels);
+  assert.equal(fetched.bytes_transferred, Buffer.byteLength(config), 'bytes_transferred counts the fetched config');
   await page.fill('#hf', 'gated/model');
   await page.press('#hf', 'Enter');
   await page.waitForFunction(() => !document.querySelector('#error').hidden);

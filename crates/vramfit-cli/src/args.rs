@@ -33,11 +33,13 @@ pub enum Command {
 /// `vramfit estimate`.
 #[derive(Debug, Args)]
 pub struct EstimateArgs {
-    /// Catalog name or alias (llama-7b, meta-llama/Llama-2-7b-hf), a directory with
-    /// config.json, or a config.json file.
+    /// Catalog name or alias (llama-7b, meta-llama/Llama-2-7b-hf), a local directory,
+    /// config.json, .safetensors or .gguf file, or a Hugging Face repo id (org/name[@revision]).
     pub model: String,
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// GPU(s) for a fits / does-not-fit verdict: T4, A100-80GB, 4xA100-80GB, 24GiB, 16GB.
     #[arg(long)]
     pub gpu: Option<String>,
@@ -77,15 +79,17 @@ pub struct WorkloadArgs {
     /// New tokens generated per sequence.
     #[arg(long = "new", default_value_t = 256, allow_negative_numbers = true)]
     pub new_tokens: u64,
-    /// KV cache dtype: fp32 | fp16 | bf16 | fp8 [default: compute dtype].
+    /// KV cache dtype: fp32 | fp16 | bf16 | fp8; with --runtime llama.cpp also its cache
+    /// types f16 | q8_0 | q4_0 | q4_1 | iq4_nl | q5_0 | q5_1 [default: compute dtype; f16].
     #[arg(long)]
     pub kv_dtype: Option<String>,
     /// Attention implementation: eager | sdpa | flash.
     #[arg(long, default_value = "sdpa")]
     pub attn: String,
-    /// Software: transformers | litgpt | torchtune | vllm | llama.cpp.
-    #[arg(long, default_value = "transformers")]
-    pub runtime: String,
+    /// Software: transformers | litgpt | torchtune | vllm | llama.cpp [default: llama.cpp for
+    /// a .gguf file, else transformers].
+    #[arg(long)]
+    pub runtime: Option<String>,
     /// Runtime version where behaviour changed (transformers 4.31 kept every prompt logit in
     /// fp32 and rebuilt the KV cache tuple each step) [default: current].
     #[arg(long)]
@@ -93,9 +97,10 @@ pub struct WorkloadArgs {
     /// Precision policy: mixed-bf16 / mixed-fp16 keep fp32 weights and autocast matmuls.
     #[arg(long)]
     pub precision: Option<String>,
-    /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches)
-    /// [default: prompt + new for litgpt/torchtune; growing for transformers].
-    #[arg(long)]
+    /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches,
+    /// llama.cpp --ctx-size) [default: prompt + new for litgpt/torchtune, batch × (prompt +
+    /// new) for llama.cpp; growing for transformers].
+    #[arg(long, visible_alias = "ctx-size")]
     pub kv_prealloc: Option<u64>,
     /// Training: tokens per sample.
     #[arg(long, default_value_t = 512, allow_negative_numbers = true)]
@@ -178,13 +183,32 @@ pub struct WorkloadArgs {
     /// rather than tensor parallel.
     #[arg(long)]
     pub device_map: bool,
+    /// llama.cpp -ngl: blocks offloaded to the GPU, the output layer counting as one more; the
+    /// rest stays in CPU RAM [default: all].
+    #[arg(long, visible_alias = "n-gpu-layers")]
+    pub ngl: Option<u64>,
+    /// llama.cpp --ubatch-size: tokens per compute micro-batch [default: 512].
+    #[arg(long)]
+    pub ubatch_size: Option<u64>,
+}
+
+/// Where a Hub model is read from.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Hub revision (branch, tag or commit) for a repo id; same as MODEL@REVISION
+    /// [default: main].
+    #[arg(long)]
+    pub revision: Option<String>,
 }
 
 /// `vramfit inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Catalog name or alias, a directory with config.json, or a config.json file.
+    /// Catalog name or alias, a local directory, config.json, .safetensors or .gguf file,
+    /// or a Hugging Face repo id (org/name[@revision]).
     pub model: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -254,12 +278,15 @@ impl WorkloadArgs {
             offload: self.offload.clone(),
             offload_params: self.offload_params,
             device_map: self.device_map,
+            ngl: self.ngl,
+            ubatch_size: self.ubatch_size,
         }
     }
 
-    /// Resolve flags, with the GPU count of `--gpu NxNAME`.
-    pub fn resolve_for(&self, gpu_count: Option<u64>) -> Result<Workload, Error> {
-        self.request().resolve_for(gpu_count)
+    /// Resolve flags into a checked workload; `model` picks the default runtime and
+    /// `gpu_count` is the count in `--gpu NxNAME`.
+    pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload, Error> {
+        self.request().resolve(model, gpu_count)
     }
 }
 

@@ -1,21 +1,29 @@
 //! Integration tests of the `vramfit` binary (one test binary).
 
+// The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
+#[path = "../../vramfit-io/tests/util.rs"]
+#[allow(dead_code)]
+mod io_util;
+#[path = "../../vramfit-io/tests/server.rs"]
+mod server;
+mod sources;
+
 use proptest::prelude::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn vramfit(args: &[&str]) -> Output {
+pub(crate) fn vramfit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vramfit")).args(args).output().expect("run vramfit")
 }
 
-fn json(args: &[&str]) -> Value {
+pub(crate) fn json(args: &[&str]) -> Value {
     let out = vramfit(args);
     assert!(out.status.success(), "{:?}: {}", args, String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("valid JSON")
 }
 
-fn stderr_of(args: &[&str]) -> String {
+pub(crate) fn stderr_of(args: &[&str]) -> String {
     let out = vramfit(args);
     assert_eq!(out.status.code(), Some(2), "{args:?} should exit 2; stdout: {}", String::from_utf8_lossy(&out.stdout));
     let e = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -103,6 +111,12 @@ fn bad_input_exits_2_with_the_flag_to_fix() {
     assert!(stderr_of(&["estimate", "llama-7b", "--task", "fly"]).contains("--task"));
     assert!(stderr_of(&["estimate", "llama-7b", "--batch", "-3"]).contains("batch"));
     assert!(stderr_of(&["validate", "/nonexistent/cases.json"]).contains("cannot read"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--quant", "nf4", "--gpu", "M2-Ultra-192GB"]).contains("--quant"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--task", "train", "--precision", "mixed-bf16", "--gpu", "T4"])
+        .contains("bf16"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--gpus", "4", "--tp", "3"]).contains("--tp"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--task", "train", "--offload", "cpu", "--gpus", "2"])
+        .contains("--offload"));
 }
 
 #[test]
@@ -117,6 +131,9 @@ fn local_config_files_work_and_bad_ones_name_the_key() {
     std::fs::write(&bad, r#"{"model_type":"llama","hidden_size":512}"#).unwrap();
     let e = stderr_of(&["estimate", bad.to_str().unwrap()]);
     assert!(e.contains("missing key"), "{e}");
+    let gptq = dir.join("gptq.json");
+    std::fs::write(&gptq, r#"{"model_type":"llama","hidden_size":512,"intermediate_size":1024,"num_hidden_layers":4,"num_attention_heads":8,"vocab_size":1000,"quantization_config":{"quant_method":"gptq","bits":4,"group_size":128}}"#).unwrap();
+    assert!(stderr_of(&["estimate", gptq.to_str().unwrap(), "--quant", "nf4"]).contains("already quantized"));
     std::fs::write(&bad, r#"{"model_type":"mamba"}"#).unwrap();
     assert!(stderr_of(&["inspect", bad.to_str().unwrap()]).contains("supported"));
     std::fs::remove_dir_all(&dir).ok();
@@ -154,6 +171,71 @@ fn validate_reads_the_shared_format_and_meets_the_inference_bar() {
     for key in ["n", "median_abs_error", "p90_abs_error", "under_10"] {
         assert!(s.get(key).is_some());
     }
+}
+
+fn thresholds() -> Value {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../validation/thresholds.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn abs_sorted(errors: &[f64]) -> Vec<f64> {
+    let mut a: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
+    a.sort_by(f64::total_cmp);
+    a
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn errors(v: &Value, keep: impl Fn(&Value) -> bool) -> Vec<f64> {
+    v["cases"].as_array().unwrap().iter().filter(|c| keep(c)).filter_map(|c| c["error"].as_f64()).collect()
+}
+
+#[test]
+fn oracle_accuracy_gate() {
+    let t = &thresholds()["oracle"];
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(t["file"].as_str().unwrap());
+    let v = json(&["validate", file.to_str().unwrap(), "--json"]);
+    let e = errors(&v, |_| true);
+    assert!(e.len() >= 20, "{} oracle cases estimated", e.len());
+    let a = abs_sorted(&e);
+    assert!(quantile(&a, 0.5) <= t["median"].as_f64().unwrap(), "median {}", quantile(&a, 0.5));
+    assert!(quantile(&a, 0.9) <= t["p90"].as_f64().unwrap(), "p90 {}", quantile(&a, 0.9));
+    assert!(a[a.len() - 1] <= t["max"].as_f64().unwrap(), "max {}", a[a.len() - 1]);
+    let under = e.iter().filter(|&&x| x < -0.10).count() as u64;
+    assert!(under <= t["under_10"].as_u64().unwrap(), "{under} under-estimates beyond 10 %");
+}
+
+#[test]
+fn measured_accuracy_gate() {
+    let Some(cases) = shared_cases() else {
+        eprintln!("SKIPPED: ../shared/validation/cases.json is not beside this checkout");
+        return;
+    };
+    let t = thresholds();
+    let v = json(&["validate", cases.to_str().unwrap(), "--json"]);
+    let single = |c: &Value| {
+        !c["id"].as_str().unwrap_or("").contains("gpu") && !c["id"].as_str().unwrap_or("").contains("xA100")
+    };
+    let inf = errors(&v, |c| c["task"] != "train");
+    let a = abs_sorted(&inf);
+    let ti = &t["measured_inference"];
+    assert!(quantile(&a, 0.5) <= ti["median"].as_f64().unwrap(), "inference median {}", quantile(&a, 0.5));
+    assert!(quantile(&a, 0.9) <= ti["p90"].as_f64().unwrap(), "inference p90 {}", quantile(&a, 0.9));
+    assert!(inf.iter().all(|&x| x >= ti["min_error"].as_f64().unwrap()), "{inf:?}");
+    let train = errors(&v, |c| c["task"] == "train" && single(c) && c["runtime"] != "deepspeed");
+    let a = abs_sorted(&train);
+    let tt = &t["measured_training_single_gpu"];
+    assert!(train.len() >= 20, "{}", train.len());
+    assert!(quantile(&a, 0.5) <= tt["median"].as_f64().unwrap(), "training median {}", quantile(&a, 0.5));
+    let under = train.iter().filter(|&&x| x < -0.15).count() as f64;
+    assert!(
+        under / train.len() as f64 <= tt["under_15_share"].as_f64().unwrap(),
+        "{under} of {} under by > 15 %",
+        train.len()
+    );
 }
 
 proptest! {

@@ -9,7 +9,7 @@
 use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
-use crate::estimate::{AttnImpl, Breakdown, Runtime, RuntimeVersion, Task, Workload};
+use crate::estimate::{llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeVersion, Task, Workload};
 use crate::model::ModelSpec;
 use crate::quant::QuantConfig;
 use crate::{DType, Error, Result};
@@ -42,8 +42,9 @@ pub struct WorkloadRequest {
     pub kv_dtype: Option<String>,
     /// `--attn`: eager | sdpa | flash.
     pub attn: String,
-    /// `--runtime`: transformers | litgpt | torchtune | vllm | llama.cpp.
-    pub runtime: String,
+    /// `--runtime`: transformers | litgpt | torchtune | vllm | llama.cpp; `None` = llama.cpp
+    /// for a `.gguf` model, else transformers.
+    pub runtime: Option<String>,
     /// `--runtime-version`.
     pub runtime_version: Option<String>,
     /// `--precision`: fp32 | mixed-fp16 | mixed-bf16 | pure-bf16 | pure-fp16.
@@ -100,6 +101,10 @@ pub struct WorkloadRequest {
     pub offload_params: bool,
     /// `--device-map`: sequential layer split for inference on several GPUs.
     pub device_map: bool,
+    /// `--ngl`: llama.cpp blocks offloaded to the GPU; `None` = all.
+    pub ngl: Option<u64>,
+    /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
+    pub ubatch_size: Option<u64>,
 }
 
 impl Default for WorkloadRequest {
@@ -114,7 +119,7 @@ impl Default for WorkloadRequest {
             new_tokens: 256,
             kv_dtype: None,
             attn: "sdpa".into(),
-            runtime: "transformers".into(),
+            runtime: None,
             runtime_version: None,
             precision: None,
             kv_prealloc: None,
@@ -143,6 +148,8 @@ impl Default for WorkloadRequest {
             offload: None,
             offload_params: false,
             device_map: false,
+            ngl: None,
+            ubatch_size: None,
         }
     }
 }
@@ -223,25 +230,54 @@ impl WorkloadRequest {
         })
     }
 
-    /// Resolve the settings into a checked workload, with the GPU count of `--gpu NxNAME`.
+    /// Resolve the settings into a checked workload: `model` is the MODEL argument as typed
+    /// (a `.gguf` file picks the llama.cpp runtime), `gpu_count` the count of `--gpu NxNAME`.
     ///
     /// # Errors
     /// An unknown value or an impossible combination; the error names the flag that fixes it.
-    pub fn resolve_for(&self, gpu_count: Option<u64>) -> Result<Workload> {
+    pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload> {
         let task = Task::parse(&self.task)?;
         let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
-        let kv_dtype = self
-            .kv_dtype
-            .as_deref()
-            .map(|s| {
-                DType::parse(s).map_err(|_| {
-                    Error::workload("--kv-dtype", format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"))
-                })
-            })
-            .transpose()?;
         let attn = AttnImpl::parse(&self.attn)?;
-        let runtime = Runtime::parse(&self.runtime)?;
+        let runtime = match self.runtime.as_deref() {
+            Some(r) => Runtime::parse(r)?,
+            None if model.to_ascii_lowercase().ends_with(".gguf") => Runtime::LlamaCpp,
+            None => Runtime::Transformers,
+        };
+        let mut llama_cpp = LlamaCppOptions { n_gpu_layers: self.ngl, cache_type: None, n_ubatch: self.ubatch_size };
+        let kv_dtype = match self.kv_dtype.as_deref() {
+            None => None,
+            Some(s) => {
+                let ggml = s.trim().to_ascii_uppercase();
+                let is_cache_type = llamacpp::KV_CACHE_TYPES.contains(&ggml.as_str());
+                match DType::parse(s) {
+                    Ok(d) if !(runtime == Runtime::LlamaCpp && is_cache_type) => Some(d),
+                    _ if runtime == Runtime::LlamaCpp && is_cache_type => {
+                        llama_cpp.cache_type = Some(ggml);
+                        None
+                    }
+                    _ if is_cache_type => {
+                        return Err(Error::workload(
+                            "--kv-dtype",
+                            format!("{s} is a llama.cpp cache type: add --runtime llama.cpp, or use fp16, bf16 or fp8"),
+                        ))
+                    }
+                    _ => {
+                        return Err(Error::workload(
+                            "--kv-dtype",
+                            format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8; q8_0, q4_0 ... with --runtime llama.cpp)"),
+                        ))
+                    }
+                }
+            }
+        };
+        if runtime != Runtime::LlamaCpp && (self.ngl.is_some() || self.ubatch_size.is_some()) {
+            return Err(Error::workload(
+                if self.ngl.is_some() { "--ngl" } else { "--ubatch-size" },
+                "is a llama.cpp setting: add --runtime llama.cpp",
+            ));
+        }
         let runtime_version = self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?;
         let training = self.training()?;
         let (dtype, autocast) = match (task, self.precision.as_deref()) {
@@ -283,6 +319,7 @@ impl WorkloadRequest {
             merge_on_gpu: self.merge_on_gpu,
             parallel: self.parallel(task, gpu_count)?,
             training,
+            llama_cpp,
         };
         w.check()?;
         Ok(w)
@@ -321,6 +358,15 @@ pub fn check_gpu_support(w: &Workload, gpu: Option<&GpuSpec>, spec: &ModelSpec) 
     let Some(g) = gpu.and_then(|g| g.gpu.as_ref()) else {
         return Ok(());
     };
+    if w.quant.as_ref().is_some_and(QuantConfig::is_bitsandbytes) && g.vendor == "apple" {
+        return Err(Error::workload(
+            "--quant",
+            format!(
+                "bitsandbytes int8/nf4/fp4 kernels do not run on {} (Metal); use a GGUF scheme such as q4_k_m",
+                g.name
+            ),
+        ));
+    }
     let dtype = w.dtype.or(spec.torch_dtype);
     if (dtype == Some(DType::Fp8) || w.kv_dtype == Some(DType::Fp8)) && !g.fp8 {
         return Err(Error::workload(
@@ -338,19 +384,21 @@ pub fn check_gpu_support(w: &Workload, gpu: Option<&GpuSpec>, spec: &ModelSpec) 
     Ok(())
 }
 
-/// The estimate object exactly as `vramfit estimate --json` prints it.
+/// The estimate object exactly as `vramfit estimate --json` prints it: `model` names the
+/// model and says how it was read (its notes come before the estimate's).
 #[must_use]
-pub fn estimate_value(model: &str, origin: &str, w: &Workload, b: &Breakdown, verdict: Option<&Verdict>) -> Value {
+pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verdict: Option<&Verdict>) -> Value {
     let mut v = json!({
-        "model": model,
-        "origin": origin,
+        "model": model.name,
+        "origin": model.origin,
         "workload": w,
         "total_bytes": b.total_bytes(),
         "levels": b.levels,
         "components": b.components,
         "peak_phase": b.peak_phase,
         "host_bytes": b.host_bytes,
-        "notes": b.notes,
+        "notes": model.notes.iter().chain(&b.notes).collect::<Vec<_>>(),
+        "bytes_transferred": model.bytes_transferred,
     });
     if let Some(verdict) = verdict {
         v["gpu"] =
@@ -360,6 +408,19 @@ pub fn estimate_value(model: &str, origin: &str, w: &Workload, b: &Breakdown, ve
         v["per_gpu_bytes"] = json!(verdict.needed_per_gpu);
     }
     v
+}
+
+/// What an estimate report says about its model.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelReport<'a> {
+    /// Display name.
+    pub name: &'a str,
+    /// `catalog`, a path, a Hub address.
+    pub origin: &'a str,
+    /// Things to say about how the model was read.
+    pub notes: &'a [String],
+    /// Bytes received over the network to describe it.
+    pub bytes_transferred: u64,
 }
 
 /// A whole estimate request, as the web page sends it: the model (a catalog name, or a
@@ -375,6 +436,9 @@ pub struct EstimateRequest {
     /// Where `config` came from, shown as the report's `origin` [default: `config.json`].
     #[serde(default)]
     pub origin: Option<String>,
+    /// Bytes the page fetched to get `config` (reported as `bytes_transferred`).
+    #[serde(default)]
+    pub bytes_transferred: u64,
     /// `--gpu`: `T4`, `4xA100-80GB`, `24GiB`.
     #[serde(default)]
     pub gpu: Option<String>,
@@ -422,7 +486,7 @@ impl EstimateRequest {
         // The GPU and the workload are checked before the model is read, as the CLI does, so
         // the same input fails with the same message.
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
-        self.workload.resolve_for(gpu.as_ref().map(|g| g.count))?;
+        self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
         let model = self.model()?;
         self.run_on(&model)
     }
@@ -433,7 +497,13 @@ impl EstimateRequest {
     /// As [`EstimateRequest::run`].
     pub fn run_on(&self, model: &RequestedModel) -> Result<Value> {
         let (workload, breakdown, verdict) = self.estimate_on(model)?;
-        Ok(estimate_value(&model.name, &model.origin, &workload, &breakdown, verdict.as_ref()))
+        let report = ModelReport {
+            name: &model.name,
+            origin: &model.origin,
+            notes: &[],
+            bytes_transferred: self.bytes_transferred,
+        };
+        Ok(estimate_value(&report, &workload, &breakdown, verdict.as_ref()))
     }
 
     /// The typed pieces of [`EstimateRequest::run_on`]: workload, breakdown and verdict.
@@ -443,7 +513,7 @@ impl EstimateRequest {
     pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<Verdict>)> {
         // Same order as the CLI, so the same input fails with the same message.
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
-        let workload = self.workload.resolve_for(gpu.as_ref().map(|g| g.count))?;
+        let workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
         check_gpu_support(&workload, gpu.as_ref(), &model.spec)?;
         let breakdown = crate::estimate(&model.spec, &workload)?;
         let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
@@ -496,6 +566,7 @@ mod tests {
             model: "my-llama".into(),
             config: Some(m.config_text().unwrap().to_string()),
             origin: None,
+            bytes_transferred: 0,
             gpu: None,
             workload: WorkloadRequest::default(),
         };

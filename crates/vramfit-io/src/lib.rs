@@ -1,14 +1,22 @@
-//! I/O for vramfit: finding a model (catalog, local config.json or checkpoint directory) and
-//! reading validation cases with their config files. The core stays pure; everything that
-//! touches the file system is here.
+//! I/O for vramfit: finding a model (the catalog, a local checkpoint — config.json,
+//! safetensors, GGUF — or a Hugging Face repo read header-only over HTTP) and reading
+//! validation cases with their config files. The core stays pure; everything that touches
+//! the file system or the network is here.
 
 #![deny(missing_docs)]
+
+mod headers;
+pub mod hub;
+mod local;
 
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 use vramfit_core::catalog::{self, CatalogModel};
+use vramfit_core::formats::FormatError;
 use vramfit_core::validate::Case;
 use vramfit_core::ModelSpec;
+
+pub use hub::{HubClient, HubConfig, Progress, RepoId};
 
 /// Errors of the I/O layer.
 #[derive(Debug, Error)]
@@ -40,6 +48,111 @@ pub enum IoError {
     /// The name is neither a catalog model nor a local path.
     #[error("{0}")]
     NotFound(vramfit_core::Error),
+    /// A checkpoint header is malformed or truncated.
+    #[error("{source_name}: {error}")]
+    Format {
+        /// The file or URL.
+        source_name: String,
+        /// What the parser found.
+        error: FormatError,
+    },
+    /// A local path is not a model vramfit can read.
+    #[error("{path}: {reason}")]
+    Local {
+        /// The path.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// The repo is gated or private and the request was refused.
+    #[error("{what}: access refused (HTTP {status}): the model is gated or private; accept the license on the Hub and set HF_TOKEN")]
+    HubGated {
+        /// Repo and file.
+        what: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// The repo does not exist (or is private and no token was sent).
+    #[error("{what}: repository not found (HTTP {status}); check the name, or set HF_TOKEN if it is private")]
+    HubRepoNotFound {
+        /// Repo and file.
+        what: String,
+        /// 401 or 404.
+        status: u16,
+    },
+    /// A file or revision does not exist in the repo.
+    #[error("{what}: {} (HTTP 404)", if *.revision_missing { "revision not found; check --revision" } else { "not found in the repository" })]
+    HubMissing {
+        /// Repo and file.
+        what: String,
+        /// The revision, not the file, is missing.
+        revision_missing: bool,
+    },
+    /// Another HTTP error status.
+    #[error("{what}: HTTP {status} from {url}: {reason}")]
+    HubStatus {
+        /// Repo and file.
+        what: String,
+        /// URL asked.
+        url: String,
+        /// Status.
+        status: u16,
+        /// Status text or advice.
+        reason: String,
+    },
+    /// The network failed (connection, timeout, dropped body).
+    #[error("{what}: cannot read {url}: {reason}")]
+    Network {
+        /// Repo and file.
+        what: String,
+        /// URL.
+        url: String,
+        /// The transport's error.
+        reason: String,
+    },
+    /// A response ended before the bytes asked for.
+    #[error("{what}: truncated response from {url}: {got} of {expected} bytes")]
+    Truncated {
+        /// Repo and file.
+        what: String,
+        /// URL.
+        url: String,
+        /// Bytes received.
+        got: u64,
+        /// Bytes asked for.
+        expected: u64,
+    },
+    /// Another Hub failure.
+    #[error("{what}: {reason}")]
+    Hub {
+        /// What was being read.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// `HF_HUB_OFFLINE` is set and the file is not cached.
+    #[error("HF_HUB_OFFLINE is set and {repo} {what} is not in the cache ({}); unset HF_HUB_OFFLINE to fetch it", .cache.display())]
+    Offline {
+        /// Repo and revision.
+        repo: String,
+        /// The file.
+        what: String,
+        /// The repo's cache folder.
+        cache: PathBuf,
+    },
+}
+
+impl IoError {
+    /// Whether trying again may help (rate limits, server errors, timeouts, dropped
+    /// connections, truncated bodies).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IoError::Network { .. } | IoError::Truncated { .. } => true,
+            IoError::HubStatus { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 /// Largest config.json or cases file read (far above any real one).
@@ -56,6 +169,28 @@ pub struct ResolvedModel {
     pub origin: String,
     /// The catalog entry, when it came from the catalog.
     pub catalog: Option<&'static CatalogModel>,
+    /// Bytes received over the network to describe it.
+    pub bytes_transferred: u64,
+    /// Bytes of checkpoint headers read from disk (local files and caches).
+    pub bytes_read: u64,
+    /// Things a report should say about how it was read.
+    pub notes: Vec<String>,
+}
+
+/// How to resolve a model name.
+pub struct ResolveOptions<'a> {
+    /// Revision for a repo id (`MODEL@REV` wins).
+    pub revision: Option<String>,
+    /// Hub settings (from the environment by default).
+    pub hub: HubConfig,
+    /// Called after each shard header read from the Hub.
+    pub progress: Option<&'a mut dyn FnMut(Progress<'_>)>,
+}
+
+impl Default for ResolveOptions<'_> {
+    fn default() -> Self {
+        ResolveOptions { revision: None, hub: HubConfig::from_env(), progress: None }
+    }
 }
 
 /// Read a text file with a size limit.
@@ -73,32 +208,64 @@ pub fn read_text(path: &Path) -> Result<String, IoError> {
     std::fs::read_to_string(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })
 }
 
-/// Resolve `MODEL`: a catalog name or alias, then a local path (a directory holding
-/// config.json, or a config.json file).
+/// Resolve `MODEL` with the environment's Hub settings: see [`resolve_model_with`].
 ///
 /// # Errors
-/// Not found (with catalog suggestions), unreadable or invalid config.
+/// As [`resolve_model_with`].
 pub fn resolve_model(name: &str) -> Result<ResolvedModel, IoError> {
-    match catalog::find_model(name) {
-        Ok(m) => {
+    resolve_model_with(name, ResolveOptions::default())
+}
+
+/// Resolve `MODEL`, in order: a catalog name or alias; a local path (a directory with
+/// config.json and safetensors files or an index, a .safetensors file beside its
+/// config.json, a .gguf file, a config.json file); a Hugging Face repo id
+/// (`org/name[@revision]`), read header-only.
+///
+/// # Errors
+/// Not found (with catalog suggestions), unreadable or invalid files, Hub failures.
+pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<ResolvedModel, IoError> {
+    let not_found = match catalog::find_model(name) {
+        Ok(m) if opts.revision.is_none() => {
             let spec =
                 m.spec().map_err(|source| IoError::Core { context: format!("catalog model {}", m.name), source })?;
-            Ok(ResolvedModel { name: m.name.clone(), spec, origin: "catalog".into(), catalog: Some(m) })
+            return Ok(ResolvedModel {
+                name: m.name.clone(),
+                spec,
+                origin: "catalog".into(),
+                catalog: Some(m),
+                bytes_transferred: 0,
+                bytes_read: 0,
+                notes: vec![],
+            });
         }
-        Err(not_found) => {
-            let path = Path::new(name);
-            if path.exists() {
-                let file = if path.is_dir() { path.join("config.json") } else { path.to_path_buf() };
-                let spec = read_config(&file)?;
-                return Ok(ResolvedModel {
-                    name: name.to_string(),
-                    spec,
-                    origin: file.display().to_string(),
-                    catalog: None,
-                });
-            }
-            Err(IoError::NotFound(not_found))
+        Ok(_) => None,
+        Err(e) => Some(e),
+    };
+    let path = Path::new(name);
+    if path.exists() {
+        return local::read_path(name, path);
+    }
+    let looks_like_path = name.starts_with(['.', '/', '~'])
+        || [".json", ".gguf", ".safetensors"].iter().any(|ext| name.to_ascii_lowercase().ends_with(ext));
+    if !looks_like_path {
+        if let Some(repo) = RepoId::parse(name, opts.revision.as_deref()) {
+            let mut client = HubClient::new(opts.hub)?;
+            let mut ignore = |_: Progress<'_>| {};
+            let progress: &mut dyn FnMut(Progress<'_>) = match opts.progress.as_mut() {
+                Some(p) => *p,
+                None => &mut ignore,
+            };
+            let m = client.fetch_model(&repo, progress)?;
+            return local::from_hub(name, m, client.config());
         }
+    }
+    match not_found {
+        None => Err(IoError::Local {
+            path: path.to_path_buf(),
+            reason: "--revision applies to Hugging Face repo ids (org/name), not catalog names".into(),
+        }),
+        Some(e) if !looks_like_path => Err(IoError::NotFound(e)),
+        _ => Err(IoError::Local { path: path.to_path_buf(), reason: "no such file or directory".into() }),
     }
 }
 

@@ -7,8 +7,8 @@ use vramfit_core::catalog::GpuSpec;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let gpu = a.gpu.as_deref().map(GpuSpec::parse).transpose()?;
-    let workload = a.workload.resolve_for(gpu.as_ref().map(|g| g.count))?;
-    let model = vramfit_io::resolve_model(&a.model)?;
+    let workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    let model = super::source::resolve(&a.model, &a.source)?;
     vramfit_core::request::check_gpu_support(&workload, gpu.as_ref(), &model.spec)?;
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     let verdict = gpu.map(|g| Verdict::new(g, &breakdown));

@@ -5,7 +5,7 @@ use crate::render;
 use std::io::Write;
 
 pub fn run(a: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let model = vramfit_io::resolve_model(&a.model)?;
+    let model = super::source::resolve(&a.model, &a.source)?;
     if a.json {
         render::json::inspect(&model, out)
     } else {

@@ -3,6 +3,7 @@
 mod catalog;
 mod estimate;
 mod inspect;
+mod source;
 mod validate;
 
 use crate::args::Command;

@@ -16,7 +16,13 @@ fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
 
 /// The estimate object (built in the core, so the web page returns the very same object).
 pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
-    vramfit_core::request::estimate_value(&r.model.name, &r.model.origin, r.workload, r.breakdown, r.verdict)
+    let model = vramfit_core::request::ModelReport {
+        name: &r.model.name,
+        origin: &r.model.origin,
+        notes: &r.model.notes,
+        bytes_transferred: r.model.bytes_transferred,
+    };
+    vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict)
 }
 
 pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -26,11 +32,21 @@ pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<(
 pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
     let p = ParamCount::of(&m.spec);
     let dtype = m.spec.torch_dtype.unwrap_or(vramfit_core::DType::Fp16);
-    let by: Vec<Value> = p
-        .by_group
-        .iter()
-        .map(|(g, n)| json!({"name": g.name(), "params": n, "bytes": n.saturating_mul(dtype.bytes())}))
-        .collect();
+    let ck = m.spec.checkpoint.as_ref();
+    let by: Vec<Value> = match ck {
+        Some(ck) => ck
+            .by_group
+            .iter()
+            .map(
+                |g| json!({"name": g.group.name(), "params": p.group(g.group), "tensors": g.tensors, "bytes": g.bytes}),
+            )
+            .collect(),
+        None => p
+            .by_group
+            .iter()
+            .map(|(g, n)| json!({"name": g.name(), "params": n, "bytes": n.saturating_mul(dtype.bytes())}))
+            .collect(),
+    };
     emit(
         &json!({
             "model": m.name,
@@ -39,15 +55,29 @@ pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
             "active_params": p.active,
             "published_params": m.catalog.and_then(|c| c.params),
             "stored_dtype": m.spec.torch_dtype,
-            "weight_bytes": p.total.saturating_mul(dtype.bytes()),
+            "stored_dtypes": ck.map(|c| &c.by_dtype),
+            "weight_bytes": ck.map_or(p.total.saturating_mul(dtype.bytes()), |c| c.bytes),
+            "weight_bytes_source": if ck.is_some() { "checkpoint headers (exact)" } else { "parameters × stored dtype" },
             "by_component": by,
             "layers": m.spec.num_layers(),
             "hidden_size": m.spec.hidden_size,
             "vocab_size": m.spec.vocab_size,
             "tied_embeddings": m.spec.tied_embeddings,
             "quantization": m.spec.quantization,
+            "checkpoint": ck.map(|c| json!({
+                "format": c.format,
+                "files": c.files,
+                "tensors": c.tensors,
+                "elements": c.elements,
+                "bytes": c.bytes,
+                "largest_tensor_bytes": c.largest_tensor,
+                "metadata": c.metadata,
+                "source": c.source,
+            })),
             "source": m.origin,
-            "bytes_transferred": 0,
+            "bytes_transferred": m.bytes_transferred,
+            "bytes_read": m.bytes_read,
+            "notes": m.notes,
         }),
         out,
     )

@@ -44,19 +44,64 @@ pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<(
 }
 
 pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> anyhow::Result<()> {
-    writeln!(out, "| case | task | runtime | metric | estimate (GB) | measured (GB) | error |")?;
-    writeln!(out, "|---|---|---|---|---:|---:|---:|")?;
-    for r in results.iter().filter(|r| r.error.is_some()) {
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{:.1} %", x * 100.0));
+    writeln!(out, "| cases | estimated | skipped | median abs. error | p90 abs. error | max abs. error | under-estimates > 10 % |")?;
+    writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {} |\n",
+        results.len(),
+        s.n,
+        s.skipped,
+        pct(s.median_abs_error),
+        pct(s.p90_abs_error),
+        pct(s.max_abs_error),
+        s.under_10
+    )?;
+    // Error by task group, runtime and metric.
+    let group = |r: &CaseResult| {
+        let task = if r.task == "train" { "train" } else { "inference" };
+        (task.to_string(), r.runtime.clone(), r.metric.clone())
+    };
+    let mut keys: Vec<(String, String, String)> = results.iter().filter(|r| r.error.is_some()).map(group).collect();
+    keys.sort();
+    keys.dedup();
+    writeln!(out, "| task | runtime | metric | n | median abs. error | p90 abs. error | worst | under > 10 % |")?;
+    writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|")?;
+    for k in &keys {
+        let members: Vec<CaseResult> =
+            results.iter().filter(|r| r.error.is_some() && &group(r) == k).cloned().collect();
+        let g = vramfit_core::validate::summarize(&members);
+        let worst = members.iter().filter_map(|r| r.error).max_by(|a, b| a.abs().total_cmp(&b.abs())).unwrap_or(0.0);
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:+.1}% |",
+            "| {} | {} | {} | {} | {} | {} | {:+.1} % | {} |",
+            k.0,
+            k.1,
+            k.2,
+            g.n,
+            pct(g.median_abs_error),
+            pct(g.p90_abs_error),
+            worst * 100.0,
+            g.under_10
+        )?;
+    }
+    writeln!(out, "\n| case | task | runtime | metric | estimate (GB) | measured (GB) | error | peak |")?;
+    writeln!(out, "|---|---|---|---|---:|---:|---:|---|")?;
+    let mut sorted: Vec<&CaseResult> = results.iter().filter(|r| r.error.is_some()).collect();
+    sorted.sort_by(|a, b| b.error.unwrap_or(0.0).abs().total_cmp(&a.error.unwrap_or(0.0).abs()));
+    for r in sorted {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {:+.1} % | {} |",
             r.id,
             r.task,
             r.runtime,
             r.metric,
             r.estimate_bytes.map(gb).unwrap_or_default(),
             gb(r.measured_bytes),
-            r.error.unwrap_or(0.0) * 100.0
+            r.error.unwrap_or(0.0) * 100.0,
+            r.peak_phase.as_deref().unwrap_or("")
         )?;
     }
     let skipped: Vec<&CaseResult> = results.iter().filter(|r| r.skipped.is_some()).collect();

@@ -58,8 +58,17 @@ pub fn describe(w: &Workload, b: &Breakdown, model: &ResolvedModel) -> String {
         Task::Prefill => parts.push(format!("batch {} · prompt {} tokens", w.batch, w.prompt)),
     }
     let dtype = w.dtype.or(model.spec.torch_dtype).map_or_else(|| "fp16".to_string(), |d| d.name().to_string());
+    let gguf = model
+        .spec
+        .checkpoint
+        .as_ref()
+        .filter(|c| c.format == vramfit_core::model::CheckpointFormat::Gguf && w.dtype.is_none());
+    let file_type = gguf.and_then(|c| c.metadata.iter().find(|(k, _)| k == "general.file_type"));
     parts.push(match (&w.quant, w.autocast) {
         (Some(q), _) => format!("{} weights ({dtype} rest)", q.label()),
+        (None, None) if gguf.is_some() => {
+            format!("{} GGUF weights as stored", file_type.map_or("mixed", |(_, v)| v.as_str()))
+        }
         (None, Some(a)) => format!("fp32 weights, {a} autocast"),
         (None, None) => format!("{dtype} weights"),
     });

@@ -38,12 +38,12 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
         writeln!(
             out,
             "{:<40} {:>8} GiB {:>8} GB",
-            "cpu ram   (host memory, not on the GPU)",
+            "host      (CPU RAM, not on the GPU)",
             gib(b.host_bytes),
             gb(b.host_bytes)
         )?;
     }
-    for n in &b.notes {
+    for n in r.model.notes.iter().chain(&b.notes) {
         writeln!(out, "note: {n}")?;
     }
     if let Some(v) = r.verdict {
@@ -120,6 +120,47 @@ pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     if let Some(q) = &m.spec.quantization {
         writeln!(out, "quantization_config: {}", q.label())?;
+    }
+    if let Some(ck) = &m.spec.checkpoint {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "checkpoint: {} file{} ({}), {} tensors, {} bytes exactly ({} GiB / {} GB)",
+            ck.files,
+            if ck.files == 1 { "" } else { "s" },
+            ck.format.name(),
+            thousands(ck.tensors),
+            thousands(ck.bytes),
+            gib(ck.bytes),
+            gb(ck.bytes)
+        )?;
+        writeln!(out, "stored dtypes:")?;
+        for d in &ck.by_dtype {
+            writeln!(
+                out,
+                "  {:<10} {:>6} tensors {:>18} elements {:>9} GiB",
+                d.dtype,
+                d.tensors,
+                thousands(d.elements),
+                gib(d.bytes)
+            )?;
+        }
+        writeln!(out, "bytes per component (from tensor names):")?;
+        for g in &ck.by_group {
+            writeln!(out, "  {:<16} {:>6} tensors {:>9} GiB", g.group.name(), g.tensors, gib(g.bytes))?;
+        }
+        for (k, v) in &ck.metadata {
+            writeln!(out, "  {k} = {v}")?;
+        }
+    }
+    writeln!(
+        out,
+        "read: {} bytes over the network, {} bytes of headers from disk",
+        thousands(m.bytes_transferred),
+        thousands(m.bytes_read)
+    )?;
+    for n in &m.notes {
+        writeln!(out, "note: {n}")?;
     }
     Ok(())
 }

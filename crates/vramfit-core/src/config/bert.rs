@@ -83,5 +83,6 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: false,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

@@ -75,5 +75,6 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

@@ -142,5 +142,6 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

@@ -107,5 +107,6 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

@@ -84,5 +84,6 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

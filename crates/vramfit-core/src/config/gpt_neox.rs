@@ -80,5 +80,6 @@ pub(crate) fn convert(w: NeoxWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

@@ -203,6 +203,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }
 

@@ -6,12 +6,15 @@ mod bert;
 mod bloom;
 mod deepseek;
 mod falcon;
+mod gguf;
 mod gpt2;
 mod gpt_neox;
 mod llama;
 mod opt;
 mod phi;
 mod t5;
+
+pub use gguf::{spec_from_gguf, SUPPORTED_GGUF_ARCHITECTURES};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};

@@ -91,5 +91,6 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

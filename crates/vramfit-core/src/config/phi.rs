@@ -93,5 +93,6 @@ pub(crate) fn convert(w: PhiWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

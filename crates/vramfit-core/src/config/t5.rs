@@ -138,5 +138,6 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: false,
         dropout: crate::model::Dropout::default(),
+        checkpoint: None,
     })
 }

@@ -11,7 +11,7 @@ use super::weights::{weight_bytes, QuantScope, WeightBytes};
 use super::workload::{AttnImpl, Task, Workload};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::model::{ModelSpec, Positions};
+use crate::model::{CheckpointFormat, CheckpointInfo, ModelSpec, Positions};
 use crate::quant::{Quant, QuantConfig};
 
 const HF_SRC: &str = "transformers modeling_llama.py / generation/utils.py";
@@ -53,10 +53,13 @@ pub(crate) fn dtypes(spec: &ModelSpec, w: &Workload) -> (DType, DType) {
 /// # Errors
 /// Runtimes or model kinds not modelled yet.
 pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
-    if matches!(w.runtime, Runtime::Vllm | Runtime::LlamaCpp) {
+    if w.runtime == Runtime::LlamaCpp {
+        return super::llamacpp::estimate_llamacpp(spec, w);
+    }
+    if w.runtime == Runtime::Vllm {
         return Err(Error::workload(
             "--runtime",
-            format!("the {} runtime is not modelled yet; use transformers or litgpt", w.runtime.name()),
+            "the vllm runtime is not modelled yet; use transformers, litgpt or llama.cpp",
         ));
     }
     if !spec.is_decoder && w.task != Task::Load {
@@ -79,6 +82,16 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             w.runtime_version.map_or("<4.36".into(), |v| v.to_string())
         ));
         AttnImpl::Eager
+    } else if w.attn == AttnImpl::Sdpa
+        && super::runtime::sdpa_uses_math(
+            w.runtime,
+            w.runtime_version,
+            cdtype.bytes(),
+            gqa_unmasked(spec, w.prompt + w.new_tokens),
+        )
+    {
+        notes.push("fp32 grouped-query attention: SDPA falls back to the math kernel (scores materialized)".into());
+        AttnImpl::Eager
     } else {
         w.attn
     };
@@ -93,12 +106,23 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         quant,
         QuantScope { head: litgpt || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })) },
     );
-    let mut base = vec![Component::new(
-        "weights",
-        wb.total,
-        wb.formula.clone(),
-        "exact parameter count per tensor × storage bytes (vramfit model spec)",
-    )];
+    let mut base = vec![match exact_checkpoint(spec, w, wdtype, &mut notes) {
+        Some(ck) => Component::new(
+            "weights",
+            ck.bytes,
+            format!(
+                "exact tensor bytes stored in the checkpoint, as loaded without --dtype/--quant: {}",
+                ck.describe()
+            ),
+            &format!("{} headers read from {}", ck.format.name(), ck.source),
+        ),
+        None => Component::new(
+            "weights",
+            wb.total,
+            wb.formula.clone(),
+            "exact parameter count per tensor × storage bytes (vramfit model spec)",
+        ),
+    }];
     if let Some(ac) = w.autocast {
         let copies = prod(&[linear_params(spec), ac.bytes()]);
         base.push(Component::new(
@@ -268,6 +292,47 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
     Ok(Breakdown::from_components(components, &phase, notes))
+}
+
+/// Grouped-query (or multi-query) attention passed to SDPA without a mask: no sliding window
+/// shorter than the sequence (a window needs a mask, and masked GQA goes through repeat_kv).
+pub(crate) fn gqa_unmasked(spec: &ModelSpec, tokens: u64) -> bool {
+    spec.first_attention().is_some_and(|a| a.kv_heads() < a.heads)
+        && spec.layers.iter().all(|l| l.attention.window.is_none_or(|win| win >= tokens))
+}
+
+/// The checkpoint whose stored bytes are the weights in memory: safetensors read from headers,
+/// loaded as stored (no `--dtype`, `--quant` or autocast asked for, and stored floats in the
+/// dtype the runtime loads).
+fn exact_checkpoint<'a>(
+    spec: &'a ModelSpec,
+    w: &Workload,
+    wdtype: DType,
+    notes: &mut Vec<String>,
+) -> Option<&'a CheckpointInfo> {
+    let ck = spec.checkpoint.as_ref()?;
+    if ck.format == CheckpointFormat::Gguf {
+        notes.push(format!(
+            "{} dequantizes GGUF tensors at load: weights are parameters × {wdtype} (use --runtime llama.cpp to run the file as stored)",
+            w.runtime.name()
+        ));
+        return None;
+    }
+    if w.dtype.is_some() || w.quant.is_some() || w.autocast.is_some() {
+        notes.push("--dtype/--quant/--precision given: weights computed from parameter counts, not the checkpoint's stored bytes".into());
+        return None;
+    }
+    match ck.main_float_dtype() {
+        // A quantized checkpoint (quantization_config) is loaded as stored, whatever its
+        // floats (fp8 weights with bf16 norms, int4 with fp16 scales).
+        Some(stored) if stored != wdtype && spec.quantization.is_none() => {
+            notes.push(format!(
+                "the checkpoint stores {stored} tensors but loads as {wdtype}: weights computed from parameter counts"
+            ));
+            None
+        }
+        _ => Some(ck),
+    }
 }
 
 fn linear_params(spec: &ModelSpec) -> u64 {

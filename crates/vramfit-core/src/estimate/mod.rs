@@ -4,6 +4,7 @@ pub mod activations;
 pub mod breakdown;
 pub mod inference;
 pub mod kv_cache;
+pub mod llamacpp;
 pub mod overhead;
 pub mod parallel;
 pub mod runtime;
@@ -13,7 +14,7 @@ pub mod workload;
 
 pub use breakdown::{Breakdown, Component, Level, Levels};
 pub use runtime::{Runtime, RuntimeVersion};
-pub use workload::{AttnImpl, Task, Workload};
+pub use workload::{AttnImpl, LlamaCppOptions, Task, Workload};
 
 use crate::error::Result;
 use crate::model::ModelSpec;
@@ -24,6 +25,14 @@ use crate::model::ModelSpec;
 /// An impossible workload, or one vramfit does not model yet (the message says which).
 pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     workload.check()?;
+    if let (Some(asked), Some(stored)) = (&workload.quant, &spec.quantization) {
+        if asked != stored {
+            return Err(crate::error::Error::workload(
+                "--quant",
+                format!("the checkpoint is already quantized ({}); drop --quant to use it as stored", stored.label()),
+            ));
+        }
+    }
     match workload.task {
         Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload),
         Task::Train => training::estimate_training(spec, workload),

@@ -155,6 +155,18 @@ impl RuntimeVersion {
     }
 }
 
+/// Whether transformers' SDPA path runs PyTorch's math kernel (which materializes the
+/// attention scores): from 4.48 grouped-query attention without a mask is passed to SDPA with
+/// `enable_gqa=True`, which only the flash and math kernels accept; flash takes no fp32, so
+/// fp32 GQA falls back to math.
+#[must_use]
+pub fn sdpa_uses_math(runtime: Runtime, version: Option<RuntimeVersion>, compute_bytes: u64, gqa: bool) -> bool {
+    runtime == Runtime::Transformers
+        && version.is_none_or(|v| v >= RuntimeVersion::new(4, 48))
+        && compute_bytes == 4
+        && gqa
+}
+
 impl fmt::Display for RuntimeVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.major, self.minor)

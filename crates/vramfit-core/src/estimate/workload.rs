@@ -122,7 +122,8 @@ pub struct Workload {
     pub runtime: Runtime,
     /// Its version, where behaviour changed across versions.
     pub runtime_version: Option<RuntimeVersion>,
-    /// Tokens of KV cache allocated up front (litgpt `max_seq_length`, static caches).
+    /// Tokens of KV cache allocated up front (litgpt `max_seq_length`, static caches,
+    /// llama.cpp `--ctx-size`).
     pub kv_prealloc: Option<u64>,
     /// How several GPUs share the work (one GPU by default).
     pub parallel: crate::estimate::parallel::Parallel,
@@ -130,6 +131,21 @@ pub struct Workload {
     pub merge_on_gpu: bool,
     /// Training settings (used by `train` and `merge`).
     pub training: crate::estimate::training::setup::TrainingSetup,
+    /// llama.cpp settings, used with [`Runtime::LlamaCpp`].
+    pub llama_cpp: LlamaCppOptions,
+}
+
+/// Settings only llama.cpp has, with its own flag names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LlamaCppOptions {
+    /// `-ngl` / `--n-gpu-layers`: blocks offloaded to the GPU (the output layer counts as
+    /// one more); `None` = everything.
+    pub n_gpu_layers: Option<u64>,
+    /// `--cache-type-k` / `--cache-type-v`: the KV cache's GGML type (`F16`, `Q8_0`, `Q4_0`...);
+    /// `None` = F16.
+    pub cache_type: Option<String>,
+    /// `-ub` / `--ubatch-size`: tokens per compute micro-batch; `None` = 512.
+    pub n_ubatch: Option<u64>,
 }
 
 impl Default for Workload {
@@ -150,6 +166,7 @@ impl Default for Workload {
             parallel: crate::estimate::parallel::Parallel::default(),
             merge_on_gpu: false,
             training: crate::estimate::training::setup::TrainingSetup::default(),
+            llama_cpp: LlamaCppOptions::default(),
         }
     }
 }

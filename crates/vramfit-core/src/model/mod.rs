@@ -1,8 +1,11 @@
 //! The normalized description of a model: every parameter tensor, grouped by layer and
 //! component, plus the geometry the estimators need (heads, KV layout, MLP shape).
 
+mod checkpoint;
 mod params;
 mod spec;
+
+pub use checkpoint::{CheckpointFormat, CheckpointInfo, DtypeBytes, GroupBytes};
 
 pub use params::{ParamCount, ParamGroup};
 pub use spec::{

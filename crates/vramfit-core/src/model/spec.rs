@@ -299,6 +299,8 @@ pub struct ModelSpec {
     pub quantization: Option<QuantConfig>,
     /// Generates with a KV cache (decoders); false for encoder-only models.
     pub is_decoder: bool,
+    /// Exact tensor sizes read from the checkpoint's headers, when a checkpoint was read.
+    pub checkpoint: Option<super::CheckpointInfo>,
     /// Dropout probabilities active in training (per mille).
     pub dropout: Dropout,
 }

@@ -231,7 +231,7 @@ impl Case {
         };
         if task == Task::Train {
             let tr = self.training.as_ref().ok_or("training settings missing")?;
-            let training = training_setup(tr, runtime)?;
+            let training = training_setup(tr, runtime, &self.notes)?;
             // The format keeps `attention` under `inference`; training cases that name it only
             // in their notes ("attn_implementation=eager") are read from there.
             let noted = {
@@ -367,7 +367,7 @@ impl Case {
 
 /// Training settings of a case, with unpublished ones left to the runtime's defaults where
 /// they barely matter and refused where they decide the answer.
-fn training_setup(tr: &Training, runtime: Runtime) -> std::result::Result<TrainingSetup, String> {
+fn training_setup(tr: &Training, runtime: Runtime, notes: &str) -> std::result::Result<TrainingSetup, String> {
     let method = match tr.method.as_str() {
         "other" => return Err("method \"other\" (LoHa, VeRA, ...) is not modelled".into()),
         m => Method::parse(m).map_err(|e| e.to_string())?,
@@ -380,6 +380,10 @@ fn training_setup(tr: &Training, runtime: Runtime) -> std::result::Result<Traini
         // The AdamW family as the runtime implements it (foreach, fused or a loop by version).
         Some("adam" | "adamw") => None,
         Some("other") => return Err("optimizer \"other\" is not modelled".into()),
+        // The format's "sgd" covers momentum too; cases say which in their notes.
+        Some("sgd") if notes.contains("momentum=0.") && !notes.contains("momentum=0.0,") => {
+            Some(Optimizer::SgdMomentum)
+        }
         Some(o) => Some(Optimizer::parse(o).map_err(|e| e.to_string())?),
     };
     let lora = tr.lora.as_ref();

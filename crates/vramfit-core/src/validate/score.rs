@@ -16,6 +16,8 @@ pub struct CaseResult {
     pub runtime: String,
     /// Metric measured.
     pub metric: String,
+    /// GPUs the case ran on.
+    pub gpus: u64,
     /// Estimate on the measured level (None when skipped).
     pub estimate_bytes: Option<u64>,
     /// Measured bytes.
@@ -57,6 +59,7 @@ pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>
         task: case.task.clone(),
         runtime: case.runtime.clone(),
         metric: case.measured.metric.clone(),
+        gpus: case.parallel.as_ref().and_then(|p| p.gpus).unwrap_or(1),
         estimate_bytes: None,
         measured_bytes: measured,
         error: None,
@@ -125,6 +128,7 @@ mod tests {
             task: String::new(),
             runtime: String::new(),
             metric: String::new(),
+            gpus: 1,
             estimate_bytes: Some(1),
             measured_bytes: 1,
             error: Some(e),

@@ -296,7 +296,14 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let expand_kv = litgpt
         || torchtune
         || (w.runtime == Runtime::Transformers && w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 48)));
-    let attn = if matches!(w.attn, AttnImpl::Flash) { AttnImpl::Flash } else { w.attn };
+    let attn = if w.attn == AttnImpl::Sdpa
+        && super::runtime::sdpa_uses_math(w.runtime, w.runtime_version, c, super::inference::gqa_unmasked(spec, t.seq))
+    {
+        notes.push("fp32 grouped-query attention: SDPA falls back to the math kernel (probabilities saved)".into());
+        AttnImpl::Eager
+    } else {
+        w.attn
+    };
     let no_dropout_runtime = litgpt || torchtune;
     let ctx = SaveContext {
         resid,
@@ -441,7 +448,23 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     bwd_loss.extend([autocast_copies.clone(), activations.clone(), loss_bwd_c, dequant.clone()]);
     let mut bwd = base.clone();
     bwd.extend([autocast_copies.clone(), activations.clone(), bwd_ws_c.clone(), recompute.clone(), dequant.clone()]);
+    // A tied embedding receives two gradients: the head's, then the embedding lookup's dense
+    // gradient, materialized in full before it is accumulated into the same .grad.
+    let tied_grad = if full && spec.tied_embeddings && !t.optimizer_in_backward {
+        Component::new(
+            "embedding_gradient",
+            prod(&[spec.vocab_size, h, tb]),
+            format!(
+                "dense embedding gradient V × h × {tb} B before accumulation into the tied head's = {} × {h} × {tb}",
+                thousands(spec.vocab_size)
+            ),
+            "aten embedding_dense_backward + AccumulateGrad",
+        )
+    } else {
+        Component::new("embedding_gradient", 0, "", "")
+    };
     let mut bwd_end = weights.clone();
+    bwd_end.push(tied_grad);
     bwd_end.extend([states.clone(), grads_c.clone(), bwd_ws_c, dequant, recompute]);
     if t.grad_ckpt {
         bwd_end.push(Component::new(

@@ -173,7 +173,9 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
             // fp32 softmax output + the probabilities matmul(·, v) keeps (dropout: mask too).
             s.add("attention", 0);
             let keys_per_token = a.heads;
-            let per_key = 4 + c + if ctx.attn_dropout { 1 } else { 0 };
+            // softmax saves its fp32 output; the probabilities matmul(·, v) keeps are a cast
+            // copy in 16-bit compute (the same tensor in fp32); dropout adds its mask and output.
+            let per_key = 4 + if c < 4 { c } else { 0 } + if ctx.attn_dropout { 1 + c } else { 0 };
             s.per_token_per_key = keys_per_token * per_key;
             // The transposed output is copied contiguous for o_proj.
             if ctx.full || layer.linears.iter().any(|l| role(l) == Role::O && ctx.targets.adapted_out(l, layer) > 0) {

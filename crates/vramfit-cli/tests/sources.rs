@@ -1,0 +1,93 @@
+//! Model sources through the binary: GGUF files with the llama.cpp profile, Hub repos read
+//! header-only (against the loopback fake Hub), offline mode.
+
+use crate::io_util::{shards, tmp, WEIGHT_BYTES};
+use crate::server::FakeHub;
+use crate::{json, stderr_of};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn gguf_fixture() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vramfit-io/tests/data/tiny-llama-q8_0.gguf")
+        .display()
+        .to_string()
+}
+
+fn with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vramfit"));
+    c.args(args);
+    for k in ["HF_TOKEN", "HF_HUB_OFFLINE", "HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE", "HF_TOKEN_PATH"] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run vramfit")
+}
+
+#[test]
+fn gguf_files_run_on_the_llama_cpp_profile() {
+    let f = gguf_fixture();
+    let v = json(&["estimate", &f, "--json", "--prompt", "100", "--new", "20"]);
+    assert_eq!(v["workload"]["runtime"], "llama-cpp");
+    let weights = |v: &Value| {
+        v["components"].as_array().unwrap().iter().find(|c| c["name"] == "weights").unwrap()["bytes"].as_u64().unwrap()
+    };
+    // Everything offloaded but token_embd (2,176 B of Q8_0).
+    assert_eq!(weights(&v), 83_968 - 2_176);
+    let kv = v["components"].as_array().unwrap().iter().find(|c| c["name"] == "kv_cache").unwrap();
+    // 2 layers × (K + V: 2 KV heads × 16 dims) × 2 B × 256 (120 tokens padded).
+    assert_eq!(kv["bytes"], 2 * 2 * 32 * 2 * 256);
+    let one = json(&["estimate", &f, "--json", "--ngl", "1"]);
+    assert!(weights(&one) < weights(&v) / 3);
+    assert!(one["host_bytes"].as_u64().unwrap() > v["host_bytes"].as_u64().unwrap());
+    // Default 512 + 256 tokens = 768 cells, already a multiple of 256; q8_0: 34 B per 32.
+    let q8 = json(&["estimate", &f, "--json", "--kv-dtype", "q8_0", "--attn", "flash"]);
+    assert_eq!(
+        q8["components"].as_array().unwrap().iter().find(|c| c["name"] == "kv_cache").unwrap()["bytes"],
+        2 * 2 * 34 * 768
+    );
+    let inspect = json(&["inspect", &f, "--json"]);
+    assert_eq!(inspect["weight_bytes"], 83_968);
+    assert_eq!(inspect["checkpoint"]["format"], "gguf");
+    assert!(stderr_of(&["estimate", &f, "--kv-dtype", "q4_0", "--attn", "eager"]).contains("--attn"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--kv-dtype", "q8_0"]).contains("--runtime llama.cpp"));
+    assert!(stderr_of(&["estimate", "llama-7b", "--ngl", "10"]).contains("--ngl"));
+    assert!(stderr_of(&["estimate", "/no/such/model.gguf"]).contains("no such file"));
+}
+
+#[test]
+fn hub_repos_are_read_header_only_and_then_offline() {
+    let hub = FakeHub::start("tiny-org/tiny-llama", shards(), None, None);
+    let home = tmp("cli-hub");
+    let home_s = home.display().to_string();
+    let url = hub.hub.url();
+    let env = [("HF_ENDPOINT", url.as_str()), ("HF_HOME", home_s.as_str()), ("HF_TOKEN", "t0k")];
+    let out = with_env(&["inspect", "tiny-org/tiny-llama", "--json"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["weight_bytes"], WEIGHT_BYTES);
+    assert_eq!(v["checkpoint"]["files"], 3);
+    let moved = v["bytes_transferred"].as_u64().unwrap();
+    assert!(moved > 0 && moved < 3 * 1_000_000, "{moved}");
+    assert!(v["source"].as_str().unwrap().contains("tiny-org/tiny-llama"));
+    assert!(v["stored_dtypes"][0]["dtype"] == "BF16");
+    // The estimate uses the exact bytes.
+    let out = with_env(&["estimate", "tiny-org/tiny-llama@main", "--task", "load", "--json"], &env);
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["components"][0]["bytes"], WEIGHT_BYTES);
+    // Offline with the Hub gone.
+    drop(hub);
+    let offline = [("HF_ENDPOINT", "http://127.0.0.1:9"), ("HF_HOME", home_s.as_str()), ("HF_HUB_OFFLINE", "1")];
+    let out = with_env(&["inspect", "tiny-org/tiny-llama", "--json"], &offline);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["bytes_transferred"].as_u64(), v["weight_bytes"].as_u64()), (Some(0), Some(WEIGHT_BYTES)));
+    // Not cached, offline: exit 2 with one line that names the fix.
+    let out = with_env(&["inspect", "tiny-org/other"], &offline);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HF_HUB_OFFLINE") && err.lines().count() == 1, "{err}");
+}

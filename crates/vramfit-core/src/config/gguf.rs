@@ -1,0 +1,183 @@
+//! A model spec from a GGUF header: llama.cpp's hyperparameter keys (`{arch}.block_count`,
+//! `{arch}.embedding_length`, ...; see llama.cpp `src/llama-arch.cpp` `LLM_KV_NAMES` and
+//! `src/llama-model.cpp` `load_hparams`) are translated into the config.json keys of the
+//! matching Hugging Face family, and the family's own conversion does the rest. The exact
+//! tensor bytes travel with the spec as its [`CheckpointInfo`].
+
+use crate::error::{Error, Result};
+use crate::formats::gguf::{GgufFile, GgufValue};
+use crate::model::{CheckpointInfo, ModelSpec};
+use serde_json::{json, Map, Value};
+
+/// GGUF architectures vramfit reads (`general.architecture`).
+pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] =
+    &["llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "gemma", "gemma2", "gemma3", "phi3", "falcon"];
+
+/// Build a model spec from a parsed GGUF header; `source` names the file or URL.
+///
+/// # Errors
+/// An architecture outside [`SUPPORTED_GGUF_ARCHITECTURES`], a missing hyperparameter (named
+/// by its GGUF key), or values the family conversion refuses.
+pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
+    let arch = file
+        .architecture()
+        .ok_or_else(|| Error::MissingKey { family: "gguf".into(), key: "general.architecture".into() })?;
+    let key = |k: &str| format!("{arch}.{k}");
+    let get = |k: &str| file.get(&key(k));
+    // Per-layer arrays (head_count_kv, feed_forward_length of some files) give their largest
+    // item: every layer is then described with it.
+    let num = |k: &str| -> Option<u64> {
+        match get(k)? {
+            GgufValue::Array { items, .. } => items.iter().filter_map(GgufValue::as_u64).max(),
+            v => v.as_u64(),
+        }
+    };
+    let need = |k: &str| -> Result<u64> {
+        num(k).ok_or_else(|| Error::MissingKey { family: format!("gguf {arch}"), key: key(k) })
+    };
+    let has_tensor = |name: &str| file.tensors.iter().any(|t| t.name == name);
+    let experts = num("expert_count").unwrap_or(0);
+    let model_type = match arch {
+        "llama" if experts > 0 => "mixtral",
+        "llama" => "llama",
+        "qwen2" => "qwen2",
+        "qwen2moe" => "qwen2_moe",
+        "qwen3" => "qwen3",
+        "qwen3moe" => "qwen3_moe",
+        "gemma" => "gemma",
+        "gemma2" => "gemma2",
+        "gemma3" => "gemma3_text",
+        "phi3" => "phi3",
+        "falcon" => "falcon",
+        other => {
+            return Err(Error::UnsupportedModelType {
+                found: format!("{other} (GGUF general.architecture)"),
+                supported: SUPPORTED_GGUF_ARCHITECTURES.join(", "),
+            })
+        }
+    };
+    let hidden = need("embedding_length")?;
+    let heads = need("attention.head_count")?;
+    let vocab = num("vocab_size")
+        .or_else(|| file.get("tokenizer.ggml.tokens").and_then(GgufValue::array_len))
+        .ok_or_else(|| Error::MissingKey { family: format!("gguf {arch}"), key: "tokenizer.ggml.tokens".into() })?;
+    let mut c = Map::new();
+    c.insert("model_type".into(), json!(model_type));
+    c.insert("hidden_size".into(), json!(hidden));
+    c.insert("num_hidden_layers".into(), json!(need("block_count")?));
+    c.insert("num_attention_heads".into(), json!(heads));
+    c.insert("vocab_size".into(), json!(vocab));
+    c.insert("tie_word_embeddings".into(), json!(!has_tensor("output.weight")));
+    if let Some(ff) = num("feed_forward_length") {
+        c.insert("intermediate_size".into(), json!(ff));
+        c.insert("ffn_hidden_size".into(), json!(ff));
+    }
+    if let Some(kv) = num("attention.head_count_kv") {
+        c.insert("num_key_value_heads".into(), json!(kv));
+    }
+    if let Some(ctx) = num("context_length") {
+        c.insert("max_position_embeddings".into(), json!(ctx));
+    }
+    if let Some(kd) = num("attention.key_length") {
+        if heads > 0 && kd != hidden / heads {
+            c.insert("head_dim".into(), json!(kd));
+        }
+    }
+    if let Some(w) = num("attention.sliding_window") {
+        c.insert("sliding_window".into(), json!(w));
+    }
+    if let (Some(rot), Some(kd)) =
+        (num("rope.dimension_count"), num("attention.key_length").or(Some(hidden / heads.max(1))))
+    {
+        if kd > 0 && rot < kd {
+            c.insert("partial_rotary_factor".into(), json!(rot as f64 / kd as f64));
+        }
+    }
+    if experts > 0 {
+        c.insert("num_local_experts".into(), json!(experts));
+        c.insert("num_experts_per_tok".into(), json!(need("expert_used_count")?));
+        if let Some(e) = num("expert_feed_forward_length") {
+            c.insert("moe_intermediate_size".into(), json!(e));
+        }
+        if let Some(s) = num("expert_shared_feed_forward_length") {
+            c.insert("shared_expert_intermediate_size".into(), json!(s));
+        }
+    }
+    if model_type == "llama" && has_tensor("blk.0.attn_q.bias") {
+        c.insert("attention_bias".into(), json!(true));
+    }
+    if model_type == "falcon" {
+        let kv = num("attention.head_count_kv").unwrap_or(1);
+        c.insert("new_decoder_architecture".into(), json!(has_tensor("blk.0.attn_norm_2.weight")));
+        c.insert("multi_query".into(), json!(kv == 1));
+        c.insert("num_kv_heads".into(), json!(kv));
+        c.remove("num_key_value_heads");
+        c.insert("parallel_attn".into(), json!(true));
+    }
+    let mut spec = super::from_value(&Value::Object(c)).map_err(|e| match e {
+        Error::MissingKey { key, .. } => {
+            Error::MissingKey { family: format!("gguf {arch}"), key: format!("{arch}.* (for {key})") }
+        }
+        other => other,
+    })?;
+    let info = CheckpointInfo::from_gguf(file, source);
+    // Norms are F32 in every GGUF; they say nothing about the dtype of the weights.
+    spec.torch_dtype = info.main_float_dtype().filter(|d| *d != crate::DType::Fp32 || info.by_dtype.len() == 1);
+    spec.checkpoint = Some(info);
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::gguf::{parse_header, GgufWriter};
+    use crate::formats::Parsed;
+
+    #[test]
+    fn llama_gguf_becomes_a_llama_spec() {
+        let mut w = GgufWriter::new()
+            .string("general.architecture", "llama")
+            .u32("llama.block_count", 2)
+            .u32("llama.embedding_length", 64)
+            .u32("llama.feed_forward_length", 128)
+            .u32("llama.attention.head_count", 4)
+            .u32("llama.attention.head_count_kv", 2)
+            .u32("llama.context_length", 2048)
+            .strings("tokenizer.ggml.tokens", &["a"; 32])
+            .tensor("token_embd.weight", &[64, 32], "Q8_0");
+        for i in 0..2 {
+            for (n, dims) in [
+                ("attn_q", [64, 64]),
+                ("attn_k", [64, 32]),
+                ("attn_v", [64, 32]),
+                ("attn_output", [64, 64]),
+                ("ffn_gate", [64, 128]),
+                ("ffn_up", [64, 128]),
+                ("ffn_down", [128, 64]),
+            ] {
+                w = w.tensor(&format!("blk.{i}.{n}.weight"), &dims, "Q4_0");
+            }
+        }
+        let bytes = w.build();
+        let Parsed::Done(f) = parse_header(&bytes).unwrap() else { panic!() };
+        let spec = spec_from_gguf(&f, "test.gguf").unwrap();
+        assert_eq!(spec.model_type, "llama");
+        assert_eq!(spec.num_layers(), 2);
+        assert!(spec.tied_embeddings);
+        assert_eq!(spec.first_attention().unwrap().kv_heads(), 2);
+        let ck = spec.checkpoint.unwrap();
+        assert_eq!(ck.bytes, f.tensor_bytes());
+        assert_eq!(ck.layer_bytes.len(), 2);
+        assert_eq!(ck.input_bytes, 64 * 32 / 32 * 34);
+    }
+
+    #[test]
+    fn unknown_architectures_and_missing_keys_are_named() {
+        let f = GgufWriter::new().string("general.architecture", "mamba").build();
+        let Parsed::Done(f) = parse_header(&f).unwrap() else { panic!() };
+        assert!(spec_from_gguf(&f, "x").unwrap_err().to_string().contains("mamba"));
+        let f = GgufWriter::new().string("general.architecture", "llama").build();
+        let Parsed::Done(f) = parse_header(&f).unwrap() else { panic!() };
+        assert!(spec_from_gguf(&f, "x").unwrap_err().to_string().contains("llama.embedding_length"));
+    }
+}
