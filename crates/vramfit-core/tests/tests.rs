@@ -3,6 +3,7 @@
 mod util;
 
 mod catalog;
+mod fit;
 mod inference;
 mod params;
 mod props;

@@ -15,8 +15,8 @@ pub use capability::{check_supported, Capabilities};
 pub use headroom::{reserve_bytes, Verdict, RESERVE_MIN_BYTES, RESERVE_PERCENT};
 pub use lever::{Change, Cost, CostKind, LeverKind};
 pub use limits::{
-    context_of, gpus_that_fit, largest_fitting, min_context, min_gpus_lower_bound, with_batch, with_context, GpuFit,
-    Limits,
+    context_of, gpus_that_fit, largest_by_secant, largest_fitting, largest_fitting_from, min_context,
+    min_gpus_lower_bound, with_batch, with_context, GpuFit, Limits,
 };
 pub use search::{
     fit, starting_point, Assessment, FitOptions, FitReport, GpuLimits, NotChosen, Plan, Stretch, MAX_ESTIMATES,

@@ -17,7 +17,7 @@ use super::capability::{check_supported, Capabilities};
 use super::headroom::Verdict;
 use super::lever::{self, Change, CostKind, LeverKind};
 use super::limits::{context_of, gpus_that_fit, min_context, min_gpus_lower_bound, GpuFit, Judge, Limits};
-use super::limits::{largest_fitting, with_batch, with_context};
+use super::limits::{with_batch, with_context};
 use crate::catalog::GpuSpec;
 use crate::dtype::DType;
 use crate::error::Result;
@@ -209,7 +209,10 @@ pub fn starting_point(spec: &ModelSpec, w: &Workload, caps: Capabilities) -> (Wo
         start.dtype = Some(DType::Fp32);
         notes.push(format!(
             "no --dtype: starting from fp32, what transformers 4.x from_pretrained loads without torch_dtype{}",
-            checkpoint.map_or(String::new(), |d| format!(" (the checkpoint is {d}; pass --dtype {d} to start there)"))
+            checkpoint.map_or(String::new(), |d| {
+                let runs = if d == DType::Bf16 && !caps.bf16 { DType::Fp16 } else { d };
+                format!(" (the checkpoint is {d}; pass --dtype {runs} to start there)")
+            })
         ));
     } else if w.dtype.is_none() && checkpoint == Some(DType::Bf16) && !caps.bf16 {
         start.dtype = Some(DType::Fp16);
@@ -392,14 +395,14 @@ fn cut(judge: &mut Judge<'_>, start: &Workload, w: &Workload) -> Option<(Vec<Cha
         x
     };
     if start.batch > 1 {
-        if let Some(b) = largest_fitting(1, start.batch - 1, |b| judge.fits(&at_batch(b))) {
+        if let Some(b) = judge.largest(1, start.batch - 1, start.batch - 1, at_batch) {
             let x = at_batch(b);
             let change = lever::batch(start.batch, b, x.training.grad_accum, training, accumulate);
             return Some((vec![change], x));
         }
     }
     let one = at_batch(1);
-    let c = largest_fitting(min_context(w), asked.checked_sub(1)?, |c| judge.fits(&with_context(&one, c)))?;
+    let c = judge.largest(min_context(w), asked.checked_sub(1)?, asked - 1, |c| with_context(&one, c))?;
     let x = with_context(&one, c);
     let mut changes = vec![];
     if start.batch > 1 {
