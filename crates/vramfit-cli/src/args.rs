@@ -23,6 +23,10 @@ pub enum Command {
     /// Estimate peak memory of a workload, as a breakdown of named components.
     Estimate(EstimateArgs),
     /// Whether a workload fits a GPU, and if not, ranked plans of changes that make it fit.
+    ///
+    /// Without --dtype, inference starts from fp32: what transformers 4.x from_pretrained loads
+    /// without torch_dtype. A workload fits when 5 % of the GPU's usable memory (at least 512
+    /// MiB) stays free.
     Fit(FitArgs),
     /// Estimate a workload over a range of batch sizes or lengths, as a chart, SVG, CSV or JSON.
     Sweep(SweepArgs),

@@ -396,7 +396,7 @@ pub(crate) fn batch(asked: u64, to: u64, grad_accum: u64, training: bool, keeps_
     } else {
         (
             format!("--batch {to}"),
-            format!("{to} sequences at a time instead of {asked}"),
+            format!("{to} {} at a time instead of {asked}", if to == 1 { "sequence" } else { "sequences" }),
             vec![Cost::new(CostKind::Speed, 2, "fewer concurrent sequences: lower throughput")],
         )
     };

@@ -559,6 +559,10 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
                 }
             }
         }
+        if verdict.fits {
+            // Alternatives to a workload that fits are only worth listing if they buy room.
+            plans.retain(|p| p.verdict.per_gpu_bytes < verdict.per_gpu_bytes);
+        }
         plans.sort_by_key(Plan::rank_key);
         for p in &mut plans {
             if judge.estimates >= MAX_ESTIMATES {
