@@ -421,9 +421,7 @@ const STRETCH_LEVERS: [LeverKind; 3] =
     [LeverKind::GradientCheckpointing, LeverKind::ChunkedCrossEntropy, LeverKind::ActivationOffload];
 
 fn stretch(judge: &mut Judge<'_>, axes: &[Axis], p: &Plan) -> Option<Stretch> {
-    if p.workload.task != Task::Train
-        || p.changes.iter().any(|c| matches!(c.lever, LeverKind::Batch | LeverKind::Context))
-    {
+    if p.workload.task != Task::Train {
         return None;
     }
     let changes: Vec<Change> = axes
