@@ -1,7 +1,10 @@
 //! Renderers: one file per output format over the same report values.
 
+pub mod chart;
+pub mod csv;
 pub mod json;
 pub mod markdown;
+pub mod svg;
 pub mod table;
 
 use vramfit_core::catalog::GpuSpec;
@@ -16,21 +19,74 @@ pub struct EstimateReport<'a> {
     pub verdict: Option<&'a Verdict>,
 }
 
-/// Whether the estimate fits the GPUs asked about.
+/// A sweep and what it was run on.
+pub struct SweepReport<'a> {
+    pub model: &'a ResolvedModel,
+    pub workload: &'a Workload,
+    pub axis: vramfit_core::fit::sweep::SweepAxis,
+    pub points: &'a [vramfit_core::fit::sweep::SweepPoint],
+    pub gpu: Option<&'a GpuSpec>,
+}
+
+/// One stacked series per component: its name and bytes at each point (0 where absent or
+/// where the point has no estimate). Host-memory components are left out.
+pub fn stack(points: &[vramfit_core::fit::sweep::SweepPoint]) -> Vec<(String, Vec<u64>)> {
+    vramfit_core::fit::sweep::component_names(points)
+        .into_iter()
+        .map(|name| {
+            let bytes = points
+                .iter()
+                .map(|p| {
+                    p.outcome.as_ref().map_or(0, |b| {
+                        b.components
+                            .iter()
+                            .filter(|c| c.name == name && c.level != vramfit_core::Level::Host)
+                            .map(|c| c.bytes)
+                            .sum()
+                    })
+                })
+                .collect();
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// The label of a sweep axis value (`batch 4`, `seq 2048`).
+pub fn axis_label(axis: vramfit_core::fit::sweep::SweepAxis, w: &Workload) -> &'static str {
+    use vramfit_core::fit::sweep::SweepAxis;
+    match (axis, w.task) {
+        (SweepAxis::Batch, _) => "batch",
+        (SweepAxis::Seq, vramfit_core::Task::Train) | (SweepAxis::Context, vramfit_core::Task::Train) => "seq",
+        (SweepAxis::Seq, _) => "prompt",
+        (SweepAxis::Context, _) => "context",
+    }
+}
+
+/// Whether the estimate fits the GPUs asked about, under the core's headroom policy
+/// (`vramfit_core::fit::reserve_bytes`: 5 % of usable memory, at least 512 MiB, kept free).
 pub struct Verdict {
     pub gpu: GpuSpec,
     pub needed_per_gpu: u64,
     pub fits: bool,
+    /// Fits the raw memory, but with less than the reserve free.
+    pub tight: bool,
     pub headroom_bytes: i128,
+    pub reserve_bytes: u64,
 }
 
 impl Verdict {
     pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
         // Single-device estimates: every GPU would hold the whole model until multi-GPU
         // strategies are modelled, so the verdict is per GPU of the spec.
-        let needed = b.total_bytes();
-        let headroom = i128::from(gpu.usable_bytes) - i128::from(needed);
-        Verdict { gpu, needed_per_gpu: needed, fits: headroom >= 0, headroom_bytes: headroom }
+        let v = vramfit_core::fit::Verdict::new(b.total_bytes(), gpu.usable_bytes);
+        Verdict {
+            gpu,
+            needed_per_gpu: v.per_gpu_bytes,
+            fits: v.fits,
+            tight: v.tight(),
+            headroom_bytes: v.headroom_bytes,
+            reserve_bytes: v.reserve_bytes,
+        }
     }
 }
 
