@@ -28,6 +28,9 @@ const FIELDS = [
   { flag: 'optimizer', kind: 'text', group: 'train' },
   { flag: 'grad-accum', kind: 'int', group: 'train' },
   { flag: 'grad-ckpt', kind: 'bool', group: 'train' },
+  { flag: 'chunked-ce', kind: 'bool', group: 'train' },
+  { flag: 'optimizer-in-backward', kind: 'bool', group: 'train' },
+  { flag: 'activation-offload', kind: 'bool', group: 'train' },
   { flag: 'lora-rank', kind: 'int', group: 'lora' },
   { flag: 'lora-targets', kind: 'list', group: 'lora' },
   { flag: 'ngl', kind: 'int', group: 'llamacpp' },
@@ -49,6 +52,7 @@ let gpus = [];                 // GPU specs compared: catalog names or sizes ("2
 let hubConfig = null;          // { id, rev, text } once fetched
 let lastReport = null;         // the first GPU's report (drives charts and explanations)
 let lastSweep = null;
+let lastFit = null;
 
 // ---------------------------------------------------------------------------------------
 // Form ⇄ request ⇄ URL
@@ -219,11 +223,11 @@ function readUrl() {
 }
 
 /** The CLI command that prints the same JSON as this page's first result. */
-function cliCommand(req) {
+function cliCommand(req, sub = 'estimate') {
   const quote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   let modelArg = req.model;
   if (source() === 'paste') modelArg = 'config.json';
-  const parts = ['vramfit', 'estimate', quote(modelArg)];
+  const parts = ['vramfit', sub, quote(modelArg)];
   if (req.gpu) parts.push('--gpu', quote(req.gpu));
   for (const [k, v] of Object.entries(req.workload)) {
     if (v === true) parts.push(`--${k}`);
@@ -317,7 +321,7 @@ function run() {
   $('#json').textContent = JSON.stringify(first.report, null, 2);
   $('#cli').textContent = cliCommand(first.req);
   const limits = results.filter((r) => r.report && r.report.gpu).map((r, i) => ({
-    label: r.report.gpu.label, bytes: r.report.gpu.usable_bytes, colour: LIMIT_COLOURS[i % LIMIT_COLOURS.length],
+    label: r.report.gpu.label, bytes: r.report.gpu.usable_bytes, reserve: r.report.reserve_bytes, colour: LIMIT_COLOURS[i % LIMIT_COLOURS.length],
   }));
   renderBars(first.report, limits);
   renderExplain(first.report);
@@ -417,13 +421,16 @@ function renderVerdicts(results) {
     const rep = r.report;
     const fits = rep.fits;
     const head = rep.headroom_bytes;
+    // The core's headroom policy: fits = leaves the reserve free; tight = fits the raw memory only.
+    const tight = !fits && head >= 0;
     const detail = fits
       ? `${gib(head)} GiB headroom`
-      : `${gib(-head)} GiB short`;
-    return h('li', { class: `verdict ${fits ? 'fits' : 'nofit'}`, 'data-gpu': r.gpu, 'data-fits': String(fits) },
+      : tight ? `${gib(head)} GiB headroom, under the ${gib(rep.reserve_bytes)} GiB reserve` : `${gib(-head)} GiB short`;
+    const word = fits ? 'fits' : tight ? 'tight' : 'does not fit';
+    return h('li', { class: `verdict ${fits ? 'fits' : tight ? 'tight' : 'nofit'}`, 'data-gpu': r.gpu, 'data-fits': String(fits), 'data-word': word },
       h('b', { text: rep.gpu.label }),
       h('span', { class: 'usable', text: ` ${gib(rep.gpu.usable_bytes)} GiB usable${rep.gpu.count > 1 ? ' per GPU' : ''}` }),
-      h('span', { class: 'badge', text: fits ? 'fits' : 'does not fit' }),
+      h('span', { class: 'badge', text: word }),
       h('span', { class: 'need', text: `needs ${gib(rep.per_gpu_bytes)} GiB${rep.gpu.count > 1 ? ' per GPU' : ''} · ${detail}` }));
   }));
   const first = results.find((r) => r.report);
@@ -626,36 +633,114 @@ function renderSweep(req, limits) {
     h('th', { scope: 'row', text: String(p.value) }),
     ...(p.error ? [h('td', { colspan: 3 + limits.length, text: p.error })]
       : [h('td', { text: gib(p.allocated) }), h('td', { text: gib(p.reserved) }), h('td', { text: gib(p.device) }),
-        ...limits.map((l) => h('td', { text: p.device <= l.bytes ? 'yes' : 'no' }))])));
+        ...limits.map((l) => h('td', { text: p.device + l.reserve <= l.bytes ? 'yes' : p.device <= l.bytes ? 'tight' : 'no' }))])));
   $('#sweep-table').replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
 }
 
 // ---------------------------------------------------------------------------------------
-// FIT: ranked plans that make it fit, from vramfit_core::fit (the `vramfit fit` solver).
-// Shown only when the wasm module exports it (api.fit, info().fit); the fit solver is not in
-// the core yet, so this section stays hidden rather than show made-up plans. The answer is
-// expected as `vramfit fit --json` prints it (../shared/CLI.md): {"as_asked", "plans": [{
-// "fits", "per_gpu_bytes", "headroom_bytes", "changes", "cost"}], "limits"}.
+// Ranked plans: the core's fit solver (vramfit_core::fit), the object `vramfit fit --json`
+// prints, for the first GPU compared.
+
+/** Flags the page has an input for; a plan made only of these can be applied to the form. */
+function applicable(flags) {
+  return flags.every(([flag]) => flag === 'gpus' || el(flag));
+}
+
+/** "--method qlora --lora-rank 8 --grad-ckpt" → [["method", "qlora"], ["lora-rank", "8"], ["grad-ckpt", true]]. */
+function parseFlags(text) {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const out = [];
+  for (let i = 0; i < words.length; i += 1) {
+    if (!words[i].startsWith('--')) continue;
+    const next = words[i + 1];
+    if (next !== undefined && !next.startsWith('--')) { out.push([words[i].slice(2), next]); i += 1; } else out.push([words[i].slice(2), true]);
+  }
+  return out;
+}
+
+function applyPlan(flags) {
+  for (const [flag, value] of flags) {
+    if (flag === 'gpus') { el('count').value = String(value); continue; }
+    const input = el(flag);
+    if (input.type === 'checkbox') input.checked = value === true || value === 'true';
+    else {
+      if (input.tagName === 'SELECT' && ![...input.options].some((o) => o.value === value)) input.append(h('option', { value, text: value }));
+      input.value = String(value);
+    }
+    if (flag === 'zero') el('fsdp').value = '';
+    if (flag === 'fsdp') el('zero').value = '';
+  }
+  run();
+  $('#verdict-h').scrollIntoView({ block: 'start' });
+  $('#results').focus({ preventScroll: true });
+}
+
+function describeLimits(l) {
+  if (!l) return 'limits: the search budget ran out first';
+  const parts = [];
+  parts.push(l.max_batch === null || l.max_batch === undefined
+    ? 'no batch fits'
+    : `largest batch ${l.max_batch} at ${l.max_batch_context.toLocaleString('en')} tokens`);
+  if (l.max_context !== null && l.max_context !== undefined) {
+    parts.push(`longest context ${l.max_context.toLocaleString('en')} tokens at batch ${l.max_context_batch}${l.context_limited_by_model ? ' (the model\'s position limit)' : ''}`);
+  }
+  return parts.join(' · ');
+}
+
 function renderPlans(req) {
   const section = $('#plans');
+  lastFit = null;
   if (!api.fit || !req.gpu) {
     section.hidden = true;
     return;
   }
+  // The page's "checkpoint's" dtype is the checkpoint's dtype for fit too (without --dtype,
+  // `vramfit fit` starts inference from fp32, what from_pretrained loads by default).
+  const fitReq = { ...req, workload: { ...req.workload } };
+  const info = modelInfo(req);
+  if (!isTrain() && !fitReq.workload.dtype && !fitReq.workload.quant && info && info.torch_dtype && !info.quantization) {
+    fitReq.workload.dtype = info.torch_dtype;
+  }
+  section.hidden = false;
   let answer;
   try {
-    answer = api.fit(req);
+    answer = api.fit(fitReq);
   } catch (e) {
-    section.hidden = false;
-    $('#plan-list').replaceChildren(h('li', { text: messageOf(e) }));
+    $('#fit-summary').textContent = messageOf(e);
+    for (const id of ['#fit-limits', '#fit-notes', '#plan-list', '#fit-gpus']) $(id).replaceChildren();
+    $('#fit-cli').textContent = '';
+    $('#fit-json').textContent = '';
     return;
   }
-  const describe = (c) => (typeof c === 'string' ? c : Object.entries(c).map(([k, v]) => `${k} ${v}`).join(' '));
-  section.hidden = false;
-  $('#plan-list').replaceChildren(...(answer.plans || []).map((p) => h('li', { class: p.fits ? 'fits' : 'nofit' },
-    h('b', { text: (Array.isArray(p.changes) ? p.changes : [p.changes]).map(describe).join(', ') }),
-    h('span', { text: ` → ${gib(p.per_gpu_bytes)} GiB per GPU, ${gib(p.headroom_bytes)} GiB headroom` }),
-    p.cost !== undefined ? h('span', { class: 'hint', text: ` (cost: ${describe(p.cost)})` } ) : null)));
+  lastFit = answer;
+  const a = answer.as_asked;
+  $('#plans-h').textContent = a.fits ? `Room to grow on ${answer.gpu.label}` : `Plans that make it fit on ${answer.gpu.label}`;
+  const reserve = `${gib(a.reserve_bytes)} GiB kept free`;
+  $('#fit-summary').textContent = a.fits
+    ? `Fits as asked: ${gib(a.per_gpu_bytes)} GiB, ${gib(a.headroom_bytes)} GiB free (${reserve}). No change needed.`
+    : `${a.tight ? 'Tight' : 'Does not fit'} as asked: ${gib(a.per_gpu_bytes)} GiB per GPU, ${a.tight ? `only ${gib(a.headroom_bytes)} GiB free` : `short by ${gib(-a.headroom_bytes)} GiB`} (${reserve}). `
+      + (answer.plans.length ? 'Changes that make it fit, best first (what you asked for kept first, then least quality loss, then speed):' : 'No change within reach makes it fit on this GPU.');
+  $('#fit-limits').textContent = a.fits ? `Room to grow: ${describeLimits(answer.limits)}.` : '';
+  $('#fit-notes').replaceChildren(...answer.notes.map((n) => h('li', { text: `note: ${n}` })));
+  $('#plan-list').replaceChildren(...answer.plans.map((p) => {
+    const flags = parseFlags(p.flags);
+    const apply = applicable(flags)
+      ? h('button', { type: 'button', class: 'apply', 'aria-label': `Apply plan ${p.rank}: ${p.flags}` }, 'Apply')
+      : null;
+    if (apply) apply.addEventListener('click', () => applyPlan(flags));
+    return h('li', { class: 'plan', 'data-rank': p.rank, 'data-flags': p.flags },
+      h('div', { class: 'plan-head' }, h('code', { class: 'flags', text: p.flags }), apply),
+      h('p', { class: 'what', text: p.changes.map((c) => c.description).join('; ') }),
+      h('p', { class: 'mem', text: `${gib(p.per_gpu_bytes)} GiB per GPU · ${gib(p.headroom_bytes)} GiB free · peak during ${p.peak_phase}` }),
+      h('p', { class: 'hint', text: `then: ${describeLimits(p.limits)}` }),
+      h('p', { class: 'cost', text: `cost: ${p.cost}` }));
+  }));
+  const others = answer.limits.gpus_that_fit || [];
+  $('#fit-gpus').textContent = !a.fits && others.length
+    ? `Catalog GPUs that fit it as asked, smallest first: ${others.map((g) => `${g.name} (${gib(g.usable_bytes)} GiB)`).join(', ')}.`
+    : '';
+  $('#fit-cli').textContent = cliCommand(fitReq, 'fit');
+  $('#fit-json').textContent = JSON.stringify(answer, null, 2);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -791,6 +876,7 @@ async function main() {
     startMs: t0,
     report: () => lastReport,
     sweep: () => lastSweep,
+    fit: () => lastFit,
     info: api.info(),
   };
 }

@@ -38,7 +38,7 @@ export async function load(url = new URL('vramfit.wasm', import.meta.url)) {
     model: (request) => call('model', request),
     estimate: (request) => call('estimate', request),
     sweep: (request, over, values) => call('sweep', { request, over, values }),
-    // FIT: present once the module exports vf_fit (see crates/vramfit-wasm/src/lib.rs).
+    // Ranked plans (the core's fit solver); null for a module built without it.
     fit: ex.vf_fit ? (request) => call('fit', request) : null,
   };
 }

@@ -144,13 +144,13 @@ def build_cases(seed=20240601):
                 if spec["attn"] == "eager" or PARAMS_B[m] > 30:  # keep eager S^2 / big models cheap
                     spec["seq"] = min(spec["seq"], 2048)
                 if task == "generate":
-                    spec["new_tokens"] = rng.choice([16, 32, 64, 128] if PARAMS_B[m] < 10 else [8, 16, 32])
+                    spec["new_tokens"] = rng.choice([8, 16, 32, 64] if PARAMS_B[m] < 10 else [4, 8, 16])
                 else:
                     spec["new_tokens"] = 1
                 k += add(fam, m, spec)
         # training
         k = 0
-        n_train = 16 if fam != "moe" else 10
+        n_train = 12 if fam != "moe" else 8
         tries = 0
         while k < n_train and tries < 500:
             tries += 1
@@ -181,6 +181,19 @@ def build_cases(seed=20240601):
 
 
 # ----------------------------------------------------------------------------------------------
+def est_cost(case):
+    """Relative tracing time: proportional to the number of layers run (fake ops cost per op, not per byte)."""
+    with open(os.path.join(HERE, "configs", case["model"] + ".json")) as f:
+        cfg = json.load(f)
+    L = cfg.get("num_hidden_layers") or cfg.get("n_layer") or 32
+    sp = case["spec"]
+    if sp["task"] == "train":
+        return L * (6 + (2 if sp.get("grad_ckpt") else 0))
+    if sp["task"] == "generate":
+        return L * (1 + 0.15 * sp["new_tokens"])
+    return L * (1 if sp["task"] == "prefill" else 0.3)
+
+
 def find_config(model):
     for d in CONFIG_SOURCES:
         p = os.path.join(d, model + ".json")
@@ -387,6 +400,40 @@ def write_cases(cases, runs):
     return len(out)
 
 
+def summarize(cases, runs):
+    from collections import Counter, defaultdict
+
+    ok = [(c, runs[c["id"]]) for c in cases if c["id"] in runs and "error" not in runs[c["id"]]]
+    bad = [(c, runs[c["id"]]) for c in cases if c["id"] in runs and "error" in runs[c["id"]]]
+    inrange = [(c, r) for c, r in ok if 10 ** 8 < r["peak_r512"] < 2 * 10 ** 11]
+    print(f"{len(ok)} traced, {len(inrange)} written, {len(bad)} failed, "
+          f"{len(cases) - len(ok) - len(bad)} not run")
+    by = Counter((c["family"], c["spec"]["task"]) for c, _ in inrange)
+    fams = sorted({f for f, _ in by})
+    tasks = ["load", "prefill", "generate", "train"]
+    print("family     " + " ".join(f"{t:>9}" for t in tasks) + "   total")
+    for f in fams:
+        print(f"{f:10} " + " ".join(f"{by[(f, t)]:9d}" for t in tasks) + f"   {sum(by[(f, t)] for t in tasks):5d}")
+    print("all        " + " ".join(f"{sum(by[(f, t)] for f in fams):9d}" for t in tasks) + f"   {len(inrange):5d}")
+    secs = defaultdict(list)
+    for c, r in ok:
+        secs[c["spec"]["task"]].append(r.get("wall_s", 0))
+    for t in tasks:
+        v = sorted(secs[t])
+        if v:
+            print(f"time per case {t:9}: median {v[len(v) // 2]:.1f} s, max {v[-1]:.1f} s, total {sum(v) / 60:.1f} min")
+    ph = Counter()
+    for c, r in ok:
+        p = r["peak_phase"].rstrip("0123456789")
+        key = c["spec"]["task"]
+        if key == "train":
+            key += "/" + c["spec"]["method"] + ("/ckpt" if c["spec"]["grad_ckpt"] else "")
+        ph[(key, p)] += 1
+    print("peak phase:", dict(sorted(ph.items())))
+    for c, r in bad:
+        print("FAILED", c["id"], r["error"][:300])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", action="append", default=[], help="substring(s) of the case id/family to run")
@@ -394,8 +441,15 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=600, help="seconds per case")
     ap.add_argument("--force", action="store_true", help="re-trace cases already in runs.jsonl")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--summary", action="store_true", help="summarize runs.jsonl and exit")
+    ap.add_argument("--cheap-first", action="store_true", help="trace the cheapest cases first")
+    ap.add_argument("--deadline-min", type=float, default=None,
+                    help="start no new case after this many minutes (the rest stay untraced)")
     a = ap.parse_args(argv)
     cases = build_cases()
+    if a.summary:
+        summarize(cases, load_runs())
+        return
     sel = [c for c in cases if all(o in c["id"] or o == c["family"] for o in a.only)]
     if a.list:
         for c in sel:
@@ -406,14 +460,23 @@ def main(argv=None):
         ensure_config(c["model"])
     runs = load_runs()
     todo = [c for c in sel if a.force or c["id"] not in runs]
+    if a.cheap_first:
+        todo.sort(key=est_cost)
     print(f"{len(sel)} cases selected, {len(todo)} to trace, {a.jobs} job(s)", flush=True)
     t0 = time.time()
     done = 0
     with ThreadPoolExecutor(max_workers=a.jobs) as ex, open(RUNS, "a") as log:
-        futs = {ex.submit(run_one, c, a.timeout): c for c in todo}
+        def job(c):
+            if a.deadline_min is not None and time.time() - t0 > 60 * a.deadline_min:
+                return {"id": c["id"], "skipped": True}
+            return run_one(c, a.timeout)
+
+        futs = {ex.submit(job, c): c for c in todo}
         for fut in as_completed(futs):
             c = futs[fut]
             res = fut.result()
+            if res.get("skipped"):
+                continue
             runs[c["id"]] = res
             log.write(json.dumps(res) + "\n")
             log.flush()

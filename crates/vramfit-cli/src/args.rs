@@ -20,6 +20,14 @@ pub struct Cli {
 pub enum Command {
     /// Estimate peak memory of a workload, as a breakdown of named components.
     Estimate(EstimateArgs),
+    /// Whether a workload fits a GPU, and if not, ranked plans of changes that make it fit.
+    ///
+    /// Without --dtype, inference starts from fp32: what transformers 4.x from_pretrained loads
+    /// without torch_dtype. A workload fits when 5 % of the GPU's usable memory (at least 512
+    /// MiB) stays free.
+    Fit(FitArgs),
+    /// Estimate a workload over a range of batch sizes or lengths, as a chart, SVG, CSV or JSON.
+    Sweep(SweepArgs),
     /// Show what a model is made of: parameters per component, stored dtype, sizes.
     Inspect(InspectArgs),
     /// List the built-in models.
@@ -52,6 +60,58 @@ pub struct EstimateArgs {
     /// Show each component's formula with the numbers put in, and its source.
     #[arg(long)]
     pub explain: bool,
+}
+
+/// `vramfit fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Catalog name or alias (llama-7b, meta-llama/Llama-2-7b-hf), a directory with
+    /// config.json, or a config.json file.
+    pub model: String,
+    /// GPU(s) to fit: T4, A100-80GB, 4xA100-80GB, 24GiB, 16GB.
+    #[arg(long)]
+    pub gpu: String,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// List every plan, also when the workload fits as asked (alternatives that buy headroom).
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vramfit sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Catalog name or alias, a directory with config.json, or a config.json file.
+    pub model: String,
+    /// What to vary: batch | seq (--seq when training, --prompt otherwise) | context (prompt +
+    /// new tokens; --seq when training).
+    #[arg(long)]
+    pub over: String,
+    /// The values, comma-separated [default: powers of two from 1 (batch) or 128 tokens; with
+    /// --gpu, until past the GPU's memory].
+    #[arg(long, value_delimiter = ',')]
+    pub values: Vec<u64>,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// GPU whose usable memory is drawn as a line: T4, A100-80GB, 24GiB.
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Write the chart as SVG to this file.
+    #[arg(long)]
+    pub svg: Option<std::path::PathBuf>,
+    /// Write the points as CSV (bytes) to this file.
+    #[arg(long)]
+    pub csv: Option<std::path::PathBuf>,
+    /// Print JSON instead of the chart.
+    #[arg(long)]
+    pub json: bool,
+    /// Colors in the terminal chart: auto (when stdout is a terminal and NO_COLOR is unset) |
+    /// always | never.
+    #[arg(long, default_value = "auto")]
+    pub color: String,
 }
 
 /// Workload flags shared by commands that estimate.

@@ -1,12 +1,14 @@
 //! Integration tests of the `vramfit` binary (one test binary).
 
 // The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
+mod fit;
 #[path = "../../vramfit-io/tests/util.rs"]
 #[allow(dead_code)]
 mod io_util;
 #[path = "../../vramfit-io/tests/server.rs"]
 mod server;
 mod sources;
+mod sweep;
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -260,5 +262,31 @@ proptest! {
         let code = out.status.code();
         prop_assert!(code == Some(0) || code == Some(2), "{args:?} exited {code:?}: {}", String::from_utf8_lossy(&out.stderr));
         prop_assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+
+    /// `fit` and `sweep` with any flags exit 0 or 2, never with a panic.
+    #[test]
+    fn random_fit_and_sweep_flags_never_panic(
+        model in prop::sample::select(vec!["llama-7b", "qwen3-0.6b", "gpt2", "bert-base-uncased", "mixtral-8x7b"]),
+        task in prop::sample::select(vec!["load", "prefill", "generate", "train", "merge"]),
+        dtype in prop::sample::select(vec!["", "fp32", "fp16", "bf16", "fp8"]),
+        method in prop::sample::select(vec!["full", "lora", "qlora", "ia3"]),
+        batch in prop::sample::select(vec!["1", "7", "1048576", "0"]),
+        prompt in prop::sample::select(vec!["1", "4096", "16777216"]),
+        gpu in prop::sample::select(vec!["T4", "4xA100-80GB", "8GiB", "H100-SXM", "RTX-3060-12GB"]),
+        over in prop::sample::select(vec!["batch", "seq", "context"]),
+        all in any::<bool>(),
+    ) {
+        let mut fit = vec!["fit", model, "--gpu", gpu, "--task", task, "--method", method, "--batch", batch, "--prompt", prompt, "--json"];
+        if !dtype.is_empty() { fit.extend(["--dtype", dtype]); }
+        if all { fit.push("--all"); }
+        let mut sweep = vec!["sweep", model, "--over", over, "--gpu", gpu, "--task", task, "--method", method, "--batch", batch, "--prompt", prompt];
+        if !dtype.is_empty() { sweep.extend(["--dtype", dtype]); }
+        for args in [fit, sweep] {
+            let out = vramfit(&args);
+            let code = out.status.code();
+            prop_assert!(code == Some(0) || code == Some(2), "{args:?} exited {code:?}: {}", String::from_utf8_lossy(&out.stderr));
+            prop_assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+        }
     }
 }

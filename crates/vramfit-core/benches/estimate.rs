@@ -18,3 +18,18 @@ fn parse_config_llama_70b() -> usize {
     let text = catalog::find_model("llama-3.1-70b").expect("catalog model").config_text().expect("config");
     vramfit_core::config::parse_config(divan::black_box(text)).expect("valid").layers.len()
 }
+
+/// The whole `vramfit fit` search (every plan, the limits of each, the catalog GPUs that
+/// fit) for the questions the fit issue names; the target is under 50 ms each.
+#[divan::bench(args = ["llama-7b T4 generate", "llama-7b T4 train", "llama-2-13b 4xA100-80GB train", "llama-3.1-70b H100-SXM generate"])]
+fn fit_every_plan(case: &str) -> usize {
+    use vramfit_core::catalog::GpuSpec;
+    use vramfit_core::fit::{fit, FitOptions};
+    let mut parts = case.split(' ');
+    let (model, gpu, task) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+    let spec = catalog::find_model(model).expect("catalog model").spec().expect("valid config");
+    let gpu = GpuSpec::parse(gpu).expect("catalog GPU");
+    let w = Workload { task: vramfit_core::Task::parse(task).expect("task"), ..Workload::default() };
+    let report = fit(&spec, divan::black_box(&w), &gpu, FitOptions { all: true }).expect("fit");
+    report.plans.len()
+}

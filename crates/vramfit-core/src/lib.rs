@@ -6,6 +6,7 @@ pub mod config;
 pub mod dtype;
 pub mod error;
 pub mod estimate;
+pub mod fit;
 pub mod formats;
 pub mod model;
 pub mod quant;

@@ -10,6 +10,7 @@ use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeVersion, Task, Workload};
+use crate::fit;
 use crate::model::ModelSpec;
 use crate::quant::QuantConfig;
 use crate::{DType, Error, Result};
@@ -326,17 +327,22 @@ impl WorkloadRequest {
     }
 }
 
-/// Whether an estimate fits the GPUs asked about.
+/// Whether an estimate fits the GPUs asked about, under the headroom policy of
+/// [`crate::fit::reserve_bytes`] (5 % of usable memory, at least 512 MiB, kept free).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     /// The GPUs.
     pub gpu: GpuSpec,
     /// Bytes needed on the most-loaded GPU.
     pub needed_per_gpu: u64,
-    /// Whether that fits in one GPU's usable memory.
+    /// Whether that plus the reserve fits in one GPU's usable memory.
     pub fits: bool,
+    /// Fits the raw memory, but with less than the reserve free.
+    pub tight: bool,
     /// Usable minus needed (negative when it does not fit).
     pub headroom_bytes: i128,
+    /// Memory the headroom policy keeps free.
+    pub reserve_bytes: u64,
 }
 
 impl Verdict {
@@ -344,44 +350,22 @@ impl Verdict {
     #[must_use]
     pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
         // Estimates are for the most-loaded rank, so the device total is what one GPU holds.
-        let needed = b.total_bytes();
-        let headroom = i128::from(gpu.usable_bytes) - i128::from(needed);
-        Verdict { gpu, needed_per_gpu: needed, fits: headroom >= 0, headroom_bytes: headroom }
+        let v = crate::fit::Verdict::new(b.total_bytes(), gpu.usable_bytes);
+        Verdict {
+            gpu,
+            needed_per_gpu: v.per_gpu_bytes,
+            fits: v.fits,
+            tight: v.tight(),
+            headroom_bytes: v.headroom_bytes,
+            reserve_bytes: v.reserve_bytes,
+        }
     }
 }
 
-/// Refuse settings the GPU cannot run, with the flag that fixes them.
-///
-/// # Errors
-/// fp8 on a GPU without fp8, bf16 without bf16, FlashAttention-2 where it does not run.
-pub fn check_gpu_support(w: &Workload, gpu: Option<&GpuSpec>, spec: &ModelSpec) -> Result<()> {
-    let Some(g) = gpu.and_then(|g| g.gpu.as_ref()) else {
-        return Ok(());
-    };
-    if w.quant.as_ref().is_some_and(QuantConfig::is_bitsandbytes) && g.vendor == "apple" {
-        return Err(Error::workload(
-            "--quant",
-            format!(
-                "bitsandbytes int8/nf4/fp4 kernels do not run on {} (Metal); use a GGUF scheme such as q4_k_m",
-                g.name
-            ),
-        ));
-    }
-    let dtype = w.dtype.or(spec.torch_dtype);
-    if (dtype == Some(DType::Fp8) || w.kv_dtype == Some(DType::Fp8)) && !g.fp8 {
-        return Err(Error::workload(
-            "--dtype",
-            format!("{} has no fp8 support (Ada, Hopper or newer needed); use fp16 or bf16", g.name),
-        ));
-    }
-    let train_bf16 = w.task == Task::Train && w.training.precision.is_some_and(|p| p.compute() == DType::Bf16);
-    if (w.dtype == Some(DType::Bf16) || w.autocast == Some(DType::Bf16) || train_bf16) && !g.bf16 {
-        return Err(Error::workload("--dtype", format!("{} has no bf16 support; use fp16", g.name)));
-    }
-    if w.attn == AttnImpl::Flash && !g.flash_attention {
-        return Err(Error::workload("--attn", format!("{} cannot run FlashAttention-2; use sdpa or eager", g.name)));
-    }
-    Ok(())
+/// Signed byte counts as JSON numbers: saturated to 64 bits (estimates saturate at u64::MAX
+/// for absurd inputs, and serde_json has no 128-bit numbers).
+fn sat(x: i128) -> i64 {
+    i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// The estimate object exactly as `vramfit estimate --json` prints it: `model` names the
@@ -404,7 +388,8 @@ pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verd
         v["gpu"] =
             json!({"label": verdict.gpu.label, "count": verdict.gpu.count, "usable_bytes": verdict.gpu.usable_bytes});
         v["fits"] = json!(verdict.fits);
-        v["headroom_bytes"] = json!(verdict.headroom_bytes);
+        v["headroom_bytes"] = json!(sat(verdict.headroom_bytes));
+        v["reserve_bytes"] = json!(verdict.reserve_bytes);
         v["per_gpu_bytes"] = json!(verdict.needed_per_gpu);
     }
     v
@@ -421,6 +406,96 @@ pub struct ModelReport<'a> {
     pub notes: &'a [String],
     /// Bytes received over the network to describe it.
     pub bytes_transferred: u64,
+}
+
+fn verdict_value(v: &fit::Verdict) -> Value {
+    json!({
+        "fits": v.fits,
+        "tight": v.tight(),
+        "per_gpu_bytes": v.per_gpu_bytes,
+        "headroom_bytes": sat(v.headroom_bytes),
+        "reserve_bytes": v.reserve_bytes,
+    })
+}
+
+fn limits_value(w: &Workload, l: &fit::Limits) -> Value {
+    json!({
+        "max_batch": l.max_batch,
+        "max_batch_context": l.batch_context,
+        "max_concurrent_sequences": if w.task == Task::Generate { json!(l.max_batch) } else { Value::Null },
+        "max_context": l.max_context,
+        "max_context_batch": l.context_batch,
+        "model_max_context": l.model_max_context,
+        "context_limited_by_model": l.context_limited_by_model,
+    })
+}
+
+/// The fit object exactly as `vramfit fit --json` prints it: CLI.md's `as_asked`, `plans`,
+/// `limits`, and more.
+#[must_use]
+pub fn fit_value(m: &ModelReport<'_>, r: &fit::FitReport) -> Value {
+    let a = &r.as_asked;
+    let mut as_asked = verdict_value(&a.verdict);
+    as_asked["workload"] = json!(a.workload);
+    as_asked["peak_phase"] = json!(a.breakdown.peak_phase);
+    as_asked["components"] = json!(a.breakdown.components);
+    as_asked["notes"] = json!(a.breakdown.notes);
+    let plans: Vec<Value> =
+        r.plans
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut v = verdict_value(&p.verdict);
+                v["rank"] = json!(i + 1);
+                v["flags"] = json!(p.flags());
+                v["changes"] = json!(p.changes);
+                v["cost"] = json!(p.cost_words());
+                v["severity"] = json!({"scope": p.scope, "quality": p.quality, "speed": p.speed});
+                v["peak_phase"] = json!(p.peak_phase);
+                v["limits"] = p.limits.as_ref().map_or(Value::Null, |l| limits_value(&p.workload, l));
+                v["stretch"] = p.stretch.as_ref().map_or(Value::Null, |s| {
+                json!({"flags": s.flags(), "changes": s.changes, "limits": limits_value(&s.workload, &s.limits)})
+            });
+                v["workload"] = json!(p.workload);
+                v
+            })
+            .collect();
+    let mut limits = limits_value(&a.workload, &r.limits);
+    limits["min_gpus"] = json!(r.gpus.min_gpus);
+    limits["min_gpus_lower_bound"] = json!(r.gpus.min_gpus_lower_bound);
+    limits["multi_gpu_modelled"] = json!(false);
+    limits["gpus_that_fit"] = json!(r
+        .gpus
+        .gpus_that_fit
+        .iter()
+        .map(
+            |g| json!({"name": g.name, "usable_bytes": g.usable_bytes, "headroom_bytes": sat(g.verdict.headroom_bytes)})
+        )
+        .collect::<Vec<_>>());
+    json!({
+        "model": m.name,
+        "origin": m.origin,
+        "gpu": {
+            "label": r.gpu.label,
+            "count": r.gpu.count,
+            "usable_bytes": r.gpu.usable_bytes,
+            "reserve_bytes": a.verdict.reserve_bytes,
+            "capabilities": r.capabilities,
+        },
+        "as_asked": as_asked,
+        "plans": plans,
+        "limits": limits,
+        "not_chosen": r.not_chosen.iter().map(|n| {
+            let mut v = verdict_value(&n.verdict);
+            v["flag"] = json!(n.flag);
+            v["why"] = json!(n.why);
+            v
+        }).collect::<Vec<_>>(),
+        "notes": r.notes,
+        "multi_gpu_not_modelled": r.multi_gpu_not_modelled,
+        "estimates": r.estimates,
+        "truncated": r.truncated,
+    })
 }
 
 /// A whole estimate request, as the web page sends it: the model (a catalog name, or a
@@ -506,6 +581,28 @@ impl EstimateRequest {
         Ok(estimate_value(&report, &workload, &breakdown, verdict.as_ref()))
     }
 
+    /// Run the request the way `vramfit fit --json` runs its flags (the GPU is required), and
+    /// return the same object: the verdict as asked, ranked plans, limits.
+    ///
+    /// # Errors
+    /// As the CLI: no or a bad GPU, a bad workload or model.
+    pub fn fit(&self) -> Result<Value> {
+        let Some(gpu) = self.gpu.as_deref() else {
+            return Err(Error::workload("--gpu", "fit needs GPUs: add one (T4, 2xA100-80GB, 24GiB)"));
+        };
+        let gpu = GpuSpec::parse(gpu)?;
+        let workload = self.workload.resolve(&self.model, Some(gpu.count))?;
+        let model = self.model()?;
+        let report = fit::fit(&model.spec, &workload, &gpu, fit::FitOptions { all: false })?;
+        let m = ModelReport {
+            name: &model.name,
+            origin: &model.origin,
+            notes: &[],
+            bytes_transferred: self.bytes_transferred,
+        };
+        Ok(fit_value(&m, &report))
+    }
+
     /// The typed pieces of [`EstimateRequest::run_on`]: workload, breakdown and verdict.
     ///
     /// # Errors
@@ -514,7 +611,9 @@ impl EstimateRequest {
         // Same order as the CLI, so the same input fails with the same message.
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
         let workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
-        check_gpu_support(&workload, gpu.as_ref(), &model.spec)?;
+        if let Some(g) = &gpu {
+            crate::fit::check_supported(&model.spec, &workload, g)?;
+        }
         let breakdown = crate::estimate(&model.spec, &workload)?;
         let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
         Ok((workload, breakdown, verdict))
@@ -557,6 +656,16 @@ mod tests {
         let e = req(r#"{"model":"llama-7b","gpu":"Nonsense"}"#).run().unwrap_err();
         assert!(e.to_string().starts_with("--gpu"), "{e}");
         assert!(req(r#"{"model":"no-such-model"}"#).run().is_err());
+    }
+
+    #[test]
+    fn fit_ranks_plans_for_what_does_not_fit() {
+        let v = req(r#"{"model":"llama-7b","gpu":"T4","workload":{"dtype":"fp32"}}"#).fit().unwrap();
+        assert_eq!(v["as_asked"]["fits"], json!(false));
+        let plans = v["plans"].as_array().unwrap();
+        assert!(!plans.is_empty());
+        assert!(plans.iter().all(|p| p["fits"] == json!(true)));
+        assert!(req(r#"{"model":"llama-7b"}"#).fit().unwrap_err().to_string().starts_with("--gpu"));
     }
 
     #[test]

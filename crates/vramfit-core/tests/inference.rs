@@ -98,7 +98,7 @@ fn kv_cache_is_exact() {
 }
 
 #[test]
-fn gemma_sliding_layers_cap_the_cache() {
+fn gemma_sliding_layers_and_the_cache() {
     let s = spec("gemma-2-9b");
     let short =
         estimate(&s, &Workload { task: Task::Prefill, prompt: 4096, dtype: Some(DType::Bf16), ..Workload::default() })
@@ -106,9 +106,23 @@ fn gemma_sliding_layers_cap_the_cache() {
     let long =
         estimate(&s, &Workload { task: Task::Prefill, prompt: 8192, dtype: Some(DType::Bf16), ..Workload::default() })
             .unwrap();
-    // Doubling the context doubles only the global half of the layers.
+    // transformers keeps the whole prompt in every layer's cache after prefill.
     let ratio = long.component("kv_cache") as f64 / short.component("kv_cache") as f64;
-    assert!((ratio - 1.5).abs() < 1e-9, "{ratio}");
+    assert!((ratio - 2.0).abs() < 1e-9, "{ratio}");
+    // A preallocated cache (litgpt, static caches) is sized to the window in local layers:
+    // doubling the context doubles only the global half.
+    let pre = |n: u64| {
+        let w = Workload {
+            task: Task::Prefill,
+            prompt: n,
+            kv_prealloc: Some(n),
+            dtype: Some(DType::Bf16),
+            runtime: vramfit_core::estimate::Runtime::Litgpt,
+            ..Workload::default()
+        };
+        estimate(&s, &w).unwrap().component("kv_cache") as f64
+    };
+    assert!((pre(8192) / pre(4096) - 1.5).abs() < 1e-9);
 }
 
 #[test]

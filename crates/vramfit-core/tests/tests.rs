@@ -3,6 +3,7 @@
 mod util;
 
 mod catalog;
+mod fit;
 mod formats;
 mod inference;
 mod params;

@@ -36,8 +36,7 @@ fn parse<'a, T: Deserialize<'a>>(input: &'a str) -> Result<T, String> {
 pub fn info() -> String {
     ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
-        // FIT: set to true when `fit` below calls vramfit_core::fit.
-        "fit": false,
+        "fit": true,
     }))
 }
 
@@ -170,16 +169,16 @@ pub fn sweep(input: &str) -> String {
     run().map_or_else(err, ok)
 }
 
-// ---------------------------------------------------------------------------------------
-// FIT: ranked plans. The fit solver (`vramfit fit`, `vramfit_core::fit`) is not on this
-// branch yet. When it lands, add here
-//
-//     pub fn fit(input: &str) -> String   // EstimateRequest in, the `fit --json` object out
-//
-// calling the core the way the CLI's `fit` command does, an `ffi::vf_fit` export beside the
-// others, and set `"fit": true` in `info()`. The page (web/app.js, section "FIT") already
-// calls `fit` when `info().fit` is true and renders `plans` ranked as returned.
-// ---------------------------------------------------------------------------------------
+/// Fit: an [`EstimateRequest`] (with its GPU) in, the object `vramfit fit --json` prints out:
+/// the verdict as asked, ranked plans that make it fit, the limits of batch and context.
+#[must_use]
+pub fn fit(input: &str) -> String {
+    let run = || -> Result<Value, String> {
+        let r: EstimateRequest = parse(input)?;
+        r.fit().map_err(|e| e.to_string())
+    };
+    run().map_or_else(err, ok)
+}
 
 /// The exports the page calls (wasm32 only in practice; they build everywhere).
 ///
@@ -260,6 +259,11 @@ pub mod ffi {
     pub extern "C" fn vf_sweep() -> usize {
         answer(super::sweep)
     }
+    /// [`super::fit`].
+    #[no_mangle]
+    pub extern "C" fn vf_fit() -> usize {
+        answer(super::fit)
+    }
 
     #[cfg(test)]
     mod tests {
@@ -306,7 +310,7 @@ mod tests {
         assert_eq!(d["ok"]["max_positions"], json!(2048));
         let g = parsed(&gpus());
         assert!(g["ok"].as_array().unwrap().iter().any(|x| x["name"] == "T4"));
-        assert_eq!(parsed(&info())["ok"]["fit"], json!(false));
+        assert_eq!(parsed(&info())["ok"]["fit"], json!(true));
         assert_eq!(parsed(&gpu(r#"{"gpu":"2xtesla t4"}"#))["ok"]["gpu"]["name"], json!("T4"));
         assert_eq!(parsed(&gpu(r#"{"gpu":"24GiB"}"#))["ok"]["usable_bytes"], json!(24u64 << 30));
         assert!(parsed(&gpu(r#"{"gpu":"A100"}"#))["error"].as_str().unwrap().contains("did you mean"));
@@ -329,6 +333,16 @@ mod tests {
         }
         let e = parsed(&estimate(r#"{"model":"llama-7b","gpu":"T4","workload":{"dtype":"bf16"}}"#));
         assert!(e["error"].as_str().unwrap().starts_with("--dtype"), "{e}");
+    }
+
+    #[test]
+    fn fit_is_the_core_request() {
+        let input = r#"{"model":"llama-7b","gpu":"T4","workload":{"dtype":"fp32"}}"#;
+        let a = parsed(&fit(input));
+        let b = serde_json::from_str::<EstimateRequest>(input).unwrap().fit().unwrap();
+        assert_eq!(a["ok"], b);
+        assert!(!a["ok"]["plans"].as_array().unwrap().is_empty());
+        assert!(parsed(&fit(r#"{"model":"llama-7b"}"#))["error"].as_str().unwrap().starts_with("--gpu"));
     }
 
     #[test]

@@ -9,7 +9,9 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let gpu = a.gpu.as_deref().map(GpuSpec::parse).transpose()?;
     let workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let model = super::source::resolve(&a.model, &a.source)?;
-    vramfit_core::request::check_gpu_support(&workload, gpu.as_ref(), &model.spec)?;
+    if let Some(g) = &gpu {
+        vramfit_core::fit::check_supported(&model.spec, &workload, g)?;
+    }
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
     let report =

@@ -2,8 +2,10 @@
 
 mod catalog;
 mod estimate;
+mod fit;
 mod inspect;
 mod source;
+mod sweep;
 mod validate;
 
 use crate::args::Command;
@@ -13,6 +15,8 @@ use std::io::Write;
 pub fn run(cmd: Command, out: &mut dyn Write) -> anyhow::Result<()> {
     match cmd {
         Command::Estimate(a) => estimate::run(&a, out),
+        Command::Fit(a) => fit::run(&a, out),
+        Command::Sweep(a) => sweep::run(&a, out),
         Command::Inspect(a) => inspect::run(&a, out),
         Command::Models(a) => catalog::models(&a, out),
         Command::Gpus(a) => catalog::gpus(&a, out),

@@ -4,6 +4,7 @@ use super::EstimateReport;
 use serde_json::{json, Value};
 use std::io::Write;
 use vramfit_core::catalog;
+use vramfit_core::fit;
 use vramfit_core::validate::{CaseResult, Summary};
 use vramfit_core::ParamCount;
 use vramfit_io::ResolvedModel;
@@ -100,4 +101,66 @@ pub fn gpus(out: &mut dyn Write) -> anyhow::Result<()> {
 
 pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> anyhow::Result<()> {
     emit(&json!({"cases": results, "summary": s}), out)
+}
+
+/// Signed byte counts as JSON numbers: saturated to 64 bits (estimates saturate at u64::MAX
+/// for absurd inputs, and serde_json has no 128-bit numbers).
+fn sat(x: i128) -> i64 {
+    i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The fit object: CLI.md's `as_asked`, `plans`, `limits`, and more (built in the core, so
+/// the web page returns the very same object).
+pub fn fit_value(m: &ResolvedModel, r: &fit::FitReport) -> Value {
+    let model = vramfit_core::request::ModelReport {
+        name: &m.name,
+        origin: &m.origin,
+        notes: &m.notes,
+        bytes_transferred: m.bytes_transferred,
+    };
+    vramfit_core::request::fit_value(&model, r)
+}
+
+pub fn fit(m: &ResolvedModel, r: &fit::FitReport, out: &mut dyn Write) -> anyhow::Result<()> {
+    emit(&fit_value(m, r), out)
+}
+
+/// The sweep object: one entry per point, bytes everywhere.
+pub fn sweep_value(r: &super::SweepReport<'_>) -> Value {
+    let points: Vec<Value> = r
+        .points
+        .iter()
+        .map(|p| match &p.outcome {
+            Ok(b) => {
+                let mut v = json!({
+                    "value": p.value,
+                    "total_bytes": b.total_bytes(),
+                    "levels": b.levels,
+                    "host_bytes": b.host_bytes,
+                    "peak_phase": b.peak_phase,
+                    "components": b.components.iter().map(|c| json!({"name": c.name, "bytes": c.bytes, "level": c.level})).collect::<Vec<_>>(),
+                });
+                if let Some(g) = r.gpu {
+                    let verdict = fit::Verdict::new(b.total_bytes(), g.usable_bytes);
+                    v["fits"] = json!(verdict.fits);
+                    v["headroom_bytes"] = json!(sat(verdict.headroom_bytes));
+                }
+                v
+            }
+            Err(e) => json!({"value": p.value, "error": e.to_string()}),
+        })
+        .collect();
+    json!({
+        "model": r.model.name,
+        "origin": r.model.origin,
+        "over": r.axis.name(),
+        "axis_label": super::axis_label(r.axis, r.workload),
+        "workload": r.workload,
+        "gpu": r.gpu.map(|g| json!({"label": g.label, "count": g.count, "usable_bytes": g.usable_bytes, "reserve_bytes": fit::reserve_bytes(g.usable_bytes)})),
+        "points": points,
+    })
+}
+
+pub fn sweep(r: &super::SweepReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {
+    emit(&sweep_value(r), out)
 }

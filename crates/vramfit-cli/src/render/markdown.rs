@@ -36,7 +36,13 @@ pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<(
             out,
             "\n{}: {}, headroom {}",
             v.gpu.label,
-            if v.fits { "fits" } else { "does not fit" },
+            if v.fits {
+                "fits"
+            } else if v.tight {
+                "tight (less than the reserve free)"
+            } else {
+                "does not fit"
+            },
             super::signed_both(v.headroom_bytes)
         )?;
     }

@@ -1,9 +1,13 @@
 //! Renderers: one file per output format over the same report values.
 
+pub mod chart;
+pub mod csv;
 pub mod json;
 pub mod markdown;
+pub mod svg;
 pub mod table;
 
+use vramfit_core::catalog::GpuSpec;
 use vramfit_core::{Breakdown, Workload};
 use vramfit_io::ResolvedModel;
 
@@ -15,7 +19,52 @@ pub struct EstimateReport<'a> {
     pub verdict: Option<&'a Verdict>,
 }
 
-/// Whether the estimate fits the GPUs asked about (decided in the core, as on the web page).
+/// A sweep and what it was run on.
+pub struct SweepReport<'a> {
+    pub model: &'a ResolvedModel,
+    pub workload: &'a Workload,
+    pub axis: vramfit_core::fit::sweep::SweepAxis,
+    pub points: &'a [vramfit_core::fit::sweep::SweepPoint],
+    pub gpu: Option<&'a GpuSpec>,
+}
+
+/// One stacked series per component: its name and bytes at each point (0 where absent or
+/// where the point has no estimate). Host-memory components are left out.
+pub fn stack(points: &[vramfit_core::fit::sweep::SweepPoint]) -> Vec<(String, Vec<u64>)> {
+    vramfit_core::fit::sweep::component_names(points)
+        .into_iter()
+        .map(|name| {
+            let bytes = points
+                .iter()
+                .map(|p| {
+                    p.outcome.as_ref().map_or(0, |b| {
+                        b.components
+                            .iter()
+                            .filter(|c| c.name == name && c.level != vramfit_core::Level::Host)
+                            .map(|c| c.bytes)
+                            .sum()
+                    })
+                })
+                .collect();
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// The label of a sweep axis value (`batch 4`, `seq 2048`).
+pub fn axis_label(axis: vramfit_core::fit::sweep::SweepAxis, w: &Workload) -> &'static str {
+    use vramfit_core::fit::sweep::SweepAxis;
+    match (axis, w.task) {
+        (SweepAxis::Batch, _) => "batch",
+        (SweepAxis::Seq, vramfit_core::Task::Train) | (SweepAxis::Context, vramfit_core::Task::Train) => "seq",
+        (SweepAxis::Seq, _) => "prompt",
+        (SweepAxis::Context, _) => "context",
+    }
+}
+
+/// Whether the estimate fits the GPUs asked about, under the core's headroom policy
+/// (`vramfit_core::fit::reserve_bytes`: 5 % of usable memory, at least 512 MiB, kept free);
+/// decided in the core, as on the web page.
 pub use vramfit_core::request::Verdict;
 
 /// Bytes as GiB with two decimals.

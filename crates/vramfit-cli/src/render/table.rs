@@ -5,8 +5,9 @@ use super::{describe, gb, gib, level_label, signed_both, EstimateReport};
 use std::io::Write;
 use vramfit_core::catalog;
 use vramfit_core::estimate::breakdown::thousands;
+use vramfit_core::fit::{self, FitReport};
 use vramfit_core::validate::{CaseResult, Summary};
-use vramfit_core::{Level, ParamCount};
+use vramfit_core::{Level, ParamCount, Task, Workload};
 use vramfit_io::ResolvedModel;
 
 pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -53,14 +54,17 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             "{}: {} GiB usable per GPU → {} ({} headroom)",
             v.gpu.label,
             gib(v.gpu.usable_bytes),
-            if v.fits { "FITS" } else { "DOES NOT FIT" },
+            if v.fits {
+                "FITS".to_string()
+            } else if v.tight {
+                format!("TIGHT: less than the {} GiB reserve left free", gib(v.reserve_bytes))
+            } else {
+                "DOES NOT FIT".to_string()
+            },
             signed_both(v.headroom_bytes)
         )?;
-        if v.gpu.count > 1 {
-            writeln!(
-                out,
-                "note: multi-GPU strategies are not modelled yet: each GPU is assumed to hold the whole workload"
-            )?;
+        if v.gpu.count > 1 && r.workload.parallel.gpus() == 1 {
+            writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;
         }
     }
     Ok(())
@@ -231,4 +235,135 @@ pub fn summary(s: &Summary, out: &mut dyn Write) -> anyhow::Result<()> {
     )?;
     writeln!(out, "under-estimates beyond 10%: {} · beyond 15%: {}", s.under_10, s.under_15)?;
     Ok(())
+}
+
+/// Plans shown without `--all`.
+const PLANS_SHOWN: usize = 8;
+
+pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let a = &r.as_asked;
+    let usable = r.gpu.usable_bytes;
+    writeln!(
+        out,
+        "{} ({}) on {}: {} GiB usable per GPU, keeping {} GiB free ({} % or at least {} GiB)",
+        m.name,
+        m.origin,
+        r.gpu.label,
+        gib(usable),
+        gib(a.verdict.reserve_bytes),
+        fit::RESERVE_PERCENT,
+        gib(fit::RESERVE_MIN_BYTES)
+    )?;
+    writeln!(out)?;
+    writeln!(out, "as asked: {}", describe(&a.workload, &a.breakdown, m))?;
+    writeln!(
+        out,
+        "  needs {} GiB ({} GB) per GPU → {}",
+        gib(a.verdict.per_gpu_bytes),
+        gb(a.verdict.per_gpu_bytes),
+        verdict_words(&a.verdict)
+    )?;
+    for n in r.notes.iter().chain(&a.breakdown.notes) {
+        writeln!(out, "  note: {n}")?;
+    }
+    writeln!(out, "  limits: {}", limits_words(&a.workload, &r.limits))?;
+    if let (Some(n), false) = (r.gpus.min_gpus_lower_bound, r.multi_gpu_not_modelled) {
+        writeln!(
+            out,
+            "  GPUs: one {} is not enough; with perfect sharding at least {n} (a lower bound: plans with \
+             --gpus N --zero 3 or --fsdp full give the real per-GPU numbers)",
+            r.gpu.label
+        )?;
+    }
+    if r.gpus.gpus_that_fit.is_empty() {
+        writeln!(out, "  no single catalog GPU fits it as asked")?;
+    } else if !a.verdict.fits {
+        let list: Vec<String> =
+            r.gpus.gpus_that_fit.iter().map(|g| format!("{} ({} GiB)", g.name, gib(g.usable_bytes))).collect();
+        writeln!(out, "  smallest catalog GPUs that fit it as asked (no prices in the catalog): {}", list.join(", "))?;
+    }
+    writeln!(out)?;
+    if r.plans.is_empty() {
+        if a.verdict.fits {
+            writeln!(out, "It fits as asked; --all lists alternatives that buy headroom.")?;
+        } else {
+            writeln!(out, "No plan vramfit can model makes it fit one {}.", r.gpu.label)?;
+        }
+    } else {
+        writeln!(out, "plans that fit, best first (doing what was asked first, then least quality loss, then speed):")?;
+        let shown = if all { r.plans.len() } else { r.plans.len().min(PLANS_SHOWN) };
+        for (i, p) in r.plans.iter().take(shown).enumerate() {
+            writeln!(out)?;
+            writeln!(out, "{:>2}. {}", i + 1, p.flags())?;
+            for c in &p.changes {
+                writeln!(out, "    {}", c.description)?;
+            }
+            writeln!(
+                out,
+                "    {} GiB ({} GB) per GPU · {} GiB free · peak during {}",
+                gib(p.verdict.per_gpu_bytes),
+                gb(p.verdict.per_gpu_bytes),
+                super::gib(u64::try_from(p.verdict.headroom_bytes).unwrap_or(0)),
+                p.peak_phase
+            )?;
+            if let Some(l) = &p.limits {
+                writeln!(out, "    limits: {}", limits_words(&p.workload, l))?;
+            }
+            if let Some(s) = p.stretch.as_ref().filter(|s| Some(&s.limits) != p.limits.as_ref()) {
+                writeln!(out, "    with {} as well: {}", s.flags(), limits_words(&s.workload, &s.limits))?;
+            }
+            writeln!(out, "    cost: {}", p.cost_words())?;
+        }
+        if shown < r.plans.len() {
+            writeln!(out)?;
+            writeln!(out, "{} more plans: --all lists them.", r.plans.len() - shown)?;
+        }
+    }
+    if !r.not_chosen.is_empty() {
+        writeln!(out)?;
+        for n in &r.not_chosen {
+            writeln!(
+                out,
+                "not chosen: {} ({} GiB per GPU, {}): {}",
+                n.flag,
+                gib(n.verdict.per_gpu_bytes),
+                n.verdict.word(),
+                n.why
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn verdict_words(v: &fit::Verdict) -> String {
+    if v.fits {
+        format!("FITS ({} free)", signed_both(v.headroom_bytes))
+    } else if v.tight() {
+        format!("TIGHT: only {} free, less than the reserve", signed_both(v.headroom_bytes))
+    } else {
+        format!("DOES NOT FIT (short by {})", signed_both(-v.headroom_bytes))
+    }
+}
+
+fn limits_words(w: &Workload, l: &fit::Limits) -> String {
+    let training = w.task == Task::Train;
+    let mut parts = vec![];
+    let (batch_word, ctx_word) = if training { ("micro-batch", "seq") } else { ("batch", "context") };
+    if let (Some(ctx), Some(b)) = (l.batch_context, l.max_batch) {
+        let concurrent = if w.task == Task::Generate { " (concurrent sequences)" } else { "" };
+        parts.push(format!("max {batch_word} {}{concurrent} at {} tokens", thousands(b), thousands(ctx)));
+    }
+    if let Some(c) = l.max_context {
+        let by_model = if l.context_limited_by_model { " (the model's position limit)" } else { "" };
+        parts.push(format!("max {ctx_word} {} tokens at {batch_word} {}{by_model}", thousands(c), l.context_batch));
+    }
+    if parts.is_empty() {
+        if l.batch_context.is_none() {
+            "no batch or context to grow".into()
+        } else {
+            format!("none: it does not fit at {batch_word} 1 with any context")
+        }
+    } else {
+        parts.join(" · ")
+    }
 }

@@ -83,12 +83,12 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         ));
         AttnImpl::Eager
     } else if w.attn == AttnImpl::Sdpa
-        && super::runtime::sdpa_uses_math(
+        && (super::runtime::sdpa_uses_math(
             w.runtime,
             w.runtime_version,
             cdtype.bytes(),
             gqa_unmasked(spec, w.prompt + w.new_tokens),
-        )
+        ) || (hf && falcon_multi_query(spec)))
     {
         notes.push("fp32 grouped-query attention: SDPA falls back to the math kernel (scores materialized)".into());
         AttnImpl::Eager
@@ -139,7 +139,10 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     // ---- KV cache -------------------------------------------------------------------------
     let kv_dtype = w.kv_dtype.unwrap_or(if w.autocast.is_some() && litgpt { wdtype } else { cdtype });
     let policy = KvPolicy {
-        honor_window: static_cache || matches!(spec.model_type.as_str(), "gemma2" | "gemma3" | "gemma3_text"),
+        // transformers' cache keeps the whole prompt for sliding-window layers after prefill
+        // (the GPU-free oracle on Gemma 3 shows every layer holding all 8192 prompt tokens);
+        // preallocated caches are sized to the window.
+        honor_window: static_cache,
         latent: false,
     };
     let prompt = w.prompt;
@@ -292,6 +295,13 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
     Ok(Breakdown::from_components(components, &phase, notes))
+}
+
+/// transformers' Falcon passes its single shared K/V head to SDPA broadcast (stride-0
+/// expanded) rather than repeated: neither flash nor memory-efficient attention accepts that,
+/// so PyTorch runs the math kernel.
+pub(crate) fn falcon_multi_query(spec: &ModelSpec) -> bool {
+    spec.model_type == "falcon" && spec.first_attention().is_some_and(|a| a.kv_heads() == 1 && a.heads > 1)
 }
 
 /// Grouped-query (or multi-query) attention passed to SDPA without a mask: no sliding window

@@ -1,0 +1,158 @@
+//! SVG (`sweep --svg`): a stacked bar chart written by hand (no plotting dependency), one bar
+//! per point, one color per component, the GPU's usable memory as a dashed line.
+
+use super::{axis_label, chart::nice_scale, describe, gib, stack, SweepReport};
+use std::fmt::Write;
+
+const COLORS: [&str; 14] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#86bcb6", "#d37295", "#8cd17d", "#499894",
+];
+const GIB: f64 = 1_073_741_824.0;
+const W: f64 = 820.0;
+const H: f64 = 460.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 600.0;
+const TOP: f64 = 70.0;
+const BOTTOM: f64 = 400.0;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn num(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map_or(s.clone(), str::to_string)
+}
+
+pub fn sweep(r: &SweepReport<'_>) -> String {
+    let series = stack(r.points);
+    let label = axis_label(r.axis, r.workload);
+    let max_total = r.points.iter().filter_map(|p| p.outcome.as_ref().ok()).map(|b| b.total_bytes()).max().unwrap_or(0);
+    let max = max_total.max(r.gpu.map_or(0, |g| g.usable_bytes));
+    let (scale, step) = nice_scale(max as f64 / GIB);
+    let y = |bytes: f64| BOTTOM - bytes / GIB / scale * (BOTTOM - TOP);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r##"<rect width="{W}" height="{H}" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        s,
+        r#"<text x="{LEFT}" y="24" font-size="16" font-weight="bold">{}: peak device memory by {label}</text>"#,
+        esc(&r.model.name)
+    );
+    if let Some(b) = r.points.iter().find_map(|p| p.outcome.as_ref().ok()) {
+        let _ = writeln!(
+            s,
+            r##"<text x="{LEFT}" y="44" fill="#555555">base workload: {}</text>"##,
+            esc(&describe(r.workload, b, r.model))
+        );
+    }
+    // Grid and y axis.
+    let mut t = 0.0;
+    while t <= scale + 1e-9 {
+        let yy = num(y(t * GIB));
+        let _ = writeln!(s, r##"<line x1="{LEFT}" y1="{yy}" x2="{RIGHT}" y2="{yy}" stroke="#e0e0e0"/>"##);
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">{} GiB</text>"#,
+            num(LEFT - 6.0),
+            num(y(t * GIB) + 4.0),
+            num(t)
+        );
+        t += step;
+    }
+    let _ = writeln!(s, r##"<line x1="{LEFT}" y1="{BOTTOM}" x2="{RIGHT}" y2="{BOTTOM}" stroke="#333333"/>"##);
+    // Bars.
+    let n = r.points.len().max(1) as f64;
+    let slot = (RIGHT - LEFT) / n;
+    let bar = slot * 0.7;
+    for (i, p) in r.points.iter().enumerate() {
+        let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
+        let cx = num(LEFT + slot * (i as f64 + 0.5));
+        let _ = writeln!(s, r#"<text x="{cx}" y="{}" text-anchor="middle">{}</text>"#, num(BOTTOM + 16.0), p.value);
+        let Ok(b) = &p.outcome else {
+            let _ = writeln!(
+                s,
+                r##"<text x="{cx}" y="{}" text-anchor="middle" fill="#999999">n/a</text>"##,
+                num(BOTTOM - 6.0)
+            );
+            continue;
+        };
+        let mut cum = 0u64;
+        for (k, (name, bytes)) in series.iter().enumerate() {
+            let v = bytes[i];
+            if v == 0 {
+                continue;
+            }
+            let top = y((cum + v) as f64);
+            let h = y(cum as f64) - top;
+            cum += v;
+            let _ = writeln!(
+                s,
+                r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} GiB</title></rect>"#,
+                num(x),
+                num(top),
+                num(bar),
+                num(h),
+                COLORS[k % COLORS.len()],
+                esc(name),
+                gib(v)
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{cx}" y="{}" text-anchor="middle" font-size="10">{}</text>"#,
+            num(y(b.total_bytes() as f64) - 4.0),
+            gib(b.total_bytes())
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">{label}</text>"#,
+        num((LEFT + RIGHT) / 2.0),
+        num(BOTTOM + 36.0)
+    );
+    // GPU line.
+    if let Some(g) = r.gpu {
+        let yy = num(y(g.usable_bytes as f64));
+        let _ = writeln!(
+            s,
+            r##"<line x1="{LEFT}" y1="{yy}" x2="{RIGHT}" y2="{yy}" stroke="#d62728" stroke-width="2" stroke-dasharray="6 4"/>"##
+        );
+    }
+    // Legend, top of the stack first.
+    let lx = RIGHT + 24.0;
+    for (row, (k, (name, _))) in series.iter().enumerate().rev().enumerate() {
+        let ly = TOP + 18.0 * row as f64;
+        let _ = writeln!(
+            s,
+            r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            num(lx),
+            num(ly),
+            COLORS[k % COLORS.len()],
+            num(lx + 18.0),
+            num(ly + 10.0),
+            esc(name)
+        );
+    }
+    if let Some(g) = r.gpu {
+        let ly = TOP + 18.0 * series.len() as f64 + 8.0;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#d62728" stroke-width="2" stroke-dasharray="6 4"/><text x="{}" y="{}">{} usable: {} GiB</text>"##,
+            num(lx),
+            num(ly + 6.0),
+            num(lx + 12.0),
+            num(ly + 6.0),
+            num(lx + 18.0),
+            num(ly + 10.0),
+            esc(&g.label),
+            gib(g.usable_bytes)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}

@@ -1,0 +1,635 @@
+//! The plan search: which sets of changes make a workload fit, best first.
+//!
+//! Each lever is an axis with a few choices (weights: fp16, int8, nf4...; gradient
+//! checkpointing: on). A configuration picks at most one choice per axis; the product of
+//! the axes is small by construction (at most a few hundred configurations), and they are
+//! tried in order of how many levers they pull. A configuration is skipped when one with a
+//! subset of its levers already fits: plans are *minimal*, every change in a plan is needed.
+//! A configuration that does not fit at the asked batch and context is given the largest
+//! batch, then the longest context, that make it fit (binary searches), unless a subset of
+//! its levers already got such a cut.
+//!
+//! Ranking: plans that do what was asked come before ones that cut the context (scope), then
+//! by the least quality loss, then speed, then memory. Severities are small integers per
+//! change (see `lever.rs`), summed over a plan's changes.
+
+use super::capability::{check_supported, Capabilities};
+use super::headroom::Verdict;
+use super::lever::{self, Change, CostKind, LeverKind};
+use super::limits::{context_of, gpus_that_fit, min_context, min_gpus_lower_bound, GpuFit, Judge, Limits};
+use super::limits::{with_batch, with_context};
+use crate::catalog::GpuSpec;
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::estimate::runtime::{Runtime, RuntimeVersion};
+use crate::estimate::training::setup::{Method, Optimizer, Precision};
+use crate::estimate::training::{self};
+use crate::estimate::{estimate, AttnImpl, Breakdown, Task, Workload};
+use crate::model::ModelSpec;
+use serde::Serialize;
+
+/// Most estimates one search may run (configurations and cuts); limits of plans beyond it
+/// are left out and the report says the search was truncated.
+pub const MAX_ESTIMATES: usize = 20_000;
+
+/// What to search.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FitOptions {
+    /// Search plans even when the workload fits as asked (alternatives that buy headroom).
+    pub all: bool,
+}
+
+/// A workload with its estimate and verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assessment {
+    /// The workload (defaults resolved as the search starts from them).
+    pub workload: Workload,
+    /// Its estimate.
+    pub breakdown: Breakdown,
+    /// On one GPU of the spec.
+    pub verdict: Verdict,
+}
+
+/// A set of changes that makes the workload fit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The changes, in lever order.
+    pub changes: Vec<Change>,
+    /// The workload with the changes made.
+    pub workload: Workload,
+    /// Its verdict (always fitting).
+    pub verdict: Verdict,
+    /// The moment of its peak.
+    pub peak_phase: String,
+    /// How far it can grow; `None` when the search budget ran out first.
+    pub limits: Option<Limits>,
+    /// For training plans: the limits with the speed-only levers the plan does not pull
+    /// (gradient checkpointing, chunked cross-entropy...) pulled as well.
+    pub stretch: Option<Stretch>,
+    /// Summed quality severities.
+    pub quality: u32,
+    /// Summed scope severities.
+    pub scope: u32,
+    /// Summed speed severities.
+    pub speed: u32,
+}
+
+impl Plan {
+    /// The command-line flags that make the plan.
+    #[must_use]
+    pub fn flags(&self) -> String {
+        self.changes.iter().map(|c| c.flag.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Its costs in words, worst kind first (`quality: ...; speed: ...`).
+    #[must_use]
+    pub fn cost_words(&self) -> String {
+        let groups = self.costs_by_kind();
+        if groups.is_empty() {
+            return "none".into();
+        }
+        groups.iter().map(|(k, words)| format!("{}: {}", k.name(), words.join("; "))).collect::<Vec<_>>().join(" · ")
+    }
+
+    /// Its costs grouped by kind, worst kind first: (kind, words).
+    #[must_use]
+    pub fn costs_by_kind(&self) -> Vec<(CostKind, Vec<&str>)> {
+        let mut out: Vec<(CostKind, Vec<&str>)> = vec![];
+        let mut costs: Vec<&lever::Cost> = self.changes.iter().flat_map(|c| &c.costs).collect();
+        costs.sort_by_key(|c| (c.kind, std::cmp::Reverse(c.severity)));
+        for c in costs {
+            match out.last_mut() {
+                Some((k, words)) if *k == c.kind => words.push(&c.words),
+                _ => out.push((c.kind, vec![&c.words])),
+            }
+        }
+        out
+    }
+
+    fn rank_key(&self) -> (u32, u32, u32, u64) {
+        (self.scope, self.quality, self.speed, self.verdict.per_gpu_bytes)
+    }
+}
+
+/// A plan with more speed-only levers pulled, and how far that lets it grow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stretch {
+    /// The added changes.
+    pub changes: Vec<Change>,
+    /// The plan's workload with them.
+    pub workload: Workload,
+    /// Its limits.
+    pub limits: Limits,
+}
+
+impl Stretch {
+    /// The flags of the added changes.
+    #[must_use]
+    pub fn flags(&self) -> String {
+        self.changes.iter().map(|c| c.flag.as_str()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// An option that was considered and not chosen, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotChosen {
+    /// The flags it would take.
+    pub flag: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Why it is not a plan.
+    pub why: String,
+}
+
+/// The answers about GPUs rather than settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GpuLimits {
+    /// GPUs of the asked kind the workload needs, as asked: `Some(1)` when it fits on one;
+    /// `None` when more than one would be needed (multi-GPU strategies are not modelled).
+    pub min_gpus: Option<u64>,
+    /// With more than one needed: a lower bound, if everything split evenly with nothing
+    /// replicated and no communication buffers.
+    pub min_gpus_lower_bound: Option<u64>,
+    /// The smallest catalog GPUs that fit the workload as asked.
+    pub gpus_that_fit: Vec<GpuFit>,
+}
+
+/// Everything `vramfit fit` reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FitReport {
+    /// The GPUs asked about.
+    pub gpu: GpuSpec,
+    /// What they can run.
+    pub capabilities: Capabilities,
+    /// The workload as asked.
+    pub as_asked: Assessment,
+    /// How far the workload as asked can grow.
+    pub limits: Limits,
+    /// Fewest GPUs, and other GPUs that fit.
+    pub gpus: GpuLimits,
+    /// Plans that fit, best first.
+    pub plans: Vec<Plan>,
+    /// Options considered and not chosen (pre-quantized checkpoints).
+    pub not_chosen: Vec<NotChosen>,
+    /// Assumptions and limitations the reader must know.
+    pub notes: Vec<String>,
+    /// More than one GPU was asked about and multi-GPU strategies are not modelled: every
+    /// number is for one GPU holding the whole workload.
+    pub multi_gpu_not_modelled: bool,
+    /// Estimates the search ran.
+    pub estimates: usize,
+    /// The search stopped at [`MAX_ESTIMATES`].
+    pub truncated: bool,
+}
+
+/// The workload the search starts from: the one asked, with defaults resolved the way the
+/// runtime would on this GPU. Returns it with notes saying what was resolved.
+///
+/// - Inference with transformers and no `--dtype`: transformers 4.x `from_pretrained` loads
+///   fp32 when no `torch_dtype` is given (5.0 loads the checkpoint's dtype). This is the
+///   original question's trap, so the search starts there.
+/// - A bf16 checkpoint on a GPU without bf16 runs in fp16; training there uses fp16 mixed
+///   precision.
+#[must_use]
+pub fn starting_point(spec: &ModelSpec, w: &Workload, caps: Capabilities) -> (Workload, Vec<String>) {
+    let mut start = w.clone();
+    let mut notes = vec![];
+    let inference = matches!(w.task, Task::Load | Task::Prefill | Task::Generate);
+    let transformers_4 =
+        w.runtime == Runtime::Transformers && w.runtime_version.is_none_or(|v| v < RuntimeVersion::new(5, 0));
+    let checkpoint = spec.torch_dtype;
+    if inference
+        && transformers_4
+        && w.dtype.is_none()
+        && w.autocast.is_none()
+        && w.quant.is_none()
+        && spec.quantization.is_none()
+        && checkpoint != Some(DType::Fp32)
+    {
+        start.dtype = Some(DType::Fp32);
+        notes.push(format!(
+            "no --dtype: starting from fp32, what transformers 4.x from_pretrained loads without torch_dtype{}",
+            checkpoint.map_or(String::new(), |d| {
+                let runs = if d == DType::Bf16 && !caps.bf16 { DType::Fp16 } else { d };
+                format!(" (the checkpoint is {d}; pass --dtype {runs} to start there)")
+            })
+        ));
+    } else if w.dtype.is_none() && checkpoint == Some(DType::Bf16) && !caps.bf16 {
+        start.dtype = Some(DType::Fp16);
+        notes.push("the checkpoint is bf16 and this GPU has no bf16: starting from fp16".into());
+    }
+    if w.task == Task::Train && w.training.precision.is_none() {
+        if let Ok(res) = training::resolve(spec, &start) {
+            if res.precision.compute() == DType::Bf16 && !caps.bf16 {
+                let p = match (res.precision, w.training.method) {
+                    (Precision::Pure(_), m) if m != Method::Full => Precision::Pure(DType::Fp16),
+                    _ => Precision::Mixed(DType::Fp16),
+                };
+                start.training.precision = Some(p);
+                notes.push(format!("this GPU has no bf16: training with {} precision", p.name()));
+            }
+        }
+    }
+    (start, notes)
+}
+
+/// One lever: its choices (the as-asked setting is implicit).
+struct Axis {
+    choices: Vec<Change>,
+    /// Only meaningful when full fine-tuning stays (optimizer, precision).
+    full_only: bool,
+}
+
+fn axes(spec: &ModelSpec, start: &Workload, caps: Capabilities, explicit_fp32: bool) -> (Vec<Axis>, Option<usize>) {
+    let mut axes = vec![];
+    let checkpoint = spec.torch_dtype;
+    let half = caps.half_for(checkpoint);
+    let dtype = start.dtype.or(checkpoint).unwrap_or(DType::Fp16);
+    let inference = matches!(start.task, Task::Load | Task::Prefill | Task::Generate);
+    let bnb = |q: &str| start.quant.as_ref().map(crate::quant::QuantConfig::label).as_deref() == Some(q);
+    if inference {
+        let mut weights = vec![];
+        if start.quant.is_none() && spec.quantization.is_none() {
+            let wide = dtype == DType::Fp32 || start.autocast.is_some();
+            if wide {
+                weights.push(lever::half_weights(half, checkpoint));
+            }
+            let dense = wide.then_some(half);
+            if caps.fp8 && dtype != DType::Fp8 {
+                weights.extend(lever::quantize("fp8", dense, explicit_fp32));
+            }
+            for q in ["int8", "nf4", "nf4-dq"] {
+                weights.extend(lever::quantize(q, dense, explicit_fp32));
+            }
+        } else if bnb("int8") {
+            weights.extend(["nf4", "nf4-dq"].iter().filter_map(|q| lever::quantize(q, None, false)));
+        } else if bnb("nf4") {
+            weights.extend(lever::quantize("nf4-dq", None, false));
+        }
+        axes.push(Axis { choices: weights, full_only: false });
+        if start.task != Task::Load && caps.fp8 && start.kv_dtype != Some(DType::Fp8) {
+            axes.push(Axis { choices: vec![lever::kv_fp8()], full_only: false });
+        }
+    }
+    // Several GPUs: shard the training state, or split an inference model by tensor parallelism.
+    let par = start.parallel;
+    if par.gpus_per_node > 1 && par.nodes == 1 && par.tp == 1 && par.pp == 1 {
+        use crate::estimate::parallel::Strategy;
+        let choices: Vec<Change> = if start.task == Task::Train
+            && matches!(par.strategy, Strategy::Ddp | Strategy::None | Strategy::Zero(0..=2))
+        {
+            [
+                (Strategy::Zero(2), false),
+                (Strategy::Zero(3), false),
+                (Strategy::FsdpFull, false),
+                (Strategy::Zero(3), true),
+            ]
+            .into_iter()
+            .filter(|&(s, _)| s != par.strategy)
+            .filter_map(|(s, o)| lever::parallel(par, s, o))
+            .collect()
+        } else if inference && par.strategy == Strategy::Sequential {
+            lever::parallel(par, Strategy::None, false).into_iter().collect()
+        } else {
+            vec![]
+        };
+        if !choices.is_empty() {
+            axes.push(Axis { choices, full_only: false });
+        }
+    }
+    if start.task == Task::Train {
+        let t = &start.training;
+        let rank = t.lora_rank;
+        let prequantized = spec.quantization.is_some() || start.quant.is_some();
+        let methods = match t.method {
+            Method::Full if prequantized => vec![lever::method(Method::Lora, rank)],
+            Method::Full => vec![lever::method(Method::Lora, rank), lever::method(Method::Qlora, rank)],
+            Method::Lora | Method::Dora if !prequantized => vec![lever::method(Method::Qlora, rank)],
+            _ => vec![],
+        };
+        axes.push(Axis { choices: methods, full_only: false });
+        if let Ok(res) = training::resolve(spec, start) {
+            if t.method == Method::Full {
+                let mut precisions = vec![];
+                if res.precision == Precision::Fp32 {
+                    precisions.push(lever::precision(Precision::Mixed(half)));
+                }
+                if caps.bf16 && res.precision != Precision::Pure(DType::Bf16) {
+                    precisions.push(lever::precision(Precision::Pure(DType::Bf16)));
+                }
+                axes.push(Axis { choices: precisions, full_only: true });
+                let current = res.optimizer;
+                let optimizers: Vec<Change> =
+                    [Optimizer::AdamwFused, Optimizer::Adamw8bit, Optimizer::PagedAdamw8bit, Optimizer::Adafactor]
+                        .into_iter()
+                        .filter(|&o| o != current && current != Optimizer::Sgd)
+                        .filter(|&o| {
+                            o != Optimizer::AdamwFused || matches!(current, Optimizer::Adamw | Optimizer::AdamwLoop)
+                        })
+                        .map(lever::optimizer)
+                        .collect();
+                axes.push(Axis { choices: optimizers, full_only: true });
+            }
+            if !t.grad_ckpt {
+                axes.push(Axis { choices: vec![lever::grad_ckpt()], full_only: false });
+            }
+            if !res.chunked_ce && spec.lm_head.is_some() {
+                axes.push(Axis { choices: vec![lever::chunked_ce()], full_only: false });
+            }
+        }
+        if start.runtime == Runtime::Torchtune {
+            if !t.optimizer_in_backward && t.grad_accum == 1 {
+                axes.push(Axis { choices: vec![lever::optimizer_in_backward()], full_only: false });
+            }
+            if !t.activation_offload {
+                axes.push(Axis { choices: vec![lever::activation_offload()], full_only: false });
+            }
+        }
+    }
+    if !matches!(start.task, Task::Load | Task::Merge) {
+        let mut attn = vec![];
+        if start.attn == AttnImpl::Eager {
+            attn.push(lever::attention(AttnImpl::Sdpa));
+        }
+        if caps.flash_attention && start.attn != AttnImpl::Flash {
+            attn.push(lever::attention(AttnImpl::Flash));
+        }
+        axes.push(Axis { choices: attn, full_only: false });
+    }
+    axes.retain(|a| !a.choices.is_empty());
+    let method_axis = axes.iter().position(|a| a.choices.iter().any(|c| c.lever == LeverKind::Method));
+    (axes, method_axis)
+}
+
+type Config = Vec<u8>;
+
+/// `a`'s levers are a subset of `b`'s (same choice wherever `a` pulls one).
+fn subset(a: &Config, b: &Config) -> bool {
+    a.iter().zip(b).all(|(&x, &y)| x == 0 || x == y)
+}
+
+fn configs(axes: &[Axis], method_axis: Option<usize>) -> Vec<Config> {
+    let radix: Vec<usize> = axes.iter().map(|a| a.choices.len() + 1).collect();
+    let total: usize = radix.iter().product();
+    let mut out = Vec::with_capacity(total);
+    let mut cfg = vec![0u8; axes.len()];
+    for _ in 0..total {
+        let full_stays = method_axis.is_none_or(|m| cfg[m] == 0);
+        if full_stays || axes.iter().zip(&cfg).all(|(a, &c)| c == 0 || !a.full_only) {
+            out.push(cfg.clone());
+        }
+        for (digit, r) in cfg.iter_mut().zip(&radix) {
+            *digit += 1;
+            if usize::from(*digit) < *r {
+                break;
+            }
+            *digit = 0;
+        }
+    }
+    out.sort_by_key(|c| (c.iter().filter(|&&x| x > 0).count(), c.clone()));
+    out
+}
+
+fn plan_from(changes: Vec<Change>, workload: Workload, b: &Breakdown, usable: u64) -> Plan {
+    let sum = |kind: CostKind| -> u32 {
+        changes.iter().flat_map(|c| &c.costs).filter(|c| c.kind == kind).map(|c| u32::from(c.severity)).sum()
+    };
+    Plan {
+        quality: sum(CostKind::Quality),
+        scope: sum(CostKind::Scope),
+        speed: sum(CostKind::Speed),
+        verdict: Verdict::new(b.total_bytes(), usable),
+        peak_phase: b.peak_phase.clone(),
+        limits: None,
+        stretch: None,
+        changes,
+        workload,
+    }
+}
+
+/// The largest batch, then the longest context, that make `w` fit; the changes that make them.
+fn cut(judge: &mut Judge<'_>, start: &Workload, w: &Workload) -> Option<(Vec<Change>, Workload)> {
+    let training = w.task == Task::Train;
+    let asked = context_of(w)?;
+    let effective = start.batch.saturating_mul(start.training.grad_accum);
+    let accumulate = training && !w.training.optimizer_in_backward;
+    let at_batch = |b: u64| -> Workload {
+        let mut x = with_batch(w, b);
+        if accumulate {
+            x.training.grad_accum = effective.div_ceil(b).max(1);
+        }
+        x
+    };
+    if start.batch > 1 {
+        if let Some(b) = judge.largest(1, start.batch - 1, start.batch - 1, at_batch) {
+            let x = at_batch(b);
+            let change = lever::batch(start.batch, b, x.training.grad_accum, training, accumulate);
+            return Some((vec![change], x));
+        }
+    }
+    let one = at_batch(1);
+    let c = judge.largest(min_context(w), asked.checked_sub(1)?, asked - 1, |c| with_context(&one, c))?;
+    let x = with_context(&one, c);
+    let mut changes = vec![];
+    if start.batch > 1 {
+        changes.push(lever::batch(start.batch, 1, x.training.grad_accum, training, accumulate));
+    }
+    changes.push(if training {
+        lever::seq(w.training.seq, c)
+    } else {
+        lever::prompt(w.prompt, x.prompt, w.new_tokens)
+    });
+    Some((changes, x))
+}
+
+/// Levers that cost only speed and can always be added to a training plan.
+const STRETCH_LEVERS: [LeverKind; 3] =
+    [LeverKind::GradientCheckpointing, LeverKind::ChunkedCrossEntropy, LeverKind::ActivationOffload];
+
+fn stretch(judge: &mut Judge<'_>, axes: &[Axis], p: &Plan) -> Option<Stretch> {
+    if p.workload.task != Task::Train {
+        return None;
+    }
+    let changes: Vec<Change> = axes
+        .iter()
+        .flat_map(|a| &a.choices)
+        .filter(|c| STRETCH_LEVERS.contains(&c.lever) && !p.changes.iter().any(|pc| pc.lever == c.lever))
+        .cloned()
+        .collect();
+    if changes.is_empty() {
+        return None;
+    }
+    let mut workload = p.workload.clone();
+    for c in &changes {
+        c.apply(&mut workload);
+    }
+    if !judge.fits(&workload) {
+        return None;
+    }
+    let limits = judge.limits(&workload);
+    Some(Stretch { changes, workload, limits })
+}
+
+/// Pre-quantized formats: possible only with another checkpoint, so mentioned, not chosen.
+fn prequantized(judge: &mut Judge<'_>, spec: &ModelSpec, start: &Workload, usable: u64) -> Vec<NotChosen> {
+    if !matches!(start.task, Task::Load | Task::Prefill | Task::Generate)
+        || start.quant.is_some()
+        || spec.quantization.is_some()
+    {
+        return vec![];
+    }
+    let mut out = vec![];
+    for q in ["gptq-4bit", "awq-4bit"] {
+        let Ok(config) = crate::quant::QuantConfig::parse(q, None) else { continue };
+        let mut w = start.clone();
+        w.quant = Some(config);
+        if w.dtype == Some(DType::Fp32) {
+            w.dtype = Some(DType::Fp16);
+        }
+        w.autocast = None;
+        if let Some(bytes) = judge.bytes(&w) {
+            out.push(NotChosen {
+                flag: format!("--quant {q}"),
+                verdict: Verdict::new(bytes, usable),
+                why: format!(
+                    "needs a pre-quantized {} checkpoint (a different download), so it is not chosen",
+                    q.split('-').next().unwrap_or(q).to_uppercase()
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Decide whether `workload` fits one GPU of `gpu` (with the headroom policy), and search
+/// ranked plans that fit when it does not (or always, with [`FitOptions::all`]).
+///
+/// # Errors
+/// The workload is invalid, asks for what the GPU cannot run, or cannot be estimated.
+pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOptions) -> Result<FitReport> {
+    workload.check()?;
+    check_supported(spec, workload, gpu)?;
+    let caps = Capabilities::of(gpu);
+    let usable = gpu.usable_bytes;
+    let (start, mut notes) = starting_point(spec, workload, caps);
+    let breakdown = estimate(spec, &start)?;
+    let verdict = Verdict::new(breakdown.total_bytes(), usable);
+    let mut judge = Judge { spec, usable_bytes: usable, estimates: 1 };
+    let multi = gpu.count > 1 && start.parallel.gpus() == 1;
+    if multi {
+        notes.push(format!(
+            "--gpus 1: every number here is for one of the {} GPUs holding the whole workload",
+            gpu.count
+        ));
+    }
+    if !caps.known {
+        notes.push(format!(
+            "{} is a bare memory size: bf16 and FlashAttention-2 are assumed available, fp8 is not",
+            gpu.label
+        ));
+    }
+    if matches!(start.task, Task::Merge) {
+        notes.push("merging has no levers modelled: only the verdict is given".into());
+    }
+
+    let explicit_fp32 = workload.dtype == Some(DType::Fp32);
+    let mut plans: Vec<Plan> = vec![];
+    let mut truncated = false;
+    if (!verdict.fits || options.all) && start.task != Task::Merge {
+        let (axes, method_axis) = axes(spec, &start, caps, explicit_fp32);
+        let mut fitting: Vec<Config> = vec![];
+        let mut cut_at: Vec<Config> = vec![];
+        for cfg in configs(&axes, method_axis) {
+            let empty = cfg.iter().all(|&c| c == 0);
+            if empty && verdict.fits {
+                continue;
+            }
+            if fitting.iter().any(|f| subset(f, &cfg)) {
+                continue;
+            }
+            if judge.estimates >= MAX_ESTIMATES {
+                truncated = true;
+                break;
+            }
+            let changes: Vec<Change> = axes
+                .iter()
+                .zip(&cfg)
+                .filter(|(_, &c)| c > 0)
+                .map(|(a, &c)| a.choices[usize::from(c) - 1].clone())
+                .collect();
+            let mut w = start.clone();
+            for c in &changes {
+                c.apply(&mut w);
+            }
+            judge.estimates += 1;
+            let Ok(b) = estimate(spec, &w) else { continue };
+            if Verdict::new(b.total_bytes(), usable).fits {
+                if !empty {
+                    plans.push(plan_from(changes, w, &b, usable));
+                    fitting.push(cfg);
+                }
+                continue;
+            }
+            if cut_at.iter().any(|f| subset(f, &cfg)) {
+                continue;
+            }
+            if let Some((more, x)) = cut(&mut judge, &start, &w) {
+                if let Ok(bx) = estimate(spec, &x) {
+                    let mut all = changes;
+                    all.extend(more);
+                    plans.push(plan_from(all, x, &bx, usable));
+                    cut_at.push(cfg);
+                }
+            }
+        }
+        if verdict.fits {
+            // Alternatives to a workload that fits are only worth listing if they buy room.
+            plans.retain(|p| p.verdict.per_gpu_bytes < verdict.per_gpu_bytes);
+        }
+        plans.sort_by_key(Plan::rank_key);
+        for p in &mut plans {
+            if judge.estimates >= MAX_ESTIMATES {
+                truncated = true;
+                break;
+            }
+            p.limits = Some(judge.limits(&p.workload));
+            p.stretch = stretch(&mut judge, &axes, p);
+        }
+    }
+    if truncated {
+        notes.push(format!("the search stopped after {MAX_ESTIMATES} estimates: some plans or limits are missing"));
+    }
+    let limits = judge.limits(&start);
+    let gpus = GpuLimits {
+        min_gpus: verdict.fits.then_some(1),
+        min_gpus_lower_bound: (!verdict.fits).then(|| min_gpus_lower_bound(verdict.per_gpu_bytes, usable)),
+        gpus_that_fit: gpus_that_fit(spec, &start, verdict.per_gpu_bytes, 5),
+    };
+    let not_chosen = prequantized(&mut judge, spec, &start, usable);
+    Ok(FitReport {
+        gpu: gpu.clone(),
+        capabilities: caps,
+        as_asked: Assessment { workload: start, breakdown, verdict },
+        limits,
+        gpus,
+        plans,
+        not_chosen,
+        notes,
+        multi_gpu_not_modelled: multi,
+        estimates: judge.estimates,
+        truncated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsets() {
+        assert!(subset(&vec![0, 0], &vec![1, 2]));
+        assert!(subset(&vec![1, 0], &vec![1, 2]));
+        assert!(!subset(&vec![2, 0], &vec![1, 2]));
+        assert!(subset(&vec![1, 2], &vec![1, 2]));
+    }
+}
