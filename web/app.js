@@ -720,7 +720,8 @@ function renderPlans(req) {
     ? `Fits as asked: ${gib(a.per_gpu_bytes)} GiB, ${gib(a.headroom_bytes)} GiB free (${reserve}). No change needed.`
     : `${a.tight ? 'Tight' : 'Does not fit'} as asked: ${gib(a.per_gpu_bytes)} GiB per GPU, ${a.tight ? `only ${gib(a.headroom_bytes)} GiB free` : `short by ${gib(-a.headroom_bytes)} GiB`} (${reserve}). `
       + (answer.plans.length ? 'Changes that make it fit, best first (what you asked for kept first, then least quality loss, then speed):' : 'No change within reach makes it fit on this GPU.');
-  $('#fit-limits').textContent = a.fits ? `Room to grow: ${describeLimits(answer.limits)}.` : '';
+  const grow = describeLimits(answer.limits);
+  $('#fit-limits').textContent = a.fits ? `${grow.charAt(0).toUpperCase()}${grow.slice(1)}.` : '';
   $('#fit-notes').replaceChildren(...answer.notes.map((n) => h('li', { text: `note: ${n}` })));
   $('#plan-list').replaceChildren(...answer.plans.map((p) => {
     const flags = parseFlags(p.flags);
