@@ -497,19 +497,12 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                     let sh = scaled(&c, dp, "gradients reduce-scattered to their shard");
                     if deepspeed && offload {
                         out.push(to_host(&sh, "ZeRO-Offload keeps fp32 gradient partitions on CPU"));
-                        out.push(Component::new(
-                            "gradient_buckets",
-                            ZERO_REDUCE_BUCKET.min(s.trainable) * s.compute,
-                            format!(
-                                "reduce bucket of min(reduce_bucket_size 5e8, trainable) elements × {} B",
-                                s.compute
-                            ),
-                            "DeepSpeed zero_optimization.reduce_bucket_size",
-                        ));
                     } else {
                         out.push(sh);
                     }
-                    if zero == 2 && in_pass {
+                    // DeepSpeed reduces gradients through a bucket on the GPU (ZeRO-2, and any
+                    // stage whose partitions go to CPU).
+                    if (deepspeed && offload) || (zero == 2 && in_pass) {
                         out.push(Component::new(
                             "gradient_buckets",
                             ZERO_REDUCE_BUCKET.min(s.trainable) * s.compute,
