@@ -71,12 +71,13 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
         0
     };
     let window_keys = a.window.map_or(t, |w| t.min(w.saturating_add(q)));
-    let scores = if s.attn == AttnImpl::Eager {
+    let scores = match s.attn {
         // scores (c) + fp32 softmax (4) + softmax cast back (c, only when c < 4).
-        let per = c + 4 + if c < 4 { c } else { 0 };
-        prod(&[b, a.heads, q, window_keys, per])
-    } else {
-        0
+        AttnImpl::Eager => prod(&[b, a.heads, q, window_keys, c + 4 + if c < 4 { c } else { 0 }]),
+        // SDPA's math kernel computes in fp32 (16-bit inputs are upcast): scores and
+        // probabilities.
+        AttnImpl::Math => prod(&[b, a.heads, q, window_keys, 8]),
+        _ => 0,
     };
     let attn = proj.saturating_add(repeat).saturating_add(scores);
     let m = &layer.mlp;

@@ -90,8 +90,8 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             gqa_unmasked(spec, w.prompt + w.new_tokens),
         ) || (hf && falcon_multi_query(spec)))
     {
-        notes.push("fp32 grouped-query attention: SDPA falls back to the math kernel (scores materialized)".into());
-        AttnImpl::Eager
+        notes.push("SDPA falls back to its math kernel here (fp32 grouped-query attention, or Falcon's broadcast single K/V head): scores materialized".into());
+        AttnImpl::Math
     } else {
         w.attn
     };

@@ -187,7 +187,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         ));
     }
     let kv_type = kv_cache_type(w)?;
-    let flash = w.attn != AttnImpl::Eager;
+    let flash = !matches!(w.attn, AttnImpl::Eager | AttnImpl::Math);
     if kv_type.block > 1 && !flash {
         return Err(Error::workload(
             "--attn",

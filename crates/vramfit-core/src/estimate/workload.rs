@@ -66,6 +66,9 @@ pub enum AttnImpl {
     Sdpa,
     /// FlashAttention-2.
     Flash,
+    /// PyTorch SDPA's math kernel (what SDPA falls back to when no fused kernel accepts the
+    /// inputs): scores and probabilities materialized in the compute dtype.
+    Math,
 }
 
 impl AttnImpl {
@@ -75,7 +78,8 @@ impl AttnImpl {
     /// Anything else.
     pub fn parse(s: &str) -> Result<Self> {
         Ok(match s.to_ascii_lowercase().as_str() {
-            "eager" | "math" => AttnImpl::Eager,
+            "eager" => AttnImpl::Eager,
+            "math" => AttnImpl::Math,
             "sdpa" => AttnImpl::Sdpa,
             "flash" | "flash_attention_2" | "flash-attention-2" | "fa2" => AttnImpl::Flash,
             _ => return Err(Error::workload("--attn", format!("unknown attention {s:?}; use eager, sdpa or flash"))),
@@ -86,6 +90,7 @@ impl AttnImpl {
     pub fn name(self) -> &'static str {
         match self {
             AttnImpl::Eager => "eager",
+            AttnImpl::Math => "math",
             AttnImpl::Sdpa => "sdpa",
             AttnImpl::Flash => "flash",
         }

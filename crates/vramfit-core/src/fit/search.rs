@@ -348,7 +348,7 @@ fn axes(spec: &ModelSpec, start: &Workload, caps: Capabilities, explicit_fp32: b
     }
     if !matches!(start.task, Task::Load | Task::Merge) {
         let mut attn = vec![];
-        if start.attn == AttnImpl::Eager {
+        if matches!(start.attn, AttnImpl::Eager | AttnImpl::Math) {
             attn.push(lever::attention(AttnImpl::Sdpa));
         }
         if caps.flash_attention && start.attn != AttnImpl::Flash {

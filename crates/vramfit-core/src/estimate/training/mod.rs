@@ -297,10 +297,15 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         || torchtune
         || (w.runtime == Runtime::Transformers && w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 48)));
     let attn = if w.attn == AttnImpl::Sdpa
-        && super::runtime::sdpa_uses_math(w.runtime, w.runtime_version, c, super::inference::gqa_unmasked(spec, t.seq))
+        && (super::runtime::sdpa_uses_math(
+            w.runtime,
+            w.runtime_version,
+            c,
+            super::inference::gqa_unmasked(spec, t.seq),
+        ) || (w.runtime == Runtime::Transformers && super::inference::falcon_multi_query(spec)))
     {
-        notes.push("fp32 grouped-query attention: SDPA falls back to the math kernel (probabilities saved)".into());
-        AttnImpl::Eager
+        notes.push("SDPA falls back to its math kernel here: the attention probabilities are saved".into());
+        AttnImpl::Math
     } else {
         w.attn
     };

@@ -168,6 +168,13 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
             // q, k, v, output and the fp32 logsumexp.
             s.add("attention", (a.q_width() + kv_saved + a.heads * a.v_head_dim) * c + a.heads * 4);
         }
+        AttnImpl::Math => {
+            // PyTorch's math kernel upcasts 16-bit inputs to fp32: fp32 copies of q (scaled),
+            // k and v for the two matmuls, the fp32 probabilities (kept by softmax and by the
+            // second matmul), and the output.
+            s.add("attention", (2 * a.q_width() + kv_saved) * 4 + a.q_width() * c);
+            s.per_token_per_key = a.heads * 4;
+        }
         AttnImpl::Eager => {
             s.add("attention", (a.q_width() + kv_saved) * c);
             // fp32 softmax output + the probabilities matmul(·, v) keeps (dropout: mask too).
@@ -218,6 +225,10 @@ pub fn backward_working_set(layer: &Layer, h: u64, resid: u64, compute: u64, att
     let mlp = 2 * h * resid + 3 * i * compute;
     // Eager attention's backward materializes the gradient of the probabilities (compute
     // dtype) and of the scores (fp32 softmax backward) for every head and key.
-    let scores = if attn == AttnImpl::Eager { layer.attention.heads * keys * (compute + 4) } else { 0 };
+    let scores = match attn {
+        AttnImpl::Eager => layer.attention.heads * keys * (compute + 4),
+        AttnImpl::Math => layer.attention.heads * keys * 8,
+        _ => 0,
+    };
     mlp.max(scores + 2 * h * resid)
 }
