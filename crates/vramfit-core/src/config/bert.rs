@@ -84,5 +84,6 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         is_decoder: false,
         dropout: crate::model::Dropout::default(),
         checkpoint: None,
+        softcap: crate::model::Softcap::default(),
     })
 }

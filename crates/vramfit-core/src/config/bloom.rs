@@ -76,5 +76,6 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
         checkpoint: None,
+        softcap: crate::model::Softcap::default(),
     })
 }

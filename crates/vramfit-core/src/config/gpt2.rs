@@ -85,5 +85,6 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
         checkpoint: None,
+        softcap: crate::model::Softcap::default(),
     })
 }

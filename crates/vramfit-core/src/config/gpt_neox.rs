@@ -81,5 +81,6 @@ pub(crate) fn convert(w: NeoxWire) -> Result<ModelSpec> {
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
         checkpoint: None,
+        softcap: crate::model::Softcap::default(),
     })
 }

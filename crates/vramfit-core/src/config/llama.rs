@@ -38,6 +38,8 @@ pub(crate) struct LlamaWire {
     layer_types: Option<Vec<String>>,
     sliding_window_pattern: Option<u64>,
     partial_rotary_factor: Option<f64>,
+    attn_logit_softcapping: Option<f64>,
+    final_logit_softcapping: Option<f64>,
     // Mixture of experts.
     #[serde(alias = "num_experts", alias = "n_routed_experts")]
     num_local_experts: Option<u64>,
@@ -204,6 +206,10 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
         checkpoint: None,
+        softcap: crate::model::Softcap {
+            attention: w.attn_logit_softcapping.is_some_and(|c| c > 0.0),
+            logits: w.final_logit_softcapping.is_some_and(|c| c > 0.0),
+        },
     })
 }
 

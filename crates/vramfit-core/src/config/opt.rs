@@ -92,5 +92,6 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
         checkpoint: None,
+        softcap: crate::model::Softcap::default(),
     })
 }

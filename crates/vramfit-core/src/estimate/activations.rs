@@ -73,7 +73,14 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     let window_keys = a.window.map_or(t, |w| t.min(w.saturating_add(q)));
     let scores = match s.attn {
         // scores (c) + fp32 softmax (4) + softmax cast back (c, only when c < 4).
-        AttnImpl::Eager => prod(&[b, a.heads, q, window_keys, c + 4 + if c < 4 { c } else { 0 }]),
+        // Gemma 2's soft-capping adds a tanh copy of the scores.
+        AttnImpl::Eager => prod(&[
+            b,
+            a.heads,
+            q,
+            window_keys,
+            c + 4 + if c < 4 { c } else { 0 } + if spec.softcap.attention { c } else { 0 },
+        ]),
         // SDPA's math kernel computes in fp32 (16-bit inputs are upcast): scores and
         // probabilities.
         AttnImpl::Math => prod(&[b, a.heads, q, window_keys, 8]),

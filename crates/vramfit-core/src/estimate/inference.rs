@@ -448,7 +448,7 @@ fn prefill_logits(
     let all_positions = litgpt || (hf && b.full_prefill_logits);
     let rows = if all_positions { w.batch.saturating_mul(w.prompt) } else { w.batch };
     let upcast = hf && b.upcast_logits && upcasts_logits(&spec.model_type);
-    let per = if upcast { c + 4 } else { c };
+    let per = if upcast { c + 4 } else { c } + if spec.softcap.logits { c } else { 0 };
     // Final hidden states stay alive while the head runs; generate then copies the last row
     // in fp32 for sampling.
     let bytes =

@@ -9,5 +9,5 @@ pub use checkpoint::{CheckpointFormat, CheckpointInfo, DtypeBytes, GroupBytes};
 
 pub use params::{ParamCount, ParamGroup};
 pub use spec::{
-    Activation, Attention, Dropout, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm, NormKind, Positions, Tensor,
+    Activation, Attention, Dropout, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm, NormKind, Positions, Softcap, Tensor,
 };

@@ -301,8 +301,20 @@ pub struct ModelSpec {
     pub is_decoder: bool,
     /// Exact tensor sizes read from the checkpoint's headers, when a checkpoint was read.
     pub checkpoint: Option<super::CheckpointInfo>,
+    /// Logit soft-capping (Gemma 2): `cap · tanh(x / cap)` on attention scores and on the
+    /// output logits, each keeping its tanh output for backward.
+    pub softcap: Softcap,
     /// Dropout probabilities active in training (per mille).
     pub dropout: Dropout,
+}
+
+/// Where a model soft-caps logits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Softcap {
+    /// `attn_logit_softcapping`.
+    pub attention: bool,
+    /// `final_logit_softcapping`.
+    pub logits: bool,
 }
 
 /// Dropout a model applies in training mode, in per mille (0.1 = 100). Each dropout saves a

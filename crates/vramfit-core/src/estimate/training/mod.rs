@@ -326,6 +326,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         attn_dropout: !no_dropout_runtime && spec.dropout.attention > 0 && attn == AttnImpl::Eager,
         hidden_dropout: !no_dropout_runtime && spec.dropout.hidden > 0,
         compile: t.compile,
+        attn_softcap: spec.softcap.attention,
         ln_fp32: autocast,
     };
     let seq_keys = |l: &crate::model::Layer| l.attention.window.map_or(t.seq, |win| t.seq.min(win));
@@ -401,7 +402,14 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
     // ---- loss ------------------------------------------------------------------------------
     let (loss_fwd, loss_bwd, loss_desc) = if spec.lm_head.is_some() {
-        loss_terms(w.runtime, w.runtime_version, res.chunked_ce, t.compile, c, tokens, v)
+        let (f, b, d) = loss_terms(w.runtime, w.runtime_version, res.chunked_ce, t.compile, c, tokens, v);
+        if spec.softcap.logits && !res.chunked_ce {
+            // cap · tanh(logits / cap): the tanh output is kept for backward, next to the copy.
+            let extra = prod(&[tokens, v, c]);
+            (f + extra, b + extra, format!("{d}; soft-capped logits keep their tanh output ({c} B)"))
+        } else {
+            (f, b, d)
+        }
     } else {
         (0, 0, "no language-model head: a classification head's loss is negligible".to_string())
     };

@@ -40,6 +40,8 @@ pub struct SaveContext<'a> {
     pub hidden_dropout: bool,
     /// torch.compile's partitioner recomputes elementwise ops (norm internals, activations).
     pub compile: bool,
+    /// Attention scores are soft-capped (Gemma 2): tanh keeps its output for backward.
+    pub attn_softcap: bool,
     /// LayerNorm upcasts to fp32 under autocast.
     pub ln_fp32: bool,
 }
@@ -182,7 +184,10 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
             let keys_per_token = a.heads;
             // softmax saves its fp32 output; the probabilities matmul(·, v) keeps are a cast
             // copy in 16-bit compute (the same tensor in fp32); dropout adds its mask and output.
-            let per_key = 4 + if c < 4 { c } else { 0 } + if ctx.attn_dropout { 1 + c } else { 0 };
+            let per_key = 4
+                + if c < 4 { c } else { 0 }
+                + if ctx.attn_dropout { 1 + c } else { 0 }
+                + if ctx.attn_softcap { c } else { 0 };
             s.per_token_per_key = keys_per_token * per_key;
             // The transposed output is copied contiguous for o_proj.
             if ctx.full || layer.linears.iter().any(|l| role(l) == Role::O && ctx.targets.adapted_out(l, layer) > 0) {
