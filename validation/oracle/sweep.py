@@ -356,6 +356,13 @@ def to_case(case, res):
                     "grad_checkpointing": bool(spec["grad_ckpt"]), "activation_offload": False,
                     "chunked_ce": False, "compile": False, "lora": lora}
         inference = None
+    with open(os.path.join(HERE, "configs", model + ".json")) as f:
+        cfg = json.load(f)
+    drops = {k: v for k, v in cfg.items() if "drop" in k and not k.startswith("summary") and isinstance(v, (int, float))
+             and not isinstance(v, bool) and v > 0}
+    if train and drops:
+        notes.append(f"Dropout as in the config ({', '.join(f'{k}={v}' for k, v in sorted(drops.items()))}): "
+                     "the model is in train mode, so dropout masks and outputs are part of the activations.")
     hits = res.get("cuda_autocast_fp32_hits") or {}
     if hits:
         notes.append("CUDA-autocast fp32 casts applied: " + ", ".join(f"{k} x{n}" for k, n in sorted(hits.items())) + ".")
@@ -442,6 +449,7 @@ def main(argv=None):
     ap.add_argument("--force", action="store_true", help="re-trace cases already in runs.jsonl")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--summary", action="store_true", help="summarize runs.jsonl and exit")
+    ap.add_argument("--rewrite", action="store_true", help="rewrite cases.json from runs.jsonl and exit")
     ap.add_argument("--cheap-first", action="store_true", help="trace the cheapest cases first")
     ap.add_argument("--deadline-min", type=float, default=None,
                     help="start no new case after this many minutes (the rest stay untraced)")
@@ -449,6 +457,9 @@ def main(argv=None):
     cases = build_cases()
     if a.summary:
         summarize(cases, load_runs())
+        return
+    if a.rewrite:
+        print(f"wrote {write_cases(cases, load_runs())} cases to {os.path.relpath(CASES, REPO)}")
         return
     sel = [c for c in cases if all(o in c["id"] or o == c["family"] for o in a.only)]
     if a.list:

@@ -85,6 +85,16 @@ impl Targets {
                     t.all_linear = true;
                     continue;
                 }
+                // GPT-2 names both its attention output and its MLP output `c_proj`; PEFT
+                // matches the suffix, so both are adapted.
+                "c_proj" => {
+                    for r in [Role::O, Role::Down] {
+                        if !t.roles.contains(&r) {
+                            t.roles.push(r);
+                        }
+                    }
+                    continue;
+                }
                 "q_proj" | "q" | "query" | "wq" => Role::Q,
                 "k_proj" | "k" | "key" | "wk" => Role::K,
                 "v_proj" | "v" | "value" | "wv" => Role::V,
