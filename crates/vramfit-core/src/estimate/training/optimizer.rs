@@ -111,13 +111,17 @@ pub fn optimizer_memory(opt: Optimizer, params: &[Trainable]) -> OptimizerMemory
                 .iter()
                 .map(|t| if t.rows > 1 && t.cols > 1 { (t.rows + t.cols) * 4 * t.count } else { t.total() * 4 })
                 .sum();
-            let temp = largest.saturating_mul(16);
+            // transformers' Adafactor.step, one parameter at a time: the fp32 update (grad² + eps,
+            // then scaled) and the reconstructed second moment, plus fp32 copies of the gradient
+            // and the parameter when they are 16-bit.
+            let per =
+                params.iter().map(|t| t.numel().saturating_mul(8 + if t.bytes < 4 { 8 } else { 0 })).max().unwrap_or(0);
             (
                 s,
                 0,
-                temp,
+                per,
                 format!("factored second moment: (rows + cols) × 4 B per matrix, n × 4 B per vector = {}", thousands(s)),
-                format!("per-parameter loop: fp32 grad, fp32 param, update and reconstructed second moment of the largest tensor = 16 × {}", thousands(largest)),
+                format!("per-parameter loop: fp32 update and reconstructed second moment (8 B), plus fp32 grad and param copies for 16-bit tensors (8 B), of the largest tensor = {}", thousands(per)),
             )
         }
         Optimizer::Lion => (
@@ -150,6 +154,7 @@ mod tests {
         assert_eq!(e.state, 2 * (4096 * 4096 + 4096 * 4096 / 256 * 4));
         let a = optimizer_memory(Optimizer::Adafactor, &p);
         assert_eq!(a.state, (4096 + 4096) * 4);
+        assert_eq!(a.step_temp, 4096 * 4096 * 16);
         assert_eq!(optimizer_memory(Optimizer::PagedAdamw, &p).state, 0);
     }
 }
