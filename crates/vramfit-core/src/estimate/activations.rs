@@ -70,7 +70,8 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     } else {
         0
     };
-    let window_keys = a.window.map_or(t, |w| t.min(w.saturating_add(q)));
+    // Eager and math attention compute every score and mask those outside a sliding window.
+    let window_keys = t;
     let scores = match s.attn {
         // scores (c) + fp32 softmax (4) + softmax cast back (c, only when c < 4).
         // Gemma 2's soft-capping adds a tanh copy of the scores.

@@ -329,7 +329,12 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         attn_softcap: spec.softcap.attention,
         ln_fp32: autocast,
     };
-    let seq_keys = |l: &crate::model::Layer| l.attention.window.map_or(t.seq, |win| t.seq.min(win));
+    // Only FlashAttention restricts a sliding-window layer's keys; eager and math attention
+    // compute every score and mask the ones outside the window.
+    let seq_keys = |l: &crate::model::Layer| match (attn, l.attention.window) {
+        (AttnImpl::Flash, Some(win)) => t.seq.min(win),
+        _ => t.seq,
+    };
     // Layers whose inputs need gradients (litgpt adapters start at layer 2; everything else
     // trains something at or below layer 0).
     let first_grad_layer =
