@@ -132,7 +132,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             "torch/csrc/autograd autocast weight cache (cached casts of leaf tensors that require grad)",
         ));
     }
-    if let Some(buf) = buffers(spec, w, hf, behaviour) {
+    if let Some(buf) = buffers(spec, w, hf) {
         base.push(buf);
     }
 
@@ -182,7 +182,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 repeat_kv: hf || litgpt,
             },
         );
-        let mask = causal_mask(spec, w, hf, attn, behaviour, prompt, prompt, c, litgpt, prealloc_tokens);
+        let mask = causal_mask(w, hf, attn, behaviour, prompt, prompt, c, litgpt, prealloc_tokens);
         let logits = prefill_logits(spec, w, hf, litgpt, behaviour, c);
         // The busiest layer and the logits are not alive together: the peak is the larger.
         if ws.bytes.saturating_add(mask.as_ref().map_or(0, |m| m.bytes)) >= logits.bytes {
@@ -363,8 +363,7 @@ fn kv_component(kv: &KvCache, prealloc: bool, tokens: u64) -> Component {
 }
 
 /// Buffers that are not parameters: rotary caches, causal-mask buffers.
-fn buffers(spec: &ModelSpec, w: &Workload, hf: bool, b: TransformersBehaviour) -> Option<Component> {
-    let _ = b;
+fn buffers(spec: &ModelSpec, w: &Workload, hf: bool) -> Option<Component> {
     match spec.model_type.as_str() {
         // GPTBigCode registers one max_positions² bool causal mask for the model.
         "gpt_bigcode" if hf => {
@@ -394,7 +393,6 @@ fn buffers(spec: &ModelSpec, w: &Workload, hf: bool, b: TransformersBehaviour) -
 /// The 4-D causal mask transformers builds for eager attention (and every path before 4.36).
 #[allow(clippy::too_many_arguments)]
 fn causal_mask(
-    spec: &ModelSpec,
     w: &Workload,
     hf: bool,
     attn: AttnImpl,
@@ -405,7 +403,6 @@ fn causal_mask(
     litgpt: bool,
     prealloc: u64,
 ) -> Option<Component> {
-    let _ = spec;
     if litgpt {
         let n = prealloc;
         return Some(Component::new(

@@ -14,7 +14,7 @@ pub mod saved;
 pub mod setup;
 
 use self::optimizer::{optimizer_memory, Trainable};
-use self::peft::{role, trainable_params, Role, Targets};
+use self::peft::{trainable_params, Role, Targets};
 use self::saved::{backward_working_set, layer_saved, SaveContext};
 use self::setup::{Method, Optimizer, Precision};
 use super::breakdown::{prod, thousands, Breakdown, Component};
@@ -160,7 +160,6 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let v = spec.vocab_size;
     let layers: Vec<&crate::model::Layer> = spec.encoder_layers.iter().chain(&spec.layers).collect();
     let n_layers = layers.len() as u64;
-    let params = ParamCount::of(spec);
 
     // ---- weights ------------------------------------------------------------------------
     let dense_dtype = if res.kbit_fp32 { DType::Fp32 } else { res.base };
@@ -560,7 +559,6 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             .at(super::breakdown::Level::Host),
         );
     }
-    let _ = params;
     Ok(Breakdown::from_components(components, phase, notes))
 }
 
@@ -711,6 +709,5 @@ fn trainable_tensors(spec: &ModelSpec, t: &setup::TrainingSetup, res: &Resolved,
             out.push(Trainable { rows: 1, cols: n, count: 1, bytes });
         }
     }
-    let _ = role;
     out
 }
