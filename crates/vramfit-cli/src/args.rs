@@ -293,6 +293,12 @@ pub struct ValidateArgs {
     /// Print Markdown.
     #[arg(long)]
     pub markdown: bool,
+    /// Only the cases whose id contains this text (repeatable).
+    #[arg(long = "case", value_name = "ID")]
+    pub cases_matching: Vec<String>,
+    /// Also print each selected case's breakdown with its formulas (as `estimate --explain`).
+    #[arg(long, conflicts_with_all = ["json", "markdown"])]
+    pub explain: bool,
 }
 
 impl WorkloadArgs {

@@ -70,6 +70,52 @@ fn activations_grow_linearly_with_batch() {
     assert!((a2 - a1) as f64 > 2.0 * GIB, "{}", (a2 - a1) as f64 / GIB);
 }
 
+fn peft(method: Method, seq: u64, virtual_tokens: u64) -> Workload {
+    let t = TrainingSetup { method, seq, virtual_tokens, ..TrainingSetup::default() };
+    Workload { task: Task::Train, batch: 4, dtype: Some(DType::Bf16), training: t, ..Workload::default() }
+}
+
+#[test]
+fn prompt_tuning_runs_the_model_over_its_virtual_tokens() {
+    // PEFT prepends the virtual tokens to inputs_embeds: 512 + 200 tokens cost what 612 + 100 do.
+    let acts = |seq, v| run("llama-3.2-3b", &peft(Method::PromptTuning, seq, v)).component("activations");
+    assert_eq!(acts(512, 200), acts(612, 100));
+    assert!(acts(512, 200) > acts(512, 20));
+}
+
+#[test]
+fn prefix_tuning_lengthens_the_keys() {
+    let at = |v| run("llama-3.2-3b", &peft(Method::PrefixTuning, 512, v));
+    let (short, long) = (at(20), at(200));
+    assert!(long.component("activations") > short.component("activations"));
+    // The prefix adds keys, not queries: the loss is over the same 512 tokens.
+    assert_eq!(long.component("logits_and_loss"), short.component("logits_and_loss"));
+}
+
+#[test]
+fn litgpt_fuses_qkv_and_fabric_returns_fp32_logits() {
+    let lora = |runtime, targets: &[&str]| {
+        let t = TrainingSetup {
+            method: Method::Lora,
+            seq: 1024,
+            lora_targets: targets.iter().map(|t| (*t).to_string()).collect(),
+            ..TrainingSetup::default()
+        };
+        let w = Workload { task: Task::Train, runtime, dtype: Some(DType::Bf16), training: t, ..Workload::default() };
+        run("phi-2", &w)
+    };
+    // One LoRA dropout on the fused qkv input serves the query and the value adapters.
+    let q = lora(Runtime::Litgpt, &["q_proj"]);
+    let qv = lora(Runtime::Litgpt, &["q_proj", "v_proj"]);
+    assert_eq!(q.component("activations"), qv.component("activations"));
+    let hf = |t: &[&str]| lora(Runtime::Transformers, t).component("activations");
+    assert!(hf(&["q_proj", "v_proj"]) > hf(&["q_proj"]));
+    // Fabric's precision plugin converts the chunked bf16 logits to fp32, and the loss runs on
+    // them: 4 B logits + 4 B log-softmax per token and vocabulary entry at backward start.
+    let vocab = spec("phi-2").vocab_size;
+    assert!(qv.component("logits_and_loss") >= 1024 * vocab * 8, "{}", qv.component("logits_and_loss"));
+}
+
 #[test]
 fn thirteen_b_full_finetune_does_not_fit_an_a100_80gb() {
     let b = run("llama-2-13b", &train(full(Precision::Mixed(DType::Bf16), Optimizer::Adamw)));

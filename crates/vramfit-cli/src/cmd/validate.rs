@@ -7,17 +7,39 @@ use vramfit_core::validate::{score_case, summarize, CaseResult};
 
 pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let file = vramfit_io::read_cases(&a.cases)?;
-    let results: Vec<CaseResult> = file
-        .cases
-        .iter()
-        .map(|case| {
-            let outcome = case.workload().and_then(|w| {
-                let spec = file.spec(case).map_err(|e| e.to_string())?;
-                vramfit_core::estimate(&spec, &w).map_err(|e| e.to_string())
-            });
-            score_case(case, outcome.as_ref().map_err(Clone::clone))
-        })
-        .collect();
+    let selected = |id: &str| a.cases_matching.is_empty() || a.cases_matching.iter().any(|m| id.contains(m.as_str()));
+    let mut results: Vec<CaseResult> = Vec::new();
+    for case in file.cases.iter().filter(|c| selected(&c.id)) {
+        let estimated = case.workload().and_then(|w| {
+            let spec = file.spec(case).map_err(|e| e.to_string())?;
+            let b = vramfit_core::estimate(&spec, &w).map_err(|e| e.to_string())?;
+            Ok((spec, w, b))
+        });
+        if a.explain {
+            writeln!(out, "== {} (measured {} B, {})", case.id, case.measured.bytes, case.measured.metric)?;
+            match &estimated {
+                Ok((spec, w, b)) => {
+                    let model = vramfit_io::ResolvedModel {
+                        name: case.model.name.clone(),
+                        spec: spec.clone(),
+                        origin: case.model.config_file.clone(),
+                        catalog: None,
+                        bytes_transferred: 0,
+                        bytes_read: 0,
+                        notes: Vec::new(),
+                    };
+                    let report = render::EstimateReport { model: &model, workload: w, breakdown: b, verdict: None };
+                    render::table::estimate(&report, true, out)?;
+                }
+                Err(e) => writeln!(out, "skipped: {e}")?,
+            }
+            writeln!(out)?;
+        }
+        results.push(score_case(case, estimated.as_ref().map(|(_, _, b)| b).map_err(Clone::clone)));
+    }
+    if results.is_empty() {
+        anyhow::bail!("no case id contains {:?} (--case)", a.cases_matching);
+    }
     let summary = summarize(&results);
     if a.json {
         render::json::validate(&results, &summary, out)

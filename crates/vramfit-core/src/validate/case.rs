@@ -401,8 +401,18 @@ fn training_setup(tr: &Training, runtime: Runtime, notes: &str) -> std::result::
         optimizer_in_backward: tr.optimizer_in_backward.unwrap_or(false),
         activation_offload: tr.activation_offload.unwrap_or(false),
         compile: tr.compile.unwrap_or(false),
+        virtual_tokens: virtual_tokens(notes).unwrap_or(TrainingSetup::default().virtual_tokens),
         ..TrainingSetup::default()
     })
+}
+
+/// The format has no field for prompt/prefix tuning's virtual tokens; cases state them in
+/// their notes as PEFT's config key (`"num_virtual_tokens": 200`).
+fn virtual_tokens(notes: &str) -> Option<u64> {
+    let at = notes.find("num_virtual_tokens")? + "num_virtual_tokens".len();
+    let rest = notes[at..].trim_start_matches(|c: char| c == '"' || c == '\\' || c == ':' || c == '=' || c == ' ');
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|&n| n > 0 && n <= 1 << 20)
 }
 
 /// The transformers version a case ran, from an explicit version in its text or, failing
@@ -461,6 +471,16 @@ fn find_date(text: &str) -> Option<(u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn virtual_tokens_come_from_the_notes() {
+        let notes = r#"lora={\"peft_type\": \"PROMPT_TUNING\", \"num_virtual_tokens\": 200}; x"#;
+        assert_eq!(super::virtual_tokens(notes), Some(200));
+        assert_eq!(super::virtual_tokens(r#"{"num_virtual_tokens": 30}"#), Some(30));
+        assert_eq!(super::virtual_tokens("num_virtual_tokens=16"), Some(16));
+        assert_eq!(super::virtual_tokens("no such key"), None);
+        assert_eq!(super::virtual_tokens("num_virtual_tokens: 99999999999999999999999"), None);
+    }
     use super::*;
 
     #[test]

@@ -155,7 +155,16 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     }
     let c = res.precision.compute().bytes();
     let autocast = matches!(res.precision, Precision::Mixed(_));
-    let tokens = prod(&[w.batch, t.seq]);
+    // Prompt tuning prepends its virtual tokens to every sequence (PEFT concatenates them to
+    // inputs_embeds and pads the labels with -100), so the whole model and the loss run on
+    // seq + virtual tokens. Prefix tuning instead hands each layer virtual keys and values.
+    let seq = match method {
+        Method::PromptTuning => t.seq.saturating_add(t.virtual_tokens),
+        _ => t.seq,
+    };
+    let prefix = if method == Method::PrefixTuning { t.virtual_tokens } else { 0 };
+    let keys = seq.saturating_add(prefix);
+    let tokens = prod(&[w.batch, seq]);
     let h = spec.hidden_size;
     let v = spec.vocab_size;
     let layers: Vec<&crate::model::Layer> = spec.encoder_layers.iter().chain(&spec.layers).collect();
@@ -227,7 +236,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     // backward.
     let head_chunk_casts = match (&spec.lm_head, w.runtime, autocast, full) {
         (Some(head), Runtime::Litgpt, true, false) if !spec.tied_embeddings => {
-            t.seq.div_ceil(128).saturating_sub(1) * head.weight_numel()
+            seq.div_ceil(128).saturating_sub(1) * head.weight_numel()
         }
         _ => 0,
     };
@@ -236,7 +245,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         Component::new(
             "autocast_weight_copies",
             n * c,
-            format!("linear weights cast to {c}-byte copies kept for backward, the head once per 128-token chunk ({} chunks) = {} × {c}", t.seq.div_ceil(128), thousands(n)),
+            format!("linear weights cast to {c}-byte copies kept for backward, the head once per 128-token chunk ({} chunks) = {} × {c}", seq.div_ceil(128), thousands(n)),
             "torch autocast + litgpt GPT.forward(lm_head_chunk_size=128)",
         )
     } else if autocast && dense_dtype.bytes() > c && !full && t.grad_ckpt {
@@ -292,15 +301,18 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         res.base.bytes().min(4)
     };
     let resid = if autocast && !full && !res.kbit_fp32 { res.base.bytes() } else { resid };
+    // A prefix makes the keys longer than the queries, so transformers builds a mask, and
+    // with a mask SDPA cannot take GQA natively: K/V are repeated to every query head.
     let expand_kv = litgpt
         || torchtune
+        || prefix > 0
         || (w.runtime == Runtime::Transformers && w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 48)));
     let attn = if w.attn == AttnImpl::Sdpa
         && (super::runtime::sdpa_uses_math(
             w.runtime,
             w.runtime_version,
             c,
-            super::inference::gqa_unmasked(spec, t.seq),
+            super::inference::gqa_unmasked(spec, seq) && prefix == 0,
         ) || (w.runtime == Runtime::Transformers && super::inference::falcon_multi_query(spec)))
     {
         notes.push("SDPA falls back to its math kernel here: the attention probabilities are saved".into());
@@ -321,18 +333,19 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         targets: &res.targets,
         attn,
         expand_kv,
-        seq: t.seq,
+        seq: keys,
         attn_dropout: !no_dropout_runtime && spec.dropout.attention > 0 && attn == AttnImpl::Eager,
         hidden_dropout: !no_dropout_runtime && spec.dropout.hidden > 0,
         compile: t.compile,
         attn_softcap: spec.softcap.attention,
         ln_fp32: autocast,
+        fused_qkv: litgpt,
     };
     // Only FlashAttention restricts a sliding-window layer's keys; eager and math attention
     // compute every score and mask the ones outside the window.
     let seq_keys = |l: &crate::model::Layer| match (attn, l.attention.window) {
-        (AttnImpl::Flash, Some(win)) => t.seq.min(win),
-        _ => t.seq,
+        (AttnImpl::Flash, Some(win)) => keys.min(win),
+        _ => keys,
     };
     // Layers whose inputs need gradients (litgpt adapters start at layer 2; everything else
     // trains something at or below layer 0).
@@ -377,6 +390,26 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             format!("saved for backward, per layer per token: {busiest_desc}; × {} tokens × {} layers + final norm/head inputs", thousands(tokens), n_layers - first_grad_layer),
             "autograd saved tensors per op (Korthikanti et al. 2022 §4, counted for this implementation)",
         )
+    };
+    // Prefix tuning: the prompt encoder's output (adapter dtype) becomes a cache whose
+    // per-layer K/V are concatenated with the sequence's own (the cache keeps the
+    // concatenation), and the repeated prefix K/V are saved by attention too.
+    let (act_bytes, act_formula) = if prefix > 0 {
+        let mut extra = 0u64;
+        for layer in &layers {
+            let a = &layer.attention;
+            let expanded = a.heads * (a.head_dim + a.v_head_dim);
+            extra = extra
+                .saturating_add(prod(&[w.batch, prefix, a.kv_width(), res.adapter.bytes()]))
+                .saturating_add(prod(&[w.batch, keys, a.kv_width(), c]))
+                .saturating_add(prod(&[w.batch, prefix, expanded, c]));
+        }
+        (
+            act_bytes.saturating_add(extra),
+            format!("{act_formula}; prefix tuning: {prefix} virtual tokens' K/V per layer (encoder output, the cache's concatenated K/V over {keys} keys, repeated prefix K/V) = {} B", thousands(extra)),
+        )
+    } else {
+        (act_bytes, act_formula)
     };
     let (act_gpu, act_host) = if t.activation_offload {
         // Offloading streams each layer's saved tensors to CPU; about two layers' worth are in
@@ -510,7 +543,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     ];
     let par = &w.parallel;
     if !par.is_single() {
-        let shape = training_shape(spec, par, full, autocast && full, c, trainable, t.seq, w.batch, quant.as_ref());
+        let shape = training_shape(spec, par, full, autocast && full, c, trainable, seq, w.batch, quant.as_ref());
         for (name, cs) in &mut phases {
             *cs = super::parallel::shard_training_phase(cs, par, &shape, name);
         }
@@ -639,10 +672,13 @@ fn loss_terms(
             tv * c + tv / 8 * 12,
             format!("compiled chunked loss: logits ({c} B) kept, log-softmax recomputed one chunk (1/8) at a time in fp32 = {} × {v}", thousands(tokens)),
         ),
+        // Lightning Fabric's precision plugins convert the module's outputs to the default dtype
+        // (`convert_output` → fp32), so the chunked logits and the loss are fp32 whatever the
+        // model's dtype.
         (Runtime::Litgpt, true) => (
-            tv * 2 * c,
-            tv * 2 * c + tv / 8 * 4,
-            format!("litgpt: chunked logits ({c} B) + log-softmax output ({c} B) per token × vocab = {} × {v} × {}", thousands(tokens), 2 * c),
+            tv * 8,
+            tv * 8 + tv / 8 * 4,
+            format!("litgpt: chunked logits converted to fp32 by Fabric (4 B) + fp32 log-softmax output (4 B) per token × vocab = {} × {v} × 8", thousands(tokens)),
         ),
         (_, true) => (
             tv * (c + 4),

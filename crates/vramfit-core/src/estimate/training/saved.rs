@@ -44,6 +44,9 @@ pub struct SaveContext<'a> {
     pub attn_softcap: bool,
     /// LayerNorm upcasts to fp32 under autocast.
     pub ln_fp32: bool,
+    /// litgpt's fused `qkv` linear: one LoRA dropout serves q, k and v (`LoRAQKVLinear`), and
+    /// the value handed to attention is a view of the fused output, so SDPA keeps all of it.
+    pub fused_qkv: bool,
 }
 
 /// Saved bytes of one layer: per token, plus per token × sequence (attention scores).
@@ -119,6 +122,7 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
 
     // Linear inputs.
     let mut shared: Vec<Input> = Vec::new();
+    let mut fused_lora_counted = false;
     let n_experts_routed = if m.is_moe() { m.top_k } else { 1 };
     for l in &layer.linears {
         let r = role(l);
@@ -147,7 +151,11 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
                 s.add("linear inputs", per_token_in * input_dtype);
             }
         }
-        if adapted && !ctx.full {
+        let fused_part = ctx.fused_qkv && matches!(r, Role::Q | Role::K | Role::V | Role::Qkv);
+        if adapted && !ctx.full && fused_part && fused_lora_counted {
+            // litgpt: the q/k/v parts share one LoRA input (counted with the first part).
+        } else if adapted && !ctx.full {
+            fused_lora_counted |= fused_part;
             let lora_dtype = if ctx.autocast { c } else { ctx.adapter };
             let own_copy = ctx.lora_dropout || ctx.autocast || lora_dtype != input_dtype;
             if ctx.lora_dropout {
@@ -169,6 +177,11 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
         AttnImpl::Sdpa | AttnImpl::Flash => {
             // q, k, v, output and the fp32 logsumexp.
             s.add("attention", (a.q_width() + kv_saved + a.heads * a.v_head_dim) * c + a.heads * 4);
+            if ctx.fused_qkv && a.kv_heads() == a.heads {
+                // litgpt: q and k are new tensors (rotary `torch.cat`), v a view of the fused
+                // qkv output, which therefore stays alive whole: its q and k parts on top.
+                s.add("attention", (a.q_width() + a.kv_heads() * a.head_dim) * c);
+            }
         }
         AttnImpl::Math => {
             // PyTorch's math kernel upcasts 16-bit inputs to fp32: fp32 copies of q (scaled),
