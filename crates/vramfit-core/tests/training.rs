@@ -117,6 +117,24 @@ fn litgpt_fuses_qkv_and_fabric_returns_fp32_logits() {
 }
 
 #[test]
+fn a_tied_head_gradient_outlives_an_optimizer_step_in_backward() {
+    // The tied embedding's gradient is accumulated over both uses before the step hook fires:
+    // the head's share is held from the loss to the end of backward.
+    let t = TrainingSetup {
+        precision: Some(Precision::Pure(DType::Bf16)),
+        optimizer: Some(Optimizer::Adamw),
+        optimizer_in_backward: true,
+        chunked_ce: Some(true),
+        seq: 1024,
+        ..TrainingSetup::default()
+    };
+    let b = run("llama-3.2-3b", &Workload { runtime: Runtime::Torchtune, ..train(t) });
+    let s = spec("llama-3.2-3b");
+    assert!(s.tied_embeddings);
+    assert!(b.component("head_gradient") >= s.vocab_size * s.hidden_size * 2, "{:#?}", b.components);
+}
+
+#[test]
 fn thirteen_b_full_finetune_does_not_fit_an_a100_80gb() {
     let b = run("llama-2-13b", &train(full(Precision::Mixed(DType::Bf16), Optimizer::Adamw)));
     assert!(b.total_bytes() > vramfit_core::catalog::find_gpu("A100-80GB").unwrap().usable_bytes);

@@ -200,9 +200,27 @@ impl Case {
             "max_memory_allocated" | "active_peak" => MetricLevel::Level(Level::Allocated),
             "allocated_plus_context" => MetricLevel::AllocatedPlusContext,
             "nvml_used" => MetricLevel::Level(Level::Device),
-            // "max_memory_reserved" and "unknown" (most unlabeled peaks are the allocator's
-            // reserved figure, between allocated and device).
+            // "unknown": the level the case's own notes name as the likely source
+            // ("metric (source): likely nvidia-smi ..."), else the allocator's reserved figure
+            // (between allocated and device), which most unlabeled peaks are.
+            "unknown" => MetricLevel::Level(self.likely_level().unwrap_or(Level::Reserved)),
             _ => MetricLevel::Level(Level::Reserved),
+        }
+    }
+
+    /// For a case whose metric is `unknown`: the level its notes say the number likely is.
+    fn likely_level(&self) -> Option<Level> {
+        let notes = self.notes.to_ascii_lowercase();
+        let at = notes.find("metric (source):")?;
+        let said = notes[at..].split(" | ").next().unwrap_or_default();
+        if said.contains("nvidia-smi") || said.contains("nvml") {
+            Some(Level::Device)
+        } else if said.contains("max_memory_allocated") {
+            Some(Level::Allocated)
+        } else if said.contains("max_memory_reserved") {
+            Some(Level::Reserved)
+        } else {
+            None
         }
     }
 
@@ -471,6 +489,27 @@ fn find_date(text: &str) -> Option<(u32, u32)> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"id": "X", "model": {"name": "m", "config_file": "c.json"}, "runtime": "transformers",
+        "task": "load", "weights": {"dtype": "bfloat16"}, "measured": {"bytes": 1e9, "metric": "unknown"}}"#;
+
+    #[test]
+    fn an_unknown_metric_takes_the_level_the_notes_name() {
+        let case = |notes: &str| {
+            let mut c: Case = serde_json::from_str(MINIMAL).unwrap();
+            c.measured.metric = "unknown".into();
+            c.notes = notes.into();
+            c.metric_level()
+        };
+        assert_eq!(case("x | metric (source): not stated (likely nvidia-smi)"), MetricLevel::Level(Level::Device));
+        assert_eq!(case("metric (source): torch.cuda.max_memory_allocated"), MetricLevel::Level(Level::Allocated));
+        assert_eq!(
+            case("metric (source): torchtune stats | nvidia-smi elsewhere"),
+            MetricLevel::Level(Level::Reserved)
+        );
+        assert_eq!(case(""), MetricLevel::Level(Level::Reserved));
+    }
 
     #[test]
     fn virtual_tokens_come_from_the_notes() {

@@ -498,9 +498,37 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     bwd_loss.extend([autocast_copies.clone(), activations.clone(), loss_bwd_c, dequant.clone()]);
     let mut bwd = base.clone();
     bwd.extend([autocast_copies.clone(), activations.clone(), bwd_ws_c.clone(), recompute.clone(), dequant.clone()]);
+    // The head's weight gradient exists from the loss onwards, while every layer's
+    // activations are still alive: in .grad, or, for a tied embedding, in autograd's input
+    // buffer until the embedding's own gradient arrives at the very end (so even an optimizer
+    // step in backward cannot free it early). A chunked head adds each chunk's full-size
+    // weight gradient into that buffer: two copies for a moment during the loss.
+    let head_numel = spec.lm_head.as_ref().map_or(0, crate::model::Linear::weight_numel);
+    if full && !accum_grads && head_numel > 0 && (!t.optimizer_in_backward || spec.tied_embeddings) {
+        let g = prod(&[head_numel, tb]);
+        bwd.push(Component::new(
+            "head_gradient",
+            g,
+            format!(
+                "the head's weight gradient V × h × {tb} B = {} × {tb}, held through the layers' backward",
+                thousands(head_numel)
+            ),
+            "autograd AccumulateGrad / InputBuffer (tied weights accumulate both uses before the hook)",
+        ));
+    }
+    if full && res.chunked_ce && head_numel > 0 {
+        let copies = if accum_grads { 1 } else { 2 };
+        bwd_loss.push(Component::new(
+            "head_gradient",
+            prod(&[head_numel, tb, copies]),
+            format!("chunked head: the accumulated weight gradient plus the next chunk's, {copies} × V × h × {tb} B = {copies} × {} × {tb}", thousands(head_numel)),
+            "autograd InputBuffer accumulation over the head's chunks",
+        ));
+    }
     // A tied embedding receives two gradients: the head's, then the embedding lookup's dense
-    // gradient, materialized in full before it is accumulated into the same .grad.
-    let tied_grad = if full && spec.tied_embeddings && !t.optimizer_in_backward {
+    // gradient, materialized in full before it is accumulated into the same .grad (or into
+    // the input buffer that the optimizer-in-backward hook reads).
+    let tied_grad = if full && spec.tied_embeddings {
         Component::new(
             "embedding_gradient",
             prod(&[spec.vocab_size, h, tb]),
