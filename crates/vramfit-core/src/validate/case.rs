@@ -420,7 +420,6 @@ fn training_setup(tr: &Training, runtime: Runtime, notes: &str) -> std::result::
         activation_offload: tr.activation_offload.unwrap_or(false),
         compile: tr.compile.unwrap_or(false),
         virtual_tokens: virtual_tokens(notes).unwrap_or(TrainingSetup::default().virtual_tokens),
-        ..TrainingSetup::default()
     })
 }
 
@@ -428,7 +427,7 @@ fn training_setup(tr: &Training, runtime: Runtime, notes: &str) -> std::result::
 /// their notes as PEFT's config key (`"num_virtual_tokens": 200`).
 fn virtual_tokens(notes: &str) -> Option<u64> {
     let at = notes.find("num_virtual_tokens")? + "num_virtual_tokens".len();
-    let rest = notes[at..].trim_start_matches(|c: char| c == '"' || c == '\\' || c == ':' || c == '=' || c == ' ');
+    let rest = notes[at..].trim_start_matches(['"', '\\', ':', '=', ' ']);
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok().filter(|&n| n > 0 && n <= 1 << 20)
 }
@@ -489,8 +488,6 @@ fn find_date(text: &str) -> Option<(u32, u32)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     const MINIMAL: &str = r#"{"id": "X", "model": {"name": "m", "config_file": "c.json"}, "runtime": "transformers",
         "task": "load", "weights": {"dtype": "bfloat16"}, "measured": {"bytes": 1e9, "metric": "unknown"}}"#;
 
