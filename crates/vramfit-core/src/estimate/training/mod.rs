@@ -229,7 +229,10 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     }
 
     // ---- autocast weight copies ----------------------------------------------------------
-    let linear_params: u64 = spec.all_linears().map(crate::model::Linear::weight_numel).sum();
+    // A tied head is a linear too: F.linear casts the shared fp32 weight like any other.
+    let tied_head =
+        if spec.tied_embeddings { spec.lm_head.as_ref().map_or(0, crate::model::Linear::weight_numel) } else { 0 };
+    let linear_params: u64 = spec.all_linears().map(crate::model::Linear::weight_numel).sum::<u64>() + tied_head;
     let quantized_params = wb.quantized_params;
     // litgpt runs the head in 128-token chunks; under autocast a frozen head's weight is cast
     // (not cached: it does not require grad) once per chunk, and each copy is saved for
@@ -260,12 +263,20 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 .max()
                 .unwrap_or(0)
         };
+        // The head runs outside the checkpointed layers: its cast is saved for backward.
+        let head = if quant.is_some() && w.runtime == Runtime::Litgpt {
+            0
+        } else {
+            spec.lm_head.as_ref().map_or(0, crate::model::Linear::weight_numel)
+        };
         Component::new(
             "autocast_weight_copies",
-            per_layer * c,
+            (per_layer + head) * c,
             format!(
-                "frozen weights under checkpointing: one layer's {c}-byte casts during its recomputation = {} × {c}",
-                thousands(per_layer)
+                "frozen weights under checkpointing: one layer's {c}-byte casts during its recomputation ({}) + the head's, saved for backward ({}) = {} × {c}",
+                thousands(per_layer),
+                thousands(head),
+                thousands(per_layer + head)
             ),
             "torch autocast (casts of frozen weights are not cached) + torch.utils.checkpoint",
         )
