@@ -77,6 +77,45 @@ fn rtx_3060_runs_7b_in_8bit_not_in_fp16() {
 }
 
 #[test]
+fn transformers_falcon_caches_kv_for_every_query_head() {
+    // Falcon-40B: 60 layers, 128 query heads of 64, 8 K/V groups. transformers broadcasts the
+    // groups to all heads before its cache stores them: 60 × 2 × 128 × 64 × 2 B per token;
+    // a runtime that keeps groups (llama.cpp) stores 8.
+    let w = |runtime| Workload {
+        task: Task::Prefill,
+        prompt: 1000,
+        dtype: Some(DType::Bf16),
+        runtime,
+        ..Workload::default()
+    };
+    assert_eq!(run("falcon-40b", &w(Runtime::Transformers)).component("kv_cache"), 60 * 2 * 128 * 64 * 2 * 1000);
+    let s = spec("falcon-40b");
+    let grouped = vramfit_core::estimate::kv_cache::KvCache::of(
+        &s,
+        1,
+        1000,
+        DType::Bf16,
+        vramfit_core::estimate::kv_cache::KvPolicy { honor_window: true, latent: false, expanded_heads: false },
+    );
+    assert_eq!(grouped.bytes, 60 * 2 * 8 * 64 * 2 * 1000);
+}
+
+#[test]
+fn gpt2_runs_gelu_new_and_a_native_softmax() {
+    use vramfit_core::model::{Activation, EagerSoftmax};
+    let s = spec("gpt2");
+    assert_eq!(s.layers[0].mlp.act, Activation::GeluNew);
+    assert_eq!(s.eager_softmax, EagerSoftmax::Native);
+    assert_eq!(spec("llama-2-7b").eager_softmax, EagerSoftmax::Fp32);
+    // gelu_new written out in tensor ops holds four intermediate-sized tensors at its peak
+    // (x, 0.5·x, x³, 0.044715·x³), a fused GELU two: the MLP's prefill working set doubles.
+    let prefill =
+        Workload { task: Task::Prefill, batch: 16, prompt: 256, dtype: Some(DType::Bf16), ..Workload::default() };
+    let acts = run("gpt2", &prefill).component("activations");
+    assert!(acts >= 4 * 16 * 256 * 3072 * 2, "{acts}");
+}
+
+#[test]
 fn kv_cache_is_exact() {
     // Llama-3-8B: 32 layers × 2 × 8 KV heads × 128 × 2 B = 131,072 B per token.
     let b = run(

@@ -83,6 +83,7 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: false,
         dropout: crate::model::Dropout::default(),
+        eager_softmax: crate::model::EagerSoftmax::default(),
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

@@ -142,6 +142,7 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        eager_softmax: crate::model::EagerSoftmax::default(),
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

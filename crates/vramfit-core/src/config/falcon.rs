@@ -107,6 +107,7 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        eager_softmax: crate::model::EagerSoftmax::NativeMasked,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

@@ -25,6 +25,7 @@ pub(crate) struct Gpt2Wire {
     multi_query: Option<bool>,
     tie_word_embeddings: Option<bool>,
     activation_function: Option<String>,
+    reorder_and_upcast_attn: Option<bool>,
 }
 
 pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
@@ -84,6 +85,11 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        eager_softmax: if model_type == "gpt2" && !w.reorder_and_upcast_attn.unwrap_or(false) {
+            crate::model::EagerSoftmax::Native
+        } else {
+            crate::model::EagerSoftmax::Fp32
+        },
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

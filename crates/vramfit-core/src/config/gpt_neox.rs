@@ -80,6 +80,7 @@ pub(crate) fn convert(w: NeoxWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        eager_softmax: crate::model::EagerSoftmax::default(),
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

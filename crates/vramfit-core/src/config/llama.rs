@@ -205,6 +205,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
+        eager_softmax: crate::model::EagerSoftmax::default(),
         checkpoint: None,
         softcap: crate::model::Softcap {
             attention: w.attn_logit_softcapping.is_some_and(|c| c > 0.0),

@@ -263,6 +263,8 @@ pub(crate) fn activation(s: Option<&str>, default: crate::model::Activation) -> 
     match s.map(str::to_ascii_lowercase).as_deref() {
         Some("silu" | "swish" | "swiglu") => Activation::Silu,
         Some("relu" | "relu2" | "gated-relu") => Activation::Relu,
+        Some("gelu_new") => Activation::GeluNew,
+        Some("gelu_fast") => Activation::GeluFast,
         Some(g) if g.contains("gelu") => Activation::Gelu,
         _ => default,
     }

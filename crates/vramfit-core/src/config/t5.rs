@@ -138,6 +138,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         quantization: None,
         is_decoder: false,
         dropout: crate::model::Dropout::default(),
+        eager_softmax: crate::model::EagerSoftmax::default(),
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

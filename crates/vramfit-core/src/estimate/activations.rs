@@ -22,6 +22,9 @@ pub struct ForwardShape {
     /// K/V are expanded to all query heads before attention (`repeat_kv` in transformers'
     /// eager and SDPA paths; flash kernels take grouped heads as they are).
     pub repeat_kv: bool,
+    /// The runtime runs the config's activation as transformers writes it (`gelu_new` in
+    /// tensor ops), not as a fused kernel.
+    pub hf_activations: bool,
 }
 
 /// The working set of the busiest layer.
@@ -80,7 +83,7 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             a.heads,
             q,
             window_keys,
-            c + 4 + if c < 4 { c } else { 0 } + if spec.softcap.attention { c } else { 0 },
+            spec.eager_softmax.working_bytes(c) + if spec.softcap.attention { c } else { 0 },
         ]),
         // SDPA's math kernel computes in fp32 (16-bit inputs are upcast): scores and
         // probabilities.
@@ -89,6 +92,8 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     };
     let attn = proj.saturating_add(repeat).saturating_add(scores);
     let m = &layer.mlp;
+    let act = if s.hf_activations { m.act } else { m.act.fused() };
+    let mlp_factor = act.working_intermediates() + u64::from(m.gated);
     let mlp = if m.is_moe() {
         // Experts run one at a time over the tokens routed to them (balanced: tokens·k/E,
         // allowing 2× imbalance), plus the shared expert and fp32 router probabilities.
@@ -98,8 +103,7 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             .saturating_add(prod(&[tokens, m.experts, 4]))
             .saturating_add(prod(&[tokens, h, c]))
     } else {
-        let factor = if m.gated { 3 } else { 2 };
-        prod(&[tokens, m.intermediate, factor, c])
+        prod(&[tokens, m.intermediate, mlp_factor, c])
     };
     let (dominant, body) = if attn >= mlp && attn >= norm {
         (if scores > proj { "attention scores" } else { "attention" }, attn)
@@ -112,21 +116,31 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     let formula = match dominant {
         "MLP" => format!(
             "3·b·s·h·c (residual, normed input) + {}·b·s·I·c (MLP{}) = 3·{b}·{}·{h}·{c} + {}·{b}·{}·{}·{c}",
-            if m.gated { 3 } else { 2 },
-            if m.gated { ": gate/act, up, product" } else { ": fc, act" },
+            mlp_factor,
+            match (m.gated, act) {
+                (true, _) => ": gate/act, up, product",
+                (false, crate::model::Activation::GeluNew) => ": fc, x·0.5, x³, 0.044715·x³ of gelu_new in tensor ops",
+                (false, crate::model::Activation::GeluFast) => ": fc and four products of gelu_fast in tensor ops",
+                (false, _) => ": fc, act",
+            },
             thousands(q),
-            if m.gated { 3 } else { 2 },
+            mlp_factor,
             thousands(q),
             m.intermediate
         ),
         "attention scores" => format!(
-            "3·b·s·h·c + b·heads·s·t·({c}+4{}) eager scores/softmax = 3·{b}·{}·{h}·{c} + {b}·{}·{}·{}·{}",
-            if c < 4 { format!("+{c}") } else { String::new() },
+            "3·b·s·h·c + b·heads·s·t·{} eager scores/softmax ({}) = 3·{b}·{}·{h}·{c} + {b}·{}·{}·{}·{}",
+            spec.eager_softmax.working_bytes(c),
+            match spec.eager_softmax {
+                crate::model::EagerSoftmax::Fp32 => "scores, fp32 probabilities and their cast",
+                crate::model::EagerSoftmax::Native => "scores and probabilities in the compute dtype",
+                crate::model::EagerSoftmax::NativeMasked => "scores, masked scores and probabilities in the compute dtype",
+            },
             thousands(q),
             a.heads,
             thousands(q),
             thousands(window_keys),
-            c + 4 + if c < 4 { c } else { 0 }
+            spec.eager_softmax.working_bytes(c)
         ),
         "attention" => format!(
             "3·b·s·h·c + b·s·(4·q_width + kv_width)·c (q, k, v, rotary temporaries, output){} = 3·{b}·{}·{h}·{c} + {b}·{}·(4·{q_w} + {kv_w})·{c}{}",

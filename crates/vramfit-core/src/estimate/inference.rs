@@ -144,6 +144,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         // preallocated caches are sized to the window.
         honor_window: static_cache,
         latent: false,
+        expanded_heads: hf && falcon_grouped_kv(spec),
     };
     let prompt = w.prompt;
     // generate(max_new_tokens = n) runs the prompt then n - 1 decode steps: the last token is
@@ -180,6 +181,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 compute_bytes: c,
                 attn,
                 repeat_kv: hf || litgpt,
+                hf_activations: hf,
             },
         );
         let mask = causal_mask(w, hf, attn, behaviour, prompt, prompt, c, litgpt, prealloc_tokens);
@@ -238,6 +240,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                     compute_bytes: c,
                     attn,
                     repeat_kv: hf || litgpt,
+                    hf_activations: hf,
                 },
             );
             dec.push(Component::new(
@@ -302,6 +305,12 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 /// so PyTorch runs the math kernel.
 pub(crate) fn falcon_multi_query(spec: &ModelSpec) -> bool {
     spec.model_type == "falcon" && spec.first_attention().is_some_and(|a| a.kv_heads() == 1 && a.heads > 1)
+}
+
+/// transformers' Falcon with several K/V groups (40B/180B, `new_decoder_architecture`): the
+/// keys and values are broadcast to every query head and copied before the cache stores them.
+pub(crate) fn falcon_grouped_kv(spec: &ModelSpec) -> bool {
+    spec.model_type == "falcon" && spec.first_attention().is_some_and(|a| a.kv_heads() > 1 && a.kv_heads() < a.heads)
 }
 
 /// Grouped-query (or multi-query) attention passed to SDPA without a mask: no sliding window

@@ -12,6 +12,9 @@ pub struct KvPolicy {
     /// MLA layers store the compressed latent (serving engines) rather than full K/V
     /// (Hugging Face transformers decompresses before caching).
     pub latent: bool,
+    /// K/V are stored repeated for every query head (transformers' Falcon with grouped K/V:
+    /// `_split_heads` broadcasts them and the reshape copies them before the cache update).
+    pub expanded_heads: bool,
 }
 
 /// The KV cache of a model for a batch and a token count.
@@ -43,6 +46,7 @@ impl KvCache {
             };
             let per_token = match (a.kv, policy.latent) {
                 (KvLayout::Latent { kv_lora_rank, rope_dim, .. }, true) => kv_lora_rank + rope_dim,
+                (KvLayout::Heads { k_dim, v_dim, .. }, _) if policy.expanded_heads => a.heads * (k_dim + v_dim),
                 _ => a.kv_width(),
             };
             let l = prod(&[per_token, t, batch, dtype.bytes()]);
@@ -57,7 +61,9 @@ impl KvCache {
                 dtype.bytes()
             ),
             (Some(kv), _) => {
+                let heads = spec.first_attention().map_or(0, |a| a.heads);
                 let (kvh, kd, vd) = match kv {
+                    KvLayout::Heads { k_dim, v_dim, .. } if policy.expanded_heads => (heads, k_dim, v_dim),
                     KvLayout::Heads { kv_heads, k_dim, v_dim } => (kv_heads, k_dim, v_dim),
                     KvLayout::Latent { heads, k_dim, v_dim, .. } => (heads, k_dim, v_dim),
                 };
@@ -72,6 +78,9 @@ impl KvCache {
                     thousands(tokens),
                     dtype.bytes()
                 );
+                if policy.expanded_heads {
+                    s.push_str("; K/V stored repeated for every query head (transformers Falcon)");
+                }
                 if windowed > 0 {
                     s.push_str(&format!("; {windowed} sliding-window layers keep at most their window"));
                 }
@@ -95,7 +104,13 @@ mod tests {
                 "num_attention_heads":32,"vocab_size":32000}"#,
         )
         .unwrap();
-        let kv = KvCache::of(&spec, 1, 1, DType::Fp16, KvPolicy { honor_window: true, latent: false });
+        let kv = KvCache::of(
+            &spec,
+            1,
+            1,
+            DType::Fp16,
+            KvPolicy { honor_window: true, latent: false, expanded_heads: false },
+        );
         assert_eq!(kv.bytes, 2 * 32 * 4096 * 2);
     }
 }

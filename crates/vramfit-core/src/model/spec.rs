@@ -192,10 +192,54 @@ impl Attention {
 pub enum Activation {
     /// SiLU / swish.
     Silu,
-    /// GELU (exact or tanh approximation).
+    /// GELU (exact or tanh approximation) as one fused kernel (`F.gelu`).
     Gelu,
     /// ReLU.
     Relu,
+    /// The GELU tanh approximation written out in tensor ops, as transformers'
+    /// `NewGELUActivation` (`gelu_new`: GPT-2, Phi) does:
+    /// `0.5 * x * (1 + tanh(sqrt(2/π) * (x + 0.044715 * x³)))`.
+    GeluNew,
+    /// transformers' `FastGELUActivation` (`gelu_fast`), also written out in tensor ops.
+    GeluFast,
+}
+
+impl Activation {
+    /// Intermediate-sized tensors autograd keeps inside the activation in transformers'
+    /// implementation. A fused kernel keeps its input (1); `gelu_new` keeps the input (for
+    /// `pow`), the tanh output and both factors of the final product (4); `gelu_fast` keeps
+    /// the operands of its three tensor products and the tanh output (7).
+    #[must_use]
+    pub fn saved_intermediates(self) -> u64 {
+        match self {
+            Activation::GeluNew => 4,
+            Activation::GeluFast => 7,
+            _ => 1,
+        }
+    }
+
+    /// Intermediate-sized tensors alive at once while computing it without autograd, input
+    /// and output included: 2 for a kernel; `gelu_new` holds x, 0.5·x (evaluated first), x³
+    /// and 0.044715·x³ at once (4); `gelu_fast` x, 0.5·x, 0.797·x, 0.044715·x and its product
+    /// with x (5).
+    #[must_use]
+    pub fn working_intermediates(self) -> u64 {
+        match self {
+            Activation::GeluNew => 4,
+            Activation::GeluFast => 5,
+            _ => 2,
+        }
+    }
+
+    /// The same activation as a fused kernel (runtimes with their own implementation: litgpt's
+    /// `F.gelu(approximate="tanh")`, torchtune).
+    #[must_use]
+    pub fn fused(self) -> Activation {
+        match self {
+            Activation::GeluNew | Activation::GeluFast => Activation::Gelu,
+            a => a,
+        }
+    }
 }
 
 /// MLP geometry of a layer.
@@ -306,6 +350,58 @@ pub struct ModelSpec {
     pub softcap: Softcap,
     /// Dropout probabilities active in training (per mille).
     pub dropout: Dropout,
+    /// How transformers' eager attention computes the softmax.
+    pub eager_softmax: EagerSoftmax,
+}
+
+/// How transformers' eager attention computes its softmax, which decides what the score
+/// matrices cost (per query head, query and key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EagerSoftmax {
+    /// `softmax(scores, dtype=float32).to(dtype)` (Llama, Mistral, Qwen, Gemma, Phi, NeoX,
+    /// Bloom, OPT...): fp32 probabilities plus their cast.
+    #[default]
+    Fp32,
+    /// `softmax(scores)` in the scores' dtype (GPT-2 without `reorder_and_upcast_attn`).
+    Native,
+    /// `softmax(scores + mask, dtype=hidden dtype)` with the scores still referenced and the
+    /// previous layer's probabilities still returned (Falcon).
+    NativeMasked,
+}
+
+impl EagerSoftmax {
+    /// Bytes per score alive at once in a forward without autograd (`c` = compute bytes):
+    /// scores, their masked/upcast versions and the probabilities.
+    #[must_use]
+    pub fn working_bytes(self, c: u64) -> u64 {
+        match self {
+            EagerSoftmax::Fp32 => c + 4 + if c < 4 { c } else { 0 },
+            EagerSoftmax::Native => 2 * c,
+            // scores, scores + mask and the probabilities, plus the previous layer's
+            // probabilities: Falcon's attention returns them and the model keeps the layer's
+            // output tuple until the next layer returns.
+            EagerSoftmax::NativeMasked => 4 * c,
+        }
+    }
+
+    /// Bytes per score autograd keeps (softmax's output and the probabilities `@ v` reads).
+    #[must_use]
+    pub fn saved_bytes(self, c: u64) -> u64 {
+        match self {
+            EagerSoftmax::Fp32 => 4 + if c < 4 { c } else { 0 },
+            EagerSoftmax::Native | EagerSoftmax::NativeMasked => c,
+        }
+    }
+
+    /// Bytes per score of softmax's backward: the probabilities' gradient and the scores'.
+    #[must_use]
+    pub fn backward_bytes(self, c: u64) -> u64 {
+        match self {
+            EagerSoftmax::Fp32 => c + 4,
+            EagerSoftmax::Native | EagerSoftmax::NativeMasked => 2 * c,
+        }
+    }
 }
 
 /// Where a model soft-caps logits.

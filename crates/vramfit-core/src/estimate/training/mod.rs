@@ -351,6 +351,8 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         attn_softcap: spec.softcap.attention,
         ln_fp32: autocast,
         fused_qkv: litgpt,
+        hf_activations: w.runtime == Runtime::Transformers,
+        softmax: spec.eager_softmax,
     };
     // Only FlashAttention restricts a sliding-window layer's keys; eager and math attention
     // compute every score and mask the ones outside the window.
@@ -378,7 +380,8 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             busiest = bytes;
             busiest_desc = format!("{} = {} B/token", s.describe(seq_keys(layer)), thousands(per_token));
         }
-        bwd_ws = bwd_ws.max(prod(&[tokens, backward_working_set(layer, h, resid, c, attn, seq_keys(layer))]));
+        bwd_ws = bwd_ws
+            .max(prod(&[tokens, backward_working_set(layer, h, resid, c, attn, seq_keys(layer), spec.eager_softmax)]));
     }
     // Final norm and the head's input.
     let head_trains = full || res.targets.roles.contains(&Role::Head);

@@ -44,6 +44,11 @@ pub struct SaveContext<'a> {
     pub attn_softcap: bool,
     /// LayerNorm upcasts to fp32 under autocast.
     pub ln_fp32: bool,
+    /// The MLP activation as the runtime runs it (transformers' `gelu_new` in tensor ops;
+    /// litgpt and torchtune call fused kernels).
+    pub hf_activations: bool,
+    /// How eager attention computes its softmax (fp32 upcast or the scores' dtype).
+    pub softmax: crate::model::EagerSoftmax,
     /// litgpt's fused `qkv` linear: one LoRA dropout serves q, k and v (`LoRAQKVLinear`), and
     /// the value handed to attention is a view of the fused output, so SDPA keeps all of it.
     pub fused_qkv: bool,
@@ -197,8 +202,7 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
             let keys_per_token = a.heads;
             // softmax saves its fp32 output; the probabilities matmul(·, v) keeps are a cast
             // copy in 16-bit compute (the same tensor in fp32); dropout adds its mask and output.
-            let per_key = 4
-                + if c < 4 { c } else { 0 }
+            let per_key = ctx.softmax.saved_bytes(c)
                 + if ctx.attn_dropout { 1 + c } else { 0 }
                 + if ctx.attn_softcap { c } else { 0 };
             s.per_token_per_key = keys_per_token * per_key;
@@ -212,16 +216,18 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
     // MLP core (per token; experts per routed token).
     let i = m.intermediate;
     let routed = if m.is_moe() { m.top_k } else { 1 };
+    let act = if ctx.hf_activations { m.act } else { m.act.fused() };
+    let act_saved = if ctx.compile { 1 } else { act.saved_intermediates() };
     let mlp_elems = if m.gated {
         // act input (gate), act output and up, saved by act and by the product.
         if ctx.compile {
             2 * i
         } else {
-            3 * i
+            (2 + act_saved) * i
         }
     } else {
-        // GELU saves its input.
-        i
+        // A GELU kernel saves its input; written out in tensor ops, every op's operands.
+        act_saved * i
     };
     s.add("mlp", mlp_elems * routed * c + m.shared_intermediate * if m.gated { 3 } else { 1 } * c);
     if m.is_moe() {
@@ -237,14 +243,22 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
 /// Bytes per token a layer's backward needs transiently: gradients of the residual stream and
 /// of the largest intermediates.
 #[must_use]
-pub fn backward_working_set(layer: &Layer, h: u64, resid: u64, compute: u64, attn: AttnImpl, keys: u64) -> u64 {
+pub fn backward_working_set(
+    layer: &Layer,
+    h: u64,
+    resid: u64,
+    compute: u64,
+    attn: AttnImpl,
+    keys: u64,
+    softmax: crate::model::EagerSoftmax,
+) -> u64 {
     let m = &layer.mlp;
     let i = m.intermediate.max(m.shared_intermediate) * if m.is_moe() { m.top_k.max(1) } else { 1 };
     let mlp = 2 * h * resid + 3 * i * compute;
     // Eager attention's backward materializes the gradient of the probabilities (compute
     // dtype) and of the scores (fp32 softmax backward) for every head and key.
     let scores = match attn {
-        AttnImpl::Eager => layer.attention.heads * keys * (compute + 4),
+        AttnImpl::Eager => layer.attention.heads * keys * softmax.backward_bytes(compute),
         AttnImpl::Math => layer.attention.heads * keys * 8,
         _ => 0,
     };
