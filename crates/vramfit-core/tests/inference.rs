@@ -116,6 +116,24 @@ fn gpt2_runs_gelu_new_and_a_native_softmax() {
 }
 
 #[test]
+fn transformers_5_runs_all_experts_at_once() {
+    // Mixtral, 16 × 2048 prompt tokens, top-2: transformers 5 gathers every routed token and
+    // runs the stacked experts together (h + 4·I per routed token); 4.x looped over experts.
+    let w = |v| Workload {
+        task: Task::Prefill,
+        batch: 16,
+        prompt: 2048,
+        dtype: Some(DType::Fp16),
+        runtime_version: Some(v),
+        ..Workload::default()
+    };
+    let grouped = run("mixtral-8x7b", &w(RuntimeVersion::new(5, 0))).component("activations");
+    let looped = run("mixtral-8x7b", &w(RuntimeVersion::new(4, 57))).component("activations");
+    assert!(grouped >= 16 * 2048 * 2 * (4096 + 4 * 14336) * 2, "{grouped}");
+    assert!(looped < grouped, "{looped} {grouped}");
+}
+
+#[test]
 fn kv_cache_is_exact() {
     // Llama-3-8B: 32 layers × 2 × 8 KV heads × 128 × 2 B = 131,072 B per token.
     let b = run(

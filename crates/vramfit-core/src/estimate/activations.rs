@@ -17,6 +17,8 @@ pub struct ForwardShape {
     pub keys: u64,
     /// Compute dtype bytes.
     pub compute_bytes: u64,
+    /// Compute dtype.
+    pub compute: crate::dtype::DType,
     /// Attention implementation.
     pub attn: AttnImpl,
     /// K/V are expanded to all query heads before attention (`repeat_kv` in transformers'
@@ -25,6 +27,8 @@ pub struct ForwardShape {
     /// The runtime runs the config's activation as transformers writes it (`gelu_new` in
     /// tensor ops), not as a fused kernel.
     pub hf_activations: bool,
+    /// Experts run together over all routed tokens (transformers 5 `_grouped_mm`).
+    pub grouped_experts: bool,
 }
 
 /// The working set of the busiest layer.
@@ -83,7 +87,7 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             a.heads,
             q,
             window_keys,
-            spec.eager_softmax.working_bytes(c) + if spec.softcap.attention { c } else { 0 },
+            spec.eager_softmax.working_bytes(s.compute) + if spec.softcap.attention { c } else { 0 },
         ]),
         // SDPA's math kernel computes in fp32 (16-bit inputs are upcast): scores and
         // probabilities.
@@ -93,8 +97,20 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     let attn = proj.saturating_add(repeat).saturating_add(scores);
     let m = &layer.mlp;
     let act = if s.hf_activations { m.act } else { m.act.fused() };
-    let mlp_factor = act.working_intermediates() + u64::from(m.gated);
-    let mlp = if m.is_moe() {
+    // A fused gate_up projection (Phi-3) returns one 2·I tensor whose halves stay alive as
+    // views while the activation and the product are computed: one I more than separate ones.
+    let fused_gate_up = layer.linears.iter().any(|l| l.name.ends_with("gate_up_proj"));
+    let mlp_factor = act.working_intermediates() + u64::from(m.gated) + u64::from(m.gated && fused_gate_up);
+    let mlp = if m.is_moe() && s.grouped_experts {
+        // Every routed token at once: its gathered input (h), the stacked gate/up output
+        // (2·I), the activation and the product (I each), plus the shared expert and the
+        // fp32 router probabilities.
+        let routed = tokens.saturating_mul(m.top_k);
+        prod(&[routed, h.saturating_add(m.intermediate.saturating_mul(4)), c])
+            .saturating_add(prod(&[tokens, m.shared_intermediate, 3, c]))
+            .saturating_add(prod(&[tokens, m.experts, 4]))
+            .saturating_add(prod(&[tokens, h, c]))
+    } else if m.is_moe() {
         // Experts run one at a time over the tokens routed to them (balanced: tokens·k/E,
         // allowing 2× imbalance), plus the shared expert and fp32 router probabilities.
         let per_expert = tokens.saturating_mul(m.top_k).saturating_mul(2).div_ceil(m.experts.max(1)).min(tokens);
@@ -103,7 +119,14 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             .saturating_add(prod(&[tokens, m.experts, 4]))
             .saturating_add(prod(&[tokens, h, c]))
     } else {
-        prod(&[tokens, m.intermediate, mlp_factor, c])
+        // transformers' model forward keeps the embedding output (`inputs_embeds`) referenced
+        // through every layer: beside the residual in and out and the normed input, a fourth
+        // hidden-sized tensor while the MLP runs.
+        prod(&[tokens, m.intermediate, mlp_factor, c]).saturating_add(if s.hf_activations {
+            prod(&[tokens, h, c])
+        } else {
+            0
+        })
     };
     let (dominant, body) = if attn >= mlp && attn >= norm {
         (if scores > proj { "attention scores" } else { "attention" }, attn)
@@ -114,8 +137,19 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     };
     let bytes = resid.saturating_add(body);
     let formula = match dominant {
+        "MLP" if m.is_moe() && s.grouped_experts => format!(
+            "3·b·s·h·c (residual, normed input) + b·s·k·(h + 4·I)·c (all experts at once over the routed tokens: gathered input, gate/up, act, product) + shared expert, fp32 router probabilities, embedding output = 3·{b}·{}·{h}·{c} + {b}·{}·{}·({h} + 4·{})·{c} + …",
+            thousands(q),
+            thousands(q),
+            m.top_k,
+            m.intermediate
+        ),
+        "MLP" if m.is_moe() => format!(
+            "3·b·s·h·c (residual, normed input) + one expert at a time over its routed tokens (2× the balanced share): 3·tokens·I·c, shared expert, router probabilities = 3·{b}·{}·{h}·{c} + …",
+            thousands(q)
+        ),
         "MLP" => format!(
-            "3·b·s·h·c (residual, normed input) + {}·b·s·I·c (MLP{}) = 3·{b}·{}·{h}·{c} + {}·{b}·{}·{}·{c}",
+            "3·b·s·h·c (residual, normed input) + {}·b·s·I·c (MLP{}){} = 3·{b}·{}·{h}·{c} + {}·{b}·{}·{}·{c}{}",
             mlp_factor,
             match (m.gated, act) {
                 (true, _) => ": gate/act, up, product",
@@ -123,14 +157,16 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
                 (false, crate::model::Activation::GeluFast) => ": fc and four products of gelu_fast in tensor ops",
                 (false, _) => ": fc, act",
             },
+            if s.hf_activations { " + b·s·h·c (the embedding output the model keeps)" } else { "" },
             thousands(q),
             mlp_factor,
             thousands(q),
-            m.intermediate
+            m.intermediate,
+            if s.hf_activations { format!(" + {b}·{}·{h}·{c}", thousands(q)) } else { String::new() }
         ),
         "attention scores" => format!(
             "3·b·s·h·c + b·heads·s·t·{} eager scores/softmax ({}) = 3·{b}·{}·{h}·{c} + {b}·{}·{}·{}·{}",
-            spec.eager_softmax.working_bytes(c),
+            spec.eager_softmax.working_bytes(s.compute),
             match spec.eager_softmax {
                 crate::model::EagerSoftmax::Fp32 => "scores, fp32 probabilities and their cast",
                 crate::model::EagerSoftmax::Native => "scores and probabilities in the compute dtype",
@@ -140,7 +176,7 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             a.heads,
             thousands(q),
             thousands(window_keys),
-            spec.eager_softmax.working_bytes(c)
+            spec.eager_softmax.working_bytes(s.compute)
         ),
         "attention" => format!(
             "3·b·s·h·c + b·s·(4·q_width + kv_width)·c (q, k, v, rotary temporaries, output){} = 3·{b}·{}·{h}·{c} + {b}·{}·(4·{q_w} + {kv_w})·{c}{}",

@@ -179,9 +179,11 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 query: prompt,
                 keys: if static_cache { prealloc_tokens } else { prompt },
                 compute_bytes: c,
+                compute: cdtype,
                 attn,
                 repeat_kv: hf || litgpt,
                 hf_activations: hf,
+                grouped_experts: hf && behaviour.grouped_experts,
             },
         );
         let mask = causal_mask(w, hf, attn, behaviour, prompt, prompt, c, litgpt, prealloc_tokens);
@@ -238,9 +240,11 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                     query: 1,
                     keys: kv_tokens,
                     compute_bytes: c,
+                    compute: cdtype,
                     attn,
                     repeat_kv: hf || litgpt,
                     hf_activations: hf,
+                    grouped_experts: hf && behaviour.grouped_experts,
                 },
             );
             dec.push(Component::new(

@@ -188,19 +188,24 @@ pub struct TransformersBehaviour {
     pub upcast_logits: bool,
     /// Before 4.36 there was no SDPA path for Llama: attention was eager.
     pub eager_only: bool,
+    /// From 5.0 a mixture-of-experts layer is one module holding every expert's weights
+    /// stacked, run with `torch._grouped_mm` over all routed tokens at once (before, a Python
+    /// loop ran one expert at a time on its own tokens).
+    pub grouped_experts: bool,
 }
 
 impl TransformersBehaviour {
     /// Behaviour of `version` (`None` = current).
     #[must_use]
     pub fn of(version: Option<RuntimeVersion>) -> Self {
-        let v = version.unwrap_or(RuntimeVersion::new(4, 57));
+        let v = version.unwrap_or(RuntimeVersion::new(5, 24));
         let before = |minor: u32| v < RuntimeVersion::new(4, minor);
         TransformersBehaviour {
             tuple_cache: before(36),
             full_prefill_logits: before(45),
             upcast_logits: !before(31) && before(46),
             eager_only: before(36),
+            grouped_experts: v >= RuntimeVersion::new(5, 0),
         }
     }
 }

@@ -371,11 +371,16 @@ pub enum EagerSoftmax {
 }
 
 impl EagerSoftmax {
-    /// Bytes per score alive at once in a forward without autograd (`c` = compute bytes):
-    /// scores, their masked/upcast versions and the probabilities.
+    /// Bytes per score alive at once in a forward without autograd, in compute dtype
+    /// `dtype`: scores, their masked/upcast versions and the probabilities. On CUDA,
+    /// `softmax(x, dtype=float32)` reads fp16 directly (`_softmax(half_to_float=True)`), but
+    /// copies bf16 to fp32 first, so a bf16 softmax holds the masked scores, that copy and the
+    /// fp32 output at once (aten/src/ATen/native/SoftMax.cpp, `softmax`).
     #[must_use]
-    pub fn working_bytes(self, c: u64) -> u64 {
+    pub fn working_bytes(self, dtype: crate::dtype::DType) -> u64 {
+        let c = dtype.bytes();
         match self {
+            EagerSoftmax::Fp32 if dtype == crate::dtype::DType::Bf16 => c + 4 + 4,
             EagerSoftmax::Fp32 => c + 4 + if c < 4 { c } else { 0 },
             EagerSoftmax::Native => 2 * c,
             // scores, scores + mask and the probabilities, plus the previous layer's
