@@ -84,6 +84,7 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         is_decoder: false,
         dropout: crate::model::Dropout::default(),
         eager_softmax: crate::model::EagerSoftmax::default(),
+        norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

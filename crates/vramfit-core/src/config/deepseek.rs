@@ -143,6 +143,7 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
         eager_softmax: crate::model::EagerSoftmax::default(),
+        norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

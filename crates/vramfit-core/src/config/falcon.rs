@@ -108,6 +108,7 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
         eager_softmax: crate::model::EagerSoftmax::NativeMasked,
+        norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

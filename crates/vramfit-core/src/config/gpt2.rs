@@ -90,6 +90,7 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         } else {
             crate::model::EagerSoftmax::Fp32
         },
+        norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

@@ -206,6 +206,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         is_decoder: true,
         dropout: crate::model::Dropout::default(),
         eager_softmax: crate::model::EagerSoftmax::default(),
+        norm_weight_fp32: gemma_like,
         checkpoint: None,
         softcap: crate::model::Softcap {
             attention: w.attn_logit_softcapping.is_some_and(|c| c > 0.0),

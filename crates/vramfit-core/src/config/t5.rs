@@ -139,6 +139,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         is_decoder: false,
         dropout: crate::model::Dropout::default(),
         eager_softmax: crate::model::EagerSoftmax::default(),
+        norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
     })

@@ -80,15 +80,9 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     // Eager and math attention compute every score and mask those outside a sliding window.
     let window_keys = t;
     let scores = match s.attn {
-        // scores (c) + fp32 softmax (4) + softmax cast back (c, only when c < 4).
-        // Gemma 2's soft-capping adds a tanh copy of the scores.
-        AttnImpl::Eager => prod(&[
-            b,
-            a.heads,
-            q,
-            window_keys,
-            spec.eager_softmax.working_bytes(s.compute) + if spec.softcap.attention { c } else { 0 },
-        ]),
+        // Scores, the softmax's input copy and output (see EagerSoftmax). Without autograd
+        // Gemma 2's soft-capping (/ cap, tanh, · cap) rebinds one tensor at a time: no more.
+        AttnImpl::Eager => prod(&[b, a.heads, q, window_keys, spec.eager_softmax.working_bytes(s.compute)]),
         // SDPA's math kernel computes in fp32 (16-bit inputs are upcast): scores and
         // probabilities.
         AttnImpl::Math => prod(&[b, a.heads, q, window_keys, 8]),

@@ -186,7 +186,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 grouped_experts: hf && behaviour.grouped_experts,
             },
         );
-        let mask = causal_mask(w, hf, attn, behaviour, prompt, prompt, c, litgpt, prealloc_tokens);
+        let mask = causal_mask(spec, w, hf, attn, behaviour, prompt, prompt, c, litgpt, prealloc_tokens);
         let logits = prefill_logits(spec, w, hf, litgpt, behaviour, c);
         // The busiest layer and the logits are not alive together: the peak is the larger.
         if ws.bytes.saturating_add(mask.as_ref().map_or(0, |m| m.bytes)) >= logits.bytes {
@@ -406,6 +406,7 @@ fn buffers(spec: &ModelSpec, w: &Workload, hf: bool) -> Option<Component> {
 /// The 4-D causal mask transformers builds for eager attention (and every path before 4.36).
 #[allow(clippy::too_many_arguments)]
 fn causal_mask(
+    spec: &ModelSpec,
     w: &Workload,
     hf: bool,
     attn: AttnImpl,
@@ -429,7 +430,10 @@ fn causal_mask(
         return None;
     }
     // Before 4.36 the expanded padding mask and the causal mask were combined: two copies.
-    let copies = if b.eager_only { 2 } else { 1 };
+    // Models mixing sliding-window and full layers (Gemma 2/3) get one mask per layer type.
+    let mixed = spec.layers.iter().any(|l| l.attention.window.is_some())
+        && spec.layers.iter().any(|l| l.attention.window.is_none());
+    let copies = if b.eager_only || mixed { 2 } else { 1 };
     let bytes = prod(&[copies, w.batch, q, t, c]);
     Some(Component::new(
         "mask",

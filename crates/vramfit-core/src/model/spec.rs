@@ -352,6 +352,10 @@ pub struct ModelSpec {
     pub dropout: Dropout,
     /// How transformers' eager attention computes the softmax.
     pub eager_softmax: EagerSoftmax,
+    /// RMSNorm multiplies by its weight in fp32 and casts afterwards (Gemma's
+    /// `output * (1.0 + weight.float())`), so a trained weight keeps the fp32 normalized
+    /// value; Llama-style norms cast first and keep it in the input dtype.
+    pub norm_weight_fp32: bool,
 }
 
 /// How transformers' eager attention computes its softmax, which decides what the score

@@ -353,6 +353,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         fused_qkv: litgpt,
         hf_activations: w.runtime == Runtime::Transformers,
         softmax: spec.eager_softmax,
+        norm_weight_fp32: spec.norm_weight_fp32 && w.runtime == Runtime::Transformers,
     };
     // Only FlashAttention restricts a sliding-window layer's keys; eager and math attention
     // compute every score and mask the ones outside the window.

@@ -49,6 +49,8 @@ pub struct SaveContext<'a> {
     pub hf_activations: bool,
     /// How eager attention computes its softmax (fp32 upcast or the scores' dtype).
     pub softmax: crate::model::EagerSoftmax,
+    /// The model's RMSNorm multiplies by its weight in fp32 (Gemma).
+    pub norm_weight_fp32: bool,
     /// litgpt's fused `qkv` linear: one LoRA dropout serves q, k and v (`LoRAQKVLinear`), and
     /// the value handed to attention is a view of the fused output, so SDPA keeps all of it.
     pub fused_qkv: bool,
@@ -114,16 +116,37 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
         ctx.resid
     } else if rms {
         // HF/torchtune/litgpt RMSNorm: x.float() saved by pow/mul, plus the normalized value
-        // saved by the weight multiply when the weight trains.
-        4 + if ctx.norms_train { ctx.resid } else { 0 }
+        // saved by the weight multiply when the weight trains (fp32 in Gemma's norms).
+        4 + if !ctx.norms_train {
+            0
+        } else if ctx.norm_weight_fp32 {
+            4
+        } else {
+            ctx.resid
+        }
     } else if ctx.ln_fp32 {
         4
     } else {
         ctx.resid
     };
     s.add("norms", norms * h * norm_in);
-    let qk_norms = layer.norms.iter().filter(|n| n.dim != h).map(|n| n.dim).sum::<u64>();
-    s.add("norms", qk_norms * a.heads.max(1) / 2 * if ctx.compile { c } else { 4 });
+    // Per-head q/k norms (Qwen3, Gemma 3, OLMo): over every query head and every K/V head.
+    let qk_elems: u64 = layer
+        .norms
+        .iter()
+        .filter(|n| n.dim != h)
+        .map(|n| n.dim * if n.name.starts_with('k') { a.kv_heads() } else { a.heads })
+        .sum();
+    let qk_per_elem = if ctx.compile {
+        c
+    } else if !ctx.norms_train {
+        4
+    } else if ctx.norm_weight_fp32 {
+        8
+    } else {
+        4 + c
+    };
+    s.add("norms", qk_elems * qk_per_elem);
 
     // Linear inputs.
     let mut shared: Vec<Input> = Vec::new();
