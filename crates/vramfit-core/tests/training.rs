@@ -243,6 +243,30 @@ mod multi_gpu {
         run("llama-2-13b", &Workload { task: Task::Train, batch: 1, training: t, parallel, ..Workload::default() })
     }
 
+    /// FSDP's no_sync keeps unsharded gradients while micro-batches accumulate: litgpt's
+    /// Block-wrapped LoRA pays a full gradient for every Block parameter on each GPU.
+    #[test]
+    fn fsdp_accumulation_keeps_gradients_unsharded() {
+        let lora = |grad_accum| {
+            let t = TrainingSetup {
+                method: Method::Lora,
+                precision: Some(Precision::Pure(DType::Bf16)),
+                grad_ckpt: true,
+                grad_accum,
+                seq: 1024,
+                ..TrainingSetup::default()
+            };
+            let parallel = Parallel { gpus_per_node: 2, strategy: Strategy::FsdpFull, ..Parallel::default() };
+            let w =
+                Workload { task: Task::Train, runtime: Runtime::Litgpt, training: t, parallel, ..Workload::default() };
+            run("llama-2-7b", &w)
+        };
+        let (synced, accumulating) = (lora(1), lora(8));
+        assert!(synced.component("gradients") < 100_000_000, "{}", synced.component("gradients"));
+        // 32 blocks of 202,383,360 parameters in bf16.
+        assert!(accumulating.component("gradients") >= 32 * 202_383_360 * 2, "{}", accumulating.component("gradients"));
+    }
+
     /// "13B fine-tune OOMs on 4×A100": DDP replicates 20 bytes per parameter on every GPU;
     /// ZeRO-3 and FSDP shard it so that 4 × 80 GB fit; offload makes 4 × 40 GB fit.
     #[test]

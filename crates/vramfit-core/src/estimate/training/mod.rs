@@ -590,6 +590,53 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         for (name, cs) in &mut phases {
             *cs = super::parallel::shard_training_phase(cs, par, &shape, name);
         }
+        // FSDP under gradient accumulation: Fabric's `no_backward_sync` and Accelerate's
+        // `accumulate` enter FSDP's `no_sync()`, which keeps gradients unsharded, each flat
+        // parameter's full gradient on every rank, until the synchronizing micro-batch. A flat
+        // parameter has a gradient as soon as one of its parameters trains: litgpt wraps each
+        // Block with its frozen weights and adapters together (all block parameters), a full
+        // fine-tune all parameters; the Trainer wraps PEFT adapters in units of their own.
+        let fsdp = matches!(
+            par.strategy,
+            super::parallel::Strategy::FsdpFull
+                | super::parallel::Strategy::FsdpHybrid
+                | super::parallel::Strategy::FsdpGradOp
+        );
+        if fsdp && accum_grads && matches!(w.runtime, Runtime::Litgpt | Runtime::Transformers) {
+            let counts = ParamCount::of(spec);
+            let block_params = counts
+                .total
+                .saturating_sub(counts.group(crate::model::ParamGroup::Embeddings))
+                .saturating_sub(counts.group(crate::model::ParamGroup::LmHead));
+            let (n, what) = if full {
+                (counts.total, "every parameter")
+            } else if w.runtime == Runtime::Litgpt {
+                (
+                    block_params.saturating_add(trainable),
+                    "every Block parameter (frozen weights share flat parameters with the adapters)",
+                )
+            } else {
+                (trainable, "the adapters (wrapped in units of their own)")
+            };
+            let mp = par.tp.max(1) * par.pp.max(1);
+            let bytes = prod(&[n, tb]) / mp;
+            for (name, cs) in &mut phases {
+                if *name == "optimizer step" {
+                    continue;
+                }
+                cs.retain(|c| c.name != "gradients");
+                cs.push(Component::new(
+                    "gradients",
+                    bytes,
+                    format!(
+                        "unsharded under no_sync while micro-batches accumulate: {what} = {} × {tb} B",
+                        thousands(n)
+                    ),
+                    "torch FSDP no_sync() (Fabric no_backward_sync, Accelerate accumulate)",
+                ));
+            }
+            notes.push("FSDP with gradient accumulation: gradients stay unsharded between synchronizing micro-batches (no_sync)".into());
+        }
         notes.push(format!(
             "{}: per-GPU peak of the most-loaded rank; CPU RAM shown per rank (× {} per node)",
             super::parallel::describe(par),
