@@ -314,9 +314,15 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let resid = if autocast && !full && !res.kbit_fp32 { res.base.bytes() } else { resid };
     // A prefix makes the keys longer than the queries, so transformers builds a mask, and
     // with a mask SDPA cannot take GQA natively: K/V are repeated to every query head.
+    // transformers' Falcon: 40B/180B copy K/V to every head before attention; 7B's single
+    // K/V head is broadcast inside eager attention's matmuls, which materialize the copies.
+    let hf_falcon_expands = w.runtime == Runtime::Transformers
+        && (super::inference::falcon_grouped_kv(spec)
+            || (w.attn == AttnImpl::Eager && super::inference::falcon_multi_query(spec)));
     let expand_kv = litgpt
         || torchtune
         || prefix > 0
+        || hf_falcon_expands
         || (w.runtime == Runtime::Transformers && w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 48)));
     let attn = if w.attn == AttnImpl::Sdpa
         && (super::runtime::sdpa_uses_math(
