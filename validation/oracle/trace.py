@@ -29,6 +29,9 @@ so what CUDA would do differently is emulated:
   log_softmax / sum / cumsum / prod get dtype=float32, as CUDA autocast does.
 * AdamW / SGD are created with ``foreach=True`` (the CUDA default; CPU defaults to the
   per-tensor loop).
+* dropout: training-mode ``F.dropout`` / ``torch.dropout`` run as the fused
+  ``aten.native_dropout`` that CUDA uses (autograd saves a bool mask, not a noise tensor of
+  the input's dtype as the CPU path does), see ``DropoutAsCuda``.
 * 0-dim tensors made from Python scalars (``torch.tensor(x)``, e.g. the optimizers'
   ``state["step"]``) live on the CPU in a real CUDA run; they are not counted.
 
@@ -366,6 +369,44 @@ class SdpaAsCuda(TorchFunctionMode):
             return out[0]
 
 
+class DropoutAsCuda(TorchFunctionMode):
+    """Runs training-mode dropout as CUDA does: the fused ``aten.native_dropout``.
+
+    ``at::dropout`` takes the fused kernel only for CUDA (XPU, lazy ...) tensors; on the CPU,
+    where fake tensors live, it draws a bernoulli noise tensor of the input's dtype and
+    multiplies, and autograd saves that noise (2-4 B per element).  On CUDA
+    ``native_dropout`` returns (output, bool mask) and its backward saves only the 1-B mask.
+    ``nn.Dropout.forward``, transformers' eager attention and PEFT's ``lora_dropout`` all
+    go through ``F.dropout``; ``torch.dropout`` (= ``_VF.dropout``) is caught too.  In-place
+    dropout (``dropout_``) is unfused on CUDA as well and is left alone, as is the dropout
+    inside the math SDPA kernel (C++: invisible here; no traced case uses math SDPA with
+    dropout > 0)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hits: dict[str, int] = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.dropout:
+            names = ("input", "p", "training", "inplace")
+            defaults = {"p": 0.5, "training": True, "inplace": False}
+        elif func is torch.dropout:
+            names = ("input", "p", "train")
+            defaults = {}
+        else:
+            return func(*args, **kwargs)
+        a = {**defaults, **dict(zip(names, args)), **kwargs}
+        x, p = a["input"], a["p"]
+        train = a.get("training", a.get("train"))
+        if (train and not a.get("inplace", False) and isinstance(x, torch.Tensor) and 0.0 < p < 1.0
+                and x.numel() > 0):
+            key = "F.dropout" if func is F.dropout else "torch.dropout"
+            self.hits[key] = self.hits.get(key, 0) + 1
+            return torch.ops.aten.native_dropout(x, p, True)[0]
+        return func(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def _no_autocast():
     """Run ops without the CPU autocast kernel (our own casts already happened)."""
@@ -552,6 +593,7 @@ def run(spec: Spec, peak_detail: int = 0) -> dict:
     tr = MemTracker(detail=peak_detail > 0)
     sd = SdpaAsCuda(cuda_ops=fake and spec.sdpa_cuda_ops)
     ac_emu = CudaAutocast()
+    do_emu = DropoutAsCuda() if fake else contextlib.nullcontext()
     cfg = load_config(spec.config, spec.attn)
     res: dict = {"spec": dataclasses.asdict(spec), "versions": versions()}
     if spec.task == "train":
@@ -560,7 +602,7 @@ def run(spec: Spec, peak_detail: int = 0) -> dict:
         wdt = DTYPES[spec.dtype]
     ev = {}  # named byte counts at points of interest
 
-    with fm, tr, sd, ac_emu:
+    with fm, tr, sd, ac_emu, do_emu:
         # ---- load -----------------------------------------------------------------------------
         tr.set_phase("load")
         model = build_model(cfg, wdt, spec.attn)
@@ -690,6 +732,7 @@ def run(spec: Spec, peak_detail: int = 0) -> dict:
     res["events"] = ev
     res["sdpa_backends"] = sd.choices
     res["cuda_autocast_fp32_hits"] = ac_emu.hits
+    res["dropout_as_native"] = getattr(do_emu, "hits", {})  # F.dropout / torch.dropout run as native_dropout
     res["n_allocs"] = tr.n_allocs
     res["peak_all_storages"] = tr.all_peak  # unrounded, counting the CPU-side scalars too
     res["scalars_not_counted"] = tr.scalars_skipped
