@@ -223,10 +223,6 @@ class MemTracker(TorchDispatchMode):
             h.remove()
         self._hooks = []
 
-    def mark(self):
-        """The log position now (for a peak set by ``reset_peak``)."""
-        return len(self.log)
-
     def live_at(self, event):
         """Replays the log up to ``event``: the storages live at that moment, key -> (nb, nr, info)."""
         live = {}
@@ -242,7 +238,7 @@ class MemTracker(TorchDispatchMode):
         groups: dict = {}
         for key, (nb, nr, info) in live.items():
             op, dt, shape, cls, path, node, tag = info
-            if key in self._param_names:  # (names taken after load and after get_peft_model)
+            if key in self._param_names and tag in ("load", "lora_init"):  # (a freed key can be reused)
                 cls, path = "parameter/buffer", self._param_names[key]
             g = groups.get((op, dt, shape, cls, node))
             if g is None:
