@@ -341,7 +341,9 @@ def to_case(case, res):
                          f"lora_alpha={2 * spec['lora_r']}, lora_dropout={spec.get('lora_dropout', 0.0)}, "
                          f"target_modules={spec['lora_targets']!r})): wrapped modules "
                          f"{res.get('lora_targets')}; trainable {res.get('trainable_params')} params; peft's "
-                         "default autocast_adapter_dtype=True keeps the adapters in fp32 even on bf16 weights.")
+                         "default autocast_adapter_dtype=True keeps the adapters in fp32 even on bf16 weights." +
+                         (" lora_dropout runs as CUDA's fused native_dropout (a 1-byte bool mask saved per element)."
+                          if spec.get("lora_dropout") else ""))
             lora = {"rank": spec["lora_r"], "alpha": 2 * spec["lora_r"], "targets": res.get("lora_targets"),
                     "dropout": spec.get("lora_dropout", 0.0)}
         st = res.get("steps", [])
@@ -362,7 +364,10 @@ def to_case(case, res):
              and not isinstance(v, bool) and v > 0}
     if train and drops:
         notes.append(f"Dropout as in the config ({', '.join(f'{k}={v}' for k, v in sorted(drops.items()))}): "
-                     "the model is in train mode, so dropout masks and outputs are part of the activations.")
+                     "the model is in train mode, so dropout masks and outputs are part of the activations "
+                     "(nn.Dropout / eager-attention dropout run as CUDA's fused native_dropout, which saves a "
+                     "1-byte bool mask; the flash / memory-efficient SDPA kernels drop attention "
+                     "probabilities internally and save no mask).")
     hits = res.get("cuda_autocast_fp32_hits") or {}
     if hits:
         notes.append("CUDA-autocast fp32 casts applied: " + ", ".join(f"{k} x{n}" for k, n in sorted(hits.items())) + ".")

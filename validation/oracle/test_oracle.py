@@ -213,3 +213,69 @@ def test_cases_file_passes_checker():
     if not (os.path.exists(cases) and os.path.exists(checker)):
         pytest.skip("no cases.json or checker")
     subprocess.run([sys.executable, checker, cases], check=True, capture_output=True)
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("fake", [True, False])
+def test_dropout_saves_bool_mask_like_cuda(dtype, fake):
+    """Training-mode nn.Dropout: CUDA's fused native_dropout keeps output + a 1-byte bool mask for
+    backward; the CPU path would keep output + a noise tensor of the input's dtype."""
+    import contextlib
+
+    import torch.nn as nn
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    shape = (2, 64, 256)  # 32768 elements: every size below is a multiple of 512
+    numel, es = 2 * 64 * 256, torch.empty((), dtype=dtype).element_size()
+    drop = nn.Dropout(0.1).train()
+    fm = FakeTensorMode() if fake else contextlib.nullcontext()
+    with fm:
+        x = torch.empty(shape, dtype=dtype, requires_grad=True)
+        tr = oracle.MemTracker()
+        with tr:
+            emu = oracle.DropoutAsCuda()
+            with emu:
+                y = drop(x)
+                z = torch.nn.functional.dropout(x, p=0.2, training=True)  # as transformers' eager attention
+            assert emu.hits == {"F.dropout": 2}
+            assert y.grad_fn.name() == "NativeDropoutBackward0"
+            assert tr.cur == 2 * (numel * es + numel * 1)  # two outputs + two bool masks
+            del y, z
+            assert tr.cur == 0  # nothing references the graphs any more
+            with emu:
+                loss = drop(x).sum()  # the output is gone, the graph keeps the saved mask
+            assert tr.cur - loss.untyped_storage().nbytes() == numel * 1
+            del loss
+            with emu:  # eval mode and p == 0 are left alone (no copy at all)
+                assert nn.Dropout(0.1).eval()(x) is x
+                assert torch.nn.functional.dropout(x, p=0.0, training=True) is x
+            assert emu.hits == {"F.dropout": 3}
+            # without the emulation the CPU path saves a noise tensor of the input's dtype
+            y = drop(x)
+            assert tr.cur == numel * es + numel * es
+            del y
+
+
+def test_peak_detail_and_dropout_in_a_tiny_gpt2(tmp_path):
+    """A tiny GPT-2 (dropout 0.1 everywhere) trains with native_dropout (bool masks, no bernoulli
+    noise), and --peak-detail's replayed live set adds up to the reported peak exactly."""
+    cfg = {"model_type": "gpt2", "n_embd": 128, "n_head": 4, "n_layer": 2, "n_positions": 256,
+           "vocab_size": 1024, "attn_pdrop": 0.1, "embd_pdrop": 0.1, "resid_pdrop": 0.1}
+    p = tmp_path / "gpt2tiny.json"
+    p.write_text(json.dumps(cfg))
+    spec = dict(config=str(p), task="train", precision="fp32", attn="eager", batch=2, seq=64, steps=2)
+    out = subprocess.run([sys.executable, os.path.join(HERE, "trace.py"), "--spec", json.dumps(spec),
+                          "--peak-detail", "1000"], capture_output=True, text=True, check=True, cwd=HERE)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    # per step: embedding dropout + 2 layers x (attention probs, attention out, mlp out)
+    assert r["dropout_as_native"] == {"F.dropout": 2 * (1 + 2 * 3)}
+    d = r["peak_detail"]
+    assert d["matches_peak"] and d["total_r512"] == r["peak_r512"]
+    ops = {g["op"] for g in d["groups"]}
+    assert "bernoulli" not in ops and "bernoulli_" not in ops
+    masks = [g for g in d["groups"] if g["op"] == "native_dropout" and g["dtype"] == "bool"]
+    assert masks and r["peak_phase"].startswith(("fwd", "bwd", "opt"))
+    # the same case without the detail gives the same numbers
+    plain = trace_subprocess(spec)
+    assert (plain["peak_r512"], plain["peak"]) == (r["peak_r512"], r["peak"])

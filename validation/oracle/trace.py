@@ -29,6 +29,9 @@ so what CUDA would do differently is emulated:
   log_softmax / sum / cumsum / prod get dtype=float32, as CUDA autocast does.
 * AdamW / SGD are created with ``foreach=True`` (the CUDA default; CPU defaults to the
   per-tensor loop).
+* dropout: training-mode ``F.dropout`` / ``torch.dropout`` run as the fused
+  ``aten.native_dropout`` that CUDA uses (autograd saves a bool mask, not a noise tensor of
+  the input's dtype as the CPU path does), see ``DropoutAsCuda``.
 * 0-dim tensors made from Python scalars (``torch.tensor(x)``, e.g. the optimizers'
   ``state["step"]``) live on the CPU in a real CUDA run; they are not counted.
 
@@ -44,6 +47,7 @@ import dataclasses
 import gc
 import json
 import os
+import re
 import sys
 import time
 import weakref
@@ -84,9 +88,18 @@ class MemTracker(TorchDispatchMode):
     composition are taken at the maximum of the rounded sum (what CUDA reports).
     """
 
-    def __init__(self):
+    def __init__(self, detail: bool = False):
         super().__init__()
         self.live: dict[int, tuple[int, int, str]] = {}
+        # --peak-detail: an event log of allocations and frees (replayed up to the peak afterwards)
+        self.detail = detail
+        self.log: list = []
+        self.peak_event = 0
+        self._op = "?"
+        self._mod_stack: list = []
+        self._mod_names: dict[int, str] = {}
+        self._param_names: dict[int, str] = {}  # storage key -> parameter/buffer name
+        self._hooks: list = []
         self.ignored: set[int] = set()
         self.cur = 0
         self.cur_r = 0
@@ -112,6 +125,8 @@ class MemTracker(TorchDispatchMode):
             self.ignored.discard(key)
             return
         nb, nr, tag = ent
+        if self.detail:
+            self.log.append(key)
         self.cur -= nb
         self.cur_r -= nr
         self.cur_by_tag[tag] -= nr
@@ -141,6 +156,8 @@ class MemTracker(TorchDispatchMode):
             return
         nr = round512(nb)
         tag = self.phase
+        if self.detail:
+            self.log.append((key, nb, nr, self._info(t, tag)))
         self.live[key] = (nb, nr, tag)
         self.cur += nb
         self.cur_r += nr
@@ -153,6 +170,7 @@ class MemTracker(TorchDispatchMode):
             self.peak_r = self.cur_r
             self.peak_by_tag = {k: v for k, v in self.cur_by_tag.items() if v}
             self.peak_phase = self.phase
+            self.peak_event = len(self.log)
         if self.cur_r > self.phase_peak_r.get(self.phase, 0):
             self.phase_peak_r[self.phase] = self.cur_r
 
@@ -164,8 +182,85 @@ class MemTracker(TorchDispatchMode):
             self._free(key)
         self.ignored.add(key)
 
+    # peak detail (--peak-detail) ------------------------------------------------------------
+    def _info(self, t, tag):
+        """What a storage is: (op, dtype, shape, module class, module path, autograd node, phase)."""
+        if self._mod_stack:
+            cls, path = self._mod_stack[-1][1:]
+        else:
+            cls = path = ""
+        node = torch._C._current_autograd_node()  # the backward node running (None in forward)
+        return (self._op, str(t.dtype).replace("torch.", ""), tuple(t.shape), cls, path,
+                type(node).__name__ if node is not None else "", tag)
+
+    def name_modules(self, model):
+        """Qualified module names for the detail (layer indices folded: ``layers.*.mlp``)."""
+        fold = lambda n: re.sub(r"\.\d+(?=\.|$)", ".*", n)  # noqa: E731
+        for n, m in model.named_modules():
+            self._mod_names[id(m)] = fold(n) or "<root>"
+        for n, t in list(model.named_parameters()) + list(model.named_buffers()):
+            self._param_names[t.untyped_storage()._cdata] = fold(n)
+
+    def start_module_hooks(self):
+        from torch.nn.modules import module as nnm
+
+        def pre(m, args):
+            self._mod_stack.append((id(m), type(m).__name__, self._mod_names.get(id(m), "")))
+
+        def post(m, args, out):
+            for i in range(len(self._mod_stack) - 1, -1, -1):
+                if self._mod_stack[i][0] == id(m):
+                    del self._mod_stack[i:]
+                    break
+
+        # always_call: non-reentrant checkpointing stops a recompute early by raising through the
+        # modules' forwards; the post hook must pop them anyway
+        self._hooks = [nnm.register_module_forward_pre_hook(pre),
+                       nnm.register_module_forward_hook(post, always_call=True)]
+
+    def stop_module_hooks(self):
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+
+    def live_at(self, event):
+        """Replays the log up to ``event``: the storages live at that moment, key -> (nb, nr, info)."""
+        live = {}
+        for e in self.log[:event]:
+            if isinstance(e, tuple):
+                live[e[0]] = e[1:]
+            else:
+                live.pop(e, None)
+        return live
+
+    def detail_at(self, event, top):
+        live = self.live_at(event)
+        groups: dict = {}
+        for key, (nb, nr, info) in live.items():
+            op, dt, shape, cls, path, node, tag = info
+            if key in self._param_names and tag in ("load", "lora_init"):  # (a freed key can be reused)
+                cls, path = "parameter/buffer", self._param_names[key]
+            g = groups.get((op, dt, shape, cls, node))
+            if g is None:
+                g = groups[(op, dt, shape, cls, node)] = {
+                    "op": op, "dtype": dt, "shape": list(shape), "module_class": cls, "grad_fn": node,
+                    "count": 0, "bytes": 0, "bytes_exact": 0, "phases": {}, "modules": []}
+            g["count"] += 1
+            g["bytes"] += nr
+            g["bytes_exact"] += nb
+            g["phases"][tag] = g["phases"].get(tag, 0) + 1
+            if path not in g["modules"] and len(g["modules"]) < 4:
+                g["modules"].append(path)
+        ordered = sorted(groups.values(), key=lambda g: (-g["bytes"], g["op"], str(g["shape"])))
+        total = sum(v[1] for v in live.values())
+        shown = ordered[:top]
+        return {"n_live": len(live), "total_r512": total, "total_exact": sum(v[0] for v in live.values()),
+                "n_groups": len(ordered), "shown_bytes": sum(g["bytes"] for g in shown),
+                "groups": shown}
+
     def set_phase(self, name):
         self.phase = name
+        self._mod_stack.clear()  # phases start outside any forward
         self.phase_peak_r[name] = max(self.phase_peak_r.get(name, 0), self.cur_r)
 
     def reset_peak(self):
@@ -173,6 +268,7 @@ class MemTracker(TorchDispatchMode):
         self.peak_r = self.cur_r
         self.peak_by_tag = {k: v for k, v in self.cur_by_tag.items() if v}
         self.peak_phase = self.phase
+        self.peak_event = len(self.log)
 
     def snapshot(self):
         return {"cur": self.cur, "cur_r512": self.cur_r}
@@ -180,6 +276,7 @@ class MemTracker(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         name = func.__name__.split(".")[0]
+        self._op = name
         if name in _SCALAR_CTORS and isinstance(out, torch.Tensor) and out.dim() == 0:
             self.register(out, ignore=True)  # torch.tensor(python_scalar): a CPU tensor on CUDA runs
             self.scalars_skipped += 1
@@ -266,6 +363,44 @@ class SdpaAsCuda(TorchFunctionMode):
             out = torch.ops.aten._scaled_dot_product_efficient_attention(
                 q, k, v, mask, need_lse, dropout, causal, scale=scale)
             return out[0]
+
+
+class DropoutAsCuda(TorchFunctionMode):
+    """Runs training-mode dropout as CUDA does: the fused ``aten.native_dropout``.
+
+    ``at::dropout`` takes the fused kernel only for CUDA (XPU, lazy ...) tensors; on the CPU,
+    where fake tensors live, it draws a bernoulli noise tensor of the input's dtype and
+    multiplies, and autograd saves that noise (2-4 B per element).  On CUDA
+    ``native_dropout`` returns (output, bool mask) and its backward saves only the 1-B mask.
+    ``nn.Dropout.forward``, transformers' eager attention and PEFT's ``lora_dropout`` all
+    go through ``F.dropout``; ``torch.dropout`` (= ``_VF.dropout``) is caught too.  In-place
+    dropout (``dropout_``) is unfused on CUDA as well and is left alone, as is the dropout
+    inside the math SDPA kernel (C++: invisible here; no traced case uses math SDPA with
+    dropout > 0)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hits: dict[str, int] = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.dropout:
+            names = ("input", "p", "training", "inplace")
+            defaults = {"p": 0.5, "training": True, "inplace": False}
+        elif func is torch.dropout:
+            names = ("input", "p", "train")
+            defaults = {}
+        else:
+            return func(*args, **kwargs)
+        a = {**defaults, **dict(zip(names, args)), **kwargs}
+        x, p = a["input"], a["p"]
+        train = a.get("training", a.get("train"))
+        if (train and not a.get("inplace", False) and isinstance(x, torch.Tensor) and 0.0 < p < 1.0
+                and x.numel() > 0):
+            key = "F.dropout" if func is F.dropout else "torch.dropout"
+            self.hits[key] = self.hits.get(key, 0) + 1
+            return torch.ops.aten.native_dropout(x, p, True)[0]
+        return func(*args, **kwargs)
 
 
 @contextlib.contextmanager
@@ -437,8 +572,9 @@ def lora_target_names(model):
     return sorted(names)
 
 
-def run(spec: Spec) -> dict:
-    import transformers
+def run(spec: Spec, peak_detail: int = 0) -> dict:
+    """Traces ``spec``.  ``peak_detail`` > 0 adds ``res["peak_detail"]``: the storages live at the
+    reported (512-rounded) peak, grouped, the ``peak_detail`` largest groups (see MemTracker.detail_at)."""
 
     t0 = time.time()
     fake = not spec.real
@@ -450,9 +586,10 @@ def run(spec: Spec) -> dict:
         patch_swap_tensors()
     else:
         fm = contextlib.nullcontext()
-    tr = MemTracker()
+    tr = MemTracker(detail=peak_detail > 0)
     sd = SdpaAsCuda(cuda_ops=fake and spec.sdpa_cuda_ops)
     ac_emu = CudaAutocast()
+    do_emu = DropoutAsCuda() if fake else contextlib.nullcontext()
     cfg = load_config(spec.config, spec.attn)
     res: dict = {"spec": dataclasses.asdict(spec), "versions": versions()}
     if spec.task == "train":
@@ -461,11 +598,14 @@ def run(spec: Spec) -> dict:
         wdt = DTYPES[spec.dtype]
     ev = {}  # named byte counts at points of interest
 
-    with fm, tr, sd, ac_emu:
+    with fm, tr, sd, ac_emu, do_emu:
         # ---- load -----------------------------------------------------------------------------
         tr.set_phase("load")
         model = build_model(cfg, wdt, spec.attn)
         gc.collect()
+        if tr.detail:
+            tr.name_modules(model)
+            tr.start_module_hooks()
         params = list(model.parameters())
         res["n_params"] = sum(p.numel() for p in params)
         res["param_bytes"] = storage_bytes(params)[0]
@@ -518,6 +658,8 @@ def run(spec: Spec) -> dict:
                                   task_type="CAUSAL_LM")
                 model = get_peft_model(model, lcfg)
                 res["lora_targets"] = lora_target_names(model)
+                if tr.detail:
+                    tr.name_modules(model)
                 gc.collect()
             model.train()
             if spec.grad_ckpt:
@@ -535,6 +677,7 @@ def run(spec: Spec) -> dict:
             ac = (torch.autocast("cpu", dtype=torch.bfloat16) if spec.precision == "mixed-bf16"
                   else contextlib.nullcontext())
             steps = []
+            step_events = []
             for step in range(1, spec.steps + 1):
                 tr.reset_peak()
                 tr.set_phase(f"fwd{step}")
@@ -559,8 +702,10 @@ def run(spec: Spec) -> dict:
                 ev[f"after_zero{step}"] = tr.snapshot()
                 steps.append({"peak_r512": tr.peak_r, "peak": tr.peak, "peak_phase": tr.peak_phase,
                               "peak_by_tag": dict(tr.peak_by_tag)})
+                step_events.append(tr.peak_event)
             res["steps"] = steps
             best = max(steps, key=lambda s: s["peak_r512"])
+            tr.peak_event = step_events[steps.index(best)]
             tr.peak_r, tr.peak, tr.peak_phase, tr.peak_by_tag = (
                 best["peak_r512"], best["peak"], best["peak_phase"], best["peak_by_tag"])
             res["opt_state_bytes"] = storage_bytes(
@@ -574,9 +719,16 @@ def run(spec: Spec) -> dict:
         res["peak_phase"] = tr.peak_phase
         res["peak_by_tag"] = dict(tr.peak_by_tag)
         res["phase_peak_r512"] = dict(tr.phase_peak_r)
+    if tr.detail:
+        tr.stop_module_hooks()
+        det = tr.detail_at(tr.peak_event, peak_detail)
+        # the replayed live set must add up to the reported peak exactly
+        det["matches_peak"] = det["total_r512"] == res["peak_r512"] and det["total_exact"] <= res["peak"]
+        res["peak_detail"] = det
     res["events"] = ev
     res["sdpa_backends"] = sd.choices
     res["cuda_autocast_fp32_hits"] = ac_emu.hits
+    res["dropout_as_native"] = getattr(do_emu, "hits", {})  # F.dropout / torch.dropout run as native_dropout
     res["n_allocs"] = tr.n_allocs
     res["peak_all_storages"] = tr.all_peak  # unrounded, counting the CPU-side scalars too
     res["scalars_not_counted"] = tr.scalars_skipped
@@ -616,13 +768,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spec", required=True, help="JSON object with Spec fields")
     ap.add_argument("--out", help="write the result JSON here (default: stdout)")
+    ap.add_argument("--peak-detail", type=int, default=0, metavar="N",
+                    help="add 'peak_detail': the N largest groups of storages live at the reported peak")
     a = ap.parse_args(argv)
     spec = Spec(**json.loads(a.spec))
     torch.manual_seed(0)
     import warnings
 
     warnings.filterwarnings("ignore")
-    res = run(spec)
+    res = run(spec, peak_detail=a.peak_detail)
     txt = json.dumps(res)
     if a.out:
         with open(a.out, "w") as f:
