@@ -257,6 +257,30 @@ def test_dropout_saves_bool_mask_like_cuda(dtype, fake):
             del y
 
 
+def test_fp16_softmax_to_fp32_reads_the_input_like_cuda():
+    """softmax(x_fp16, dtype=float32): CUDA runs _softmax(half_to_float=True) on the fp16 input;
+    the CPU path (where fake tensors live) first copies x to fp32.  The emulation must leave no
+    fp32 copy: the peak is the fp16 input plus the fp32 output, and bf16 is left to copy."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    shape = (2, 4, 128, 128)
+    numel = 2 * 4 * 128 * 128
+    with FakeTensorMode():
+        for dtype, copies in ((torch.float16, False), (torch.bfloat16, True)):
+            x = torch.empty(shape, dtype=dtype)
+            tr = oracle.MemTracker()
+            with tr:
+                tr.reset_peak()
+                emu = oracle.SoftmaxAsCuda()
+                with emu:
+                    y = torch.nn.functional.softmax(x, dim=-1, dtype=torch.float32)
+                assert y.dtype == torch.float32
+                expected = numel * 4 + (numel * 4 if copies else 0)
+                assert tr.peak == expected, (dtype, tr.peak, expected)
+                assert emu.hits == ({} if copies else {"softmax": 1})
+                del y
+
+
 def test_peak_detail_and_dropout_in_a_tiny_gpt2(tmp_path):
     """A tiny GPT-2 (dropout 0.1 everywhere) trains with native_dropout (bool masks, no bernoulli
     noise), and --peak-detail's replayed live set adds up to the reported peak exactly."""

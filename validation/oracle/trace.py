@@ -32,6 +32,9 @@ so what CUDA would do differently is emulated:
 * dropout: training-mode ``F.dropout`` / ``torch.dropout`` run as the fused
   ``aten.native_dropout`` that CUDA uses (autograd saves a bool mask, not a noise tensor of
   the input's dtype as the CPU path does), see ``DropoutAsCuda``.
+* fp16 softmax to fp32: ``softmax(x, dtype=float32)`` on fp16 runs CUDA's fused
+  ``_softmax(half_to_float=True)`` instead of the CPU's fp32 copy of ``x`` first (transformers'
+  eager attention in fp16), see ``SoftmaxAsCuda``; bf16 is copied on CUDA too.
 * 0-dim tensors made from Python scalars (``torch.tensor(x)``, e.g. the optimizers'
   ``state["step"]``) live on the CPU in a real CUDA run; they are not counted.
 
@@ -403,6 +406,40 @@ class DropoutAsCuda(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+class SoftmaxAsCuda(TorchFunctionMode):
+    """Runs ``softmax(x, dtype=float32)`` / ``log_softmax`` on fp16 ``x`` as CUDA does.
+
+    ATen's ``softmax(input, dim, dtype)`` (aten/src/ATen/native/SoftMax.cpp) calls the fused
+    ``_softmax(input, dim, half_to_float=True)`` when the input is a CUDA fp16 tensor and
+    ``dtype`` is float32: the fp16 input is read directly.  Anywhere else (CPU tensors, and
+    bf16 on CUDA too) the input is first copied to float32 (``input.toType(dtype)``), which
+    adds an fp32 copy of the scores next to the fp32 output.  Fake tensors live on the CPU, so
+    transformers' eager ``softmax(scores, dtype=torch.float32)`` in fp16 would count that copy;
+    this mode takes the CUDA branch instead.  bf16 is left alone: CUDA copies it as well."""
+
+    def __init__(self):
+        super().__init__()
+        self.hits: dict[str, int] = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func not in (F.softmax, F.log_softmax, torch.softmax, torch.log_softmax,
+                        torch.Tensor.softmax, torch.Tensor.log_softmax):
+            return func(*args, **kwargs)
+        a = {**dict(zip(("input", "dim", "_stacklevel", "dtype"), args)), **kwargs}
+        if func in (torch.softmax, torch.log_softmax, torch.Tensor.softmax, torch.Tensor.log_softmax):
+            a = {**dict(zip(("input", "dim", "dtype"), args)), **kwargs}
+        x, dim, dtype = a.get("input"), a.get("dim"), a.get("dtype")
+        if (isinstance(x, torch.Tensor) and x.dtype == torch.float16 and dtype == torch.float32
+                and dim is not None):
+            log = func in (F.log_softmax, torch.log_softmax, torch.Tensor.log_softmax)
+            key = "log_softmax" if log else "softmax"
+            self.hits[key] = self.hits.get(key, 0) + 1
+            op = torch.ops.aten._log_softmax if log else torch.ops.aten._softmax
+            return op(x, dim, True)
+        return func(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def _no_autocast():
     """Run ops without the CPU autocast kernel (our own casts already happened)."""
@@ -590,6 +627,7 @@ def run(spec: Spec, peak_detail: int = 0) -> dict:
     sd = SdpaAsCuda(cuda_ops=fake and spec.sdpa_cuda_ops)
     ac_emu = CudaAutocast()
     do_emu = DropoutAsCuda() if fake else contextlib.nullcontext()
+    sm_emu = SoftmaxAsCuda() if fake else contextlib.nullcontext()
     cfg = load_config(spec.config, spec.attn)
     res: dict = {"spec": dataclasses.asdict(spec), "versions": versions()}
     if spec.task == "train":
@@ -598,7 +636,7 @@ def run(spec: Spec, peak_detail: int = 0) -> dict:
         wdt = DTYPES[spec.dtype]
     ev = {}  # named byte counts at points of interest
 
-    with fm, tr, sd, ac_emu, do_emu:
+    with fm, tr, sd, ac_emu, do_emu, sm_emu:
         # ---- load -----------------------------------------------------------------------------
         tr.set_phase("load")
         model = build_model(cfg, wdt, spec.attn)
@@ -728,6 +766,7 @@ def run(spec: Spec, peak_detail: int = 0) -> dict:
     res["events"] = ev
     res["sdpa_backends"] = sd.choices
     res["cuda_autocast_fp32_hits"] = ac_emu.hits
+    res["softmax_half_to_float"] = getattr(sm_emu, "hits", {})  # fp16 softmax(dtype=float32) fused as on CUDA
     res["dropout_as_native"] = getattr(do_emu, "hits", {})  # F.dropout / torch.dropout run as native_dropout
     res["n_allocs"] = tr.n_allocs
     res["peak_all_storages"] = tr.all_peak  # unrounded, counting the CPU-side scalars too

@@ -208,6 +208,8 @@ fn oracle_accuracy_gate() {
     assert!(a[a.len() - 1] <= t["max"].as_f64().unwrap(), "max {}", a[a.len() - 1]);
     let under = e.iter().filter(|&&x| x < -0.10).count() as u64;
     assert!(under <= t["under_10"].as_u64().unwrap(), "{under} under-estimates beyond 10 %");
+    let worst = e.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(worst >= t["min_error"].as_f64().unwrap(), "an oracle case is under-estimated by {worst}");
 }
 
 #[test]
@@ -218,6 +220,15 @@ fn measured_accuracy_gate() {
     };
     let t = thresholds();
     let v = json(&["validate", cases.to_str().unwrap(), "--json"]);
+    let all = errors(&v, |_| true);
+    let ta = &t["measured_all"];
+    assert!(
+        quantile(&abs_sorted(&all), 0.5) <= ta["median"].as_f64().unwrap(),
+        "median {}",
+        quantile(&abs_sorted(&all), 0.5)
+    );
+    let under = all.iter().filter(|&&x| x < -0.10).count() as u64;
+    assert!(under <= ta["under_10"].as_u64().unwrap(), "{under} measured cases under-estimated beyond 10 %");
     let single = |c: &Value| {
         !c["id"].as_str().unwrap_or("").contains("gpu") && !c["id"].as_str().unwrap_or("").contains("xA100")
     };
