@@ -122,6 +122,12 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             0
         })
     };
+    // transformers' decoder layers unpack `hidden_states, _ = self.self_attn(...)`: with eager
+    // attention `_` holds the probabilities (compute dtype) until the layer returns, through
+    // the MLP.
+    let kept_probs =
+        if s.attn == AttnImpl::Eager && s.hf_activations { prod(&[b, a.heads, q, window_keys, c]) } else { 0 };
+    let mlp = mlp.saturating_add(kept_probs);
     let (dominant, body) = if attn >= mlp && attn >= norm {
         (if scores > proj { "attention scores" } else { "attention" }, attn)
     } else if mlp >= norm {
@@ -157,7 +163,11 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             thousands(q),
             m.intermediate,
             if s.hf_activations { format!(" + {b}·{}·{h}·{c}", thousands(q)) } else { String::new() }
-        ),
+        ) + &if kept_probs > 0 {
+            format!(" + the eager attention probabilities the layer still holds ({} B)", thousands(kept_probs))
+        } else {
+            String::new()
+        },
         "attention scores" => format!(
             "3·b·s·h·c + b·heads·s·t·{} eager scores/softmax ({}) = 3·{b}·{}·{h}·{c} + {b}·{}·{}·{}·{}",
             spec.eager_softmax.working_bytes(s.compute),
