@@ -357,6 +357,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         attn_softcap: spec.softcap.attention,
         ln_fp32: autocast,
         fused_qkv: litgpt,
+        rotary: litgpt || matches!(spec.positions, crate::model::Positions::Rotary { .. }),
         hf_activations: w.runtime == Runtime::Transformers,
         softmax: spec.eager_softmax,
         norm_weight_fp32: spec.norm_weight_fp32 && w.runtime == Runtime::Transformers,

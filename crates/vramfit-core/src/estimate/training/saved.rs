@@ -49,6 +49,8 @@ pub struct SaveContext<'a> {
     pub hf_activations: bool,
     /// How eager attention computes its softmax (fp32 upcast or the scores' dtype).
     pub softmax: crate::model::EagerSoftmax,
+    /// Rotary positions (q and k are rebuilt before attention).
+    pub rotary: bool,
     /// The model's RMSNorm multiplies by its weight in fp32 (Gemma).
     pub norm_weight_fp32: bool,
     /// litgpt's fused `qkv` linear: one LoRA dropout serves q, k and v (`LoRAQKVLinear`), and
@@ -205,9 +207,12 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
         AttnImpl::Sdpa | AttnImpl::Flash => {
             // q, k, v, output and the fp32 logsumexp.
             s.add("attention", (a.q_width() + kv_saved + a.heads * a.v_head_dim) * c + a.heads * 4);
-            if ctx.fused_qkv && a.kv_heads() == a.heads {
-                // litgpt: q and k are new tensors (rotary `torch.cat`), v a view of the fused
-                // qkv output, which therefore stays alive whole: its q and k parts on top.
+            // One fused qkv projection (litgpt always; Phi-3/4, Falcon, GPT-NeoX in
+            // transformers) with rotary positions: q and k become new tensors, v stays a view
+            // of the fused output, which SDPA's saved v keeps alive whole: its q and k parts
+            // on top (unless K/V are copied out to every head first).
+            let fused = ctx.fused_qkv || layer.linears.iter().any(|l| role(l) == Role::Qkv);
+            if ctx.rotary && fused && (a.kv_heads() == a.heads || !ctx.expand_kv) {
                 s.add("attention", (a.q_width() + a.kv_heads() * a.head_dim) * c);
             }
         }
