@@ -281,21 +281,13 @@ impl WorkloadRequest {
         }
         let runtime_version = self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?;
         let training = self.training()?;
-        let (dtype, autocast) = match (task, self.precision.as_deref()) {
+        // One spelling list for every task (`Precision::parse`): inference reads the precision
+        // as the weights' dtype and the autocast dtype.
+        let (dtype, autocast) = match (task, training.precision) {
             (_, None) | (Task::Train | Task::Merge, Some(_)) => (dtype, None),
-            (_, Some(p)) => match p.to_ascii_lowercase().as_str() {
-                "mixed-bf16" | "bf16-mixed" => (Some(DType::Fp32), Some(DType::Bf16)),
-                "mixed-fp16" | "16-mixed" | "fp16-mixed" => (Some(DType::Fp32), Some(DType::Fp16)),
-                "fp32" | "32-true" => (Some(DType::Fp32), None),
-                "pure-bf16" | "bf16-true" => (Some(DType::Bf16), None),
-                "pure-fp16" | "16-true" => (Some(DType::Fp16), None),
-                _ => {
-                    return Err(Error::workload(
-                        "--precision",
-                        format!("unknown precision {p:?}; use fp32, mixed-fp16, mixed-bf16, pure-bf16 or pure-fp16"),
-                    ))
-                }
-            },
+            (_, Some(Precision::Fp32)) => (Some(DType::Fp32), None),
+            (_, Some(Precision::Mixed(d))) => (Some(DType::Fp32), Some(d)),
+            (_, Some(Precision::Pure(d))) => (Some(d), None),
         };
         if !matches!(task, Task::Train | Task::Merge)
             && self.precision.is_some()

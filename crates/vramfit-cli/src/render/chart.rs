@@ -57,8 +57,8 @@ pub fn sweep(r: &SweepReport<'_>, color: bool, out: &mut dyn Write) -> anyhow::R
     let series = stack(r.points);
     let label = axis_label(r.axis, r.workload);
     writeln!(out, "{} ({}): peak device memory by {label}", r.model.name, r.model.origin)?;
-    if let Some(b) = r.points.iter().find_map(|p| p.outcome.as_ref().ok()) {
-        writeln!(out, "base workload: {}", describe(r.workload, b, r.model))?;
+    if r.points.iter().any(|p| p.outcome.is_ok()) {
+        writeln!(out, "base workload: {}", describe(r.workload, r.model))?;
     }
     writeln!(out)?;
     let max_total = r.points.iter().filter_map(|p| p.outcome.as_ref().ok()).map(|b| b.total_bytes()).max().unwrap_or(0);

@@ -7,7 +7,7 @@ use vramfit_core::Level;
 
 pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {
     let b = r.breakdown;
-    writeln!(out, "### {} — {}\n", r.model.name, describe(r.workload, b, r.model))?;
+    writeln!(out, "### {} — {}\n", r.model.name, describe(r.workload, r.model))?;
     writeln!(out, "Peak during **{}**.\n", b.peak_phase)?;
     writeln!(out, "| component | GiB | GB | formula | source |")?;
     writeln!(out, "|---|---:|---:|---|---|")?;

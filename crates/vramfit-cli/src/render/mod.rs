@@ -85,7 +85,7 @@ pub fn signed_both(bytes: i128) -> String {
 }
 
 /// One-line description of a workload.
-pub fn describe(w: &Workload, b: &Breakdown, model: &ResolvedModel) -> String {
+pub fn describe(w: &Workload, model: &ResolvedModel) -> String {
     use vramfit_core::Task;
     let mut parts = vec![w.task.name().to_string()];
     let t = &w.training;
@@ -128,7 +128,6 @@ pub fn describe(w: &Workload, b: &Breakdown, model: &ResolvedModel) -> String {
         Some(v) => format!("{} {v}", w.runtime.name()),
         None => w.runtime.name().to_string(),
     });
-    let _ = b;
     parts.join(" · ")
 }
 

@@ -13,7 +13,7 @@ use vramfit_io::ResolvedModel;
 pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let b = r.breakdown;
     writeln!(out, "{} ({})", r.model.name, r.model.origin)?;
-    writeln!(out, "{}", describe(r.workload, b, r.model))?;
+    writeln!(out, "{}", describe(r.workload, r.model))?;
     writeln!(out, "peak during: {}", b.peak_phase)?;
     writeln!(out)?;
     writeln!(out, "{:<28} {:>10} {:>10}  {}", "component", "GiB", "GB", "level")?;
@@ -255,7 +255,7 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
         gib(fit::RESERVE_MIN_BYTES)
     )?;
     writeln!(out)?;
-    writeln!(out, "as asked: {}", describe(&a.workload, &a.breakdown, m))?;
+    writeln!(out, "as asked: {}", describe(&a.workload, m))?;
     writeln!(
         out,
         "  needs {} GiB ({} GB) per GPU → {}",
