@@ -88,7 +88,14 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
         AttnImpl::Math => prod(&[b, a.heads, q, window_keys, 8]),
         _ => 0,
     };
-    let attn = proj.saturating_add(repeat).saturating_add(scores);
+    // The score matrices exist after the projections' temporaries are gone: while they are
+    // computed, only the rotated queries (the keys and values sit in the cache) and any
+    // repeated K/V are alive beside them.
+    let attn = if scores > 0 {
+        proj.max(prod(&[tokens, q_w, c]).saturating_add(repeat).saturating_add(scores))
+    } else {
+        proj.saturating_add(repeat)
+    };
     let m = &layer.mlp;
     let act = if s.hf_activations { m.act } else { m.act.fused() };
     // A fused gate_up projection (Phi-3) returns one 2·I tensor whose halves stay alive as
@@ -169,7 +176,7 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             String::new()
         },
         "attention scores" => format!(
-            "3·b·s·h·c + b·heads·s·t·{} eager scores/softmax ({}) = 3·{b}·{}·{h}·{c} + {b}·{}·{}·{}·{}",
+            "3·b·s·h·c + b·s·q_width·c (rotated queries; K/V are in the cache) + b·heads·s·t·{} eager scores/softmax ({}) = 3·{b}·{}·{h}·{c} + … + {b}·{}·{}·{}·{}",
             spec.eager_softmax.working_bytes(s.compute),
             match spec.eager_softmax {
                 crate::model::EagerSoftmax::Fp32 => "scores, fp32 probabilities and their cast",
