@@ -551,14 +551,17 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     // gradient, materialized in full before it is accumulated into the same .grad (or into
     // the input buffer that the optimizer-in-backward hook reads).
     let tied_grad = if full && spec.tied_embeddings {
+        // autograd adds the two out of place (InputBuffer), so the head's share, the dense
+        // embedding gradient and their sum (the new .grad, counted with the gradients) are
+        // alive together.
         Component::new(
             "embedding_gradient",
-            prod(&[spec.vocab_size, h, tb]),
+            prod(&[spec.vocab_size, h, tb, 2]),
             format!(
-                "dense embedding gradient V × h × {tb} B before accumulation into the tied head's = {} × {h} × {tb}",
+                "the tied head's gradient and the dense embedding gradient, V × h × {tb} B each, summed out of place into .grad = 2 × {} × {h} × {tb}",
                 thousands(spec.vocab_size)
             ),
-            "aten embedding_dense_backward + AccumulateGrad",
+            "aten embedding_dense_backward + autograd InputBuffer accumulation",
         )
     } else {
         Component::new("embedding_gradient", 0, "", "")
