@@ -251,8 +251,9 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             format!("linear weights cast to {c}-byte copies kept for backward, the head once per 128-token chunk ({} chunks) = {} × {c}", seq.div_ceil(128), thousands(n)),
             "torch autocast + litgpt GPT.forward(lm_head_chunk_size=128)",
         )
-    } else if autocast && dense_dtype.bytes() > c && !full && t.grad_ckpt {
-        // Casts of frozen weights are not cached (they do not require grad); checkpointed
+    } else if autocast && dense_dtype.bytes() > c && t.grad_ckpt {
+        // Casts of frozen weights are not cached (they do not require grad), and the cache of
+        // trained ones is cleared when the autocast region exits before backward; checkpointed
         // layers do not save them, so only the layer being recomputed holds its copies.
         let per_layer = if quant.is_some() {
             0
