@@ -320,10 +320,13 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let hf_falcon_expands = w.runtime == Runtime::Transformers
         && (super::inference::falcon_grouped_kv(spec)
             || (w.attn == AttnImpl::Eager && super::inference::falcon_multi_query(spec)));
+    // transformers' eager attention always repeats grouped K/V to every head (`repeat_kv`;
+    // only SDPA takes `enable_gqa`), and the matmuls keep the repeated copies.
     let expand_kv = litgpt
         || torchtune
         || prefix > 0
         || hf_falcon_expands
+        || (w.runtime == Runtime::Transformers && w.attn == AttnImpl::Eager)
         || (w.runtime == Runtime::Transformers && w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 48)));
     let attn = if w.attn == AttnImpl::Sdpa
         && (super::runtime::sdpa_uses_math(
