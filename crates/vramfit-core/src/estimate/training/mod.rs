@@ -392,8 +392,10 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             busiest = bytes;
             busiest_desc = format!("{} = {} B/token", s.describe(seq_keys(layer)), thousands(per_token));
         }
-        bwd_ws = bwd_ws
-            .max(prod(&[tokens, backward_working_set(layer, h, resid, c, attn, seq_keys(layer), spec.eager_softmax)]));
+        // The MLP is differentiated first; by the time attention's backward builds its
+        // gradients, the MLP half's saved tensors are gone.
+        let (mlp_ws, attn_ws) = backward_working_set(layer, h, resid, c, attn, seq_keys(layer), spec.eager_softmax);
+        bwd_ws = bwd_ws.max(prod(&[tokens, mlp_ws.max(attn_ws.saturating_sub(s.mlp_side))]));
     }
     // Final norm and the head's input.
     let head_trains = full || res.targets.roles.contains(&Role::Head);

@@ -65,6 +65,9 @@ pub struct LayerSaved {
     pub parts: Vec<(&'static str, u64)>,
     /// Bytes per token per key position (eager attention), multiplied by the sequence.
     pub per_token_per_key: u64,
+    /// Of `parts`, the bytes per token that belong to the MLP half of the layer (its core,
+    /// its linears' saved inputs): backward releases them before it reaches the attention.
+    pub mlp_side: u64,
 }
 
 impl LayerSaved {
@@ -77,6 +80,10 @@ impl LayerSaved {
         } else {
             self.parts.push((name, bytes));
         }
+    }
+    fn add_mlp(&mut self, name: &'static str, bytes: u64) {
+        self.add(name, bytes);
+        self.mlp_side += bytes;
     }
     /// Bytes per token including attention scores at `seq` keys.
     #[must_use]
@@ -172,13 +179,21 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
         let adapted = ctx.targets.adapted_out(l, layer) > 0;
         let weight_trains = ctx.full;
         let needs_base_input = weight_trains || (ctx.quant_saves_input && !ctx.full);
+        let mlp_input = matches!(input, Input::MlpNorm | Input::MlpHidden);
+        let add = |s: &mut LayerSaved, name: &'static str, bytes: u64| {
+            if mlp_input {
+                s.add_mlp(name, bytes);
+            } else {
+                s.add(name, bytes);
+            }
+        };
         if needs_base_input {
             if ctx.autocast && input_dtype != c {
                 // autocast casts the input once per linear call, and that copy is saved.
-                s.add("linear inputs", per_token_in * c);
+                add(&mut s, "linear inputs", per_token_in * c);
             } else if !shared.contains(&input) || l.copies > 1 {
                 shared.push(input);
-                s.add("linear inputs", per_token_in * input_dtype);
+                add(&mut s, "linear inputs", per_token_in * input_dtype);
             }
         }
         let fused_part = ctx.fused_qkv && matches!(r, Role::Q | Role::K | Role::V | Role::Qkv);
@@ -190,12 +205,12 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
             let own_copy = ctx.lora_dropout || ctx.autocast || lora_dtype != input_dtype;
             if ctx.lora_dropout {
                 // dropout output (saved by lora_A) + its mask.
-                s.add("lora inputs", per_token_in * (lora_dtype + 1));
+                add(&mut s, "lora inputs", per_token_in * (lora_dtype + 1));
             } else if own_copy {
-                s.add("lora inputs", per_token_in * lora_dtype);
+                add(&mut s, "lora inputs", per_token_in * lora_dtype);
             } else if !shared.contains(&input) {
                 shared.push(input);
-                s.add("lora inputs", per_token_in * input_dtype);
+                add(&mut s, "lora inputs", per_token_in * input_dtype);
             }
         }
     }
@@ -257,10 +272,10 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
         // A GELU kernel saves its input; written out in tensor ops, every op's operands.
         act_saved * i
     };
-    s.add("mlp", mlp_elems * routed * c + m.shared_intermediate * if m.gated { 3 } else { 1 } * c);
+    s.add_mlp("mlp", mlp_elems * routed * c + m.shared_intermediate * if m.gated { 3 } else { 1 } * c);
     if m.is_moe() {
         // Router softmax (fp32), gathered expert inputs and the weighted outputs.
-        s.add("mlp", m.experts * 4 + 2 * routed * h * c);
+        s.add_mlp("mlp", m.experts * 4 + 2 * routed * h * c);
     }
     if ctx.hidden_dropout {
         s.add("dropout masks", 2 * h);
@@ -268,8 +283,9 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
     s
 }
 
-/// Bytes per token a layer's backward needs transiently: gradients of the residual stream and
-/// of the largest intermediates.
+/// Bytes per token a layer's backward needs transiently, as (MLP backward, attention
+/// backward): gradients of the residual stream and of the MLP intermediates, and of the
+/// attention probabilities and scores.
 #[must_use]
 pub fn backward_working_set(
     layer: &Layer,
@@ -279,7 +295,7 @@ pub fn backward_working_set(
     attn: AttnImpl,
     keys: u64,
     softmax: crate::model::EagerSoftmax,
-) -> u64 {
+) -> (u64, u64) {
     let m = &layer.mlp;
     let i = m.intermediate.max(m.shared_intermediate) * if m.is_moe() { m.top_k.max(1) } else { 1 };
     let mlp = 2 * h * resid + 3 * i * compute;
@@ -290,5 +306,5 @@ pub fn backward_working_set(
         AttnImpl::Math => layer.attention.heads * keys * 8,
         _ => 0,
     };
-    mlp.max(scores + 2 * h * resid)
+    (mlp, scores + 2 * h * resid)
 }
