@@ -7,7 +7,8 @@
     ... sweep.py --list                       # print the case ids and exit
     ... sweep.py --force                      # re-trace cases already in runs.jsonl
 
-Raw trace results go to runs.jsonl (one JSON line per case, appended as each case finishes;
+Raw trace results go to runs.jsonl (one JSON line per case, appended as each case finishes and
+compacted to the latest line per case when the sweep ends;
 a re-run skips cases already there unless --force).  cases.json (the shared validation format)
 is rewritten after every finished case, so a stopped sweep leaves usable partial results.
 The configs used are copied to configs/ (model.config_file is relative to cases.json).
@@ -242,6 +243,16 @@ def load_runs():
                     r = json.loads(line)
                     runs[r["id"]] = r
     return runs
+
+
+def compact_runs(runs):
+    """Rewrite runs.jsonl with one line per case (the latest): while a sweep runs it only
+    appends, so a stopped sweep loses nothing, and a re-traced case leaves its old line."""
+    tmp = RUNS + ".tmp"
+    with open(tmp, "w") as f:
+        for r in runs.values():
+            f.write(json.dumps(r) + "\n")
+    os.replace(tmp, RUNS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -507,6 +518,7 @@ def main(argv=None):
             eta = el / done * (len(todo) - done)
             print(f"[{done}/{len(todo)}] {c['id']}: {msg} ({res.get('wall_s')} s; eta {eta / 60:.0f} min)",
                   flush=True)
+    compact_runs(runs)
     n_ok = write_cases(cases, runs)
     n_err = sum(1 for c in sel if "error" in runs.get(c["id"], {}))
     print(f"wrote {n_ok} cases to {os.path.relpath(CASES, REPO)}; {n_err} failed; {time.time() - t0:.0f} s")
