@@ -232,10 +232,11 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
             }
         }
         AttnImpl::Math => {
-            // PyTorch's math kernel upcasts 16-bit inputs to fp32: fp32 copies of q (scaled),
-            // k and v for the two matmuls, the fp32 probabilities (kept by softmax and by the
-            // second matmul), and the output.
-            s.add("attention", (2 * a.q_width() + kv_saved) * 4 + a.q_width() * c);
+            // PyTorch's math kernel (`_scaled_dot_product_attention_math`) works in fp32: it
+            // keeps the scaled fp32 query and the scaled keys and the values repeated to every
+            // query head (`enable_gqa`, or a broadcast K/V copied by the matmul), plus the fp32
+            // probabilities (kept by softmax and by the second matmul).
+            s.add("attention", (a.q_width() + a.heads * (a.head_dim + a.v_head_dim)) * 4);
             s.per_token_per_key = a.heads * 4;
         }
         AttnImpl::Eager => {
