@@ -455,3 +455,35 @@ impl ModelSpec {
         self.layers.first().map(|l| &l.attention)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Activation, EagerSoftmax};
+    use crate::dtype::DType;
+
+    #[test]
+    fn eager_softmax_bytes_per_score() {
+        // fp16 is read directly by CUDA's half_to_float softmax: scores, fp32 output, cast.
+        assert_eq!(EagerSoftmax::Fp32.working_bytes(DType::Fp16), 2 + 4 + 2);
+        // bf16 is copied to fp32 first: scores, the fp32 copy and the fp32 output.
+        assert_eq!(EagerSoftmax::Fp32.working_bytes(DType::Bf16), 2 + 4 + 4);
+        assert_eq!(EagerSoftmax::Fp32.working_bytes(DType::Fp32), 4 + 4);
+        assert_eq!(EagerSoftmax::Native.working_bytes(DType::Bf16), 4);
+        assert_eq!(EagerSoftmax::NativeMasked.working_bytes(DType::Fp16), 8);
+        // Saved for backward: fp32 probabilities and their cast, or the probabilities only.
+        assert_eq!(EagerSoftmax::Fp32.saved_bytes(2), 6);
+        assert_eq!(EagerSoftmax::Native.saved_bytes(2), 2);
+        assert_eq!(EagerSoftmax::Fp32.backward_bytes(2), 6);
+        assert_eq!(EagerSoftmax::Native.backward_bytes(2), 4);
+    }
+
+    #[test]
+    fn composed_gelus_keep_more_than_a_kernel() {
+        assert_eq!(Activation::Gelu.saved_intermediates(), 1);
+        assert_eq!(Activation::GeluNew.saved_intermediates(), 4);
+        assert_eq!(Activation::GeluFast.saved_intermediates(), 7);
+        assert_eq!(Activation::GeluNew.fused(), Activation::Gelu);
+        assert_eq!(Activation::Silu.working_intermediates(), 2);
+        assert_eq!(Activation::GeluNew.working_intermediates(), 4);
+    }
+}
