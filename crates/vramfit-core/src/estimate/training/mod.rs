@@ -362,6 +362,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         ln_fp32: autocast,
         fused_qkv: litgpt,
         rotary: litgpt || matches!(spec.positions, crate::model::Positions::Rotary { .. }),
+        single_sequence: w.batch == 1,
         hf_activations: w.runtime == Runtime::Transformers,
         softmax: spec.eager_softmax,
         norm_weight_fp32: spec.norm_weight_fp32 && w.runtime == Runtime::Transformers,

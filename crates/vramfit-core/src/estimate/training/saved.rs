@@ -51,6 +51,8 @@ pub struct SaveContext<'a> {
     pub softmax: crate::model::EagerSoftmax,
     /// Rotary positions (q and k are rebuilt before attention).
     pub rotary: bool,
+    /// Batch of one sequence (lets `matmul` fold a broadcast K/V head instead of copying it).
+    pub single_sequence: bool,
     /// The model's RMSNorm multiplies by its weight in fp32 (Gemma).
     pub norm_weight_fp32: bool,
     /// litgpt's fused `qkv` linear: one LoRA dropout serves q, k and v (`LoRAQKVLinear`), and
@@ -233,10 +235,17 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
         }
         AttnImpl::Math => {
             // PyTorch's math kernel (`_scaled_dot_product_attention_math`) works in fp32: it
-            // keeps the scaled fp32 query and the scaled keys and the values repeated to every
-            // query head (`enable_gqa`, or a broadcast K/V copied by the matmul), plus the fp32
-            // probabilities (kept by softmax and by the second matmul).
-            s.add("attention", (a.q_width() + a.heads * (a.head_dim + a.v_head_dim)) * 4);
+            // keeps the scaled fp32 query, the scaled keys and the values (repeated to every
+            // query head under `enable_gqa`; a single broadcast head, as Falcon-7B passes it,
+            // is copied to every head by the batched matmul unless a batch of one lets
+            // `matmul` fold it into a plain mm), plus the fp32 probabilities (kept by softmax
+            // and by the second matmul).
+            let kv = if a.kv_heads() == 1 && ctx.single_sequence {
+                a.kv_width()
+            } else {
+                a.heads * (a.head_dim + a.v_head_dim)
+            };
+            s.add("attention", (a.q_width() + kv) * 4);
             s.per_token_per_key = a.heads * 4;
         }
         AttnImpl::Eager => {
