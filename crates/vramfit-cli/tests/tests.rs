@@ -175,6 +175,25 @@ fn validate_reads_the_shared_format_and_meets_the_inference_bar() {
     }
 }
 
+#[test]
+fn validate_explains_selected_cases() {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../validation/oracle/cases.json");
+    let f = file.to_str().unwrap();
+    let out = vramfit(&["validate", f, "--case", "ORC-gpt2-load-fp32", "--explain"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("== ORC-gpt2-load-fp32") && text.contains("weights") && text.contains("estimated 1 cases"),
+        "{text}"
+    );
+    let v = json(&["validate", f, "--case", "ORC-gpt2-", "--json"]);
+    let ids: Vec<&str> = v["cases"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(ids.len() > 3 && ids.iter().all(|i| i.contains("ORC-gpt2-")), "{ids:?}");
+    let out = vramfit(&["validate", f, "--case", "no-such-case"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--case"));
+}
+
 fn thresholds() -> Value {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../validation/thresholds.json");
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
