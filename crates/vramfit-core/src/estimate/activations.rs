@@ -100,7 +100,8 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     let act = if s.hf_activations { m.act } else { m.act.fused() };
     // A fused gate_up projection (Phi-3) returns one 2·I tensor whose halves stay alive as
     // views while the activation and the product are computed: one I more than separate ones.
-    let fused_gate_up = layer.linears.iter().any(|l| l.name.ends_with("gate_up_proj"));
+    let fused_gate_up =
+        layer.linears.iter().any(|l| super::training::peft::role(l) == super::training::peft::Role::GateUp);
     let mlp_factor = act.working_intermediates() + u64::from(m.gated) + u64::from(m.gated && fused_gate_up);
     let mlp = if m.is_moe() && s.grouped_experts {
         // Every routed token at once: its gathered input (h), the stacked gate/up output

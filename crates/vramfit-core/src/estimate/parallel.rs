@@ -29,6 +29,14 @@ pub enum Strategy {
     Sequential,
 }
 
+impl Strategy {
+    /// PyTorch FSDP in any sharding mode.
+    #[must_use]
+    pub fn is_fsdp(self) -> bool {
+        matches!(self, Strategy::FsdpFull | Strategy::FsdpGradOp | Strategy::FsdpHybrid)
+    }
+}
+
 /// Where offloaded state goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -407,7 +415,7 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
     let act = Share { num: s.tp_activation_per_mille, den: 1000 };
     let deepspeed = matches!(p.strategy, Strategy::Zero(_));
     let zero = if let Strategy::Zero(z) = p.strategy { z } else { 0 };
-    let fsdp = matches!(p.strategy, Strategy::FsdpFull | Strategy::FsdpGradOp | Strategy::FsdpHybrid);
+    let fsdp = p.strategy.is_fsdp();
     let shard_params = zero == 3 || matches!(p.strategy, Strategy::FsdpFull | Strategy::FsdpHybrid);
     let shard_grads = zero >= 2 || fsdp;
     let shard_states = zero >= 1 || fsdp;

@@ -229,9 +229,9 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     }
 
     // ---- autocast weight copies ----------------------------------------------------------
+    let head_numel = spec.lm_head.as_ref().map_or(0, crate::model::Linear::weight_numel);
     // A tied head is a linear too: F.linear casts the shared fp32 weight like any other.
-    let tied_head =
-        if spec.tied_embeddings { spec.lm_head.as_ref().map_or(0, crate::model::Linear::weight_numel) } else { 0 };
+    let tied_head = if spec.tied_embeddings { head_numel } else { 0 };
     let linear_params: u64 = spec.all_linears().map(crate::model::Linear::weight_numel).sum::<u64>() + tied_head;
     let quantized_params = wb.quantized_params;
     // litgpt runs the head in 128-token chunks; under autocast a frozen head's weight is cast
@@ -265,11 +265,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 .unwrap_or(0)
         };
         // The head runs outside the checkpointed layers: its cast is saved for backward.
-        let head = if quant.is_some() && w.runtime == Runtime::Litgpt {
-            0
-        } else {
-            spec.lm_head.as_ref().map_or(0, crate::model::Linear::weight_numel)
-        };
+        let head = if quant.is_some() && w.runtime == Runtime::Litgpt { 0 } else { head_numel };
         Component::new(
             "autocast_weight_copies",
             (per_layer + head) * c,
@@ -313,13 +309,13 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         res.base.bytes().min(4)
     };
     let resid = if autocast && !full && !res.kbit_fp32 { res.base.bytes() } else { resid };
-    // A prefix makes the keys longer than the queries, so transformers builds a mask, and
-    // with a mask SDPA cannot take GQA natively: K/V are repeated to every query head.
     // transformers' Falcon: 40B/180B copy K/V to every head before attention; 7B's single
     // K/V head is broadcast inside eager attention's matmuls, which materialize the copies.
     let hf_falcon_expands = w.runtime == Runtime::Transformers
         && (super::inference::falcon_grouped_kv(spec)
             || (w.attn == AttnImpl::Eager && super::inference::falcon_multi_query(spec)));
+    // A prefix makes the keys longer than the queries, so transformers builds a mask, and
+    // with a mask SDPA cannot take GQA natively: K/V are repeated to every query head.
     // transformers' eager attention always repeats grouped K/V to every head (`repeat_kv`;
     // only SDPA takes `enable_gqa`), and the matmuls keep the repeated copies.
     let expand_kv = litgpt
@@ -354,7 +350,6 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         targets: &res.targets,
         attn,
         expand_kv,
-        seq: keys,
         attn_dropout: !no_dropout_runtime && spec.dropout.attention > 0 && attn == AttnImpl::Eager,
         hidden_dropout: !no_dropout_runtime && spec.dropout.hidden > 0,
         compile: t.compile,
@@ -532,7 +527,6 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     // buffer until the embedding's own gradient arrives at the very end (so even an optimizer
     // step in backward cannot free it early). A chunked head adds each chunk's full-size
     // weight gradient into that buffer: two copies for a moment during the loss.
-    let head_numel = spec.lm_head.as_ref().map_or(0, crate::model::Linear::weight_numel);
     if full && !accum_grads && head_numel > 0 && (!t.optimizer_in_backward || spec.tied_embeddings) {
         let g = prod(&[head_numel, tb]);
         bwd.push(Component::new(
@@ -613,13 +607,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         // parameter has a gradient as soon as one of its parameters trains: litgpt wraps each
         // Block with its frozen weights and adapters together (all block parameters), a full
         // fine-tune all parameters; the Trainer wraps PEFT adapters in units of their own.
-        let fsdp = matches!(
-            par.strategy,
-            super::parallel::Strategy::FsdpFull
-                | super::parallel::Strategy::FsdpHybrid
-                | super::parallel::Strategy::FsdpGradOp
-        );
-        if fsdp && accum_grads && matches!(w.runtime, Runtime::Litgpt | Runtime::Transformers) {
+        if par.strategy.is_fsdp() && accum_grads && matches!(w.runtime, Runtime::Litgpt | Runtime::Transformers) {
             let counts = ParamCount::of(spec);
             let block_params = counts
                 .total

@@ -32,8 +32,6 @@ pub struct SaveContext<'a> {
     pub attn: AttnImpl,
     /// K/V are expanded to every query head before attention (GQA `repeat_kv`).
     pub expand_kv: bool,
-    /// Tokens attended to (sequence length).
-    pub seq: u64,
     /// Attention-probability dropout active.
     pub attn_dropout: bool,
     /// Residual dropout active.
