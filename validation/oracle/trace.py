@@ -423,12 +423,13 @@ class SoftmaxAsCuda(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func not in (F.softmax, F.log_softmax, torch.softmax, torch.log_softmax,
-                        torch.Tensor.softmax, torch.Tensor.log_softmax):
+        if func in (F.softmax, F.log_softmax):
+            names = ("input", "dim", "_stacklevel", "dtype")
+        elif func in (torch.softmax, torch.log_softmax, torch.Tensor.softmax, torch.Tensor.log_softmax):
+            names = ("input", "dim", "dtype")
+        else:
             return func(*args, **kwargs)
-        a = {**dict(zip(("input", "dim", "_stacklevel", "dtype"), args)), **kwargs}
-        if func in (torch.softmax, torch.log_softmax, torch.Tensor.softmax, torch.Tensor.log_softmax):
-            a = {**dict(zip(("input", "dim", "dtype"), args)), **kwargs}
+        a = {**dict(zip(names, args)), **kwargs}
         x, dim, dtype = a.get("input"), a.get("dim"), a.get("dtype")
         if (isinstance(x, torch.Tensor) and x.dtype == torch.float16 and dtype == torch.float32
                 and dim is not None):
