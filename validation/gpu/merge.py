@@ -107,9 +107,16 @@ def to_cases(r):
             "max_memory_allocated": "torch.cuda.max_memory_allocated()" if not cpu else
             "live tensor storages (oracle MemTracker on real CPU tensors, 512 B rounding)",
             "max_memory_reserved": "torch.cuda.max_memory_reserved()",
-            "nvml_used": "NVML used memory of this process at the phase end (its own row where NVML shows "
-                         "processes, else the device's used memory minus what was used before its context); the "
-                         "caching allocator gives nothing back without empty_cache, so the last sample is the peak",
+            "nvml_used": ("NVML used memory of this process at the phase end (its own row where NVML shows "
+                          "processes, else the device's used memory minus what was used before its context)"
+                          if ctx.get("nvml_per_phase") else
+                          "NVML used memory of this process (its own row where NVML shows processes, else the "
+                          "device's used memory minus what was used before its context) right after the context "
+                          "was created, plus the growth of cudaMemGetInfo's used memory since then, at the phase "
+                          f"end (nvidia-smi only: the final NVML reading differs by "
+                          f"{(ctx.get('nvml_final_minus_last_phase') or 0) / MiB:+.0f} MiB)")
+                         + "; the caching allocator gives nothing back without empty_cache, so the last phase "
+                           "end is the peak",
         }[metric]
         peak = ("the steady state after the build" if spec["task"] == "load"
                 else f"the peak over the workload's phases, in {lv['phase']}")

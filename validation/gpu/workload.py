@@ -17,7 +17,7 @@ weights, as after loading a checkpoint, not from the random-init transients of
 ``from_config``.
 
 Meters: ``CudaMeter`` reads ``torch.cuda.max_memory_allocated`` / ``max_memory_reserved`` and
-``memory_stats`` per phase (peaks reset at every phase start) and NVML at each phase end, and
+``memory_stats`` per phase (peaks reset at every phase start) and NVML (see its docstring), and
 measures the CUDA context alone first (NVML before and after creating it, before any tensor).
 ``CpuMeter`` (the kit's self-test) counts live tensor storages with the oracle's
 ``MemTracker`` on real CPU tensors: an allocated figure only; there is no caching allocator or
@@ -94,6 +94,14 @@ class _Poller:
 
 
 class CudaMeter:
+    """Reads the CUDA caching allocator and NVML.
+
+    NVML is read at every phase end when pynvml is importable (microseconds).  With only
+    ``nvidia-smi`` (a process start per reading, ~0.1 s) it is read around the context creation
+    and once at the end, and a phase's NVML figure is the context's plus the growth of
+    ``cudaMemGetInfo``'s used memory since then (the same device memory, read in-process); the
+    final reading checks that sum (``nvml_final``)."""
+
     device = "cuda"
 
     def __init__(self):
@@ -103,11 +111,23 @@ class CudaMeter:
         self.context = None
         self._poll = None
         self._t0 = 0.0
+        self._per_phase = self.nvml.kind == "pynvml"
+
+    def _nvml_now(self):
+        """(what NVML shows for this process, device used, process row): the process's own row
+        where NVML shows processes, else the device's used memory minus the pre-context baseline."""
+        dev = self.nvml.device_used()
+        proc = self.nvml.process_used(self.pid) if self._proc_visible else None
+        if proc is not None:
+            return proc, dev, proc
+        if dev is not None and self._base is not None:
+            return dev - self._base, dev, None
+        return None, dev, None
 
     def start(self):
         """Measures the CUDA context alone: NVML before and after creating it, no tensor yet."""
         assert not torch.cuda.is_initialized(), "CUDA was initialised before the context measure"
-        before = self.nvml.device_used()
+        self._base = self.nvml.device_used()
         t0 = time.time()
         torch.cuda.init()
         free, total = torch.cuda.mem_get_info()  # needs (so creates) the primary context
@@ -115,18 +135,26 @@ class CudaMeter:
         secs = time.time() - t0
         after = self.nvml.device_used()
         proc = self.nvml.process_used(self.pid)
-        self.base_device_used = before
+        self._proc_visible = proc is not None
+        ctx = proc if proc is not None else (after - self._base if after is not None and self._base is not None
+                                              else None)
         self.context = {
-            "nvml_device_used_before": before, "nvml_device_used_after": after,
-            "bytes": (after - before) if before is not None and after is not None else None,
+            "bytes": ctx, "nvml_device_used_before": self._base, "nvml_device_used_after": after,
             "nvml_process_used": proc, "memgetinfo_used": total - free, "memgetinfo_total": total,
-            "seconds": round(secs, 3),
-            "how": "NVML device used after torch.cuda.init() + cudaMemGetInfo (which creates the primary "
-                   "context) minus before it; no tensor allocated yet",
+            "seconds": round(secs, 3), "nvml_per_phase": self._per_phase,
+            "how": "NVML after torch.cuda.init() + cudaMemGetInfo (which creates the primary context), no tensor "
+                   "yet: the process's row where NVML shows processes, else the device's used memory minus before",
         }
         self._memgetinfo_ctx = total - free
         self._poll = _Poller()
         self._poll.start()
+
+    def finish(self):
+        """One NVML reading after the last phase: checks the last phase's figure."""
+        now, dev, proc = self._nvml_now()
+        last = self.phases[-1]["nvml_used"] if self.phases else None
+        self.context["nvml_final"] = now
+        self.context["nvml_final_minus_last_phase"] = now - last if now is not None and last is not None else None
 
     def stop(self):
         if self._poll:
@@ -146,10 +174,16 @@ class CudaMeter:
         torch.cuda.synchronize()
         secs = time.time() - self._t0
         s = torch.cuda.memory_stats()
-        dev = self.nvml.device_used()
-        proc = self.nvml.process_used(self.pid)
         free, total = torch.cuda.mem_get_info()
-        dev_delta = dev - self.base_device_used if dev is not None and self.base_device_used is not None else None
+        grown = (total - free) - self._memgetinfo_ctx
+        ctx = self.context["bytes"]
+        if self._per_phase:
+            nv, dev, proc = self._nvml_now()
+            how = "nvml"
+        else:
+            dev = proc = None
+            nv = ctx + grown if ctx is not None else None
+            how = "context + memgetinfo growth"
         self.phases.append({
             "phase": name, "seconds": round(secs, 3), "failed": failed,
             "max_allocated": torch.cuda.max_memory_allocated(), "max_reserved": torch.cuda.max_memory_reserved(),
@@ -159,11 +193,8 @@ class CudaMeter:
             "inactive_split_peak": s.get("inactive_split_bytes.all.peak"),
             "segments": s.get("segment.all.current"), "large_segments": s.get("segment.large_pool.current"),
             "alloc_retries": s.get("num_alloc_retries"), "ooms": s.get("num_ooms"),
-            "nvml_device_used": dev, "nvml_device_delta": dev_delta, "nvml_process_used": proc,
-            # what this process holds as NVML sees it: its own row where NVML shows processes,
-            # else the device's used memory minus what was used before our context existed
-            "nvml_used": proc if proc is not None else dev_delta,
-            "memgetinfo_used": total - free,
+            "nvml_used": nv, "nvml_how": how, "nvml_device_used": dev, "nvml_process_used": proc,
+            "memgetinfo_used": total - free, "memgetinfo_grown_since_context": grown,
             "memgetinfo_peak_polled": self._poll.peak,
         })
 
@@ -187,6 +218,9 @@ class CpuMeter:
 
     def settle(self):
         gc.collect()
+
+    def finish(self):
+        pass
 
     def begin(self, name):
         self.tr.set_phase(name)
@@ -321,7 +355,7 @@ def environment(meter):
         import accelerate
 
         env["accelerate"] = accelerate.__version__
-    if meter.device == "cuda":
+    if isinstance(meter, CudaMeter):
         props = torch.cuda.get_device_properties(0)
         env.update(gpu=torch.cuda.get_device_name(0), gpu_total_bytes=props.total_memory,
                    capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
@@ -334,17 +368,19 @@ def environment(meter):
     return env
 
 
-def measure(entry, device):
-    """Runs one plan entry ({id, spec, ...}) in this process; returns the result record."""
+def measure(entry, device, meter=None):
+    """Runs one plan entry ({id, spec, ...}) in this process; returns the result record.
+    ``meter`` replaces the device's own (tests)."""
     t0 = time.time()
     torch.manual_seed(0)
-    meter = CudaMeter() if device == "cuda" else CpuMeter()
+    meter = meter or (CudaMeter() if device == "cuda" else CpuMeter())
     info = {}
     res = {"id": entry["id"], "device": device, "spec": entry["spec"]}
     try:
         meter.start()
         res["env"] = environment(meter)
         run_workload(entry["spec"], meter, info)
+        meter.finish()
         res["status"] = "ok"
     except Exception as e:  # noqa: BLE001 - recorded, the run goes on with the next case
         oom = device == "cuda" and isinstance(e, torch.cuda.OutOfMemoryError)

@@ -352,3 +352,94 @@ def test_cpu_run_of_the_tiny_plan(tmp_path):
         v = subprocess.run([vramfit, "validate", str(cases), "--json"], capture_output=True, text=True)
         assert v.returncode == 0, v.stderr
         assert len(json.loads(v.stdout)["cases"]) == 6
+
+
+# ----------------------------------------------------------------------------------------------
+# the CUDA meter's bookkeeping, without a GPU: torch.cuda and NVML replaced by fakes, the
+# workload itself running on the CPU
+# ----------------------------------------------------------------------------------------------
+class FakeCuda:
+    """torch.cuda's memory functions over a made-up device: used memory grows 1 MiB per read."""
+
+    MiB = 2 ** 20
+
+    def __init__(self):
+        self.used = 300 * self.MiB
+        self.initialized = False
+
+    def install(self, monkeypatch, torch):
+        c = torch.cuda
+        monkeypatch.setattr(c, "is_initialized", lambda: self.initialized)
+        monkeypatch.setattr(c, "init", lambda: setattr(self, "initialized", True))
+        monkeypatch.setattr(c, "mem_get_info", self.mem_get_info)
+        for name in ("synchronize", "reset_peak_memory_stats", "empty_cache"):
+            monkeypatch.setattr(c, name, lambda *a, **k: None)
+        monkeypatch.setattr(c, "memory_stats", lambda *a, **k: {"num_alloc_retries": 0, "segment.all.current": 3})
+        for name, v in (("max_memory_allocated", 7), ("max_memory_reserved", 11), ("memory_allocated", 5),
+                        ("memory_reserved", 9)):
+            monkeypatch.setattr(c, name, lambda *a, _v=v, **k: _v * self.MiB)
+        props = type("P", (), {"total_memory": 80 * 2 ** 30, "major": 9, "minor": 0})()
+        monkeypatch.setattr(c, "get_device_properties", lambda *a: props)
+        monkeypatch.setattr(c, "get_device_name", lambda *a: "NVIDIA H100 80GB HBM3")
+
+    def mem_get_info(self, *a):
+        if not self.initialized:
+            raise RuntimeError("no context")
+        self.used += self.MiB
+        return 80 * 2 ** 30 - self.used, 80 * 2 ** 30
+
+
+def fake_pynvml(pid):
+    class Mem:
+        used, total = 2 * 2 ** 30, 80 * 2 ** 30
+
+    class Proc:
+        def __init__(self):
+            self.pid, self.usedGpuMemory = pid, 512 * 2 ** 20
+
+    m = type(sys)("pynvml")
+    m.nvmlInit = lambda: None
+    m.nvmlDeviceGetHandleByIndex = lambda i: "h"
+    m.nvmlDeviceGetMemoryInfo = lambda h: Mem()
+    m.nvmlDeviceGetComputeRunningProcesses = lambda h: [Proc()]
+    m.nvmlSystemGetDriverVersion = lambda: b"999.12"
+    return m
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch/transformers/peft are not importable with this Python: the CUDA "
+                                          "meter's bookkeeping test is skipped")
+@pytest.mark.parametrize("nvml_kind", ["nvidia-smi", "pynvml"])
+def test_cuda_meter_bookkeeping_with_fake_cuda(tmp_path, monkeypatch, nvml_kind):
+    import torch
+    import workload as W
+
+    monkeypatch.setenv("PATH", fake_nvidia_smi(tmp_path) + os.pathsep + os.environ["PATH"])
+    if nvml_kind == "pynvml":
+        monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(os.getpid()))
+    else:
+        monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails
+    FakeCuda().install(monkeypatch, torch)
+
+    class Meter(W.CudaMeter):
+        device = "cpu"  # the workload's tensors; the readings come from the fakes
+
+    case = [c for c in TINY if c["task"] == "generate"][0]
+    meter = Meter()
+    assert meter.nvml.kind == nvml_kind
+    res = W.measure({"id": case["id"], "spec": P.case_spec(case)}, "cuda", meter=meter)
+    assert res["status"] == "ok", res.get("traceback")
+    assert [p["phase"] for p in res["phases"]] == EXPECTED_PHASES["generate"]
+    ctx = res["context"]
+    lv = res["levels"]
+    assert lv["max_memory_allocated"]["bytes"] == 7 * 2 ** 20 and lv["max_memory_reserved"]["bytes"] == 11 * 2 ** 20
+    assert res["env"]["gpu"] == "NVIDIA H100 80GB HBM3" and res["env"]["driver"] == "999.12"
+    if nvml_kind == "pynvml":  # read at every phase end: the process's own row
+        assert ctx["bytes"] == 512 * 2 ** 20 and ctx["nvml_per_phase"]
+        assert all(p["nvml_how"] == "nvml" and p["nvml_used"] == 512 * 2 ** 20 for p in res["phases"])
+    else:  # nvidia-smi: our pid has no row there, so the device minus the baseline (2048 - 2048 MiB)
+        assert ctx["bytes"] == 0 and not ctx["nvml_per_phase"]
+        for p in res["phases"]:
+            assert p["nvml_how"] == "context + memgetinfo growth"
+            assert p["nvml_used"] == ctx["bytes"] + p["memgetinfo_grown_since_context"] > 0
+        assert lv["nvml_used"]["bytes"] == res["phases"][-1]["nvml_used"]
+        assert ctx["nvml_final"] == 0 and ctx["nvml_final_minus_last_phase"] < 0
