@@ -33,6 +33,8 @@ sys.path.insert(0, HERE)
 import plan as P  # noqa: E402  (no torch: the dry run must not import it)
 
 GiB = 2 ** 30
+# --device cpu is the kit's self-test: cases that need more than this are skipped, not run on the CPU
+CPU_SELF_TEST_BYTES = 4 * GiB
 
 
 def describe(spec):
@@ -80,12 +82,19 @@ def select(entries, a):
     return entries
 
 
+def resolve(plan, a, card):
+    if a.device == "cpu":
+        return select(P.resolve(plan, CPU_SELF_TEST_BYTES, where="the CPU self-test's 4 GiB"), a)
+    return select(P.resolve(plan, card), a)
+
+
 def dry_run(plan, a):
     card = int(a.card_gib * GiB) if a.card_gib else int(plan["card_gib_assumed"] * GiB)
-    entries = select(P.resolve(plan, card, check_fit=a.device == "cuda"), a)
+    entries = resolve(plan, a, card)
     budget = a.budget_s or plan["budget_s"]
-    print(f"plan {plan['name']}: sources {', '.join(plan['sources'])}; device {a.device}; "
-          f"card {card / GiB:.0f} GiB{' (assumed)' if not a.card_gib else ''}; budget {budget} s, "
+    mem = ("CPU self-test (cases over 4 GiB skipped)" if a.device == "cpu" else
+           f"card {card / GiB:.0f} GiB{' (assumed)' if not a.card_gib else ''}")
+    print(f"plan {plan['name']}: sources {', '.join(plan['sources'])}; device {a.device}; {mem}; budget {budget} s, "
           f"case limit {a.case_timeout_s or plan['case_timeout_s']} s")
     t = 0.0
     for i, e in enumerate(entries, 1):
@@ -204,7 +213,7 @@ def real_run(plan, a):
         card = card_bytes_from_nvidia_smi() or int((a.card_gib or plan["card_gib_assumed"]) * GiB)
     else:
         card = None
-    entries = select(P.resolve(plan, card, check_fit=a.device == "cuda"), a)
+    entries = resolve(plan, a, card)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     have = set() if a.force else done_ids(a.out)
     todo = [e for e in entries if e["id"] not in have]

@@ -230,9 +230,10 @@ def _matches(st, case, spec):
     return True
 
 
-def resolve(plan, card_bytes=None, check_fit=True):
+def resolve(plan, card_bytes=None, check_fit=True, where="the card"):
     """The plan's cases in order: a list of dicts {id, stage, case, spec, est_s, need, skip}.
-    Cases the kit cannot run are listed too, with ``skip`` saying why, after the planned ones."""
+    Cases the kit cannot run are listed too, with ``skip`` saying why, after the planned ones.
+    ``card_bytes`` (default: the plan's assumed card) is what ``where`` holds."""
     card_bytes = card_bytes or int(plan["card_gib_assumed"] * GiB)
     cases = []
     seen_ids = set()
@@ -279,7 +280,7 @@ def resolve(plan, card_bytes=None, check_fit=True):
             ordered.append(dict(e, stage=st["name"], skip=None))
     for e in ordered:
         if check_fit and e["need"] > card_bytes:
-            e["skip"] = (f"does not fit the card: needs about {e['need'] / GiB:.1f} GiB (recorded peak "
+            e["skip"] = (f"does not fit {where}: needs about {e['need'] / GiB:.1f} GiB (recorded peak "
                          f"{e['case']['measured']['bytes'] / GiB:.1f} GiB + {ALLOCATOR_MARGIN:.0%} allocator "
                          f"+ {CONTEXT_MARGIN / GiB:.1f} GiB context) > {card_bytes / GiB:.1f} GiB")
     return ordered + entries

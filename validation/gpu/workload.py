@@ -362,6 +362,10 @@ def environment(meter):
                    cudnn=torch.backends.cudnn.version(),
                    alloc_conf=os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
                    module_loading=os.environ.get("CUDA_MODULE_LOADING"))
+        with contextlib.suppress(Exception):  # which SDPA kernels torch may pick (it picks per call)
+            b = torch.backends.cuda
+            env["sdpa_enabled"] = {"flash": b.flash_sdp_enabled(), "mem_efficient": b.mem_efficient_sdp_enabled(),
+                                   "cudnn": b.cudnn_sdp_enabled(), "math": b.math_sdp_enabled()}
         env.update(meter.nvml.describe())
     else:
         env.update(gpu=None, cpu=platform.processor() or platform.machine())
