@@ -59,11 +59,11 @@ def card_bytes_from_nvidia_smi():
     """The GPU's memory from nvidia-smi (no torch, no CUDA context), or None."""
     if not shutil.which("nvidia-smi"):
         return None
-    out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits", "-i", "0"],
-                         capture_output=True, text=True, timeout=30)
     try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits", "-i", "0"],
+                             capture_output=True, text=True, timeout=30)
         return int(float(out.stdout.strip().splitlines()[0]) * 2 ** 20)
-    except (ValueError, IndexError):
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
         return None
 
 
@@ -131,8 +131,11 @@ def wait_device_idle(limit_s=5.0):
     last = None
     t0 = time.time()
     while time.time() - t0 < limit_s:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
-                             capture_output=True, text=True, timeout=30)
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
+                                 capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return
         used = out.stdout.strip()
         if used == last:
             return
@@ -244,7 +247,8 @@ def real_run(plan, a):
             limit = min(case_limit, max(5.0, stop_at - el))
             res = run_entry(ctx, {"id": e["id"], "spec": e["spec"]}, a.device, limit)
             write(res, e)
-            failed_in_a_row = 0 if res["status"] in ("ok", "oom") else failed_in_a_row + 1
+            # errors and crashes in a row point at the kit or the machine; an OOM or a slow case does not
+            failed_in_a_row = failed_in_a_row + 1 if res["status"] in ("error", "crashed") else 0
             if res["status"] == "ok":
                 n_ok += 1
                 lv = res["levels"]

@@ -443,3 +443,28 @@ def test_cuda_meter_bookkeeping_with_fake_cuda(tmp_path, monkeypatch, nvml_kind)
             assert p["nvml_used"] == ctx["bytes"] + p["memgetinfo_grown_since_context"] > 0
         assert lv["nvml_used"]["bytes"] == res["phases"][-1]["nvml_used"]
         assert ctx["nvml_final"] == 0 and ctx["nvml_final_minus_last_phase"] < 0
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch/transformers/peft are not importable with this Python: the "
+                                          "failure-handling run is skipped")
+def test_failures_timeouts_and_the_stop_after_errors_in_a_row(tmp_path):
+    load = P.public(TINY[0])
+    (tmp_path / "configs").mkdir()
+    cfg = json.load(open(os.path.join(GPU, "tiny", load["model"]["config_file"])))
+    cfg["vocab_size"] = -5  # the build fails: every case errors
+    (tmp_path / "configs" / "broken.json").write_text(json.dumps(cfg))
+    cases = [dict(load, id=f"BROKEN-{i}", model=dict(load["model"], config_file="configs/broken.json"))
+             for i in range(6)]
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    out = tmp_path / "r.jsonl"
+    p = run(["validation/gpu/measure.py", "--device", "cpu", "--cases", str(tmp_path / "cases.json"),
+             "--out", str(out), "--max-failures", "3"], timeout=600)
+    assert p.returncode == 1 and "stopping: 3 cases in a row failed" in p.stdout
+    recs = [json.loads(ln) for ln in out.read_text().splitlines()]
+    assert [r["status"] for r in recs] == ["error"] * 3 and "Traceback" in recs[0]["traceback"]
+    # a case over its time limit is killed and recorded
+    p = run(["validation/gpu/measure.py", "--device", "cpu", "--plan", "tiny", "--only", "gpt2", "--out", str(out),
+             "--case-timeout-s", "1"], timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    last = json.loads(out.read_text().splitlines()[-1])
+    assert last["status"] == "timeout" and last["id"] == "TINY-gpt2-train-full-fp32-adafactor-b1s64"
