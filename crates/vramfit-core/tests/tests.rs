@@ -5,6 +5,7 @@ mod util;
 mod catalog;
 mod fit;
 mod formats;
+mod hostile;
 mod inference;
 mod params;
 mod props;
