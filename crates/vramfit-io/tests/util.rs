@@ -70,11 +70,13 @@ pub fn hub_config(endpoint: &str, home: &std::path::Path) -> HubConfig {
     HubConfig {
         endpoint: endpoint.to_string(),
         token: Some("secret-token".into()),
+        token_source: "HF_TOKEN".into(),
         hf_home: home.to_path_buf(),
         hub_cache: home.join("hub"),
         offline: false,
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_millis(700),
+        timeout: None,
         retries: 2,
         backoff: Duration::from_millis(10),
     }
