@@ -958,6 +958,10 @@ fn permanent(t: &ureq::Transport) -> bool {
     ) {
         return true;
     }
+    let own = t.to_string().to_ascii_lowercase();
+    if own.contains("tls") || own.contains("certificate") {
+        return true;
+    }
     let mut source = std::error::Error::source(t);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
