@@ -1056,6 +1056,64 @@ mod tests {
         }
     }
 
+    /// Writers storing the same file while readers read it through the snapshot link: the
+    /// audit's race (unlink, then symlink, then a copy through the other writer's link onto
+    /// the blob) truncated the blob to 0 bytes and left moments with no file at all.
+    #[test]
+    fn concurrent_stores_never_show_a_partial_or_missing_file() {
+        let home = std::env::temp_dir().join(format!("vramfit-hub-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        let cfg = HubConfig {
+            endpoint: "http://127.0.0.1:9".into(),
+            token: None,
+            token_source: "HF_TOKEN".into(),
+            hf_home: home.clone(),
+            hub_cache: home.join("hub"),
+            offline: false,
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            timeout: None,
+            retries: 0,
+            backoff: Duration::from_millis(1),
+        };
+        let client = HubClient::new(cfg).unwrap();
+        let repo = RepoId::parse("org/name", None).unwrap();
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let body = br#"{"model_type": "llama", "hidden_size": 64}"#.repeat(50);
+        client.store(&repo, "main", commit, "config.json", Some("abc123"), &body);
+        let path = client.repo_dir(&repo).join("snapshots").join(commit).join("config.json");
+        let blob = client.repo_dir(&repo).join("blobs").join("abc123");
+        let stop = AtomicBool::new(false);
+        let bad = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let writers: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        for _ in 0..300 {
+                            client.store(&repo, "main", commit, "config.json", Some("abc123"), &body);
+                        }
+                    })
+                })
+                .collect();
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        if std::fs::read(&path).map_or(true, |b| b != body) {
+                            bad.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+            for w in writers {
+                w.join().unwrap();
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(bad.load(Ordering::Relaxed), 0, "readers saw a partial or missing file");
+        assert_eq!(std::fs::read(&blob).unwrap(), body, "the blob is whole");
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
     #[test]
     fn offline_spellings() {
         assert!(truthy("1") && truthy("TRUE") && truthy("yes"));
