@@ -7,6 +7,7 @@ mod fit;
 mod formats;
 mod hostile;
 mod inference;
+mod mutation;
 mod params;
 mod props;
 mod snapshots;
