@@ -186,6 +186,7 @@ fn hostile_numbers_in_config_json() {
         }, &mut failures);
     }
     std::panic::set_hook(prev);
+    eprintln!("hostile numbers: {tried} inputs in all");
     assert!(tried > 800, "{tried}");
     assert!(failures.is_empty(), "{} of {tried} inputs failed:\n{}", failures.len(), failures[..failures.len().min(20)].join("\n"));
 }
