@@ -127,10 +127,11 @@ pub const CONFIG_BYTES: Limit = Limit {
 /// Shards named by one safetensors index.
 pub const SHARDS: Limit = Limit {
     name: "shards",
-    max: 4096,
+    max: 1024,
     unit: "files",
     reason: "the most-sharded public checkpoints have a few hundred files (Llama-3.1-405B 191, \
-             DeepSeek-V3 163); each shard costs a request, so 4,096 bounds the network work",
+             DeepSeek-V3 163); each shard costs one or two requests, so 1,024 (5x the largest) \
+             bounds the network work a hostile index can ask for",
 };
 
 /// Checkpoint header bytes read for one model (all shards together).

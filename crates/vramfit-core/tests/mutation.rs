@@ -152,11 +152,15 @@ fn hostile_numbers_in_config_json() {
                 set(&mut c, path, x.clone());
                 let text = c.to_string();
                 tried += 1;
-                trial(&format!("{name} {}={x}", path.join(".")), || {
-                    if let Ok(spec) = parse_config(&text) {
-                        consume(&spec);
-                    }
-                }, &mut failures);
+                trial(
+                    &format!("{name} {}={x}", path.join(".")),
+                    || {
+                        if let Ok(spec) = parse_config(&text) {
+                            consume(&spec);
+                        }
+                    },
+                    &mut failures,
+                );
             }
         }
     }
@@ -179,16 +183,25 @@ fn hostile_numbers_in_config_json() {
         }
         let text = c.to_string();
         tried += 1;
-        trial(&label, || {
-            if let Ok(spec) = parse_config(&text) {
-                consume(&spec);
-            }
-        }, &mut failures);
+        trial(
+            &label,
+            || {
+                if let Ok(spec) = parse_config(&text) {
+                    consume(&spec);
+                }
+            },
+            &mut failures,
+        );
     }
     std::panic::set_hook(prev);
     eprintln!("hostile numbers: {tried} inputs in all");
     assert!(tried > 800, "{tried}");
-    assert!(failures.is_empty(), "{} of {tried} inputs failed:\n{}", failures.len(), failures[..failures.len().min(20)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {tried} inputs failed:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
 }
 
 #[test]
@@ -222,13 +235,17 @@ fn hostile_numbers_in_a_gguf_header() {
             }
             let bytes = w.tensor("token_embd.weight", &[64, 32], "F16").build();
             tried += 1;
-            trial(&format!("{key}={v}"), || {
-                if let Ok(Parsed::Done(f)) = gguf::parse_header(&bytes) {
-                    if let Ok(spec) = spec_from_gguf(&f, "hostile.gguf") {
-                        consume(&spec);
+            trial(
+                &format!("{key}={v}"),
+                || {
+                    if let Ok(Parsed::Done(f)) = gguf::parse_header(&bytes) {
+                        if let Ok(spec) = spec_from_gguf(&f, "hostile.gguf") {
+                            consume(&spec);
+                        }
                     }
-                }
-            }, &mut failures);
+                },
+                &mut failures,
+            );
         }
     }
     std::panic::set_hook(prev);
