@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README's test command and CI run it:
+#   1. cargo test --workspace (unit, integration, property, snapshot tests of every crate);
+#   2. the Python package: a venv in target/py-venv with maturin and pytest from PyPI, the
+#      wheel built by maturin (debug profile: a release build costs minutes more on 2 cores and
+#      tests the same code), installed, and pytest on python/tests (and on validation/gpu
+#      when that folder exists).
+# VRAMFIT_PY_RELEASE=1 builds the wheel with --release instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test --workspace"
+cargo test --workspace
+
+echo "== python: venv, maturin build, pytest"
+PYTHON="${PYTHON:-python3}"
+VENV=target/py-venv
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" pytest
+rm -rf target/wheels-test
+profile=()
+if [ "${VRAMFIT_PY_RELEASE:-0}" = "1" ]; then profile=(--release); fi
+"$VENV/bin/maturin" build "${profile[@]}" --strip -m crates/vramfit-py/Cargo.toml -o target/wheels-test
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels-test/vramfit-*.whl
+ls -l target/wheels-test/
+
+# The CLI the Python tests compare with: the binary cargo test just built.
+export VRAMFIT_BIN="$PWD/target/debug/vramfit"
+suites=(python/tests)
+if [ -d validation/gpu ]; then suites+=(validation/gpu); fi
+# Run from target/ so `import vramfit` is the installed wheel, not the python/ sources.
+(cd target && "$VENV/bin/python" -m pytest -q "${suites[@]/#/../}")
