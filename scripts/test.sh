@@ -14,7 +14,7 @@ cargo test --workspace
 
 echo "== python: venv, maturin build, pytest"
 PYTHON="${PYTHON:-python3}"
-VENV=target/py-venv
+VENV="$PWD/target/py-venv"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
