@@ -50,8 +50,10 @@ class Workload(TypedDict, total=False):
     device_map: bool
     ngl: Optional[int]
     ubatch_size: Optional[int]
-    # aliases: --ctx-size, --n-gpu-layers, and the long name of `new`
+    max_batch_size: Optional[int]
+    # aliases: --ctx-size, --max-seq-len, --n-gpu-layers, and the long name of `new`
     ctx_size: Optional[int]
+    max_seq_len: Optional[int]
     n_gpu_layers: Optional[int]
     new_tokens: int
 

@@ -27,7 +27,7 @@ from ._call import answer
 from .errors import InputError
 
 #: Keyword aliases: the CLI's visible flag aliases, and the long name of ``new``.
-ALIASES = {"ctx_size": "kv_prealloc", "n_gpu_layers": "ngl", "new_tokens": "new"}
+ALIASES = {"ctx_size": "kv_prealloc", "max_seq_len": "kv_prealloc", "n_gpu_layers": "ngl", "new_tokens": "new"}
 
 
 @lru_cache(maxsize=None)
