@@ -165,3 +165,8 @@ def test_torch_transformers_peft_are_never_imported():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_transformers_5_activation_checkpointing():
+    args = TrainingArguments(activation_checkpointing=True)
+    assert vramfit.estimate("llama-7b", training_args=args).workload["training"]["grad_ckpt"] is True

@@ -13,6 +13,8 @@ HF_HUB_OFFLINE as huggingface_hub), a local directory or file (config.json, .saf
 workload setting is a keyword named like its CLI flag in snake_case.
 """
 
+from typing import Optional, Sequence
+
 from ._native import __version__
 from .api import check, estimate, fit, gpus, limits, models, sweep
 from .errors import DoesNotFit, HubError, InputError, VramfitError
@@ -21,7 +23,7 @@ from .result import Component, Result
 from .sweep import Point, Sweep
 
 
-def main(argv=None):  # type: ignore[no-untyped-def]
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line (``python -m vramfit ...``); returns the exit code."""
     import sys
 

@@ -164,7 +164,8 @@ def training_args_settings(args: Any) -> Dict[str, Any]:
     if optim is not None:
         name = _enum_text(optim)
         out["optimizer"] = _OPTIM.get(name, name)
-    if getattr(args, "gradient_checkpointing", False):
+    # transformers 5 renames gradient_checkpointing to activation_checkpointing.
+    if getattr(args, "gradient_checkpointing", False) or getattr(args, "activation_checkpointing", False):
         out["grad_ckpt"] = True
     if getattr(args, "torch_compile", False):
         out["compile"] = True

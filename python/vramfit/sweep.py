@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
 from . import _html
 
@@ -52,7 +52,7 @@ class Sweep:
                 )
             )
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Point]:
         return iter(self.points)
 
     def __len__(self) -> int:
