@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from html import escape
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
 from . import _html
@@ -110,7 +111,7 @@ class Result:
             (c.name, f"{c.bytes / _html.GIB:.2f}", f"{c.bytes / 1e9:.2f}", c.level, c.formula, c.source)
             for c in self.components
         ]
-        notes = "".join(f"<li>{_html.escape(n)}</li>" for n in self.notes)
+        notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
         return _html.block(
             _html.verdict(self.fits, self.verdict()),
             self._svg,
