@@ -29,6 +29,12 @@ def test_input_errors_are_the_cli_line(kwargs, argv):
     assert isinstance(e.value, ValueError) and isinstance(e.value, vramfit.VramfitError)
 
 
+def test_revision_applies_to_hub_ids_only():
+    with pytest.raises(vramfit.InputError) as e:
+        vramfit.estimate("llama-7b", revision="main")
+    assert str(e.value) == cli_error(["estimate", "llama-7b", "--revision", "main"])
+
+
 def test_unknown_keyword_is_a_type_error():
     with pytest.raises(TypeError, match="unexpected keyword argument 'lora_rnak'"):
         vramfit.estimate("llama-7b", lora_rnak=8)

@@ -22,9 +22,11 @@ class FakeHub(BaseHTTPRequestHandler):
     org/slow answers after half a second; org/gated refuses; anything else is not found."""
 
     log: list = []
+    auth: list = []
 
     def do_GET(self):  # noqa: N802 (the http.server API)
         FakeHub.log.append(self.path)
+        FakeHub.auth.append(self.headers.get("Authorization"))
         parts = self.path.lstrip("/").split("/")
         repo, file = "/".join(parts[:2]), parts[-1]
         if repo == "org/gated":
@@ -60,6 +62,7 @@ def hub(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "5")
     FakeHub.log = []
+    FakeHub.auth = []
     yield FakeHub.log
     server.shutdown()
     server.server_close()
@@ -122,3 +125,11 @@ def test_the_gil_is_released_while_the_hub_answers(hub):
     # kept running meanwhile: both need the GIL that the call released.
     assert end - start >= 0.5
     assert len(during) >= 10, len(during)
+
+
+def test_hf_token_is_sent_to_the_hub(hub, monkeypatch):
+    vramfit.estimate("org/tiny")
+    assert set(FakeHub.auth) == {None}
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    vramfit.estimate("org/tiny")
+    assert "Bearer hf_test_token" in FakeHub.auth
