@@ -33,7 +33,8 @@ export VRAMFIT_BIN="$PWD/target/debug/vramfit"
 (cd target && "$VENV/bin/python" -m pytest -q ../python/tests)
 if [ -d validation/gpu ]; then
   rc=0
-  (cd target && "$VENV/bin/python" -m pytest -q ../validation/gpu) || rc=$?
+  # From the repository root: the kit's tests read their plans by paths relative to it.
+  "$VENV/bin/python" -m pytest -q validation/gpu || rc=$?
   # 5: no tests collected (a folder of scripts and data only).
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then exit "$rc"; fi
 fi
