@@ -152,6 +152,26 @@ mod tests {
     }
 
     #[test]
+    fn a_config_in_the_request_is_read_without_io() {
+        let m = vramfit_core::catalog::find_model("llama-7b").unwrap();
+        let req = json!({
+            "model": "mine",
+            "config": m.config_text().unwrap(),
+            "origin": "dict",
+            "bytes_transferred": 7,
+            "gpu": "T4",
+        });
+        let a = parsed(&estimate(&req.to_string(), None));
+        let r = &a["ok"]["report"];
+        assert_eq!((&r["model"], &r["origin"], &r["bytes_transferred"]), (&json!("mine"), &json!("dict"), &json!(7)));
+        let b = parsed(&estimate(r#"{"model":"llama-7b","gpu":"T4"}"#, None));
+        assert_eq!(r["levels"], b["ok"]["report"]["levels"]);
+        assert_eq!(a["ok"]["model_dtype"], b["ok"]["model_dtype"]);
+        let bad = json!({"model": "mine", "config": "{\"model_type\": \"llama\"}"});
+        assert_eq!(parsed(&estimate(&bad.to_string(), None))["error"]["kind"], "input");
+    }
+
+    #[test]
     fn errors_are_sorted_and_name_the_flag() {
         let e = parsed(&estimate(r#"{"model":"llama-7b","workload":{"batch":0}}"#, None));
         assert_eq!(e["error"]["kind"], "input");
