@@ -16,7 +16,11 @@ echo "== python: venv, maturin build, pytest"
 PYTHON="${PYTHON:-python3}"
 VENV="$PWD/target/py-venv"
 if [ ! -x "$VENV/bin/python" ]; then
-  "$PYTHON" -m venv "$VENV"
+  "$PYTHON" -m venv "$VENV" || {
+    rm -rf "$VENV"
+    echo "scripts/test.sh: '$PYTHON -m venv' failed: install Python's venv module (Debian: apt-get install python3-venv), or set PYTHON" >&2
+    exit 1
+  }
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2" pytest
 rm -rf target/wheels-test
