@@ -60,6 +60,9 @@ pub struct EstimateArgs {
     /// Show each component's formula with the numbers put in, and its source.
     #[arg(long)]
     pub explain: bool,
+    /// Also write the three levels as stacked bars of the components (SVG) to this file.
+    #[arg(long)]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 /// `vramfit fit`.
