@@ -786,9 +786,8 @@ impl HubClient {
                 });
             }
             drop(tx);
-            let mut done = 0;
-            for (i, r) in rx {
-                done += 1;
+            for (done, (i, r)) in rx.into_iter().enumerate() {
+                let done = done + 1;
                 if r.is_ok() {
                     let bytes = self.transferred.load(Ordering::Relaxed) - start_bytes;
                     progress(Progress { done, total: files.len(), file: &files[i], bytes });
