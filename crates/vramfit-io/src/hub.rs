@@ -386,10 +386,15 @@ impl HubClient {
             let secs = self.cfg.timeout.map_or(0.0, |t| t.as_secs_f64());
             IoError::Hub { what: what.to_string(), reason: format!("no answer within --timeout {secs} s") }
         } else {
-            IoError::Core {
-                context: what.to_string(),
-                source: limits::REQUEST_SECONDS
-                    .exceeded(&format!("reading {}", self.shown(url)), limits::REQUEST_SECONDS.max + 1),
+            let l = &limits::REQUEST_SECONDS;
+            IoError::Hub {
+                what: what.to_string(),
+                reason: format!(
+                    "no complete answer from {} within {} s (the limit on {}; --timeout sets a shorter one)",
+                    self.shown(url),
+                    l.max,
+                    l.name
+                ),
             }
         }
     }
