@@ -279,3 +279,19 @@ fn thirty_shards_cold_with_50_ms_round_trips() {
     eprintln!("30 shards cold, 50 ms per request: {took:?} over {requests} requests");
     drop(hub);
 }
+
+/// A local directory is held to the same per-model bounds as a Hub repo.
+#[test]
+fn a_local_directory_with_too_many_shards_is_refused() {
+    use vramfit_core::formats::safetensors::{build_file, SafetensorsDtype};
+    let dir = tmp("local-many");
+    std::fs::write(dir.join("config.json"), crate::util::CONFIG).unwrap();
+    let one = build_file(&[("w", SafetensorsDtype::BF16, &[2])], &[]);
+    for i in 0..1025 {
+        std::fs::write(dir.join(format!("part-{i:05}.safetensors")), &one).unwrap();
+    }
+    let e = resolve_model_with(dir.to_str().unwrap(), opts("http://127.0.0.1:9", &tmp("local-many-home")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("limit on shards"), "{e}");
+}
