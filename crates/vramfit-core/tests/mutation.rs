@@ -1,3 +1,4 @@
+#![allow(clippy::print_stderr)] // the campaign says how many inputs it tried
 //! The audit's hostile-number campaign on stable Rust, on every test run (overflow checks
 //! are on in test builds): every number of every catalog config.json, and of a GGUF header,
 //! set to boundary values (0, 1, 2^16, 2^20 ± 1, 2^24, 2^31, 2^32 − 1, 2^53, 2^62, 2^63,

@@ -791,8 +791,8 @@ impl HubClient {
                 });
             }
             drop(tx);
-            for (done, (i, r)) in rx.into_iter().enumerate() {
-                let done = done + 1;
+            for (n, (i, r)) in rx.into_iter().enumerate() {
+                let done = n + 1;
                 if r.is_ok() {
                     let bytes = self.transferred.load(Ordering::Relaxed) - start_bytes;
                     progress(Progress { done, total: files.len(), file: &files[i], bytes });

@@ -230,7 +230,7 @@ fn a_device_is_not_read_to_the_end() {
 /// CDN). One after another with two ranges per shard that was 122 requests; now one range per
 /// shard on 8 threads.
 #[test]
-#[allow(clippy::print_stderr)] // the figure, for runs by hand with --nocapture
+#[allow(clippy::print_stderr)] // the measured figure is the point of this test
 fn thirty_shards_cold_with_50_ms_round_trips() {
     let slow = |req: &Request, files: &Arc<Vec<(String, Vec<u8>)>>| {
         let name = req.path.rsplit('/').next().unwrap_or_default();

@@ -128,9 +128,8 @@ fn dtype_of(obj: &serde_json::Map<String, Value>) -> Option<DType> {
 
 /// The family's wire struct from config.json, with duplicate spellings of one key (Gemma 2
 /// writes both `hidden_act` and `hidden_activation`; newer NeoX configs both `rotary_pct` and
-/// `partial_rotary_factor`) reduced to the first present in `key_aliases`. The tree is read in
-/// place, never copied (a copy per family and per text_config level multiplied a hostile
-/// config's memory).
+/// `partial_rotary_factor`) reduced to the first present in `key_aliases`. The tree is read
+/// in place, never copied.
 fn wire<T: DeserializeOwned>(value: &Value, family: &str, key_aliases: &[&[&str]]) -> Result<T> {
     let err = |e: serde_json::Error| Error::ConfigSyntax(format!("{family}: {e}"));
     let Some(obj) = value.as_object() else {

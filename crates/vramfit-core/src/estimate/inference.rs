@@ -271,6 +271,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     // than the allocated peak's tensors plus overhead, those cached blocks are still held.
     // Picking on the tensors and then adding only the peak moment's overhead would let a
     // larger workload report less device memory.
+    let lazy = profile.lazy_cuda_loading;
     let with_overhead = |phase: &str, mut components: Vec<Component>| {
         let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
         let fragmentation = if hf.is_some() && !static_cache && phase == "decode" {
@@ -312,7 +313,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 format!("{} + blocks still cached from the {reserved_phase} moment ({})", a.formula, thousands(short));
         }
     }
-    components.push(overhead::cuda_context(profile.lazy_cuda_loading));
+    components.push(overhead::cuda_context(lazy));
     if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
