@@ -146,3 +146,19 @@ fn estimates_beyond_2_pow_53_bytes_are_errors() {
     assert!(e.contains("estimate bytes") && e.contains("--batch"), "{e}");
     assert!(estimate(&spec, &Workload { task: Task::Load, ..Workload::default() }).is_ok());
 }
+
+/// Audit item 12: a safetensors `shape` of millions of entries was allocated whole before its
+/// rank was checked (98 MB of shape: 484 MB). It is refused at the 17th dimension.
+#[test]
+fn a_huge_shape_is_refused_at_the_first_dimension_beyond_the_rank_limit() {
+    use vramfit_core::formats::safetensors;
+    let json = format!(r#"{{"t":{{"dtype":"F32","shape":[{}1],"data_offsets":[0,4]}}}}"#, "1,".repeat(2_000_000));
+    let mut file = (json.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(json.as_bytes());
+    let e = safetensors::parse_header(&file).unwrap_err().to_string();
+    assert!(e.contains("rank exceeds 16"), "{e}");
+    let ok = r#"{"t":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]}}"#;
+    let mut file = (ok.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(ok.as_bytes());
+    assert!(matches!(safetensors::parse_header(&file), Ok(Parsed::Done(_))));
+}
