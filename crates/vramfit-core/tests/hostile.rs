@@ -28,7 +28,9 @@ fn refused_naming(text: &str, limit: &str) -> String {
     let e = parse_config(text).expect_err("a hostile config must be refused").to_string();
     assert!(e.contains(limit), "{e}");
     assert!(!e.contains('\n'), "{e}");
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // Refusals take milliseconds; the bound is loose for a loaded CI machine (a T5 refusal
+    // used to take 121 s and 6.5 GB).
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     e
 }
 
@@ -96,7 +98,7 @@ fn mlp_only_layers_is_looked_up_in_constant_time() {
     let t = Instant::now();
     let spec = parse_config(&c.to_string()).unwrap();
     assert!(spec.layers.iter().all(|l| !l.mlp.is_moe()), "every layer listed as dense");
-    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
     c["mlp_only_layers"] = json!(vec![1u64; 70_000]);
     refused_naming(&c.to_string(), "limit on list entries");
 }
