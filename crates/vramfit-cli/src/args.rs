@@ -154,7 +154,10 @@ pub struct WorkloadArgs {
     /// fp32 and rebuilt the KV cache tuple each step) [default: current].
     #[arg(long)]
     pub runtime_version: Option<String>,
-    /// Precision policy: mixed-bf16 / mixed-fp16 keep fp32 weights and autocast matmuls.
+    /// Precision policy: fp32; bf16 / fp16 (= mixed-bf16 / mixed-fp16, as HF --bf16 and
+    /// Lightning "bf16": fp32 weights, autocast matmuls); pure-bf16 / pure-fp16 (= bf16-true /
+    /// 16-true: everything half) [default: the runtime's: transformers trains the model as
+    /// loaded, fp32 under 4.x, the checkpoint's dtype under 5.x; litgpt/torchtune pure]
     #[arg(long)]
     pub precision: Option<String>,
     /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches,

@@ -39,7 +39,7 @@ fn upcasts_logits(model_type: &str) -> bool {
 
 /// Resolve dtypes: (weights, compute).
 pub(crate) fn dtypes(spec: &ModelSpec, w: &Workload) -> (DType, DType) {
-    let weights = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Fp16);
+    let weights = super::defaults::load_dtype(spec, w).0;
     // fp8 weights compute in bf16; quantized models compute in the dense dtype.
     let compute = w.autocast.unwrap_or(match weights {
         DType::Fp8 | DType::Int8 => DType::Bf16,
@@ -95,8 +95,8 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     } else {
         w.attn
     };
-    if w.dtype.is_none() && spec.torch_dtype.is_none() {
-        notes.push("the config names no torch_dtype: weights assumed fp16 (set --dtype)".into());
+    if let (None, Some(note)) = (w.autocast, super::defaults::load_dtype(spec, w).1) {
+        notes.push(note);
     }
 
     // ---- weights and buffers (every phase) ----------------------------------------------

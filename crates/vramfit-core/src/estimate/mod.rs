@@ -2,6 +2,7 @@
 
 pub mod activations;
 pub mod breakdown;
+pub mod defaults;
 pub mod inference;
 pub mod kv_cache;
 pub mod llamacpp;
@@ -36,11 +37,11 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     match workload.task {
         Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload),
         Task::Train => training::estimate_training(spec, workload),
-        Task::Merge => training::merge::estimate_merge(
-            spec,
-            workload.dtype.or(spec.torch_dtype).unwrap_or(crate::DType::Fp16),
-            &workload.training,
-            workload.merge_on_gpu,
-        ),
+        Task::Merge => {
+            let (dtype, note) = defaults::load_dtype(spec, workload);
+            let mut b = training::merge::estimate_merge(spec, dtype, &workload.training, workload.merge_on_gpu)?;
+            b.notes.extend(note);
+            Ok(b)
+        }
     }
 }

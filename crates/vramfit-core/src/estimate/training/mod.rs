@@ -56,16 +56,25 @@ pub struct Resolved {
 /// Unknown LoRA targets.
 pub fn resolve(spec: &ModelSpec, w: &Workload) -> Result<Resolved> {
     let t = &w.training;
-    let model_dtype = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Bf16);
+    let (model_dtype, dtype_note) = super::defaults::load_dtype(spec, w);
     let half = if model_dtype == DType::Fp32 { DType::Bf16 } else { model_dtype };
     let mut notes = vec![];
-    let precision = t.precision.unwrap_or(match (w.runtime, t.method) {
-        (Runtime::Transformers, Method::Full) => Precision::Mixed(half),
-        (Runtime::Transformers, _) => Precision::Mixed(half),
+    let precision = t.precision.unwrap_or(match w.runtime {
+        // The Trainer without --bf16/--fp16 (TrainingArguments: bf16=False, fp16=False) trains
+        // the model as loaded, without autocast: fp32 under transformers 4.x, the checkpoint's
+        // half dtype under 5.x (training_args.py, 4.46.0 and 5.0.0).
+        Runtime::Transformers if model_dtype == DType::Fp32 => Precision::Fp32,
         _ => Precision::Pure(half),
     });
+    notes.extend(dtype_note);
     if t.precision.is_none() {
-        notes.push(format!("precision {} ({} default)", precision.name(), w.runtime.name()));
+        notes.push(match w.runtime {
+            Runtime::Transformers => format!(
+                "no --precision: {}, the Trainer's default (no --bf16/--fp16: the model trains as loaded, no autocast); --precision bf16 for mixed precision",
+                precision.name()
+            ),
+            r => format!("no --precision: {} ({} default)", precision.name(), r.name()),
+        });
     }
     let optimizer = t.optimizer.unwrap_or(match w.runtime {
         // torchtune recipes configure torch.optim.AdamW(fused=True).

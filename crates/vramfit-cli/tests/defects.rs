@@ -1,0 +1,97 @@
+//! The defects found when vramfit was tried as a new user (issue 13; `../shared/qa/newcomer.md`
+//! D-numbers and `../shared/qa/web.md` W-numbers): each test failed before its fix.
+
+use super::{json, vramfit};
+use serde_json::Value;
+
+fn notes(v: &Value) -> String {
+    v["notes"].as_array().map(|n| n.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+}
+
+fn component(v: &Value, name: &str) -> u64 {
+    v["components"].as_array().unwrap().iter().find(|c| c["name"] == name).map_or(0, |c| c["bytes"].as_u64().unwrap())
+}
+
+fn header(args: &[&str]) -> String {
+    let out = vramfit(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap_or_default().to_string()
+}
+
+/// D12, issue item 3: the README's question gets one answer from estimate and fit, for the
+/// current transformers and for 4.x, whose from_pretrained loads fp32 without torch_dtype.
+#[test]
+fn estimate_and_fit_resolve_the_same_defaults() {
+    for version in [None, Some("4.46")] {
+        let mut e = vec!["estimate", "llama-7b", "--gpu", "T4", "--json"];
+        let mut f = vec!["fit", "llama-7b", "--gpu", "T4", "--json"];
+        if let Some(v) = version {
+            e.extend(["--runtime-version", v]);
+            f.extend(["--runtime-version", v]);
+        }
+        let e = json(&e);
+        let f = json(&f);
+        assert_eq!(e["fits"], f["as_asked"]["fits"], "{version:?}");
+        assert_eq!(e["per_gpu_bytes"], f["as_asked"]["per_gpu_bytes"], "{version:?}");
+        let n = notes(&e);
+        match version {
+            None => {
+                assert_eq!(e["fits"], Value::Bool(true));
+                assert!(n.contains("the checkpoint's fp16"), "{n}");
+            }
+            Some(v) => {
+                assert_eq!(e["fits"], Value::Bool(false));
+                assert!(n.contains(&format!("fp32, what transformers {v} from_pretrained loads")), "{n}");
+            }
+        }
+    }
+}
+
+/// D5: GPT-2's config has no torch_dtype and its checkpoints are fp32; say what was assumed.
+#[test]
+fn a_config_without_torch_dtype_loads_fp32_with_a_note() {
+    let v = json(&["estimate", "gpt2", "--json"]);
+    assert_eq!(component(&v, "weights"), 124_439_808 * 4);
+    assert!(notes(&v).contains("config names no torch_dtype"), "{}", notes(&v));
+    assert!(header(&["estimate", "gpt2"]).contains("fp32 weights"));
+}
+
+/// D6: the Trainer's default (no --bf16/--fp16) trains the model as loaded: fp32 for a model
+/// loaded in fp32, and the note says so.
+#[test]
+fn the_trainers_default_precision_is_the_loaded_dtype() {
+    let default = json(&["estimate", "gpt2", "--task", "train", "--batch", "8", "--seq", "1024", "--json"]);
+    let fp32 = json(&[
+        "estimate",
+        "gpt2",
+        "--task",
+        "train",
+        "--batch",
+        "8",
+        "--seq",
+        "1024",
+        "--precision",
+        "fp32",
+        "--json",
+    ]);
+    assert_eq!(default["total_bytes"], fp32["total_bytes"]);
+    assert!(notes(&default).contains("no --precision: fp32, the Trainer's default"), "{}", notes(&default));
+}
+
+/// D2, D16: `bf16` / `fp16` mean mixed precision (HF --bf16, Lightning "bf16"); pure half is
+/// `pure-bf16` / `bf16-true`; the training header names the policy.
+#[test]
+fn precision_names_mean_what_hf_and_lightning_mean() {
+    let total =
+        |p: &str| json(&["estimate", "llama-7b", "--task", "train", "--precision", p, "--json"])["total_bytes"].clone();
+    assert_eq!(total("bf16"), total("mixed-bf16"));
+    assert_eq!(total("fp16"), total("mixed-fp16"));
+    assert_eq!(total("bf16-true"), total("pure-bf16"));
+    assert_ne!(total("bf16"), total("pure-bf16"));
+    for (p, shown) in
+        [("bf16", "mixed-bf16 precision"), ("pure-bf16", "pure-bf16 precision"), ("fp32", "fp32 precision")]
+    {
+        let h = header(&["estimate", "llama-7b", "--task", "train", "--precision", p]);
+        assert!(h.contains(shown), "{p}: {h}");
+    }
+}
