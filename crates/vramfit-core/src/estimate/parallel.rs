@@ -496,6 +496,26 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
             "adapter_weights" if shard_params => {
                 out.push(scaled(c, model.then(dp), "adapters sharded with the parameters"))
             }
+            // Mixed-precision full fine-tuning under a sharding engine keeps no autocast copy of
+            // the model: DeepSpeed bf16/fp16 runs a 16-bit module (ZeRO-3 gathers its 16-bit
+            // partitions one layer at a time; `estimate_zero3_model_states_mem_needs` counts
+            // 18 B/param / N + the largest layer, no model-sized cast), and FSDP's
+            // MixedPrecision(param_dtype) casts each gathered unit, not the model (both counted
+            // in weights / gathered_parameters). Autocast finds the weights already 16-bit.
+            "autocast_weight_copies" if s.full && s.mixed && (deepspeed || fsdp) => out.push(Component::new(
+                "autocast_weight_copies",
+                0,
+                if deepspeed {
+                    "none: DeepSpeed bf16/fp16 keeps the module's parameters in 16 bits (ZeRO-3: gathered per layer), nothing to cast"
+                } else {
+                    "none: FSDP MixedPrecision(param_dtype) casts each gathered unit (gathered_parameters), not the model"
+                },
+                if deepspeed {
+                    "DeepSpeed runtime/engine.py (bf16/fp16 module), zero/stage3.py estimate_zero3_model_states_mem_needs"
+                } else {
+                    "PyTorch FSDP MixedPrecision(param_dtype) (torch/distributed/fsdp/api.py)"
+                },
+            )),
             "adapter_weights" | "autocast_weight_copies" | "dequantization_temporaries" => {
                 out.push(scaled(c, model, "tensor/pipeline split"))
             }
