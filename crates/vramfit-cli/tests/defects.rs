@@ -137,3 +137,17 @@ fn sharded_training_keeps_no_whole_model_autocast_copy() {
     let reference = 13_015_864_320u64 * 14 / 16;
     assert!(states.abs_diff(reference) < reference / 20, "model states {states} vs DeepSpeed {reference}");
 }
+
+/// Web D1, issue item 9: QLoRA batch 8 × 2048 on a T4 is first offered a plan that keeps the
+/// 2048-token samples (gradient checkpointing and a smaller micro-batch), not truncation.
+#[test]
+fn fit_offers_the_plan_that_keeps_the_sequence_length_first() {
+    let v = json(&[
+        "fit", "llama-7b", "--gpu", "T4", "--task", "train", "--method", "qlora", "--batch", "8", "--seq", "2048",
+        "--json",
+    ]);
+    let plans = v["plans"].as_array().unwrap();
+    let first = plans[0]["flags"].as_str().unwrap();
+    assert!(!first.contains("--seq") && first.contains("--grad-ckpt"), "{first}");
+    assert_eq!(plans[0]["workload"]["training"]["seq"], 2048);
+}

@@ -263,4 +263,42 @@ proptest! {
             }
         }
     }
+
+    /// Web D1, issue item 9: when a plan that truncates the samples is offered and the asked
+    /// length fits with the speed-only levers (micro-batch 1, gradient checkpointing, chunked
+    /// loss), a plan keeping the asked length is offered too, and ranks above every truncating
+    /// one.
+    #[test]
+    fn a_truncating_plan_never_hides_one_that_keeps_the_length(
+        m in 0..MODELS.len(), g in 0..GPUS.len(),
+        batch in prop::sample::select(vec![1u64, 2, 4, 8, 16]),
+        seq in prop::sample::select(vec![256u64, 512, 1024, 2048, 4096]),
+        method in prop::sample::select(vec![Method::Full, Method::Lora, Method::Qlora]),
+    ) {
+        let s = spec(MODELS[m]);
+        let gpu = GpuSpec::parse(GPUS[g]).unwrap();
+        let w = Workload {
+            task: Task::Train, batch,
+            training: TrainingSetup { seq, method, ..TrainingSetup::default() },
+            ..Workload::default()
+        };
+        let Ok(r) = fit(&s, &w, &gpu, FitOptions::default()) else { return Ok(()) };
+        prop_assume!(!r.truncated);
+        let truncates = |p: &Plan| p.changes.iter().any(|c| c.lever == LeverKind::Context);
+        let Some(first_cut) = r.plans.iter().position(truncates) else { return Ok(()) };
+        let mut keep = r.plans[first_cut].workload.clone();
+        keep.training.seq = r.as_asked.workload.training.seq;
+        keep.training.grad_ckpt = true;
+        if s.lm_head.is_some() {
+            keep.training.chunked_ce = Some(true);
+        }
+        if fits(&s, &keep, r.gpu.usable_bytes) {
+            let first_keep = r.plans.iter().position(|p| !truncates(p));
+            prop_assert!(
+                first_keep.is_some_and(|k| k < first_cut),
+                "{} at {} tokens fits, but the plans are {:?}",
+                MODELS[m], seq, r.plans.iter().map(Plan::flags).collect::<Vec<_>>()
+            );
+        }
+    }
 }

@@ -523,7 +523,7 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
     if (!verdict.fits || options.all) && start.task != Task::Merge {
         let (axes, method_axis) = axes(spec, &start, caps, explicit_fp32);
         let mut fitting: Vec<Config> = vec![];
-        let mut cut_at: Vec<Config> = vec![];
+        let mut cut_at: Vec<(Config, bool)> = vec![];
         for cfg in configs(&axes, method_axis) {
             let empty = cfg.iter().all(|&c| c == 0);
             if empty && verdict.fits {
@@ -555,15 +555,23 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
                 }
                 continue;
             }
-            if cut_at.iter().any(|f| subset(f, &cfg)) {
+            // A cut that keeps the asked sizes (a smaller micro-batch, the same update) covers
+            // every superset; one that truncates the context does not: a superset (gradient
+            // checkpointing, say) may keep the asked length, and such a plan must be offered.
+            let truncated_below = cut_at.iter().any(|(f, truncates)| *truncates && subset(f, &cfg));
+            if cut_at.iter().any(|(f, truncates)| !truncates && subset(f, &cfg)) {
                 continue;
             }
             if let Some((more, x)) = cut(&mut judge, &start, &w) {
+                let truncates = more.iter().any(|c| c.lever == LeverKind::Context);
+                if truncates && truncated_below {
+                    continue;
+                }
                 if let Ok(bx) = estimate(spec, &x) {
                     let mut all = changes;
                     all.extend(more);
                     plans.push(plan_from(all, x, &bx, usable));
-                    cut_at.push(cfg);
+                    cut_at.push((cfg, truncates));
                 }
             }
         }
