@@ -8,8 +8,11 @@
 
 use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
+use crate::estimate::profile::Engine;
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
-use crate::estimate::{llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeVersion, Task, Workload};
+use crate::estimate::{
+    llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeProfile, RuntimeVersion, Task, Workload,
+};
 use crate::fit;
 use crate::model::ModelSpec;
 use crate::quant::QuantConfig;
@@ -52,6 +55,9 @@ pub struct WorkloadRequest {
     pub precision: Option<String>,
     /// `--kv-prealloc`: KV cache tokens allocated up front.
     pub kv_prealloc: Option<u64>,
+    /// `--max-batch-size`: sequences a cache built at load holds (the reference code's
+    /// `Llama.build(max_batch_size=...)`); `None` = the runtime's default.
+    pub max_batch_size: Option<u64>,
     /// `--seq`: training tokens per sample.
     pub seq: u64,
     /// `--method`: full | lora | qlora | dora | ia3 | prompt-tuning | prefix-tuning | ...
@@ -124,6 +130,7 @@ impl Default for WorkloadRequest {
             runtime_version: None,
             precision: None,
             kv_prealloc: None,
+            max_batch_size: None,
             seq: 512,
             method: "full".into(),
             optimizer: None,
@@ -246,6 +253,7 @@ impl WorkloadRequest {
             None if model.to_ascii_lowercase().ends_with(".gguf") => Runtime::LlamaCpp,
             None => Runtime::Transformers,
         };
+        let ggml_runtime = RuntimeProfile::of(runtime, None).engine == Engine::LlamaCpp;
         let mut llama_cpp = LlamaCppOptions { n_gpu_layers: self.ngl, cache_type: None, n_ubatch: self.ubatch_size };
         let kv_dtype = match self.kv_dtype.as_deref() {
             None => None,
@@ -253,8 +261,8 @@ impl WorkloadRequest {
                 let ggml = s.trim().to_ascii_uppercase();
                 let is_cache_type = llamacpp::KV_CACHE_TYPES.contains(&ggml.as_str());
                 match DType::parse(s) {
-                    Ok(d) if !(runtime == Runtime::LlamaCpp && is_cache_type) => Some(d),
-                    _ if runtime == Runtime::LlamaCpp && is_cache_type => {
+                    Ok(d) if !(ggml_runtime && is_cache_type) => Some(d),
+                    _ if ggml_runtime && is_cache_type => {
                         llama_cpp.cache_type = Some(ggml);
                         None
                     }
@@ -273,7 +281,13 @@ impl WorkloadRequest {
                 }
             }
         };
-        if runtime != Runtime::LlamaCpp && (self.ngl.is_some() || self.ubatch_size.is_some()) {
+        if self.max_batch_size.is_some() && RuntimeProfile::of(runtime, None).inference.cache_slots.is_none() {
+            return Err(Error::workload(
+                "--max-batch-size",
+                "sizes a cache built at load (--runtime meta-reference); for other runtimes use --batch",
+            ));
+        }
+        if !ggml_runtime && (self.ngl.is_some() || self.ubatch_size.is_some()) {
             return Err(Error::workload(
                 if self.ngl.is_some() { "--ngl" } else { "--ubatch-size" },
                 "is a llama.cpp setting: add --runtime llama.cpp",
@@ -309,6 +323,7 @@ impl WorkloadRequest {
             runtime,
             runtime_version,
             kv_prealloc: self.kv_prealloc,
+            cache_batch: self.max_batch_size,
             merge_on_gpu: self.merge_on_gpu,
             parallel: self.parallel(task, gpu_count)?,
             training,

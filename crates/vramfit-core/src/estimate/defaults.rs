@@ -13,7 +13,7 @@
 //!   (the quantizers' `update_torch_dtype` sets `torch.float16`, 4.46.0 and 5.0.0).
 //! - Other runtimes (litgpt, torchtune, llama.cpp) load the checkpoint's dtype.
 
-use super::runtime::{Runtime, RuntimeVersion};
+use super::profile::Engine;
 use super::workload::Workload;
 use crate::dtype::DType;
 use crate::model::ModelSpec;
@@ -22,22 +22,18 @@ use crate::model::ModelSpec;
 /// T5, BLOOM-560m): what transformers 5.x reads from the weights when the config is silent.
 const NO_CONFIG_DTYPE: DType = DType::Fp32;
 
-/// Whether `w` runs transformers older than 5.0 (only when `--runtime-version` says so).
-#[must_use]
-pub fn transformers_4(w: &Workload) -> bool {
-    w.runtime == Runtime::Transformers && w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(5, 0))
-}
-
 /// The weights' dtype for `w` on `spec`, and the note that names the default when one was
 /// applied (`None` when `--dtype` was given).
 #[must_use]
 pub fn load_dtype(spec: &ModelSpec, w: &Workload) -> (DType, Option<String>) {
-    if let Some(d) = w.dtype {
+    let profile = w.profile();
+    // A runtime that runs in one dtype whatever is asked (the reference code's fp16).
+    if let Some(d) = profile.inference.dtype.or(w.dtype) {
         return (d, None);
     }
     let quantized = w.quant.is_some() || spec.quantization.is_some();
     let stored = spec.torch_dtype;
-    if quantized || w.runtime == Runtime::LlamaCpp {
+    if quantized || profile.engine == Engine::LlamaCpp {
         let d = stored.unwrap_or(DType::Fp16);
         let why = if quantized {
             "the quantizer's default for the unquantized parts"
@@ -46,7 +42,7 @@ pub fn load_dtype(spec: &ModelSpec, w: &Workload) -> (DType, Option<String>) {
         };
         return (d, stored.is_none().then(|| format!("no --dtype and no torch_dtype: {d} ({why})")));
     }
-    if transformers_4(w) {
+    if profile.loads_fp32_by_default {
         let v = w.runtime_version.map_or_else(String::new, |v| format!(" {v}"));
         let hint = match stored {
             Some(DType::Fp32) | None => String::new(),
@@ -57,9 +53,10 @@ pub fn load_dtype(spec: &ModelSpec, w: &Workload) -> (DType, Option<String>) {
             Some(format!("no --dtype: fp32, what transformers{v} from_pretrained loads without torch_dtype{hint}")),
         );
     }
-    let runtime = match w.runtime {
-        Runtime::Transformers => "transformers 5.x from_pretrained(dtype=\"auto\")".to_string(),
-        r => r.name().to_string(),
+    let runtime = if profile.inference.transformers.is_some() {
+        "transformers 5.x from_pretrained(dtype=\"auto\")".to_string()
+    } else {
+        profile.name().to_string()
     };
     match stored {
         Some(d) => (d, Some(format!("no --dtype: the checkpoint's {d}, as {runtime} loads it"))),
@@ -76,6 +73,7 @@ pub fn load_dtype(spec: &ModelSpec, w: &Workload) -> (DType, Option<String>) {
 mod tests {
     use super::*;
     use crate::catalog;
+    use crate::estimate::RuntimeVersion;
 
     fn spec(name: &str) -> ModelSpec {
         catalog::find_model(name).unwrap().spec().unwrap()

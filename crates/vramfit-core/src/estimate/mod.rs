@@ -8,12 +8,14 @@ pub mod kv_cache;
 pub mod llamacpp;
 pub mod overhead;
 pub mod parallel;
+pub mod profile;
 pub mod runtime;
 pub mod training;
 pub mod weights;
 pub mod workload;
 
 pub use breakdown::{Breakdown, Component, Level, Levels};
+pub use profile::RuntimeProfile;
 pub use runtime::{Runtime, RuntimeVersion};
 pub use workload::{AttnImpl, LlamaCppOptions, Task, Workload};
 

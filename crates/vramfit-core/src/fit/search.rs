@@ -21,7 +21,6 @@ use super::limits::{with_batch, with_context};
 use crate::catalog::GpuSpec;
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::estimate::runtime::Runtime;
 use crate::estimate::training::setup::{Method, Optimizer, Precision};
 use crate::estimate::training::{self};
 use crate::estimate::{defaults, estimate, AttnImpl, Breakdown, Task, Workload};
@@ -322,7 +321,7 @@ fn axes(spec: &ModelSpec, start: &Workload, caps: Capabilities, explicit_fp32: b
                 axes.push(Axis { choices: vec![lever::chunked_ce()], full_only: false });
             }
         }
-        if start.runtime == Runtime::Torchtune {
+        if start.profile().training.is_some_and(|t| t.memory_recipes) {
             if !t.optimizer_in_backward && t.grad_accum == 1 {
                 axes.push(Axis { choices: vec![lever::optimizer_in_backward()], full_only: false });
             }
