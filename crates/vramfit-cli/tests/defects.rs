@@ -151,3 +151,39 @@ fn fit_offers_the_plan_that_keeps_the_sequence_length_first() {
     assert!(!first.contains("--seq") && first.contains("--grad-ckpt"), "{first}");
     assert_eq!(plans[0]["workload"]["training"]["seq"], 2048);
 }
+
+/// Newcomer D18, web D3, issue item 7: a context past the model's position limit is warned
+/// about beside the verdict, fit caps its limits at the limit, and rope_scaling extends it.
+#[test]
+fn contexts_beyond_the_position_limit_are_warned_and_capped() {
+    let v = json(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "4096", "--json"]);
+    assert!(notes(&v).contains("beyond the model's position limit") && notes(&v).contains("1024"), "{}", notes(&v));
+    let out = vramfit(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "4096"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().last().unwrap().contains("beyond the model's position limit"), "{text}");
+    let inside = json(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "512", "--json"]);
+    assert!(!notes(&inside).contains("position limit"));
+    let f = json(&["fit", "llama-7b", "--prompt", "4000", "--gpu", "A100-80GB", "--dtype", "fp16", "--json"]);
+    assert_eq!(f["limits"]["max_context"], 2048);
+    assert!(notes(&f["as_asked"]).contains("beyond the model's position limit"));
+    let t = json(&["estimate", "llama-7b", "--task", "train", "--seq", "8192", "--json"]);
+    assert!(notes(&t).contains("--seq = 8192"), "{}", notes(&t));
+}
+
+/// Issue item 7: rope_scaling (YaRN factor 4 over 32,768 positions) extends the limit.
+#[test]
+fn rope_scaling_extends_the_position_limit() {
+    let dir = std::env::temp_dir().join(format!("vramfit-rope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = r#"{"model_type":"qwen2","hidden_size":1024,"intermediate_size":2816,"num_hidden_layers":2,
+        "num_attention_heads":16,"num_key_value_heads":16,"vocab_size":1000,"max_position_embeddings":32768,
+        "torch_dtype":"bfloat16","rope_scaling":{"type":"yarn","factor":4.0,"original_max_position_embeddings":32768}}"#;
+    let path = dir.join("config.json");
+    std::fs::write(&path, config).unwrap();
+    let p = path.to_str().unwrap();
+    let within = json(&["estimate", p, "--prompt", "100000", "--new", "1", "--json"]);
+    assert!(!notes(&within).contains("position limit"), "{}", notes(&within));
+    let beyond = json(&["estimate", p, "--prompt", "140000", "--new", "1", "--json"]);
+    assert!(notes(&beyond).contains("131072 (32768 positions extended by rope_scaling)"), "{}", notes(&beyond));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -54,7 +54,9 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             "{}: {} GiB usable per GPU → {} ({} headroom)",
             v.gpu.label,
             gib(v.gpu.usable_bytes),
-            if v.fits {
+            if v.fits && beyond_limit(&b.notes) {
+                "FITS in memory, but beyond the model's position limit (see the warning)".to_string()
+            } else if v.fits {
                 "FITS".to_string()
             } else if v.tight {
                 format!("TIGHT: less than the {} GiB reserve left free", gib(v.reserve_bytes))
@@ -262,6 +264,11 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
         gib(a.verdict.per_gpu_bytes),
         gb(a.verdict.per_gpu_bytes),
         verdict_words(&a.verdict)
+            + if a.verdict.fits && beyond_limit(&a.breakdown.notes) {
+                ", in memory only: beyond the model's position limit (see the warning)"
+            } else {
+                ""
+            }
     )?;
     for n in r.notes.iter().chain(&a.breakdown.notes) {
         writeln!(out, "  note: {n}")?;
@@ -333,6 +340,11 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
         }
     }
     Ok(())
+}
+
+/// The estimate warned of a context beyond the model's position limit.
+fn beyond_limit(notes: &[String]) -> bool {
+    notes.iter().any(|n| n.starts_with(vramfit_core::estimate::POSITION_LIMIT_WARNING))
 }
 
 fn verdict_words(v: &fit::Verdict) -> String {

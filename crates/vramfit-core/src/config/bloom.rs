@@ -71,6 +71,7 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Alibi,
         max_positions: None,
+        position_limit: None,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -81,6 +81,7 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Learned,
         max_positions: Some(positions),
+        position_limit: None,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

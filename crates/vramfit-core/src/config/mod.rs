@@ -112,6 +112,7 @@ pub fn from_value(value: &Value) -> Result<ModelSpec> {
         }
     };
     spec.torch_dtype = dtype_of(obj);
+    spec.position_limit = position_limit(obj, spec.max_positions);
     spec.dropout = dropout_of(obj, &spec.model_type);
     if let Some(q) = obj.get("quantization_config") {
         if !q.is_null() {
@@ -119,6 +120,27 @@ pub fn from_value(value: &Value) -> Result<ModelSpec> {
         }
     }
     Ok(spec)
+}
+
+/// The model's position limit: `max_position_embeddings`, or with `rope_scaling` (linear,
+/// dynamic NTK, YaRN, LongRoPE, Llama 3) `factor` × `original_max_position_embeddings` when
+/// that is larger (transformers modeling_rope_utils.py: the scaled frequencies cover the
+/// original length × factor).
+fn position_limit(obj: &serde_json::Map<String, Value>, max_positions: Option<u64>) -> Option<u64> {
+    let scaling = obj.get("rope_scaling").and_then(Value::as_object);
+    let factor = scaling.and_then(|r| r.get("factor")).and_then(Value::as_f64).filter(|f| f.is_finite() && *f > 1.0);
+    let original = scaling
+        .and_then(|r| r.get("original_max_position_embeddings"))
+        .and_then(Value::as_u64)
+        .or(obj.get("original_max_position_embeddings").and_then(Value::as_u64))
+        .or(max_positions);
+    match (factor, original) {
+        (Some(f), Some(o)) => {
+            let scaled = (o as f64 * f).min(crate::estimate::workload::MAX_TOKENS as f64) as u64;
+            Some(max_positions.map_or(scaled, |m| m.max(scaled)))
+        }
+        _ => max_positions,
+    }
 }
 
 fn infer_model_type(value: &Value) -> Option<String> {

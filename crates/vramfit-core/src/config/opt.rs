@@ -87,6 +87,7 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Learned,
         max_positions: Some(max_pos),
+        position_limit: None,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

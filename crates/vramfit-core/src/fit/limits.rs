@@ -237,16 +237,18 @@ impl Judge<'_> {
     /// The limits of `w` on this GPU.
     pub fn limits(&mut self, w: &Workload) -> Limits {
         let context = context_of(w);
-        let model_max = if w.task == Task::Load || w.task == Task::Merge { None } else { self.spec.max_positions };
+        let model_max = if w.task == Task::Load || w.task == Task::Merge { None } else { self.spec.context_limit() };
         let max_batch = match w.task {
             Task::Load | Task::Merge => None,
             _ => self.largest(1, MAX_BATCH, w.batch.max(2), |b| with_batch(w, b)),
         };
         let (max_context, by_model) = match context {
             Some(asked) => {
-                let cap = model_max.unwrap_or(MAX_TOKENS).max(asked).min(MAX_TOKENS);
+                // Never beyond the model's position limit, even when more was asked.
+                let cap = model_max.unwrap_or(MAX_TOKENS).min(MAX_TOKENS);
                 let min = min_context(w);
-                let found = self.largest(min, cap, asked.max(min.saturating_mul(2)), |c| with_context(w, c));
+                let second = asked.max(min.saturating_mul(2)).min(cap);
+                let found = if min > cap { None } else { self.largest(min, cap, second, |c| with_context(w, c)) };
                 (found, found.is_some() && found == model_max)
             }
             None => (None, false),

@@ -337,6 +337,9 @@ pub struct ModelSpec {
     pub positions: Positions,
     /// `max_position_embeddings` (or `n_positions`), when the config states it.
     pub max_positions: Option<u64>,
+    /// The longest context the model addresses, when known: `max_positions`, extended by
+    /// `rope_scaling` (factor × `original_max_position_embeddings`) where the config has it.
+    pub position_limit: Option<u64>,
     /// The dtype the checkpoint is published in (`torch_dtype`).
     pub torch_dtype: Option<DType>,
     /// Quantization the checkpoint carries (`quantization_config`).
@@ -433,6 +436,13 @@ pub struct Dropout {
 }
 
 impl ModelSpec {
+    /// The longest context the model addresses ([`ModelSpec::position_limit`], else
+    /// `max_positions`), when the config says.
+    #[must_use]
+    pub fn context_limit(&self) -> Option<u64> {
+        self.position_limit.or(self.max_positions)
+    }
+
     /// All linear layers of the model, including the head when untied.
     pub fn all_linears(&self) -> impl Iterator<Item = &Linear> {
         self.embedding_linears
