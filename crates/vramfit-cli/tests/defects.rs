@@ -187,3 +187,30 @@ fn rope_scaling_extends_the_position_limit() {
     assert!(notes(&beyond).contains("131072 (32768 positions extended by rope_scaling)"), "{}", notes(&beyond));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Newcomer D7 D8 D9, web D4, issue item 6: layouts the engines refuse are refused with exit 2
+/// and the rule; a pipeline split is not called tensor parallel.
+#[test]
+fn impossible_parallel_layouts_are_refused_with_the_rule() {
+    for (args, flag, rule) in [
+        (&["llama-7b", "--tp", "3", "--gpus", "3"][..], "--tp", "32 attention heads"),
+        (&["gpt2", "--tp", "4096", "--gpus", "4096"][..], "--tp", "12 attention heads"),
+        (&["deepseek-v3", "--tp", "3", "--gpus", "3"][..], "--tp", "128 attention heads"),
+        (&["llama-7b", "--pp", "64", "--gpus", "64"][..], "--pp", "32 layers"),
+        (&["llama-7b", "--ep", "2", "--gpus", "2"][..], "--ep", "no experts"),
+        (&["mixtral-8x7b", "--ep", "3", "--gpus", "3"][..], "--ep", "8 experts"),
+        (&["mixtral-8x7b", "--ep", "1000", "--gpus", "1000"][..], "--ep", "8 experts"),
+    ] {
+        let mut a = vec!["estimate"];
+        a.extend(args);
+        let e = super::stderr_of(&a);
+        assert!(
+            e.starts_with(&format!("error: {flag}:")) && e.contains(rule) && e.lines().count() == 1,
+            "{args:?}: {e}"
+        );
+    }
+    let out = vramfit(&["estimate", "llama-7b", "--pp", "2", "--gpus", "2", "--explain"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("tensor parallel") && text.contains("pipeline stages"), "{text}");
+    assert!(json(&["estimate", "llama-2-70b", "--tp", "8", "--gpus", "8", "--json"])["total_bytes"].as_u64().is_some());
+}

@@ -639,7 +639,8 @@ fn shard_inference(
         spec.layers.iter().map(|l| l.linears.iter().map(|x| x.weight_numel() + x.bias_numel()).sum::<u64>()).sum();
     let per_mille = |n: u64| n.saturating_mul(1000) / params.total.max(1);
     let layers_pm = per_mille(layer_params);
-    let tensor = p.tp > 1 || p.strategy != Strategy::Sequential;
+    // A pipeline without tensor parallelism splits layers into stages, like device_map.
+    let tensor = p.tp > 1 || (p.strategy != Strategy::Sequential && p.pp == 1);
     let g = if tensor { p.tp.max(p.gpus()) } else { p.gpus() };
     let kv_heads = spec.first_attention().map_or(1, crate::model::Attention::kv_heads).max(1);
     let mut out = Vec::new();
@@ -663,7 +664,13 @@ fn shard_inference(
             ("activations" | "mask", true) => Share::one_in(g),
             _ => Share::ALL,
         };
-        out.push(scaled(c, share, if tensor { "tensor parallel" } else { "sequential layer split" }));
+        let how = match (tensor, p.pp > 1) {
+            (true, true) => "tensor × pipeline parallel",
+            (true, false) => "tensor parallel",
+            (false, true) => "pipeline stages (layer split)",
+            (false, false) => "sequential layer split",
+        };
+        out.push(scaled(c, share, how));
     }
     out
 }

@@ -28,6 +28,7 @@ use crate::model::ModelSpec;
 /// An impossible workload, or one vramfit does not model yet (the message says which).
 pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     workload.check()?;
+    workload.parallel.check_model(spec)?;
     if let (Some(asked), Some(stored)) = (&workload.quant, &spec.quantization) {
         if asked != stored {
             return Err(crate::error::Error::workload(

@@ -114,6 +114,72 @@ impl Parallel {
         self.gpus() == 1 && self.strategy == Strategy::None
     }
 
+    /// Check the layout against the model, as the engines do: vLLM and Megatron require the
+    /// attention heads to divide by the tensor-parallel degree (and the KV heads to divide by
+    /// it, or it by them: vLLM replicates KV heads), a pipeline stage holds at least one
+    /// layer, and expert parallelism needs experts that divide by its degree.
+    ///
+    /// # Errors
+    /// A degree the model cannot be split by; the message names the flag and the rule.
+    pub fn check_model(&self, spec: &crate::model::ModelSpec) -> Result<()> {
+        let divisors = |n: u64| -> String {
+            let d: Vec<String> = (1..=n.min(64)).filter(|d| n % d == 0).map(|d| d.to_string()).collect();
+            d.join(", ")
+        };
+        if self.tp > 1 {
+            if let Some(a) = spec.first_attention() {
+                let kv = a.kv_heads().max(1);
+                if a.heads % self.tp != 0 {
+                    return Err(Error::workload(
+                        "--tp",
+                        format!(
+                            "{} does not divide the model's {} attention heads (vLLM and Megatron require heads divisible by the tensor-parallel degree); use one of {}",
+                            self.tp,
+                            a.heads,
+                            divisors(a.heads)
+                        ),
+                    ));
+                }
+                if kv % self.tp != 0 && self.tp % kv != 0 {
+                    return Err(Error::workload(
+                        "--tp",
+                        format!(
+                            "{} and the model's {kv} KV heads do not divide one another (vLLM splits KV heads, or replicates them when the degree is a multiple)",
+                            self.tp
+                        ),
+                    ));
+                }
+            }
+        }
+        let layers = spec.num_layers().max(spec.encoder_layers.len() as u64);
+        if self.pp > 1 && self.pp > layers {
+            return Err(Error::workload(
+                "--pp",
+                format!("{} pipeline stages for {layers} layers: each stage needs at least one layer", self.pp),
+            ));
+        }
+        if self.ep > 1 {
+            let experts = spec.encoder_layers.iter().chain(&spec.layers).map(|l| l.mlp.experts).max().unwrap_or(0);
+            if experts == 0 {
+                return Err(Error::workload(
+                    "--ep",
+                    "the model has no experts (dense MLP): expert parallelism needs a mixture-of-experts model",
+                ));
+            }
+            if experts % self.ep != 0 {
+                return Err(Error::workload(
+                    "--ep",
+                    format!(
+                        "{} does not divide the model's {experts} experts; use one of {}",
+                        self.ep,
+                        divisors(experts)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Check the layout.
     ///
     /// # Errors
