@@ -51,6 +51,10 @@ pub struct EstimateArgs {
     /// GPU(s) for a fits / does-not-fit verdict: T4, A100-80GB, 4xA100-80GB, 24GiB, 16GB.
     #[arg(long)]
     pub gpu: Option<String>,
+    /// CPU RAM for a verdict on host memory (a merge in CPU RAM, offloaded layers or
+    /// states): 32GB, 64GiB [default: not judged].
+    #[arg(long)]
+    pub ram: Option<String>,
     /// Print JSON.
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,

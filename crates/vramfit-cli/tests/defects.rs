@@ -214,3 +214,21 @@ fn impossible_parallel_layouts_are_refused_with_the_rule() {
     assert!(!text.contains("tensor parallel") && text.contains("pipeline stages"), "{text}");
     assert!(json(&["estimate", "llama-2-70b", "--tp", "8", "--gpus", "8", "--json"])["total_bytes"].as_u64().is_some());
 }
+
+/// Newcomer D19, issue item 11: a merge in CPU RAM gets no GPU verdict; --ram judges it, and
+/// --merge-on-gpu merges on (and is judged against) the GPU.
+#[test]
+fn a_cpu_merge_is_judged_against_ram_not_the_gpu() {
+    let v = json(&["estimate", "llama-7b", "--task", "merge", "--gpu", "T4", "--json"]);
+    assert!(v.get("fits").is_none(), "{v}");
+    assert!(notes(&v).contains("--gpu is not judged"), "{}", notes(&v));
+    let v = json(&["estimate", "llama-7b", "--task", "merge", "--gpu", "T4", "--ram", "16GB", "--json"]);
+    assert_eq!(v["ram"]["fits"], Value::Bool(false));
+    assert_eq!(v["ram"]["needed_bytes"], v["host_bytes"]);
+    let v = json(&["estimate", "llama-7b", "--task", "merge", "--ram", "64GB", "--json"]);
+    assert_eq!(v["ram"]["fits"], Value::Bool(true));
+    let v = json(&["estimate", "llama-7b", "--task", "merge", "--merge-on-gpu", "--gpu", "T4", "--json"]);
+    assert!(v["fits"].is_boolean());
+    let e = super::stderr_of(&["estimate", "llama-7b", "--task", "merge", "--ram", "lots"]);
+    assert!(e.starts_with("error: --ram:"), "{e}");
+}

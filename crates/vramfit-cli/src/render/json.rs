@@ -23,7 +23,11 @@ pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
         notes: &r.model.notes,
         bytes_transferred: r.model.bytes_transferred,
     };
-    vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict)
+    let mut v = vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict);
+    if r.ram.is_some() {
+        v["ram"] = vramfit_core::request::ram_value(r.ram);
+    }
+    v
 }
 
 pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -17,6 +17,8 @@ pub struct EstimateReport<'a> {
     pub workload: &'a Workload,
     pub breakdown: &'a Breakdown,
     pub verdict: Option<&'a Verdict>,
+    /// `--ram`: CPU RAM judged.
+    pub ram: Option<&'a vramfit_core::request::RamVerdict>,
 }
 
 /// A sweep and what it was run on.

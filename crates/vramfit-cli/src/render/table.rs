@@ -69,6 +69,17 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;
         }
     }
+    if let Some(m) = r.ram {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "CPU RAM {} GB: needs {} GB → {} ({} headroom)",
+            gb(m.ram_bytes),
+            gb(m.needed_bytes),
+            if m.fits { "FITS" } else { "DOES NOT FIT" },
+            signed_both(m.headroom_bytes)
+        )?;
+    }
     Ok(())
 }
 
