@@ -412,7 +412,7 @@ pub fn parse_ram(s: &str) -> Result<u64> {
 /// `--ram`); `--merge-on-gpu` merges on the GPU.
 #[must_use]
 pub fn gpu_judges(w: &Workload) -> bool {
-    !(w.task == Task::Merge && !w.merge_on_gpu)
+    w.task != Task::Merge || w.merge_on_gpu
 }
 
 /// The note for a GPU that was given but does not judge the workload.

@@ -17,27 +17,6 @@ use crate::quant::{Quant, QuantConfig};
 
 const HF_SRC: &str = "transformers modeling_llama.py / generation/utils.py";
 
-/// Families whose forward upcasts logits to fp32 in transformers 4.31–4.45.
-fn upcasts_logits(model_type: &str) -> bool {
-    matches!(
-        model_type,
-        "llama"
-            | "mistral"
-            | "mixtral"
-            | "qwen2"
-            | "qwen2_moe"
-            | "qwen3"
-            | "qwen3_moe"
-            | "gemma"
-            | "gemma2"
-            | "gemma3"
-            | "gemma3_text"
-            | "phi3"
-            | "deepseek_v2"
-            | "deepseek_v3"
-    )
-}
-
 /// Resolve dtypes: (weights, compute).
 pub(crate) fn dtypes(spec: &ModelSpec, w: &Workload) -> (DType, DType) {
     let weights = super::defaults::load_dtype(spec, w).0;
@@ -311,13 +290,14 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 /// expanded) rather than repeated: neither flash nor memory-efficient attention accepts that,
 /// so PyTorch runs the math kernel.
 pub(crate) fn falcon_multi_query(spec: &ModelSpec) -> bool {
-    spec.model_type == "falcon" && spec.first_attention().is_some_and(|a| a.kv_heads() == 1 && a.heads > 1)
+    spec.quirks.hf_falcon_attention && spec.first_attention().is_some_and(|a| a.kv_heads() == 1 && a.heads > 1)
 }
 
 /// transformers' Falcon with several K/V groups (40B/180B, `new_decoder_architecture`): the
 /// keys and values are broadcast to every query head and copied before the cache stores them.
 pub(crate) fn falcon_grouped_kv(spec: &ModelSpec) -> bool {
-    spec.model_type == "falcon" && spec.first_attention().is_some_and(|a| a.kv_heads() > 1 && a.kv_heads() < a.heads)
+    spec.quirks.hf_falcon_attention
+        && spec.first_attention().is_some_and(|a| a.kv_heads() > 1 && a.kv_heads() < a.heads)
 }
 
 /// Grouped-query (or multi-query) attention passed to SDPA without a mask: no sliding window
@@ -380,30 +360,40 @@ fn kv_component(kv: &KvCache, prealloc: bool, tokens: u64) -> Component {
 
 /// Buffers that are not parameters: rotary caches, causal-mask buffers.
 fn buffers(spec: &ModelSpec, w: &Workload, hf: bool) -> Option<Component> {
-    match spec.model_type.as_str() {
+    if !hf {
+        return None;
+    }
+    if spec.quirks.hf_causal_mask_buffer {
         // GPTBigCode registers one max_positions² bool causal mask for the model.
-        "gpt_bigcode" if hf => {
-            let n = spec.max_positions.unwrap_or(0);
-            Some(Component::new(
-                "buffers",
-                n.saturating_mul(n),
-                format!("causal mask buffer max_positions² × 1 B (bool) = {}²", thousands(n)),
-                "transformers modeling_gpt_bigcode.py (register_buffer 'bias')",
-            ))
-        }
+        let n = spec.max_positions.unwrap_or(0);
+        return Some(Component::new(
+            "buffers",
+            n.saturating_mul(n),
+            format!("causal mask buffer max_positions² × 1 B (bool) = {}²", thousands(n)),
+            "transformers modeling_gpt_bigcode.py (register_buffer 'bias')",
+        ));
+    }
+    if spec.quirks.hf_rotary_cache_per_layer
+        && w.runtime_version.is_some_and(|v| v < super::runtime::RuntimeVersion::new(4, 38))
+    {
         // Llama-family attention layers cached cos/sin for max_position_embeddings in fp32 in
         // every layer before transformers 4.38.
-        t if hf
-            && upcasts_logits(t)
-            && w.runtime_version.is_some_and(|v| v < super::runtime::RuntimeVersion::new(4, 38)) =>
-        {
-            let a = spec.first_attention()?;
-            let n = spec.max_positions.unwrap_or(2048);
-            let bytes = prod(&[2, spec.num_layers(), n, a.head_dim, 4]);
-            Some(Component::new("buffers", bytes, format!("per-layer rotary cos/sin caches: 2 × layers × max_positions × head_dim × 4 B = 2 × {} × {} × {} × 4", spec.num_layers(), n, a.head_dim), "transformers < 4.38 LlamaRotaryEmbedding (cos_cached/sin_cached per layer)"))
-        }
-        _ => None,
+        let a = spec.first_attention()?;
+        let n = spec.max_positions.unwrap_or(2048);
+        let bytes = prod(&[2, spec.num_layers(), n, a.head_dim, 4]);
+        return Some(Component::new(
+            "buffers",
+            bytes,
+            format!(
+                "per-layer rotary cos/sin caches: 2 × layers × max_positions × head_dim × 4 B = 2 × {} × {} × {} × 4",
+                spec.num_layers(),
+                n,
+                a.head_dim
+            ),
+            "transformers < 4.38 LlamaRotaryEmbedding (cos_cached/sin_cached per layer)",
+        ));
     }
+    None
 }
 
 /// The mask the runtime builds for prefill: transformers' 4-D mask for eager attention (and
@@ -470,7 +460,7 @@ fn prefill_logits(spec: &ModelSpec, w: &Workload, p: &InferenceProfile, c: u64) 
     let hf = p.transformers;
     let all_positions = p.logits_all_positions || hf.is_some_and(|b| b.full_prefill_logits);
     let rows = if all_positions { w.batch.saturating_mul(w.prompt) } else { w.batch };
-    let upcast = p.logits_fp32 || (hf.is_some_and(|b| b.upcast_logits) && upcasts_logits(&spec.model_type));
+    let upcast = p.logits_fp32 || (hf.is_some_and(|b| b.upcast_logits) && spec.quirks.hf_logits_upcast);
     let per = if upcast { c + 4 } else { c } + if spec.softcap.logits { c } else { 0 };
     // Final hidden states stay alive while the head runs; generate then copies the last row
     // in fp32 for sampling.
