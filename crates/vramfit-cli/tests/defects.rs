@@ -232,3 +232,13 @@ fn a_cpu_merge_is_judged_against_ram_not_the_gpu() {
     let e = super::stderr_of(&["estimate", "llama-7b", "--task", "merge", "--ram", "lots"]);
     assert!(e.starts_with("error: --ram:"), "{e}");
 }
+
+/// Newcomer D23, web D5, issue item 10: a GGUF quantization under transformers (which
+/// dequantizes GGUF at load) is refused with a pointer to --runtime llama.cpp.
+#[test]
+fn a_gguf_scheme_under_transformers_is_refused() {
+    let e = super::stderr_of(&["estimate", "llama-7b", "--quant", "q4_k_m"]);
+    assert!(e.starts_with("error: --quant:") && e.contains("--runtime llama.cpp"), "{e}");
+    let ok = json(&["estimate", "llama-7b", "--quant", "q4_k_m", "--runtime", "llama.cpp", "--json"]);
+    assert!(ok["total_bytes"].as_u64().unwrap() < 6_000_000_000);
+}

@@ -187,6 +187,18 @@ impl Workload {
     /// # Errors
     /// Zero or absurd batch/tokens, contradictory precision settings.
     pub fn check(&self) -> Result<()> {
+        if let Some(q) = self.quant.as_ref().filter(|q| matches!(q.quant, crate::quant::Quant::Gguf { .. })) {
+            if self.profile().engine != crate::estimate::profile::Engine::LlamaCpp {
+                return Err(Error::workload(
+                    "--quant",
+                    format!(
+                        "{} is a GGUF scheme that only llama.cpp runs as stored ({} dequantizes GGUF weights to 16/32-bit at load): add --runtime llama.cpp, or use int8 / nf4 (bitsandbytes)",
+                        q.label(),
+                        self.runtime.name()
+                    ),
+                ));
+            }
+        }
         if self.batch == 0 || self.batch > MAX_BATCH {
             return Err(Error::workload("--batch", format!("must be between 1 and {MAX_BATCH}")));
         }
