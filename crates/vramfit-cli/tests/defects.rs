@@ -242,3 +242,22 @@ fn a_gguf_scheme_under_transformers_is_refused() {
     let ok = json(&["estimate", "llama-7b", "--quant", "q4_k_m", "--runtime", "llama.cpp", "--json"]);
     assert!(ok["total_bytes"].as_u64().unwrap() < 6_000_000_000);
 }
+
+/// Newcomer D10, issue item 8: an estimate too large for 64 bits is an error naming the flag,
+/// in the debug build too (no overflow panic), and no total is pinned at 16 EiB.
+#[test]
+fn overflowing_workloads_are_errors_naming_the_flag() {
+    for args in [
+        &["estimate", "llama-7b", "--task", "train", "--seq", "16777216", "--batch", "1048576"][..],
+        &["estimate", "llama-3.1-405b", "--task", "train", "--batch", "1", "--seq", "16777216", "--attn", "eager"][..],
+        &["estimate", "llama-7b", "--prompt", "16777216", "--batch", "1048576", "--new", "16777216"][..],
+        &["fit", "llama-7b", "--gpu", "T4", "--task", "train", "--seq", "16777216", "--batch", "1048576"][..],
+    ] {
+        let e = super::stderr_of(args);
+        assert!(
+            (e.starts_with("error: --seq:") || e.starts_with("error: --prompt:") || e.starts_with("error: --batch:"))
+                && e.contains("2^58"),
+            "{args:?}: {e}"
+        );
+    }
+}

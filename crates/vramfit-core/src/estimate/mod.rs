@@ -29,6 +29,7 @@ use crate::model::ModelSpec;
 pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     workload.check()?;
     workload.parallel.check_model(spec)?;
+    check_magnitude(spec, workload)?;
     if let (Some(asked), Some(stored)) = (&workload.quant, &spec.quantization) {
         if asked != stored {
             return Err(crate::error::Error::workload(
@@ -48,7 +49,68 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
         }
     };
     b.notes.extend(beyond_position_limit(spec, workload));
+    // Backstop: estimators saturate rather than wrap; a saturated total is not a number.
+    if b.levels.device == u64::MAX || b.host_bytes == u64::MAX || b.components.iter().any(|c| c.bytes == u64::MAX) {
+        return Err(too_large(workload));
+    }
     Ok(b)
+}
+
+/// Largest product of workload and model sizes the estimators multiply out (2^58 B, 256 PiB):
+/// every term is such a product times a small constant, so below this bound none overflows
+/// 64 bits.
+const MAX_PRODUCT: u128 = 1 << 58;
+
+/// The flag to shrink when an estimate is too large to compute.
+fn too_large(w: &Workload) -> crate::error::Error {
+    let (flag, tokens) = match w.task {
+        Task::Train => ("--seq", w.training.seq),
+        Task::Generate => ("--prompt", w.prompt.saturating_add(w.new_tokens)),
+        _ => ("--prompt", w.prompt),
+    };
+    let flag = if w.batch > tokens { "--batch" } else { flag };
+    crate::error::Error::workload(
+        flag,
+        format!(
+            "batch {} × {tokens} tokens makes an estimate beyond 2^58 bytes (256 PiB) that vramfit does not compute; reduce {flag}",
+            w.batch
+        ),
+    )
+}
+
+/// Refuse workloads whose sizes multiply past [`MAX_PRODUCT`] (logits, attention scores,
+/// activations over every layer), before any estimator runs: an overflow is an error naming
+/// the flag, never a wrapped or pinned number.
+fn check_magnitude(spec: &ModelSpec, w: &Workload) -> Result<()> {
+    let t = &w.training;
+    let ctx = u128::from(match w.task {
+        Task::Load | Task::Merge => 0,
+        Task::Prefill => w.prompt,
+        Task::Generate => w.prompt.saturating_add(w.new_tokens),
+        Task::Train => t.seq.saturating_add(t.virtual_tokens),
+    })
+    .max(u128::from(w.kv_prealloc.unwrap_or(0)));
+    let b = u128::from(w.batch);
+    let layers = u128::from(spec.num_layers().max(spec.encoder_layers.len() as u64).max(1));
+    let heads = u128::from(spec.first_attention().map_or(1, |a| a.heads.max(a.kv_heads())));
+    let width = spec
+        .encoder_layers
+        .iter()
+        .chain(&spec.layers)
+        .flat_map(|l| l.linears.iter().map(|x| x.out_features.max(x.in_features)))
+        .max()
+        .unwrap_or(0)
+        .max(spec.hidden_size);
+    let tokens = b * ctx;
+    let products = [
+        tokens * u128::from(spec.vocab_size.max(1)) * 16,
+        tokens * ctx * heads * layers * 8,
+        tokens * u128::from(width) * layers * 64,
+    ];
+    if products.iter().any(|&p| p > MAX_PRODUCT) {
+        return Err(too_large(w));
+    }
+    Ok(())
 }
 
 /// Prefix of the note that warns of a context beyond the model's position limit (the CLI

@@ -653,8 +653,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         .filter(|c| {
             matches!(c.name.as_str(), "activations" | "logits_and_loss" | "backward_working_set" | "recomputed_layer")
         })
-        .map(|c| c.bytes)
-        .sum();
+        .fold(0u64, |a, c| a.saturating_add(c.bytes));
     // Activations are freed and re-allocated every step in varying sizes: the allocator keeps
     // their blocks cached and splits them imperfectly.
     components.push(overhead::allocator(large, 64, transient / 20, "5 % fragmentation of the per-step transients"));
