@@ -2,6 +2,7 @@
 
 use crate::args::EstimateArgs;
 use crate::render::{self, Verdict};
+use anyhow::Context;
 use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
 use vramfit_core::request;
@@ -28,6 +29,10 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         verdict: verdict.as_ref(),
         ram: ram.as_ref(),
     };
+    if let Some(path) = &a.svg {
+        std::fs::write(path, render::svg::estimate(&report))
+            .with_context(|| format!("--svg: cannot write {}", path.display()))?;
+    }
     if a.json {
         render::json::estimate(&report, out)
     } else if a.markdown {

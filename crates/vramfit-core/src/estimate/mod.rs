@@ -49,10 +49,10 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
         }
     };
     b.notes.extend(beyond_position_limit(spec, workload));
-    // Backstop: estimators saturate rather than wrap; a saturated total is not a number.
-    if b.levels.device == u64::MAX || b.host_bytes == u64::MAX || b.components.iter().any(|c| c.bytes == u64::MAX) {
-        return Err(too_large(workload));
-    }
+    // Beyond 2^53 bytes a total is no longer exact in JavaScript (the web page, JSON
+    // consumers), and a saturated total is no number at all: both are errors.
+    let largest = b.total_bytes().max(b.host_bytes);
+    crate::limits::ESTIMATE_BYTES.check("the estimate's bytes (lower --batch, --prompt, --seq or --new)", largest)?;
     Ok(b)
 }
 
@@ -72,8 +72,9 @@ fn too_large(w: &Workload) -> crate::error::Error {
     crate::error::Error::workload(
         flag,
         format!(
-            "batch {} × {tokens} tokens makes an estimate beyond 2^58 bytes (256 PiB) that vramfit does not compute; reduce {flag}",
-            w.batch
+            "the estimate bytes would pass 2^58 (256 PiB) at batch {} × {tokens} tokens, beyond what vramfit computes: reduce {flag}{}",
+            w.batch,
+            if flag == "--batch" { "" } else { " or --batch" }
         ),
     )
 }
