@@ -265,6 +265,11 @@ pub struct WorkloadArgs {
     /// llama.cpp --ubatch-size: tokens per compute micro-batch [default: 512].
     #[arg(long)]
     pub ubatch_size: Option<u64>,
+    /// Output head: causal-lm, sequence-classification or token-classification (a classifier
+    /// scores config.json's num_labels, else 2) [default: what config.json's architectures
+    /// names, e.g. LlamaForSequenceClassification].
+    #[arg(long)]
+    pub head: Option<String>,
 }
 
 /// Where a Hub model is read from.
@@ -374,6 +379,7 @@ impl WorkloadArgs {
             device_map: self.device_map,
             ngl: self.ngl,
             ubatch_size: self.ubatch_size,
+            head: self.head.clone(),
         }
     }
 

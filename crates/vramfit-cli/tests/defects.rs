@@ -261,3 +261,37 @@ fn overflowing_workloads_are_errors_naming_the_flag() {
         );
     }
 }
+
+/// Newcomer D3, issue item 4: `LlamaForSequenceClassification` (the original question's
+/// class) has a score head of hidden × num_labels and no vocabulary logits; --head overrides
+/// what config.json's architectures names.
+#[test]
+fn a_sequence_classifier_has_its_own_head() {
+    let dir = std::env::temp_dir().join(format!("vramfit-seqcls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vramfit-core/data/configs/meta-llama__Llama-2-7b-hf.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(catalog).unwrap()).unwrap();
+    config["architectures"] = serde_json::json!(["LlamaForSequenceClassification"]);
+    config["num_labels"] = serde_json::json!(2);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let p = dir.to_str().unwrap();
+    let train = |model: &str, extra: &[&str]| {
+        let mut a = vec!["estimate", model, "--task", "train", "--method", "lora", "--json"];
+        a.extend(extra);
+        json(&a)
+    };
+    let cls = train(p, &[]);
+    let lm = train("llama-2-7b", &[]);
+    // The 32000 × 4096 head becomes 2 × 4096 (fp16).
+    assert_eq!(component(&lm, "weights") - component(&cls, "weights"), (32_000 - 2) * 4096 * 2);
+    assert_eq!(component(&cls, "logits_and_loss"), 0, "a classifier has no vocabulary logits");
+    assert!(notes(&cls).contains("sequence-classification head"), "{}", notes(&cls));
+    assert_eq!(train("llama-2-7b", &["--head", "sequence-classification"])["total_bytes"], cls["total_bytes"]);
+    assert_eq!(train(p, &["--head", "causal-lm"])["total_bytes"], lm["total_bytes"]);
+    let e = super::stderr_of(&["estimate", p]);
+    assert!(e.starts_with("error: --task:") && e.contains("does not generate"), "{e}");
+    let e = super::stderr_of(&["estimate", "llama-2-7b", "--head", "regression"]);
+    assert!(e.starts_with("error: --head:"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

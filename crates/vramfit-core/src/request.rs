@@ -112,6 +112,9 @@ pub struct WorkloadRequest {
     pub ngl: Option<u64>,
     /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
     pub ubatch_size: Option<u64>,
+    /// `--head`: causal-lm | sequence-classification | token-classification; `None` = what
+    /// config.json's `architectures` names.
+    pub head: Option<String>,
 }
 
 impl Default for WorkloadRequest {
@@ -158,6 +161,7 @@ impl Default for WorkloadRequest {
             device_map: false,
             ngl: None,
             ubatch_size: None,
+            head: None,
         }
     }
 }
@@ -310,7 +314,9 @@ impl WorkloadRequest {
         {
             return Err(Error::workload("--dtype", "contradicts --precision; give one of them"));
         }
+        let head = self.head.as_deref().map(|h| crate::model::Head::parse(h, 0)).transpose()?;
         let w = Workload {
+            head,
             task,
             batch: self.batch,
             prompt: self.prompt,

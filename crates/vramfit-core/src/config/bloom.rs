@@ -72,6 +72,7 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         positions: Positions::Alibi,
         max_positions: None,
         position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -145,6 +145,7 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         positions: Positions::Rotary { dims: rope },
         max_positions: w.max_position_embeddings,
         position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -82,6 +82,7 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         positions: Positions::Learned,
         max_positions: Some(positions),
         position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -77,6 +77,7 @@ pub(crate) fn convert(w: NeoxWire) -> Result<ModelSpec> {
         positions: Positions::Rotary { dims: rot },
         max_positions: w.max_position_embeddings,
         position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -88,6 +88,7 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         positions: Positions::Learned,
         max_positions: Some(max_pos),
         position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

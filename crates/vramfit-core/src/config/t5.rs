@@ -141,6 +141,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         positions: Positions::Relative,
         max_positions: None,
         position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: false,

@@ -39,6 +39,15 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         Engine::LlamaCpp => return super::llamacpp::estimate_llamacpp(spec, w),
         Engine::Unmodelled(why) => return Err(Error::workload("--runtime", why)),
     }
+    if spec.head != crate::model::Head::CausalLm && w.task == Task::Generate {
+        return Err(Error::workload(
+            "--task",
+            format!(
+                "a {} head does not generate text: use --task prefill (one forward), train or load (or --head causal-lm)",
+                spec.head.name()
+            ),
+        ));
+    }
     if !spec.is_decoder && w.task != Task::Load {
         return Err(Error::workload(
             "--task",
@@ -239,7 +248,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 format!("decode working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
                 "transformers/litgpt decoder layer forward",
             ));
-            let v = spec.vocab_size;
+            let v = spec.logit_width();
             let lg = prod(&[w.batch, v, c + 4]);
             dec.push(Component::new(
                 "logits",
@@ -489,10 +498,13 @@ fn causal_mask(
 
 /// Logits at the end of prefill.
 fn prefill_logits(spec: &ModelSpec, w: &Workload, p: &InferenceProfile, c: u64) -> Component {
-    let v = spec.vocab_size;
+    let v = spec.logit_width();
     let h = spec.hidden_size;
     let hf = p.transformers;
-    let all_positions = p.logits_all_positions || hf.is_some_and(|b| b.full_prefill_logits);
+    // A token classifier scores every position; a sequence classifier pools the last.
+    let all_positions = (p.logits_all_positions || hf.is_some_and(|b| b.full_prefill_logits))
+        && !matches!(spec.head, crate::model::Head::SequenceClassification { .. })
+        || matches!(spec.head, crate::model::Head::TokenClassification { .. });
     let rows = if all_positions { w.batch.saturating_mul(w.prompt) } else { w.batch };
     let upcast = p.logits_fp32 || (hf.is_some_and(|b| b.upcast_logits) && spec.quirks.hf_logits_upcast);
     let per = if upcast { c + 4 } else { c } + if spec.softcap.logits { c } else { 0 };

@@ -27,6 +27,25 @@ use crate::model::ModelSpec;
 /// # Errors
 /// An impossible workload, or one vramfit does not model yet (the message says which).
 pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
+    // `--head` replaces the head config.json's `architectures` names.
+    let with_head;
+    let spec = match workload.head {
+        Some(h) if h != spec.head => {
+            let labels = crate::config::labels_of(spec);
+            let h = match h {
+                crate::model::Head::SequenceClassification { labels: 0 } => {
+                    crate::model::Head::SequenceClassification { labels }
+                }
+                crate::model::Head::TokenClassification { labels: 0 } => {
+                    crate::model::Head::TokenClassification { labels }
+                }
+                h => h,
+            };
+            with_head = spec.clone().with_head(h);
+            &with_head
+        }
+        _ => spec,
+    };
     workload.check()?;
     workload.parallel.check_model(spec)?;
     check_magnitude(spec, workload)?;
@@ -49,6 +68,13 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
         }
     };
     b.notes.extend(beyond_position_limit(spec, workload));
+    if let Some(labels) = spec.head.labels() {
+        b.notes.push(format!(
+            "{} head{}: score = hidden × {labels} labels, no vocabulary logits (--head causal-lm for the language model)",
+            spec.head.name(),
+            if workload.head.is_some() { " (--head)" } else { " (config.json architectures)" }
+        ));
+    }
     // Beyond 2^53 bytes a total is no longer exact in JavaScript (the web page, JSON
     // consumers), and a saturated total is no number at all: both are errors.
     let largest = b.total_bytes().max(b.host_bytes);

@@ -142,6 +142,10 @@ pub struct Workload {
     pub training: crate::estimate::training::setup::TrainingSetup,
     /// llama.cpp settings, used with [`Runtime::LlamaCpp`].
     pub llama_cpp: LlamaCppOptions,
+    /// `--head`: the output head instead of the one config.json's `architectures` names (a
+    /// classifier's labels 0 = the config's `num_labels`, else 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<crate::model::Head>,
 }
 
 /// Settings only llama.cpp has, with its own flag names.
@@ -177,6 +181,7 @@ impl Default for Workload {
             merge_on_gpu: false,
             training: crate::estimate::training::setup::TrainingSetup::default(),
             llama_cpp: LlamaCppOptions::default(),
+            head: None,
         }
     }
 }

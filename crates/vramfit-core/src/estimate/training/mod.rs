@@ -168,7 +168,10 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let keys = seq.saturating_add(prefix);
     let tokens = prod(&[w.batch, seq]);
     let h = spec.hidden_size;
-    let v = spec.vocab_size;
+    // Logits: the vocabulary at every position, or a classifier's labels (at the last
+    // position only for sequence classification).
+    let v = spec.logit_width();
+    let loss_tokens = prod(&[w.batch, spec.logit_positions(seq)]);
     let layers: Vec<&crate::model::Layer> = spec.encoder_layers.iter().chain(&spec.layers).collect();
     let n_layers = layers.len() as u64;
 
@@ -458,10 +461,10 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
     // ---- loss ------------------------------------------------------------------------------
     let (loss_fwd, loss_bwd, loss_desc) = if spec.lm_head.is_some() {
-        let (f, b, d) = loss_terms(tp.loss, res.chunked_ce, t.compile, c, tokens, v);
+        let (f, b, d) = loss_terms(tp.loss, res.chunked_ce, t.compile, c, loss_tokens, v);
         if spec.softcap.logits && !res.chunked_ce {
             // cap · tanh(logits / cap): the tanh output is kept for backward, next to the copy.
-            let extra = prod(&[tokens, v, c]);
+            let extra = prod(&[loss_tokens, v, c]);
             (f + extra, b + extra, format!("{d}; soft-capped logits keep their tanh output ({c} B)"))
         } else {
             (f, b, d)
