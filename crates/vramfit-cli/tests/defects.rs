@@ -295,3 +295,37 @@ fn a_sequence_classifier_has_its_own_head() {
     assert!(e.starts_with("error: --head:"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Newcomer D28: clap's own errors are one line too (CLI.md), and under --json every error is
+/// a JSON object with the flag to fix.
+#[test]
+fn errors_are_one_line_and_json_under_json() {
+    for args in [
+        &["estimate"][..],
+        &["estimate", "llama-7b", "--bogus"][..],
+        &["estimate", "llama-7b", "--json", "--markdown"][..],
+    ] {
+        let e = super::stderr_of(args);
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+    }
+    let e = super::stderr_of(&["estimate", "llama-7b", "--batch", "0", "--json"]);
+    let v: Value = serde_json::from_str(e.trim()).unwrap();
+    assert_eq!(v["flag"], "--batch");
+    assert!(v["error"].as_str().unwrap().starts_with("--batch:"));
+}
+
+/// Newcomer D20: a sweep whose every point fails exits 2 with the reason.
+#[test]
+fn a_sweep_with_no_point_exits_2() {
+    let e = super::stderr_of(&["sweep", "t5-base", "--over", "batch"]);
+    assert!(e.starts_with("error: --task:") && e.contains("every point"), "{e}");
+    assert!(vramfit(&["sweep", "llama-7b", "--over", "batch", "--values", "1,2"]).status.success());
+}
+
+/// Newcomer D26: a GPU smaller than the reserve gives no GPU count (it printed the byte count
+/// as one).
+#[test]
+fn a_gpu_smaller_than_the_reserve_has_no_gpu_count() {
+    let v = json(&["fit", "llama-7b", "--gpu", "1MB", "--json"]);
+    assert!(v["limits"]["min_gpus_lower_bound"].is_null(), "{}", v["limits"]);
+}

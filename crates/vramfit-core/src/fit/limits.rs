@@ -302,9 +302,10 @@ pub fn gpus_that_fit(spec: &ModelSpec, w: &Workload, per_gpu_bytes: u64, max: us
 /// were split evenly with nothing replicated and no communication buffers. Real sharding
 /// strategies need more; vramfit does not model them yet.
 #[must_use]
-pub fn min_gpus_lower_bound(total_bytes: u64, usable_bytes: u64) -> u64 {
-    let room = usable_bytes.saturating_sub(super::headroom::reserve_bytes(usable_bytes)).max(1);
-    total_bytes.div_ceil(room).max(1)
+pub fn min_gpus_lower_bound(total_bytes: u64, usable_bytes: u64) -> Option<u64> {
+    // A GPU no larger than the reserve holds nothing: no count of them is a bound.
+    let room = usable_bytes.saturating_sub(super::headroom::reserve_bytes(usable_bytes));
+    (room > 0).then(|| total_bytes.div_ceil(room).max(1))
 }
 
 #[cfg(test)]
@@ -389,7 +390,8 @@ mod tests {
 
     #[test]
     fn lower_bound_of_gpus() {
-        assert_eq!(min_gpus_lower_bound(0, 80 << 30), 1);
-        assert_eq!(min_gpus_lower_bound(200 << 30, 80 << 30), 3);
+        assert_eq!(min_gpus_lower_bound(0, 80 << 30), Some(1));
+        assert_eq!(min_gpus_lower_bound(1 << 30, 1_000_000), None);
+        assert_eq!(min_gpus_lower_bound(200 << 30, 80 << 30), Some(3));
     }
 }

@@ -594,7 +594,7 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
     let limits = judge.limits(&start);
     let gpus = GpuLimits {
         min_gpus: verdict.fits.then_some(1),
-        min_gpus_lower_bound: (!verdict.fits).then(|| min_gpus_lower_bound(verdict.per_gpu_bytes, usable)),
+        min_gpus_lower_bound: (!verdict.fits).then(|| min_gpus_lower_bound(verdict.per_gpu_bytes, usable)).flatten(),
         gpus_that_fit: gpus_that_fit(spec, &start, verdict.per_gpu_bytes, 5),
     };
     let not_chosen = prequantized(&mut judge, spec, &start, usable);
