@@ -127,8 +127,9 @@ pub struct WorkloadArgs {
     /// load | prefill | generate | train | merge.
     #[arg(long, default_value = "generate")]
     pub task: String,
-    /// Weights and compute dtype: fp32 | fp16 | bf16 | fp8 [default: the checkpoint's dtype].
-    #[arg(long)]
+    /// Weights and compute dtype: fp32 | fp16 | bf16 | fp8 (also float16, bfloat16) [default:
+    /// the runtime's: the checkpoint's under transformers 5.x, fp32 under 4.x].
+    #[arg(long, visible_alias = "torch-dtype")]
     pub dtype: Option<String>,
     /// Weight quantization: int8 | nf4 | nf4-dq | fp4 | fp4-dq | gptq-4bit | gptq-8bit |
     /// awq-4bit | fp8 | a GGUF scheme (q4_k_m, q8_0, ...) [default: none].

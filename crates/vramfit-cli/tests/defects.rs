@@ -329,3 +329,20 @@ fn a_gpu_smaller_than_the_reserve_has_no_gpu_count() {
     let v = json(&["fit", "llama-7b", "--gpu", "1MB", "--json"]);
     assert!(v["limits"]["min_gpus_lower_bound"].is_null(), "{}", v["limits"]);
 }
+
+/// Newcomer D21, D30, D32: encoder-decoder models are called so; --torch-dtype is --dtype; a
+/// verdict that does not fit says the shortfall, as fit does.
+#[test]
+fn small_wording_fixes() {
+    let e = super::stderr_of(&["estimate", "t5-base"]);
+    assert!(e.contains("encoder-decoder"), "{e}");
+    let e = super::stderr_of(&["estimate", "bert-base-uncased"]);
+    assert!(e.contains("load and train"), "{e}");
+    assert_eq!(
+        json(&["estimate", "llama-7b", "--torch-dtype", "float32", "--json"])["total_bytes"],
+        json(&["estimate", "llama-7b", "--dtype", "fp32", "--json"])["total_bytes"]
+    );
+    let out = vramfit(&["estimate", "llama-7b", "--gpu", "T4", "--dtype", "fp32"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("DOES NOT FIT (short by 11.45 GiB"), "{text}");
+}

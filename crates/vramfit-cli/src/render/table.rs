@@ -51,19 +51,26 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
         writeln!(out)?;
         writeln!(
             out,
-            "{}: {} GiB usable per GPU → {} ({} headroom)",
+            "{}: {} GiB usable per GPU → {}",
             v.gpu.label,
             gib(v.gpu.usable_bytes),
             if v.fits && beyond_limit(&b.notes) {
-                "FITS in memory, but beyond the model's position limit (see the warning)".to_string()
+                format!(
+                    "FITS in memory, but beyond the model's position limit (see the warning) ({} headroom)",
+                    signed_both(v.headroom_bytes)
+                )
             } else if v.fits {
-                "FITS".to_string()
+                format!("FITS ({} headroom)", signed_both(v.headroom_bytes))
             } else if v.tight {
-                format!("TIGHT: less than the {} GiB reserve left free", gib(v.reserve_bytes))
+                format!(
+                    "TIGHT: less than the {} GiB reserve left free ({} headroom)",
+                    gib(v.reserve_bytes),
+                    signed_both(v.headroom_bytes)
+                )
             } else {
-                "DOES NOT FIT".to_string()
-            },
-            signed_both(v.headroom_bytes)
+                // As fit says it: the shortfall, not a negative headroom.
+                format!("DOES NOT FIT (short by {})", signed_both(-v.headroom_bytes))
+            }
         )?;
         if v.gpu.count > 1 && r.workload.parallel.gpus() == 1 {
             writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;

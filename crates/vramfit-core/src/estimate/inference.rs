@@ -51,7 +51,11 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     if !spec.is_decoder && w.task != Task::Load {
         return Err(Error::workload(
             "--task",
-            format!("{} is an encoder model: only --task load is modelled for it", spec.model_type),
+            if spec.encoder_layers.is_empty() || spec.layers.is_empty() {
+                format!("{} is an encoder model: only --task load and train are modelled for it", spec.model_type)
+            } else {
+                format!("{} is an encoder-decoder model: only --task load is modelled for it", spec.model_type)
+            },
         ));
     }
     let p = profile.inference;
