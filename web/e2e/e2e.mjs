@@ -239,7 +239,7 @@ const CASES = [
   '?model=llama-7b&gpu=T4&task=train&method=qlora&grad-ckpt=1&lora-rank=16&lora-targets=all-linear&seq=1024',
   '?model=llama-2-7b&gpu=A100-80GB&count=4&task=train&precision=mixed-bf16&zero=3&optimizer=adamw-8bit',
   '?model=llama-7b&gpu=24GiB&task=prefill&runtime=litgpt&batch=2',
-  '?model=qwen2.5-7b&gpu=RTX-4090&quant=q4_k_m&task=load',
+  '?model=qwen2.5-7b&gpu=RTX-4090&runtime=llama.cpp&quant=q4_k_m&task=load',
   '?model=llama-2-7b&gpu=RTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m&kv-dtype=q8_0&ngl=20&prompt=4096',
 ];
 

@@ -53,6 +53,10 @@ pub struct EstimateArgs {
     /// first, with a verdict per GPU after it.
     #[arg(long, value_delimiter = ',', action = clap::ArgAction::Append)]
     pub gpu: Vec<String>,
+    /// CPU RAM for a verdict on host memory (a merge in CPU RAM, offloaded layers or
+    /// states): 32GB, 64GiB [default: not judged].
+    #[arg(long)]
+    pub ram: Option<String>,
     /// Print JSON.
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
@@ -125,8 +129,9 @@ pub struct WorkloadArgs {
     /// load | prefill | generate | train | merge.
     #[arg(long, default_value = "generate")]
     pub task: String,
-    /// Weights and compute dtype: fp32 | fp16 | bf16 | fp8 [default: the checkpoint's dtype].
-    #[arg(long)]
+    /// Weights and compute dtype: fp32 | fp16 | bf16 | fp8 (also float16, bfloat16) [default:
+    /// the runtime's: the checkpoint's under transformers 5.x, fp32 under 4.x].
+    #[arg(long, visible_alias = "torch-dtype")]
     pub dtype: Option<String>,
     /// Weight quantization: int8 | nf4 | nf4-dq | fp4 | fp4-dq | gptq-4bit | gptq-8bit |
     /// awq-4bit | fp8 | a GGUF scheme (q4_k_m, q8_0, ...) [default: none].
@@ -159,7 +164,10 @@ pub struct WorkloadArgs {
     /// fp32 and rebuilt the KV cache tuple each step) [default: current].
     #[arg(long)]
     pub runtime_version: Option<String>,
-    /// Precision policy: mixed-bf16 / mixed-fp16 keep fp32 weights and autocast matmuls.
+    /// Precision policy: fp32; bf16 / fp16 (= mixed-bf16 / mixed-fp16, as HF --bf16 and
+    /// Lightning "bf16": fp32 weights, autocast matmuls); pure-bf16 / pure-fp16 (= bf16-true /
+    /// 16-true: everything half) [default: the runtime's: transformers trains the model as
+    /// loaded, fp32 under 4.x, the checkpoint's dtype under 5.x; litgpt/torchtune pure]
     #[arg(long)]
     pub precision: Option<String>,
     /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches,
@@ -260,6 +268,11 @@ pub struct WorkloadArgs {
     /// llama.cpp --ubatch-size: tokens per compute micro-batch [default: 512].
     #[arg(long)]
     pub ubatch_size: Option<u64>,
+    /// Output head: causal-lm, sequence-classification or token-classification (a classifier
+    /// scores config.json's num_labels, else 2) [default: what config.json's architectures
+    /// names, e.g. LlamaForSequenceClassification].
+    #[arg(long)]
+    pub head: Option<String>,
 }
 
 /// Where a Hub model is read from.
@@ -369,6 +382,7 @@ impl WorkloadArgs {
             device_map: self.device_map,
             ngl: self.ngl,
             ubatch_size: self.ubatch_size,
+            head: self.head.clone(),
         }
     }
 

@@ -112,6 +112,9 @@ pub struct WorkloadRequest {
     pub ngl: Option<u64>,
     /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
     pub ubatch_size: Option<u64>,
+    /// `--head`: causal-lm | sequence-classification | token-classification; `None` = what
+    /// config.json's `architectures` names.
+    pub head: Option<String>,
 }
 
 impl Default for WorkloadRequest {
@@ -158,6 +161,7 @@ impl Default for WorkloadRequest {
             device_map: false,
             ngl: None,
             ubatch_size: None,
+            head: None,
         }
     }
 }
@@ -310,7 +314,9 @@ impl WorkloadRequest {
         {
             return Err(Error::workload("--dtype", "contradicts --precision; give one of them"));
         }
+        let head = self.head.as_deref().map(|h| crate::model::Head::parse(h, 0)).transpose()?;
         let w = Workload {
+            head,
             task,
             batch: self.batch,
             prompt: self.prompt,
@@ -367,6 +373,71 @@ impl Verdict {
             reserve_bytes: v.reserve_bytes,
         }
     }
+}
+
+/// A workload judged against the machine's CPU RAM (`--ram`): what it keeps in host memory
+/// (a merge in CPU RAM, offloaded layers or optimizer states).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RamVerdict {
+    /// `--ram`.
+    pub ram_bytes: u64,
+    /// Peak CPU RAM of the workload.
+    pub needed_bytes: u64,
+    /// `needed_bytes` fits `ram_bytes`.
+    pub fits: bool,
+    /// RAM minus needed (negative when it does not fit).
+    pub headroom_bytes: i128,
+}
+
+impl RamVerdict {
+    /// `b`'s CPU RAM against `ram_bytes`.
+    #[must_use]
+    pub fn new(ram_bytes: u64, b: &Breakdown) -> Self {
+        let needed_bytes = b.host_bytes;
+        RamVerdict {
+            ram_bytes,
+            needed_bytes,
+            fits: needed_bytes <= ram_bytes,
+            headroom_bytes: i128::from(ram_bytes) - i128::from(needed_bytes),
+        }
+    }
+}
+
+/// Parse `--ram`: a size such as `32GB` or `64GiB`.
+///
+/// # Errors
+/// Not a positive size (the error names `--ram`).
+pub fn parse_ram(s: &str) -> Result<u64> {
+    match GpuSpec::parse(s) {
+        Ok(g) if g.gpu.is_none() && g.count == 1 => Ok(g.usable_bytes),
+        _ => Err(Error::workload("--ram", format!("{s:?} is not a memory size; give one such as 32GB or 64GiB"))),
+    }
+}
+
+/// Whether `--gpu` judges `w`: a merge in CPU RAM does not use the GPU (it is judged against
+/// `--ram`); `--merge-on-gpu` merges on the GPU.
+#[must_use]
+pub fn gpu_judges(w: &Workload) -> bool {
+    w.task != Task::Merge || w.merge_on_gpu
+}
+
+/// The note for a GPU that was given but does not judge the workload.
+#[must_use]
+pub fn gpu_not_judged_note(w: &Workload, ram: Option<u64>) -> Option<String> {
+    (!gpu_judges(w)).then(|| {
+        format!(
+            "--gpu is not judged: the merge runs in CPU RAM and uses no GPU (--merge-on-gpu merges on it){}",
+            if ram.is_some() { "" } else { "; give --ram (32GB) to judge the CPU RAM" }
+        )
+    })
+}
+
+/// The `ram` object of the JSON report (present only with `--ram`).
+#[must_use]
+pub fn ram_value(r: Option<&RamVerdict>) -> Value {
+    r.map_or(Value::Null, |r| {
+        json!({"ram_bytes": r.ram_bytes, "needed_bytes": r.needed_bytes, "fits": r.fits, "headroom_bytes": sat(r.headroom_bytes)})
+    })
 }
 
 /// Signed byte counts as JSON numbers: saturated to 64 bits (estimates saturate at u64::MAX
@@ -524,6 +595,9 @@ pub struct EstimateRequest {
     /// `--gpu`: `T4`, `4xA100-80GB`, `24GiB`.
     #[serde(default)]
     pub gpu: Option<String>,
+    /// `--ram`: CPU RAM to judge host memory against (`32GB`).
+    #[serde(default)]
+    pub ram: Option<String>,
     /// The workload settings.
     #[serde(default)]
     pub workload: WorkloadRequest,
@@ -585,7 +659,11 @@ impl EstimateRequest {
             notes: &[],
             bytes_transferred: self.bytes_transferred,
         };
-        Ok(estimate_value(&report, &workload, &breakdown, verdict.as_ref()))
+        let mut v = estimate_value(&report, &workload, &breakdown, verdict.as_ref());
+        if let Some(r) = self.ram.as_deref().map(parse_ram).transpose()? {
+            v["ram"] = ram_value(Some(&RamVerdict::new(r, &breakdown)));
+        }
+        Ok(v)
     }
 
     /// Run the request the way `vramfit fit --json` runs its flags (the GPU is required), and
@@ -621,8 +699,12 @@ impl EstimateRequest {
         if let Some(g) = &gpu {
             crate::fit::check_supported(&model.spec, &workload, g)?;
         }
-        let breakdown = crate::estimate(&model.spec, &workload)?;
-        let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
+        let ram = self.ram.as_deref().map(parse_ram).transpose()?;
+        let mut breakdown = crate::estimate(&model.spec, &workload)?;
+        if gpu.is_some() {
+            breakdown.notes.extend(gpu_not_judged_note(&workload, ram));
+        }
+        let verdict = gpu.filter(|_| gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
         Ok((workload, breakdown, verdict))
     }
 }
@@ -684,6 +766,7 @@ mod tests {
             origin: None,
             bytes_transferred: 0,
             gpu: None,
+            ram: None,
             workload: WorkloadRequest::default(),
         };
         let a = pasted.run().unwrap();

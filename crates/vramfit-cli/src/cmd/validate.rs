@@ -34,6 +34,7 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                         breakdown: b,
                         verdict: None,
                         compare: &[],
+                        ram: None,
                     };
                     render::table::estimate(&report, true, out)?;
                 }

@@ -24,6 +24,9 @@ pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
         bytes_transferred: r.model.bytes_transferred,
     };
     let mut v = vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict);
+    if r.ram.is_some() {
+        v["ram"] = vramfit_core::request::ram_value(r.ram);
+    }
     if !r.compare.is_empty() {
         v["compare"] = Value::Array(
             r.compare

@@ -51,21 +51,41 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
         writeln!(out)?;
         writeln!(
             out,
-            "{}: {} GiB usable per GPU → {} ({} headroom)",
+            "{}: {} GiB usable per GPU → {}",
             v.gpu.label,
             gib(v.gpu.usable_bytes),
-            if v.fits {
-                "FITS".to_string()
+            if v.fits && beyond_limit(&b.notes) {
+                format!(
+                    "FITS in memory, but beyond the model's position limit (see the warning) ({} headroom)",
+                    signed_both(v.headroom_bytes)
+                )
+            } else if v.fits {
+                format!("FITS ({} headroom)", signed_both(v.headroom_bytes))
             } else if v.tight {
-                format!("TIGHT: less than the {} GiB reserve left free", gib(v.reserve_bytes))
+                format!(
+                    "TIGHT: less than the {} GiB reserve left free ({} headroom)",
+                    gib(v.reserve_bytes),
+                    signed_both(v.headroom_bytes)
+                )
             } else {
-                "DOES NOT FIT".to_string()
-            },
-            signed_both(v.headroom_bytes)
+                // As fit says it: the shortfall, not a negative headroom.
+                format!("DOES NOT FIT (short by {})", signed_both(-v.headroom_bytes))
+            }
         )?;
         if v.gpu.count > 1 && r.workload.parallel.gpus() == 1 {
             writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;
         }
+    }
+    if let Some(m) = r.ram {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "CPU RAM {} GB: needs {} GB → {} ({} headroom)",
+            gb(m.ram_bytes),
+            gb(m.needed_bytes),
+            if m.fits { "FITS" } else { "DOES NOT FIT" },
+            signed_both(m.headroom_bytes)
+        )?;
     }
     if !r.compare.is_empty() {
         writeln!(out)?;
@@ -296,6 +316,11 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
         gib(a.verdict.per_gpu_bytes),
         gb(a.verdict.per_gpu_bytes),
         verdict_words(&a.verdict)
+            + if a.verdict.fits && beyond_limit(&a.breakdown.notes) {
+                ", in memory only: beyond the model's position limit (see the warning)"
+            } else {
+                ""
+            }
     )?;
     for n in r.notes.iter().chain(&a.breakdown.notes) {
         writeln!(out, "  note: {n}")?;
@@ -367,6 +392,11 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
         }
     }
     Ok(())
+}
+
+/// The estimate warned of a context beyond the model's position limit.
+fn beyond_limit(notes: &[String]) -> bool {
+    notes.iter().any(|n| n.starts_with(vramfit_core::estimate::POSITION_LIMIT_WARNING))
 }
 
 fn verdict_words(v: &fit::Verdict) -> String {

@@ -114,7 +114,7 @@ impl Breakdown {
     /// Bytes of the component named `name` (0 if absent).
     #[must_use]
     pub fn component(&self, name: &str) -> u64 {
-        self.components.iter().filter(|c| c.name == name).map(|c| c.bytes).sum()
+        self.components.iter().filter(|c| c.name == name).fold(0u64, |a, c| a.saturating_add(c.bytes))
     }
 }
 

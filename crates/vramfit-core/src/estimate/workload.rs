@@ -142,6 +142,10 @@ pub struct Workload {
     pub training: crate::estimate::training::setup::TrainingSetup,
     /// llama.cpp settings, used with [`Runtime::LlamaCpp`].
     pub llama_cpp: LlamaCppOptions,
+    /// `--head`: the output head instead of the one config.json's `architectures` names (a
+    /// classifier's labels 0 = the config's `num_labels`, else 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<crate::model::Head>,
 }
 
 /// Settings only llama.cpp has, with its own flag names.
@@ -177,6 +181,7 @@ impl Default for Workload {
             merge_on_gpu: false,
             training: crate::estimate::training::setup::TrainingSetup::default(),
             llama_cpp: LlamaCppOptions::default(),
+            head: None,
         }
     }
 }
@@ -187,6 +192,18 @@ impl Workload {
     /// # Errors
     /// Zero or absurd batch/tokens, contradictory precision settings.
     pub fn check(&self) -> Result<()> {
+        if let Some(q) = self.quant.as_ref().filter(|q| matches!(q.quant, crate::quant::Quant::Gguf { .. })) {
+            if self.profile().engine != crate::estimate::profile::Engine::LlamaCpp {
+                return Err(Error::workload(
+                    "--quant",
+                    format!(
+                        "{} is a GGUF scheme that only llama.cpp runs as stored ({} dequantizes GGUF weights to 16/32-bit at load): add --runtime llama.cpp, or use int8 / nf4 (bitsandbytes)",
+                        q.label(),
+                        self.runtime.name()
+                    ),
+                ));
+            }
+        }
         if self.batch == 0 || self.batch > MAX_BATCH {
             return Err(Error::workload("--batch", format!("must be between 1 and {MAX_BATCH}")));
         }

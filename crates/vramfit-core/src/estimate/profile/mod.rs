@@ -201,6 +201,10 @@ pub enum DefaultPrecision {
     Mixed,
     /// Everything in the model's half dtype.
     Pure,
+    /// The model as loaded, no autocast: fp32 when it loads in fp32, else pure half (the
+    /// Trainer without --bf16/--fp16: TrainingArguments bf16=False, fp16=False,
+    /// training_args.py 4.46.0 and 5.0.0).
+    AsLoaded,
 }
 
 /// The runtime's training behaviours.
@@ -333,7 +337,7 @@ mod tests {
         assert_eq!(new.training.unwrap().default_optimizer, Optimizer::Adamw);
         let before_torch2 = RuntimeProfile::of(Runtime::Transformers, Some(RuntimeVersion::new(4, 26)));
         assert!(!before_torch2.lazy_cuda_loading && old.lazy_cuda_loading && new.lazy_cuda_loading);
-        assert!(old.loads_fp32_by_default);
+        assert!(old.loads_fp32_by_default && !new.loads_fp32_by_default);
         let tt02 = RuntimeProfile::of(Runtime::Torchtune, Some(RuntimeVersion::new(0, 2)));
         assert_eq!(tt02.training.unwrap().loss, LossCode::TorchtuneFp32Logits);
         assert!(!tt02.training.unwrap().chunked_ce);
