@@ -8,6 +8,7 @@
 
 use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
+use crate::estimate::serving::{Device, EngineVersion, Fraction, ServingOptions};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeVersion, Task, Workload};
 use crate::fit;
@@ -106,6 +107,26 @@ pub struct WorkloadRequest {
     pub ngl: Option<u64>,
     /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
     pub ubatch_size: Option<u64>,
+    /// `--gpu-memory-utilization` (vLLM) / `--mem-fraction-static` (SGLang).
+    pub gpu_memory_utilization: Option<f64>,
+    /// `--max-model-len` / `--context-length`.
+    pub max_model_len: Option<u64>,
+    /// `--max-num-seqs` / `--max-running-requests`.
+    pub max_num_seqs: Option<u64>,
+    /// `--max-num-batched-tokens` / `--chunked-prefill-size`.
+    pub max_num_batched_tokens: Option<u64>,
+    /// `--enforce-eager`.
+    pub enforce_eager: bool,
+    /// `--kv-cache-dtype`: auto | fp8 | fp8_e4m3 | fp8_e5m2 | bfloat16 | float16.
+    pub kv_cache_dtype: Option<String>,
+    /// `--block-size`: tokens per KV page.
+    pub block_size: Option<u64>,
+    /// `--quantization`: awq | gptq | fp8 | bitsandbytes | ... (vLLM's method names).
+    pub quantization: Option<String>,
+    /// `--cpu-offload-gb`.
+    pub cpu_offload_gb: Option<f64>,
+    /// `--kv-cache-memory`: bytes, or a size like `8GiB`.
+    pub kv_cache_memory: Option<String>,
 }
 
 impl Default for WorkloadRequest {
@@ -151,6 +172,16 @@ impl Default for WorkloadRequest {
             device_map: false,
             ngl: None,
             ubatch_size: None,
+            gpu_memory_utilization: None,
+            max_model_len: None,
+            max_num_seqs: None,
+            max_num_batched_tokens: None,
+            enforce_eager: false,
+            kv_cache_dtype: None,
+            block_size: None,
+            quantization: None,
+            cpu_offload_gb: None,
+            kv_cache_memory: None,
         }
     }
 }
@@ -237,7 +268,7 @@ impl WorkloadRequest {
     /// # Errors
     /// An unknown value or an impossible combination; the error names the flag that fixes it.
     pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload> {
-        let task = Task::parse(&self.task)?;
+        let mut task = Task::parse(&self.task)?;
         let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
         let attn = AttnImpl::parse(&self.attn)?;
@@ -246,8 +277,22 @@ impl WorkloadRequest {
             None if model.to_ascii_lowercase().ends_with(".gguf") => Runtime::LlamaCpp,
             None => Runtime::Transformers,
         };
+        if runtime.is_serving_engine() && task == Task::Generate {
+            // `--task serve` is the default (and the only task) of a serving engine.
+            task = Task::Serve;
+        }
+        if task == Task::Serve && !runtime.is_serving_engine() {
+            return Err(Error::workload(
+                "--task",
+                "serve is modelled for the serving engines: add --runtime vllm or --runtime sglang",
+            ));
+        }
+        if runtime.is_serving_engine() && task != Task::Serve {
+            return Err(Error::workload("--task", format!("{} runs --task serve only", runtime.name())));
+        }
+        let serving = self.serving(runtime)?;
         let mut llama_cpp = LlamaCppOptions { n_gpu_layers: self.ngl, cache_type: None, n_ubatch: self.ubatch_size };
-        let kv_dtype = match self.kv_dtype.as_deref() {
+        let kv_dtype = match self.kv_dtype.as_deref().or(serving_kv_dtype(self.kv_cache_dtype.as_deref())?) {
             None => None,
             Some(s) => {
                 let ggml = s.trim().to_ascii_uppercase();
@@ -279,7 +324,11 @@ impl WorkloadRequest {
                 "is a llama.cpp setting: add --runtime llama.cpp",
             ));
         }
-        let runtime_version = self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?;
+        let runtime_version = if runtime.is_serving_engine() {
+            None
+        } else {
+            self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?
+        };
         let training = self.training()?;
         // One spelling list for every task (`Precision::parse`): inference reads the precision
         // as the weights' dtype and the autocast dtype.
@@ -313,10 +362,113 @@ impl WorkloadRequest {
             parallel: self.parallel(task, gpu_count)?,
             training,
             llama_cpp,
+            serving,
         };
         w.check()?;
         Ok(w)
     }
+}
+
+/// `--kv-cache-dtype` as the `--kv-dtype` it means: `auto` is the model's dtype.
+fn serving_kv_dtype(s: Option<&str>) -> Result<Option<&'static str>> {
+    Ok(match s.map(|s| s.trim().to_ascii_lowercase()) {
+        None => None,
+        Some(s) => match s.as_str() {
+            "auto" => None,
+            "fp8" | "fp8_e4m3" | "fp8_e5m2" | "fp8_inc" | "fp8_ds_mla" => Some("fp8"),
+            "bfloat16" | "bf16" => Some("bf16"),
+            "float16" | "half" | "fp16" => Some("fp16"),
+            "float32" | "fp32" | "float" => Some("fp32"),
+            _ => {
+                return Err(Error::workload(
+                    "--kv-cache-dtype",
+                    format!("unknown KV cache dtype {s:?}; use auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16 or float16"),
+                ))
+            }
+        },
+    })
+}
+
+impl WorkloadRequest {
+    /// The serving-engine settings; refused on other runtimes, naming the flag.
+    fn serving(&self, runtime: Runtime) -> Result<ServingOptions> {
+        let flag = match runtime {
+            Runtime::Sglang => "--mem-fraction-static",
+            _ => "--gpu-memory-utilization",
+        };
+        let o = ServingOptions {
+            version: if runtime.is_serving_engine() {
+                self.runtime_version.as_deref().map(EngineVersion::parse).transpose()?.flatten()
+            } else {
+                None
+            },
+            gpu_memory_utilization: self.gpu_memory_utilization.map(|u| Fraction::new(u, flag)).transpose()?,
+            max_model_len: self.max_model_len,
+            max_num_seqs: self.max_num_seqs,
+            max_num_batched_tokens: self.max_num_batched_tokens,
+            enforce_eager: self.enforce_eager,
+            block_size: self.block_size,
+            quantization: self.quantization.clone(),
+            kv_cache_memory: self.kv_cache_memory.as_deref().map(parse_bytes).transpose()?,
+            cpu_offload_bytes: match self.cpu_offload_gb {
+                None => None,
+                Some(g) if g.is_finite() && g >= 0.0 && g < 1e6 => Some((g * 1e9) as u64),
+                Some(_) => return Err(Error::workload("--cpu-offload-gb", "must be a number of GB between 0 and 1e6")),
+            },
+            device: None,
+        };
+        if !runtime.is_serving_engine() {
+            if let Some(f) = o.any_engine_flag() {
+                return Err(Error::workload(f, "is a serving-engine setting: add --runtime vllm or --runtime sglang"));
+            }
+            if self.kv_cache_dtype.is_some() {
+                return Err(Error::workload(
+                    "--kv-cache-dtype",
+                    "is a serving-engine setting: add --runtime vllm (or use --kv-dtype)",
+                ));
+            }
+        }
+        for (flag, v) in [
+            ("--max-model-len", o.max_model_len),
+            ("--max-num-seqs", o.max_num_seqs),
+            ("--max-num-batched-tokens", o.max_num_batched_tokens),
+            ("--block-size", o.block_size),
+        ] {
+            if let Some(v) = v {
+                if v == 0 || v > crate::estimate::workload::MAX_TOKENS {
+                    return Err(Error::workload(
+                        flag,
+                        format!("must be between 1 and {}", crate::estimate::workload::MAX_TOKENS),
+                    ));
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// A byte count as typed: `8589934592`, `8GiB`, `8G` (GiB), `8GB`.
+fn parse_bytes(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let x: f64 =
+        num.parse().map_err(|_| Error::workload("--kv-cache-memory", format!("{s:?} is not a size like 8GiB")))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        _ => return Err(Error::workload("--kv-cache-memory", format!("{s:?}: unknown unit; use GiB, MiB, GB"))),
+    };
+    let b = x * mult;
+    if !(b.is_finite() && b > 0.0 && b < 1e15) {
+        return Err(Error::workload("--kv-cache-memory", "must be a positive size below 1 PB"));
+    }
+    Ok(b as u64)
 }
 
 /// Whether an estimate fits the GPUs asked about, under the headroom policy of
@@ -343,10 +495,12 @@ impl Verdict {
     pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
         // Estimates are for the most-loaded rank, so the device total is what one GPU holds.
         let v = crate::fit::Verdict::new(b.total_bytes(), gpu.usable_bytes);
+        // A serving engine's verdict is its own: whether it starts.
+        let starts = b.serving.as_ref().and_then(|s| s.starts);
         Verdict {
             gpu,
             needed_per_gpu: v.per_gpu_bytes,
-            fits: v.fits,
+            fits: starts.unwrap_or(v.fits),
             tight: v.tight(),
             headroom_bytes: v.headroom_bytes,
             reserve_bytes: v.reserve_bytes,
@@ -376,6 +530,9 @@ pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verd
         "notes": model.notes.iter().chain(&b.notes).collect::<Vec<_>>(),
         "bytes_transferred": model.bytes_transferred,
     });
+    if let Some(s) = &b.serving {
+        v["serving"] = json!(s);
+    }
     if let Some(verdict) = verdict {
         v["gpu"] =
             json!({"label": verdict.gpu.label, "count": verdict.gpu.count, "usable_bytes": verdict.gpu.usable_bytes});
@@ -602,8 +759,9 @@ impl EstimateRequest {
     pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<Verdict>)> {
         // Same order as the CLI, so the same input fails with the same message.
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
-        let workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
+        let mut workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
         if let Some(g) = &gpu {
+            workload.serving.device = Some(Device::of(g));
             crate::fit::check_supported(&model.spec, &workload, g)?;
         }
         let breakdown = crate::estimate(&model.spec, &workload)?;

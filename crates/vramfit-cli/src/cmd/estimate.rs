@@ -7,9 +7,10 @@ use vramfit_core::catalog::GpuSpec;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let gpu = a.gpu.as_deref().map(GpuSpec::parse).transpose()?;
-    let workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    let mut workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let model = super::source::resolve(&a.model, &a.source)?;
     if let Some(g) = &gpu {
+        workload.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
         vramfit_core::fit::check_supported(&model.spec, &workload, g)?;
     }
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;

@@ -47,6 +47,9 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
     for n in r.model.notes.iter().chain(&b.notes) {
         writeln!(out, "note: {n}")?;
     }
+    if let Some(s) = &b.serving {
+        return serving(s, r, out);
+    }
     if let Some(v) = r.verdict {
         writeln!(out)?;
         writeln!(
@@ -66,6 +69,54 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
         if v.gpu.count > 1 && r.workload.parallel.gpus() == 1 {
             writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;
         }
+    }
+    Ok(())
+}
+
+/// A serving engine's start-up, next to the lines of its own log.
+fn serving(
+    s: &vramfit_core::estimate::serving::ServingReport,
+    r: &EstimateReport<'_>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    writeln!(out)?;
+    let on = r.verdict.map_or(String::new(), |v| format!(" on {}", v.gpu.label));
+    writeln!(out, "{} {}{on}, utilization {:.2}", s.engine, s.version, s.gpu_memory_utilization)?;
+    writeln!(
+        out,
+        "  max_model_len {} · max_num_seqs {} · max_num_batched_tokens {} · block_size {} · {} KV B/token",
+        thousands(s.max_model_len),
+        thousands(s.max_num_seqs),
+        thousands(s.max_num_batched_tokens),
+        s.block_size,
+        thousands(s.kv_bytes_per_token)
+    )?;
+    writeln!(
+        out,
+        "  weights {} GiB · activation peak {} GiB · non-torch {} GiB · CUDA graphs {} GiB ({})",
+        gib(s.weights_bytes),
+        gib(s.activation_peak_bytes),
+        gib(s.non_torch_bytes),
+        gib(s.cuda_graph_bytes),
+        if s.cuda_graph_counted { "budgeted before the cache" } else { "captured after the cache, outside the budget" }
+    )?;
+    if let (Some(kv), Some(blocks)) = (s.kv_cache_bytes, s.gpu_blocks) {
+        writeln!(out, "  KV cache {} GiB = {} blocks of {} tokens", gib(kv), thousands(blocks), s.block_size)?;
+    }
+    if let (Some(total), Some(free)) = (s.device_total_bytes, s.free_bytes) {
+        writeln!(
+            out,
+            "  device {} GiB; left free by the engine: {} GiB",
+            gib(total),
+            super::gib(u64::try_from(free.max(0)).unwrap_or(0))
+        )?;
+    }
+    match s.verdict() {
+        Some(v) => writeln!(out, "→ {v}")?,
+        None => writeln!(out, "→ add --gpu for the KV tokens, the concurrency and whether it starts")?,
+    }
+    for a in s.advice() {
+        writeln!(out, "  {a}")?;
     }
     Ok(())
 }

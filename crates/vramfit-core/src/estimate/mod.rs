@@ -8,6 +8,7 @@ pub mod llamacpp;
 pub mod overhead;
 pub mod parallel;
 pub mod runtime;
+pub mod serving;
 pub mod training;
 pub mod weights;
 pub mod workload;
@@ -36,6 +37,7 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     match workload.task {
         Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload),
         Task::Train => training::estimate_training(spec, workload),
+        Task::Serve => serving::estimate_serving(spec, workload),
         Task::Merge => training::merge::estimate_merge(
             spec,
             workload.dtype.or(spec.torch_dtype).unwrap_or(crate::DType::Fp16),

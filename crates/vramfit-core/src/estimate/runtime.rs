@@ -15,8 +15,10 @@ pub enum Runtime {
     Litgpt,
     /// PyTorch torchtune recipes.
     Torchtune,
-    /// vLLM (serving; paged KV cache). Not modelled yet.
+    /// vLLM (serving; paged KV cache): `estimate::serving::vllm`.
     Vllm,
+    /// SGLang (serving; token pool): `estimate::serving::sglang`.
+    Sglang,
     /// llama.cpp. Not modelled yet.
     LlamaCpp,
 }
@@ -32,11 +34,12 @@ impl Runtime {
             "litgpt" | "lit-gpt" => Runtime::Litgpt,
             "torchtune" => Runtime::Torchtune,
             "vllm" => Runtime::Vllm,
+            "sglang" => Runtime::Sglang,
             "llama.cpp" | "llamacpp" | "llama-cpp" => Runtime::LlamaCpp,
             _ => {
                 return Err(Error::workload(
                     "--runtime",
-                    format!("unknown runtime {s:?}; use transformers, litgpt, torchtune, vllm or llama.cpp"),
+                    format!("unknown runtime {s:?}; use transformers, litgpt, torchtune, vllm, sglang or llama.cpp"),
                 ))
             }
         })
@@ -49,8 +52,17 @@ impl Runtime {
             Runtime::Litgpt => "litgpt",
             Runtime::Torchtune => "torchtune",
             Runtime::Vllm => "vllm",
+            Runtime::Sglang => "sglang",
             Runtime::LlamaCpp => "llama.cpp",
         }
+    }
+}
+
+impl Runtime {
+    /// Serving engines: they budget memory at start-up (`--task serve`).
+    #[must_use]
+    pub fn is_serving_engine(self) -> bool {
+        matches!(self, Runtime::Vllm | Runtime::Sglang)
     }
 }
 

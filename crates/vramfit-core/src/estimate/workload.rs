@@ -21,6 +21,8 @@ pub enum Task {
     Train,
     /// Merging an adapter into the base weights.
     Merge,
+    /// A serving engine's start-up (vLLM, SGLang): weights, profile run, KV cache pool.
+    Serve,
 }
 
 impl Task {
@@ -35,10 +37,11 @@ impl Task {
             "generate" | "infer" | "inference" => Task::Generate,
             "train" | "finetune" | "fine-tune" => Task::Train,
             "merge" => Task::Merge,
+            "serve" | "serving" => Task::Serve,
             _ => {
                 return Err(Error::workload(
                     "--task",
-                    format!("unknown task {s:?}; use load, prefill, generate, train or merge"),
+                    format!("unknown task {s:?}; use load, prefill, generate, train, merge or serve"),
                 ))
             }
         })
@@ -52,6 +55,7 @@ impl Task {
             Task::Generate => "generate",
             Task::Train => "train",
             Task::Merge => "merge",
+            Task::Serve => "serve",
         }
     }
 }
@@ -138,6 +142,8 @@ pub struct Workload {
     pub training: crate::estimate::training::setup::TrainingSetup,
     /// llama.cpp settings, used with [`Runtime::LlamaCpp`].
     pub llama_cpp: LlamaCppOptions,
+    /// Serving-engine settings, used with `--task serve` (vLLM, SGLang).
+    pub serving: crate::estimate::serving::ServingOptions,
 }
 
 /// Settings only llama.cpp has, with its own flag names.
@@ -172,6 +178,7 @@ impl Default for Workload {
             merge_on_gpu: false,
             training: crate::estimate::training::setup::TrainingSetup::default(),
             llama_cpp: LlamaCppOptions::default(),
+            serving: crate::estimate::serving::ServingOptions::default(),
         }
     }
 }
