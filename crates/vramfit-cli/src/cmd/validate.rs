@@ -16,7 +16,13 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             Ok((spec, w, b))
         });
         if a.explain {
-            writeln!(out, "== {} (measured {} B, {})", case.id, case.measured.bytes, case.measured.metric)?;
+            let measured = match (case.measured.bytes, case.measured.tokens, case.measured.value) {
+                (Some(b), _, _) => format!("{b} B"),
+                (None, Some(t), _) => format!("{t} tokens"),
+                (None, None, Some(v)) => format!("{v}"),
+                _ => "nothing".into(),
+            };
+            writeln!(out, "== {} (measured {measured}, {})", case.id, case.measured.metric)?;
             match &estimated {
                 Ok((spec, w, b)) => {
                     let model = vramfit_io::ResolvedModel {

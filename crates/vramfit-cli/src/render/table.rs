@@ -257,6 +257,16 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
     writeln!(out, "{:<44} {:>10} {:>10} {:>8}  {}", "case", "estimate", "measured", "error", "metric / phase")?;
     for r in results {
         match (&r.skipped, r.estimate_bytes, r.error) {
+            (None, None, Some(err)) => {
+                let (e, m) = match (r.estimate_tokens, r.estimate_value) {
+                    (Some(t), _) => {
+                        (format!("{} tok", thousands(t)), format!("{} tok", thousands(r.measured_tokens.unwrap_or(0))))
+                    }
+                    (None, Some(v)) => (format!("{v:.2}x"), format!("{:.2}x", r.measured_value.unwrap_or(0.0))),
+                    (None, None) => ("?".into(), "?".into()),
+                };
+                writeln!(out, "{:<44} {:>10} {:>10} {:>+7.1}%  {}", r.id, e, m, err * 100.0, r.metric)?;
+            }
             (None, Some(e), Some(err)) => writeln!(
                 out,
                 "{:<44} {:>7} GB {:>7} GB {:>+7.1}%  {} / {}",

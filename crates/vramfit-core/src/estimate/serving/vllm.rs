@@ -299,9 +299,18 @@ fn activation(spec: &ModelSpec, s: &Settings, p: &Profile, last_stage: bool, dev
         );
     }
     if !last_stage {
+        // The stage hands its hidden states and residual to the next one
+        // (`IntermediateTensors`), allocated on top of the forward's working set.
+        let a = fwd + 2 * hidden_live;
         return (
-            fwd,
-            format!("forward over {} tokens (no sampler on this stage) = {} GiB", s.batched_tokens, gib(fwd)),
+            a,
+            format!(
+                "forward over {} tokens = {} GiB + hidden states and residual sent to the next stage 2 × {} × {h} × {c} B (no sampler on this stage) = {} GiB",
+                s.batched_tokens,
+                gib(fwd),
+                s.batched_tokens,
+                gib(a)
+            ),
         );
     }
     let rows = s.max_num_seqs.min(s.batched_tokens);
