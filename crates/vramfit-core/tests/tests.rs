@@ -5,6 +5,7 @@ mod util;
 mod catalog;
 mod fit;
 mod formats;
+mod golden;
 mod inference;
 mod params;
 mod props;

@@ -1,0 +1,303 @@
+//! The golden grid: every number the core produces on a wide, seeded grid of workloads,
+//! frozen in `tests/golden/grid.tsv`.
+//!
+//! Each line is one request (an `estimate` or a `fit`, through the same request module the CLI
+//! and the page use), the settings that differ from the defaults, the headline number (device
+//! bytes, or the error's one line), and a 64-bit FNV-1a digest of the whole JSON report, so a
+//! change anywhere in any component, formula text, note, plan or limit shows up as a changed
+//! line. A restructuring must leave this file byte-identical; a deliberate change of a number
+//! regenerates it in its own commit that says which lines moved and why:
+//!
+//! ```sh
+//! VRAMFIT_BLESS=1 cargo test -p vramfit-core --test golden
+//! ```
+
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use vramfit_core::catalog;
+use vramfit_core::request::{EstimateRequest, WorkloadRequest};
+
+/// Estimates and fits in the grid (each at least 2,000).
+const ESTIMATES: usize = 2400;
+const FITS: usize = 2000;
+const SEED: u64 = 0x005e_ed0f_9a1d;
+
+/// splitmix64: a small seeded generator, so the grid is the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap()
+    }
+    fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len())].clone()
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+const GPUS: &[&str] = &[
+    "T4",
+    "A100-80GB",
+    "A100-40GB",
+    "H100-SXM",
+    "RTX-4090",
+    "RTX-3060-12GB",
+    "V100-16GB",
+    "L4",
+    "24GiB",
+    "16GB",
+    "2xA100-80GB",
+    "4xA100-80GB",
+    "8xH100-SXM",
+    "2xRTX-4090",
+    "4xT4",
+];
+
+/// One random workload: the task first, then the settings that task reads, so most requests
+/// are valid and every lever is reached.
+fn workload(r: &mut Rng) -> WorkloadRequest {
+    let mut w = WorkloadRequest::default();
+    let task = r.pick(&["generate", "generate", "prefill", "load", "train", "train", "train", "merge"]);
+    w.task = task.into();
+    w.batch = r.pick(&[1, 1, 2, 4, 8, 16, 64]);
+    w.attn = r.pick(&["sdpa", "sdpa", "eager", "flash"]).into();
+    if r.chance(40) {
+        w.dtype = r.pick(&[some("fp32"), some("fp16"), some("bf16"), some("fp8")]);
+    }
+    match task {
+        "train" => {
+            w.seq = r.pick(&[128, 512, 1024, 2048, 4096]);
+            w.method = r
+                .pick(&[
+                    "full",
+                    "full",
+                    "lora",
+                    "lora",
+                    "qlora",
+                    "dora",
+                    "ia3",
+                    "prompt-tuning",
+                    "prefix-tuning",
+                    "adapter",
+                    "adapter-v2",
+                ])
+                .into();
+            w.runtime = r.pick(&[None, None, some("transformers"), some("torchtune"), some("litgpt")]);
+            if r.chance(40) {
+                w.precision = r.pick(&[
+                    some("fp32"),
+                    some("mixed-fp16"),
+                    some("mixed-bf16"),
+                    some("pure-bf16"),
+                    some("pure-fp16"),
+                ]);
+            }
+            if r.chance(50) {
+                w.optimizer = r.pick(&[
+                    some("adamw"),
+                    some("adamw-fused"),
+                    some("adamw-8bit"),
+                    some("paged-adamw"),
+                    some("paged-adamw-8bit"),
+                    some("adafactor"),
+                    some("sgd"),
+                    some("sgd-momentum"),
+                    some("lion"),
+                    some("lion-8bit"),
+                ]);
+            }
+            w.grad_ckpt = r.chance(40);
+            w.grad_accum = r.pick(&[1, 1, 4]);
+            w.lora_rank = r.pick(&[8, 16, 64]);
+            if r.chance(30) {
+                w.lora_targets = vec!["all-linear".into()];
+            }
+            w.chunked_ce = r.chance(20);
+            w.optimizer_in_backward = r.chance(10);
+            w.activation_offload = r.chance(10);
+            w.compile = r.chance(10);
+            if r.chance(35) {
+                w.gpus = Some(r.pick(&[2, 4, 8]));
+                match r.below(6) {
+                    0 => w.zero = Some(r.pick(&[0, 1, 2, 3])),
+                    1 => w.fsdp = r.pick(&[some("full"), some("grad-op"), some("hybrid")]),
+                    2 => w.tp = r.pick(&[2, 4]),
+                    3 => w.pp = r.pick(&[2, 4]),
+                    4 => {
+                        w.zero = Some(3);
+                        w.offload = some("cpu");
+                        w.offload_params = r.chance(50);
+                    }
+                    _ => w.ep = 2,
+                }
+            }
+        }
+        "merge" => w.merge_on_gpu = r.chance(30),
+        _ => {
+            w.prompt = r.pick(&[16, 128, 512, 2048, 8192]);
+            w.new_tokens = r.pick(&[0, 1, 64, 256, 1024]);
+            if r.chance(30) {
+                w.quant = r.pick(&[
+                    some("int8"),
+                    some("nf4"),
+                    some("nf4-dq"),
+                    some("fp4"),
+                    some("gptq-4bit"),
+                    some("awq-4bit"),
+                    some("fp8"),
+                ]);
+            }
+            if r.chance(20) {
+                w.kv_dtype = r.pick(&[some("fp16"), some("fp8"), some("fp32")]);
+            }
+            match r.below(10) {
+                0 => {
+                    w.runtime = some("litgpt");
+                    w.kv_prealloc = r.pick(&[None, Some(4096)]);
+                }
+                1 | 2 => {
+                    w.runtime = some("llama.cpp");
+                    w.quant = r.pick(&[None, some("q4_k_m"), some("q8_0"), some("q5_k_m"), some("q4_0")]);
+                    w.kv_dtype = r.pick(&[None, some("q8_0"), some("q4_0")]);
+                    w.ngl = r.pick(&[None, Some(0), Some(10), Some(20)]);
+                    w.ubatch_size = r.pick(&[None, Some(128)]);
+                    w.kv_prealloc = r.pick(&[None, Some(8192)]);
+                }
+                3 => w.runtime_version = r.pick(&[some("4.31"), some("4.36"), some("4.44"), some("4.48")]),
+                4 => {
+                    w.gpus = Some(r.pick(&[2, 4, 8]));
+                    if r.chance(50) {
+                        w.tp = r.pick(&[2, 4, 8]);
+                    } else {
+                        w.device_map = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    w
+}
+
+/// The settings that differ from the defaults, as `key=value` in the JSON's key order.
+fn settings(w: &WorkloadRequest) -> String {
+    let got = serde_json::to_value(w).unwrap();
+    let base = serde_json::to_value(WorkloadRequest::default()).unwrap();
+    let (Value::Object(got), Value::Object(base)) = (got, base) else { unreachable!() };
+    let mut out = Vec::new();
+    for (k, v) in &got {
+        if base.get(k) != Some(v) {
+            out.push(format!("{k}={}", v.to_string().trim_matches('"')));
+        }
+    }
+    out.join(" ")
+}
+
+/// FNV-1a, 64 bits: stable across platforms and Rust versions (unlike `DefaultHasher`).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn outcome(result: vramfit_core::Result<Value>, headline: impl Fn(&Value) -> String) -> String {
+    match result {
+        Ok(v) => format!("{}\t{:016x}", headline(&v), fnv1a(v.to_string().as_bytes())),
+        Err(e) => format!("error: {e}\t-"),
+    }
+}
+
+fn grid() -> String {
+    let models: Vec<&str> = catalog::models().iter().map(|m| m.name.as_str()).collect();
+    let mut r = Rng(SEED);
+    let mut out = String::new();
+    for i in 0..ESTIMATES + FITS {
+        let fit = i >= ESTIMATES;
+        let model = r.pick(&models);
+        let gpu = if fit || r.chance(70) { Some(r.pick(GPUS).to_string()) } else { None };
+        let w = workload(&mut r);
+        let line = settings(&w);
+        let req = EstimateRequest {
+            model: model.into(),
+            config: None,
+            origin: None,
+            bytes_transferred: 0,
+            gpu: gpu.clone(),
+            workload: w,
+        };
+        let result = if fit {
+            outcome(req.fit(), |v| {
+                let plans = v["plans"].as_array().map_or(0, Vec::len);
+                format!("{} plans={plans}", v["as_asked"]["per_gpu_bytes"])
+            })
+        } else {
+            outcome(req.run(), |v| v["levels"]["device"].to_string())
+        };
+        let kind = if fit { "fit" } else { "estimate" };
+        let gpu = gpu.as_deref().unwrap_or("-");
+        writeln!(out, "{i}\t{kind}\t{model}\t{gpu}\t{line}\t{result}").unwrap();
+    }
+    out
+}
+
+#[test]
+fn the_grid_is_unchanged() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/grid.tsv");
+    let now = grid();
+    covers_the_workloads(&now);
+    if std::env::var_os("VRAMFIT_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &now).unwrap();
+        return;
+    }
+    let before = std::fs::read_to_string(&path).expect("tests/golden/grid.tsv: record it with VRAMFIT_BLESS=1");
+    let moved: Vec<(&str, &str)> = before.lines().zip(now.lines()).filter(|(a, b)| a != b).collect();
+    let shown: String = moved.iter().take(20).fold(String::new(), |mut s, (a, b)| {
+        let _ = write!(s, "\n- {a}\n+ {b}");
+        s
+    });
+    assert!(
+        moved.is_empty() && before.lines().count() == now.lines().count(),
+        "{} of {} grid lines moved (VRAMFIT_BLESS=1 re-records, in its own commit saying why):{shown}",
+        moved.len(),
+        now.lines().count()
+    );
+}
+
+/// The grid reaches what it is meant to: most requests succeed, every task and runtime is
+/// estimated somewhere, and fits produce plans.
+fn covers_the_workloads(g: &str) {
+    let lines: Vec<&str> = g.lines().collect();
+    let errors = lines.iter().filter(|l| l.contains("\terror: ")).count();
+    assert!(errors * 3 < lines.len(), "{errors} of {} requests fail: the grid is mostly invalid", lines.len());
+    for needle in [
+        "task=train",
+        "task=merge",
+        "task=load",
+        "task=prefill",
+        "runtime=llama.cpp",
+        "runtime=litgpt",
+        "runtime=torchtune",
+        "zero=3",
+        "fsdp=full",
+        "tp=4",
+        "method=qlora",
+    ] {
+        let ok = lines.iter().filter(|l| l.contains(needle) && !l.contains("\terror: ")).count();
+        assert!(ok >= 5, "only {ok} successful requests with {needle}");
+    }
+    let with_plans = lines.iter().filter(|l| l.contains("\tfit\t") && !l.contains("plans=0")).count();
+    assert!(with_plans >= 100, "only {with_plans} fits with plans");
+}
