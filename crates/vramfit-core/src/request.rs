@@ -89,9 +89,11 @@ pub struct WorkloadRequest {
     pub zero: Option<u8>,
     /// `--fsdp`: full | grad-op | hybrid.
     pub fsdp: Option<String>,
-    /// `--tp`: tensor-parallel degree.
+    /// `--tp`: tensor-parallel degree (`--tensor-parallel-size`, `--tp-size`).
+    #[serde(alias = "tensor-parallel-size", alias = "tp-size")]
     pub tp: u64,
-    /// `--pp`: pipeline-parallel degree.
+    /// `--pp`: pipeline-parallel degree (`--pipeline-parallel-size`, `--pp-size`).
+    #[serde(alias = "pipeline-parallel-size", alias = "pp-size")]
     pub pp: u64,
     /// `--ep`: expert-parallel degree.
     pub ep: u64,
@@ -108,12 +110,16 @@ pub struct WorkloadRequest {
     /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
     pub ubatch_size: Option<u64>,
     /// `--gpu-memory-utilization` (vLLM) / `--mem-fraction-static` (SGLang).
+    #[serde(alias = "mem-fraction-static")]
     pub gpu_memory_utilization: Option<f64>,
     /// `--max-model-len` / `--context-length`.
+    #[serde(alias = "context-length")]
     pub max_model_len: Option<u64>,
     /// `--max-num-seqs` / `--max-running-requests`.
+    #[serde(alias = "max-running-requests")]
     pub max_num_seqs: Option<u64>,
     /// `--max-num-batched-tokens` / `--chunked-prefill-size`.
+    #[serde(alias = "chunked-prefill-size")]
     pub max_num_batched_tokens: Option<u64>,
     /// `--enforce-eager`.
     pub enforce_eager: bool,
@@ -359,7 +365,15 @@ impl WorkloadRequest {
             runtime_version,
             kv_prealloc: self.kv_prealloc,
             merge_on_gpu: self.merge_on_gpu,
-            parallel: self.parallel(task, gpu_count)?,
+            // A serving engine runs one GPU per tensor × pipeline rank.
+            parallel: self.parallel(
+                task,
+                if runtime.is_serving_engine() && gpu_count.unwrap_or(1) <= 1 {
+                    Some(self.tp.max(1).saturating_mul(self.pp.max(1)))
+                } else {
+                    gpu_count
+                },
+            )?,
             training,
             llama_cpp,
             serving,
@@ -761,7 +775,9 @@ impl EstimateRequest {
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
         let mut workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
         if let Some(g) = &gpu {
-            workload.serving.device = Some(Device::of(g));
+            if workload.runtime.is_serving_engine() {
+                workload.serving.device = Some(Device::of(g));
+            }
             crate::fit::check_supported(&model.spec, &workload, g)?;
         }
         let breakdown = crate::estimate(&model.spec, &workload)?;

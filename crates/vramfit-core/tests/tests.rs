@@ -9,5 +9,6 @@ mod golden;
 mod inference;
 mod params;
 mod props;
+mod serving;
 mod snapshots;
 mod training;

@@ -10,7 +10,9 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let model = super::source::resolve(&a.model, &a.source)?;
     if let Some(g) = &gpu {
-        workload.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
+        if workload.runtime.is_serving_engine() {
+            workload.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
+        }
         vramfit_core::fit::check_supported(&model.spec, &workload, g)?;
     }
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;

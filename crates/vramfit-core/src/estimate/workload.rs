@@ -143,6 +143,7 @@ pub struct Workload {
     /// llama.cpp settings, used with [`Runtime::LlamaCpp`].
     pub llama_cpp: LlamaCppOptions,
     /// Serving-engine settings, used with `--task serve` (vLLM, SGLang).
+    #[serde(skip_serializing_if = "crate::estimate::serving::ServingOptions::is_unset")]
     pub serving: crate::estimate::serving::ServingOptions,
 }
 

@@ -216,6 +216,12 @@ pub struct ServingOptions {
 }
 
 impl ServingOptions {
+    /// Nothing set (workloads of other runtimes serialize without it).
+    #[must_use]
+    pub fn is_unset(&self) -> bool {
+        *self == ServingOptions::default()
+    }
+
     /// Whether any engine-only setting was given (for refusing them on other runtimes).
     #[must_use]
     pub fn any_engine_flag(&self) -> Option<&'static str> {
