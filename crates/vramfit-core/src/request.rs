@@ -426,7 +426,7 @@ impl WorkloadRequest {
             kv_cache_memory: self.kv_cache_memory.as_deref().map(parse_bytes).transpose()?,
             cpu_offload_bytes: match self.cpu_offload_gb {
                 None => None,
-                Some(g) if g.is_finite() && g >= 0.0 && g < 1e6 => Some((g * 1e9) as u64),
+                Some(g) if (0.0..1e6).contains(&g) => Some((g * 1e9) as u64),
                 Some(_) => return Err(Error::workload("--cpu-offload-gb", "must be a number of GB between 0 and 1e6")),
             },
             device: None,

@@ -109,7 +109,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
     }
     let worst = ranks
         .iter()
-        .min_by_key(|r| if r.kv_bytes_per_token == 0 { u64::MAX } else { r.kv_cache_bytes / r.kv_bytes_per_token })
+        .min_by_key(|r| r.kv_cache_bytes.checked_div(r.kv_bytes_per_token).unwrap_or(u64::MAX))
         .cloned()
         .ok_or_else(|| Error::workload("--pp", "the model has no layers to serve"))?;
     let has_device = total.is_some();

@@ -91,7 +91,7 @@ impl Profile {
     pub fn of(version: Option<EngineVersion>) -> Self {
         let v = version.unwrap_or(CURRENT);
         let at_least = |minor: u32, patch: u32| (v.major, v.minor, v.patch) >= (0, minor, patch) || v.major >= 1;
-        let v1 = at_least(8, 0) && !(v.v0 && !at_least(11, 0));
+        let v1 = at_least(8, 0) && (!v.v0 || at_least(11, 0));
         let accounting = if !at_least(6, 4) {
             Accounting::FreeMemoryDrop
         } else if !at_least(6, 5) || (v1 && !at_least(9, 0)) {
@@ -223,7 +223,7 @@ fn pages(layers: &[(LayerKind, u64)], kv: u64, s: &Settings, p: &Profile) -> Pag
     if !p.v1 || n_sliding == 0 || n_full == 0 {
         // One group (V0's cache engine, or a uniform model): blocks = budget // (page × layers).
         let block_bytes = per_token * bs;
-        let blocks = if block_bytes == 0 { 0 } else { kv / block_bytes };
+        let blocks = kv.checked_div(block_bytes).unwrap_or(0);
         let tokens = blocks * bs;
         let concurrency = if p.v1 && p.version.minor >= 9 {
             let per_req: u64 = if layers.is_empty() {
@@ -243,7 +243,7 @@ fn pages(layers: &[(LayerKind, u64)], kv: u64, s: &Settings, p: &Profile) -> Pag
     let s_size = n_full.min(n_sliding).max(1);
     let groups = cdiv(n_full, s_size) + cdiv(n_sliding, s_size);
     let page = layers.iter().map(|l| l.1).max().unwrap_or(0) * bs;
-    let blocks = if page == 0 { 0 } else { kv / (page * s_size) };
+    let blocks = kv.checked_div(page * s_size).unwrap_or(0);
     let tokens = blocks / groups.max(1) * bs;
     let full_pages = cdiv(n_full, s_size) * pages_per_request(LayerKind::Full);
     let win = layers.iter().find_map(|l| if let LayerKind::Sliding(w) = l.0 { Some(w) } else { None }).unwrap_or(0);
