@@ -190,8 +190,8 @@ fn llamacpp_workload(case: &Case, e: &CaseEngine) -> std::result::Result<Workloa
         |d: &str| d.strip_prefix("CUDA").is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
     if case.measured.device.as_deref().is_some_and(|d| !on_gpu(d)) {
         return Err(format!(
-            "host-side buffer {:?}: the llama.cpp estimate reports GPU buffers only",
-            case.measured.device
+            "host-side buffer {}: the llama.cpp estimate reports GPU buffers only",
+            case.measured.device.as_deref().unwrap_or("?")
         ));
     }
     let quant = match e.file_type.as_deref() {
