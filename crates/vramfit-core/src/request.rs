@@ -661,6 +661,64 @@ pub fn fit_value(m: &ModelReport<'_>, r: &fit::FitReport) -> Value {
     })
 }
 
+/// What a serving engine takes of one GPU (its budget plus graphs outside it) and what it
+/// leaves free.
+fn serving_bytes(r: &crate::estimate::serving::ServingReport) -> (u64, i64) {
+    let total = r.device_total_bytes.unwrap_or(0);
+    let free = r.free_bytes.unwrap_or(0);
+    (u64::try_from(total as i128 - i128::from(free)).unwrap_or(0), free)
+}
+
+/// The fit object of a serving engine in `vramfit fit --json`'s shape: `as_asked`, `plans`,
+/// `limits` (largest `max_model_len`, concurrency), each with the engine's report.
+#[must_use]
+pub fn serving_fit_value(m: &ModelReport<'_>, gpu: &GpuSpec, f: &crate::estimate::serving::plans::ServingFit) -> Value {
+    let (taken, free) = serving_bytes(&f.as_asked);
+    let plans: Vec<Value> = f
+        .plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (taken, free) = serving_bytes(&p.report);
+            json!({
+                "rank": i + 1,
+                "fits": true,
+                "per_gpu_bytes": taken,
+                "headroom_bytes": free,
+                "flags": p.changes.iter().map(|c| c.flag.as_str()).collect::<Vec<_>>().join(" "),
+                "changes": p.changes,
+                "cost": p.changes.iter().map(|c| c.cost.as_str()).collect::<Vec<_>>().join(" · "),
+                "verdict": p.report.verdict(),
+                "serving": p.report,
+            })
+        })
+        .collect();
+    json!({
+        "model": m.name,
+        "origin": m.origin,
+        "gpu": {"label": gpu.label, "count": gpu.count, "usable_bytes": gpu.usable_bytes},
+        "as_asked": {
+            "fits": f.serves,
+            "starts": f.as_asked.starts,
+            "per_gpu_bytes": taken,
+            "headroom_bytes": free,
+            "verdict": f.as_asked.verdict(),
+            "serving": f.as_asked,
+        },
+        "plans": plans,
+        "limits": {
+            "max_batch": f.limits.max_concurrency,
+            "max_concurrent_sequences": f.limits.max_concurrency,
+            "max_context": f.limits.max_model_len,
+            "max_model_len": f.limits.max_model_len,
+            "max_model_len_at_concurrency": f.limits.max_model_len_at_concurrency,
+            "concurrency": f.limits.concurrency,
+            "gpu_memory_utilization_to_start": f.limits.gpu_memory_utilization_to_start,
+        },
+        "notes": f.notes,
+    })
+}
+
 /// A whole estimate request, as the web page sends it: the model (a catalog name, or a
 /// config.json text with a display name), the GPUs, and the workload settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -756,6 +814,16 @@ impl EstimateRequest {
         let gpu = GpuSpec::parse(gpu)?;
         let workload = self.workload.resolve(&self.model, Some(gpu.count))?;
         let model = self.model()?;
+        if workload.runtime.is_serving_engine() {
+            let f = crate::estimate::serving::plans::fit(&model.spec, &workload, &gpu)?;
+            let m = ModelReport {
+                name: &model.name,
+                origin: &model.origin,
+                notes: &[],
+                bytes_transferred: self.bytes_transferred,
+            };
+            return Ok(serving_fit_value(&m, &gpu, &f));
+        }
         let report = fit::fit(&model.spec, &workload, &gpu, fit::FitOptions { all: false })?;
         let m = ModelReport {
             name: &model.name,

@@ -197,3 +197,36 @@ fn sglang_pool_tokens_follow_mem_fraction_static() {
     assert_eq!(none.starts, Some(false));
     assert!(none.error.unwrap().starts_with("Not enough memory. Please try to increase --mem-fraction-static."));
 }
+
+/// `fit` names the longest length that starts, the plans over the engine's levers, and the
+/// concurrency limits (`--batch` = requests of max_model_len wanted at once).
+#[test]
+fn fit_names_the_longest_length_and_the_plans_that_start() {
+    let req: EstimateRequest = serde_json::from_value(json!({"model": "llama-3.1-8b", "gpu": "RTX-3090",
+        "workload": {"runtime": "vllm", "runtime-version": "0.6.4", "max-model-len": 29000}}))
+    .unwrap();
+    let v = req.fit().unwrap();
+    assert_eq!(v["as_asked"]["fits"], json!(false));
+    assert_eq!(v["as_asked"]["serving"]["starts"], json!(false));
+    let plans = v["plans"].as_array().unwrap();
+    let shorter = plans
+        .iter()
+        .filter_map(|p| p["flags"].as_str()?.strip_prefix("--max-model-len ")?.parse::<u64>().ok())
+        .find(|&l| l < 29_000)
+        .expect("a shorter max_model_len plan");
+    // #10517 started at 20,000; the longest below 29,000 lies between.
+    assert!((20_000..29_000).contains(&shorter), "{shorter}");
+    assert!(plans.iter().all(|p| p["serving"]["starts"] == json!(true)));
+    assert!(plans.iter().any(|p| p["flags"] == json!("--kv-cache-dtype fp8")));
+    // Above 32K chunked prefill shrinks 0.6.4's profile run: a longer context starts too.
+    assert!(v["limits"]["max_model_len"].as_u64().unwrap() > 32_768);
+    // Four requests of 16K on the current release: the limits say how long they can be.
+    let req: EstimateRequest = serde_json::from_value(json!({"model": "llama-3.1-8b", "gpu": "RTX-3090",
+        "workload": {"runtime": "vllm", "max-model-len": 16384, "batch": 4}}))
+    .unwrap();
+    let v = req.fit().unwrap();
+    let at4 = v["limits"]["max_model_len_at_concurrency"].as_u64().unwrap();
+    let tokens = v["as_asked"]["serving"]["kv_tokens"].as_u64().unwrap();
+    assert!(at4 <= tokens / 4 && at4 + 16 > tokens / 4 - 16, "{at4} vs {tokens}");
+    assert_eq!(v["as_asked"]["fits"], json!(at4 >= 16_384));
+}

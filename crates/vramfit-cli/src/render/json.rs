@@ -9,7 +9,7 @@ use vramfit_core::validate::{CaseResult, Summary};
 use vramfit_core::ParamCount;
 use vramfit_io::ResolvedModel;
 
-fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut *out, v)?;
     writeln!(out)?;
     Ok(())

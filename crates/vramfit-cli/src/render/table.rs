@@ -121,6 +121,49 @@ fn serving(
     Ok(())
 }
 
+/// `fit` for a serving engine: the verdict as asked, the limits, the plans.
+pub fn serving_fit(
+    m: &ResolvedModel,
+    gpu: &catalog::GpuSpec,
+    f: &vramfit_core::estimate::serving::plans::ServingFit,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let s = &f.as_asked;
+    writeln!(out, "{} ({}) with {} {} on {}", m.name, m.origin, s.engine, s.version, gpu.label)?;
+    writeln!(out, "as asked: {}", s.verdict().unwrap_or_default())?;
+    let l = &f.limits;
+    let num = |x: Option<u64>| x.map_or("none".to_string(), thousands);
+    writeln!(out, "largest --max-model-len that starts: {}", num(l.max_model_len))?;
+    writeln!(
+        out,
+        "largest --max-model-len with {} requests of it at once: {}",
+        l.concurrency,
+        num(l.max_model_len_at_concurrency)
+    )?;
+    writeln!(out, "requests of {} tokens at once: {}", thousands(s.max_model_len), num(l.max_concurrency))?;
+    if let Some(u) = l.gpu_memory_utilization_to_start {
+        writeln!(out, "starts with --gpu-memory-utilization {u:.2} or more")?;
+    }
+    if !f.plans.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "plans that serve {} request(s) of max_model_len, cheapest first:", l.concurrency)?;
+        for (i, p) in f.plans.iter().enumerate() {
+            let flags: Vec<&str> = p.changes.iter().map(|c| c.flag.as_str()).collect();
+            writeln!(out, "{:>2}. {}", i + 1, flags.join(" "))?;
+            writeln!(out, "    → {}", p.report.verdict().unwrap_or_default())?;
+            for c in &p.changes {
+                writeln!(out, "    cost: {}", c.cost)?;
+            }
+        }
+    } else if !f.serves {
+        writeln!(out, "no single change or pair of changes serves it: a larger GPU or more GPUs are needed")?;
+    }
+    for n in &f.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    Ok(())
+}
+
 pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
     let p = ParamCount::of(&m.spec);
     writeln!(out, "{} ({}) — model_type {}", m.name, m.origin, m.spec.model_type)?;

@@ -135,7 +135,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         max_num_seqs: o.max_num_seqs.unwrap_or(0),
         max_num_batched_tokens: chunked,
         gpu_memory_utilization: fraction,
-        max_concurrency: has_device.then(|| (min_tokens as f64 / context_len as f64 * 100.0).round() / 100.0),
+        max_concurrency: has_device.then(|| min_tokens as f64 / context_len as f64),
         starts: has_device.then_some(starts),
         error,
         device_total_bytes: total,

@@ -560,7 +560,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         max_num_seqs: s.max_num_seqs,
         max_num_batched_tokens: s.batched_tokens,
         gpu_memory_utilization: s.utilization.get(),
-        max_concurrency: has_device.then_some((concurrency * 100.0).round() / 100.0),
+        max_concurrency: has_device.then_some(concurrency),
         starts: has_device.then_some(starts),
         error,
         device_total_bytes: total,
