@@ -327,6 +327,12 @@ pub struct ServingReport {
     pub gpu_memory_utilization_to_start: Option<f64>,
     /// The profile run's peak with its numbers put in.
     pub activation_formula: String,
+    /// The weights with their numbers put in.
+    pub weights_formula: String,
+    /// Non-torch memory: what it is and where the figure comes from.
+    pub non_torch_formula: String,
+    /// The CUDA graph pool's formula.
+    pub cuda_graph_formula: String,
     /// Every pipeline stage.
     pub ranks: Vec<RankFigures>,
 }
@@ -401,20 +407,14 @@ fn breakdown(r: &ServingReport, runtime: Runtime) -> Breakdown {
         _ => vllm::SRC_BUDGET,
     };
     let mut components = vec![
-        Component::new(
-            "weights",
-            r.weights_bytes,
-            "per-GPU weights of the most-loaded rank (see the serving report)",
-            src,
-        ),
+        Component::new("weights", r.weights_bytes, r.weights_formula.clone(), src),
         Component::new(
             "activation_peak",
             r.activation_peak_bytes,
             format!("{}; freed before the KV cache is allocated, but subtracted from the budget", r.activation_formula),
             src,
         ),
-        Component::new("non_torch", r.non_torch_bytes, "memory outside PyTorch counted against the budget", src)
-            .at(Level::Device),
+        Component::new("non_torch", r.non_torch_bytes, r.non_torch_formula.clone(), src).at(Level::Device),
     ];
     let mut notes = Vec::new();
     match (r.kv_cache_bytes, r.device_total_bytes) {
@@ -447,11 +447,15 @@ fn breakdown(r: &ServingReport, runtime: Runtime) -> Breakdown {
         Component::new(
             "cuda_graphs",
             r.cuda_graph_bytes,
-            if r.cuda_graph_counted {
-                "CUDA graph pool, estimated and subtracted before the KV cache is sized"
-            } else {
-                "CUDA graph pool, captured after the KV cache is allocated, from the memory the engine does not budget"
-            },
+            format!(
+                "{}; {}",
+                r.cuda_graph_formula,
+                if r.cuda_graph_counted {
+                    "estimated and subtracted before the KV cache is sized"
+                } else {
+                    "captured after the KV cache is allocated, from the memory the engine does not budget"
+                }
+            ),
             src,
         )
         .at(Level::Device),
@@ -575,6 +579,30 @@ pub fn rank_weights(
         .sum();
     let sharded = total.saturating_sub(norms) / tp.max(1);
     sharded.saturating_add(norms).saturating_add(rope_cache(spec, dtype))
+}
+
+/// The weights formula of a stage with `layers` layers, numbers put in.
+#[must_use]
+pub fn weights_formula(
+    spec: &ModelSpec,
+    dtype: DType,
+    quant: Option<&QuantConfig>,
+    tp: u64,
+    pp: u64,
+    layers: u64,
+) -> String {
+    format!(
+        "{layers} of {} layers{} in {}{}, linear layers and embeddings / TP {tp}, norms replicated, + rotary cos/sin cache {} × {} B",
+        spec.num_layers(),
+        if pp > 1 { format!(" (pipeline stage of {pp})") } else { String::new() },
+        dtype,
+        quant.map_or(String::new(), |q| format!(", linears as {}", q.label())),
+        spec.max_positions.unwrap_or(0),
+        match spec.positions {
+            Positions::Rotary { dims } => dims * dtype.bytes(),
+            _ => 0,
+        }
+    )
 }
 
 /// vLLM's rotary cos/sin cache: `[max_position, rotary_dim]` in the model dtype.

@@ -142,6 +142,9 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         free_bytes: reserved.map(|r| r as i64),
         largest_max_model_len: has_device.then_some(min_tokens).filter(|&t| t > 0),
         gpu_memory_utilization_to_start: None,
+        weights_formula: super::weights_formula(spec, dtype, quant.as_ref(), tp, pp, worst.layers),
+        non_torch_formula: "CUDA context and communicators in use before SGLang measures free memory: 0.35 GiB (the context vLLM 0.6.4 printed on an RTX 3090, #10517)".into(),
+        cuda_graph_formula: "not budgeted separately".into(),
         activation_formula: format!(
             "not budgeted separately: activations and CUDA graphs live in the {} GiB that (1 − mem_fraction_static) keeps free; chunked_prefill_size {chunked}, {} pages of {page}",
             reserved.map_or("?".into(), |r| gib(r as u64)),

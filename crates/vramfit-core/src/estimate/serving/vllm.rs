@@ -355,6 +355,24 @@ fn cuda_graphs(s: &Settings, p: &Profile, layers: u64, eager: bool) -> u64 {
     ((0.39 + per_layer * layers as f64) * GIB as f64) as u64
 }
 
+fn cuda_graph_formula(s: &Settings, p: &Profile, layers: u64, eager: bool) -> String {
+    if eager {
+        return "--enforce-eager: no graphs".into();
+    }
+    if !p.v1 {
+        let graphs = 3 + s.max_num_seqs.div_ceil(8).min(32);
+        return format!(
+            "V0 decode graphs: 0.13 GiB × ({graphs} graphs / 35) × ({layers} layers / 28) (mellea #416 log)"
+        );
+    }
+    let max_capture = (s.max_num_seqs * 2).min(512).min(s.batched_tokens).max(1);
+    format!(
+        "0.39 GiB + {layers} layers × (0.00625 + 0.01 / TP {}) GiB × ({} capture sizes up to {max_capture} / 51) (fit to the v0.19.0 H100 logs)",
+        s.tp,
+        capture_sizes(max_capture)
+    )
+}
+
 /// Number of CUDA graph capture sizes: `[1, 2, 4] + range(8, 256, 8) + range(256, max + 1, 16)`.
 fn capture_sizes(max: u64) -> u64 {
     let small = [1u64, 2, 4].iter().filter(|&&x| x <= max).count() as u64;
@@ -572,6 +590,77 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         largest_max_model_len: largest.flatten(),
         gpu_memory_utilization_to_start: util_to_start,
         activation_formula: worst.formula_act.clone(),
+        weights_formula: super::weights_formula(spec, s.dtype, quant.as_ref(), s.tp, s.pp, f.layers),
+        non_torch_formula: format!("{} = {} GiB", non_torch(&p, s.tp).1, gib(f.non_torch_bytes)),
+        cuda_graph_formula: cuda_graph_formula(&s, &p, f.layers, w.serving.enforce_eager),
         ranks: st.iter().map(|x| x.figures.clone()).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: &str) -> Profile {
+        Profile::of(EngineVersion::parse(v).unwrap())
+    }
+
+    #[test]
+    fn each_release_line_has_its_accounting() {
+        assert_eq!(p("0.6.3").accounting, Accounting::FreeMemoryDrop);
+        assert_eq!(p("0.6.4.post1").accounting, Accounting::WholeDevice);
+        let v0 = p("0.7.3");
+        assert!(!v0.v1 && v0.accounting == Accounting::ThisInstance && v0.v0_chunked_budget == 2048);
+        assert_eq!(p("0.6.4").v0_chunked_budget, 512);
+        let v1_08 = p("0.8.5");
+        assert!(v1_08.v1 && v1_08.accounting == Accounting::WholeDevice && !v1_08.hybrid_groups);
+        let v0_08 = p("0.8.5-v0");
+        assert!(!v0_08.v1 && v0_08.accounting == Accounting::ThisInstance);
+        assert!(p("0.9.2").hybrid_groups && !p("0.9.1").hybrid_groups);
+        let current = Profile::of(None);
+        assert_eq!(current.version, CURRENT);
+        assert!(current.v1 && current.triton_sampler && !current.graphs_counted);
+        assert!((current.default_utilization.get() - 0.9).abs() < 1e-12);
+        let v20 = p("0.20.0");
+        assert!(
+            v20.graphs_counted && (v20.default_utilization.get() - 0.92).abs() < 1e-12 && !v20.tokens_from_concurrency
+        );
+        assert!(p("0.21.0").tokens_from_concurrency);
+    }
+
+    #[test]
+    fn capture_sizes_follow_the_0_12_rule() {
+        // [1, 2, 4] + range(8, 256, 8) + range(256, 513, 16): 3 + 31 + 17 = 51.
+        assert_eq!(capture_sizes(512), 51);
+        assert_eq!(capture_sizes(16), 5);
+        assert_eq!(capture_sizes(1), 1);
+    }
+
+    #[test]
+    fn v1_sliding_window_groups_count_pages_per_request() {
+        // Two full and two sliding (window 128) layers of 1 KiB/token: groups of 2, 2 groups.
+        let s = Settings {
+            utilization: Fraction(900_000),
+            max_model_len: 8192,
+            max_num_seqs: 256,
+            batched_tokens: 2048,
+            block_size: 16,
+            tp: 1,
+            pp: 1,
+            kv_bytes: 2,
+            dtype: DType::Bf16,
+        };
+        let layers = [
+            (LayerKind::Full, 1024),
+            (LayerKind::Full, 1024),
+            (LayerKind::Sliding(128), 1024),
+            (LayerKind::Sliding(128), 1024),
+        ];
+        let pages = pages(&layers, 1 << 30, &s, &p("0.19.0"));
+        // blocks = 1 GiB / (16 × 1024 × 2 slots) = 32768; tokens = blocks / 2 groups × 16.
+        assert_eq!(pages.blocks, 32_768);
+        assert_eq!(pages.tokens, 32_768 / 2 * 16);
+        // A request: 512 pages of the full group + cdiv(127 + 2048, 16) + 1 = 137 of the sliding one.
+        assert!((pages.concurrency - 32_768.0 / (512.0 + 137.0)).abs() < 1e-9);
+    }
 }
