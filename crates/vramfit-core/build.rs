@@ -1,4 +1,7 @@
-//! Embeds every built-in model config (data/configs/*.json) so the core stays free of file I/O.
+//! Embeds the built-in data so the core stays free of file I/O: every model config
+//! (data/configs/*.json), and the TOML catalogs (models, GPUs, GGUF types) converted to JSON
+//! here, at build time, so that a run parses compact JSON instead of TOML (the catalogs were
+//! most of an estimate's process time).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,6 +26,15 @@ fn main() {
         writeln!(out, "    ({n:?}, include_str!({:?})),", path.display().to_string()).expect("write to string");
     }
     out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets it")).join("configs.rs");
+    let out_dir = std::env::var("OUT_DIR").expect("cargo sets it");
+    let dest = Path::new(&out_dir).join("configs.rs");
     std::fs::write(dest, out).expect("write generated configs.rs");
+    for name in ["models", "gpus", "gguf_types"] {
+        let src = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join(format!("data/{name}.toml"));
+        println!("cargo:rerun-if-changed={}", src.display());
+        let text = std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        let value: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        let json = serde_json::to_string(&value).expect("TOML values are JSON values");
+        std::fs::write(Path::new(&out_dir).join(format!("{name}.json")), json).expect("write catalog JSON");
+    }
 }

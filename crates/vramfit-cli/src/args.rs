@@ -146,7 +146,7 @@ pub struct WorkloadArgs {
     /// Attention implementation: eager | sdpa | flash.
     #[arg(long, default_value = "sdpa")]
     pub attn: String,
-    /// Software: transformers | litgpt | torchtune | vllm | sglang | llama.cpp [default: llama.cpp for
+    /// Software: transformers | litgpt | torchtune | vllm | sglang | llama.cpp | meta-reference [default: llama.cpp for
     /// a .gguf file, else transformers].
     #[arg(long)]
     pub runtime: Option<String>,
@@ -159,10 +159,15 @@ pub struct WorkloadArgs {
     #[arg(long)]
     pub precision: Option<String>,
     /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches,
-    /// llama.cpp --ctx-size) [default: prompt + new for litgpt/torchtune, batch × (prompt +
-    /// new) for llama.cpp; growing for transformers].
-    #[arg(long, visible_alias = "ctx-size")]
+    /// llama.cpp --ctx-size, the reference code's --max-seq-len) [default: prompt + new for
+    /// litgpt/torchtune, batch × (prompt + new) for llama.cpp, 512 for meta-reference; growing
+    /// for transformers].
+    #[arg(long, visible_aliases = ["ctx-size", "max-seq-len"])]
     pub kv_prealloc: Option<u64>,
+    /// Sequences the KV cache is built for at load (meta-reference `Llama.build(max_batch_size=)`;
+    /// --batch must not exceed it) [default: 32 for meta-reference].
+    #[arg(long)]
+    pub max_batch_size: Option<u64>,
     /// Training: tokens per sample.
     #[arg(long, default_value_t = 512, allow_negative_numbers = true)]
     pub seq: u64,
@@ -355,6 +360,7 @@ impl WorkloadArgs {
             runtime_version: self.runtime_version.clone(),
             precision: self.precision.clone(),
             kv_prealloc: self.kv_prealloc,
+            max_batch_size: self.max_batch_size,
             seq: self.seq,
             method: self.method.clone(),
             optimizer: self.optimizer.clone(),

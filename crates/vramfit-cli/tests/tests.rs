@@ -411,3 +411,39 @@ proptest! {
         }
     }
 }
+
+/// The seed's "in the Meta FAIR version we can adjust the max batch size to make it work on a
+/// single T4", as commands.
+#[test]
+fn meta_reference_max_batch_size_decides_the_t4() {
+    let example = json(&["estimate", "llama-7b", "--runtime", "meta-reference", "--gpu", "T4", "--json"]);
+    assert_eq!(example["fits"], Value::Bool(false));
+    let one = json(&[
+        "estimate",
+        "llama-7b",
+        "--runtime",
+        "meta-reference",
+        "--max-batch-size",
+        "1",
+        "--gpu",
+        "T4",
+        "--json",
+    ]);
+    assert_eq!(one["fits"], Value::Bool(true));
+    let kv = one["components"].as_array().unwrap().iter().find(|c| c["name"] == "kv_cache").unwrap();
+    assert_eq!(kv["bytes"], 32u64 * 2 * 512 * 4096 * 2);
+    let longer = json(&[
+        "estimate",
+        "llama-7b",
+        "--runtime",
+        "meta",
+        "--max-batch-size",
+        "1",
+        "--max-seq-len",
+        "2048",
+        "--json",
+    ]);
+    let kv = longer["components"].as_array().unwrap().iter().find(|c| c["name"] == "kv_cache").unwrap();
+    assert_eq!(kv["bytes"], 32u64 * 2 * 2048 * 4096 * 2);
+    assert!(stderr_of(&["estimate", "llama-7b", "--max-batch-size", "1"]).starts_with("error: --max-batch-size"));
+}

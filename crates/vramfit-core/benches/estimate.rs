@@ -21,7 +21,14 @@ fn parse_config_llama_70b() -> usize {
 
 /// The whole `vramfit fit` search (every plan, the limits of each, the catalog GPUs that
 /// fit) for the questions the fit issue names; the target is under 50 ms each.
-#[divan::bench(args = ["llama-7b T4 generate", "llama-7b T4 train", "llama-2-13b 4xA100-80GB train", "llama-3.1-70b H100-SXM generate"])]
+#[divan::bench(args = [
+    "llama-7b T4 generate",
+    "llama-7b T4 train",
+    "llama-2-13b 4xA100-80GB train",
+    "llama-2-13b 8xA100-80GB train",
+    "llama-3.1-70b 8xH100-SXM train",
+    "llama-3.1-70b H100-SXM generate",
+])]
 fn fit_every_plan(case: &str) -> usize {
     use vramfit_core::catalog::GpuSpec;
     use vramfit_core::fit::{fit, FitOptions};

@@ -9,8 +9,11 @@
 use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::serving::{Device, EngineVersion, Fraction, ServingOptions};
+use crate::estimate::profile::Engine;
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
-use crate::estimate::{llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeVersion, Task, Workload};
+use crate::estimate::{
+    llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeProfile, RuntimeVersion, Task, Workload,
+};
 use crate::fit;
 use crate::model::ModelSpec;
 use crate::quant::QuantConfig;
@@ -53,6 +56,9 @@ pub struct WorkloadRequest {
     pub precision: Option<String>,
     /// `--kv-prealloc`: KV cache tokens allocated up front.
     pub kv_prealloc: Option<u64>,
+    /// `--max-batch-size`: sequences a cache built at load holds (the reference code's
+    /// `Llama.build(max_batch_size=...)`); `None` = the runtime's default.
+    pub max_batch_size: Option<u64>,
     /// `--seq`: training tokens per sample.
     pub seq: u64,
     /// `--method`: full | lora | qlora | dora | ia3 | prompt-tuning | prefix-tuning | ...
@@ -151,6 +157,7 @@ impl Default for WorkloadRequest {
             runtime_version: None,
             precision: None,
             kv_prealloc: None,
+            max_batch_size: None,
             seq: 512,
             method: "full".into(),
             optimizer: None,
@@ -297,6 +304,7 @@ impl WorkloadRequest {
             return Err(Error::workload("--task", format!("{} runs --task serve only", runtime.name())));
         }
         let serving = self.serving(runtime)?;
+        let ggml_runtime = RuntimeProfile::of(runtime, None).engine == Engine::LlamaCpp;
         let mut llama_cpp = LlamaCppOptions { n_gpu_layers: self.ngl, cache_type: None, n_ubatch: self.ubatch_size };
         let kv_dtype = match self.kv_dtype.as_deref().or(serving_kv_dtype(self.kv_cache_dtype.as_deref())?) {
             None => None,
@@ -304,8 +312,8 @@ impl WorkloadRequest {
                 let ggml = s.trim().to_ascii_uppercase();
                 let is_cache_type = llamacpp::KV_CACHE_TYPES.contains(&ggml.as_str());
                 match DType::parse(s) {
-                    Ok(d) if !(runtime == Runtime::LlamaCpp && is_cache_type) => Some(d),
-                    _ if runtime == Runtime::LlamaCpp && is_cache_type => {
+                    Ok(d) if !(ggml_runtime && is_cache_type) => Some(d),
+                    _ if ggml_runtime && is_cache_type => {
                         llama_cpp.cache_type = Some(ggml);
                         None
                     }
@@ -324,7 +332,13 @@ impl WorkloadRequest {
                 }
             }
         };
-        if runtime != Runtime::LlamaCpp && (self.ngl.is_some() || self.ubatch_size.is_some()) {
+        if self.max_batch_size.is_some() && RuntimeProfile::of(runtime, None).inference.cache_slots.is_none() {
+            return Err(Error::workload(
+                "--max-batch-size",
+                "sizes a cache built at load (--runtime meta-reference); for other runtimes use --batch",
+            ));
+        }
+        if !ggml_runtime && (self.ngl.is_some() || self.ubatch_size.is_some()) {
             return Err(Error::workload(
                 if self.ngl.is_some() { "--ngl" } else { "--ubatch-size" },
                 "is a llama.cpp setting: add --runtime llama.cpp",
@@ -364,6 +378,7 @@ impl WorkloadRequest {
             runtime,
             runtime_version,
             kv_prealloc: self.kv_prealloc,
+            cache_batch: self.max_batch_size,
             merge_on_gpu: self.merge_on_gpu,
             // A serving engine runs one GPU per tensor × pipeline rank.
             parallel: self.parallel(

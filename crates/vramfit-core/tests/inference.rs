@@ -258,3 +258,66 @@ fn levels_are_ordered_and_components_sum() {
         }
     }
 }
+
+/// The seed's "in the Meta FAIR version we can adjust the max batch size to make it work on a
+/// single T4": the reference code allocates every layer's cache for max_batch_size ×
+/// max_seq_len at build (llama model.py `cache_k = torch.zeros((max_batch_size, max_seq_len,
+/// n_heads, head_dim))`), 32 × 512 in its example, whatever batch is then run.
+#[test]
+fn meta_reference_preallocates_its_cache_for_max_batch_size() {
+    let reference =
+        |slots: Option<u64>| Workload { runtime: Runtime::MetaReference, cache_batch: slots, ..Workload::default() };
+    let t4 = find_gpu("T4").unwrap().usable_bytes;
+    let example = run("llama-7b", &reference(None));
+    // 32 layers × (K and V) × 32 sequences × 512 tokens × 4096 × 2 B (fp16).
+    assert_eq!(example.component("kv_cache"), 32 * 2 * 32 * 512 * 4096 * 2);
+    assert_eq!(example.component("weights"), 6_738_415_616 * 2);
+    assert!(example.total_bytes() > t4, "the example's 32 × 512 cache does not fit a T4");
+    let one = run("llama-7b", &reference(Some(1)));
+    assert_eq!(one.component("kv_cache"), 32 * 2 * 512 * 4096 * 2);
+    assert!(one.total_bytes() < t4, "max_batch_size 1 fits a T4");
+    // The batch actually run does not change the cache.
+    let two = run("llama-7b", &Workload { batch: 2, ..reference(Some(4)) });
+    assert_eq!(two.component("kv_cache"), 4 * 32 * 2 * 512 * 4096 * 2);
+}
+
+#[test]
+fn meta_reference_refuses_what_its_code_asserts() {
+    let spec = spec("llama-7b");
+    let w = Workload { runtime: Runtime::MetaReference, cache_batch: Some(1), batch: 2, ..Workload::default() };
+    assert!(estimate(&spec, &w).unwrap_err().to_string().starts_with("--max-batch-size"));
+    let w = Workload { runtime: Runtime::MetaReference, prompt: 600, ..Workload::default() };
+    assert!(estimate(&spec, &w).unwrap_err().to_string().starts_with("--max-seq-len"));
+    // Generation stops at max_seq_len: a longer request is capped, with a note.
+    let b = run(
+        "llama-7b",
+        &Workload { runtime: Runtime::MetaReference, prompt: 500, new_tokens: 100, ..Workload::default() },
+    );
+    assert!(b.notes.iter().any(|n| n.contains("generation stops at max_seq_len 512: 12 of the 100")), "{:?}", b.notes);
+}
+
+/// LLaMA 1's reference code computes logits for the last position only; Llama 2's for every
+/// position; both in fp32.
+#[test]
+fn meta_reference_logits_by_version() {
+    let w = |v: u32| Workload {
+        runtime: Runtime::MetaReference,
+        runtime_version: Some(RuntimeVersion::new(v, 0)),
+        task: Task::Prefill,
+        cache_batch: Some(1),
+        ..Workload::default()
+    };
+    let spec = spec("llama-7b");
+    let logits = |v: u32| {
+        let b = estimate(&spec, &w(v)).unwrap();
+        b.components.iter().find(|c| c.name == "logits").map_or(0, |c| c.bytes)
+    };
+    // v2: 512 rows × 32000 × (2 + 4) B + final hidden 512 × 4096 × 2 + sampling copy 32000 × 4:
+    // larger than the busiest layer, so it is the prefill peak's transient.
+    assert_eq!(logits(2), 512 * 32_000 * 6 + 512 * 4096 * 2 + 32_000 * 4);
+    // v1's one row of logits is smaller than the busiest layer's working set, which is the
+    // transient counted instead.
+    assert_eq!(logits(1), 0);
+    let total = |v: u32| estimate(&spec, &w(v)).unwrap().total_bytes();
+    assert!(total(2) > total(1));
+}

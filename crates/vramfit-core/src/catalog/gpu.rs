@@ -57,7 +57,7 @@ struct GpuFile {
 pub fn gpus() -> &'static [Gpu] {
     static GPUS: OnceLock<Vec<Gpu>> = OnceLock::new();
     GPUS.get_or_init(|| {
-        toml::from_str::<GpuFile>(include_str!("../../data/gpus.toml"))
+        serde_json::from_str::<GpuFile>(include_str!(concat!(env!("OUT_DIR"), "/gpus.json")))
             .expect("gpus.toml is checked by the catalog-integrity test")
             .gpu
     })

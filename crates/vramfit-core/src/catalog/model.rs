@@ -70,7 +70,7 @@ struct ModelFile {
 pub fn models() -> &'static [CatalogModel] {
     static MODELS: OnceLock<Vec<CatalogModel>> = OnceLock::new();
     MODELS.get_or_init(|| {
-        toml::from_str::<ModelFile>(include_str!("../../data/models.toml"))
+        serde_json::from_str::<ModelFile>(include_str!(concat!(env!("OUT_DIR"), "/models.json")))
             .expect("models.toml is checked by the catalog-integrity test")
             .model
     })

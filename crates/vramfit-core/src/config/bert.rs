@@ -87,5 +87,6 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
+        quirks: crate::model::FamilyQuirks::default(),
     })
 }

@@ -79,5 +79,6 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
+        quirks: crate::model::FamilyQuirks::default(),
     })
 }

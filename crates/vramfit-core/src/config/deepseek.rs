@@ -146,5 +146,12 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
+        // modeling_deepseek follows modeling_llama: logits upcast (4.31–4.45), rotary caches
+        // per layer (before 4.38).
+        quirks: crate::model::FamilyQuirks {
+            hf_logits_upcast: true,
+            hf_rotary_cache_per_layer: true,
+            ..crate::model::FamilyQuirks::default()
+        },
     })
 }

@@ -111,5 +111,7 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
         norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
+        // modeling_falcon.py: broadcast single K/V head (7B) or K/V copied to every head (40B/180B).
+        quirks: crate::model::FamilyQuirks { hf_falcon_attention: true, ..crate::model::FamilyQuirks::default() },
     })
 }

@@ -93,5 +93,10 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
+        // modeling_gpt_bigcode.py registers a max_positions² bool mask buffer ("bias").
+        quirks: crate::model::FamilyQuirks {
+            hf_causal_mask_buffer: model_type == "gpt_bigcode",
+            ..crate::model::FamilyQuirks::default()
+        },
     })
 }

@@ -212,6 +212,16 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
             attention: w.attn_logit_softcapping.is_some_and(|c| c > 0.0),
             logits: w.final_logit_softcapping.is_some_and(|c| c > 0.0),
         },
+        quirks: crate::model::FamilyQuirks {
+            // modeling_llama.py and the files copied from it (mistral, mixtral, qwen2/3 (MoE),
+            // gemma 1/2/3, phi3) upcast logits in forward from 4.31 to 4.45, and cached rotary
+            // cos/sin per layer before 4.38.
+            hf_logits_upcast: true,
+            hf_rotary_cache_per_layer: true,
+            // llama.cpp llama-model.cpp builds the iSWA cache for Gemma 2/3.
+            llamacpp_iswa: matches!(model_type, "gemma2" | "gemma3" | "gemma3_text"),
+            ..crate::model::FamilyQuirks::default()
+        },
     })
 }
 

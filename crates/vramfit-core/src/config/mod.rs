@@ -6,10 +6,13 @@ mod bert;
 mod bloom;
 mod deepseek;
 mod falcon;
+pub mod families;
 mod gguf;
 mod gpt2;
 mod gpt_neox;
+mod granite;
 mod llama;
+mod olmo2;
 mod opt;
 mod phi;
 mod t5;
@@ -22,34 +25,6 @@ use crate::model::ModelSpec;
 use crate::quant::QuantConfig;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-
-/// The `model_type`s vramfit can read, as config.json spells them.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
-    "llama",
-    "mistral",
-    "mixtral",
-    "qwen2",
-    "qwen2_moe",
-    "qwen3",
-    "qwen3_moe",
-    "gemma",
-    "gemma2",
-    "gemma3",
-    "gemma3_text",
-    "phi3",
-    "phi",
-    "falcon",
-    "gpt2",
-    "gpt_bigcode",
-    "gpt_neox",
-    "bloom",
-    "opt",
-    "deepseek_v2",
-    "deepseek_v3",
-    "t5",
-    "mt5",
-    "bert",
-];
 
 /// Largest value accepted for a width, vocabulary or count: far above any real model, small
 /// enough that products of a few of them cannot overflow 64 bits.
@@ -92,27 +67,15 @@ pub fn from_value(value: &Value) -> Result<ModelSpec> {
             return from_value(&text);
         }
     }
-    let mut spec = match model_type.as_str() {
-        "llama" | "mistral" | "mixtral" | "qwen2" | "qwen2_moe" | "qwen3" | "qwen3_moe" | "gemma" | "gemma2"
-        | "gemma3" | "gemma3_text" | "phi3" => llama::convert(&model_type, wire(value, &model_type)?)?,
-        "phi" => phi::convert(wire(value, &model_type)?)?,
-        "falcon" | "RefinedWeb" | "RefinedWebModel" => falcon::convert(wire(value, "falcon")?)?,
-        "gpt2" | "gpt_bigcode" => gpt2::convert(&model_type, wire(value, &model_type)?)?,
-        "gpt_neox" => gpt_neox::convert(wire(value, &model_type)?)?,
-        "bloom" => bloom::convert(wire(value, &model_type)?)?,
-        "opt" => opt::convert(wire(value, &model_type)?)?,
-        "deepseek_v2" | "deepseek_v3" => deepseek::convert(&model_type, wire(value, &model_type)?)?,
-        "t5" | "mt5" | "umt5" => t5::convert(&model_type, wire(value, &model_type)?)?,
-        "bert" => bert::convert(wire(value, &model_type)?)?,
-        other => {
-            return Err(Error::UnsupportedModelType {
-                found: other.to_string(),
-                supported: SUPPORTED_MODEL_TYPES.join(", "),
-            })
-        }
+    let Some(family) = families::family(&model_type) else {
+        return Err(Error::UnsupportedModelType {
+            found: model_type,
+            supported: families::supported_model_types().join(", "),
+        });
     };
+    let mut spec = (family.convert)(&model_type, value)?;
     spec.torch_dtype = dtype_of(obj);
-    spec.dropout = dropout_of(obj, &spec.model_type);
+    spec.dropout = dropout_of(obj, family.dropout);
     if let Some(q) = obj.get("quantization_config") {
         if !q.is_null() {
             spec.quantization = Some(QuantConfig::from_config(q)?);
@@ -133,13 +96,9 @@ fn infer_model_type(value: &Value) -> Option<String> {
 }
 
 /// Training-mode dropout from the keys each family uses, with the config classes' defaults.
-fn dropout_of(obj: &serde_json::Map<String, Value>, model_type: &str) -> crate::model::Dropout {
+fn dropout_of(obj: &serde_json::Map<String, Value>, defaults: (f64, f64)) -> crate::model::Dropout {
     let first = |keys: &[&str]| keys.iter().find_map(|k| obj.get(*k).and_then(Value::as_f64));
-    let (attn_default, hidden_default) = match model_type {
-        "gpt2" | "gpt_bigcode" | "bert" => (0.1, 0.1),
-        "opt" | "t5" | "mt5" | "umt5" => (0.0, 0.1),
-        _ => (0.0, 0.0),
-    };
+    let (attn_default, hidden_default) = defaults;
     let per_mille = |p: f64| (p.clamp(0.0, 1.0) * 1000.0).round() as u32;
     crate::model::Dropout {
         attention: per_mille(
@@ -159,55 +118,13 @@ fn dtype_of(obj: &serde_json::Map<String, Value>) -> Option<DType> {
         .find_map(|s| DType::parse(s).ok())
 }
 
-/// Key spellings each family's wire struct accepts for one field (its serde aliases). When a
-/// config carries two spellings of the same field (Gemma 2 writes both `hidden_act` and
-/// `hidden_activation`; newer NeoX configs both `rotary_pct` and `partial_rotary_factor`),
-/// the first present wins and the others are dropped before deserializing.
-fn alias_groups(family: &str) -> &'static [&'static [&'static str]] {
-    match family {
-        "bloom" => {
-            &[&["hidden_size", "n_embed"], &["n_layer", "num_hidden_layers"], &["n_head", "num_attention_heads"]]
-        }
-        "falcon" => &[
-            &["hidden_size", "n_embed"],
-            &["num_hidden_layers", "n_layer"],
-            &["num_attention_heads", "n_head"],
-            &["num_kv_heads", "n_head_kv", "num_key_value_heads"],
-        ],
-        "gpt2" | "gpt_bigcode" => &[
-            &["n_embd", "hidden_size"],
-            &["n_layer", "num_hidden_layers"],
-            &["n_head", "num_attention_heads"],
-            &["n_inner", "intermediate_size"],
-            &["n_positions", "max_position_embeddings"],
-        ],
-        "gpt_neox" => &[&["rotary_pct", "partial_rotary_factor"]],
-        "phi" => &[
-            &["hidden_size", "n_embd"],
-            &["intermediate_size", "n_inner"],
-            &["num_hidden_layers", "n_layer"],
-            &["num_attention_heads", "n_head"],
-            &["max_position_embeddings", "n_positions"],
-        ],
-        "t5" | "mt5" | "umt5" => &[&["d_model", "hidden_size"], &["num_heads", "num_attention_heads"]],
-        "deepseek_v2" | "deepseek_v3" | "opt" | "bert" => &[],
-        // The Llama-like families.
-        _ => &[
-            &["hidden_size", "n_embd", "d_model"],
-            &["intermediate_size", "ffn_hidden_size"],
-            &["num_hidden_layers", "n_layer", "num_layers"],
-            &["num_attention_heads", "n_head"],
-            &["num_key_value_heads", "num_kv_heads", "n_head_kv"],
-            &["max_position_embeddings", "n_positions"],
-            &["num_local_experts", "num_experts", "n_routed_experts"],
-        ],
-    }
-}
-
-fn wire<T: DeserializeOwned>(value: &Value, family: &str) -> Result<T> {
+/// The family's wire struct from config.json, with duplicate spellings of one key (Gemma 2
+/// writes both `hidden_act` and `hidden_activation`; newer NeoX configs both `rotary_pct` and
+/// `partial_rotary_factor`) reduced to the first present in `key_aliases`.
+fn wire<T: DeserializeOwned>(value: &Value, family: &str, key_aliases: &[&[&str]]) -> Result<T> {
     let mut value = value.clone();
     if let Some(obj) = value.as_object_mut() {
-        for group in alias_groups(family) {
+        for group in key_aliases {
             let mut seen = false;
             for key in *group {
                 if obj.contains_key(*key) {

@@ -95,5 +95,6 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
+        quirks: crate::model::FamilyQuirks::default(),
     })
 }

@@ -97,5 +97,6 @@ pub(crate) fn convert(w: PhiWire) -> Result<ModelSpec> {
         norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
+        quirks: crate::model::FamilyQuirks::default(),
     })
 }

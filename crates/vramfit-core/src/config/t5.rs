@@ -142,5 +142,6 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         norm_weight_fp32: false,
         checkpoint: None,
         softcap: crate::model::Softcap::default(),
+        quirks: crate::model::FamilyQuirks::default(),
     })
 }

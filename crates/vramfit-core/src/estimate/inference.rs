@@ -6,7 +6,8 @@ use super::activations::{forward_working_set, ForwardShape};
 use super::breakdown::{prod, thousands, Breakdown, Component};
 use super::kv_cache::{KvCache, KvPolicy};
 use super::overhead;
-use super::runtime::{Runtime, TransformersBehaviour};
+use super::profile::{Bnb4Load, CacheSlots, Engine, InferenceProfile, KvAllocation, MaskPolicy, TpWeights};
+use super::runtime::TransformersBehaviour;
 use super::weights::{weight_bytes, QuantScope, WeightBytes};
 use super::workload::{AttnImpl, Task, Workload};
 use crate::dtype::DType;
@@ -15,27 +16,6 @@ use crate::model::{CheckpointFormat, CheckpointInfo, ModelSpec, Positions};
 use crate::quant::{Quant, QuantConfig};
 
 const HF_SRC: &str = "transformers modeling_llama.py / generation/utils.py";
-
-/// Families whose forward upcasts logits to fp32 in transformers 4.31–4.45.
-fn upcasts_logits(model_type: &str) -> bool {
-    matches!(
-        model_type,
-        "llama"
-            | "mistral"
-            | "mixtral"
-            | "qwen2"
-            | "qwen2_moe"
-            | "qwen3"
-            | "qwen3_moe"
-            | "gemma"
-            | "gemma2"
-            | "gemma3"
-            | "gemma3_text"
-            | "phi3"
-            | "deepseek_v2"
-            | "deepseek_v3"
-    )
-}
 
 /// Resolve dtypes: (weights, compute).
 pub(crate) fn dtypes(spec: &ModelSpec, w: &Workload) -> (DType, DType) {
@@ -53,14 +33,12 @@ pub(crate) fn dtypes(spec: &ModelSpec, w: &Workload) -> (DType, DType) {
 /// # Errors
 /// Runtimes or model kinds not modelled yet.
 pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
-    if w.runtime == Runtime::LlamaCpp {
-        return super::llamacpp::estimate_llamacpp(spec, w);
-    }
-    if w.runtime == Runtime::Vllm {
-        return Err(Error::workload(
-            "--runtime",
-            "the vllm runtime is not modelled yet; use transformers, litgpt or llama.cpp",
-        ));
+    let profile = w.profile();
+    match profile.engine {
+        Engine::Torch => {}
+        Engine::LlamaCpp => return super::llamacpp::estimate_llamacpp(spec, w),
+        Engine::Serving => return super::serving::estimate_serving(spec, w),
+        Engine::Unmodelled(why) => return Err(Error::workload("--runtime", why)),
     }
     if !spec.is_decoder && w.task != Task::Load {
         return Err(Error::workload(
@@ -68,32 +46,35 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             format!("{} is an encoder model: only --task load is modelled for it", spec.model_type),
         ));
     }
+    let p = profile.inference;
     let mut notes = Vec::new();
+    let fixed;
+    let w = if p.cache_slots.is_some() || p.dtype.is_some() || p.attention.is_some() {
+        fixed = runtime_settings(w, &p, &mut notes)?;
+        &fixed
+    } else {
+        w
+    };
     let (wdtype, cdtype) = dtypes(spec, w);
     let c = cdtype.bytes();
     let quant = w.quant.as_ref().or(spec.quantization.as_ref());
-    let litgpt = w.runtime == Runtime::Litgpt;
-    let static_cache = litgpt || w.runtime == Runtime::Torchtune || w.kv_prealloc.is_some();
-    let behaviour = TransformersBehaviour::of(w.runtime_version);
-    let hf = w.runtime == Runtime::Transformers;
-    let attn = if hf && behaviour.eager_only && w.attn == AttnImpl::Sdpa {
+    let static_cache = p.kv_allocation == KvAllocation::Preallocated || w.kv_prealloc.is_some();
+    let hf = p.transformers;
+    let asked_attn = p.attention.unwrap_or(w.attn);
+    let attn = if hf.is_some_and(|b| b.eager_only) && asked_attn == AttnImpl::Sdpa {
         notes.push(format!(
             "transformers {} had no SDPA path for most models: attention runs eager",
             w.runtime_version.map_or("<4.36".into(), |v| v.to_string())
         ));
         AttnImpl::Eager
-    } else if w.attn == AttnImpl::Sdpa
-        && (super::runtime::sdpa_uses_math(
-            w.runtime,
-            w.runtime_version,
-            cdtype.bytes(),
-            gqa_unmasked(spec, w.prompt + w.new_tokens),
-        ) || (hf && falcon_multi_query(spec)))
+    } else if asked_attn == AttnImpl::Sdpa
+        && ((p.sdpa_math_for_fp32_gqa && cdtype.bytes() == 4 && gqa_unmasked(spec, w.prompt + w.new_tokens))
+            || (hf.is_some() && falcon_multi_query(spec)))
     {
         notes.push("SDPA falls back to its math kernel here (fp32 grouped-query attention, or Falcon's broadcast single K/V head): scores materialized".into());
         AttnImpl::Math
     } else {
-        w.attn
+        asked_attn
     };
     if w.dtype.is_none() && spec.torch_dtype.is_none() {
         notes.push("the config names no torch_dtype: weights assumed fp16 (set --dtype)".into());
@@ -104,7 +85,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         spec,
         wdtype,
         quant,
-        QuantScope { head: litgpt || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })) },
+        QuantScope { head: p.quantized_head || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })) },
     );
     let mut base = vec![match exact_checkpoint(spec, w, wdtype, &mut notes) {
         Some(ck) => Component::new(
@@ -132,19 +113,20 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             "torch/csrc/autograd autocast weight cache (cached casts of leaf tensors that require grad)",
         ));
     }
-    if let Some(buf) = buffers(spec, w, hf) {
+    if let Some(buf) = buffers(spec, w, hf.is_some()) {
         base.push(buf);
     }
 
     // ---- KV cache -------------------------------------------------------------------------
-    let kv_dtype = w.kv_dtype.unwrap_or(if w.autocast.is_some() && litgpt { wdtype } else { cdtype });
+    let kv_dtype =
+        w.kv_dtype.unwrap_or(if w.autocast.is_some() && p.kv_in_weight_dtype_under_autocast { wdtype } else { cdtype });
     let policy = KvPolicy {
         // transformers' cache keeps the whole prompt for sliding-window layers after prefill
         // (the GPU-free oracle on Gemma 3 shows every layer holding all 8192 prompt tokens);
         // preallocated caches are sized to the window.
         honor_window: static_cache,
         latent: false,
-        expanded_heads: hf && falcon_grouped_kv(spec),
+        expanded_heads: hf.is_some() && falcon_grouped_kv(spec),
     };
     let prompt = w.prompt;
     // generate(max_new_tokens = n) runs the prompt then n - 1 decode steps: the last token is
@@ -154,13 +136,15 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         _ => prompt,
     };
     let prealloc_tokens = w.kv_prealloc.unwrap_or(prompt.saturating_add(w.new_tokens)).max(final_tokens);
+    // A cache built for fixed slots holds that many sequences whatever batch is run.
+    let cache_batch = w.cache_batch.unwrap_or(w.batch);
 
     let mut phases: Vec<(String, Vec<Component>)> = Vec::new();
 
     // ---- load phase -------------------------------------------------------------------------
     let mut load = base.clone();
     if let Some(q) = quant {
-        if let Some(t) = quant_load_transient(q, &wb, litgpt) {
+        if let Some(t) = quant_load_transient(q, &wb, p.bnb4_load) {
             load.push(t);
         }
     }
@@ -169,7 +153,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     if w.task != Task::Load {
         // ---- prefill ------------------------------------------------------------------------
         let kv_prefill_tokens = if static_cache { prealloc_tokens } else { prompt };
-        let kv = KvCache::of(spec, w.batch, kv_prefill_tokens, kv_dtype, policy);
+        let kv = KvCache::of(spec, cache_batch, kv_prefill_tokens, kv_dtype, policy);
         let mut pre = base.clone();
         pre.push(kv_component(&kv, static_cache, kv_prefill_tokens));
         let ws = forward_working_set(
@@ -181,13 +165,13 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 compute_bytes: c,
                 compute: cdtype,
                 attn,
-                repeat_kv: hf || litgpt,
-                hf_activations: hf,
-                grouped_experts: hf && behaviour.grouped_experts,
+                repeat_kv: p.repeats_kv,
+                hf_activations: hf.is_some(),
+                grouped_experts: hf.is_some_and(|b| b.grouped_experts),
             },
         );
-        let mask = causal_mask(spec, w, hf, attn, behaviour, prompt, prompt, c, litgpt, prealloc_tokens);
-        let logits = prefill_logits(spec, w, hf, litgpt, behaviour, c);
+        let mask = causal_mask(spec, w, p.mask, hf, attn, prompt, c, prealloc_tokens);
+        let logits = prefill_logits(spec, w, &p, c);
         // The busiest layer and the logits are not alive together: the peak is the larger.
         if ws.bytes.saturating_add(mask.as_ref().map_or(0, |m| m.bytes)) >= logits.bytes {
             pre.push(Component::new(
@@ -211,12 +195,12 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         if w.task == Task::Generate && w.new_tokens > 1 {
             let t = final_tokens;
             let kv_tokens = if static_cache { prealloc_tokens } else { t };
-            let kv = KvCache::of(spec, w.batch, kv_tokens, kv_dtype, policy);
+            let kv = KvCache::of(spec, cache_batch, kv_tokens, kv_dtype, policy);
             let mut dec = base.clone();
             dec.push(kv_component(&kv, static_cache, kv_tokens));
             if !static_cache {
                 let old = KvCache::of(spec, w.batch, t - 1, kv_dtype, policy);
-                if hf && behaviour.tuple_cache {
+                if hf.is_some_and(|b| b.tuple_cache) {
                     dec.push(Component::new(
                         "kv_cache_previous",
                         old.bytes,
@@ -242,9 +226,9 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                     compute_bytes: c,
                     compute: cdtype,
                     attn,
-                    repeat_kv: hf || litgpt,
-                    hf_activations: hf,
-                    grouped_experts: hf && behaviour.grouped_experts,
+                    repeat_kv: p.repeats_kv,
+                    hf_activations: hf.is_some(),
+                    grouped_experts: hf.is_some_and(|b| b.grouped_experts),
                 },
             );
             dec.push(Component::new(
@@ -273,7 +257,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let par = &w.parallel;
     if par.gpus() > 1 || par.tp > 1 {
         for (_, cs) in &mut phases {
-            *cs = shard_inference(spec, cs, par, litgpt);
+            *cs = shard_inference(spec, cs, par, p.tp_weights);
         }
         notes.push(format!("{}: per-GPU memory of the most-loaded GPU", super::parallel::describe(par)));
     }
@@ -283,7 +267,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let (phase, mut components) =
         phases.into_iter().max_by_key(|(_, cs)| sum(cs)).expect("the load phase is always present");
     let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
-    let fragmentation = if hf && !static_cache && phase == "decode" {
+    let fragmentation = if hf.is_some() && !static_cache && phase == "decode" {
         // A growing cache allocates a slightly larger block per layer every step; the freed
         // ones are cached and mostly unusable for the next, larger request.
         components.iter().find(|c| c.name == "kv_cache_growth").map_or(0, |c| c.bytes)
@@ -296,8 +280,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         fragmentation,
         "one layer's superseded cache block",
     ));
-    components
-        .push(overhead::cuda_context(super::runtime::RuntimeVersion::lazy_cuda_loading(w.runtime, w.runtime_version)));
+    components.push(overhead::cuda_context(profile.lazy_cuda_loading));
     if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
@@ -308,13 +291,14 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 /// expanded) rather than repeated: neither flash nor memory-efficient attention accepts that,
 /// so PyTorch runs the math kernel.
 pub(crate) fn falcon_multi_query(spec: &ModelSpec) -> bool {
-    spec.model_type == "falcon" && spec.first_attention().is_some_and(|a| a.kv_heads() == 1 && a.heads > 1)
+    spec.quirks.hf_falcon_attention && spec.first_attention().is_some_and(|a| a.kv_heads() == 1 && a.heads > 1)
 }
 
 /// transformers' Falcon with several K/V groups (40B/180B, `new_decoder_architecture`): the
 /// keys and values are broadcast to every query head and copied before the cache stores them.
 pub(crate) fn falcon_grouped_kv(spec: &ModelSpec) -> bool {
-    spec.model_type == "falcon" && spec.first_attention().is_some_and(|a| a.kv_heads() > 1 && a.kv_heads() < a.heads)
+    spec.quirks.hf_falcon_attention
+        && spec.first_attention().is_some_and(|a| a.kv_heads() > 1 && a.kv_heads() < a.heads)
 }
 
 /// Grouped-query (or multi-query) attention passed to SDPA without a mask: no sliding window
@@ -377,91 +361,107 @@ fn kv_component(kv: &KvCache, prealloc: bool, tokens: u64) -> Component {
 
 /// Buffers that are not parameters: rotary caches, causal-mask buffers.
 fn buffers(spec: &ModelSpec, w: &Workload, hf: bool) -> Option<Component> {
-    match spec.model_type.as_str() {
+    if !hf {
+        return None;
+    }
+    if spec.quirks.hf_causal_mask_buffer {
         // GPTBigCode registers one max_positions² bool causal mask for the model.
-        "gpt_bigcode" if hf => {
-            let n = spec.max_positions.unwrap_or(0);
-            Some(Component::new(
-                "buffers",
-                n.saturating_mul(n),
-                format!("causal mask buffer max_positions² × 1 B (bool) = {}²", thousands(n)),
-                "transformers modeling_gpt_bigcode.py (register_buffer 'bias')",
-            ))
-        }
+        let n = spec.max_positions.unwrap_or(0);
+        return Some(Component::new(
+            "buffers",
+            n.saturating_mul(n),
+            format!("causal mask buffer max_positions² × 1 B (bool) = {}²", thousands(n)),
+            "transformers modeling_gpt_bigcode.py (register_buffer 'bias')",
+        ));
+    }
+    if spec.quirks.hf_rotary_cache_per_layer
+        && w.runtime_version.is_some_and(|v| v < super::runtime::RuntimeVersion::new(4, 38))
+    {
         // Llama-family attention layers cached cos/sin for max_position_embeddings in fp32 in
         // every layer before transformers 4.38.
-        t if hf
-            && upcasts_logits(t)
-            && w.runtime_version.is_some_and(|v| v < super::runtime::RuntimeVersion::new(4, 38)) =>
-        {
-            let a = spec.first_attention()?;
-            let n = spec.max_positions.unwrap_or(2048);
-            let bytes = prod(&[2, spec.num_layers(), n, a.head_dim, 4]);
-            Some(Component::new("buffers", bytes, format!("per-layer rotary cos/sin caches: 2 × layers × max_positions × head_dim × 4 B = 2 × {} × {} × {} × 4", spec.num_layers(), n, a.head_dim), "transformers < 4.38 LlamaRotaryEmbedding (cos_cached/sin_cached per layer)"))
-        }
-        _ => None,
+        let a = spec.first_attention()?;
+        let n = spec.max_positions.unwrap_or(2048);
+        let bytes = prod(&[2, spec.num_layers(), n, a.head_dim, 4]);
+        return Some(Component::new(
+            "buffers",
+            bytes,
+            format!(
+                "per-layer rotary cos/sin caches: 2 × layers × max_positions × head_dim × 4 B = 2 × {} × {} × {} × 4",
+                spec.num_layers(),
+                n,
+                a.head_dim
+            ),
+            "transformers < 4.38 LlamaRotaryEmbedding (cos_cached/sin_cached per layer)",
+        ));
     }
+    None
 }
 
-/// The 4-D causal mask transformers builds for eager attention (and every path before 4.36).
+/// The mask the runtime builds for prefill: transformers' 4-D mask for eager attention (and
+/// every path before 4.36), litgpt's mask cache, or the reference code's square float mask.
 #[allow(clippy::too_many_arguments)]
 fn causal_mask(
     spec: &ModelSpec,
     w: &Workload,
-    hf: bool,
+    policy: MaskPolicy,
+    hf: Option<TransformersBehaviour>,
     attn: AttnImpl,
-    b: TransformersBehaviour,
-    q: u64,
-    t: u64,
+    prompt: u64,
     c: u64,
-    litgpt: bool,
     prealloc: u64,
 ) -> Option<Component> {
-    if litgpt {
-        let n = prealloc;
-        return Some(Component::new(
+    match policy {
+        MaskPolicy::None => None,
+        MaskPolicy::Cache => {
+            let n = prealloc;
+            Some(Component::new(
+                "mask",
+                n.saturating_mul(n),
+                format!("mask cache max_seq_length² × 1 B = {}²", thousands(n)),
+                "litgpt model.py build_mask_cache",
+            ))
+        }
+        MaskPolicy::Square => Some(Component::new(
             "mask",
-            n.saturating_mul(n),
-            format!("mask cache max_seq_length² × 1 B = {}²", thousands(n)),
-            "litgpt model.py build_mask_cache",
-        ));
+            prod(&[prompt, prompt, c]),
+            format!("1 × 1 × s × s causal mask in the compute dtype = {}² × {c}", thousands(prompt)),
+            "llama model.py Transformer.forward (torch.full((1, 1, seqlen, seqlen), -inf))",
+        )),
+        MaskPolicy::Transformers => {
+            let b = hf?;
+            if attn != AttnImpl::Eager && !b.eager_only {
+                return None;
+            }
+            // Before 4.36 the expanded padding mask and the causal mask were combined: two
+            // copies. Models mixing sliding-window and full layers (Gemma 2/3) get one mask
+            // per layer type.
+            let mixed = spec.layers.iter().any(|l| l.attention.window.is_some())
+                && spec.layers.iter().any(|l| l.attention.window.is_none());
+            let copies = if b.eager_only || mixed { 2 } else { 1 };
+            let bytes = prod(&[copies, w.batch, prompt, prompt, c]);
+            Some(Component::new(
+                "mask",
+                bytes,
+                format!(
+                    "{copies} × b × 1 × s × t × c 4-D additive mask = {copies}·{}·{}·{}·{c}",
+                    w.batch,
+                    thousands(prompt),
+                    thousands(prompt)
+                ),
+                "transformers modeling_attn_mask_utils.py / _prepare_decoder_attention_mask",
+            ))
+        }
     }
-    if !hf || (attn != AttnImpl::Eager && !b.eager_only) {
-        return None;
-    }
-    // Before 4.36 the expanded padding mask and the causal mask were combined: two copies.
-    // Models mixing sliding-window and full layers (Gemma 2/3) get one mask per layer type.
-    let mixed = spec.layers.iter().any(|l| l.attention.window.is_some())
-        && spec.layers.iter().any(|l| l.attention.window.is_none());
-    let copies = if b.eager_only || mixed { 2 } else { 1 };
-    let bytes = prod(&[copies, w.batch, q, t, c]);
-    Some(Component::new(
-        "mask",
-        bytes,
-        format!(
-            "{copies} × b × 1 × s × t × c 4-D additive mask = {copies}·{}·{}·{}·{c}",
-            w.batch,
-            thousands(q),
-            thousands(t)
-        ),
-        "transformers modeling_attn_mask_utils.py / _prepare_decoder_attention_mask",
-    ))
 }
 
 /// Logits at the end of prefill.
-fn prefill_logits(
-    spec: &ModelSpec,
-    w: &Workload,
-    hf: bool,
-    litgpt: bool,
-    b: TransformersBehaviour,
-    c: u64,
-) -> Component {
+fn prefill_logits(spec: &ModelSpec, w: &Workload, p: &InferenceProfile, c: u64) -> Component {
     let v = spec.vocab_size;
     let h = spec.hidden_size;
-    let all_positions = litgpt || (hf && b.full_prefill_logits);
+    let hf = p.transformers;
+    let all_positions = p.logits_all_positions || hf.is_some_and(|b| b.full_prefill_logits);
     let rows = if all_positions { w.batch.saturating_mul(w.prompt) } else { w.batch };
-    let upcast = hf && b.upcast_logits && upcasts_logits(&spec.model_type);
+    let upcast = p.logits_fp32 || (hf.is_some_and(|b| b.upcast_logits) && spec.quirks.hf_logits_upcast);
     let per = if upcast { c + 4 } else { c } + if spec.softcap.logits { c } else { 0 };
     // Final hidden states stay alive while the head runs; generate then copies the last row
     // in fp32 for sampling.
@@ -481,18 +481,88 @@ fn prefill_logits(
             w.batch,
             thousands(v)
         ),
-        if all_positions { "transformers < 4.45 computes logits for all positions; litgpt GPT.forward" } else { "transformers >= 4.45 generate passes logits_to_keep=1" },
+        match (p.mask, all_positions) {
+            (MaskPolicy::Square, true) => "llama model.py (Llama 2): self.output(h).float()",
+            (MaskPolicy::Square, false) => "llama model.py (LLaMA 1): self.output(h[:, -1, :]).float()",
+            (_, true) => "transformers < 4.45 computes logits for all positions; litgpt GPT.forward",
+            (_, false) => "transformers >= 4.45 generate passes logits_to_keep=1",
+        },
     )
 }
 
+/// The settings a runtime fixes whatever is asked (its dtype and attention), with a note for
+/// each asked setting it overrides, and its cache slots.
+fn runtime_settings(w: &Workload, p: &InferenceProfile, notes: &mut Vec<String>) -> Result<Workload> {
+    let mut out = w.clone();
+    if let Some(d) = p.dtype {
+        if let Some(asked) = w.dtype.filter(|a| *a != d) {
+            notes.push(format!("{} runs in {d}: --dtype {asked} is ignored", w.runtime.name()));
+        }
+        out.dtype = Some(d);
+    }
+    if let Some(a) = p.attention {
+        if w.attn != a {
+            notes.push(format!("{} computes attention {} only: --attn is ignored", w.runtime.name(), a.name()));
+        }
+        out.attn = a;
+    }
+    match p.cache_slots {
+        Some(slots) => cache_slots(out, slots, notes),
+        None => Ok(out),
+    }
+}
+
+/// A cache built for fixed slots (the reference code's `max_batch_size` × `max_seq_len`):
+/// refuse what the code asserts against, stop generation at the cache's length, and size the
+/// cache by its slots rather than by the batch run.
+fn cache_slots(mut out: Workload, slots: CacheSlots, notes: &mut Vec<String>) -> Result<Workload> {
+    let batch_slots = out.cache_batch.unwrap_or(slots.batch);
+    let seq = out.kv_prealloc.unwrap_or(slots.seq);
+    if batch_slots == 0 || batch_slots > super::workload::MAX_BATCH {
+        return Err(Error::workload(
+            "--max-batch-size",
+            format!("must be between 1 and {}", super::workload::MAX_BATCH),
+        ));
+    }
+    if out.batch > batch_slots {
+        return Err(Error::workload(
+            "--max-batch-size",
+            format!("the cache holds {batch_slots} sequences and the batch is {} (generation.py asserts bsz <= max_batch_size); raise --max-batch-size or lower --batch", out.batch),
+        ));
+    }
+    if out.prompt > seq {
+        return Err(Error::workload(
+            "--max-seq-len",
+            format!(
+                "the prompt ({}) is longer than max_seq_len ({seq}) (generation.py asserts it); raise --max-seq-len",
+                out.prompt
+            ),
+        ));
+    }
+    let room = seq - out.prompt;
+    if out.task == Task::Generate && out.new_tokens > room {
+        notes.push(format!(
+            "generation stops at max_seq_len {seq}: {room} of the {} new tokens are generated (raise --max-seq-len for more)",
+            out.new_tokens
+        ));
+        out.new_tokens = room;
+    }
+    out.kv_prealloc = Some(seq);
+    out.cache_batch = Some(batch_slots);
+    notes.push(format!(
+        "KV cache allocated at build for max_batch_size {batch_slots} × max_seq_len {seq} (Llama.build), whatever batch is run"
+    ));
+    Ok(out)
+}
+
 /// Temporaries while a bitsandbytes layer is quantized on the GPU at load time.
-fn quant_load_transient(q: &QuantConfig, wb: &WeightBytes, litgpt: bool) -> Option<Component> {
+fn quant_load_transient(q: &QuantConfig, wb: &WeightBytes, bnb4: Bnb4Load) -> Option<Component> {
     let n = wb.largest_quantized;
-    let (per, why, src) = match (&q.quant, litgpt) {
-        (Quant::Bnb4 { .. }, true) => {
+    let (per, why, src) = match (&q.quant, bnb4) {
+        (Quant::Bnb4 { .. }, Bnb4Load::HalfCopy) => {
             (4, "the 16-bit source and its .half() copy", "bitsandbytes Params4bit.cuda / litgpt BitsandbytesPrecision")
         }
-        (Quant::Bnb4 { .. }, false) => {
+        (Quant::Bnb4 { .. }, Bnb4Load::OnDevice) => {
             (2, "the 16-bit source on the GPU", "bitsandbytes Params4bit.cuda (quantize_4bit on device)")
         }
         (Quant::BnbInt8, _) => {
@@ -548,7 +618,12 @@ fn quant_forward_workspace(
 /// split; KV heads split, or replicated when there are fewer KV heads than GPUs) or a
 /// sequential layer split (each GPU holds a contiguous block of layers and their cache; the
 /// first also holds the embeddings, the last the head).
-fn shard_inference(spec: &ModelSpec, cs: &[Component], p: &super::parallel::Parallel, litgpt: bool) -> Vec<Component> {
+fn shard_inference(
+    spec: &ModelSpec,
+    cs: &[Component],
+    p: &super::parallel::Parallel,
+    tp_weights: TpWeights,
+) -> Vec<Component> {
     use super::parallel::{scaled, Share, Strategy};
     let params = crate::model::ParamCount::of(spec);
     let layer_params: u64 =
@@ -563,7 +638,9 @@ fn shard_inference(spec: &ModelSpec, cs: &[Component], p: &super::parallel::Para
         let share = match (c.name.as_str(), tensor) {
             // litgpt's tensor parallelism shards the blocks' linears only; embeddings and head
             // stay whole on every GPU (litgpt/generate/tp.py). vLLM splits the vocabulary too.
-            ("weights", true) if litgpt => Share { num: layers_pm + (1000 - layers_pm) * g, den: 1000 * g },
+            ("weights", true) if tp_weights == TpWeights::BlocksOnly => {
+                Share { num: layers_pm + (1000 - layers_pm) * g, den: 1000 * g }
+            }
             ("weights", true) => Share::one_in(g),
             ("weights", false) => {
                 // Most-loaded GPU: its block of layers plus the larger of embeddings and head.

@@ -245,7 +245,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let n_ctx = align_up(asked, CTX_PAD);
     let n_batch = n_ctx.min(DEFAULT_BATCH);
     let n_ubatch = n_batch.min(w.llama_cpp.n_ubatch.unwrap_or(DEFAULT_UBATCH).max(1));
-    let honor_swa = matches!(spec.model_type.as_str(), "gemma2" | "gemma3" | "gemma3_text");
+    let honor_swa = spec.quirks.llamacpp_iswa;
     let (mut kv_gpu, mut kv_cpu, mut swa_layers) = (0u64, 0u64, 0u64);
     let row = |elements: u64| -> Result<u64> {
         if elements % kv_type.block != 0 {

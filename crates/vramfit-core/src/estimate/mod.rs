@@ -7,6 +7,7 @@ pub mod kv_cache;
 pub mod llamacpp;
 pub mod overhead;
 pub mod parallel;
+pub mod profile;
 pub mod runtime;
 pub mod serving;
 pub mod training;
@@ -14,6 +15,7 @@ pub mod weights;
 pub mod workload;
 
 pub use breakdown::{Breakdown, Component, Level, Levels};
+pub use profile::RuntimeProfile;
 pub use runtime::{Runtime, RuntimeVersion};
 pub use workload::{AttnImpl, LlamaCppOptions, Task, Workload};
 

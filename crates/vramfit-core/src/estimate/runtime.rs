@@ -19,29 +19,23 @@ pub enum Runtime {
     Vllm,
     /// SGLang (serving; token pool): `estimate::serving::sglang`.
     Sglang,
-    /// llama.cpp. Not modelled yet.
+    /// llama.cpp.
     LlamaCpp,
+    /// Meta's reference LLaMA code (`Llama.build` / `generate`).
+    MetaReference,
 }
 
 impl Runtime {
-    /// Parse the CLI spelling.
+    /// Parse the CLI spelling (any name in [`super::profile::RUNTIMES`]).
     ///
     /// # Errors
     /// An unknown runtime.
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "transformers" | "hf" | "peft" | "peft-transformers" | "optimum-gptq" | "optimum" => Runtime::Transformers,
-            "litgpt" | "lit-gpt" => Runtime::Litgpt,
-            "torchtune" => Runtime::Torchtune,
-            "vllm" => Runtime::Vllm,
-            "sglang" => Runtime::Sglang,
-            "llama.cpp" | "llamacpp" | "llama-cpp" => Runtime::LlamaCpp,
-            _ => {
-                return Err(Error::workload(
-                    "--runtime",
-                    format!("unknown runtime {s:?}; use transformers, litgpt, torchtune, vllm, sglang or llama.cpp"),
-                ))
-            }
+        let key = s.to_ascii_lowercase().replace('_', "-");
+        super::profile::RUNTIMES.iter().find(|r| r.names.contains(&key.as_str())).map(|r| r.runtime).ok_or_else(|| {
+            let names: Vec<&str> = super::profile::RUNTIMES.iter().map(|r| r.names[0]).collect();
+            let (last, rest) = names.split_last().expect("runtimes");
+            Error::workload("--runtime", format!("unknown runtime {s:?}; use {} or {last}", rest.join(", ")))
         })
     }
     /// Name as the CLI spells it.
@@ -54,6 +48,7 @@ impl Runtime {
             Runtime::Vllm => "vllm",
             Runtime::Sglang => "sglang",
             Runtime::LlamaCpp => "llama.cpp",
+            Runtime::MetaReference => "meta-reference",
         }
     }
 }
@@ -62,7 +57,7 @@ impl Runtime {
     /// Serving engines: they budget memory at start-up (`--task serve`).
     #[must_use]
     pub fn is_serving_engine(self) -> bool {
-        matches!(self, Runtime::Vllm | Runtime::Sglang)
+        super::profile::RuntimeProfile::of(self, None).engine == super::profile::Engine::Serving
     }
 }
 
@@ -90,7 +85,11 @@ impl RuntimeVersion {
         let t = s.trim().trim_start_matches('v');
         let mut it = t.split('.');
         let major = it.next().and_then(|m| m.parse().ok());
-        let minor = it.next().and_then(|m| m.parse().ok());
+        // A bare major (`2`, the reference code's release) is `2.0`.
+        let minor = match it.next() {
+            None => Some(0),
+            Some(m) => m.parse().ok(),
+        };
         match (major, minor) {
             (Some(major), Some(minor)) => Ok(RuntimeVersion { major, minor }),
             _ => Err(Error::workload("--runtime-version", format!("{s:?} is not a version like 4.36"))),
@@ -155,28 +154,6 @@ impl RuntimeVersion {
             .map_or(1, |(_, _, v)| *v);
         RuntimeVersion { major: 0, minor }
     }
-
-    /// Whether the PyTorch of this runtime version's era loaded CUDA kernels lazily
-    /// (`CUDA_MODULE_LOADING=LAZY`, PyTorch 2.0, March 2023, with transformers 4.27/4.28).
-    #[must_use]
-    pub fn lazy_cuda_loading(runtime: Runtime, version: Option<RuntimeVersion>) -> bool {
-        match (runtime, version) {
-            (Runtime::Transformers, Some(v)) => v > RuntimeVersion::new(4, 27),
-            _ => true,
-        }
-    }
-}
-
-/// Whether transformers' SDPA path runs PyTorch's math kernel (which materializes the
-/// attention scores): from 4.48 grouped-query attention without a mask is passed to SDPA with
-/// `enable_gqa=True`, which only the flash and math kernels accept; flash takes no fp32, so
-/// fp32 GQA falls back to math.
-#[must_use]
-pub fn sdpa_uses_math(runtime: Runtime, version: Option<RuntimeVersion>, compute_bytes: u64, gqa: bool) -> bool {
-    runtime == Runtime::Transformers
-        && version.is_none_or(|v| v >= RuntimeVersion::new(4, 48))
-        && compute_bytes == 4
-        && gqa
 }
 
 impl fmt::Display for RuntimeVersion {

@@ -134,6 +134,10 @@ pub struct Workload {
     /// Tokens of KV cache allocated up front (litgpt `max_seq_length`, static caches,
     /// llama.cpp `--ctx-size`).
     pub kv_prealloc: Option<u64>,
+    /// Sequences a cache built for fixed slots holds (the reference code's
+    /// `--max-batch-size`); `None` = the runtime's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_batch: Option<u64>,
     /// How several GPUs share the work (one GPU by default).
     pub parallel: crate::estimate::parallel::Parallel,
     /// Merge the adapter on the GPU rather than in CPU RAM (`merge`).
@@ -175,6 +179,7 @@ impl Default for Workload {
             runtime: Runtime::Transformers,
             runtime_version: None,
             kv_prealloc: None,
+            cache_batch: None,
             parallel: crate::estimate::parallel::Parallel::default(),
             merge_on_gpu: false,
             training: crate::estimate::training::setup::TrainingSetup::default(),
@@ -215,6 +220,12 @@ impl Workload {
             ));
         }
         Ok(())
+    }
+
+    /// The runtime's behaviours at the asked version.
+    #[must_use]
+    pub fn profile(&self) -> crate::estimate::profile::RuntimeProfile {
+        crate::estimate::profile::RuntimeProfile::of(self.runtime, self.runtime_version)
     }
 
     /// Tokens in the KV cache at the end of the run.

@@ -21,7 +21,6 @@ use super::limits::{with_batch, with_context};
 use crate::catalog::GpuSpec;
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::estimate::runtime::{Runtime, RuntimeVersion};
 use crate::estimate::training::setup::{Method, Optimizer, Precision};
 use crate::estimate::training::{self};
 use crate::estimate::{estimate, AttnImpl, Breakdown, Task, Workload};
@@ -195,8 +194,7 @@ pub fn starting_point(spec: &ModelSpec, w: &Workload, caps: Capabilities) -> (Wo
     let mut start = w.clone();
     let mut notes = vec![];
     let inference = matches!(w.task, Task::Load | Task::Prefill | Task::Generate);
-    let transformers_4 =
-        w.runtime == Runtime::Transformers && w.runtime_version.is_none_or(|v| v < RuntimeVersion::new(5, 0));
+    let transformers_4 = w.profile().loads_fp32_by_default;
     let checkpoint = spec.torch_dtype;
     if inference
         && transformers_4
@@ -337,7 +335,7 @@ fn axes(spec: &ModelSpec, start: &Workload, caps: Capabilities, explicit_fp32: b
                 axes.push(Axis { choices: vec![lever::chunked_ce()], full_only: false });
             }
         }
-        if start.runtime == Runtime::Torchtune {
+        if start.profile().training.is_some_and(|t| t.memory_recipes) {
             if !t.optimizer_in_backward && t.grad_accum == 1 {
                 axes.push(Axis { choices: vec![lever::optimizer_in_backward()], full_only: false });
             }

@@ -356,6 +356,29 @@ pub struct ModelSpec {
     /// `output * (1.0 + weight.float())`), so a trained weight keeps the fp32 normalized
     /// value; Llama-style norms cast first and keep it in the input dtype.
     pub norm_weight_fp32: bool,
+    /// How the runtimes' code for this family behaves where it differs from the common
+    /// layout (set by the family's converter; the estimators never test `model_type`).
+    pub quirks: FamilyQuirks,
+}
+
+/// What a family's code in the runtimes does differently, in memory terms. Each flag is set
+/// by the family's converter in `config/`, citing the code it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct FamilyQuirks {
+    /// transformers 4.31–4.45 upcast this family's logits to fp32 inside `forward`
+    /// (`logits = logits.float()` in modeling_llama.py and the files copied from it).
+    pub hf_logits_upcast: bool,
+    /// transformers before 4.38 cached rotary cos/sin for `max_position_embeddings` in fp32
+    /// in every attention layer (`LlamaRotaryEmbedding` per layer).
+    pub hf_rotary_cache_per_layer: bool,
+    /// transformers registers one `max_positions²` bool causal-mask buffer for the model
+    /// (modeling_gpt_bigcode.py `register_buffer("bias")`).
+    pub hf_causal_mask_buffer: bool,
+    /// transformers' Falcon attention: a single K/V head is passed to SDPA broadcast (which
+    /// forces the math kernel), grouped K/V heads are copied to every query head.
+    pub hf_falcon_attention: bool,
+    /// llama.cpp sizes sliding-window layers' cache to the window (its iSWA cache; Gemma 2/3).
+    pub llamacpp_iswa: bool,
 }
 
 /// How transformers' eager attention computes its softmax, which decides what the score

@@ -19,7 +19,7 @@ use self::saved::{backward_working_set, layer_saved, SaveContext};
 use self::setup::{Method, Optimizer, Precision};
 use super::breakdown::{prod, thousands, Breakdown, Component};
 use super::overhead;
-use super::runtime::{Runtime, RuntimeVersion};
+use super::profile::{DefaultPrecision, LossCode, NoSyncUnits};
 use super::weights::{weight_bytes, QuantScope};
 use super::workload::{AttnImpl, Workload};
 use crate::dtype::DType;
@@ -55,30 +55,27 @@ pub struct Resolved {
 /// # Errors
 /// Unknown LoRA targets.
 pub fn resolve(spec: &ModelSpec, w: &Workload) -> Result<Resolved> {
+    let profile = w.profile();
+    let Some(tp) = profile.training else {
+        return Err(Error::workload(
+            "--runtime",
+            format!("{} does not train; use transformers, torchtune or litgpt", profile.name()),
+        ));
+    };
     let t = &w.training;
     let model_dtype = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Bf16);
     let half = if model_dtype == DType::Fp32 { DType::Bf16 } else { model_dtype };
     let mut notes = vec![];
-    let precision = t.precision.unwrap_or(match (w.runtime, t.method) {
-        (Runtime::Transformers, Method::Full) => Precision::Mixed(half),
-        (Runtime::Transformers, _) => Precision::Mixed(half),
-        _ => Precision::Pure(half),
+    let precision = t.precision.unwrap_or(match tp.default_precision {
+        DefaultPrecision::Mixed => Precision::Mixed(half),
+        DefaultPrecision::Pure => Precision::Pure(half),
     });
     if t.precision.is_none() {
-        notes.push(format!("precision {} ({} default)", precision.name(), w.runtime.name()));
+        notes.push(format!("precision {} ({} default)", precision.name(), profile.name()));
     }
-    let optimizer = t.optimizer.unwrap_or(match w.runtime {
-        // torchtune recipes configure torch.optim.AdamW(fused=True).
-        Runtime::Torchtune => Optimizer::AdamwFused,
-        // The Trainer's default was transformers' own per-parameter AdamW (`adamw_hf`) before
-        // it switched to torch's AdamW.
-        Runtime::Transformers if w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 36)) => {
-            Optimizer::AdamwLoop
-        }
-        _ => Optimizer::Adamw,
-    });
+    let optimizer = t.optimizer.unwrap_or(tp.default_optimizer);
     if t.optimizer.is_none() {
-        notes.push(format!("optimizer {} ({} default)", optimizer.name(), w.runtime.name()));
+        notes.push(format!("optimizer {} ({} default)", optimizer.name(), profile.name()));
     }
     let base = match (precision, t.method) {
         (Precision::Fp32, _) => DType::Fp32,
@@ -88,26 +85,20 @@ pub fn resolve(spec: &ModelSpec, w: &Workload) -> Result<Resolved> {
         (Precision::Mixed(_), _) => w.dtype.unwrap_or(model_dtype),
         (Precision::Pure(d), _) => d,
     };
-    let adapter = match (w.runtime, precision) {
-        // PEFT keeps adapter weights in fp32 on a half-precision base (autocast_adapter_dtype).
-        (Runtime::Transformers, _) | (_, Precision::Fp32 | Precision::Mixed(_)) => DType::Fp32,
-        (_, Precision::Pure(d)) => d,
+    let adapter = match precision {
+        _ if tp.adapters_fp32 => DType::Fp32,
+        Precision::Fp32 | Precision::Mixed(_) => DType::Fp32,
+        Precision::Pure(d) => d,
     };
-    // litgpt always chunks the head and the loss; torchtune's configs switched to
-    // CEWithChunkedOutputLoss with release 0.3 (September 2024).
-    let chunked_ce = t.chunked_ce.unwrap_or(match w.runtime {
-        Runtime::Litgpt => true,
-        Runtime::Torchtune => w.runtime_version.is_none_or(|v| v >= RuntimeVersion::new(0, 3)),
-        _ => false,
-    });
+    let chunked_ce = t.chunked_ce.unwrap_or(tp.chunked_ce);
     let targets = Targets::parse(if t.lora_targets.is_empty() { &[] } else { &t.lora_targets })?;
     let targets = if targets.roles.is_empty() && !targets.all_linear && t.method.is_lora() {
-        Targets::parse(&peft::default_targets(w.runtime))?
+        Targets::parse(&peft::default_targets())?
     } else {
         targets
     };
-    let lora_dropout = t.lora_dropout.unwrap_or(if w.runtime == Runtime::Litgpt { 50 } else { 0 }) > 0;
-    let kbit_fp32 = t.method == Method::Qlora && w.runtime == Runtime::Transformers;
+    let lora_dropout = t.lora_dropout.unwrap_or(tp.lora_dropout_per_mille) > 0;
+    let kbit_fp32 = t.method == Method::Qlora && tp.kbit_upcast;
     Ok(Resolved { precision, optimizer, base, adapter, chunked_ce, targets, lora_dropout, kbit_fp32, notes })
 }
 
@@ -117,12 +108,14 @@ pub fn resolve(spec: &ModelSpec, w: &Workload) -> Result<Resolved> {
 /// Settings vramfit does not model yet, or contradictory ones.
 #[allow(clippy::too_many_lines)]
 pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
-    if matches!(w.runtime, Runtime::Vllm | Runtime::LlamaCpp) {
+    let profile = w.profile();
+    let Some(tp) = profile.training else {
         return Err(Error::workload(
             "--runtime",
-            format!("{} does not train; use transformers, torchtune or litgpt", w.runtime.name()),
+            format!("{} does not train; use transformers, torchtune or litgpt", profile.name()),
         ));
-    }
+    };
+    let hf = profile.inference.transformers.is_some();
     if !spec.encoder_layers.is_empty() && !spec.layers.is_empty() {
         return Err(Error::workload(
             "--task",
@@ -172,7 +165,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
     // ---- weights ------------------------------------------------------------------------
     let dense_dtype = if res.kbit_fp32 { DType::Fp32 } else { res.base };
-    let wb = weight_bytes(spec, dense_dtype, quant.as_ref(), QuantScope { head: w.runtime == Runtime::Litgpt });
+    let wb = weight_bytes(spec, dense_dtype, quant.as_ref(), QuantScope { head: profile.inference.quantized_head });
     let mut weights = vec![Component::new(
         "weights",
         wb.total,
@@ -183,7 +176,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         ),
         "exact parameter count per tensor × storage bytes",
     )];
-    let trainable = trainable_params(spec, t, &res.targets, w.runtime);
+    let trainable = trainable_params(spec, t, &res.targets, tp.fused_qkv);
     let train_dtype = if full { res.base } else { res.adapter };
     let tb = train_dtype.bytes();
     if !full {
@@ -237,9 +230,10 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     // litgpt runs the head in 128-token chunks; under autocast a frozen head's weight is cast
     // (not cached: it does not require grad) once per chunk, and each copy is saved for
     // backward.
-    let head_chunk_casts = match (&spec.lm_head, w.runtime, autocast, full) {
-        (Some(head), Runtime::Litgpt, true, false) if !spec.tied_embeddings => {
-            seq.div_ceil(128).saturating_sub(1) * head.weight_numel()
+    let head_chunk = tp.head_chunk.unwrap_or(0);
+    let head_chunk_casts = match (&spec.lm_head, head_chunk, autocast, full) {
+        (Some(head), chunk, true, false) if chunk > 0 && !spec.tied_embeddings => {
+            seq.div_ceil(chunk).saturating_sub(1) * head.weight_numel()
         }
         _ => 0,
     };
@@ -248,7 +242,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         Component::new(
             "autocast_weight_copies",
             n * c,
-            format!("linear weights cast to {c}-byte copies kept for backward, the head once per 128-token chunk ({} chunks) = {} × {c}", seq.div_ceil(128), thousands(n)),
+            format!("linear weights cast to {c}-byte copies kept for backward, the head once per {head_chunk}-token chunk ({} chunks) = {} × {c}", seq.div_ceil(head_chunk), thousands(n)),
             "torch autocast + litgpt GPT.forward(lm_head_chunk_size=128)",
         )
     } else if autocast && dense_dtype.bytes() > c && t.grad_ckpt {
@@ -265,7 +259,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 .unwrap_or(0)
         };
         // The head runs outside the checkpointed layers: its cast is saved for backward.
-        let head = if quant.is_some() && w.runtime == Runtime::Litgpt { 0 } else { head_numel };
+        let head = if quant.is_some() && profile.inference.quantized_head { 0 } else { head_numel };
         Component::new(
             "autocast_weight_copies",
             (per_layer + head) * c,
@@ -299,8 +293,6 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     };
 
     // ---- activations ------------------------------------------------------------------------
-    let litgpt = w.runtime == Runtime::Litgpt;
-    let torchtune = w.runtime == Runtime::Torchtune;
     let resid = if full {
         res.base.bytes()
     } else if res.kbit_fp32 {
@@ -311,33 +303,27 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let resid = if autocast && !full && !res.kbit_fp32 { res.base.bytes() } else { resid };
     // transformers' Falcon: 40B/180B copy K/V to every head before attention; 7B's single
     // K/V head is broadcast inside eager attention's matmuls, which materialize the copies.
-    let hf_falcon_expands = w.runtime == Runtime::Transformers
+    let hf_falcon_expands = hf
         && (super::inference::falcon_grouped_kv(spec)
             || (w.attn == AttnImpl::Eager && super::inference::falcon_multi_query(spec)));
     // A prefix makes the keys longer than the queries, so transformers builds a mask, and
     // with a mask SDPA cannot take GQA natively: K/V are repeated to every query head.
     // transformers' eager attention always repeats grouped K/V to every head (`repeat_kv`;
     // only SDPA takes `enable_gqa`), and the matmuls keep the repeated copies.
-    let expand_kv = litgpt
-        || torchtune
-        || prefix > 0
-        || hf_falcon_expands
-        || (w.runtime == Runtime::Transformers && w.attn == AttnImpl::Eager)
-        || (w.runtime == Runtime::Transformers && w.runtime_version.is_some_and(|v| v < RuntimeVersion::new(4, 48)));
+    let expand_kv =
+        tp.always_repeats_kv || prefix > 0 || hf_falcon_expands || (tp.eager_repeats_kv && w.attn == AttnImpl::Eager);
     let attn = if w.attn == AttnImpl::Sdpa
-        && (super::runtime::sdpa_uses_math(
-            w.runtime,
-            w.runtime_version,
-            c,
-            super::inference::gqa_unmasked(spec, seq) && prefix == 0,
-        ) || (w.runtime == Runtime::Transformers && super::inference::falcon_multi_query(spec)))
+        && ((profile.inference.sdpa_math_for_fp32_gqa
+            && c == 4
+            && super::inference::gqa_unmasked(spec, seq)
+            && prefix == 0)
+            || (hf && super::inference::falcon_multi_query(spec)))
     {
         notes.push("SDPA falls back to its math kernel here: the attention probabilities are saved".into());
         AttnImpl::Math
     } else {
         w.attn
     };
-    let no_dropout_runtime = litgpt || torchtune;
     let ctx = SaveContext {
         resid,
         compute: c,
@@ -350,17 +336,17 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         targets: &res.targets,
         attn,
         expand_kv,
-        attn_dropout: !no_dropout_runtime && spec.dropout.attention > 0 && attn == AttnImpl::Eager,
-        hidden_dropout: !no_dropout_runtime && spec.dropout.hidden > 0,
+        attn_dropout: tp.dropout && spec.dropout.attention > 0 && attn == AttnImpl::Eager,
+        hidden_dropout: tp.dropout && spec.dropout.hidden > 0,
         compile: t.compile,
         attn_softcap: spec.softcap.attention,
         ln_fp32: autocast,
-        fused_qkv: litgpt,
-        rotary: litgpt || matches!(spec.positions, crate::model::Positions::Rotary { .. }),
+        fused_qkv: tp.fused_qkv,
+        rotary: tp.forces_rotary || matches!(spec.positions, crate::model::Positions::Rotary { .. }),
         single_sequence: w.batch == 1,
-        hf_activations: w.runtime == Runtime::Transformers,
+        hf_activations: hf,
         softmax: spec.eager_softmax,
-        norm_weight_fp32: spec.norm_weight_fp32 && w.runtime == Runtime::Transformers,
+        norm_weight_fp32: spec.norm_weight_fp32 && tp.norm_weight_fp32,
     };
     // Only FlashAttention restricts a sliding-window layer's keys; eager and math attention
     // compute every score and mask the ones outside the window.
@@ -463,7 +449,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
     // ---- loss ------------------------------------------------------------------------------
     let (loss_fwd, loss_bwd, loss_desc) = if spec.lm_head.is_some() {
-        let (f, b, d) = loss_terms(w.runtime, w.runtime_version, res.chunked_ce, t.compile, c, tokens, v);
+        let (f, b, d) = loss_terms(tp.loss, res.chunked_ce, t.compile, c, tokens, v);
         if spec.softcap.logits && !res.chunked_ce {
             // cap · tanh(logits / cap): the tanh output is kept for backward, next to the copy.
             let extra = prod(&[tokens, v, c]);
@@ -607,7 +593,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         // parameter has a gradient as soon as one of its parameters trains: litgpt wraps each
         // Block with its frozen weights and adapters together (all block parameters), a full
         // fine-tune all parameters; the Trainer wraps PEFT adapters in units of their own.
-        if par.strategy.is_fsdp() && accum_grads && matches!(w.runtime, Runtime::Litgpt | Runtime::Transformers) {
+        if par.strategy.is_fsdp() && accum_grads && tp.no_sync != NoSyncUnits::None {
             let counts = ParamCount::of(spec);
             let block_params = counts
                 .total
@@ -615,7 +601,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 .saturating_sub(counts.group(crate::model::ParamGroup::LmHead));
             let (n, what) = if full {
                 (counts.total, "every parameter")
-            } else if w.runtime == Runtime::Litgpt {
+            } else if tp.no_sync == NoSyncUnits::BlocksWithAdapters {
                 (
                     block_params.saturating_add(trainable),
                     "every Block parameter (frozen weights share flat parameters with the adapters)",
@@ -663,8 +649,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     // Activations are freed and re-allocated every step in varying sizes: the allocator keeps
     // their blocks cached and splits them imperfectly.
     components.push(overhead::allocator(large, 64, transient / 20, "5 % fragmentation of the per-step transients"));
-    components
-        .push(overhead::cuda_context(super::runtime::RuntimeVersion::lazy_cuda_loading(w.runtime, w.runtime_version)));
+    components.push(overhead::cuda_context(profile.lazy_cuda_loading));
     if act_host > 0 {
         components.push(
             Component::new(
@@ -743,26 +728,17 @@ fn training_shape(
 }
 
 /// Bytes of the logits and cross-entropy at the end of forward and the start of backward.
-fn loss_terms(
-    runtime: Runtime,
-    version: Option<RuntimeVersion>,
-    chunked: bool,
-    compiled: bool,
-    c: u64,
-    tokens: u64,
-    v: u64,
-) -> (u64, u64, String) {
+fn loss_terms(code: LossCode, chunked: bool, compiled: bool, c: u64, tokens: u64, v: u64) -> (u64, u64, String) {
     let tv = prod(&[tokens, v]);
-    let early_torchtune = runtime == Runtime::Torchtune && version.is_some_and(|v| v < RuntimeVersion::new(0, 3));
-    match (runtime, chunked) {
+    match (code, chunked) {
         // torchtune before 0.3: the model returns fp32 logits, the recipe shifts them with a
         // contiguous copy and keeps them (no `del logits`) through backward.
-        (Runtime::Torchtune, false) if early_torchtune => (
+        (LossCode::TorchtuneFp32Logits, false) => (
             tv * 8,
             tv * 16,
             format!("torchtune < 0.3: fp32 logits (4 B) and their shifted copy (4 B); backward: logits + log-softmax output + two fp32 gradients (16 B) = {} × {v}", thousands(tokens)),
         ),
-        (Runtime::Torchtune, true) if compiled => (
+        (LossCode::Torchtune | LossCode::TorchtuneFp32Logits, true) if compiled => (
             tv * c + tv / 8 * 8,
             tv * c + tv / 8 * 12,
             format!("compiled chunked loss: logits ({c} B) kept, log-softmax recomputed one chunk (1/8) at a time in fp32 = {} × {v}", thousands(tokens)),
@@ -770,7 +746,7 @@ fn loss_terms(
         // Lightning Fabric's precision plugins convert the module's outputs to the default dtype
         // (`convert_output` → fp32), so the chunked logits and the loss are fp32 whatever the
         // model's dtype.
-        (Runtime::Litgpt, true) => (
+        (LossCode::Litgpt, true) => (
             tv * 8,
             tv * 8 + tv / 8 * 4,
             format!("litgpt: chunked logits converted to fp32 by Fabric (4 B) + fp32 log-softmax output (4 B) per token × vocab = {} × {v} × 8", thousands(tokens)),
@@ -836,7 +812,7 @@ fn trainable_tensors(spec: &ModelSpec, t: &setup::TrainingSetup, res: &Resolved,
             }
         }
         _ => {
-            let n = trainable_params(spec, t, &res.targets, Runtime::Transformers);
+            let n = trainable_params(spec, t, &res.targets, false);
             out.push(Trainable { rows: 1, cols: n, count: 1, bytes });
         }
     }

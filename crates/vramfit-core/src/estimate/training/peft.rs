@@ -3,7 +3,6 @@
 
 use super::setup::{Method, TrainingSetup};
 use crate::error::{Error, Result};
-use crate::estimate::runtime::Runtime;
 use crate::model::{Layer, Linear, ModelSpec, ParamGroup};
 
 /// What a linear layer does, whatever its name in a family.
@@ -173,7 +172,7 @@ impl Targets {
 
 /// The runtime's default targets.
 #[must_use]
-pub fn default_targets(_runtime: Runtime) -> Vec<String> {
+pub fn default_targets() -> Vec<String> {
     // litgpt's lora defaults are query and value (lora_query, lora_value); PEFT picks q_proj and
     // v_proj for Llama-family models; torchtune's recipes name q_proj and v_proj.
     vec!["q_proj".into(), "v_proj".into()]
@@ -181,7 +180,10 @@ pub fn default_targets(_runtime: Runtime) -> Vec<String> {
 
 /// Trainable parameters of the method (full fine-tuning: every parameter).
 #[must_use]
-pub fn trainable_params(spec: &ModelSpec, t: &TrainingSetup, targets: &Targets, runtime: Runtime) -> u64 {
+///
+/// `fused_qkv`: the runtime's q/k/v is one linear whose adapted parts each get their own A
+/// matrix (litgpt `LoRAQKVLinear`).
+pub fn trainable_params(spec: &ModelSpec, t: &TrainingSetup, targets: &Targets, fused_qkv: bool) -> u64 {
     let r = t.lora_rank;
     let mut n = 0u64;
     match t.method {
@@ -193,7 +195,7 @@ pub fn trainable_params(spec: &ModelSpec, t: &TrainingSetup, targets: &Targets, 
                     if out == 0 {
                         continue;
                     }
-                    let parts = if runtime == Runtime::Litgpt { targets.fused_parts(l) } else { 1 };
+                    let parts = if fused_qkv { targets.fused_parts(l) } else { 1 };
                     n = n.saturating_add((r * parts * l.in_features + r * out) * l.copies);
                     if t.method == Method::Dora {
                         n = n.saturating_add(l.out_features * l.copies);

@@ -1,0 +1,43 @@
+//! PyTorch torchtune recipes, by release (0.1 April 2024 … 0.6 April 2025).
+
+use super::{
+    DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, NoSyncUnits, RuntimeProfile, TrainingProfile,
+    TORCH_INFERENCE,
+};
+use crate::estimate::runtime::{Runtime, RuntimeVersion};
+use crate::estimate::training::setup::Optimizer;
+
+/// torchtune at `version` (`None` = current).
+pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
+    // torchtune's configs switched to CEWithChunkedOutputLoss with release 0.3 (September 2024).
+    let chunked = version.is_none_or(|v| v >= RuntimeVersion::new(0, 3));
+    RuntimeProfile {
+        runtime: Runtime::Torchtune,
+        version,
+        engine: Engine::Torch,
+        // modules/kv_cache.py: KVCache buffers of max_seq_len, allocated by setup_caches.
+        inference: InferenceProfile { kv_allocation: KvAllocation::Preallocated, ..TORCH_INFERENCE },
+        training: Some(TrainingProfile {
+            default_precision: DefaultPrecision::Pure,
+            // The recipes configure torch.optim.AdamW(fused=True).
+            default_optimizer: Optimizer::AdamwFused,
+            adapters_fp32: false,
+            chunked_ce: chunked,
+            lora_dropout_per_mille: 0,
+            kbit_upcast: false,
+            fused_qkv: false,
+            head_chunk: None,
+            // modules/attention.py expands K/V to every head before SDPA.
+            always_repeats_kv: true,
+            eager_repeats_kv: true,
+            dropout: false,
+            forces_rotary: false,
+            norm_weight_fp32: false,
+            loss: if chunked { LossCode::Torchtune } else { LossCode::TorchtuneFp32Logits },
+            no_sync: NoSyncUnits::None,
+            memory_recipes: true,
+        }),
+        loads_fp32_by_default: false,
+        lazy_cuda_loading: true,
+    }
+}

@@ -1,0 +1,67 @@
+//! Hugging Face transformers (`generate`, `Trainer`) with PEFT for adapters, by version.
+
+use super::{
+    Bnb4Load, DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, NoSyncUnits,
+    RuntimeProfile, TpWeights, TrainingProfile,
+};
+use crate::estimate::runtime::{Runtime, RuntimeVersion, TransformersBehaviour};
+use crate::estimate::training::setup::Optimizer;
+
+/// transformers at `version` (`None` = current).
+pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
+    let before = |major: u32, minor: u32| version.is_some_and(|v| v < RuntimeVersion::new(major, minor));
+    RuntimeProfile {
+        runtime: Runtime::Transformers,
+        version,
+        engine: Engine::Torch,
+        inference: InferenceProfile {
+            // DynamicCache grows by torch.cat each step (cache_utils.py).
+            kv_allocation: KvAllocation::Growing,
+            cache_slots: None,
+            attention: None,
+            dtype: None,
+            logits_fp32: false,
+            transformers: Some(TransformersBehaviour::of(version)),
+            // modeling_llama.py repeat_kv before eager attention and SDPA without enable_gqa.
+            repeats_kv: true,
+            // From 4.48 unmasked GQA goes to SDPA with enable_gqa=True, which only the flash
+            // and math kernels take; flash takes no fp32.
+            sdpa_math_for_fp32_gqa: !before(4, 48),
+            mask: MaskPolicy::Transformers,
+            logits_all_positions: false,
+            quantized_head: false,
+            kv_in_weight_dtype_under_autocast: false,
+            bnb4_load: Bnb4Load::OnDevice,
+            tp_weights: TpWeights::All,
+        },
+        training: Some(TrainingProfile {
+            // Trainer --bf16/--fp16 (autocast over fp32 master weights).
+            default_precision: DefaultPrecision::Mixed,
+            // The Trainer's default was transformers' own per-parameter AdamW (`adamw_hf`)
+            // before it switched to torch's AdamW (4.36).
+            default_optimizer: if before(4, 36) { Optimizer::AdamwLoop } else { Optimizer::Adamw },
+            // PEFT keeps adapter weights in fp32 on a half-precision base (autocast_adapter_dtype).
+            adapters_fp32: true,
+            chunked_ce: false,
+            lora_dropout_per_mille: 0,
+            kbit_upcast: true,
+            fused_qkv: false,
+            head_chunk: None,
+            // Before 4.48 SDPA got K/V repeated to every head; eager always repeats them.
+            always_repeats_kv: before(4, 48),
+            eager_repeats_kv: true,
+            dropout: true,
+            forces_rotary: false,
+            norm_weight_fp32: true,
+            loss: LossCode::Transformers,
+            no_sync: NoSyncUnits::AdaptersOnly,
+            memory_recipes: false,
+        }),
+        // from_pretrained without torch_dtype loads fp32 in 4.x (modeling_utils.py); with no
+        // version given vramfit assumes 4.x here, as it always has.
+        loads_fp32_by_default: version.is_none_or(|v| v < RuntimeVersion::new(5, 0)),
+        // PyTorch 2.0 (March 2023, with transformers 4.27/4.28) made CUDA_MODULE_LOADING=LAZY
+        // the default.
+        lazy_cuda_loading: version.is_none_or(|v| v > RuntimeVersion::new(4, 27)),
+    }
+}
