@@ -8,8 +8,8 @@
 
 use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
-use crate::estimate::serving::{Device, EngineVersion, Fraction, ServingOptions};
 use crate::estimate::profile::Engine;
+use crate::estimate::serving::{Device, EngineVersion, Fraction, ServingOptions};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{
     llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeProfile, RuntimeVersion, Task, Workload,
