@@ -33,6 +33,16 @@ pub const SRC_POOL: &str =
 /// (#10517), used here for the same CUDA context.
 const CONTEXT_BYTES: u64 = 35 * GIB / 100;
 
+/// What `init_torch_distributed` takes on each rank when there are several (NCCL
+/// communicators): "Init torch distributed ends. mem usage=1.77–2.01 GB" (GiB: SGLang divides
+/// by 2^30) on every rank of a TP8 H200 log (sgl-project/sglang#11716); the largest is used.
+const DISTRIBUTED_INIT_BYTES: u64 = 201 * GIB / 100;
+
+/// Memory in use before SGLang measures the free memory its fraction applies to.
+fn before_free(tp: u64, pp: u64) -> u64 {
+    CONTEXT_BYTES + if tp * pp > 1 { DISTRIBUTED_INIT_BYTES } else { 0 }
+}
+
 /// SGLang's default `mem_fraction_static` and `chunked_prefill_size` for a GPU of `gpu_mb`
 /// MiB (server_args.py 0.5.6:724-862, CUDA branches, no speculative decoding or DP attention).
 #[must_use]
@@ -88,7 +98,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
             .sum();
         let (rest, tokens) = match total {
             Some(t) => {
-                let free_init = t.saturating_sub(CONTEXT_BYTES) as f64;
+                let free_init = t.saturating_sub(before_free(tp, pp)) as f64;
                 let rest = free_init - weights as f64 - free_init * (1.0 - fraction);
                 let tokens = if rest > 0.0 && cell > 0 { (rest / cell as f64) as u64 / page * page } else { 0 };
                 (rest, tokens)
@@ -101,7 +111,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
             layers: range.1 - range.0,
             weights_bytes: weights,
             activation_peak_bytes: 0,
-            non_torch_bytes: CONTEXT_BYTES,
+            non_torch_bytes: before_free(tp, pp),
             kv_cache_bytes: rest.max(0.0) as u64,
             kv_deficit_bytes: (-rest).max(0.0) as u64,
             kv_bytes_per_token: cell,
@@ -117,13 +127,13 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
     let error = (has_device && !starts).then(|| {
         format!("Not enough memory. Please try to increase --mem-fraction-static. Current value: self.server_args.mem_fraction_static={fraction}")
     });
-    let reserved = total.map(|t| t.saturating_sub(CONTEXT_BYTES) as f64 * (1.0 - fraction));
+    let reserved = total.map(|t| t.saturating_sub(before_free(tp, pp)) as f64 * (1.0 - fraction));
     Ok(ServingReport {
         engine: "sglang".into(),
         version: "0.5.6 (mem_fraction_static of the free memory at start-up)".into(),
         weights_bytes: worst.weights_bytes,
         activation_peak_bytes: 0,
-        non_torch_bytes: CONTEXT_BYTES,
+        non_torch_bytes: before_free(tp, pp),
         cuda_graph_bytes: 0,
         cuda_graph_counted: false,
         kv_cache_bytes: has_device.then_some(worst.kv_cache_bytes),
@@ -143,7 +153,11 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         largest_max_model_len: has_device.then_some(min_tokens).filter(|&t| t > 0),
         gpu_memory_utilization_to_start: None,
         weights_formula: super::weights_formula(spec, dtype, quant.as_ref(), tp, pp, worst.layers),
-        non_torch_formula: "CUDA context and communicators in use before SGLang measures free memory: 0.35 GiB (the context vLLM 0.6.4 printed on an RTX 3090, #10517)".into(),
+        non_torch_formula: format!(
+            "in use before SGLang measures free memory: CUDA context 0.35 GiB (as vLLM 0.6.4 printed on an RTX 3090, #10517){} = {} GiB",
+            if tp * pp > 1 { " + NCCL init 2.01 GiB per rank (sglang#11716)" } else { "" },
+            gib(before_free(tp, pp))
+        ),
         cuda_graph_formula: "not budgeted separately".into(),
         activation_formula: format!(
             "not budgeted separately: activations and CUDA graphs live in the {} GiB that (1 − mem_fraction_static) keeps free; chunked_prefill_size {chunked}, {} pages of {page}",
