@@ -119,7 +119,7 @@ pub fn fit(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<ServingFit> 
         let shorter = largest_true(1, asked_len.min(if asked_len > 32_768 { asked_len } else { 32_768 }), ok_at)
             .filter(|&l| l < asked_len);
         let longer = long.filter(|&l| l > asked_len);
-        plans = search(spec, &w, gpu, concurrency, &[shorter, longer]);
+        plans = search(spec, &w, gpu, concurrency, &[shorter, longer], asked.gpu_memory_utilization);
     }
     Ok(ServingFit { as_asked: asked, serves: ok, limits, plans, notes })
 }
@@ -127,8 +127,15 @@ pub fn fit(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<ServingFit> 
 /// One lever: its change, or `None` when it does not apply.
 type Lever = Box<dyn Fn(&mut Workload) -> Option<ServingChange>>;
 
-fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>]) -> Vec<Lever> {
+fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>], asked_util: f64) -> Vec<Lever> {
     let mut out: Vec<Lever> = Vec::new();
+    // Each engine's own flag names (vramfit accepts both spellings).
+    let sglang = w.runtime == crate::estimate::Runtime::Sglang;
+    let (len_flag, util_flag, tp_flag) = if sglang {
+        ("--context-length", "--mem-fraction-static", "--tp-size")
+    } else {
+        ("--max-model-len", "--gpu-memory-utilization", "--tensor-parallel-size")
+    };
     let asked_len = w.serving.max_model_len.unwrap_or(spec.max_positions.unwrap_or(0));
     for len in lengths.iter().flatten().copied() {
         let (cost, severity) = if len < asked_len {
@@ -138,7 +145,7 @@ fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>]
         };
         out.push(Box::new(move |x: &mut Workload| {
             x.serving.max_model_len = Some(len);
-            Some(ServingChange { flag: format!("--max-model-len {len}"), cost: cost.clone(), severity })
+            Some(ServingChange { flag: format!("{len_flag} {len}"), cost: cost.clone(), severity })
         }));
     }
     if w.kv_dtype != Some(DType::Fp8) {
@@ -152,19 +159,20 @@ fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>]
         }));
     }
     for u in [0.95, 0.98] {
-        let asked = w.serving.gpu_memory_utilization.map_or(0.9, Fraction::get);
+        let asked = asked_util;
         if u > asked + 1e-9 {
             out.push(Box::new(move |x: &mut Workload| {
                 x.serving.gpu_memory_utilization = Fraction::new(u, "--gpu-memory-utilization").ok();
                 Some(ServingChange {
-                    flag: format!("--gpu-memory-utilization {u}"),
+                    flag: format!("{util_flag} {u}"),
                     cost: "risk: less left for CUDA graphs, the sampler and other processes".into(),
                     severity: if u > 0.96 { 3 } else { 1 },
                 })
             }));
         }
     }
-    if w.serving.max_num_seqs.is_none_or(|s| s > 64) {
+    // SGLang's pool does not depend on these two (they act on its reserved share).
+    if !sglang && w.serving.max_num_seqs.is_none_or(|s| s > 64) {
         out.push(Box::new(|x: &mut Workload| {
             x.serving.max_num_seqs = Some(64);
             Some(ServingChange {
@@ -174,7 +182,7 @@ fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>]
             })
         }));
     }
-    if !w.serving.enforce_eager {
+    if !sglang && !w.serving.enforce_eager {
         out.push(Box::new(|x: &mut Workload| {
             x.serving.enforce_eager = true;
             Some(ServingChange {
@@ -201,7 +209,7 @@ fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>]
                 x.parallel.tp = tp;
                 x.parallel.gpus_per_node = tp * x.parallel.pp.max(1);
                 Some(ServingChange {
-                    flag: format!("--tensor-parallel-size {tp}"),
+                    flag: format!("{tp_flag} {tp}"),
                     cost: format!("hardware: {tp} GPUs"),
                     severity: 2 + u32::try_from(tp / 2).unwrap_or(4),
                 })
@@ -218,8 +226,9 @@ fn search(
     gpu: &GpuSpec,
     concurrency: u64,
     lengths: &[Option<u64>],
+    asked_util: f64,
 ) -> Vec<ServingPlan> {
-    let levers = levers(spec, w, gpu, lengths);
+    let levers = levers(spec, w, gpu, lengths, asked_util);
     let mut found: Vec<(Vec<usize>, ServingPlan)> = Vec::new();
     let mut combos: Vec<Vec<usize>> = (0..levers.len()).map(|i| vec![i]).collect();
     for i in 0..levers.len() {
