@@ -46,6 +46,7 @@ shared=$shared_root/validation/cases.json
       "$bin" validate "$f" --markdown
       echo
     done
+    cat validation/serving/worst-cases.md
   fi
   cat validation/worst-cases.md
 } > ACCURACY.md
