@@ -3,6 +3,7 @@
 // The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
 mod fit;
 mod golden;
+mod hostile;
 #[path = "../../vramfit-io/tests/util.rs"]
 #[allow(dead_code)]
 mod io_util;
@@ -410,6 +411,35 @@ proptest! {
             prop_assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
         }
     }
+}
+
+/// `estimate --svg`: the three levels as stacked bars, each stacking the components that
+/// count in it, with the GPU's usable memory; the printed table is unchanged.
+#[test]
+fn estimate_svg_stacks_the_three_levels() {
+    let dir = std::env::temp_dir().join(format!("vramfit-cli-svg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("levels.svg");
+    let args = ["estimate", "llama-7b", "--gpu", "T4", "--task", "train", "--method", "lora"];
+    let mut with_svg = args.to_vec();
+    with_svg.extend(["--svg", path.to_str().unwrap()]);
+    let out = vramfit(&with_svg);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, vramfit(&args).stdout);
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for level in [">allocated<", ">reserved<", ">device<", "T4 usable: 15.00 GiB"] {
+        assert!(svg.contains(level), "{level} in {svg}");
+    }
+    let v = json(&args.iter().copied().chain(["--json"]).collect::<Vec<_>>());
+    let parts: Vec<&Value> =
+        v["components"].as_array().unwrap().iter().filter(|c| c["level"] != "host" && c["bytes"] != 0).collect();
+    let rank = |l: &Value| ["allocated", "reserved", "device"].iter().position(|x| l == *x).unwrap();
+    let stacked: usize = (0..3).map(|lv| parts.iter().filter(|c| rank(&c["level"]) <= lv).count()).sum();
+    // One background, the stacked bars, one legend swatch per component.
+    assert_eq!(svg.matches("<rect").count(), 1 + stacked + parts.len());
+    assert!(stacked > parts.len(), "allocated components count in every level");
+    assert!(stderr_of(&["estimate", "llama-7b", "--svg", "/nonexistent/dir/x.svg"]).contains("--svg"));
 }
 
 /// The seed's "in the Meta FAIR version we can adjust the max batch size to make it work on a

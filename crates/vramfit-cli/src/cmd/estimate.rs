@@ -2,6 +2,7 @@
 
 use crate::args::EstimateArgs;
 use crate::render::{self, Verdict};
+use anyhow::Context;
 use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
 
@@ -19,6 +20,10 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
     let report =
         render::EstimateReport { model: &model, workload: &workload, breakdown: &breakdown, verdict: verdict.as_ref() };
+    if let Some(path) = &a.svg {
+        std::fs::write(path, render::svg::estimate(&report))
+            .with_context(|| format!("--svg: cannot write {}", path.display()))?;
+    }
     if a.json {
         render::json::estimate(&report, out)
     } else if a.markdown {
