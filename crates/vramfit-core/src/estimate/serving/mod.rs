@@ -617,25 +617,32 @@ pub fn rope_cache(spec: &ModelSpec, dtype: DType) -> u64 {
 }
 
 /// The working set of one forward pass over `tokens` tokens on a rank: the hidden states
-/// (input, residual, normed: 3 × hidden) plus the MLP's gate/up output and its activated half
-/// (3 × intermediate / tp; for mixture-of-experts layers the routed tokens' expert
-/// intermediates, `top_k × moe_intermediate`), in the compute dtype. The attention
-/// projections are narrower than the MLP's in every family modelled, so the MLP sets the peak.
+/// (input, residual, normed: 3 × hidden) plus the MLP's: a dense MLP's gate/up output and its
+/// activated half (3 × intermediate / tp); a mixture-of-experts layer's `fused_moe` caches,
+/// one buffer of `top_k × max(2 × moe_intermediate / tp, hidden)` shared by the gate/up and
+/// down outputs plus `top_k × moe_intermediate / tp` for the activated half (vLLM
+/// `model_executor/layers/fused_moe/fused_moe.py`, 0.8.5:1295-1302, 0.19.0:1725-1737), and a
+/// shared expert's dense MLP. In the compute dtype. The attention projections are narrower
+/// than the MLP's in every family modelled, so the MLP sets the peak.
 #[must_use]
 pub fn forward_peak(spec: &ModelSpec, tokens: u64, dtype: DType, tp: u64) -> u64 {
-    let inter = spec
+    let tp = tp.max(1);
+    let h = spec.hidden_size;
+    let mlp = spec
         .layers
         .iter()
         .map(|l| {
             if l.mlp.is_moe() {
-                l.mlp.top_k.max(1).saturating_mul(l.mlp.intermediate).saturating_add(l.mlp.shared_intermediate)
+                let i = l.mlp.intermediate / tp;
+                let experts = l.mlp.top_k.max(1).saturating_mul((2 * i).max(h) + i);
+                experts.saturating_add(3 * l.mlp.shared_intermediate / tp)
             } else {
-                l.mlp.intermediate
+                3 * l.mlp.intermediate / tp
             }
         })
         .max()
         .unwrap_or(0);
-    let per_token = 3 * spec.hidden_size + 3 * inter / tp.max(1);
+    let per_token = (3 * h).saturating_add(mlp);
     tokens.saturating_mul(per_token).saturating_mul(dtype.bytes())
 }
 
