@@ -48,9 +48,8 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
         writeln!(out, "note: {n}")?;
     }
     if let Some(s) = &b.serving {
-        return serving(s, r, out);
-    }
-    if let Some(v) = r.verdict {
+        serving(s, r, out)?;
+    } else if let Some(v) = r.verdict {
         writeln!(out)?;
         writeln!(
             out,
@@ -68,6 +67,34 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
         )?;
         if v.gpu.count > 1 && r.workload.parallel.gpus() == 1 {
             writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;
+        }
+    }
+    if !r.compare.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:<22} {:>12} {:>14} {:>14}  verdict",
+            "GPUs compared", "usable GiB", "needs GiB/GPU", "headroom GiB"
+        )?;
+        for c in r.compare {
+            match &c.verdict {
+                Ok(v) => writeln!(
+                    out,
+                    "{:<22} {:>12} {:>14} {:>14}  {}",
+                    c.label,
+                    gib(v.gpu.usable_bytes),
+                    gib(v.needed_per_gpu),
+                    signed_gib(v.headroom_bytes),
+                    match (b.serving.is_some(), v.fits, v.tight) {
+                        (true, true, _) => "starts",
+                        (true, false, _) => "does not start",
+                        (false, true, _) => "fits",
+                        (false, false, true) => "tight",
+                        (false, false, false) => "does not fit",
+                    }
+                )?,
+                Err(e) => writeln!(out, "{:<22} cannot say: {e}", c.label)?,
+            }
         }
     }
     Ok(())
@@ -162,6 +189,12 @@ pub fn serving_fit(
         writeln!(out, "note: {n}")?;
     }
     Ok(())
+}
+
+/// Signed GiB with two decimals (headroom below zero is a shortfall).
+fn signed_gib(x: i128) -> String {
+    let g = x.unsigned_abs() as f64 / f64::from(1u32 << 30);
+    format!("{}{g:.2}", if x < 0 { "-" } else { "" })
 }
 
 pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
