@@ -150,7 +150,10 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         error,
         device_total_bytes: total,
         free_bytes: reserved.map(|r| r as i64),
-        largest_max_model_len: has_device.then_some(min_tokens).filter(|&t| t > 0),
+        // A request can be as long as the pool, up to the model's own limit.
+        largest_max_model_len: has_device
+            .then_some(min_tokens.min(spec.max_positions.unwrap_or(u64::MAX)))
+            .filter(|&t| t > 0),
         gpu_memory_utilization_to_start: None,
         weights_formula: super::weights_formula(spec, dtype, quant.as_ref(), tp, pp, worst.layers),
         non_torch_formula: format!(
