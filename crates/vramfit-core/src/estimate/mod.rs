@@ -9,6 +9,7 @@ pub mod overhead;
 pub mod parallel;
 pub mod profile;
 pub mod runtime;
+pub mod speed;
 pub mod training;
 pub mod weights;
 pub mod workload;
