@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates ACCURACY.md from the validation cases: the GPU-free oracle cases committed in
-# validation/oracle/cases.json and the published measurements in ../shared/validation.
+# validation/oracle/cases.json, our own GPU measurements in validation/gpu/cases.json (when
+# there are any) and the published measurements in ../shared/validation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p vramfit-cli
 bin=target/release/vramfit
 shared=../shared/validation/cases.json
+gpu=validation/gpu/cases.json   # GPU measurements, when a session had a GPU (validation/gpu/)
 {
   echo "# Accuracy"
   echo
@@ -20,6 +22,18 @@ shared=../shared/validation/cases.json
   echo
   "$bin" validate validation/oracle/cases.json --markdown
   echo
+  if [ -f "$gpu" ] && grep -q '"id"' "$gpu"; then
+    echo "## Measured on our GPU (validation/gpu/cases.json)"
+    echo
+    echo "Real runs of the oracle's workloads on a GPU lent to a session (validation/gpu/README.md says"
+    echo "how they were made and how to add more). Each run gives up to three cases, one per level:"
+    echo "\`max_memory_allocated\` (the tensors), \`max_memory_reserved\` (plus the caching allocator's"
+    echo "segments and fragmentation) and \`nvml_used\` (plus the CUDA context, kernels and library"
+    echo "workspaces, as NVML reports the process), so the terms above the tensors are scored too."
+    echo
+    "$bin" validate "$gpu" --markdown
+    echo
+  fi
   if [ -f "$shared" ]; then
     echo "## Published measurements (../shared/validation/cases.json)"
     echo

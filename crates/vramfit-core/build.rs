@@ -30,7 +30,8 @@ fn main() {
     let dest = Path::new(&out_dir).join("configs.rs");
     std::fs::write(dest, out).expect("write generated configs.rs");
     for name in ["models", "gpus", "gguf_types"] {
-        let src = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join(format!("data/{name}.toml"));
+        let src =
+            Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join(format!("data/{name}.toml"));
         println!("cargo:rerun-if-changed={}", src.display());
         let text = std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
         let value: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", src.display()));

@@ -286,7 +286,8 @@ struct GgufData {
 fn gguf_data() -> &'static GgufData {
     static DATA: OnceLock<GgufData> = OnceLock::new();
     DATA.get_or_init(|| {
-        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/gguf_types.json"))).expect("gguf_types.toml is checked by tests")
+        serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/gguf_types.json")))
+            .expect("gguf_types.toml is checked by tests")
     })
 }
 
