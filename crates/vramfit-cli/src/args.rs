@@ -255,6 +255,11 @@ pub struct WorkloadArgs {
     /// llama.cpp --ubatch-size: tokens per compute micro-batch [default: 512].
     #[arg(long)]
     pub ubatch_size: Option<u64>,
+    /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
+    /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
+    /// data-center hosts (8 × DDR4-3200); unified memory reads at the GPU's bandwidth].
+    #[arg(long, value_name = "GB/s")]
+    pub ram_bandwidth: Option<f64>,
 }
 
 /// Where a Hub model is read from.
@@ -352,6 +357,7 @@ impl WorkloadArgs {
             device_map: self.device_map,
             ngl: self.ngl,
             ubatch_size: self.ubatch_size,
+            ram_bandwidth: self.ram_bandwidth,
         }
     }
 

@@ -9,6 +9,7 @@
 use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::profile::Engine;
+use crate::estimate::speed::{Speed, SpeedDevice};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{
     llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeProfile, RuntimeVersion, Task, Workload,
@@ -112,6 +113,10 @@ pub struct WorkloadRequest {
     pub ngl: Option<u64>,
     /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
     pub ubatch_size: Option<u64>,
+    /// `--ram-bandwidth`: CPU RAM bandwidth in GB/s for the speed of weights kept in CPU RAM;
+    /// `None` = the platform default the speed basis states.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ram_bandwidth: Option<f64>,
 }
 
 impl Default for WorkloadRequest {
@@ -158,6 +163,7 @@ impl Default for WorkloadRequest {
             device_map: false,
             ngl: None,
             ubatch_size: None,
+            ram_bandwidth: None,
         }
     }
 }
@@ -245,6 +251,11 @@ impl WorkloadRequest {
     /// An unknown value or an impossible combination; the error names the flag that fixes it.
     pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload> {
         let task = Task::parse(&self.task)?;
+        if let Some(bw) = self.ram_bandwidth {
+            if !(bw.is_finite() && bw > 0.0 && bw <= 100_000.0) {
+                return Err(Error::workload("--ram-bandwidth", "must be a bandwidth in GB/s between 0 and 100000"));
+            }
+        }
         let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
         let attn = AttnImpl::parse(&self.attn)?;
@@ -378,7 +389,13 @@ fn sat(x: i128) -> i64 {
 /// The estimate object exactly as `vramfit estimate --json` prints it: `model` names the
 /// model and says how it was read (its notes come before the estimate's).
 #[must_use]
-pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verdict: Option<&Verdict>) -> Value {
+pub fn estimate_value(
+    model: &ModelReport<'_>,
+    w: &Workload,
+    b: &Breakdown,
+    verdict: Option<&Verdict>,
+    speed: Option<&Speed>,
+) -> Value {
     let mut v = json!({
         "model": model.name,
         "origin": model.origin,
@@ -399,7 +416,26 @@ pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verd
         v["reserve_bytes"] = json!(verdict.reserve_bytes);
         v["per_gpu_bytes"] = json!(verdict.needed_per_gpu);
     }
+    if let Some(s) = speed {
+        v["speed"] = json!(s);
+    }
     v
+}
+
+/// The speed of an estimate on the GPUs of its verdict (a catalog GPU is needed: a bare size
+/// has no bandwidth), with `--ram-bandwidth` when given.
+#[must_use]
+pub fn speed_of(
+    spec: &ModelSpec,
+    w: &Workload,
+    b: &Breakdown,
+    verdict: Option<&Verdict>,
+    ram_bandwidth: Option<f64>,
+) -> Option<Speed> {
+    let v = verdict?;
+    let gpu = v.gpu.gpu.as_ref()?;
+    let dev = SpeedDevice { gpu, count: v.gpu.count, ram_bandwidth_gb_s: ram_bandwidth, backend: None };
+    crate::estimate::speed::estimate_speed(spec, w, b, &dev)
 }
 
 /// What an estimate report says about its model.
@@ -585,7 +621,8 @@ impl EstimateRequest {
             notes: &[],
             bytes_transferred: self.bytes_transferred,
         };
-        Ok(estimate_value(&report, &workload, &breakdown, verdict.as_ref()))
+        let speed = speed_of(&model.spec, &workload, &breakdown, verdict.as_ref(), self.workload.ram_bandwidth);
+        Ok(estimate_value(&report, &workload, &breakdown, verdict.as_ref(), speed.as_ref()))
     }
 
     /// Run the request the way `vramfit fit --json` runs its flags (the GPU is required), and

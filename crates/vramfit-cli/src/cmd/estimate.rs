@@ -14,8 +14,15 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
-    let report =
-        render::EstimateReport { model: &model, workload: &workload, breakdown: &breakdown, verdict: verdict.as_ref() };
+    let speed =
+        vramfit_core::request::speed_of(&model.spec, &workload, &breakdown, verdict.as_ref(), a.workload.ram_bandwidth);
+    let report = render::EstimateReport {
+        model: &model,
+        workload: &workload,
+        breakdown: &breakdown,
+        verdict: verdict.as_ref(),
+        speed: speed.as_ref(),
+    };
     if a.json {
         render::json::estimate(&report, out)
     } else if a.markdown {

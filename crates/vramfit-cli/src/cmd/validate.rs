@@ -10,6 +10,18 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let selected = |id: &str| a.cases_matching.is_empty() || a.cases_matching.iter().any(|m| id.contains(m.as_str()));
     let mut results: Vec<CaseResult> = Vec::new();
     for case in file.cases.iter().filter(|c| selected(&c.id)) {
+        if case.measured.value.is_some() {
+            let estimated = vramfit_core::validate::speed_workload(case).and_then(|w| {
+                let spec = file.spec(case).map_err(|e| e.to_string())?;
+                let b = vramfit_core::estimate(&spec, &w).map_err(|e| e.to_string())?;
+                Ok((spec, w, b))
+            });
+            results.push(vramfit_core::validate::score_speed_case(
+                case,
+                estimated.as_ref().map(|(s, w, b)| (s, w, b)).map_err(Clone::clone),
+            ));
+            continue;
+        }
         let estimated = case.workload().and_then(|w| {
             let spec = file.spec(case).map_err(|e| e.to_string())?;
             let b = vramfit_core::estimate(&spec, &w).map_err(|e| e.to_string())?;
@@ -28,7 +40,8 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                         bytes_read: 0,
                         notes: Vec::new(),
                     };
-                    let report = render::EstimateReport { model: &model, workload: w, breakdown: b, verdict: None };
+                    let report =
+                        render::EstimateReport { model: &model, workload: w, breakdown: b, verdict: None, speed: None };
                     render::table::estimate(&report, true, out)?;
                 }
                 Err(e) => writeln!(out, "skipped: {e}")?,

@@ -23,7 +23,7 @@ pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
         notes: &r.model.notes,
         bytes_transferred: r.model.bytes_transferred,
     };
-    vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict)
+    vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict, r.speed)
 }
 
 pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {

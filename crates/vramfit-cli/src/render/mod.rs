@@ -17,6 +17,7 @@ pub struct EstimateReport<'a> {
     pub workload: &'a Workload,
     pub breakdown: &'a Breakdown,
     pub verdict: Option<&'a Verdict>,
+    pub speed: Option<&'a vramfit_core::estimate::speed::Speed>,
 }
 
 /// A sweep and what it was run on.

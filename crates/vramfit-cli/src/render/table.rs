@@ -5,6 +5,7 @@ use super::{describe, gb, gib, level_label, signed_both, EstimateReport};
 use std::io::Write;
 use vramfit_core::catalog;
 use vramfit_core::estimate::breakdown::thousands;
+use vramfit_core::estimate::speed::Speed;
 use vramfit_core::fit::{self, FitReport};
 use vramfit_core::validate::{CaseResult, Summary};
 use vramfit_core::{Level, ParamCount, Task, Workload};
@@ -67,7 +68,53 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;
         }
     }
+    if let Some(s) = r.speed {
+        speed(s, r.workload, explain, out)?;
+    }
     Ok(())
+}
+
+/// The speed section: each figure with its measured error band; with `--explain`, its basis.
+fn speed(s: &Speed, w: &vramfit_core::Workload, explain: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    use vramfit_core::estimate::speed::band::ErrorBand;
+    writeln!(out)?;
+    writeln!(out, "speed (estimate, {} constants):", s.backend.name())?;
+    let band = |b| ErrorBand::label(b);
+    if let Some(t) = s.decode_tokens_per_s {
+        writeln!(out, "  decode, one sequence      {t:>9.1} tokens/s   {}", band(s.error_band.decode))?;
+    }
+    if let (Some(t), true) = (s.decode_tokens_per_s_batch, w.batch > 1) {
+        writeln!(out, "  decode, batch of {:<8} {t:>9.1} tokens/s   (all sequences)", w.batch)?;
+    }
+    if let Some(t) = s.prefill_tokens_per_s {
+        writeln!(out, "  prefill                   {t:>9.1} tokens/s   {}", band(s.error_band.prefill))?;
+    }
+    if let Some(t) = s.ttft_s {
+        writeln!(out, "  time to first token       {t:>9.3} s")?;
+    }
+    if let Some(t) = s.step_s {
+        writeln!(out, "  training step             {t:>9.3} s          {}", band(s.error_band.train))?;
+    }
+    if let Some(t) = s.train_tokens_per_s {
+        writeln!(out, "  training throughput       {t:>9.1} tokens/s")?;
+    }
+    if explain {
+        for b in &s.basis {
+            writeln!(out, "  {:<26} {} {}", b.name, fmt_value(b.value), b.unit)?;
+            writeln!(out, "    = {}", b.formula)?;
+            writeln!(out, "      source: {}", b.source)?;
+        }
+    }
+    Ok(())
+}
+
+/// A basis value: bytes and counts grouped, fractions and seconds with their digits.
+fn fmt_value(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        thousands(v.round() as u64)
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {

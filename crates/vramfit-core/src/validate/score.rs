@@ -28,6 +28,18 @@ pub struct CaseResult {
     pub skipped: Option<String>,
     /// Phase of the estimated peak.
     pub peak_phase: Option<String>,
+    /// Speed cases: the estimate of the measured figure (tokens/s or seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate_value: Option<f64>,
+    /// Speed cases: the measured figure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_value: Option<f64>,
+    /// Speed cases: the backend whose constants were used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// Speed cases: the inputs of the estimate (what `validation/speed/fit.py` refits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Vec<crate::estimate::speed::Basis>>,
 }
 
 /// Aggregate over the estimated cases.
@@ -65,6 +77,10 @@ pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>
         error: None,
         skipped: None,
         peak_phase: None,
+        estimate_value: None,
+        measured_value: None,
+        backend: None,
+        basis: None,
     };
     match estimate {
         Err(reason) => r.skipped = Some(reason),
@@ -134,6 +150,10 @@ mod tests {
             error: Some(e),
             skipped: None,
             peak_phase: None,
+            estimate_value: None,
+            measured_value: None,
+            backend: None,
+            basis: None,
         }
     }
 

@@ -1,8 +1,8 @@
 //! The measured error of each speed figure: median and 90th percentile of |estimate −
-//! measured| / measured on `validation/speed/cases.json`, per engine (leave-one-out for the
+//! measured| / measured on `validation/speed/cases.json`, per backend (leave-one-out for the
 //! fitted constants; ACCURACY.md has the table these numbers come from).
 
-use super::engine::Engine;
+use super::backend::Backend;
 use serde::Serialize;
 
 /// Median and p90 relative error of one figure.
@@ -16,7 +16,7 @@ pub struct Band {
     pub cases: u32,
 }
 
-/// Error bands of the figures of one engine.
+/// Error bands of the figures of one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ErrorBand {
     /// Decode tokens/s.
@@ -32,23 +32,30 @@ const fn band(median: f64, p90: f64, cases: u32) -> Option<Band> {
 }
 
 impl ErrorBand {
-    /// The measured bands of `engine` (`None` where no case measures that figure).
+    /// The measured bands of `backend` (`None` where no case measures that figure).
     #[must_use]
-    pub fn of(engine: Engine) -> ErrorBand {
-        let train = band(0.25, 0.40, 0);
-        match engine {
-            Engine::LlamaCppCuda => ErrorBand { decode: band(0.15, 0.35, 0), prefill: band(0.25, 0.5, 0), train },
-            Engine::LlamaCppMetal => ErrorBand { decode: band(0.15, 0.35, 0), prefill: band(0.25, 0.5, 0), train },
-            Engine::LlamaCppVulkan => ErrorBand { decode: band(0.15, 0.35, 0), prefill: None, train },
-            Engine::Mlx => ErrorBand { decode: band(0.15, 0.35, 0), prefill: None, train },
-            Engine::TorchEager => ErrorBand { decode: band(0.15, 0.35, 0), prefill: None, train },
-            Engine::Vllm => ErrorBand { decode: None, prefill: None, train },
+    pub fn of(backend: Backend) -> ErrorBand {
+        // Training: 2 PEFT MetaMathQA cases (LoRA, full) on an L40S, leave-one-out.
+        let train = band(0.42, 0.46, 2);
+        match backend {
+            Backend::LlamaCppCuda => {
+                ErrorBand { decode: band(0.089, 0.391, 39), prefill: band(0.084, 0.243, 10), train }
+            }
+            Backend::LlamaCppMetal => {
+                ErrorBand { decode: band(0.068, 0.419, 22), prefill: band(0.115, 0.206, 11), train }
+            }
+            Backend::Mlx => ErrorBand { decode: band(0.184, 0.295, 4), prefill: None, train },
+            Backend::TorchEager => ErrorBand { decode: band(0.071, 0.081, 3), prefill: None, train },
+            Backend::LlamaCppVulkan | Backend::Vllm => ErrorBand { decode: None, prefill: None, train },
         }
     }
 
     /// `±12 %` for a figure's median band, or `unvalidated`.
     #[must_use]
     pub fn label(b: Option<Band>) -> String {
-        b.map_or_else(|| "no validation cases".to_string(), |b| format!("±{:.0} % (median; p90 ±{:.0} %)", b.median * 100.0, b.p90 * 100.0))
+        b.map_or_else(
+            || "no validation cases".to_string(),
+            |b| format!("±{:.0} % (median; p90 ±{:.0} %)", b.median * 100.0, b.p90 * 100.0),
+        )
     }
 }

@@ -10,7 +10,7 @@
 //! models read the shared part and the experts the batch routes to — on average
 //! E·(1 − (1 − k/E)^B) of E experts (each token picks k; a batch of one reads k).
 
-use super::engine::{Engine, EngineConstants};
+use super::backend::{Backend, BackendConstants};
 use super::host::{CPU_ETA, CPU_ETA_SOURCE};
 use super::{Basis, SpeedDevice};
 use crate::dtype::DType;
@@ -60,10 +60,10 @@ impl Decode {
         w: &Workload,
         b: &Breakdown,
         dev: &SpeedDevice<'_>,
-        engine: Engine,
+        backend: Backend,
         basis: &mut Vec<Basis>,
     ) -> Decode {
-        let EngineConstants { eta, t0_s, source, .. } = engine.constants();
+        let BackendConstants { eta, t0_s, source, .. } = backend.constants();
         let p = ParamCount::of(spec);
         let emb = p.group(ParamGroup::Embeddings) as f64;
         let head = p.group(ParamGroup::LmHead) as f64;
@@ -91,7 +91,10 @@ impl Decode {
                         }
                     }
                     let row = place.input as f64 / spec.vocab_size.max(1) as f64;
-                    let (fg, fc) = if ngl >= 1 { (place.output as f64, row) } else { (0.0, place.output as f64 + row) };
+                    // The one embedding row read per token is negligible next to a block; it is counted
+                    // with the head so that a model wholly on the GPU reads nothing from CPU RAM.
+                    let (fg, fc) =
+                        if ngl >= 1 { (place.output as f64 + row, 0.0) } else { (0.0, place.output as f64 + row) };
                     let cpu_layers = start.min(n_layers);
                     (
                         g,
@@ -116,7 +119,7 @@ impl Decode {
 
         // ---- KV cache at the average context ---------------------------------------------
         let ctx_avg = w.prompt.saturating_add(w.new_tokens / 2).max(1);
-        let latent = engine != Engine::TorchEager;
+        let latent = backend != Backend::TorchEager;
         let policy = KvPolicy { honor_window: true, latent, expanded_heads: false };
         let kv16 = KvCache::of(spec, 1, ctx_avg, DType::Fp16, policy).bytes as f64;
         let kv_elem_bytes = kv_bytes_per_element(w, spec);
@@ -165,16 +168,20 @@ impl Decode {
             "eta",
             eta,
             "1",
-            format!("{}: share of datasheet bandwidth a decode step reaches", engine.name()),
+            format!("{}: share of datasheet bandwidth a decode step reaches", backend.name()),
             source,
         ));
-        basis.push(Basis::new("t0_s", t0_s, "s", format!("{}: fixed time per decode step", engine.name()), source));
+        basis.push(Basis::new("t0_s", t0_s, "s", format!("{}: fixed time per decode step", backend.name()), source));
         if cpu_block + fixed_cpu > 0.0 {
             basis.push(Basis::new(
                 "ram_bandwidth",
                 if unified { dev.gpu.bandwidth_gb_s as f64 } else { ram },
                 "GB/s",
-                if unified { "unified memory: CPU-resident weights read at the GPU's bandwidth".to_string() } else { ram_why },
+                if unified {
+                    "unified memory: CPU-resident weights read at the GPU's bandwidth".to_string()
+                } else {
+                    ram_why
+                },
                 "--ram-bandwidth",
             ));
             if !unified {
@@ -187,7 +194,7 @@ impl Decode {
                 ));
             }
         }
-        let flops = super::prefill::effective_flops(dev, engine, w).map(|(f, _)| f * dev.count.max(1) as f64);
+        let flops = super::prefill::effective_flops(dev, backend, w).map(|(f, _)| f * dev.count.max(1) as f64);
         Decode {
             gpu_block_bytes: gpu_block,
             cpu_block_bytes: cpu_block,

@@ -2,18 +2,18 @@
 //!
 //! Decode is memory-bound: each step reads the weights a token needs (MoE: the active experts
 //! only) and the KV cache at the average context, so its time is bytes ÷ (η × bandwidth)
-//! plus a fixed time t0 per step (see [`engine`]). Layers kept in CPU RAM are read at the RAM
+//! plus a fixed time t0 per step (see [`backend`]). Layers kept in CPU RAM are read at the RAM
 //! bandwidth. Prefill and training are compute-bound: FLOPs ÷ effective TFLOPS.
 //! Every figure comes with its basis: the inputs, each with its formula and source.
 
+pub mod backend;
 pub mod band;
 pub mod decode;
-pub mod engine;
 pub mod host;
 pub mod prefill;
 pub mod train;
 
-pub use engine::Engine;
+pub use backend::Backend;
 
 use crate::catalog::Gpu;
 use crate::estimate::breakdown::Breakdown;
@@ -59,8 +59,8 @@ pub struct Speed {
     pub train_tokens_per_s: Option<f64>,
     /// Measured error of each figure on the validation cases.
     pub error_band: band::ErrorBand,
-    /// The engine whose constants were used.
-    pub engine: Engine,
+    /// The backend whose constants were used.
+    pub backend: Backend,
     /// Every input of the figures.
     pub basis: Vec<Basis>,
 }
@@ -74,15 +74,15 @@ pub struct SpeedDevice<'a> {
     pub count: u64,
     /// CPU RAM bandwidth, GB/s (`--ram-bandwidth`); `None` = the platform default.
     pub ram_bandwidth_gb_s: Option<f64>,
-    /// The engine, when not implied by the runtime and the GPU (speed cases name MLX).
-    pub engine: Option<Engine>,
+    /// The backend, when not implied by the runtime and the GPU (speed cases name MLX).
+    pub backend: Option<Backend>,
 }
 
 impl SpeedDevice<'_> {
-    /// The engine used.
+    /// The backend used.
     #[must_use]
-    pub fn engine(&self, w: &Workload) -> Engine {
-        self.engine.unwrap_or_else(|| Engine::of(w.runtime, &self.gpu.vendor))
+    pub fn backend(&self, w: &Workload) -> Backend {
+        self.backend.unwrap_or_else(|| Backend::of(w.runtime, &self.gpu.vendor))
     }
 
     /// CPU RAM bandwidth (GB/s) and what it stands for.
@@ -106,7 +106,7 @@ impl SpeedDevice<'_> {
 /// model reads the same byte counts). `None` for tasks without a speed (load, merge).
 #[must_use]
 pub fn estimate_speed(spec: &ModelSpec, w: &Workload, b: &Breakdown, dev: &SpeedDevice<'_>) -> Option<Speed> {
-    let engine = dev.engine(w);
+    let backend = dev.backend(w);
     let mut basis = Vec::new();
     let mut s = Speed {
         decode_tokens_per_s: None,
@@ -115,19 +115,19 @@ pub fn estimate_speed(spec: &ModelSpec, w: &Workload, b: &Breakdown, dev: &Speed
         ttft_s: None,
         step_s: None,
         train_tokens_per_s: None,
-        error_band: band::ErrorBand::of(engine),
-        engine,
+        error_band: band::ErrorBand::of(backend),
+        backend,
         basis: Vec::new(),
     };
     match w.task {
         Task::Load | Task::Merge => return None,
         Task::Prefill | Task::Generate => {
-            let dec = decode::Decode::of(spec, w, b, dev, engine, &mut basis);
+            let dec = decode::Decode::of(spec, w, b, dev, backend, &mut basis);
             if w.task == Task::Generate {
                 s.decode_tokens_per_s = dec.tokens_per_s(1);
                 s.decode_tokens_per_s_batch = dec.tokens_per_s(w.batch);
             }
-            if let Some(p) = prefill::Prefill::of(spec, w, dev, engine, dec.cpu_weight_bytes, &mut basis) {
+            if let Some(p) = prefill::Prefill::of(spec, w, dev, backend, dec.cpu_weight_bytes, &mut basis) {
                 s.prefill_tokens_per_s = Some(p.tokens_per_s);
                 s.ttft_s = Some(p.ttft_s);
             }

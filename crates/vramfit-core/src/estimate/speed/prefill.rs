@@ -2,14 +2,14 @@
 //!
 //! ```text
 //! FLOPs per token = 2·N_active + 4·n_layers·d_attn·ctx_avg     (ctx_avg = prompt/2, causal)
-//! F_eff = min(share × datasheet dense 16-bit peak, kernel ceiling)      (per engine)
+//! F_eff = min(share × datasheet dense 16-bit peak, kernel ceiling)      (per backend)
 //! TTFT = batch·prompt·FLOPs per token / F_eff (+ CPU-resident weights copied over PCIe)
 //! ```
 //! llama.cpp runs a large batch's matmuls of CPU-resident layers on the GPU, copying their
 //! weights over PCIe once per micro-batch (`ggml_backend_sched` op offload), which is why
 //! prompt processing stays fast with partial offload while decode does not.
 
-use super::engine::Engine;
+use super::backend::Backend;
 use super::{Basis, SpeedDevice};
 use crate::estimate::workload::Workload;
 use crate::model::{ModelSpec, ParamCount};
@@ -23,17 +23,17 @@ pub struct Prefill {
     pub ttft_s: f64,
 }
 
-/// Effective matmul throughput of `engine` on the device, FLOP/s per GPU, with its formula.
+/// Effective matmul throughput of `backend` on the device, FLOP/s per GPU, with its formula.
 #[must_use]
-pub fn effective_flops(dev: &SpeedDevice<'_>, engine: Engine, w: &Workload) -> Option<(f64, String)> {
+pub fn effective_flops(dev: &SpeedDevice<'_>, backend: Backend, w: &Workload) -> Option<(f64, String)> {
     let g = dev.gpu;
-    let c = engine.constants();
-    let fp32 = w.dtype == Some(crate::DType::Fp32) && w.quant.is_none() && engine == Engine::TorchEager;
-    let (peak, what) = if fp32 { (g.fp32_tflops?, "fp32") } else { (g.fp16_tflops?, "dense fp16 tensor") };
+    let c = backend.constants();
+    let fp32 = w.dtype == Some(crate::DType::Fp32) && w.quant.is_none() && backend == Backend::TorchEager;
+    let what = if fp32 { "fp32" } else { "dense fp16 tensor" };
     // GeForce (Turing and later) runs fp16 matmuls with fp16 accumulation at twice the rate of
     // fp32 accumulation; llama.cpp's cuBLAS path accumulates f16 in f16.
-    let geforce_fp16_acc = engine == Engine::LlamaCppCuda && g.vendor == "nvidia" && g.class == "consumer";
-    let peak = if geforce_fp16_acc { peak * 2.0 } else { peak };
+    let geforce_fp16_acc = backend == Backend::LlamaCppCuda && g.vendor == "nvidia" && g.class == "consumer";
+    let peak = prefill_peak(dev, backend, w)?;
     let scaled = peak * c.prefill_share;
     let (tflops, capped) = match c.prefill_cap_tflops {
         Some(cap) if scaled > cap => (cap, true),
@@ -43,9 +43,19 @@ pub fn effective_flops(dev: &SpeedDevice<'_>, engine: Engine, w: &Workload) -> O
         "{} × {peak:.1} TFLOPS {what} peak{} = {scaled:.1}{}",
         c.prefill_share,
         if geforce_fp16_acc { " (GeForce fp16-accumulate rate, 2× the fp32-accumulate datasheet figure)" } else { "" },
-        if capped { format!(", capped at the engine's kernel ceiling {tflops:.0} TFLOPS") } else { String::new() }
+        if capped { format!(", capped at the backend's kernel ceiling {tflops:.0} TFLOPS") } else { String::new() }
     );
     Some((tflops * 1e12, formula))
+}
+
+/// The datasheet peak prefill is scaled from (TFLOPS, GeForce fp16-accumulate rate applied).
+#[must_use]
+pub fn prefill_peak(dev: &SpeedDevice<'_>, backend: Backend, w: &Workload) -> Option<f64> {
+    let g = dev.gpu;
+    let fp32 = w.dtype == Some(crate::DType::Fp32) && w.quant.is_none() && backend == Backend::TorchEager;
+    let peak = if fp32 { g.fp32_tflops? } else { g.fp16_tflops? };
+    let geforce_fp16_acc = backend == Backend::LlamaCppCuda && g.vendor == "nvidia" && g.class == "consumer";
+    Some(if geforce_fp16_acc { peak * 2.0 } else { peak })
 }
 
 impl Prefill {
@@ -55,11 +65,11 @@ impl Prefill {
         spec: &ModelSpec,
         w: &Workload,
         dev: &SpeedDevice<'_>,
-        engine: Engine,
+        backend: Backend,
         cpu_weight_bytes: f64,
         basis: &mut Vec<Basis>,
     ) -> Option<Prefill> {
-        let (flops, formula) = effective_flops(dev, engine, w)?;
+        let (flops, formula) = effective_flops(dev, backend, w)?;
         let tensor = w.parallel.tp.max(1) as f64;
         let flops = flops * tensor;
         let p = ParamCount::of(spec);
@@ -79,18 +89,26 @@ impl Prefill {
             "prefill_flops_per_token",
             per_token,
             "FLOP",
-            format!(
-                "2 × {} active parameters + 4 × Σ d_attn {} × average context {ctx_avg:.0}",
-                p.active, d_attn
-            ),
+            format!("2 × {} active parameters + 4 × Σ d_attn {} × average context {ctx_avg:.0}", p.active, d_attn),
             "Kaplan et al. 2020 (arXiv:2001.08361) Table 1 forward FLOPs",
+        ));
+        basis.push(Basis::new(
+            "prefill_peak_tflops",
+            prefill_peak(dev, backend, w).unwrap_or(0.0),
+            "TFLOPS",
+            format!("{} datasheet dense 16-bit matmul peak (GeForce: fp16-accumulate rate)", dev.gpu.name),
+            dev.gpu.perf_source.clone().unwrap_or_else(|| dev.gpu.source.clone()),
         ));
         basis.push(Basis::new(
             "effective_tflops",
             flops / 1e12,
             "TFLOPS",
             if tensor > 1.0 { format!("{formula}, × {tensor} GPUs (tensor parallel)") } else { formula },
-            format!("{}; peak: {}", engine.constants().source, dev.gpu.perf_source.as_deref().unwrap_or(&dev.gpu.source)),
+            format!(
+                "{}; peak: {}",
+                backend.constants().source,
+                dev.gpu.perf_source.as_deref().unwrap_or(&dev.gpu.source)
+            ),
         ));
         if copy > 0.0 {
             basis.push(Basis::new(

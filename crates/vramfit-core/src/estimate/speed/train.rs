@@ -25,11 +25,11 @@ use crate::model::{ModelSpec, ParamCount};
 pub fn mfu(runtime: Runtime) -> (f64, &'static str) {
     match runtime {
         Runtime::Torchtune | Runtime::Litgpt => (
-            0.38,
-            "fitted by validation/speed/fit.py on the training cases of validation/speed/cases.json (torchtune/litgpt rows)",
+            0.204,
+            "no torchtune/litgpt training case yet: the transformers fit (PEFT MetaMathQA runs on an L40S) stands in",
         ),
         _ => (
-            0.38,
+            0.204,
             "fitted by validation/speed/fit.py on the training cases of validation/speed/cases.json (PEFT MetaMathQA runs, transformers on an L40S)",
         ),
     }
@@ -50,7 +50,13 @@ pub struct Step {
 impl Step {
     /// The step of `w`; `None` without a matmul peak in the catalog.
     #[must_use]
-    pub fn of(spec: &ModelSpec, w: &Workload, b: &Breakdown, dev: &SpeedDevice<'_>, basis: &mut Vec<Basis>) -> Option<Step> {
+    pub fn of(
+        spec: &ModelSpec,
+        w: &Workload,
+        b: &Breakdown,
+        dev: &SpeedDevice<'_>,
+        basis: &mut Vec<Basis>,
+    ) -> Option<Step> {
         let res = crate::estimate::training::resolve(spec, w).ok()?;
         let g = dev.gpu;
         let compute = res.precision.compute();
@@ -96,7 +102,13 @@ impl Step {
             format!("batch {} × seq {} × grad_accum {} × data-parallel {dp}", w.batch, t.seq, t.grad_accum.max(1)),
             "workload",
         ));
-        basis.push(Basis::new("peak_tflops", peak, "TFLOPS", format!("{} dense {what} datasheet peak", g.name), g.perf_source.clone().unwrap_or_else(|| g.source.clone())));
+        basis.push(Basis::new(
+            "peak_tflops",
+            peak,
+            "TFLOPS",
+            format!("{} dense {what} datasheet peak", g.name),
+            g.perf_source.clone().unwrap_or_else(|| g.source.clone()),
+        ));
         basis.push(Basis::new("mfu", mfu, "1", format!("model FLOPs utilization of {}", w.runtime.name()), mfu_src));
 
         let bw = g.bandwidth_gb_s as f64 * 1e9 * STREAM_ETA;
@@ -120,7 +132,11 @@ impl Step {
                 states / 1e9,
                 grads / 1e9,
                 trained / 1e9,
-                if offload.is_some() { format!("CPU RAM {ram:.0} GB/s × 0.68 ({ram_why})") } else { format!("{STREAM_ETA} × {} GB/s", g.bandwidth_gb_s) }
+                if offload.is_some() {
+                    format!("CPU RAM {ram:.0} GB/s × 0.68 ({ram_why})")
+                } else {
+                    format!("{STREAM_ETA} × {} GB/s", g.bandwidth_gb_s)
+                }
             ),
             "one read and one write of every state and trained weight, one read of every gradient",
         ));
