@@ -141,6 +141,22 @@ def main():
     for c in ok:
         cur[(c["metric"].split("_")[0], c["backend"])].append(c["error"])
     res["current"] = {f"{m} {b}": {"n": len(e), "median_p90": stats(e)} for (m, b), e in sorted(cur.items())}
+    if "--markdown" in sys.argv:
+        pct = lambda x: "-" if x is None else f"{x * 100:.1f} %"
+        print("| figure | backend | cases | fitted constants | median (in sample) | p90 (in sample) | median (leave-one-out) | p90 (leave-one-out) |")
+        print("|---|---|---:|---|---:|---:|---:|---:|")
+        for be, v in res["decode"].items():
+            print(f"| decode | {be} | {v['n']} | η {v['eta']:.3f}, t0 {v['t0_s'] * 1000:.2f} ms | {pct(v['in_sample'][0])} | "
+                  f"{pct(v['in_sample'][1])} | {pct(v['loo'][0])} | {pct(v['loo'][1])} |")
+        for be, v in res["prefill"].items():
+            cap = f", ceiling {v['cap_tflops']} TFLOPS" if v["cap_tflops"] else ""
+            print(f"| prefill | {be} | {v['n']} | share {v['share']:.3f} of the 16-bit peak{cap} | {pct(v['in_sample'][0])} | "
+                  f"{pct(v['in_sample'][1])} | {pct(v['loo'][0])} | {pct(v['loo'][1])} |")
+        if res["train"]:
+            v = res["train"]
+            print(f"| training | transformers | {v['n']} | MFU {v['mfu']:.3f} | {pct(v['in_sample'][0])} | "
+                  f"{pct(v['in_sample'][1])} | {pct(v['loo'][0])} | {pct(v['loo'][1])} |")
+        return
     print(json.dumps(res, indent=1))
 
 

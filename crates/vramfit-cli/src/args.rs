@@ -73,6 +73,10 @@ pub struct FitArgs {
     pub gpu: String,
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    /// Order plans by cost (quality, then scope, speed, memory) or by estimated speed
+    /// (decode tokens/s, or trained tokens/s).
+    #[arg(long, default_value = "cost", value_parser = ["cost", "speed"])]
+    pub prefer: String,
     /// List every plan, also when the workload fits as asked (alternatives that buy headroom).
     #[arg(long)]
     pub all: bool,

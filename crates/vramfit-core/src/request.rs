@@ -495,6 +495,9 @@ pub fn fit_value(m: &ModelReport<'_>, r: &fit::FitReport) -> Value {
                 v["cost"] = json!(p.cost_words());
                 v["severity"] = json!({"scope": p.scope, "quality": p.quality, "speed": p.speed});
                 v["peak_phase"] = json!(p.peak_phase);
+                if let Some(s) = &p.speed_estimate {
+                    v["speed_estimate"] = json!(s);
+                }
                 v["limits"] = p.limits.as_ref().map_or(Value::Null, |l| limits_value(&p.workload, l));
                 v["stretch"] = p.stretch.as_ref().map_or(Value::Null, |s| {
                 json!({"flags": s.flags(), "changes": s.changes, "limits": limits_value(&s.workload, &s.limits)})
@@ -637,7 +640,12 @@ impl EstimateRequest {
         let gpu = GpuSpec::parse(gpu)?;
         let workload = self.workload.resolve(&self.model, Some(gpu.count))?;
         let model = self.model()?;
-        let report = fit::fit(&model.spec, &workload, &gpu, fit::FitOptions { all: false })?;
+        let report = fit::fit(
+            &model.spec,
+            &workload,
+            &gpu,
+            fit::FitOptions { all: false, prefer_speed: false, ram_bandwidth: self.workload.ram_bandwidth },
+        )?;
         let m = ModelReport {
             name: &model.name,
             origin: &model.origin,

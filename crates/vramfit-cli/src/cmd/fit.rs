@@ -10,7 +10,12 @@ pub fn run(a: &FitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let gpu = GpuSpec::parse(&a.gpu)?;
     let workload = a.workload.resolve(&a.model, Some(gpu.count))?;
     let model = vramfit_io::resolve_model(&a.model)?;
-    let report = fit(&model.spec, &workload, &gpu, FitOptions { all: a.all })?;
+    let report = fit(
+        &model.spec,
+        &workload,
+        &gpu,
+        FitOptions { all: a.all, prefer_speed: a.prefer == "speed", ram_bandwidth: a.workload.ram_bandwidth },
+    )?;
     if a.json {
         render::json::fit(&model, &report, out)
     } else {

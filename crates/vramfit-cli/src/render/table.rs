@@ -337,7 +337,15 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
             writeln!(out, "No plan vramfit can model makes it fit one {}.", r.gpu.label)?;
         }
     } else {
-        writeln!(out, "plans that fit, best first (doing what was asked first, then least quality loss, then speed):")?;
+        writeln!(
+            out,
+            "plans that fit, best first ({}):",
+            if r.prefer_speed {
+                "fastest estimate first (--prefer speed)"
+            } else {
+                "doing what was asked first, then least quality loss, then speed"
+            }
+        )?;
         let shown = if all { r.plans.len() } else { r.plans.len().min(PLANS_SHOWN) };
         for (i, p) in r.plans.iter().take(shown).enumerate() {
             writeln!(out)?;
@@ -358,6 +366,20 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
             }
             if let Some(s) = p.stretch.as_ref().filter(|s| Some(&s.limits) != p.limits.as_ref()) {
                 writeln!(out, "    with {} as well: {}", s.flags(), limits_words(&s.workload, &s.limits))?;
+            }
+            if let Some(s) = &p.speed_estimate {
+                match (s.decode_tokens_per_s, s.decode_tokens_per_s_batch, s.step_s, s.train_tokens_per_s) {
+                    (Some(one), Some(all), _, _) if p.workload.batch > 1 => writeln!(
+                        out,
+                        "    speed: ~{one:.1} tokens/s per sequence, ~{all:.1} tokens/s for the batch of {} (estimate)",
+                        p.workload.batch
+                    )?,
+                    (Some(one), _, _, _) => writeln!(out, "    speed: ~{one:.1} tokens/s decode (estimate)")?,
+                    (_, _, Some(step), Some(tps)) => {
+                        writeln!(out, "    speed: ~{step:.2} s per optimizer step, ~{tps:.0} tokens/s (estimate)")?;
+                    }
+                    _ => {}
+                }
             }
             writeln!(out, "    cost: {}", p.cost_words())?;
         }

@@ -141,3 +141,88 @@ pub fn estimate_speed(spec: &ModelSpec, w: &Workload, b: &Breakdown, dev: &Speed
     s.basis = basis;
     Some(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{find_gpu, find_model};
+    use crate::estimate::training::setup::Method;
+    use crate::estimate::Runtime;
+    use crate::quant::QuantConfig;
+
+    fn run(model: &str, w: &Workload, gpu: &str) -> Speed {
+        let spec = find_model(model).unwrap().spec().unwrap();
+        let b = crate::estimate::estimate(&spec, w).unwrap();
+        let dev = SpeedDevice { gpu: find_gpu(gpu).unwrap(), count: 1, ram_bandwidth_gb_s: None, backend: None };
+        estimate_speed(&spec, w, &b, &dev).unwrap()
+    }
+
+    fn llama(quant: &str) -> Workload {
+        Workload {
+            runtime: Runtime::LlamaCpp,
+            quant: Some(QuantConfig::parse(quant, None).unwrap()),
+            prompt: 1,
+            new_tokens: 128,
+            ..Workload::default()
+        }
+    }
+
+    fn value(s: &Speed, name: &str) -> f64 {
+        s.basis.iter().find(|b| b.name == name).unwrap_or_else(|| panic!("{name} in the basis")).value
+    }
+
+    #[test]
+    fn decode_is_bytes_over_bandwidth_plus_t0() {
+        let s = run("llama-2-7b", &llama("q4_0"), "RTX-4090");
+        let bytes = value(&s, "weight_bytes_per_token") + value(&s, "kv_bytes_per_sequence");
+        let t = bytes / (value(&s, "eta") * value(&s, "bandwidth") * 1e9) + value(&s, "t0_s");
+        assert!((s.decode_tokens_per_s.unwrap() - 1.0 / t).abs() < 1e-9);
+        // A 4-bit model reads ~3.5 GB per token: 100-200 tokens/s on a 1 TB/s card.
+        assert!((100.0..200.0).contains(&s.decode_tokens_per_s.unwrap()), "{:?}", s.decode_tokens_per_s);
+        assert!(s.step_s.is_none() && s.prefill_tokens_per_s.is_some());
+        assert!((s.ttft_s.unwrap() - 1.0 / s.prefill_tokens_per_s.unwrap()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn moe_reads_active_experts_and_batches_touch_more() {
+        let moe = run("qwen3-30b-a3b", &llama("q4_k_m"), "RTX-PRO-6000-Blackwell");
+        let dense = run("qwen3-32b", &llama("q4_k_m"), "RTX-PRO-6000-Blackwell");
+        assert!(value(&moe, "weight_bytes_per_token") * 4.0 < value(&dense, "weight_bytes_per_token"));
+        let mut w = llama("q4_k_m");
+        w.batch = 16;
+        let batch = run("qwen3-30b-a3b", &w, "RTX-PRO-6000-Blackwell");
+        let (one, all) = (batch.decode_tokens_per_s.unwrap(), batch.decode_tokens_per_s_batch.unwrap());
+        // More sequences share each step, but each step reads more experts.
+        assert!(all > one && all < 16.0 * one, "{one} {all}");
+    }
+
+    #[test]
+    fn layers_in_cpu_ram_cost_speed_and_context_costs_kv_reads() {
+        let full = run("llama-2-7b", &llama("q4_0"), "RTX-3060-12GB").decode_tokens_per_s.unwrap();
+        let mut w = llama("q4_0");
+        w.llama_cpp.n_gpu_layers = Some(20);
+        let part = run("llama-2-7b", &w, "RTX-3060-12GB");
+        assert!(part.decode_tokens_per_s.unwrap() < full / 2.0);
+        assert!(part.basis.iter().any(|b| b.name == "ram_bandwidth"));
+        let mut long = llama("q4_0");
+        long.prompt = 3000;
+        assert!(run("llama-2-7b", &long, "RTX-3060-12GB").decode_tokens_per_s.unwrap() < full);
+    }
+
+    #[test]
+    fn training_costs_follow_the_flops() {
+        let mut w = Workload { task: Task::Train, batch: 4, ..Workload::default() };
+        w.training.seq = 512;
+        w.training.optimizer = Some(crate::estimate::training::setup::Optimizer::Adamw);
+        let full = run("llama-3.2-1b", &w, "A100-80GB").step_s.unwrap();
+        w.training.grad_ckpt = true;
+        let ckpt = run("llama-3.2-1b", &w, "A100-80GB").step_s.unwrap();
+        assert!(ckpt > full * 1.2 && ckpt < full * 1.5, "{full} {ckpt}");
+        w.training.grad_ckpt = false;
+        w.training.method = Method::Lora;
+        let lora = run("llama-3.2-1b", &w, "A100-80GB");
+        assert!(lora.step_s.unwrap() < full);
+        let tokens = value(&lora, "tokens_per_step");
+        assert!((lora.train_tokens_per_s.unwrap() * lora.step_s.unwrap() - tokens).abs() < 1e-6);
+    }
+}
