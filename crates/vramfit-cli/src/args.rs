@@ -49,8 +49,10 @@ pub struct EstimateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// GPU(s) for a fits / does-not-fit verdict: T4, A100-80GB, 4xA100-80GB, 24GiB, 16GB.
-    #[arg(long)]
-    pub gpu: Option<String>,
+    /// Give it several times (or comma-separated) to compare GPUs: the report is for the
+    /// first, with a verdict per GPU after it.
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Append)]
+    pub gpu: Vec<String>,
     /// Print JSON.
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
@@ -60,6 +62,9 @@ pub struct EstimateArgs {
     /// Show each component's formula with the numbers put in, and its source.
     #[arg(long)]
     pub explain: bool,
+    /// Also write the three levels as stacked bars of the components (SVG) to this file.
+    #[arg(long)]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 /// `vramfit fit`.
@@ -273,6 +278,18 @@ pub struct SourceArgs {
     /// [default: main].
     #[arg(long)]
     pub revision: Option<String>,
+    /// Deadline in seconds for reading the model from the Hub, all requests and retries
+    /// together [default: none; each request has its own 120 s bound, and
+    /// HF_HUB_DOWNLOAD_TIMEOUT bounds each read].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+    }
 }
 
 /// `vramfit inspect`.

@@ -18,6 +18,14 @@ pub struct EstimateReport<'a> {
     pub breakdown: &'a Breakdown,
     pub verdict: Option<&'a Verdict>,
     pub speed: Option<&'a vramfit_core::estimate::speed::Speed>,
+    /// Every GPU compared (`--gpu` given more than once), the first included; empty otherwise.
+    pub compare: &'a [Compared],
+}
+
+/// One GPU of a comparison: its verdict, or the one-line reason it cannot run the workload.
+pub struct Compared {
+    pub label: String,
+    pub verdict: Result<Verdict, String>,
 }
 
 /// A sweep and what it was run on.
