@@ -16,7 +16,7 @@ use crate::dtype::DType;
 use crate::estimate::breakdown::Breakdown;
 use crate::estimate::parallel::{Offload, Strategy};
 use crate::estimate::runtime::Runtime;
-use crate::estimate::training::setup::Method;
+use crate::estimate::training::setup::{Method, Optimizer};
 use crate::estimate::workload::Workload;
 use crate::model::{ModelSpec, ParamCount};
 
@@ -25,11 +25,11 @@ use crate::model::{ModelSpec, ParamCount};
 pub fn mfu(runtime: Runtime) -> (f64, &'static str) {
     match runtime {
         Runtime::Torchtune | Runtime::Litgpt => (
-            0.204,
+            0.255,
             "no torchtune/litgpt training case yet: the transformers fit (PEFT MetaMathQA runs on an L40S) stands in",
         ),
         _ => (
-            0.204,
+            0.255,
             "fitted by validation/speed/fit.py on the training cases of validation/speed/cases.json (PEFT MetaMathQA runs, transformers on an L40S)",
         ),
     }
@@ -37,6 +37,29 @@ pub fn mfu(runtime: Runtime) -> (f64, &'static str) {
 
 /// Share of datasheet bandwidth element-wise passes (optimizer step, dequantization) reach.
 const STREAM_ETA: f64 = 0.8;
+
+/// Bytes an optimizer step moves, and how they are counted.
+///
+/// torch's foreach AdamW runs one kernel per operation over all tensors: weight decay
+/// (param read + write), `lerp_` of exp_avg (3 tensor passes), `mul_` and `addcmul_` of
+/// exp_avg_sq (2 + 3), `sqrt`, two scalings and `add_` of eps on a temporary (2 each), and
+/// `addcdiv_` into the param (4): 20 element passes, i.e. 10 × the bytes of its two states when
+/// weights and states share a dtype. The fused kernel reads param, gradient and both states
+/// once and writes param and states once.
+fn optimizer_traffic(o: Optimizer, states: f64, grads: f64, trained: f64) -> (f64, String) {
+    match o {
+        Optimizer::AdamwFused => {
+            (2.0 * states + grads + 2.0 * trained, "fused: 2 × states + gradients + 2 × weights".into())
+        }
+        Optimizer::Adamw | Optimizer::AdamwLoop | Optimizer::PagedAdamw => {
+            (10.0 * states, "foreach AdamW: 20 element passes = 10 × states".into())
+        }
+        _ => (
+            2.0 * states + grads + 2.0 * trained,
+            "one read and write of states and weights, one read of gradients".into(),
+        ),
+    }
+}
 
 /// One optimizer step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,33 +135,37 @@ impl Step {
         basis.push(Basis::new("mfu", mfu, "1", format!("model FLOPs utilization of {}", w.runtime.name()), mfu_src));
 
         let bw = g.bandwidth_gb_s as f64 * 1e9 * STREAM_ETA;
-        // Optimizer step: read and write states and trained weights, read gradients.
+        // Optimizer step: element-wise passes over states, gradients and trained weights.
         let trained = if full { b.component("weights") } else { b.component("adapter_weights") } as f64;
         let states = b.component("optimizer_state") as f64;
         let grads = b.component("gradients") as f64;
         let offload = w.parallel.offload;
-        let opt_bytes = 2.0 * states + grads + 2.0 * trained;
+        let (opt_bytes, how) = optimizer_traffic(res.optimizer, states, grads, trained);
+        // transformers' Trainer and the PEFT benchmark clip the gradient norm (max_grad_norm 1.0):
+        // one read for the norm, one read and write to scale.
+        let clip = if w.runtime == Runtime::Transformers { 3.0 * grads } else { 0.0 };
         let (ram, ram_why) = dev.ram_bandwidth();
         let opt_s = match offload {
             Some(_) => opt_bytes / (ram * 1e9 * super::host::CPU_ETA),
             None => opt_bytes / bw,
-        };
+        } + clip / bw;
         basis.push(Basis::new(
             "optimizer_s",
             opt_s,
             "s",
             format!(
-                "(2 × states {:.2} GB + gradients {:.2} GB + 2 × trained weights {:.2} GB) ÷ {}",
+                "{how} (states {:.2} GB, gradients {:.2} GB, trained weights {:.2} GB){} ÷ {}",
                 states / 1e9,
                 grads / 1e9,
                 trained / 1e9,
+                if clip > 0.0 { " + gradient clipping 3 × gradients" } else { "" },
                 if offload.is_some() {
                     format!("CPU RAM {ram:.0} GB/s × 0.68 ({ram_why})")
                 } else {
                     format!("{STREAM_ETA} × {} GB/s", g.bandwidth_gb_s)
                 }
             ),
-            "one read and one write of every state and trained weight, one read of every gradient",
+            "torch/optim/adamw.py _multi_tensor_adamw (foreach: one kernel per operation) and _fused_adamw; torch/nn/utils/clip_grad.py",
         ));
         // 4-bit bases are dequantized in every forward and backward pass (and recompute).
         let dequant_s = if t.method == Method::Qlora || w.quant.is_some() {
