@@ -60,12 +60,21 @@ fn safetensors_dir(dir: &Path, notes: &mut Vec<String>) -> Result<(Vec<Safetenso
     if files.is_empty() {
         notes.push("no safetensors files beside config.json: weights from parameter counts".into());
     }
+    if files.len() as u64 > vramfit_core::limits::SHARDS.max {
+        let source = vramfit_core::limits::SHARDS.exceeded("safetensors files", files.len() as u64);
+        return Err(IoError::Core { context: dir.display().to_string(), source });
+    }
     let mut out = Vec::with_capacity(files.len());
-    let mut read = 0;
+    let (mut read, mut tensors) = (0u64, 0u64);
     for f in &files {
         let (h, n) = headers::safetensors_file(f)?;
-        out.push(h);
         read += n;
+        tensors += h.tensors.len() as u64;
+        // The same per-model bounds as a Hub checkpoint.
+        let core = |source| IoError::Core { context: f.display().to_string(), source };
+        vramfit_core::limits::MODEL_HEADER_BYTES.check("checkpoint headers", read).map_err(core)?;
+        vramfit_core::limits::MODEL_TENSORS.check("checkpoint tensors", tensors).map_err(core)?;
+        out.push(h);
     }
     Ok((out, read))
 }
