@@ -82,6 +82,10 @@ pub struct FitArgs {
     pub gpu: String,
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    /// Order plans by cost (quality, then scope, speed, memory) or by estimated speed
+    /// (decode tokens/s, or trained tokens/s).
+    #[arg(long, default_value = "cost", value_parser = ["cost", "speed"])]
+    pub prefer: String,
     /// List every plan, also when the workload fits as asked (alternatives that buy headroom).
     #[arg(long)]
     pub all: bool,
@@ -309,6 +313,11 @@ pub struct WorkloadArgs {
     /// vLLM 0.11+: KV cache size (bytes, or 8GiB), skipping the profile.
     #[arg(long)]
     pub kv_cache_memory: Option<String>,
+    /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
+    /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
+    /// data-center hosts (8 × DDR4-3200); unified memory reads at the GPU's bandwidth].
+    #[arg(long, value_name = "GB/s")]
+    pub ram_bandwidth: Option<f64>,
 }
 
 /// Where a Hub model is read from.
@@ -429,6 +438,7 @@ impl WorkloadArgs {
             quantization: self.quantization.clone(),
             cpu_offload_gb: self.cpu_offload_gb,
             kv_cache_memory: self.kv_cache_memory.clone(),
+            ram_bandwidth: self.ram_bandwidth,
         }
     }
 

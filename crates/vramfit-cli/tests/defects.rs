@@ -160,7 +160,8 @@ fn contexts_beyond_the_position_limit_are_warned_and_capped() {
     assert!(notes(&v).contains("beyond the model's position limit") && notes(&v).contains("1024"), "{}", notes(&v));
     let out = vramfit(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "4096"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.lines().last().unwrap().contains("beyond the model's position limit"), "{text}");
+    let verdict = text.lines().find(|l| l.starts_with("T4:")).expect("a verdict line");
+    assert!(verdict.contains("beyond the model's position limit"), "{text}");
     let inside = json(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "512", "--json"]);
     assert!(!notes(&inside).contains("position limit"));
     let f = json(&["fit", "llama-7b", "--prompt", "4000", "--gpu", "A100-80GB", "--dtype", "fp16", "--json"]);

@@ -73,18 +73,18 @@ pub fn kv_cache_type(w: &Workload) -> Result<&'static GgmlType> {
 }
 
 /// How a block's or the model's tensors are stored for llama.cpp.
-struct Placement {
+pub(crate) struct Placement {
     /// Bytes of each block's tensors.
-    layers: Vec<u64>,
+    pub(crate) layers: Vec<u64>,
     /// Token embeddings (always on the host).
-    input: u64,
+    pub(crate) input: u64,
     /// Output head (or the duplicated embeddings) plus the final norm.
-    output: u64,
+    pub(crate) output: u64,
     /// How these were obtained.
-    how: String,
+    pub(crate) how: String,
 }
 
-fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
+pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
     let override_weights = w.dtype.is_some() || w.quant.is_some();
     if let (Some(ck), false) = (&spec.checkpoint, override_weights) {
         if ck.format == CheckpointFormat::Gguf {

@@ -11,6 +11,7 @@ pub mod parallel;
 pub mod profile;
 pub mod runtime;
 pub mod serving;
+pub mod speed;
 pub mod training;
 pub mod weights;
 pub mod workload;
