@@ -132,11 +132,14 @@ fn check_magnitude(spec: &ModelSpec, w: &Workload) -> Result<()> {
         .max()
         .unwrap_or(0)
         .max(spec.hidden_size);
-    let tokens = b * ctx;
+    // Saturating: a context of 2^62 tokens makes these products overflow even u128 (found
+    // by the Python package's odd-input test); saturated, they are simply far past the bound.
+    let mul = |xs: &[u128]| xs.iter().fold(1u128, |a, &x| a.saturating_mul(x));
+    let tokens = mul(&[b, ctx]);
     let products = [
-        tokens * u128::from(spec.vocab_size.max(1)) * 16,
-        tokens * ctx * heads * layers * 8,
-        tokens * u128::from(width) * layers * 64,
+        mul(&[tokens, u128::from(spec.vocab_size.max(1)), 16]),
+        mul(&[tokens, ctx, heads, layers, 8]),
+        mul(&[tokens, u128::from(width), layers, 64]),
     ];
     if products.iter().any(|&p| p > MAX_PRODUCT) {
         return Err(too_large(w));
