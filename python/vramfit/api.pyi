@@ -51,6 +51,7 @@ class Workload(TypedDict, total=False):
     ngl: Optional[int]
     ubatch_size: Optional[int]
     max_batch_size: Optional[int]
+    head: Optional[str]
     # aliases: --ctx-size, --max-seq-len, --n-gpu-layers, and the long name of `new`
     ctx_size: Optional[int]
     max_seq_len: Optional[int]

@@ -346,3 +346,14 @@ fn small_wording_fixes() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("DOES NOT FIT (short by 11.45 GiB"), "{text}");
 }
+
+/// Newcomer D15: a value that is too large is told the upper bound, not "at least 1".
+#[test]
+fn range_errors_give_the_bound_that_was_crossed() {
+    let e = super::stderr_of(&["estimate", "llama-7b", "--task", "train", "--grad-accum", "1048577"]);
+    assert!(e.contains("between 1 and 1048576"), "{e}");
+    let e = super::stderr_of(&["estimate", "llama-7b", "--nodes", "500000"]);
+    assert!(e.contains("between 1 and 100000"), "{e}");
+    let e = super::stderr_of(&["estimate", "llama-7b", "--tp", "4294967296"]);
+    assert!(e.starts_with("error: --tp:") && e.contains("between 1 and 4096"), "{e}");
+}

@@ -189,11 +189,11 @@ impl Parallel {
             return Err(Error::workload("--gpus", "must be between 1 and 4096 per node"));
         }
         if self.nodes == 0 || self.nodes > 100_000 {
-            return Err(Error::workload("--nodes", "must be at least 1"));
+            return Err(Error::workload("--nodes", "must be between 1 and 100000"));
         }
         for (flag, d) in [("--tp", self.tp), ("--pp", self.pp), ("--ep", self.ep)] {
             if d == 0 || d > 4096 {
-                return Err(Error::workload(flag, "must be at least 1"));
+                return Err(Error::workload(flag, "must be between 1 and 4096"));
             }
         }
         if self.gpus() % (self.tp * self.pp) != 0 {
