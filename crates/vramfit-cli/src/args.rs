@@ -49,8 +49,10 @@ pub struct EstimateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// GPU(s) for a fits / does-not-fit verdict: T4, A100-80GB, 4xA100-80GB, 24GiB, 16GB.
-    #[arg(long)]
-    pub gpu: Option<String>,
+    /// Give it several times (or comma-separated) to compare GPUs: the report is for the
+    /// first, with a verdict per GPU after it.
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Append)]
+    pub gpu: Vec<String>,
     /// CPU RAM for a verdict on host memory (a merge in CPU RAM, offloaded layers or
     /// states): 32GB, 64GiB [default: not judged].
     #[arg(long)]

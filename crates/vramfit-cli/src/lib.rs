@@ -93,8 +93,10 @@ fn execute(cli: args::Cli, json: bool, out: &mut dyn Write, err: &mut dyn Write)
 
 /// The error and its causes on one line, each cause once: library errors often already say
 /// their cause, which `{:#}` would repeat (`X: Y: Y`). Line breaks a cause may hold (a server's
-/// text) become spaces.
-fn one_line(e: &anyhow::Error) -> String {
+/// text) become spaces. This is what `vramfit` prints after `error: ` (the Python package
+/// raises the same text).
+#[must_use]
+pub fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
         let text = cause.to_string();

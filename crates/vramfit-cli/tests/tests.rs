@@ -388,3 +388,28 @@ fn meta_reference_max_batch_size_decides_the_t4() {
     assert_eq!(kv["bytes"], 32u64 * 2 * 2048 * 4096 * 2);
     assert!(stderr_of(&["estimate", "llama-7b", "--max-batch-size", "1"]).starts_with("error: --max-batch-size"));
 }
+
+/// `--gpu` several times (or comma-separated) compares GPUs: the report is the first GPU's,
+/// `compare` has each GPU's own estimate (a count changes how the work is shared) or why it
+/// cannot run it.
+#[test]
+fn several_gpus_are_compared() {
+    let v =
+        json(&["estimate", "llama-2-13b", "--gpu", "T4", "--gpu", "2xA100-40GB,H100-SXM", "--dtype", "fp16", "--json"]);
+    let single = json(&["estimate", "llama-2-13b", "--gpu", "T4", "--dtype", "fp16", "--json"]);
+    assert_eq!(v["levels"], single["levels"], "the report is the first GPU's");
+    let c = v["compare"].as_array().unwrap();
+    assert_eq!(c.len(), 3);
+    assert_eq!(c[0]["gpu"], "T4");
+    assert_eq!(c[0]["fits"], Value::Bool(false));
+    assert_eq!(c[1]["gpu"], "2×A100-40GB");
+    assert_eq!(c[1]["count"], 2);
+    let two = json(&["estimate", "llama-2-13b", "--gpu", "2xA100-40GB", "--dtype", "fp16", "--json"]);
+    assert_eq!(c[1]["per_gpu_bytes"], two["per_gpu_bytes"], "each GPU has its own estimate");
+    assert_eq!(c[2]["fits"], Value::Bool(true));
+    // A GPU that cannot run it says why; the others still answer.
+    let v = json(&["estimate", "llama-7b", "--gpu", "H100-SXM,T4", "--dtype", "fp8", "--json"]);
+    assert!(v["compare"][1]["error"].as_str().unwrap().contains("no fp8 support"));
+    let table = String::from_utf8(vramfit(&["estimate", "llama-7b", "--gpu", "T4,RTX-4090"]).stdout).unwrap();
+    assert!(table.contains("GPUs compared") && table.contains("RTX-4090"), "{table}");
+}

@@ -60,6 +60,10 @@ fn safetensors_dir(dir: &Path, notes: &mut Vec<String>) -> Result<(Vec<Safetenso
     if files.is_empty() {
         notes.push("no safetensors files beside config.json: weights from parameter counts".into());
     }
+    if files.len() as u64 > vramfit_core::limits::SHARDS.max {
+        let source = vramfit_core::limits::SHARDS.exceeded("safetensors files", files.len() as u64);
+        return Err(IoError::Core { context: dir.display().to_string(), source });
+    }
     let missing = missing_shards(dir, &files);
     if !missing.is_empty() {
         return Err(local_err(
@@ -73,11 +77,16 @@ fn safetensors_dir(dir: &Path, notes: &mut Vec<String>) -> Result<(Vec<Safetenso
         ));
     }
     let mut out: Vec<SafetensorsHeader> = Vec::with_capacity(files.len());
-    let mut read = 0;
+    let (mut read, mut tensors) = (0u64, 0u64);
     let mut seen = std::collections::HashSet::new();
     for f in &files {
         let (h, n) = headers::safetensors_file(f)?;
         read += n;
+        tensors += h.tensors.len() as u64;
+        // The same per-model bounds as a Hub checkpoint.
+        let core = |source| IoError::Core { context: f.display().to_string(), source };
+        vramfit_core::limits::MODEL_HEADER_BYTES.check("checkpoint headers", read).map_err(core)?;
+        vramfit_core::limits::MODEL_TENSORS.check("checkpoint tensors", tensors).map_err(core)?;
         // A second copy of the same tensors (model.safetensors beside consolidated.safetensors)
         // is not loaded twice: count it once.
         if !h.tensors.is_empty() && h.tensors.iter().all(|t| seen.contains(&t.name)) {

@@ -8,7 +8,8 @@ use vramfit_core::catalog::GpuSpec;
 use vramfit_core::request;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let gpu = a.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+    let gpus = a.gpu.iter().map(|g| GpuSpec::parse(g.trim())).collect::<Result<Vec<_>, _>>()?;
+    let gpu = gpus.first().cloned();
     let workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let ram = a.ram.as_deref().map(request::parse_ram).transpose()?;
     let model = super::source::resolve(&a.model, &a.source)?;
@@ -22,11 +23,28 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     // A merge in CPU RAM uses no GPU: it is judged against --ram only.
     let verdict = gpu.filter(|_| request::gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
     let ram = ram.map(|r| request::RamVerdict::new(r, &breakdown));
+    // Every GPU compared: its own estimate (a count changes how the work is shared), or why it
+    // cannot run this.
+    let compare: Vec<render::Compared> = if gpus.len() > 1 && request::gpu_judges(&workload) {
+        gpus.iter()
+            .map(|g| {
+                let one = || -> anyhow::Result<Verdict> {
+                    let w = a.workload.resolve(&a.model, Some(g.count))?;
+                    vramfit_core::fit::check_supported(&model.spec, &w, g)?;
+                    Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
+                };
+                render::Compared { label: g.label.clone(), verdict: one().map_err(|e| format!("{e:#}")) }
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     let report = render::EstimateReport {
         model: &model,
         workload: &workload,
         breakdown: &breakdown,
         verdict: verdict.as_ref(),
+        compare: &compare,
         ram: ram.as_ref(),
     };
     if let Some(path) = &a.svg {

@@ -28,8 +28,14 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                         bytes_read: 0,
                         notes: Vec::new(),
                     };
-                    let report =
-                        render::EstimateReport { model: &model, workload: w, breakdown: b, verdict: None, ram: None };
+                    let report = render::EstimateReport {
+                        model: &model,
+                        workload: w,
+                        breakdown: b,
+                        verdict: None,
+                        compare: &[],
+                        ram: None,
+                    };
                     render::table::estimate(&report, true, out)?;
                 }
                 Err(e) => writeln!(out, "skipped: {e}")?,

@@ -27,6 +27,25 @@ pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
     if r.ram.is_some() {
         v["ram"] = vramfit_core::request::ram_value(r.ram);
     }
+    if !r.compare.is_empty() {
+        v["compare"] = Value::Array(
+            r.compare
+                .iter()
+                .map(|c| match &c.verdict {
+                    Ok(x) => json!({
+                        "gpu": c.label,
+                        "count": x.gpu.count,
+                        "usable_bytes": x.gpu.usable_bytes,
+                        "per_gpu_bytes": x.needed_per_gpu,
+                        "fits": x.fits,
+                        "tight": x.tight,
+                        "headroom_bytes": i64::try_from(x.headroom_bytes).unwrap_or(i64::MIN),
+                    }),
+                    Err(e) => json!({ "gpu": c.label, "error": e }),
+                })
+                .collect(),
+        );
+    }
     v
 }
 

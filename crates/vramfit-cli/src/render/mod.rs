@@ -19,6 +19,14 @@ pub struct EstimateReport<'a> {
     pub verdict: Option<&'a Verdict>,
     /// `--ram`: CPU RAM judged.
     pub ram: Option<&'a vramfit_core::request::RamVerdict>,
+    /// Every GPU compared (`--gpu` given more than once), the first included; empty otherwise.
+    pub compare: &'a [Compared],
+}
+
+/// One GPU of a comparison: its verdict, or the one-line reason it cannot run the workload.
+pub struct Compared {
+    pub label: String,
+    pub verdict: Result<Verdict, String>,
 }
 
 /// A sweep and what it was run on.

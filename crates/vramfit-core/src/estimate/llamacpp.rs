@@ -26,9 +26,9 @@ use super::overhead;
 use super::workload::{AttnImpl, Task, Workload};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::formats::gguf::align_up;
 use crate::model::{CheckpointFormat, KvLayout, ModelSpec};
 use crate::quant::{ggml_type, GgmlType, Quant};
+use crate::units::align_up;
 
 const SRC_LOAD: &str =
     "llama.cpp src/llama-model.cpp load_tensors (i_gpu_start = n_layer + 1 − n_gpu_layers; input layer on the CPU)";
