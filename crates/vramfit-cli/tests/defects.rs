@@ -357,3 +357,21 @@ fn range_errors_give_the_bound_that_was_crossed() {
     let e = super::stderr_of(&["estimate", "llama-7b", "--tp", "4294967296"]);
     assert!(e.starts_with("error: --tp:") && e.contains("between 1 and 4096"), "{e}");
 }
+
+/// Newcomer D16, D34: tensor parallelism is not described as a single GPU; a local path is
+/// printed once.
+#[test]
+fn layout_notes_and_origins_say_it_once() {
+    let v = json(&["estimate", "llama-2-70b", "--gpu", "8xA100-40GB", "--tp", "8", "--json"]);
+    let n = notes(&v);
+    assert!(n.contains("8 GPUs · TP 8") && !n.contains("single GPU"), "{n}");
+    let dir = std::env::temp_dir().join(format!("vramfit-origin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vramfit-core/data/configs/meta-llama__Llama-2-7b-hf.json");
+    std::fs::copy(catalog, dir.join("config.json")).unwrap();
+    let p = dir.to_str().unwrap();
+    let out = String::from_utf8(vramfit(&["estimate", p]).stdout).unwrap();
+    assert_eq!(out.lines().next().unwrap().matches(p).count(), 1, "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}

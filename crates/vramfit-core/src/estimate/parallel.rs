@@ -351,7 +351,11 @@ pub fn describe(p: &Parallel) -> String {
         Strategy::FsdpHybrid => "FSDP hybrid shard".to_string(),
         Strategy::Sequential => "layers split sequentially".to_string(),
     };
-    let mut parts = vec![format!("{} GPU{}", p.gpus(), if p.gpus() == 1 { "" } else { "s" }), s];
+    let mut parts = vec![format!("{} GPU{}", p.gpus(), if p.gpus() == 1 { "" } else { "s" })];
+    // Tensor or pipeline parallelism alone is its own description, not a "single GPU".
+    if !(p.strategy == Strategy::None && (p.tp > 1 || p.pp > 1)) {
+        parts.push(s);
+    }
     if p.tp > 1 {
         parts.push(format!("TP {}{}", p.tp, if p.sequence_parallel { " + SP" } else { "" }));
     }
