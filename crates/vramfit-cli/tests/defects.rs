@@ -375,3 +375,18 @@ fn layout_notes_and_origins_say_it_once() {
     assert_eq!(out.lines().next().unwrap().matches(p).count(), 1, "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Newcomer D29, D30: shell completions, and examples in the help of estimate, fit and sweep.
+#[test]
+fn completions_and_examples_in_help() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = vramfit(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("vramfit") && text.contains("runtime-version"), "{shell}");
+    }
+    for cmd in ["estimate", "fit", "sweep"] {
+        let help = String::from_utf8(vramfit(&[cmd, "--help"]).stdout).unwrap();
+        assert!(help.contains("Examples:") && help.contains(&format!("vramfit {cmd} ")), "{cmd}: {help}");
+    }
+}
