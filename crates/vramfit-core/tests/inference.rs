@@ -234,8 +234,9 @@ fn encoder_models_only_load() {
 #[test]
 fn unmodelled_runtimes_and_tasks_say_so() {
     let s = spec("llama-2-7b");
-    let e = estimate(&s, &Workload { runtime: Runtime::Vllm, ..Workload::default() }).unwrap_err();
-    assert!(e.to_string().contains("--runtime"));
+    // vLLM serves (tests/serving.rs); it does not train.
+    let e = estimate(&s, &Workload { task: Task::Train, runtime: Runtime::Vllm, ..Workload::default() }).unwrap_err();
+    assert!(e.to_string().contains("--runtime"), "{e}");
     let e =
         estimate(&s, &Workload { task: Task::Train, runtime: Runtime::LlamaCpp, ..Workload::default() }).unwrap_err();
     assert!(e.to_string().contains("--runtime"), "{e}");

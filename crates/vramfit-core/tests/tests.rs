@@ -11,5 +11,6 @@ mod inference;
 mod mutation;
 mod params;
 mod props;
+mod serving;
 mod snapshots;
 mod training;

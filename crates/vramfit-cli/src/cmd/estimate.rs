@@ -10,10 +10,13 @@ use vramfit_core::request;
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let gpus = a.gpu.iter().map(|g| GpuSpec::parse(g.trim())).collect::<Result<Vec<_>, _>>()?;
     let gpu = gpus.first().cloned();
-    let workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    let mut workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let ram = a.ram.as_deref().map(request::parse_ram).transpose()?;
     let model = super::source::resolve(&a.model, &a.source)?;
     if let Some(g) = &gpu {
+        if workload.runtime.is_serving_engine() {
+            workload.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
+        }
         vramfit_core::fit::check_supported(&model.spec, &workload, g)?;
     }
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
@@ -29,7 +32,10 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         gpus.iter()
             .map(|g| {
                 let one = || -> anyhow::Result<Verdict> {
-                    let w = a.workload.resolve(&a.model, Some(g.count))?;
+                    let mut w = a.workload.resolve(&a.model, Some(g.count))?;
+                    if w.runtime.is_serving_engine() {
+                        w.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
+                    }
                     vramfit_core::fit::check_supported(&model.spec, &w, g)?;
                     Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
                 };

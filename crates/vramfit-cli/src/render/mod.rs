@@ -115,6 +115,7 @@ pub fn describe(w: &Workload, model: &ResolvedModel) -> String {
         }
         Task::Generate => parts.push(format!("batch {} · prompt {} + {} new tokens", w.batch, w.prompt, w.new_tokens)),
         Task::Prefill => parts.push(format!("batch {} · prompt {} tokens", w.batch, w.prompt)),
+        Task::Serve => {}
     }
     let dtype = vramfit_core::estimate::defaults::load_dtype(&model.spec, w).0.name().to_string();
     let gguf = model.spec.checkpoint.as_ref().filter(|c| {
@@ -140,12 +141,13 @@ pub fn describe(w: &Workload, model: &ResolvedModel) -> String {
         (None, Some(a)) => format!("fp32 weights, {a} autocast"),
         (None, None) => format!("{dtype} weights"),
     });
-    if !matches!(w.task, Task::Load | Task::Merge) {
+    if !matches!(w.task, Task::Load | Task::Merge | Task::Serve) {
         parts.push(format!("{} attention", w.attn.name()));
     }
-    parts.push(match w.runtime_version {
-        Some(v) => format!("{} {v}", w.runtime.name()),
-        None => w.runtime.name().to_string(),
+    parts.push(match (w.runtime_version, w.serving.version) {
+        (Some(v), _) => format!("{} {v}", w.runtime.name()),
+        (None, Some(v)) => format!("{} {v}", w.runtime.name()),
+        (None, None) => w.runtime.name().to_string(),
     });
     parts.join(" · ")
 }

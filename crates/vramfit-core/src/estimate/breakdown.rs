@@ -89,6 +89,9 @@ pub struct Breakdown {
     pub host_bytes: u64,
     /// Notes about assumptions made (defaults filled in, behaviours chosen by version).
     pub notes: Vec<String>,
+    /// A serving engine's start-up figures (`--task serve`), as its log prints them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serving: Option<super::serving::ServingReport>,
 }
 
 impl Breakdown {
@@ -102,7 +105,7 @@ impl Breakdown {
             Levels { allocated: sum(Level::Allocated), reserved: sum(Level::Reserved), device: sum(Level::Device) };
         let host_bytes =
             components.iter().filter(|c| c.level == Level::Host).fold(0u64, |a, c| a.saturating_add(c.bytes));
-        Breakdown { components, peak_phase: peak_phase.to_string(), levels, host_bytes, notes }
+        Breakdown { components, peak_phase: peak_phase.to_string(), levels, host_bytes, notes, serving: None }
     }
 
     /// What must fit on the device.

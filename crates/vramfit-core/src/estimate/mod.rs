@@ -10,6 +10,7 @@ pub mod overhead;
 pub mod parallel;
 pub mod profile;
 pub mod runtime;
+pub mod serving;
 pub mod training;
 pub mod weights;
 pub mod workload;
@@ -60,6 +61,7 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     let mut b = match workload.task {
         Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload)?,
         Task::Train => training::estimate_training(spec, workload)?,
+        Task::Serve => serving::estimate_serving(spec, workload)?,
         Task::Merge => {
             let (dtype, note) = defaults::load_dtype(spec, workload);
             let mut b = training::merge::estimate_merge(spec, dtype, &workload.training, workload.merge_on_gpu)?;
@@ -115,6 +117,7 @@ fn check_magnitude(spec: &ModelSpec, w: &Workload) -> Result<()> {
         Task::Prefill => w.prompt,
         Task::Generate => w.prompt.saturating_add(w.new_tokens),
         Task::Train => t.seq.saturating_add(t.virtual_tokens),
+        Task::Serve => w.serving.max_model_len.unwrap_or(0),
     })
     .max(u128::from(w.kv_prealloc.unwrap_or(0)));
     let b = u128::from(w.batch);
@@ -151,7 +154,8 @@ pub const POSITION_LIMIT_WARNING: &str = "warning: beyond the model's position l
 /// row for it, rotary models were never trained that far.
 fn beyond_position_limit(spec: &ModelSpec, w: &Workload) -> Option<String> {
     let (context, flag) = match w.task {
-        Task::Load | Task::Merge => return None,
+        // Serving engines check max_model_len against the model themselves (their own error).
+        Task::Load | Task::Merge | Task::Serve => return None,
         Task::Prefill => (w.prompt, "--prompt"),
         Task::Generate => (w.prompt.saturating_add(w.new_tokens), "--prompt + --new"),
         Task::Train => (w.training.seq, "--seq"),

@@ -21,6 +21,8 @@ pub enum Task {
     Train,
     /// Merging an adapter into the base weights.
     Merge,
+    /// A serving engine's start-up (vLLM, SGLang): weights, profile run, KV cache pool.
+    Serve,
 }
 
 impl Task {
@@ -35,10 +37,11 @@ impl Task {
             "generate" | "infer" | "inference" => Task::Generate,
             "train" | "finetune" | "fine-tune" => Task::Train,
             "merge" => Task::Merge,
+            "serve" | "serving" => Task::Serve,
             _ => {
                 return Err(Error::workload(
                     "--task",
-                    format!("unknown task {s:?}; use load, prefill, generate, train or merge"),
+                    format!("unknown task {s:?}; use load, prefill, generate, train, merge or serve"),
                 ))
             }
         })
@@ -52,6 +55,7 @@ impl Task {
             Task::Generate => "generate",
             Task::Train => "train",
             Task::Merge => "merge",
+            Task::Serve => "serve",
         }
     }
 }
@@ -146,6 +150,9 @@ pub struct Workload {
     /// classifier's labels 0 = the config's `num_labels`, else 2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub head: Option<crate::model::Head>,
+    /// Serving-engine settings, used with `--task serve` (vLLM, SGLang).
+    #[serde(skip_serializing_if = "crate::estimate::serving::ServingOptions::is_unset")]
+    pub serving: crate::estimate::serving::ServingOptions,
 }
 
 /// Settings only llama.cpp has, with its own flag names.
@@ -182,6 +189,7 @@ impl Default for Workload {
             training: crate::estimate::training::setup::TrainingSetup::default(),
             llama_cpp: LlamaCppOptions::default(),
             head: None,
+            serving: crate::estimate::serving::ServingOptions::default(),
         }
     }
 }

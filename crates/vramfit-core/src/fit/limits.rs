@@ -157,7 +157,7 @@ pub fn context_of(w: &Workload) -> Option<u64> {
         Task::Generate => Some(w.prompt.saturating_add(w.new_tokens)),
         Task::Prefill => Some(w.prompt),
         Task::Train => Some(w.training.seq),
-        Task::Load | Task::Merge => None,
+        Task::Load | Task::Merge | Task::Serve => None,
     }
 }
 
@@ -180,7 +180,7 @@ pub fn with_context(w: &Workload, context: u64) -> Workload {
         Task::Generate => out.prompt = context.saturating_sub(w.new_tokens).max(1),
         Task::Prefill => out.prompt = context,
         Task::Train => out.training.seq = context,
-        Task::Load | Task::Merge => {}
+        Task::Load | Task::Merge | Task::Serve => {}
     }
     out
 }

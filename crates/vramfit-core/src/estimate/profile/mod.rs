@@ -8,8 +8,10 @@
 mod litgpt;
 mod llamacpp;
 mod meta_reference;
+mod sglang;
 mod torchtune;
 mod transformers;
+mod vllm;
 
 use super::runtime::{Runtime, RuntimeVersion, TransformersBehaviour};
 use super::training::setup::Optimizer;
@@ -46,7 +48,18 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "PyTorch torchtune recipes",
         profile: torchtune::profile,
     },
-    RuntimeRow { runtime: Runtime::Vllm, names: &["vllm"], about: "vLLM (not modelled yet)", profile: unmodelled_vllm },
+    RuntimeRow {
+        runtime: Runtime::Vllm,
+        names: &["vllm"],
+        about: "vLLM serving engine (start-up budget by release: estimate::serving::vllm)",
+        profile: vllm::profile,
+    },
+    RuntimeRow {
+        runtime: Runtime::Sglang,
+        names: &["sglang"],
+        about: "SGLang serving engine (token pool from mem_fraction_static: estimate::serving::sglang)",
+        profile: sglang::profile,
+    },
     RuntimeRow {
         runtime: Runtime::LlamaCpp,
         names: &["llama.cpp", "llamacpp", "llama-cpp"],
@@ -75,6 +88,8 @@ pub enum Engine {
     Torch,
     /// llama.cpp's ggml buffers.
     LlamaCpp,
+    /// A serving engine's start-up budget (`estimate::serving`: vLLM, SGLang).
+    Serving,
     /// Not modelled yet: estimates are refused with this message.
     Unmodelled(&'static str),
 }
@@ -298,18 +313,6 @@ pub(crate) const TORCH_INFERENCE: InferenceProfile = InferenceProfile {
     bnb4_load: Bnb4Load::OnDevice,
     tp_weights: TpWeights::All,
 };
-
-fn unmodelled_vllm(version: Option<RuntimeVersion>) -> RuntimeProfile {
-    RuntimeProfile {
-        runtime: Runtime::Vllm,
-        version,
-        engine: Engine::Unmodelled("the vllm runtime is not modelled yet; use transformers, litgpt or llama.cpp"),
-        inference: TORCH_INFERENCE,
-        training: None,
-        loads_fp32_by_default: false,
-        lazy_cuda_loading: true,
-    }
-}
 
 #[cfg(test)]
 mod tests {
