@@ -19,14 +19,24 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Estimate peak memory of a workload, as a breakdown of named components.
+    #[command(
+        after_help = "Examples:\n  vramfit estimate llama-7b --gpu T4\n  vramfit estimate llama-7b --gpu T4 --runtime-version 4.46   # 4.x loads fp32\n  vramfit estimate llama-7b --task train --method qlora --grad-ckpt --gpu T4\n  vramfit estimate llama-2-7b --task merge --ram 32GB\n  vramfit estimate ./my-model/ --json"
+    )]
     Estimate(EstimateArgs),
     /// Whether a workload fits a GPU, and if not, ranked plans of changes that make it fit.
     ///
-    /// Without --dtype, inference starts from fp32: what transformers 4.x from_pretrained loads
-    /// without torch_dtype. A workload fits when 5 % of the GPU's usable memory (at least 512
-    /// MiB) stays free.
+    /// Without --dtype, inference starts where estimate does: the checkpoint's dtype under
+    /// transformers 5.x, fp32 under --runtime-version 4.x (from_pretrained without
+    /// torch_dtype). A workload fits when 5 % of the GPU's usable memory (at least 512 MiB)
+    /// stays free.
+    #[command(
+        after_help = "Examples:\n  vramfit fit llama-7b --gpu T4 --runtime-version 4.46\n  vramfit fit llama-7b --gpu T4 --task train\n  vramfit fit llama-7b --gpu A100-80GB --all --json"
+    )]
     Fit(FitArgs),
     /// Estimate a workload over a range of batch sizes or lengths, as a chart, SVG, CSV or JSON.
+    #[command(
+        after_help = "Examples:\n  vramfit sweep llama-7b --over batch --gpu T4\n  vramfit sweep llama-7b --over seq --task train --method qlora --svg chart.svg"
+    )]
     Sweep(SweepArgs),
     /// Show what a model is made of: parameters per component, stored dtype, sizes.
     Inspect(InspectArgs),
@@ -36,6 +46,15 @@ pub enum Command {
     Gpus(ListArgs),
     /// Score the estimator against measured cases (shared/validation format).
     Validate(ValidateArgs),
+    /// Print a shell completion script: vramfit completions bash > /etc/bash_completion.d/vramfit
+    Completions(CompletionsArgs),
+}
+
+/// `vramfit completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
 }
 
 /// `vramfit estimate`.

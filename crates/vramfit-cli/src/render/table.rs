@@ -13,7 +13,12 @@ use vramfit_io::ResolvedModel;
 
 pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let b = r.breakdown;
-    writeln!(out, "{} ({})", r.model.name, r.model.origin)?;
+    // A local path is its own origin: say it once.
+    if r.model.name == r.model.origin {
+        writeln!(out, "{}", r.model.name)?;
+    } else {
+        writeln!(out, "{} ({})", r.model.name, r.model.origin)?;
+    }
     writeln!(out, "{}", describe(r.workload, r.model))?;
     writeln!(out, "peak during: {}", b.peak_phase)?;
     writeln!(out)?;

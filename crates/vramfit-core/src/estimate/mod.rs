@@ -132,8 +132,7 @@ fn check_magnitude(spec: &ModelSpec, w: &Workload) -> Result<()> {
         .max()
         .unwrap_or(0)
         .max(spec.hidden_size);
-    // Saturating: a context of 2^62 tokens makes these products overflow even u128 (found
-    // by the Python package's odd-input test); saturated, they are simply far past the bound.
+    // u128 products of u64 factors saturate too (a --seq of 2^62 from Python is still 4 factors).
     let mul = |xs: &[u128]| xs.iter().fold(1u128, |a, &x| a.saturating_mul(x));
     let tokens = mul(&[b, ctx]);
     let products = [
