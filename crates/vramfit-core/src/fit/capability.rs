@@ -74,7 +74,12 @@ pub(crate) fn check_on(spec: &ModelSpec, w: &Workload, g: &Gpu) -> Result<()> {
         let flag = if w.kv_dtype == Some(DType::Fp8) { "--kv-dtype" } else { "--dtype" };
         return Err(Error::workload(
             flag,
-            format!("{} has no fp8 support (Ada, Hopper or newer needed); use fp16 or bf16", g.name),
+            format!(
+                "{} has no fp8 support (Ada, Hopper or newer needed); use {}",
+                g.name,
+                // Web D13: a T4 has no bf16 either, so it is not offered.
+                if g.bf16 { "fp16 or bf16" } else { "fp16" }
+            ),
         ));
     }
     let train_bf16 = w.task == Task::Train && w.training.precision.is_some_and(|p| p.compute() == DType::Bf16);
