@@ -4,7 +4,11 @@
 #   2. the Python package: a venv in target/py-venv with maturin and pytest from PyPI, the
 #      wheel built by maturin (debug profile: a release build costs minutes more on 2 cores and
 #      tests the same code), installed, and pytest on python/tests, then on validation/gpu
-#      when that folder exists.
+#      when that folder exists;
+#   3. the web page: the core compiled to wasm32 (web/build.sh), then the page end to end in
+#      headless Chromium against the CLI's --json (web/e2e; playwright-core from npm, Debian's
+#      /usr/bin/chromium). Each prints SKIPPED with the reason when this machine lacks the
+#      wasm32 target, Chromium or Node (.ci/run installs them first).
 # VRAMFIT_PY_RELEASE=1 builds the wheel with --release instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,4 +45,20 @@ if [ -d validation/gpu ]; then
   "$VENV/bin/python" -m pytest -q validation/gpu || rc=$?
   # 5: no tests collected (a folder of scripts and data only).
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then exit "$rc"; fi
+fi
+
+echo "== web page: the core compiled to wasm32 (web/build.sh), then end to end in headless Chromium"
+rc=0
+bash web/build.sh || rc=$?
+if [ "$rc" -eq 3 ]; then
+  # build.sh exits 3 only when the wasm32 target cannot be installed; it printed SKIPPED.
+  echo "SKIPPED: web page end-to-end test: web/vramfit.wasm was not built (no wasm32 target)"
+elif [ "$rc" -ne 0 ]; then
+  exit "$rc"
+elif ! command -v "${CHROMIUM:-chromium}" >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "SKIPPED: web page end-to-end test: needs Chromium and Node/npm (apt-get install chromium chromium-driver nodejs npm; .ci/run installs them)"
+else
+  (cd web/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  # The binary the page is compared with: the one cargo test just built.
+  VRAMFIT_BIN="$PWD/target/debug/vramfit" node web/e2e/e2e.mjs
 fi
