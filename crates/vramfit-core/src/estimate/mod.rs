@@ -13,7 +13,7 @@ pub mod training;
 pub mod weights;
 pub mod workload;
 
-pub use breakdown::{Breakdown, Component, Level, Levels};
+pub use breakdown::{Breakdown, Component, DeviceBuffers, Level, Levels};
 pub use profile::RuntimeProfile;
 pub use runtime::{Runtime, RuntimeVersion};
 pub use workload::{AttnImpl, LlamaCppOptions, Task, Workload};

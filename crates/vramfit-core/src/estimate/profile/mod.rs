@@ -6,7 +6,7 @@
 //! named behaviours; none of them asks which runtime it is.
 
 mod litgpt;
-mod llamacpp;
+pub mod llamacpp;
 mod meta_reference;
 mod torchtune;
 mod transformers;
@@ -167,6 +167,8 @@ pub struct InferenceProfile {
     pub bnb4_load: Bnb4Load,
     /// How tensor parallelism splits the weights.
     pub tp_weights: TpWeights,
+    /// llama.cpp's buffer behaviours at the asked build (`None`: not llama.cpp).
+    pub llamacpp: Option<llamacpp::LlamaCppBehaviour>,
 }
 
 /// The loss code a runtime trains with (its logits and cross-entropy temporaries).
@@ -293,6 +295,7 @@ pub(crate) const TORCH_INFERENCE: InferenceProfile = InferenceProfile {
     kv_in_weight_dtype_under_autocast: false,
     bnb4_load: Bnb4Load::OnDevice,
     tp_weights: TpWeights::All,
+    llamacpp: None,
 };
 
 fn unmodelled_vllm(version: Option<RuntimeVersion>) -> RuntimeProfile {

@@ -33,6 +33,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             kv_in_weight_dtype_under_autocast: false,
             bnb4_load: Bnb4Load::OnDevice,
             tp_weights: TpWeights::All,
+            llamacpp: None,
         },
         training: Some(TrainingProfile {
             // Trainer --bf16/--fp16 (autocast over fp32 master weights).
