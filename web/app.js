@@ -2,7 +2,7 @@
 // The form is the state; the URL's query string mirrors it (keys are the CLI's flag names),
 // so a link reproduces a result, and the page shows the CLI command that prints the same JSON.
 
-import { load, CoreError } from './vramfit.js';
+import { start, CoreError } from './core.js';
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
@@ -39,20 +39,37 @@ const FIELDS = [
   { flag: 'tp', kind: 'int', group: 'multi' },
   { flag: 'pp', kind: 'int', group: 'multi' },
   { flag: 'offload', kind: 'text', group: 'multi' },
+  { flag: 'offload-params', kind: 'bool', group: 'multi' },
 ];
 const LORA_METHODS = new Set(['lora', 'qlora', 'dora']);
 const DEFAULT_GPUS = ['T4'];
-const LIMIT_COLOURS = ['#b3261e', '#6a3bb0', '#a35f00', '#0e6b76', '#4d5a1e', '#8a2c6b'];
+const LIMIT_COLOURS = ['#b3261e', '#6a3bb0', '#a35f00', '#0e6b76', '#4d5a1e', '#8a2c6b', '#1f5fa8', '#7a4a12',
+  '#2e7d32', '#ad1457'];
 const PALETTE = ['#3b6fd8', '#e07b39', '#3aa675', '#c8475d', '#8a63c9', '#c9a227', '#2aa3b5', '#d05fa8',
   '#6b8e23', '#8c6d52', '#5a6b8c', '#b35c2e'];
+// One colour per component name, the same in every result (D19); names not listed get one
+// from their name's hash.
+const COMPONENT_COLOURS = {
+  weights: '#3b6fd8', kv_cache: '#e07b39', activations: '#3aa675', logits: '#c8475d', logits_and_loss: '#c8475d',
+  optimizer_state: '#8a63c9', gradients: '#c9a227', adapter_weights: '#2aa3b5', autocast_weight_copies: '#d05fa8',
+  allocator: '#8c6d52', cuda_context: '#5a6b8c', mask: '#6b8e23', buffers: '#b35c2e', kv_cache_growth: '#f0a868',
+  kv_cache_previous: '#f0a868', recomputed_layer: '#7cc49b', backward_working_set: '#4f9e6c',
+  optimizer_step_temporaries: '#b39ddb', dequantization_temporaries: '#9e9d24', quantization_transient: '#9e9d24',
+  head_gradient: '#e6c550', embedding_gradient: '#e6c550', compute_buffer: '#3aa675',
+};
+const MAX_PLANS_SHOWN = 5;
 
 let api = null;
 let catalog = { models: [], gpus: [] };
-let gpus = [];                 // GPU specs compared: catalog names or sizes ("24GiB")
+let gpus = [];                 // GPU specs compared, each with its count: "T4", "4xA100-80GB", "24GiB"
 let hubConfig = null;          // { id, rev, text } once fetched
 let lastReport = null;         // the first GPU's report (drives charts and explanations)
 let lastSweep = null;
 let lastFit = null;
+let runStarted = 0;            // when the latest run began
+let lastVerdictMs = null;      // its time from start to verdict on screen (window.vramfitPage)
+let generation = 0;            // bumped by every run(); a result for an older run is dropped
+let linkWarnings = [];         // link values the page could not take (D17)
 
 // ---------------------------------------------------------------------------------------
 // Form ⇄ request ⇄ URL
@@ -142,14 +159,30 @@ function modelFromForm() {
   }
 }
 
+/** The count typed for the next GPU added (each GPU compared keeps its own). */
 function count() {
   const n = el('count').value.trim();
-  return /^\d+$/.test(n) && Number(n) >= 1 ? Number(n) : null;
+  return /^\d+$/.test(n) && Number(n) >= 1 && Number(n) <= 1024 ? Number(n) : null;
 }
 
+/** "4xA100-80GB" → { n: 4, name: "A100-80GB" }; "T4" → { n: 1, name: "T4" }. */
+function splitSpec(spec) {
+  const m = /^(\d+)\s*[x×]\s*(.+)$/i.exec(spec.trim());
+  return m ? { n: Number(m[1]), name: m[2].trim() } : { n: 1, name: spec.trim() };
+}
+
+function joinSpec(n, name) {
+  return n > 1 ? `${n}x${name}` : name;
+}
+
+/** The GPU as --gpu takes it. */
 function gpuSpec(g) {
-  const n = count() || 1;
-  return n > 1 ? `${n}x${g}` : g;
+  return g;
+}
+
+/** The verdict list's key for a GPU: its name without the count. */
+function gpuKey(g) {
+  return splitSpec(g).name;
 }
 
 // base64url of UTF-8 text, for configs carried in the URL.
@@ -183,7 +216,6 @@ function writeUrl() {
     if (hubConfig) q.set('config', toB64(minified(hubConfig.text)));
   }
   q.set('gpu', gpus.join(','));
-  if (el('count').value.trim() !== '1') q.set('count', el('count').value.trim());
   for (const f of FIELDS) {
     const input = el(f.flag);
     if (!groupApplies(f.group)) continue;
@@ -211,15 +243,30 @@ function readUrl() {
     if (src === 'hf' && text) hubConfig = { id: q.get('hf') || 'model', rev: q.get('rev') || '', text, bytes: 0 };
     else el('config').value = text;
   }
-  gpus = q.has('gpu') ? q.get('gpu').split(',').map((s) => s.trim()).filter(Boolean) : [...DEFAULT_GPUS];
-  if (q.has('count')) el('count').value = q.get('count');
+  gpus = q.has('gpu') ? q.get('gpu').split(',').map((x) => x.trim()).filter(Boolean) : [...DEFAULT_GPUS];
+  // Older links: one count for every GPU (`count=4`); a GPU's own count (`4xA100`) wins.
+  const shared = q.has('count') && /^\d+$/.test(q.get('count')) ? Number(q.get('count')) : 1;
+  if (shared > 1) gpus = gpus.map((g) => (splitSpec(g).n > 1 ? g : joinSpec(shared, g)));
+  linkWarnings = [];
   for (const f of FIELDS) {
     if (!q.has(f.flag)) continue;
     const input = el(f.flag);
-    if (f.kind === 'bool') input.checked = q.get(f.flag) === '1' || q.get(f.flag) === 'true';
-    else input.value = q.get(f.flag);
+    const value = q.get(f.flag);
+    if (f.kind === 'bool') input.checked = value === '1' || value === 'true';
+    else if (input.tagName === 'SELECT' && ![...input.options].some((o) => o.value === value)) {
+      // A hand-edited link with a value the page has no choice for (D17): say so, keep the default.
+      linkWarnings.push(`${f.flag}=${value}`);
+    } else input.value = value;
   }
-  if (q.has('over')) el('over').value = q.get('over');
+  if (q.has('over')) {
+    if ([...el('over').options].some((o) => o.value === q.get('over'))) el('over').value = q.get('over');
+    else linkWarnings.push(`over=${q.get('over')}`);
+  }
+  const warn = $('#link-warning');
+  warn.hidden = !linkWarnings.length;
+  warn.textContent = linkWarnings.length
+    ? `This link's ${linkWarnings.join(', ')} ${linkWarnings.length > 1 ? 'are' : 'is'} not a choice here: the default is used instead.`
+    : '';
 }
 
 /** The CLI command that prints the same JSON as this page's first result. */
@@ -277,38 +324,65 @@ function applyVisibility() {
   $('.src-paste').hidden = src !== 'paste';
   $('.src-hf').hidden = src !== 'hf';
   $('#over option[value=seq]').textContent = isTrain() ? 'sequence length' : 'prompt length';
+  // llama.cpp has no SDPA: its default (-fa auto) runs flash attention where it can (D14).
+  $('#attn option[value=sdpa]').textContent = el('runtime').value === 'llama.cpp' ? 'auto (-fa auto: flash)' : 'sdpa';
 }
 
-function run() {
+/** Recompute everything from the form. The core answers in a worker; while a run is due or
+ * in flight, `<html data-pending>` is set (the e2e test waits on it); a run overtaken by a
+ * newer one is dropped. */
+async function run() {
+  generation += 1;
+  const mine = generation;
+  const stale = () => mine !== generation;
+  document.documentElement.dataset.pending = '1';
+  try {
+    await runOnce(stale);
+  } catch (e) {
+    if (!stale()) renderEmpty(messageOf(e));
+  } finally {
+    if (!stale()) delete document.documentElement.dataset.pending;
+  }
+}
+
+async function runOnce(stale) {
+  runStarted = performance.now();
   applyVisibility();
   writeUrl();
-  clearErrors();
   renderGpuChips();
   const m = modelFromForm();
   const { workload, errors } = workloadFromForm();
-  if (m.waiting) return renderEmpty(null, null, m.waiting);
+  clearErrors();
+  if (m.waiting) {
+    $('#model-info').textContent = '';
+    return renderEmpty(null, null, m.waiting);
+  }
   if (errors.length) return renderEmpty(`--${errors[0][0]}: ${errors[0][1]}`, errors[0][0]);
-  if (!count()) return renderEmpty('GPUs of each kind: give a whole number, 1 or more', 'count');
 
   const base = { ...m, workload };
-  renderModelInfo(base);
-  const results = (gpus.length ? gpus : [null]).map((g) => {
+  const info = await modelInfo(base);
+  if (stale()) return false;
+  renderModelInfo(base, info);
+  const results = await Promise.all((gpus.length ? gpus : [null]).map(async (g) => {
     const req = g ? { ...base, gpu: gpuSpec(g) } : base;
     try {
-      return { gpu: g, req, report: api.estimate(req) };
+      return { gpu: g, req, report: await api.estimate(req) };
     } catch (e) {
       return { gpu: g, req, error: messageOf(e) };
     }
-  });
+  }));
+  if (stale()) return false;
   $('#idle').hidden = true;
   $('#results').classList.remove('empty', 'verdicts-only');
   const first = results.find((r) => r.report);
   if (!first) {
     // The same error for every GPU is about the model or the workload: show it once.
     const distinct = new Set(results.map((r) => r.error));
-    if (distinct.size === 1 || !gpus.length) return renderEmpty(results[0].error);
-  }
-  if (!first) {
+    if (distinct.size === 1 || !gpus.length) {
+      renderEmpty(results[0].error);
+      offerHub(results[0].error);
+      return false;
+    }
     // Each GPU failed its own way (bf16 here, fp8 there): the verdicts say why, nothing else.
     renderEmpty(null);
     renderVerdicts(results);
@@ -325,8 +399,17 @@ function run() {
   }));
   renderBars(first.report, limits);
   renderExplain(first.report);
-  renderSweep(first.req, limits);
-  renderPlans(first.req);
+  // The verdict is on screen now; the sweep and the plans follow when the core has them.
+  lastVerdictMs = performance.now() - runStarted;
+  const [sweep, fits] = await Promise.all([
+    sweepOf(first.req, info),
+    Promise.all(results.map((r) => (r.report && r.req.gpu ? fitOf(r.req, info) : null))),
+  ]);
+  if (stale()) return false;
+  renderSweep(first.req, limits, sweep);
+  renderPlans(first.req, fits[results.indexOf(first)]);
+  renderCompare(results, fits);
+  renderAnswer(results, fits[results.indexOf(first)]);
   return true;
 }
 
@@ -350,7 +433,23 @@ function renderEmpty(message, flag, waiting) {
   $('#cli').textContent = '';
   $('#peak').textContent = '';
   $('#plans').hidden = true;
+  $('#compare-sec').hidden = true;
+  $('#answer').hidden = true;
+  $('#announce').textContent = message || waiting || '';
   return false;
+}
+
+/** A Hub-looking id that is not in the catalog: offer to read it from Hugging Face (D12). */
+function offerHub(message) {
+  const name = el('model').value.trim();
+  if (source() !== 'catalog' || !/^[\w.-]+\/[\w.-]+$/.test(name) || !/unknown model/.test(message || '')) return;
+  const go = h('button', { type: 'button', id: 'offer-hub', class: 'inline' }, `Read ${name} from Hugging Face`);
+  go.addEventListener('click', () => {
+    document.querySelector('input[name=src][value=hf]').checked = true;
+    el('hf').value = name;
+    fetchHub();
+  });
+  $('#error').append(' ', go);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -378,17 +477,16 @@ function s(tag, attrs = {}, text) {
 const modelInfos = new Map();   // catalog name → what api.model() says (parsed once)
 
 /** What the core reads from the model: for catalog models parsed once, then remembered. */
-function modelInfo(base) {
+async function modelInfo(base) {
   const key = base.config ? null : base.model.toLowerCase();
   if (key && modelInfos.has(key)) return modelInfos.get(key);
   let m = null;
-  try { m = api.model({ model: base.model, config: base.config }); } catch { /* the estimate shows the error */ }
+  try { m = await api.model({ model: base.model, config: base.config }); } catch { /* the estimate shows the error */ }
   if (key && m) modelInfos.set(key, m);
   return m;
 }
 
-function renderModelInfo(base) {
-  const m = modelInfo(base);
+function renderModelInfo(base, m) {
   const c = !base.config && m && catalog.models.find((x) => x.name === m.name);
   $('#model-info').textContent = m
     ? [m.name, c ? c.hf_id : null, m.model_type, `${(m.params / 1e9).toFixed(2)} B parameters`, `${m.layers} layers`,
@@ -399,13 +497,26 @@ function renderModelInfo(base) {
 function renderGpuChips() {
   const list = $('#gpu-chips');
   list.replaceChildren(...gpus.map((g, i) => {
+    const { n, name } = splitSpec(g);
     const remove = h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${g}`, title: `Remove ${g}` }, '×');
     remove.addEventListener('click', () => {
       gpus.splice(i, 1);
       run();
       (list.querySelector('button') || el('gpu-add')).focus();
     });
-    return h('li', { class: 'chip' }, h('span', { text: g }), remove);
+    // Each GPU has its own count (D9): 1×T4 beside 4×A100 compares both.
+    const n1 = h('input', {
+      type: 'number', min: '1', max: '1024', step: '1', value: String(n), class: 'chip-n', inputmode: 'numeric',
+      'aria-label': `How many ${name}`, 'data-gpu': name,
+    });
+    n1.addEventListener('change', () => {
+      const v = Number(n1.value);
+      if (Number.isSafeInteger(v) && v >= 1 && v <= 1024) {
+        gpus[i] = joinSpec(v, name);
+        run();
+      } else n1.value = String(n);
+    });
+    return h('li', { class: 'chip', 'data-gpu': name }, n1, h('span', { class: 'x', 'aria-hidden': 'true', text: '×' }), h('span', { text: name }), remove);
   }));
   if (!gpus.length) list.append(h('li', { class: 'hint', text: 'No GPU: add one for a verdict.' }));
 }
@@ -415,7 +526,7 @@ function renderVerdicts(results) {
   const withGpu = results.filter((r) => r.gpu);
   list.replaceChildren(...withGpu.map((r) => {
     if (r.error) {
-      return h('li', { class: 'verdict error-v', 'data-gpu': r.gpu },
+      return h('li', { class: 'verdict error-v', 'data-gpu': gpuKey(r.gpu), 'data-spec': r.gpu },
         h('b', { text: r.req.gpu }), h('span', { text: ` — cannot say: ${r.error}` }));
     }
     const rep = r.report;
@@ -427,12 +538,15 @@ function renderVerdicts(results) {
       ? `${gib(head)} GiB headroom`
       : tight ? `${gib(head)} GiB headroom, under the ${gib(rep.reserve_bytes)} GiB reserve` : `${gib(-head)} GiB short`;
     const word = fits ? 'fits' : tight ? 'tight' : 'does not fit';
-    return h('li', { class: `verdict ${fits ? 'fits' : tight ? 'tight' : 'nofit'}`, 'data-gpu': r.gpu, 'data-fits': String(fits), 'data-word': word },
+    return h('li', { class: `verdict ${fits ? 'fits' : tight ? 'tight' : 'nofit'}`, 'data-gpu': gpuKey(r.gpu), 'data-spec': r.gpu, 'data-fits': String(fits), 'data-word': word },
       h('b', { text: rep.gpu.label }),
       h('span', { class: 'usable', text: ` ${gib(rep.gpu.usable_bytes)} GiB usable${rep.gpu.count > 1 ? ' per GPU' : ''}` }),
       h('span', { class: 'badge', text: word }),
       h('span', { class: 'need', text: `needs ${gib(rep.per_gpu_bytes)} GiB${rep.gpu.count > 1 ? ' per GPU' : ''} · ${detail}` }));
   }));
+  // One line for screen readers, announced politely after each change (D15).
+  $('#announce').textContent = withGpu.map((r) => (r.error ? `${r.req.gpu}: cannot say` : `${r.report.gpu.label}: ${
+    r.report.fits ? 'fits' : r.report.headroom_bytes >= 0 ? 'tight' : 'does not fit'}, needs ${gib(r.report.per_gpu_bytes)} GiB`)).join('; ');
   const first = results.find((r) => r.report);
   $('#summary').textContent = first
     ? `Peak ${gib(first.report.total_bytes)} GiB on the device${first.report.gpu && first.report.gpu.count > 1 ? ' (per GPU)' : ''}, during ${first.report.peak_phase}.`
@@ -451,10 +565,22 @@ function nameNode(name) {
   return span;
 }
 
+function colourOf(name) {
+  if (COMPONENT_COLOURS[name]) return COMPONENT_COLOURS[name];
+  let hash = 0;
+  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return PALETTE[hash % PALETTE.length];
+}
+
 function colours(components) {
-  const map = new Map();
-  for (const c of components) if (!map.has(c.name)) map.set(c.name, PALETTE[map.size % PALETTE.length]);
-  return map;
+  return new Map(components.map((c) => [c.name, colourOf(c.name)]));
+}
+
+/** Bytes as GiB with two decimals, or MiB when that would read 0.00 GiB (D23). */
+function size(bytes) {
+  if (bytes >= 0.995 * GIB || bytes === 0) return `${gib(bytes)} GiB`;
+  const mib = bytes / 2 ** 20;
+  return `${mib >= 10 ? mib.toFixed(0) : mib.toFixed(1)} MiB`;
 }
 
 function chartWidth(node) {
@@ -473,7 +599,9 @@ function renderBars(rep, limits) {
   const labelW = narrow ? 6 : 78;
   const rowH = narrow ? 46 : 34;
   const barH = 22;
-  const top = 18 + 15 * Math.max(0, limits.length - 1);
+  // On a phone, more than two GPU labels pile up on the chart (D20): they go to the legend.
+  const labelled = !narrow || limits.length <= 2;
+  const top = 18 + (labelled ? 15 * Math.max(0, limits.length - 1) : 0);
   const plotW = W - labelW - 14;
   const H = top + levels.length * rowH + 22;
   const x = (b) => labelW + (b / max) * plotW;
@@ -499,7 +627,7 @@ function renderBars(rep, limits) {
     if (!narrow) {
       const tx = x(acc) + 4;
       const inside = tx > W - 70;
-      svg.append(s('text', { x: inside ? x(acc) - 4 : tx, y: y0 + barH / 2 + 4, class: inside ? 'val in' : 'val halo', 'text-anchor': inside ? 'end' : 'start' }, `${gib(rep.levels[level])} GiB`));
+      svg.append(s('text', { x: inside ? x(acc) - 4 : tx, y: y0 + barH / 2 + 4, class: inside ? 'val in halo' : 'val halo', 'text-anchor': inside ? 'end' : 'start' }, `${gib(rep.levels[level])} GiB`));
     }
   });
   // Axis: GiB ticks.
@@ -511,8 +639,9 @@ function renderBars(rep, limits) {
   }
   limits.forEach((l, i) => {
     const lx = x(l.bytes);
-    const ly = 12 + 15 * i;
+    const ly = labelled ? 12 + 15 * i : 12;
     svg.append(s('line', { x1: lx, x2: lx, y1: ly - 6, y2: axisY - 8, class: 'limit', stroke: l.colour }));
+    if (!labelled) return;
     const right = lx > W - 140;
     svg.append(s('text', { x: right ? lx - 4 : lx + 4, y: ly, class: 'limit-lbl halo', style: `fill:${l.colour}`, 'text-anchor': right ? 'end' : 'start' },
       `${l.label}: ${gib(l.bytes)} GiB`));
@@ -521,7 +650,11 @@ function renderBars(rep, limits) {
   $('#legend').replaceChildren(...comps.map((c) => h('li', {},
     h('span', { class: 'sw', style: `background:${colour.get(c.name)}`, 'aria-hidden': 'true' }),
     nameNode(c.name),
-    h('span', { class: 'gb', text: `${gib(c.bytes)} GiB` }))));
+    h('span', { class: 'gb', text: size(c.bytes) }))),
+  ...(labelled ? [] : limits.map((l) => h('li', { class: 'gpu-line' },
+    h('span', { class: 'sw line', style: `border-color:${l.colour}`, 'aria-hidden': 'true' }),
+    h('span', { class: 'nm', text: `${l.label} usable` }),
+    h('span', { class: 'gb', text: `${gib(l.bytes)} GiB` })))));
 }
 
 function niceStep(range, ticks) {
@@ -539,7 +672,7 @@ function renderExplain(rep) {
       h('span', { class: 'sw', style: `background:${colour.get(c.name)}`, 'aria-hidden': 'true' }),
       nameNode(c.name),
       h('span', { class: 'lv', text: c.level === 'host' ? 'cpu ram' : c.level }),
-      h('span', { class: 'gb', text: `${gib(c.bytes)} GiB` })),
+      h('span', { class: 'gb', text: size(c.bytes) })),
     h('p', { class: 'formula' }, h('code', { text: `= ${c.formula}` })),
     c.source ? h('p', { class: 'source', text: `source: ${c.source}` }) : null)));
   $('#notes').replaceChildren(...rep.notes.map((n) => h('li', { text: `note: ${n}` })));
@@ -555,24 +688,30 @@ function sweepValues(over, current, maxPositions) {
   return [...vals].filter((v) => v >= 1).sort((a, b) => a - b).slice(0, 32);
 }
 
-function renderSweep(req, limits) {
+/** The sweep's points for the chart (or its error message). */
+async function sweepOf(req, info) {
   const choice = el('over').value;
   const over = choice === 'batch' ? 'batch' : (isTrain() ? 'seq' : 'prompt');
   const current = req.workload[over] ?? Number(el(over).defaultValue);
-  const info = modelInfo(req);
   const maxPos = info ? info.max_positions : null;
-  let result;
   try {
-    result = api.sweep(req, over, sweepValues(over, current, maxPos));
+    return { over, current, result: await api.sweep(req, over, sweepValues(over, current, maxPos)) };
   } catch (e) {
-    $('#sweep').replaceChildren(h('p', { class: 'hint', text: messageOf(e) }));
+    return { over, current, error: messageOf(e) };
+  }
+}
+
+function renderSweep(req, limits, sweep) {
+  const { over, current, result, error } = sweep;
+  if (error) {
+    $('#sweep').replaceChildren(h('p', { class: 'hint', text: error }));
     return;
   }
   lastSweep = result;
   const box = $('#sweep');
   const W = chartWidth(box);
   const H = W < 480 ? 220 : 260;
-  const m = { l: 44, r: 12, t: 14, b: 40 };
+  const m = { l: 44, r: 26, t: 14, b: 40 };
   // Draw up to the first point well past the largest GPU (and at least to the current value):
   // beyond it the curve only squashes the region where the answer changes. The table below
   // the chart keeps every point.
@@ -603,7 +742,9 @@ function renderSweep(req, limits) {
   const every = Math.ceil(xs.length / (W < 480 ? 5 : 10));
   xs.forEach((v, i) => {
     if (i % every && i !== xs.length - 1) return;
-    svg.append(s('text', { x: x(v), y: H - m.b + 16, class: 'tick', 'text-anchor': 'middle' }, v >= 1024 ? `${v / 1024}k` : String(v)));
+    // The last tick ends at the axis' end, so it is never clipped (D20).
+    const last = i === xs.length - 1 && xs.length > 1;
+    svg.append(s('text', { x: x(v), y: H - m.b + 16, class: 'tick', 'text-anchor': last ? 'end' : 'middle' }, v >= 1024 ? `${v / 1024}k` : String(v)));
   });
   svg.append(s('text', { x: (m.l + W - m.r) / 2, y: H - 6, class: 'lbl', 'text-anchor': 'middle' }, what));
   // GPU lines, labelled at the left where the curve is lowest; a halo keeps the label
@@ -658,10 +799,17 @@ function parseFlags(text) {
   return out;
 }
 
-function applyPlan(flags) {
+async function applyPlan(flags) {
   for (const [flag, value] of flags) {
-    if (flag === 'gpus') { el('count').value = String(value); continue; }
+    if (flag === 'gpus') {
+      // The plan's GPU count is for the first GPU compared, the one the plans are for.
+      if (gpus.length) gpus[0] = joinSpec(Number(value), splitSpec(gpus[0]).name);
+      continue;
+    }
     const input = el(flag);
+    // A setting inside the closed "Several GPUs" section: open it, so the change shows (D11).
+    const details = input.closest('details');
+    if (details) details.open = true;
     if (input.type === 'checkbox') input.checked = value === true || value === 'true';
     else {
       if (input.tagName === 'SELECT' && ![...input.options].some((o) => o.value === value)) input.append(h('option', { value, text: value }));
@@ -670,7 +818,7 @@ function applyPlan(flags) {
     if (flag === 'zero') el('fsdp').value = '';
     if (flag === 'fsdp') el('zero').value = '';
   }
-  run();
+  await run();
   $('#verdict-h').scrollIntoView({ block: 'start' });
   $('#results').focus({ preventScroll: true });
 }
@@ -687,29 +835,48 @@ function describeLimits(l) {
   return parts.join(' · ');
 }
 
-function renderPlans(req) {
+/** The fit request for a GPU, and the core's answer (or its error). */
+async function fitOf(req, info) {
+  // The page's "checkpoint's" dtype is the checkpoint's dtype for fit too (without --dtype,
+  // `vramfit fit` starts inference from fp32, what from_pretrained loads by default). A bf16
+  // checkpoint on a GPU without bf16 runs in fp16, as the estimate does (D6).
+  const fitReq = { ...req, workload: { ...req.workload } };
+  if (!isTrain() && !fitReq.workload.dtype && !fitReq.workload.quant && info && info.torch_dtype && !info.quantization) {
+    const g = catalog.gpus.find((x) => x.name === splitSpec(req.gpu).name);
+    fitReq.workload.dtype = info.torch_dtype === 'bf16' && g && !g.bf16 ? 'fp16' : info.torch_dtype;
+  }
+  try {
+    return { fitReq, answer: await api.fit(fitReq) };
+  } catch (e) {
+    return { fitReq, error: messageOf(e) };
+  }
+}
+
+/** A plan's flags, each `--flag value` kept on one line (D21). */
+function flagsNode(text) {
+  const code = h('code', { class: 'flags' });
+  parseFlags(text).forEach(([flag, value], i) => {
+    if (i) code.append(' ');
+    code.append(h('span', { class: 'flag', text: value === true ? `--${flag}` : `--${flag} ${value}` }));
+  });
+  return code;
+}
+
+function renderPlans(req, fitted) {
   const section = $('#plans');
   lastFit = null;
-  if (!api.fit || !req.gpu) {
+  if (!fitted || !req.gpu) {
     section.hidden = true;
     return;
   }
-  // The page's "checkpoint's" dtype is the checkpoint's dtype for fit too (without --dtype,
-  // `vramfit fit` starts inference from fp32, what from_pretrained loads by default).
-  const fitReq = { ...req, workload: { ...req.workload } };
-  const info = modelInfo(req);
-  if (!isTrain() && !fitReq.workload.dtype && !fitReq.workload.quant && info && info.torch_dtype && !info.quantization) {
-    fitReq.workload.dtype = info.torch_dtype;
-  }
+  const { fitReq, answer, error } = fitted;
   section.hidden = false;
-  let answer;
-  try {
-    answer = api.fit(fitReq);
-  } catch (e) {
-    $('#fit-summary').textContent = messageOf(e);
+  if (error) {
+    $('#fit-summary').textContent = error;
     for (const id of ['#fit-limits', '#fit-notes', '#plan-list', '#fit-gpus']) $(id).replaceChildren();
     $('#fit-cli').textContent = '';
     $('#fit-json').textContent = '';
+    $('#plans-more').hidden = true;
     return;
   }
   lastFit = answer;
@@ -723,25 +890,81 @@ function renderPlans(req) {
   const grow = describeLimits(answer.limits);
   $('#fit-limits').textContent = a.fits ? `${grow.charAt(0).toUpperCase()}${grow.slice(1)}.` : '';
   $('#fit-notes').replaceChildren(...answer.notes.map((n) => h('li', { text: `note: ${n}` })));
-  $('#plan-list').replaceChildren(...answer.plans.map((p) => {
+  const items = answer.plans.map((p, i) => {
     const flags = parseFlags(p.flags);
     const apply = applicable(flags)
       ? h('button', { type: 'button', class: 'apply', 'aria-label': `Apply plan ${p.rank}: ${p.flags}` }, 'Apply')
-      : null;
-    if (apply) apply.addEventListener('click', () => applyPlan(flags));
-    return h('li', { class: 'plan', 'data-rank': p.rank, 'data-flags': p.flags },
-      h('div', { class: 'plan-head' }, h('code', { class: 'flags', text: p.flags }), apply),
+      : h('span', { class: 'hint no-apply', text: 'set on the command line' });
+    if (apply.tagName === 'BUTTON') apply.addEventListener('click', () => applyPlan(flags));
+    return h('li', { class: 'plan', 'data-rank': p.rank, 'data-flags': p.flags, hidden: i >= MAX_PLANS_SHOWN },
+      h('div', { class: 'plan-head' }, flagsNode(p.flags), apply),
       h('p', { class: 'what', text: p.changes.map((c) => c.description).join('; ') }),
       h('p', { class: 'mem', text: `${gib(p.per_gpu_bytes)} GiB per GPU · ${gib(p.headroom_bytes)} GiB free · peak during ${p.peak_phase}` }),
       h('p', { class: 'hint', text: `then: ${describeLimits(p.limits)}` }),
       h('p', { class: 'cost', text: `cost: ${p.cost}` }));
-  }));
+  });
+  $('#plan-list').replaceChildren(...items);
+  // Long lists push the charts far down (D16): the first few, and a button for the rest.
+  const more = $('#plans-more');
+  more.hidden = items.length <= MAX_PLANS_SHOWN;
+  more.textContent = `Show all ${items.length} plans`;
+  more.onclick = () => {
+    for (const li of items) li.hidden = false;
+    more.hidden = true;
+  };
   const others = answer.limits.gpus_that_fit || [];
   $('#fit-gpus').textContent = !a.fits && others.length
     ? `Catalog GPUs that fit it as asked, smallest first: ${others.map((g) => `${g.name} (${gib(g.usable_bytes)} GiB)`).join(', ')}.`
     : '';
   $('#fit-cli').textContent = cliCommand(fitReq, 'fit');
   $('#fit-json').textContent = JSON.stringify(answer, null, 2);
+}
+
+/** Every GPU compared side by side: verdict, headroom, and how far it stretches. */
+function renderCompare(results, fits) {
+  const rows = results.map((r, i) => ({ r, f: fits[i] })).filter(({ r }) => r.gpu);
+  const sec = $('#compare-sec');
+  sec.hidden = rows.length < 2;
+  if (rows.length < 2) return;
+  const cell = (text) => h('td', { text });
+  $('#compare').replaceChildren(
+    h('thead', {}, h('tr', {}, ...['GPU', 'usable per GPU', 'needs per GPU', 'headroom', 'verdict', 'largest batch', 'longest context']
+      .map((t) => h('th', { scope: 'col', text: t })))),
+    h('tbody', {}, ...rows.map(({ r, f }) => {
+      if (r.error) return h('tr', { 'data-gpu': gpuKey(r.gpu) }, h('th', { scope: 'row', text: r.req.gpu }), h('td', { colspan: 6, text: r.error }));
+      const rep = r.report;
+      const tight = !rep.fits && rep.headroom_bytes >= 0;
+      const l = f && f.answer && f.answer.as_asked && f.answer.as_asked.limits ? f.answer.as_asked.limits : (f && f.answer ? f.answer.limits : null);
+      const num = (v) => (v === null || v === undefined ? '—' : Number(v).toLocaleString('en'));
+      return h('tr', { 'data-gpu': gpuKey(r.gpu), 'data-fits': String(rep.fits) },
+        h('th', { scope: 'row', text: rep.gpu.label }),
+        cell(`${gib(rep.gpu.usable_bytes)} GiB`),
+        cell(`${gib(rep.per_gpu_bytes)} GiB`),
+        cell(`${rep.headroom_bytes < 0 ? '−' : ''}${gib(Math.abs(rep.headroom_bytes))} GiB`),
+        cell(rep.fits ? 'fits' : tight ? 'tight' : 'does not fit'),
+        cell(l ? num(l.max_batch) : '—'),
+        cell(l ? num(l.max_context) : '—'));
+    })));
+}
+
+/** On a phone, the answer first (D10): each verdict in one line and the best plan, above the form. */
+function renderAnswer(results, fitted) {
+  const box = $('#answer');
+  const withGpu = results.filter((r) => r.gpu && r.report);
+  box.hidden = !withGpu.length;
+  if (!withGpu.length) return;
+  const plan = fitted && fitted.answer && !fitted.answer.as_asked.fits && fitted.answer.plans[0];
+  box.replaceChildren(
+    h('ul', { class: 'answer-list' }, ...withGpu.map((r) => {
+      const rep = r.report;
+      const tight = !rep.fits && rep.headroom_bytes >= 0;
+      const word = rep.fits ? 'fits' : tight ? 'tight' : 'does not fit';
+      return h('li', { class: rep.fits ? 'fits' : tight ? 'tight' : 'nofit', 'data-gpu': gpuKey(r.gpu) },
+        h('b', { text: rep.gpu.label }), ` ${word} · needs ${gib(rep.per_gpu_bytes)} GiB · `,
+        rep.headroom_bytes >= 0 ? `${gib(rep.headroom_bytes)} GiB free` : `${gib(-rep.headroom_bytes)} GiB short`);
+    })),
+    plan ? h('p', { class: 'answer-plan' }, 'Best change: ', flagsNode(plan.flags), ` → ${gib(plan.per_gpu_bytes)} GiB`) : null,
+    h('p', {}, h('a', { href: '#results' }, 'Details'), ' · ', h('a', { href: '#inputs' }, 'Change the settings')));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -751,8 +974,18 @@ function hubUrl(id, rev) {
   return `https://huggingface.co/${id}/resolve/${encodeURIComponent(rev || 'main')}/config.json`;
 }
 
+/** "org/name", or a Hub page's address with its revision ("…/org/name/tree/v2", D26). */
+function hubId(text) {
+  const t = text.trim().replace(/^https?:\/\/(www\.)?huggingface\.co\//, '').replace(/[?#].*$/, '').replace(/\/+$/, '');
+  const m = /^([\w.-]+\/[\w.-]+)(?:\/(?:tree|blob|resolve)\/([^/]+)(?:\/.*)?)?$/.exec(t);
+  return m ? { id: m[1], rev: m[2] ? decodeURIComponent(m[2]) : null } : { id: t, rev: null };
+}
+
 async function fetchHub() {
-  const id = el('hf').value.trim().replace(/^https:\/\/huggingface\.co\//, '');
+  const parsed = hubId(el('hf').value);
+  const id = parsed.id;
+  if (parsed.rev && !el('hf-rev').value.trim()) el('hf-rev').value = parsed.rev;
+  if (id !== el('hf').value.trim()) el('hf').value = id;
   const rev = el('hf-rev').value.trim();
   const status = $('#hf-status');
   clearErrors();
@@ -777,7 +1010,7 @@ async function fetchHub() {
     return;
   }
   try {
-    api.model({ model: id, config: text });
+    await api.model({ model: id, config: text });
   } catch (e) {
     status.textContent = '';
     showError(messageOf(e), 'hf');
@@ -791,7 +1024,7 @@ async function fetchHub() {
 // ---------------------------------------------------------------------------------------
 // Wiring
 
-function addGpu() {
+async function addGpu() {
   const name = el('gpu-add').value.trim();
   const size = el('gpu-custom').value.trim();
   clearErrors();
@@ -799,19 +1032,23 @@ function addGpu() {
     if (!value) continue;
     let spec;
     try {
-      spec = api.gpu(value);
+      spec = await api.gpu(value);
     } catch (e) {
       showError(messageOf(e), input);
       return;
     }
-    // Catalog GPUs by their canonical name; sizes as typed. A count typed here ("2xT4") goes
-    // to the count field, which applies to every GPU compared.
-    const name1 = spec.gpu ? spec.gpu.name : value.replace(/^\d+\s*[x×]\s*/i, '');
-    if (spec.count > 1) el('count').value = String(spec.count);
-    if (!gpus.includes(name1)) gpus.push(name1);
+    // Catalog GPUs by their canonical name, sizes without spaces ("16 GB" = "16GB", D25);
+    // a count typed with it ("2xT4") wins over the count field.
+    const plain = value.replace(/^\d+\s*[x×]\s*/i, '');
+    const name1 = spec.gpu ? spec.gpu.name : plain.replace(/\s+/g, '');
+    const n = spec.count > 1 ? spec.count : (count() || 1);
+    const existing = gpus.findIndex((g) => splitSpec(g).name.toLowerCase() === name1.toLowerCase());
+    if (existing >= 0) gpus[existing] = joinSpec(n, splitSpec(gpus[existing]).name);
+    else gpus.push(joinSpec(n, name1));
     el(input).value = '';
   }
-  run();
+  el('count').value = '1';
+  await run();
 }
 
 function debounce(f, ms) {
@@ -822,27 +1059,29 @@ function debounce(f, ms) {
 async function main() {
   const t0 = performance.now();
   try {
-    api = await load();
+    api = await start();
   } catch (e) {
     $('#loading').textContent = `Could not load the WebAssembly core: ${e.message}. Serve web/ over HTTP (python3 -m http.server -d web) after bash web/build.sh.`;
     return;
   }
   performance.mark('vramfit:loaded');
-  catalog = { models: api.models(), gpus: api.gpus() };
+  const [models, gpuList] = await Promise.all([api.models(), api.gpus()]);
+  catalog = { models, gpus: gpuList };
   performance.mark('vramfit:catalog');
   $('#model-list').replaceChildren(...catalog.models.map((m) => h('option', { value: m.name, label: m.hf_id })));
   $('#gpu-list').replaceChildren(...catalog.gpus.map((g) => h('option', { value: g.name, label: `${(g.usable_bytes / GIB).toFixed(1)} GiB usable · ${g.vendor} ${g.architecture}` })));
 
   readUrl();
-  run();
+  await run();
   performance.mark('vramfit:first-result');
   $('#loading').remove();
 
-  // Typing waits for a pause; <html data-pending> says a run is due (the e2e test waits on it).
-  const debounced = debounce(() => { delete document.documentElement.dataset.pending; run(); }, 150);
+  // Typing waits for a pause; <html data-pending> says a run is due or in flight (the e2e
+  // test waits on it).
+  const debounced = debounce(run, 150);
   const later = () => { document.documentElement.dataset.pending = '1'; debounced(); };
   $('#inputs').addEventListener('input', (e) => {
-    if (['gpu-add', 'gpu-custom', 'hf', 'hf-rev'].includes(e.target.id)) return;
+    if (['gpu-add', 'gpu-custom', 'hf', 'hf-rev', 'count'].includes(e.target.id) || e.target.classList.contains('chip-n')) return;
     if (e.target.type === 'radio' || e.target.tagName === 'SELECT' || e.target.type === 'checkbox') run();
     else later();
   });
@@ -878,7 +1117,9 @@ async function main() {
     report: () => lastReport,
     sweep: () => lastSweep,
     fit: () => lastFit,
-    info: api.info(),
+    verdictMs: () => lastVerdictMs,
+    info: api.infoNow,
+    worker: api.worker,
   };
 }
 

@@ -23,6 +23,24 @@ const bin = process.env.VRAMFIT_BIN || path.join(repo, 'target', 'debug', 'vramf
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const GIB = 2 ** 30;
 const gib = (b) => (b / GIB).toFixed(2);
+/** The page's size format: GiB, or MiB where GiB would read 0.00 (D23). */
+const size = (b) => {
+  if (b >= 0.995 * GIB || b === 0) return `${gib(b)} GiB`;
+  const mib = b / 2 ** 20;
+  return `${mib >= 10 ? mib.toFixed(0) : mib.toFixed(1)} MiB`;
+};
+/** WCAG contrast ratio of two "rgb(r, g, b)" colours. */
+function contrast(a, b) {
+  const lum = (c) => {
+    const [r, g, bl] = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map((v) => {
+      const x = v / 255;
+      return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
 fs.mkdirSync(out, { recursive: true });
 
 // ---------------------------------------------------------------------------------------
@@ -255,7 +273,7 @@ test('the page shows the numbers the CLI prints, for the same settings', async (
     }
     const legend = await page.locator('#legend').innerText();
     for (const c of report.components.filter((x) => x.level !== 'host' && x.bytes > 0)) {
-      assert.ok(legend.includes(c.name) && legend.includes(`${gib(c.bytes)} GiB`), `${query}: ${c.name}`);
+      assert.ok(legend.includes(c.name) && legend.includes(size(c.bytes)), `${query}: ${c.name} ${size(c.bytes)}`);
     }
   }
   // An impossible setting: the same message on both sides.
@@ -440,6 +458,192 @@ test('screenshots at desktop and phone sizes; nothing wider than a phone', async
     await page.context().close();
   }
   notes.push(`screenshots in ${path.relative(repo, out)}/`);
+});
+
+test('web QA defects D6–D12: bf16 on a T4, per-GPU counts, stale model line, answer first on a phone, Apply opens its section, a Hub id in the catalog box', async (browser) => {
+  // D6: a bf16 checkpoint on a T4 fits, and the plans panel has no error under it.
+  let page = await open(browser, '?model=mistral-7b-v0.1&gpu=T4');
+  assert.equal((await verdict(page, 'T4')).fits, 'true');
+  assert.doesNotMatch(await page.locator('#fit-summary').innerText(), /--dtype|bf16 support/);
+  assert.match(await page.locator('#fit-summary').innerText(), /^Fits as asked/);
+  // D7: a link with the CLI's count syntax; the chip carries the count and changing it works.
+  await page.goto(`${base}?model=llama-7b&gpu=8xH100-SXM`);
+  await page.waitForSelector('html[data-ready="1"]');
+  assert.equal(await page.inputValue('#gpu-chips input[data-gpu="H100-SXM"]'), '8');
+  await page.fill('#gpu-chips input[data-gpu="H100-SXM"]', '2');
+  await page.press('#gpu-chips input[data-gpu="H100-SXM"]', 'Enter');
+  await page.locator('#gpu-chips input[data-gpu="H100-SXM"]').dispatchEvent('change');
+  await settled(page);
+  assert.ok(await page.isHidden('#error'), await page.locator('#error').innerText());
+  assert.match((await verdict(page, 'H100-SXM')).text, /2×H100-SXM/);
+  assert.match(page.url(), /gpu=2xH100-SXM/);
+  // D9: adding 4×A100 keeps the T4 a single T4, and both say their count.
+  await page.goto(`${base}?model=llama-7b&gpu=T4`);
+  await page.waitForSelector('html[data-ready="1"]');
+  await page.fill('#count', '4');
+  await page.fill('#gpu-add', 'A100-40GB');
+  await page.press('#gpu-add', 'Enter');
+  await page.locator('#verdicts li[data-gpu="A100-40GB"]').waitFor();
+  await settled(page);
+  assert.match((await verdict(page, 'A100-40GB')).text, /4×A100-40GB/);
+  assert.doesNotMatch((await verdict(page, 'T4')).text, /×T4/);
+  assert.match((await sameAsCli(page)).command, /--gpu T4 /);
+  // The GPUs side by side: one row each, with how far each stretches.
+  assert.equal(await page.locator('#compare tbody tr').count(), 2);
+  assert.match(await page.locator('#compare').innerText(), /largest batch/);
+  // D8: switching to an empty paste box clears the model line.
+  await page.check('input[name=src][value=paste]');
+  await settled(page);
+  assert.equal((await page.locator('#model-info').innerText()).trim(), '');
+  await page.context().close();
+
+  // D10: on a phone the verdict is on the first screen.
+  page = await open(browser, '?model=llama-7b&gpu=T4&task=train&method=lora', { width: 390, height: 844 });
+  const answer = await page.locator('#answer').boundingBox();
+  assert.ok(answer && answer.y < 844 - 40, `the answer starts at ${answer && answer.y}px`);
+  assert.match(await page.locator('#answer').innerText(), /T4 does not fit/);
+  assert.match(await page.locator('#answer').innerText(), /Best change: --/);
+  await page.screenshot({ path: path.join(out, 'phone-answer-first.png') });
+  await page.context().close();
+
+  // D11: applying a ZeRO/FSDP plan opens the section it changed; the --offload-params plan applies too.
+  page = await open(browser, '?model=llama-2-13b&gpu=4xA100-80GB&task=train');
+  const plans = JSON.parse(await page.locator('#fit-json').textContent()).plans;
+  const sharded = plans.find((p) => /--(zero|fsdp) /.test(p.flags));
+  assert.ok(sharded, plans.map((p) => p.flags).join(' | '));
+  if (await page.locator('#plans-more').isVisible()) await page.click('#plans-more');
+  assert.equal(await page.locator('#plan-list li .no-apply').count(), 0, 'every plan has Apply');
+  await page.locator(`#plan-list li[data-rank="${sharded.rank}"] button.apply`).click();
+  await settled(page);
+  assert.equal(await page.evaluate(() => document.querySelector('details.multi').open), true);
+  assert.equal((await pageReport(page)).per_gpu_bytes, sharded.per_gpu_bytes);
+  await page.context().close();
+
+  // D12: a Hub id typed in the catalog box is offered a route to Hugging Face.
+  const config = fs.readFileSync(path.join(repo, 'crates/vramfit-core/data/configs/huggyllama__llama-7b.json'), 'utf8');
+  page = await open(browser, '?model=llama-7b&gpu=T4');
+  await page.route('https://huggingface.co/**', (route) => route.fulfill({ status: 200, contentType: 'application/json', headers: { 'access-control-allow-origin': '*' }, body: config }));
+  await page.fill('#model', 'someone/some-llama');
+  await settled(page);
+  await page.click('#offer-hub');
+  await page.waitForFunction(() => document.querySelector('#hf-status').textContent.startsWith('Read'));
+  assert.equal(await page.inputValue('#hf'), 'someone/some-llama');
+  assert.equal((await pageReport(page)).model, 'someone/some-llama');
+  // D26: a Hub page's address with /tree/<rev> gives the id and the revision.
+  const asked = [];
+  await page.unroute('https://huggingface.co/**');
+  await page.route('https://huggingface.co/**', (route) => { asked.push(route.request().url()); return route.fulfill({ status: 200, contentType: 'application/json', headers: { 'access-control-allow-origin': '*' }, body: config }); });
+  await page.fill('#hf', 'https://huggingface.co/huggyllama/llama-7b/tree/v2');
+  await page.fill('#hf-rev', '');
+  await page.click('#hf-fetch');
+  await page.waitForFunction(() => document.querySelector('#hf-status').textContent.startsWith('Read huggyllama'));
+  assert.deepEqual(asked, ['https://huggingface.co/huggyllama/llama-7b/resolve/v2/config.json']);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('web QA defects D14–D28: llama.cpp attention, announcements, long plan lists, bad links, contrast, stable colours, MiB, sizes, dark mode; the core in a worker', async (browser) => {
+  let page = await open(browser, '?model=llama-2-7b&gpu=RTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m');
+  // D14: llama.cpp's attention is not "sdpa".
+  assert.match(await page.locator('#attn option[value=sdpa]').innerText(), /auto/);
+  // D15: the verdict is announced.
+  assert.equal(await page.getAttribute('#announce', 'aria-live'), 'polite');
+  assert.match(await page.locator('#announce').innerText(), /RTX-3060-12GB: (fits|tight|does not fit)/);
+  // D23: small components in MiB, not 0.00 GiB.
+  assert.doesNotMatch(await page.locator('#legend').innerText(), /\b0\.00 GiB/);
+  // The core runs in a worker.
+  assert.equal(await page.evaluate(() => window.vramfitPage.worker), true);
+  await page.context().close();
+
+  // D16: eighteen plans do not push the charts down: five, then a button.
+  page = await open(browser, '?model=llama-2-13b&gpu=2xA100-80GB&task=train');
+  const n = JSON.parse(await page.locator('#fit-json').textContent()).plans.length;
+  assert.ok(n > 5, `${n} plans`);
+  assert.equal(await page.locator('#plan-list li:visible').count(), 5);
+  await page.click('#plans-more');
+  assert.equal(await page.locator('#plan-list li:visible').count(), n);
+  // D18: the focus ring and input borders at 3:1 or more on the card.
+  const ring = await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--focus').trim());
+  await page.focus('#batch');
+  const [outline, border, card] = await page.evaluate(() => {
+    const b = document.querySelector('#batch');
+    const s = getComputedStyle(b);
+    return [s.outlineColor, s.borderTopColor, getComputedStyle(b.closest('fieldset')).backgroundColor];
+  });
+  assert.ok(contrast(outline, card) >= 3, `focus ring ${ring} ${outline} on ${card}: ${contrast(outline, card).toFixed(2)}`);
+  assert.ok(contrast(border, card) >= 3, `input border ${border}: ${contrast(border, card).toFixed(2)}`);
+  // D19: a component keeps its colour from one result to the next.
+  const colourOf = async (name) => page.evaluate((nm) => {
+    const li = [...document.querySelectorAll('#legend li')].find((x) => x.textContent.includes(nm));
+    return li && getComputedStyle(li.querySelector('.sw')).backgroundColor;
+  }, name);
+  const before = await colourOf('gradients');
+  await page.selectOption('#method', 'lora');
+  await settled(page);
+  await page.selectOption('#method', 'full');
+  await page.check('#grad-ckpt');
+  await settled(page);
+  assert.ok(before && before === await colourOf('gradients'), 'gradients keep their colour');
+  await page.context().close();
+
+  // D17: a hand-edited link with values the page has no choice for says so.
+  page = await open(browser, '?model=llama-7b&gpu=T4&task=bogus&dtype=fp64&over=new');
+  assert.ok(await page.isVisible('#link-warning'));
+  assert.match(await page.locator('#link-warning').innerText(), /task=bogus, dtype=fp64, over=new/);
+  assert.equal(await page.inputValue('#task'), 'generate');
+  // D25: "16 GB" and "16GB" are one GPU.
+  await page.fill('#gpu-custom', '16 GB');
+  await page.click('#gpu-add-btn');
+  await settled(page);
+  await page.fill('#gpu-custom', '16GB');
+  await page.click('#gpu-add-btn');
+  await settled(page);
+  assert.equal(await page.locator('#gpu-chips li').count(), 2);
+  await page.context().close();
+
+  // D20: many GPUs on a phone: the bars carry no pile of labels, the legend names the lines.
+  page = await open(browser, '?model=llama-7b&gpu=T4,L4,A10G,RTX-4090,A100-40GB,H100-SXM', { width: 390, height: 844 });
+  assert.equal(await page.locator('#bars svg .limit-lbl').count(), 0);
+  assert.equal(await page.locator('#legend li.gpu-line').count(), 6);
+  const colours = await page.$$eval('#bars svg .limit', (ls) => ls.map((l) => l.getAttribute('stroke')));
+  assert.equal(new Set(colours).size, colours.length, 'one colour per GPU line');
+  await page.context().close();
+
+  // D28: dark mode follows the system.
+  const context = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  await page.goto(`${base}?model=llama-7b&gpu=T4`);
+  await page.waitForSelector('html[data-ready="1"]');
+  const bg = await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  assert.ok(contrast(bg, 'rgb(0, 0, 0)') < 2, `dark background: ${bg}`);
+  await page.screenshot({ path: path.join(out, 'desktop-dark.png'), fullPage: true });
+  await context.close();
+});
+
+test('input to verdict stays quick for the slowest catalog workloads, and typing never waits on the core', async (browser) => {
+  const page = await open(browser, '?model=llama-3.1-405b&gpu=8xH100-SXM&task=train&zero=3');
+  const times = [];
+  const verdicts = [];
+  for (const optimizer of ['adamw-8bit', 'adafactor', 'adamw']) {
+    const t0 = Date.now();
+    await page.selectOption('#optimizer', optimizer);
+    await settled(page);
+    times.push(Date.now() - t0);
+    verdicts.push(await page.evaluate(() => window.vramfitPage.verdictMs()));
+  }
+  // Typing while the core works: the main thread answers at once.
+  const lag = await page.evaluate(async () => {
+    document.querySelector('#batch').value = '5';
+    document.querySelector('#batch').dispatchEvent(new Event('input', { bubbles: true }));
+    await new Promise((r) => { setTimeout(r, 160); });
+    const t = performance.now();
+    await new Promise((r) => { setTimeout(r, 0); });
+    return performance.now() - t;
+  });
+  notes.push(`llama-3.1-405b ZeRO-3 training on 8×H100, a select changed: verdict on screen after ${verdicts.map((v) => v.toFixed(0)).join(', ')} ms; everything (sweep and ranked plans too) after ${times.join(', ')} ms; main-thread lag while the core works: ${lag.toFixed(1)} ms`);
+  fs.writeFileSync(path.join(out, 'input-to-verdict.json'), JSON.stringify({ verdict_ms: verdicts, all_ms: times, main_thread_lag_ms: lag }, null, 2));
+  assert.ok(lag < 50, `the main thread was blocked ${lag} ms`);
+  await page.context().close();
 });
 
 // ---------------------------------------------------------------------------------------
