@@ -7,6 +7,7 @@ mod fit;
 mod formats;
 mod golden;
 mod inference;
+mod llamacpp;
 mod params;
 mod props;
 mod snapshots;
