@@ -520,6 +520,9 @@ pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verd
     if !b.devices.is_empty() {
         v["devices"] = json!(b.devices);
     }
+    if let Some(o) = &b.ollama {
+        v["ollama"] = json!(o);
+    }
     if let Some(verdict) = verdict {
         v["gpu"] =
             json!({"label": verdict.gpu.label, "count": verdict.gpu.count, "usable_bytes": verdict.gpu.usable_bytes});

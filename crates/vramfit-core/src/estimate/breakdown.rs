@@ -105,6 +105,9 @@ pub struct Breakdown {
     /// GPU, then host memory); empty otherwise. The components are the busiest GPU's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<DeviceBuffers>,
+    /// Ollama's own printed estimate (`--runtime ollama`), beside what llama.cpp allocates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ollama: Option<super::ollama::OllamaEstimate>,
 }
 
 /// One device's buffers, as a runtime that places buffers per device prints them.
@@ -135,7 +138,15 @@ impl Breakdown {
             Levels { allocated: sum(Level::Allocated), reserved: sum(Level::Reserved), device: sum(Level::Device) };
         let host_bytes =
             components.iter().filter(|c| c.level == Level::Host).fold(0u64, |a, c| a.saturating_add(c.bytes));
-        Breakdown { components, peak_phase: peak_phase.to_string(), levels, host_bytes, notes, devices: Vec::new() }
+        Breakdown {
+            components,
+            peak_phase: peak_phase.to_string(),
+            levels,
+            host_bytes,
+            notes,
+            devices: Vec::new(),
+            ollama: None,
+        }
     }
 
     /// What must fit on the device.

@@ -412,15 +412,27 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             format!("llama.cpp runs decoder models; {} is an encoder", spec.model_type),
         ));
     }
-    let b = w.profile().inference.llamacpp.unwrap_or_else(|| LlamaCppBehaviour::of(w.runtime_version));
+    let profile = w.profile();
+    let b = profile.inference.llamacpp.unwrap_or_else(|| LlamaCppBehaviour::of(w.runtime_version));
+    let ollama = profile.inference.ollama;
     let o = &w.llama_cpp;
-    let k_type = kv_cache_type(w)?;
-    let v_type = v_cache_type(w)?;
+    let mut k_type = kv_cache_type(w)?;
+    let mut v_type = v_cache_type(w)?;
     let flash = o.flash_attn.unwrap_or(match w.attn {
         AttnImpl::Flash => true,
         AttnImpl::Eager | AttnImpl::Math => false,
         AttnImpl::Sdpa => b.flash_by_default,
     });
+    let mut notes = Vec::new();
+    if ollama.is_some() && !flash && (k_type.block > 1 || v_type.block > 1) {
+        // llm/memory.go: OLLAMA_KV_CACHE_TYPE is used only with flash attention.
+        notes.push(format!(
+            "Ollama ignores the {}/{} KV cache type without flash attention (OLLAMA_FLASH_ATTENTION=1): f16",
+            k_type.name, v_type.name
+        ));
+        k_type = cache_type("F16", "--cache-type-k")?;
+        v_type = k_type;
+    }
     if v_type.block > 1 && !flash {
         return Err(Error::workload(
             "--attn",
@@ -486,7 +498,6 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     put(&mut bufs, Dev::Cpu, &|x| x.model = x.model.saturating_add(place.input));
     let mut moved_experts = 0u64;
     let mut last_host_layer: Option<usize> = None;
-    let mut notes = Vec::new();
     let mut unmatched: Vec<&str> = rules.iter().map(|r| r.text.as_str()).collect();
     for (i, &bytes) in place.layers.iter().enumerate() {
         let home = layer_dev.get(i).copied().unwrap_or(Dev::Cpu);
@@ -581,9 +592,14 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     }
 
     // ---- KV cache -------------------------------------------------------------------------
-    let asked = w.kv_prealloc.unwrap_or_else(|| w.batch.saturating_mul(w.prompt.saturating_add(w.new_tokens))).max(1);
+    let n_seq = o.n_seq_max.unwrap_or(ollama.map_or(w.batch, |d| d.num_parallel)).max(1);
+    // Ollama's num_ctx is per sequence; its runner gets num_ctx × num_parallel.
+    let asked = match ollama {
+        Some(d) => w.kv_prealloc.unwrap_or_else(|| d.num_ctx_for(None)).saturating_mul(n_seq),
+        None => w.kv_prealloc.unwrap_or_else(|| w.batch.saturating_mul(w.prompt.saturating_add(w.new_tokens))),
+    }
+    .max(1);
     let n_ctx = align_up(asked, CTX_PAD);
-    let n_seq = o.n_seq_max.unwrap_or(w.batch).max(1);
     let n_batch = n_ctx.min(o.n_batch.unwrap_or(b.default_batch).max(1));
     let t = if b.has_ubatch { n_batch.min(o.n_ubatch.unwrap_or(DEFAULT_UBATCH).max(1)) } else { n_batch };
     let honor_swa = spec.quirks.llamacpp_iswa;
@@ -704,7 +720,28 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             "one row per micro-batch token"
         },
     ));
-    Ok(assemble(bufs, gpus, place.input, &place.how, ngl, n_layer, gpu_layers, output_dev, Some(graph), notes, ""))
+    let printed = ollama.map(|d| {
+        let per_seq = asked / n_seq;
+        super::ollama::printed_estimate(
+            spec,
+            &super::ollama::OllamaInputs {
+                layers: &place.layers,
+                gate_exps: place.experts.first().copied().unwrap_or(0) / 3,
+                output: place.output,
+                context: asked,
+                batch: per_seq.min(d.num_batch),
+                cache_type: &k_type.name.to_ascii_lowercase(),
+                minimum_memory: d.minimum_memory,
+            },
+        )
+    });
+    if let Some(p) = &printed {
+        notes.push(p.describe());
+    }
+    let mut out =
+        assemble(bufs, gpus, place.input, &place.how, ngl, n_layer, gpu_layers, output_dev, Some(graph), notes, "");
+    out.ollama = printed;
+    Ok(out)
 }
 
 /// What the compute formulas used, for the components' formulas.

@@ -5,6 +5,7 @@ pub mod breakdown;
 pub mod inference;
 pub mod kv_cache;
 pub mod llamacpp;
+pub mod ollama;
 pub mod overhead;
 pub mod parallel;
 pub mod profile;

@@ -21,6 +21,8 @@ pub enum Runtime {
     LlamaCpp,
     /// Meta's reference LLaMA code (`Llama.build` / `generate`).
     MetaReference,
+    /// Ollama: llama.cpp's buffers behind Ollama's own defaults and its own estimate.
+    Ollama,
 }
 
 impl Runtime {
@@ -46,6 +48,7 @@ impl Runtime {
             Runtime::Vllm => "vllm",
             Runtime::LlamaCpp => "llama.cpp",
             Runtime::MetaReference => "meta-reference",
+            Runtime::Ollama => "ollama",
         }
     }
 }

@@ -8,6 +8,7 @@
 mod litgpt;
 pub mod llamacpp;
 mod meta_reference;
+pub mod ollama;
 mod torchtune;
 mod transformers;
 
@@ -58,6 +59,12 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         names: &["meta-reference", "meta", "llama-reference"],
         about: "Meta's reference LLaMA code (llama repository, Llama.build / generate)",
         profile: meta_reference::profile,
+    },
+    RuntimeRow {
+        runtime: Runtime::Ollama,
+        names: &["ollama"],
+        about: "Ollama (llama.cpp runner; its defaults and its own printed estimate)",
+        profile: ollama::profile,
     },
 ];
 
@@ -169,6 +176,8 @@ pub struct InferenceProfile {
     pub tp_weights: TpWeights,
     /// llama.cpp's buffer behaviours at the asked build (`None`: not llama.cpp).
     pub llamacpp: Option<llamacpp::LlamaCppBehaviour>,
+    /// Ollama's defaults in front of llama.cpp (`None`: not Ollama).
+    pub ollama: Option<ollama::OllamaDefaults>,
 }
 
 /// The loss code a runtime trains with (its logits and cross-entropy temporaries).
@@ -296,6 +305,7 @@ pub(crate) const TORCH_INFERENCE: InferenceProfile = InferenceProfile {
     bnb4_load: Bnb4Load::OnDevice,
     tp_weights: TpWeights::All,
     llamacpp: None,
+    ollama: None,
 };
 
 fn unmodelled_vllm(version: Option<RuntimeVersion>) -> RuntimeProfile {

@@ -34,6 +34,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             bnb4_load: Bnb4Load::OnDevice,
             tp_weights: TpWeights::All,
             llamacpp: None,
+            ollama: None,
         },
         training: Some(TrainingProfile {
             // Trainer --bf16/--fp16 (autocast over fp32 master weights).

@@ -1,0 +1,133 @@
+//! Ollama's own estimate: what it prints before loading a model (`msg="offload to cuda"` with
+//! `memory.required.full`, `memory.required.kv`, `memory.graph.full` ...) and uses to pick how
+//! many layers to offload. It is a prediction made from the GGUF's tensor sizes and its own
+//! formulas, not what llama.cpp then allocates (that is the llama.cpp estimate beside it).
+//!
+//! Sources (github.com/ollama/ollama, `llm/memory.go` `estimateGPULayers` and `fs/ggml/ggml.go`
+//! `GraphSize`, as of releases 0.5-0.12, before the November 2025 switch to measured layouts):
+//! - KV per layer: `context × (head_dim_k + head_dim_v) × heads_kv × bytes per element` (f16 2,
+//!   q8_0 1, q4_0 0.5), with `context = num_ctx × num_parallel` and no padding.
+//! - `llama` architecture graphs: full offload `max(4·b·(1 + 4·h + ctx·(1 + heads)), 4·b·(h +
+//!   vocab))`; partial `4·b·h + max(4·b·(1 + h + max(ctx, h)) + h²·9/16 + 4·ctx·(b·heads +
+//!   head_dim·heads_kv), 4·b·(h + vocab) + h·vocab·105/128)`; with merged experts
+//!   (`ffn_gate_exps`) partial is `max(3·|ffn_gate_exps| + 4·b·(2·ff + heads_kv + h + ctx +
+//!   head_dim·heads_kv), 4·(ctx·b·heads + ctx·head_dim·heads_kv + b·1024 + head_dim·heads_kv·b))`.
+//!   Other architectures without a case: `gqa × kv_total / 6` for both.
+//! - Required (one GPU, everything offloaded): the CUDA minimum memory (457 MiB) + one layer
+//!   as a buffer (`blk.0` and its KV) + every block with its KV + the output layer
+//!   (`output_norm` and `output`, or `token_embd` when there is no `output`) + the graph.
+
+use super::breakdown::thousands;
+use crate::model::ModelSpec;
+use serde::Serialize;
+
+/// Ollama's printed estimate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OllamaEstimate {
+    /// `memory.required.full`: everything offloaded to one GPU.
+    pub required_full_bytes: u64,
+    /// `memory.required.kv`.
+    pub kv_bytes: u64,
+    /// `memory.graph.full`.
+    pub graph_full_bytes: u64,
+    /// `memory.graph.partial`.
+    pub graph_partial_bytes: u64,
+    /// `memory.weights.total` (blocks and output layer).
+    pub weights_total_bytes: u64,
+    /// `layers.model`: blocks + the output layer.
+    pub layers_model: u64,
+    /// Which graph formula applied.
+    pub graph_formula: String,
+    /// Context Ollama sized everything for (`num_ctx × num_parallel`).
+    pub context: u64,
+}
+
+/// The inputs Ollama reads from the GGUF.
+pub struct OllamaInputs<'a> {
+    /// Bytes of each block's tensors.
+    pub layers: &'a [u64],
+    /// Bytes of one block's `ffn_gate_exps` (0 for dense models).
+    pub gate_exps: u64,
+    /// `output_norm` + `output` (or `token_embd` when the output is tied).
+    pub output: u64,
+    /// `num_ctx × num_parallel`.
+    pub context: u64,
+    /// `min(num_ctx, num_batch)`.
+    pub batch: u64,
+    /// K/V cache type as Ollama names it (`f16`, `q8_0`, `q4_0`).
+    pub cache_type: &'a str,
+    /// CUDA minimum memory.
+    pub minimum_memory: u64,
+}
+
+/// Ollama's estimate for `spec`.
+#[must_use]
+pub fn printed_estimate(spec: &ModelSpec, i: &OllamaInputs<'_>) -> OllamaEstimate {
+    let first = spec.first_attention();
+    let heads = first.map_or(1, |a| a.heads).max(1);
+    let (heads_kv, head_k, head_v) = match first.map(|a| a.kv) {
+        Some(crate::model::KvLayout::Heads { kv_heads, k_dim, v_dim }) => (kv_heads.max(1), k_dim, v_dim),
+        // MLA: Ollama's formula with the latent as one head.
+        Some(crate::model::KvLayout::Latent { kv_lora_rank, rope_dim, .. }) => (1, kv_lora_rank + rope_dim, 0),
+        None => (1, 0, 0),
+    };
+    let per_element_x2 = match i.cache_type {
+        "q8_0" => 2,
+        "q4_0" => 1,
+        "f32" => 8,
+        _ => 4,
+    };
+    let kv_layer = i.context * (head_k + head_v) * heads_kv * per_element_x2 / 2;
+    let n = spec.num_layers().max(1);
+    let kv_total = kv_layer * n;
+    let (h, b, ctx, vocab) = (spec.hidden_size, i.batch, i.context, spec.vocab_size);
+    let head_dim = head_k.max(1);
+    let llama_like = matches!(spec.model_type.as_str(), "llama" | "mistral" | "mixtral");
+    let (full, partial, formula) = if llama_like {
+        let full = (4 * b * (1 + 4 * h + ctx * (1 + heads))).max(4 * b * (h + vocab));
+        let partial = if i.gate_exps > 0 {
+            let ff = spec.layers.first().map_or(0, |l| l.mlp.intermediate);
+            (3 * i.gate_exps + 4 * b * (2 * ff + heads_kv + h + ctx + head_dim * heads_kv))
+                .max(4 * (ctx * b * heads + ctx * head_dim * heads_kv + b * 1024 + head_dim * heads_kv * b))
+        } else {
+            4 * b * h
+                + (4 * b * (1 + h + ctx.max(h)) + h * h * 9 / 16 + 4 * ctx * (b * heads + head_dim * heads_kv))
+                    .max(4 * b * (h + vocab) + h * vocab * 105 / 128)
+        };
+        (full, partial, "llama: max(4·b·(1 + 4·h + ctx·(1 + heads)), 4·b·(h + vocab))")
+    } else {
+        let g = heads / heads_kv * kv_total / 6;
+        (g, g, "no case for this architecture: gqa × kv / 6")
+    };
+    let weights: u64 = i.layers.iter().sum();
+    let blk0 = i.layers.first().copied().unwrap_or(0);
+    let required = i.minimum_memory + blk0 + kv_layer + weights + kv_total + i.output + full;
+    OllamaEstimate {
+        required_full_bytes: required,
+        kv_bytes: kv_total,
+        graph_full_bytes: full,
+        graph_partial_bytes: partial,
+        weights_total_bytes: weights + i.output,
+        layers_model: n + 1,
+        graph_formula: formula.to_string(),
+        context: ctx,
+    }
+}
+
+impl OllamaEstimate {
+    /// One line for the notes.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!(
+            "Ollama's own estimate (llm/memory.go; a prediction, not an allocation): memory.required.full {} B = minimum 457 MiB + one layer buffer + blocks and KV + output + graph; kv {} B (context {}); graph full {} B, partial {} B ({}); weights total {} B; layers.model {}",
+            thousands(self.required_full_bytes),
+            thousands(self.kv_bytes),
+            thousands(self.context),
+            thousands(self.graph_full_bytes),
+            thousands(self.graph_partial_bytes),
+            self.graph_formula,
+            thousands(self.weights_total_bytes),
+            self.layers_model
+        )
+    }
+}
