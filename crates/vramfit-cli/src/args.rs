@@ -303,6 +303,18 @@ pub struct SourceArgs {
     /// [default: main].
     #[arg(long)]
     pub revision: Option<String>,
+    /// Deadline in seconds for reading the model from the Hub, all requests and retries
+    /// together [default: none; each request has its own 120 s bound, and
+    /// HF_HUB_DOWNLOAD_TIMEOUT bounds each read].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+    }
 }
 
 /// `vramfit inspect`.

@@ -27,10 +27,27 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "error: {e:#}");
+            let _ = writeln!(err, "error: {}", one_line(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: library errors often already say
+/// their cause, which `{:#}` would repeat (`X: Y: Y`). Line breaks a cause may hold (a server's
+/// text) become spaces.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

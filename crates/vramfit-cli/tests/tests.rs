@@ -3,6 +3,7 @@
 // The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
 mod fit;
 mod golden;
+mod hostile;
 #[path = "../../vramfit-io/tests/util.rs"]
 #[allow(dead_code)]
 mod io_util;

@@ -65,6 +65,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An input or a result beyond one of the limits in [`crate::limits`].
+    #[error("{what}: {} the limit on {} ({})", exceeded(*.value), .limit.name, .limit.max)]
+    Limit {
+        /// What reached it (`config.json num_decoder_layers`, `the index`...).
+        what: String,
+        /// The value found; `u64::MAX` when computing it overflowed.
+        value: u64,
+        /// The limit.
+        limit: &'static crate::limits::Limit,
+    },
     /// A validation case cannot be read.
     #[error("validation case {id}: {reason}")]
     Case {
@@ -73,6 +83,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+}
+
+fn exceeded(value: u64) -> String {
+    if value == u64::MAX {
+        "overflows 64 bits, beyond".into()
+    } else {
+        format!("{value} exceeds")
+    }
 }
 
 fn did_you_mean(s: &[String]) -> String {

@@ -321,3 +321,21 @@ fn meta_reference_logits_by_version() {
     let total = |v: u32| estimate(&spec, &w(v)).unwrap().total_bytes();
     assert!(total(2) > total(1));
 }
+
+/// The audit's case: under tensor parallelism the prefill peak was picked (activations or
+/// logits) before the activations were divided over GPUs, so 6 prompt tokens needed half the
+/// memory of 3.
+#[test]
+fn tp_prefill_peak_is_picked_after_the_split() {
+    use vramfit_core::estimate::parallel::Parallel;
+    let s = crate::util::spec("phi-4");
+    let at = |prompt| {
+        let parallel = Parallel { gpus_per_node: 64, tp: 64, ..Parallel::default() };
+        let w = Workload { task: Task::Prefill, batch: 2780, prompt, parallel, ..Workload::default() };
+        vramfit_core::estimate(&s, &w).unwrap()
+    };
+    let (short, long) = (at(3), at(6));
+    assert!(short.total_bytes() <= long.total_bytes(), "{} > {}", short.total_bytes(), long.total_bytes());
+    // Under tp 64 the logits (whole on each GPU) outweigh the split activations at 6 tokens.
+    assert!(long.component("logits") > 0, "{:?}", long.components);
+}

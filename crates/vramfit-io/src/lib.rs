@@ -155,8 +155,9 @@ impl IoError {
     }
 }
 
-/// Largest config.json or cases file read (far above any real one).
-const MAX_TEXT_BYTES: u64 = 64 << 20;
+/// Largest cases file read (far above any real one); config.json files are bounded by
+/// [`vramfit_core::limits::CONFIG_BYTES`].
+const MAX_CASES_BYTES: u64 = 64 << 20;
 
 /// A model found by name or path.
 #[derive(Debug, Clone)]
@@ -193,19 +194,32 @@ impl Default for ResolveOptions<'_> {
     }
 }
 
-/// Read a text file with a size limit.
+/// Read a config.json (or a safetensors index) with [`vramfit_core::limits::CONFIG_BYTES`].
 ///
 /// # Errors
-/// Missing, unreadable, or larger than 64 MiB.
+/// Missing, unreadable, not UTF-8, or beyond the limit.
 pub fn read_text(path: &Path) -> Result<String, IoError> {
-    let meta = std::fs::metadata(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
-    if meta.len() > MAX_TEXT_BYTES {
-        return Err(IoError::Read {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "file larger than 64 MiB"),
-        });
+    read_text_within(path, vramfit_core::limits::CONFIG_BYTES.max)
+}
+
+/// Read a text file of at most `limit` bytes. The bytes are counted as they are read, not
+/// taken from the file's size: a device (`/dev/zero`) or a FIFO reports 0 and never ends.
+///
+/// # Errors
+/// Missing, unreadable, not UTF-8, or longer than `limit`.
+pub fn read_text_within(path: &Path, limit: u64) -> Result<String, IoError> {
+    use std::io::Read;
+    let err = |source| IoError::Read { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(err)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(err)?;
+    if bytes.len() as u64 > limit {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("file larger than {limit} bytes (the limit on {})", vramfit_core::limits::CONFIG_BYTES.name),
+        )));
     }
-    std::fs::read_to_string(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })
+    String::from_utf8(bytes).map_err(|_| err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")))
 }
 
 /// Resolve `MODEL` with the environment's Hub settings: see [`resolve_model_with`].
@@ -249,7 +263,7 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
         || [".json", ".gguf", ".safetensors"].iter().any(|ext| name.to_ascii_lowercase().ends_with(ext));
     if !looks_like_path {
         if let Some(repo) = RepoId::parse(name, opts.revision.as_deref()) {
-            let mut client = HubClient::new(opts.hub)?;
+            let client = HubClient::new(opts.hub)?;
             let mut ignore = |_: Progress<'_>| {};
             let progress: &mut dyn FnMut(Progress<'_>) = match opts.progress.as_mut() {
                 Some(p) => *p,
@@ -303,7 +317,7 @@ impl CasesFile {
 /// # Errors
 /// Unreadable, not JSON, or not a list of cases.
 pub fn read_cases(path: &Path) -> Result<CasesFile, IoError> {
-    let text = read_text(path)?;
+    let text = read_text_within(path, MAX_CASES_BYTES)?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| IoError::Cases { path: path.to_path_buf(), reason: e.to_string() })?;
     let list = value

@@ -133,7 +133,7 @@ pub(crate) fn from_hub(name: &str, m: HubModel, cfg: &HubConfig) -> Result<Resol
     let what = format!("{} config.json", m.repo.display());
     let spec =
         vramfit_core::config::parse_config(&m.config).map_err(|source| IoError::Core { context: what, source })?;
-    let origin = format!("{}/{}/tree/{}", cfg.endpoint, m.repo.repo, m.commit);
+    let origin = format!("{}/{}/tree/{}", cfg.endpoint_shown(), m.repo.repo, m.commit);
     let headers: Vec<SafetensorsHeader> = m.shards.iter().map(|(_, h)| h.clone()).collect();
     let spec = if headers.is_empty() { spec } else { with_safetensors(spec, &headers, &origin) };
     let mut notes = m.notes;

@@ -31,13 +31,14 @@ fn sharded_model_is_estimated_from_headers_only() {
     assert_eq!(ck.bytes, ParamCount::of(&m.spec).total * 2);
     // Each shard is megabytes; only its header crossed the wire.
     let cdn = hub.cdn.requests();
-    assert_eq!(cdn.len(), 6, "two Range requests per shard: {cdn:?}");
+    assert_eq!(cdn.len(), 3, "one Range request per shard (the first 64 KiB hold the header): {cdn:?}");
     for (name, bytes) in files.iter().filter(|(n, _)| n.ends_with(".safetensors")) {
         assert!(bytes.len() > 2_000_000, "{name} is {} bytes", bytes.len());
         let sent: usize = cdn.iter().filter(|r| r.path.ends_with(name.as_str())).map(|r| r.sent).sum();
         assert!(sent < 1_000_000 && sent > 8, "{name}: {sent} bytes sent");
     }
-    assert!(m.bytes_transferred < 100_000, "{}", m.bytes_transferred);
+    // At most the first 64 KiB of each shard, plus config.json and the index.
+    assert!(m.bytes_transferred < 3 * (64 << 10) + 10_000, "{}", m.bytes_transferred);
     // The CDN got the Range header and never the token; the Hub got the token.
     for r in &cdn {
         assert!(r.header("range").is_some(), "{r:?}");
@@ -171,8 +172,8 @@ fn hostile_shard_header_costs_eight_bytes() {
     let e = resolve_model_with(REPO, opts(&hub.hub.url(), &tmp("hostile"))).unwrap_err();
     assert!(e.to_string().contains("larger than"), "{e}");
     let cdn = hub.cdn.requests();
-    assert_eq!(cdn.len(), 1);
-    assert_eq!(cdn[0].sent, 8);
+    assert!((1..=3).contains(&cdn.len()), "at most one first range per shard, nothing more: {cdn:?}");
+    assert!(cdn.iter().all(|r| r.sent <= 64 << 10), "{cdn:?}");
 }
 
 #[test]

@@ -37,6 +37,9 @@ pub enum Reply {
     Truncated(u16, usize, Vec<u8>),
     /// Wait, then answer.
     Slow(Duration, Box<Reply>),
+    /// Answer one byte every `interval` (the status line and headers too when `head`), until
+    /// done or the client goes away.
+    Drip { interval: Duration, head: bool, reply: Box<Reply> },
 }
 
 pub type Handler = Arc<dyn Fn(&Request, usize) -> Reply + Send + Sync>;
@@ -115,9 +118,19 @@ fn serve(
     let mut req = Request { path, headers, sent: 0 };
     let mut reply = handler(&req, n);
     let mut out = conn;
-    while let Reply::Slow(d, inner) = reply {
-        thread::sleep(d);
-        reply = *inner;
+    let mut drip = None;
+    loop {
+        match reply {
+            Reply::Slow(d, inner) => {
+                thread::sleep(d);
+                reply = *inner;
+            }
+            Reply::Drip { interval, head, reply: inner } => {
+                drip = Some((interval, head));
+                reply = *inner;
+            }
+            _ => break,
+        }
     }
     let (status, extra, body, declared) = match reply {
         Reply::Full(s, h, b) => {
@@ -125,7 +138,7 @@ fn serve(
             (s, h, b, len)
         }
         Reply::Truncated(s, declared, b) => (s, vec![], b, declared),
-        Reply::Slow(..) => unreachable!(),
+        Reply::Slow(..) | Reply::Drip { .. } => unreachable!(),
     };
     let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {declared}\r\nConnection: close\r\n");
     for (k, v) in &extra {
@@ -135,6 +148,19 @@ fn serve(
     // Log before answering: a client that has its answer must find its request logged.
     req.sent = body.len();
     log.lock().unwrap().push(req);
+    if let Some((interval, drip_head)) = drip {
+        if !drip_head && out.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let bytes: Vec<u8> = if drip_head { head.bytes().chain(body).collect() } else { body };
+        for b in bytes {
+            thread::sleep(interval);
+            if out.write_all(&[b]).and_then(|()| out.flush()).is_err() {
+                return;
+            }
+        }
+        return;
+    }
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(&body);
     let _ = out.flush();

@@ -5,5 +5,6 @@ mod server;
 mod util;
 
 mod cases;
+mod faults;
 mod hub;
 mod local;

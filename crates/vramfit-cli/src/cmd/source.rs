@@ -26,8 +26,9 @@ pub fn resolve(model: &str, source: &SourceArgs) -> anyhow::Result<ResolvedModel
         );
         drew = true;
     };
-    let opts =
+    let mut opts =
         ResolveOptions { revision: source.revision.clone(), progress: Some(&mut bar), ..ResolveOptions::default() };
+    opts.hub.timeout = source.timeout.map(std::time::Duration::from_secs_f64);
     let resolved = vramfit_io::resolve_model_with(model, opts);
     if drew {
         let _ = writeln!(std::io::stderr().lock());

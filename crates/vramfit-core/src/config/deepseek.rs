@@ -3,8 +3,9 @@
 //! The multi-token-prediction layer of V3 (`num_nextn_predict_layers`) is not loaded by
 //! Hugging Face transformers and is not counted.
 
-use super::{need, need_count, opt_dim};
+use super::{need, need_count, need_within, opt_dim, opt_within};
 use crate::error::Result;
+use crate::limits;
 use crate::model::{
     Activation, Attention, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm, NormKind, ParamGroup, Positions, Tensor,
 };
@@ -47,7 +48,8 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
     let nope = need(f, "qk_nope_head_dim", w.qk_nope_head_dim)?;
     let v_dim = need(f, "v_head_dim", w.v_head_dim)?;
     let q_rank = opt_dim("q_lora_rank", w.q_lora_rank)?;
-    let experts = opt_dim("n_routed_experts", w.n_routed_experts)?.unwrap_or(0);
+    let experts = opt_within("n_routed_experts", w.n_routed_experts, &limits::EXPERTS)?.unwrap_or(0);
+    let n_shared = opt_within("n_shared_experts", w.n_shared_experts, &limits::EXPERTS)?.unwrap_or(0);
     let bias = w.attention_bias.unwrap_or(false);
     let q_head = nope + rope;
     let correction_bias = model_type == "deepseek_v3" || w.topk_method.as_deref() == Some("noaux_tc");
@@ -74,8 +76,12 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         let mut others = vec![];
         let mlp = if moe_here {
             let ei = need(f, "moe_intermediate_size", w.moe_intermediate_size)?;
-            let top_k = need_count(f, "num_experts_per_tok", w.num_experts_per_tok)?;
-            let shared = w.n_shared_experts.unwrap_or(0) * ei;
+            let top_k = need_within(f, "num_experts_per_tok", w.num_experts_per_tok, &limits::EXPERTS)?;
+            let shared = limits::product(
+                &limits::PROJECTION,
+                "config.json n_shared_experts × moe_intermediate_size",
+                &[n_shared, ei],
+            )?;
             linears.push(Linear::new("gate", ParamGroup::Router, h, experts, false));
             if correction_bias {
                 others.push(Tensor {

@@ -1,8 +1,9 @@
 //! The Llama family and its descendants that share its config keys: llama (1, 2, 3.x),
 //! mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma, gemma2, gemma3(_text), phi3.
 
-use super::{activation, exact_div, need, need_count, opt_dim};
+use super::{activation, check_list, exact_div, need, need_count, need_within, opt_dim};
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::model::{
     Activation, Attention, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm, NormKind, ParamGroup, Positions, Tensor,
 };
@@ -68,7 +69,8 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         None => exact_div("head_dim", h, heads)?,
     };
     let is_moe_family = matches!(model_type, "mixtral" | "qwen2_moe" | "qwen3_moe");
-    let experts = if is_moe_family { need_count(f, "num_local_experts", w.num_local_experts)? } else { 0 };
+    let experts =
+        if is_moe_family { need_within(f, "num_local_experts", w.num_local_experts, &limits::EXPERTS)? } else { 0 };
     let intermediate = if is_moe_family && model_type != "mixtral" {
         // Qwen MoE: dense layers (mlp_only_layers) use intermediate_size; experts use
         // moe_intermediate_size.
@@ -82,8 +84,13 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         w.hidden_activation.as_deref().or(w.hidden_act.as_deref()),
         if gemma_like { Activation::Gelu } else { Activation::Silu },
     );
-    let q_w = heads * head_dim;
-    let kv_w = kv_heads * head_dim;
+    let q_w = limits::product(&limits::PROJECTION, "config.json num_attention_heads × head_dim", &[heads, head_dim])?;
+    let kv_w =
+        limits::product(&limits::PROJECTION, "config.json num_key_value_heads × head_dim", &[kv_heads, head_dim])?;
+    check_list("mlp_only_layers", w.mlp_only_layers.as_ref())?;
+    check_list("layer_types", w.layer_types.as_ref())?;
+    // A set: looked up once per layer.
+    let mlp_only: std::collections::HashSet<u64> = w.mlp_only_layers.iter().flatten().copied().collect();
     let (qkv_bias, o_bias) = match model_type {
         // Qwen2 hard-codes bias on q, k, v and none on o.
         "qwen2" | "qwen2_moe" => (true, false),
@@ -110,11 +117,11 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
 
         let sparse_here = is_moe_family && {
             let step = w.decoder_sparse_step.unwrap_or(1).max(1);
-            let dense_listed = w.mlp_only_layers.as_ref().is_some_and(|v| v.contains(&i));
+            let dense_listed = mlp_only.contains(&i);
             !dense_listed && (i + 1) % step == 0
         };
         let mlp = if sparse_here {
-            let top_k = need_count(f, "num_experts_per_tok", w.num_experts_per_tok)?;
+            let top_k = need_within(f, "num_experts_per_tok", w.num_experts_per_tok, &limits::EXPERTS)?;
             let ei = if model_type == "mixtral" {
                 intermediate
             } else {

@@ -21,22 +21,22 @@ pub use gguf::{spec_from_gguf, SUPPORTED_GGUF_ARCHITECTURES};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::limits::{self, Limit};
 use crate::model::ModelSpec;
 use crate::quant::QuantConfig;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Largest value accepted for a width, vocabulary or count: far above any real model, small
-/// enough that products of a few of them cannot overflow 64 bits.
-pub(crate) const MAX_DIM: u64 = 1 << 24;
-/// Largest number of layers or experts accepted.
-pub(crate) const MAX_COUNT: u64 = 1 << 14;
+/// Largest value accepted for a width, vocabulary or count ([`limits::DIMENSION`]).
+pub(crate) const MAX_DIM: u64 = limits::DIMENSION.max;
 
 /// Parse a config.json text into a model description.
 ///
 /// # Errors
 /// Malformed JSON, an unsupported `model_type`, a missing or impossible key.
 pub fn parse_config(text: &str) -> Result<ModelSpec> {
+    limits::CONFIG_BYTES.check("config.json size", text.len() as u64)?;
+    limits::check_json_shape("config.json", text)?;
     let value: Value = serde_json::from_str(text).map_err(|e| Error::ConfigSyntax(e.to_string()))?;
     from_value(&value)
 }
@@ -46,6 +46,13 @@ pub fn parse_config(text: &str) -> Result<ModelSpec> {
 /// # Errors
 /// As [`parse_config`].
 pub fn from_value(value: &Value) -> Result<ModelSpec> {
+    let spec = convert(value, 0)?;
+    spec.check_limits()?;
+    Ok(spec)
+}
+
+/// [`from_value`] for a config `nesting` text_config levels down.
+fn convert(value: &Value, nesting: u64) -> Result<ModelSpec> {
     let obj = value.as_object().ok_or_else(|| Error::ConfigSyntax("expected a JSON object".into()))?;
     let model_type = match obj.get("model_type").and_then(Value::as_str) {
         Some(t) => t.to_string(),
@@ -61,6 +68,7 @@ pub fn from_value(value: &Value) -> Result<ModelSpec> {
     };
     if let Some(text_type) = text_type {
         if let Some(text) = obj.get("text_config") {
+            limits::TEXT_CONFIG_NESTING.check("config.json text_config", nesting + 1)?;
             let mut text = text.clone();
             if let Some(t) = text.as_object_mut() {
                 if model_type == "gemma3" {
@@ -74,7 +82,7 @@ pub fn from_value(value: &Value) -> Result<ModelSpec> {
                     }
                 }
             }
-            return from_value(&text);
+            return convert(&text, nesting + 1);
         }
     }
     let Some(family) = families::family(&model_type) else {
@@ -130,50 +138,62 @@ fn dtype_of(obj: &serde_json::Map<String, Value>) -> Option<DType> {
 
 /// The family's wire struct from config.json, with duplicate spellings of one key (Gemma 2
 /// writes both `hidden_act` and `hidden_activation`; newer NeoX configs both `rotary_pct` and
-/// `partial_rotary_factor`) reduced to the first present in `key_aliases`.
+/// `partial_rotary_factor`) reduced to the first present in `key_aliases`. The tree is read
+/// in place, never copied.
 fn wire<T: DeserializeOwned>(value: &Value, family: &str, key_aliases: &[&[&str]]) -> Result<T> {
-    let mut value = value.clone();
-    if let Some(obj) = value.as_object_mut() {
-        for group in key_aliases {
-            let mut seen = false;
-            for key in *group {
-                if obj.contains_key(*key) {
-                    if seen {
-                        obj.remove(*key);
-                    }
-                    seen = true;
-                }
-            }
-        }
-    }
-    serde_json::from_value(value).map_err(|e| Error::ConfigSyntax(format!("{family}: {e}")))
+    let err = |e: serde_json::Error| Error::ConfigSyntax(format!("{family}: {e}"));
+    let Some(obj) = value.as_object() else {
+        return T::deserialize(value).map_err(err);
+    };
+    let dropped = |key: &str| {
+        key_aliases.iter().any(|group| {
+            group.iter().position(|k| *k == key).is_some_and(|at| group[..at].iter().any(|k| obj.contains_key(*k)))
+        })
+    };
+    let entries = obj.iter().filter(|(k, _)| !dropped(k)).map(|(k, v)| (k.as_str(), v));
+    let map = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(entries);
+    T::deserialize(map).map_err(err)
 }
 
-/// A required dimension: present, non-zero, and below [`MAX_DIM`].
+/// A required dimension: present, non-zero, and within [`limits::DIMENSION`].
 pub(crate) fn need(family: &str, key: &str, v: Option<u64>) -> Result<u64> {
-    let v = v.ok_or_else(|| Error::MissingKey { family: family.to_string(), key: key.to_string() })?;
-    check(key, v, MAX_DIM)
+    need_within(family, key, v, &limits::DIMENSION)
 }
 
-/// A required count (layers, experts): present, non-zero, below [`MAX_COUNT`].
+/// A required layer count: present, non-zero, within [`limits::LAYERS`].
 pub(crate) fn need_count(family: &str, key: &str, v: Option<u64>) -> Result<u64> {
+    need_within(family, key, v, &limits::LAYERS)
+}
+
+/// A required value: present, non-zero, within `limit`.
+pub(crate) fn need_within(family: &str, key: &str, v: Option<u64>, limit: &'static Limit) -> Result<u64> {
     let v = v.ok_or_else(|| Error::MissingKey { family: family.to_string(), key: key.to_string() })?;
-    check(key, v, MAX_COUNT)
+    check(key, v, limit)
 }
 
 /// Bounds-check an optional dimension.
 pub(crate) fn opt_dim(key: &str, v: Option<u64>) -> Result<Option<u64>> {
-    v.map(|v| check(key, v, MAX_DIM)).transpose()
+    opt_within(key, v, &limits::DIMENSION)
 }
 
-fn check(key: &str, v: u64, max: u64) -> Result<u64> {
+/// Bounds-check an optional value against `limit`.
+pub(crate) fn opt_within(key: &str, v: Option<u64>, limit: &'static Limit) -> Result<Option<u64>> {
+    v.map(|v| check(key, v, limit)).transpose()
+}
+
+/// An optional per-layer list: at most [`limits::LIST_ENTRIES`] entries.
+pub(crate) fn check_list<T>(key: &str, v: Option<&Vec<T>>) -> Result<()> {
+    if let Some(v) = v {
+        limits::LIST_ENTRIES.check(&format!("config.json {key}"), v.len() as u64)?;
+    }
+    Ok(())
+}
+
+fn check(key: &str, v: u64, limit: &'static Limit) -> Result<u64> {
     if v == 0 {
         return Err(Error::config(key, "must be positive"));
     }
-    if v > max {
-        return Err(Error::config(key, format!("{v} is implausibly large (limit {max})")));
-    }
-    Ok(v)
+    limit.check(&format!("config.json {key}"), v)
 }
 
 /// `a / b` that must divide exactly (head_dim from hidden and heads).
@@ -181,7 +201,7 @@ pub(crate) fn exact_div(key: &str, a: u64, b: u64) -> Result<u64> {
     if b == 0 || a % b != 0 {
         return Err(Error::config(key, format!("{a} is not divisible by {b}; set head_dim explicitly")));
     }
-    check(key, a / b, MAX_DIM)
+    check(key, a / b, &limits::DIMENSION)
 }
 
 /// Parse `hidden_act` / `hidden_activation` / `activation_function`.

@@ -2,8 +2,9 @@
 //! vramfit counts their parameters and weights; generation memory for encoder-decoders is not
 //! modelled yet.
 
-use super::{need, need_count, opt_dim};
+use super::{need, need_count, opt_dim, opt_within};
 use crate::error::Result;
+use crate::limits;
 use crate::model::{
     Activation, Attention, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm, NormKind, ParamGroup, Positions, Tensor,
 };
@@ -53,14 +54,19 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
     let d_kv = need(f, "d_kv", w.d_kv)?;
     let d_ff = need(f, "d_ff", w.d_ff)?;
     let n_enc = need_count(f, "num_layers", w.num_layers)?;
-    let n_dec = opt_dim("num_decoder_layers", w.num_decoder_layers)?.unwrap_or(n_enc);
+    let n_dec = opt_within("num_decoder_layers", w.num_decoder_layers, &limits::LAYERS)?.unwrap_or(n_enc);
     let heads = need(f, "num_heads", w.num_heads)?;
     let vocab = need(f, "vocab_size", w.vocab_size)?;
-    let buckets = w.relative_attention_num_buckets.unwrap_or(32);
+    let buckets = opt_dim("relative_attention_num_buckets", w.relative_attention_num_buckets)?.unwrap_or(32);
+    let bias_numel = limits::product(
+        &limits::PROJECTION,
+        "config.json relative_attention_num_buckets × num_heads",
+        &[buckets, heads],
+    )?;
     let proj = w.feed_forward_proj.as_deref().unwrap_or("relu");
     let gated = proj.starts_with("gated-");
     let act = if proj.contains("gelu") { Activation::Gelu } else { Activation::Relu };
-    let inner = heads * d_kv;
+    let inner = limits::product(&limits::PROJECTION, "config.json num_heads × d_kv", &[heads, d_kv])?;
     let ff = |linears: &mut Vec<Linear>| {
         if gated {
             linears.push(Linear::new("wi_0", ParamGroup::Mlp, d, d_ff, false));
@@ -74,7 +80,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
     let bias_every_layer = model_type == "umt5";
     let rel_bias = |i: u64| -> Vec<Tensor> {
         if i == 0 || bias_every_layer {
-            vec![Tensor { name: "relative_attention_bias".into(), group: ParamGroup::Other, numel: buckets * heads }]
+            vec![Tensor { name: "relative_attention_bias".into(), group: ParamGroup::Other, numel: bias_numel }]
         } else {
             vec![]
         }

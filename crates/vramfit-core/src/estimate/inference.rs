@@ -171,23 +171,26 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         );
         let mask = causal_mask(spec, w, p.mask, hf, attn, prompt, c, prealloc_tokens);
         let logits = prefill_logits(spec, w, &p, c);
-        // The busiest layer and the logits are not alive together: the peak is the larger.
-        if ws.bytes.saturating_add(mask.as_ref().map_or(0, |m| m.bytes)) >= logits.bytes {
-            pre.push(Component::new(
-                "activations",
-                ws.bytes,
-                format!("prefill working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
-                "transformers/litgpt decoder layer forward (tensors alive at once)",
-            ));
-            if let Some(m) = mask {
-                pre.push(m);
-            }
-        } else {
-            pre.push(logits);
+        let workspace = quant_forward_workspace(quant, &wb, w.batch.saturating_mul(prompt), spec);
+        // The busiest layer and the logits are not alive together: two moments of the
+        // prefill, one with the layer's working set, one with the logits. The peak is picked
+        // after the split over GPUs, which divides the activations by the tensor-parallel
+        // degree and not the logits.
+        let mut at_logits = pre.clone();
+        at_logits.push(logits);
+        at_logits.extend(workspace.clone());
+        phases.push(("prefill".into(), at_logits));
+        pre.push(Component::new(
+            "activations",
+            ws.bytes,
+            format!("prefill working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
+            "transformers/litgpt decoder layer forward (tensors alive at once)",
+        ));
+        if let Some(m) = mask {
+            pre.push(m);
         }
-        if let Some(extra) = quant_forward_workspace(quant, &wb, w.batch.saturating_mul(prompt), spec) {
-            pre.push(extra);
-        }
+        pre.extend(workspace);
+        // Pushed last: on a tie the busiest layer is reported, as before.
         phases.push(("prefill".into(), pre));
 
         // ---- last decode step -------------------------------------------------------------
@@ -262,24 +265,55 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     }
 
     // ---- pick the peak --------------------------------------------------------------------
-    let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
-    let (phase, mut components) =
-        phases.into_iter().max_by_key(|(_, cs)| sum(cs)).expect("the load phase is always present");
-    let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
-    let fragmentation = if hf.is_some() && !static_cache && phase == "decode" {
-        // A growing cache allocates a slightly larger block per layer every step; the freed
-        // ones are cached and mostly unusable for the next, larger request.
-        components.iter().find(|c| c.name == "kv_cache_growth").map_or(0, |c| c.bytes)
-    } else {
-        0
+    // The allocated peak is the moment with the most live tensors. The caching allocator
+    // never gives memory back, so the reserved level at the end is the largest any moment
+    // reserved: when another moment (a decode step's superseded cache block) reserved more
+    // than the allocated peak's tensors plus overhead, those cached blocks are still held.
+    // Picking on the tensors and then adding only the peak moment's overhead would let a
+    // larger workload report less device memory.
+    let lazy = profile.lazy_cuda_loading;
+    let with_overhead = |phase: &str, mut components: Vec<Component>| {
+        let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
+        let fragmentation = if hf.is_some() && !static_cache && phase == "decode" {
+            // A growing cache allocates a slightly larger block per layer every step; the freed
+            // ones are cached and mostly unusable for the next, larger request.
+            components.iter().find(|c| c.name == "kv_cache_growth").map_or(0, |c| c.bytes)
+        } else {
+            0
+        };
+        components.push(overhead::allocator(
+            wb.rounding_waste,
+            transient_tensors,
+            fragmentation,
+            "one layer's superseded cache block",
+        ));
+        components
     };
-    components.push(overhead::allocator(
-        wb.rounding_waste,
-        transient_tensors,
-        fragmentation,
-        "one layer's superseded cache block",
-    ));
-    components.push(overhead::cuda_context(profile.lazy_cuda_loading));
+    let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
+    let phases: Vec<(String, u64, Vec<Component>)> = phases
+        .into_iter()
+        .map(|(phase, cs)| {
+            let live = sum(&cs);
+            let cs = with_overhead(&phase, cs);
+            (phase, live, cs)
+        })
+        .collect();
+    let (reserved_phase, reserved_max) = phases
+        .iter()
+        .map(|(p, _, cs)| (p.clone(), sum(cs)))
+        .max_by_key(|(_, r)| *r)
+        .expect("the load phase is always present");
+    let (phase, _, mut components) =
+        phases.into_iter().max_by_key(|(_, live, _)| *live).expect("the load phase is always present");
+    let short = reserved_max.saturating_sub(sum(&components));
+    if short > 0 {
+        if let Some(a) = components.iter_mut().find(|c| c.name == "allocator") {
+            a.bytes = a.bytes.saturating_add(short);
+            a.formula =
+                format!("{} + blocks still cached from the {reserved_phase} moment ({})", a.formula, thousands(short));
+        }
+    }
+    components.push(overhead::cuda_context(lazy));
     if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }

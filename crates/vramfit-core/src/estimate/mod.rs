@@ -36,7 +36,7 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
             ));
         }
     }
-    match workload.task {
+    let b = match workload.task {
         Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload),
         Task::Train => training::estimate_training(spec, workload),
         Task::Merge => training::merge::estimate_merge(
@@ -45,5 +45,10 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
             &workload.training,
             workload.merge_on_gpu,
         ),
-    }
+    }?;
+    // Beyond 2^53 bytes a total is no longer exact in JavaScript (the web page, JSON
+    // consumers), and a saturated total is no number at all: both are errors.
+    let largest = b.total_bytes().max(b.host_bytes);
+    crate::limits::ESTIMATE_BYTES.check("the estimate's bytes (lower --batch, --prompt, --seq or --new)", largest)?;
+    Ok(b)
 }

@@ -64,6 +64,16 @@ pub enum FormatError {
         /// The limit.
         limit: u64,
     },
+    /// A value beyond one of the limits in [`crate::limits`].
+    #[error("{what}: {value} exceeds the limit on {} ({})", .limit.name, .limit.max)]
+    Limit {
+        /// What reached it.
+        what: String,
+        /// The value found.
+        value: u64,
+        /// The limit.
+        limit: &'static crate::limits::Limit,
+    },
     /// The safetensors JSON header is malformed.
     #[error("invalid JSON in safetensors header: {0}")]
     InvalidJson(String),

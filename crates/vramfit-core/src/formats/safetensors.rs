@@ -313,6 +313,7 @@ pub fn parse_index(text: &str) -> Result<ShardIndex, FormatError> {
     }
     let w: Wire = serde_json::from_str(text).map_err(|e| FormatError::InvalidJson(format!("index: {e}")))?;
     let mut shards: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for file in w.weight_map.values() {
         let ok = file.ends_with(".safetensors")
             && !file.contains("..")
@@ -326,8 +327,12 @@ pub fn parse_index(text: &str) -> Result<ShardIndex, FormatError> {
                 "index: shard {file:?} is not a .safetensors file name in the repository"
             )));
         }
-        if !shards.iter().any(|s| s == file) {
+        if seen.insert(file.as_str()) {
             shards.push(file.clone());
+            let limit = &crate::limits::SHARDS;
+            if shards.len() as u64 > limit.max {
+                return Err(FormatError::Limit { what: "index".into(), value: shards.len() as u64, limit });
+            }
         }
     }
     let total_size =

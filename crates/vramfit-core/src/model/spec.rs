@@ -49,17 +49,24 @@ impl Linear {
         self
     }
 
-    /// Elements of the weight matrices (all copies).
+    /// Elements of the weight matrices (all copies). Saturates at `u64::MAX`; a spec from
+    /// [`crate::config`] has passed [`ModelSpec::check_limits`], so it never does.
     #[must_use]
     pub fn weight_numel(&self) -> u64 {
-        self.in_features * self.out_features * self.copies
+        self.checked_weight_numel().unwrap_or(u64::MAX)
+    }
+
+    /// Elements of the weight matrices, `None` on overflow.
+    #[must_use]
+    pub fn checked_weight_numel(&self) -> Option<u64> {
+        self.in_features.checked_mul(self.out_features)?.checked_mul(self.copies)
     }
 
     /// Elements of the bias vectors (all copies).
     #[must_use]
     pub fn bias_numel(&self) -> u64 {
         if self.bias {
-            self.out_features * self.copies
+            self.out_features.saturating_mul(self.copies)
         } else {
             0
         }
@@ -100,7 +107,7 @@ impl Norm {
     pub fn numel(&self) -> u64 {
         match self.kind {
             NormKind::RmsNorm | NormKind::LayerNormNoBias => self.dim,
-            NormKind::LayerNorm => 2 * self.dim,
+            NormKind::LayerNorm => self.dim.saturating_mul(2),
         }
     }
     /// Parameters that are biases.
@@ -174,14 +181,14 @@ impl Attention {
     /// Width of q (heads × head_dim).
     #[must_use]
     pub fn q_width(&self) -> u64 {
-        self.heads * self.head_dim
+        self.heads.saturating_mul(self.head_dim)
     }
     /// Width of k plus v for one token, as runtimes that cache decompressed K/V store them.
     #[must_use]
     pub fn kv_width(&self) -> u64 {
         match self.kv {
-            KvLayout::Heads { kv_heads, k_dim, v_dim } => kv_heads * (k_dim + v_dim),
-            KvLayout::Latent { heads, k_dim, v_dim, .. } => heads * (k_dim + v_dim),
+            KvLayout::Heads { kv_heads, k_dim, v_dim } => kv_heads.saturating_mul(k_dim.saturating_add(v_dim)),
+            KvLayout::Latent { heads, k_dim, v_dim, .. } => heads.saturating_mul(k_dim.saturating_add(v_dim)),
         }
     }
 }
@@ -464,6 +471,37 @@ impl ModelSpec {
             .chain(self.layers.iter().flat_map(|l| l.linears.iter()))
             .chain(self.extra.iter())
             .chain(self.lm_head.iter().filter(|_| !self.tied_embeddings))
+    }
+
+    /// Check the spec against [`crate::limits`]: block counts, every projection's width and
+    /// copies, the attention geometry, and the parameter count computed with checked
+    /// arithmetic. Every spec [`crate::config`] returns has passed it, so the estimators'
+    /// products of these numbers stay inside 64 bits.
+    ///
+    /// # Errors
+    /// [`crate::Error::Limit`] naming the first value beyond its limit.
+    pub fn check_limits(&self) -> crate::Result<()> {
+        use crate::limits::{DIMENSION, EXPERTS, LAYERS, PROJECTION};
+        LAYERS.check("decoder blocks", self.layers.len() as u64)?;
+        LAYERS.check("encoder blocks", self.encoder_layers.len() as u64)?;
+        DIMENSION.check("hidden_size", self.hidden_size)?;
+        DIMENSION.check("vocab_size", self.vocab_size)?;
+        for l in self.all_linears().chain(self.lm_head.iter()) {
+            PROJECTION.check(&format!("{} in_features", l.name), l.in_features)?;
+            PROJECTION.check(&format!("{} out_features", l.name), l.out_features)?;
+            EXPERTS.check(&format!("{} copies", l.name), l.copies)?;
+        }
+        for layer in self.encoder_layers.iter().chain(&self.layers) {
+            for a in std::iter::once(&layer.attention).chain(layer.cross_attention.as_ref()) {
+                PROJECTION.check("attention heads × head_dim", a.heads.saturating_mul(a.head_dim))?;
+                PROJECTION.check("attention K/V width", a.kv_width())?;
+            }
+            EXPERTS.check("experts", layer.mlp.experts)?;
+            PROJECTION.check("MLP intermediate width", layer.mlp.intermediate)?;
+            PROJECTION.check("shared expert width", layer.mlp.shared_intermediate)?;
+        }
+        super::ParamCount::try_of(self)?;
+        Ok(())
     }
 
     /// Number of decoder blocks.
