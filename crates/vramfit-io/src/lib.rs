@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+mod gguf_repo;
 mod headers;
 pub mod hub;
 mod local;
@@ -16,6 +17,7 @@ use vramfit_core::formats::FormatError;
 use vramfit_core::validate::Case;
 use vramfit_core::ModelSpec;
 
+pub use gguf_repo::{read_gguf_repo, split_part, GgufModelFile, GgufRepo};
 pub use hub::{HubClient, HubConfig, Progress, RepoId};
 
 /// Errors of the I/O layer.
