@@ -91,3 +91,42 @@ fn hub_repos_are_read_header_only_and_then_offline() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("HF_HUB_OFFLINE") && err.lines().count() == 1, "{err}");
 }
+
+#[test]
+fn fit_of_a_gguf_repo_tabulates_every_file() {
+    let tiny = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vramfit-io/tests/data/tiny-llama-q8_0.gguf"),
+    )
+    .unwrap();
+    let files = vec![("tiny-Q8_0.gguf".to_string(), tiny.clone()), ("sub/tiny-copy-Q8_0.gguf".to_string(), tiny)];
+    let hub = crate::server::FakeHub::start_sized("tiny-org/Tiny-GGUF", files, vec![], None, None);
+    let home = crate::io_util::tmp("gguf-repo-cli");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+        .args(["fit", "tiny-org/Tiny-GGUF", "--gpu", "8GiB", "--ctx-size", "512", "--json"])
+        .env("HF_ENDPOINT", hub.hub.url())
+        .env("HF_HOME", &home)
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_HUB_OFFLINE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(
+        files.iter().all(|f| f["fit"]["fits_fully"] == true && f["fit"]["max_context_full"].as_u64().unwrap() >= 512),
+        "{v}"
+    );
+    assert!(v["bytes_transferred"].as_u64().unwrap() > v["header_bytes"].as_u64().unwrap());
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+        .args(["fit", "tiny-org/Tiny-GGUF", "--gpu", "8GiB", "--ctx-size", "512"])
+        .env("HF_ENDPOINT", hub.hub.url())
+        .env("HF_HOME", &home)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("tiny-Q8_0.gguf") && text.contains("fits fully") && text.contains("range requests"),
+        "{text}"
+    );
+}

@@ -21,7 +21,7 @@ pub struct FileFit {
     /// Layers the model has (`-ngl` that offloads everything).
     pub layers_total: u64,
     /// The longest context (a multiple of 256) that fits with every layer on the GPU, up to
-    /// the model's trained context (`None`: not even 256 tokens).
+    /// the model's trained context or the asked one if longer (`None`: not even 256 tokens).
     pub max_context_full: Option<u64>,
     /// Where the asked context does not fit fully: the first of q8_0, q4_0 (with flash
     /// attention) whose K and V caches make it fit.
@@ -59,7 +59,8 @@ pub fn file_fit(spec: &ModelSpec, w: &Workload, usable_bytes: u64) -> Result<Fil
         }
         Some(lo)
     };
-    let trained = spec.max_positions.unwrap_or(131_072).clamp(256, 1 << 20);
+    // Up to the trained context, or the asked one when it is longer.
+    let trained = spec.max_positions.unwrap_or(131_072).max(w.kv_prealloc.unwrap_or(0)).clamp(256, 1 << 20);
     let ctx_fits = |ctx: u64| -> Result<bool> {
         let mut t = full.clone();
         t.kv_prealloc = Some(ctx);
