@@ -930,6 +930,22 @@ fn assemble(
     b
 }
 
+/// The figure a llama.cpp log line prints, from an estimate: `metric` is
+/// `llamacpp_model_buffer`, `llamacpp_kv_buffer` or `llamacpp_compute_buffer`, `device` as the
+/// line names it (`CUDA0`, `CUDA1`, `CPU`, `CPU_Mapped`, `CUDA_Host`). Host buffers read the
+/// host row (`CUDA_Host` compute excludes the output buffer, which has a line of its own).
+#[must_use]
+pub fn log_figure(b: &Breakdown, metric: &str, device: &str) -> Option<u64> {
+    let host = matches!(device, "CPU" | "CPU_Mapped" | "CUDA_Host" | "Metal_Mapped");
+    let row = b.devices.iter().find(|d| if host { d.device == "CPU" } else { d.device == device })?;
+    match metric {
+        "llamacpp_model_buffer" => Some(row.model_bytes),
+        "llamacpp_kv_buffer" => Some(row.kv_bytes),
+        "llamacpp_compute_buffer" => Some(row.compute_bytes),
+        _ => None,
+    }
+}
+
 fn cuda_context() -> Component {
     let mut c = overhead::cuda_context(true);
     c.formula =
@@ -989,6 +1005,15 @@ mod tests {
             ..w()
         };
         assert_eq!(estimate_llamacpp(&llama7b(), &none).unwrap().component("weights"), 0);
+    }
+
+    #[test]
+    fn log_figures_by_device() {
+        let b = estimate_llamacpp(&llama7b(), &w()).unwrap();
+        assert_eq!(log_figure(&b, "llamacpp_kv_buffer", "CUDA0"), Some(b.component("kv_cache")));
+        assert_eq!(log_figure(&b, "llamacpp_model_buffer", "CPU_Mapped"), Some(b.component("host_weights")));
+        assert_eq!(log_figure(&b, "llamacpp_compute_buffer", "CUDA_Host"), Some(b.component("host_compute_buffer")));
+        assert_eq!(log_figure(&b, "llamacpp_kv_buffer", "CUDA1"), None);
     }
 
     #[test]
