@@ -147,5 +147,5 @@ fn twelve_files_three_split_read_with_range_requests() {
     assert!(rows[first_miss].1.kv_type_to_fit.is_some());
     // The longest context that fits fully: at least the asked 4096 for those that fit, less for the others.
     assert!(rows[..first_miss].iter().all(|r| r.1.max_context_full.unwrap() >= 4096));
-    assert!(rows[first_miss..].iter().all(|r| r.1.max_context_full.map_or(true, |c| c < 4096)));
+    assert!(rows[first_miss..].iter().all(|r| r.1.max_context_full.is_none_or(|c| c < 4096)));
 }

@@ -85,7 +85,7 @@ fn gguf_table(a: &FitArgs, repo: &RepoId, gpu: &GpuSpec, out: &mut dyn Write) ->
         gpu.label,
         ctx.map_or_else(|| "default".to_string(), |c| c.to_string())
     )?;
-    writeln!(out, "{:<56} {:>9}  {:<28} {:>9}  {}", "file", "GiB", "verdict", "max ctx", "KV type to fit")?;
+    writeln!(out, "{:<56} {:>9}  {:<28} {:>9}  KV type to fit", "file", "GiB", "verdict", "max ctx")?;
     for (f, fit) in &rows {
         let name = if f.parts.len() > 1 { format!("{} ({} parts)", f.name, f.parts.len()) } else { f.name.clone() };
         let gib = f.bytes as f64 / f64::from(1u32 << 30);
