@@ -339,6 +339,8 @@ struct Phases {
 struct Graph {
     t: u64,
     n_kv: u64,
+    /// Cells of the sliding-window cache (iSWA models): a second mask of this width.
+    n_kv_swa: Option<u64>,
     h: u64,
     flash: bool,
     b: LlamaCppBehaviour,
@@ -347,12 +349,16 @@ struct Graph {
 impl Graph {
     /// The KQ mask as the GPU holds it: f32 `[n_kv, pad(t)]`, or its f16 cast for flash
     /// attention (`llm_graph_input_attn_kv` / `build_attn_inp_kq_mask`).
+    /// With a sliding-window cache, `build_attn_inp_kv_iswa` builds a second mask over its
+    /// cells.
     fn mask(&self) -> u64 {
-        prod(&[self.n_kv, align_up(self.t, KQ_MASK_PAD), if self.flash { 2 } else { 4 }])
+        let cells = self.n_kv.saturating_add(self.n_kv_swa.unwrap_or(0));
+        prod(&[cells, align_up(self.t, KQ_MASK_PAD), if self.flash { 2 } else { 4 }])
     }
     /// The f32 mask input itself (in host memory when the build allocates inputs there).
     fn mask_input(&self) -> u64 {
-        prod(&[self.n_kv, align_up(self.t, KQ_MASK_PAD), 4])
+        let cells = self.n_kv.saturating_add(self.n_kv_swa.unwrap_or(0));
+        prod(&[cells, align_up(self.t, KQ_MASK_PAD), 4])
     }
     /// Tensors of width `h` live through a block: the residual stream and the normed input
     /// (`inpSA`/`ffn_inp` and `cur`).
@@ -632,11 +638,15 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         };
         let bytes =
             row(k_type, k, "--cache-type-k")?.saturating_add(row(v_type, v, "--cache-type-v")?).saturating_mul(cells);
-        put(&mut bufs, layer_dev[i], &|x| x.kv = x.kv.saturating_add(bytes));
+        put(&mut bufs, layer_dev.get(i).copied().unwrap_or(Dev::Cpu), &|x| x.kv = x.kv.saturating_add(bytes));
     }
 
     // ---- compute buffers ------------------------------------------------------------------
-    let g = Graph { t, n_kv: n_ctx, h: spec.hidden_size, flash, b };
+    let n_kv_swa = (swa_layers > 0).then(|| {
+        let win = spec.layers.iter().filter_map(|l| l.attention.window).max().unwrap_or(0);
+        n_ctx.min(align_up(win.saturating_mul(n_seq).saturating_add(t), CTX_PAD))
+    });
+    let g = Graph { t, n_kv: n_ctx, n_kv_swa, h: spec.hidden_size, flash, b };
     let reserve_all_outputs = !b.outputs_max;
     let out_rows = if reserve_all_outputs { t } else { t.min(n_seq) };
     let logits = prod(&[spec.vocab_size, out_rows, 4]);
