@@ -49,8 +49,10 @@ pub struct EstimateArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// GPU(s) for a fits / does-not-fit verdict: T4, A100-80GB, 4xA100-80GB, 24GiB, 16GB.
-    #[arg(long)]
-    pub gpu: Option<String>,
+    /// Give it several times (or comma-separated) to compare GPUs: the report is for the
+    /// first, with a verdict per GPU after it.
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Append)]
+    pub gpu: Vec<String>,
     /// Print JSON.
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
@@ -60,6 +62,9 @@ pub struct EstimateArgs {
     /// Show each component's formula with the numbers put in, and its source.
     #[arg(long)]
     pub explain: bool,
+    /// Also write the three levels as stacked bars of the components (SVG) to this file.
+    #[arg(long)]
+    pub svg: Option<std::path::PathBuf>,
 }
 
 /// `vramfit fit`.

@@ -323,6 +323,35 @@ proptest! {
     }
 }
 
+/// `estimate --svg`: the three levels as stacked bars, each stacking the components that
+/// count in it, with the GPU's usable memory; the printed table is unchanged.
+#[test]
+fn estimate_svg_stacks_the_three_levels() {
+    let dir = std::env::temp_dir().join(format!("vramfit-cli-svg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("levels.svg");
+    let args = ["estimate", "llama-7b", "--gpu", "T4", "--task", "train", "--method", "lora"];
+    let mut with_svg = args.to_vec();
+    with_svg.extend(["--svg", path.to_str().unwrap()]);
+    let out = vramfit(&with_svg);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, vramfit(&args).stdout);
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for level in [">allocated<", ">reserved<", ">device<", "T4 usable: 15.00 GiB"] {
+        assert!(svg.contains(level), "{level} in {svg}");
+    }
+    let v = json(&args.iter().copied().chain(["--json"]).collect::<Vec<_>>());
+    let parts: Vec<&Value> =
+        v["components"].as_array().unwrap().iter().filter(|c| c["level"] != "host" && c["bytes"] != 0).collect();
+    let rank = |l: &Value| ["allocated", "reserved", "device"].iter().position(|x| l == *x).unwrap();
+    let stacked: usize = (0..3).map(|lv| parts.iter().filter(|c| rank(&c["level"]) <= lv).count()).sum();
+    // One background, the stacked bars, one legend swatch per component.
+    assert_eq!(svg.matches("<rect").count(), 1 + stacked + parts.len());
+    assert!(stacked > parts.len(), "allocated components count in every level");
+    assert!(stderr_of(&["estimate", "llama-7b", "--svg", "/nonexistent/dir/x.svg"]).contains("--svg"));
+}
+
 /// The seed's "in the Meta FAIR version we can adjust the max batch size to make it work on a
 /// single T4", as commands.
 #[test]
@@ -357,4 +386,29 @@ fn meta_reference_max_batch_size_decides_the_t4() {
     let kv = longer["components"].as_array().unwrap().iter().find(|c| c["name"] == "kv_cache").unwrap();
     assert_eq!(kv["bytes"], 32u64 * 2 * 2048 * 4096 * 2);
     assert!(stderr_of(&["estimate", "llama-7b", "--max-batch-size", "1"]).starts_with("error: --max-batch-size"));
+}
+
+/// `--gpu` several times (or comma-separated) compares GPUs: the report is the first GPU's,
+/// `compare` has each GPU's own estimate (a count changes how the work is shared) or why it
+/// cannot run it.
+#[test]
+fn several_gpus_are_compared() {
+    let v =
+        json(&["estimate", "llama-2-13b", "--gpu", "T4", "--gpu", "2xA100-40GB,H100-SXM", "--dtype", "fp16", "--json"]);
+    let single = json(&["estimate", "llama-2-13b", "--gpu", "T4", "--dtype", "fp16", "--json"]);
+    assert_eq!(v["levels"], single["levels"], "the report is the first GPU's");
+    let c = v["compare"].as_array().unwrap();
+    assert_eq!(c.len(), 3);
+    assert_eq!(c[0]["gpu"], "T4");
+    assert_eq!(c[0]["fits"], Value::Bool(false));
+    assert_eq!(c[1]["gpu"], "2×A100-40GB");
+    assert_eq!(c[1]["count"], 2);
+    let two = json(&["estimate", "llama-2-13b", "--gpu", "2xA100-40GB", "--dtype", "fp16", "--json"]);
+    assert_eq!(c[1]["per_gpu_bytes"], two["per_gpu_bytes"], "each GPU has its own estimate");
+    assert_eq!(c[2]["fits"], Value::Bool(true));
+    // A GPU that cannot run it says why; the others still answer.
+    let v = json(&["estimate", "llama-7b", "--gpu", "H100-SXM,T4", "--dtype", "fp8", "--json"]);
+    assert!(v["compare"][1]["error"].as_str().unwrap().contains("no fp8 support"));
+    let table = String::from_utf8(vramfit(&["estimate", "llama-7b", "--gpu", "T4,RTX-4090"]).stdout).unwrap();
+    assert!(table.contains("GPUs compared") && table.contains("RTX-4090"), "{table}");
 }

@@ -2,11 +2,13 @@
 
 use crate::args::EstimateArgs;
 use crate::render::{self, Verdict};
+use anyhow::Context;
 use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let gpu = a.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+    let gpus = a.gpu.iter().map(|g| GpuSpec::parse(g.trim())).collect::<Result<Vec<_>, _>>()?;
+    let gpu = gpus.first().cloned();
     let workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let model = super::source::resolve(&a.model, &a.source)?;
     if let Some(g) = &gpu {
@@ -14,8 +16,33 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     let breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
-    let report =
-        render::EstimateReport { model: &model, workload: &workload, breakdown: &breakdown, verdict: verdict.as_ref() };
+    // Every GPU compared: its own estimate (a count changes how the work is shared), or why it
+    // cannot run this.
+    let compare: Vec<render::Compared> = if gpus.len() > 1 {
+        gpus.iter()
+            .map(|g| {
+                let one = || -> anyhow::Result<Verdict> {
+                    let w = a.workload.resolve(&a.model, Some(g.count))?;
+                    vramfit_core::fit::check_supported(&model.spec, &w, g)?;
+                    Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
+                };
+                render::Compared { label: g.label.clone(), verdict: one().map_err(|e| format!("{e:#}")) }
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let report = render::EstimateReport {
+        model: &model,
+        workload: &workload,
+        breakdown: &breakdown,
+        verdict: verdict.as_ref(),
+        compare: &compare,
+    };
+    if let Some(path) = &a.svg {
+        std::fs::write(path, render::svg::estimate(&report))
+            .with_context(|| format!("--svg: cannot write {}", path.display()))?;
+    }
     if a.json {
         render::json::estimate(&report, out)
     } else if a.markdown {

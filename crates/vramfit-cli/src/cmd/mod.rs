@@ -5,7 +5,7 @@ mod estimate;
 mod fit;
 mod inspect;
 mod source;
-mod sweep;
+pub mod sweep;
 mod validate;
 
 use crate::args::Command;

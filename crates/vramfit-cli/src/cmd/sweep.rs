@@ -5,8 +5,11 @@ use crate::render::{self, SweepReport};
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use vramfit_core::catalog::GpuSpec;
+use vramfit_core::fit::sweep::SweepPoint;
 use vramfit_core::fit::sweep::{sweep, SweepAxis};
 use vramfit_core::Error;
+use vramfit_core::Workload;
+use vramfit_io::ResolvedModel;
 
 pub fn run(a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let axis = SweepAxis::parse(&a.over)?;
@@ -21,33 +24,7 @@ pub fn run(a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     };
     let model = vramfit_io::resolve_model(&a.model)?;
-    if let Some(g) = &gpu {
-        vramfit_core::fit::check_supported(&model.spec, &workload, g)?;
-    }
-    if axis.value(&workload).is_none() {
-        return Err(Error::workload(
-            "--task",
-            format!("a {} has no batch or sequence to sweep; use generate, prefill or train", workload.task.name()),
-        )
-        .into());
-    }
-    if a.values.contains(&0) {
-        return Err(Error::workload("--values", "values must be positive").into());
-    }
-    let values = if a.values.is_empty() {
-        axis.default_values(
-            &model.spec,
-            &workload,
-            |v| {
-                let w = axis.apply(&workload, v).ok()?;
-                vramfit_core::estimate(&model.spec, &w).ok().map(|b| b.total_bytes())
-            },
-            gpu.as_ref().map(|g| g.usable_bytes),
-        )
-    } else {
-        a.values.clone()
-    };
-    let points = sweep(&model.spec, &workload, axis, &values);
+    let points = points(&model, &workload, axis, &a.values, gpu.as_ref())?;
     let report = SweepReport { model: &model, workload: &workload, axis, points: &points, gpu: gpu.as_ref() };
     if let Some(path) = &a.svg {
         std::fs::write(path, render::svg::sweep(&report))
@@ -67,4 +44,43 @@ pub fn run(a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The points of a sweep of `workload` on `model` over `axis`: at `values`, or (when empty) at
+/// powers of two until past the GPU's memory. The checks come in the order the command makes
+/// them, so every front end fails on the same input with the same message.
+pub fn points(
+    model: &ResolvedModel,
+    workload: &Workload,
+    axis: SweepAxis,
+    values: &[u64],
+    gpu: Option<&GpuSpec>,
+) -> anyhow::Result<Vec<SweepPoint>> {
+    if let Some(g) = gpu {
+        vramfit_core::fit::check_supported(&model.spec, workload, g)?;
+    }
+    if axis.value(workload).is_none() {
+        return Err(Error::workload(
+            "--task",
+            format!("a {} has no batch or sequence to sweep; use generate, prefill or train", workload.task.name()),
+        )
+        .into());
+    }
+    if values.contains(&0) {
+        return Err(Error::workload("--values", "values must be positive").into());
+    }
+    let values = if values.is_empty() {
+        axis.default_values(
+            &model.spec,
+            workload,
+            |v| {
+                let w = axis.apply(workload, v).ok()?;
+                vramfit_core::estimate(&model.spec, &w).ok().map(|b| b.total_bytes())
+            },
+            gpu.map(|g| g.usable_bytes),
+        )
+    } else {
+        values.to_vec()
+    };
+    Ok(sweep(&model.spec, workload, axis, &values))
 }

@@ -28,7 +28,13 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                         bytes_read: 0,
                         notes: Vec::new(),
                     };
-                    let report = render::EstimateReport { model: &model, workload: w, breakdown: b, verdict: None };
+                    let report = render::EstimateReport {
+                        model: &model,
+                        workload: w,
+                        breakdown: b,
+                        verdict: None,
+                        compare: &[],
+                    };
                     render::table::estimate(&report, true, out)?;
                 }
                 Err(e) => writeln!(out, "skipped: {e}")?,

@@ -23,7 +23,27 @@ pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
         notes: &r.model.notes,
         bytes_transferred: r.model.bytes_transferred,
     };
-    vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict)
+    let mut v = vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict);
+    if !r.compare.is_empty() {
+        v["compare"] = Value::Array(
+            r.compare
+                .iter()
+                .map(|c| match &c.verdict {
+                    Ok(x) => json!({
+                        "gpu": c.label,
+                        "count": x.gpu.count,
+                        "usable_bytes": x.gpu.usable_bytes,
+                        "per_gpu_bytes": x.needed_per_gpu,
+                        "fits": x.fits,
+                        "tight": x.tight,
+                        "headroom_bytes": i64::try_from(x.headroom_bytes).unwrap_or(i64::MIN),
+                    }),
+                    Err(e) => json!({ "gpu": c.label, "error": e }),
+                })
+                .collect(),
+        );
+    }
+    v
 }
 
 pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {

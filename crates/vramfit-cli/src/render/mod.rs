@@ -17,6 +17,14 @@ pub struct EstimateReport<'a> {
     pub workload: &'a Workload,
     pub breakdown: &'a Breakdown,
     pub verdict: Option<&'a Verdict>,
+    /// Every GPU compared (`--gpu` given more than once), the first included; empty otherwise.
+    pub compare: &'a [Compared],
+}
+
+/// One GPU of a comparison: its verdict, or the one-line reason it cannot run the workload.
+pub struct Compared {
+    pub label: String,
+    pub verdict: Result<Verdict, String>,
 }
 
 /// A sweep and what it was run on.

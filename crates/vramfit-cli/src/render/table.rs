@@ -67,7 +67,41 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;
         }
     }
+    if !r.compare.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:<22} {:>12} {:>14} {:>14}  verdict",
+            "GPUs compared", "usable GiB", "needs GiB/GPU", "headroom GiB"
+        )?;
+        for c in r.compare {
+            match &c.verdict {
+                Ok(v) => writeln!(
+                    out,
+                    "{:<22} {:>12} {:>14} {:>14}  {}",
+                    c.label,
+                    gib(v.gpu.usable_bytes),
+                    gib(v.needed_per_gpu),
+                    signed_gib(v.headroom_bytes),
+                    if v.fits {
+                        "fits"
+                    } else if v.tight {
+                        "tight"
+                    } else {
+                        "does not fit"
+                    }
+                )?,
+                Err(e) => writeln!(out, "{:<22} cannot say: {e}", c.label)?,
+            }
+        }
+    }
     Ok(())
+}
+
+/// Signed GiB with two decimals (headroom below zero is a shortfall).
+fn signed_gib(x: i128) -> String {
+    let g = x.unsigned_abs() as f64 / f64::from(1u32 << 30);
+    format!("{}{g:.2}", if x < 0 { "-" } else { "" })
 }
 
 pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
