@@ -522,6 +522,9 @@ pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verd
     }
     if let Some(o) = &b.ollama {
         v["ollama"] = json!(o);
+        if let Some(verdict) = verdict {
+            v["ollama"]["offload"] = json!(o.offload(verdict.gpu.usable_bytes));
+        }
     }
     if let Some(verdict) = verdict {
         v["gpu"] =

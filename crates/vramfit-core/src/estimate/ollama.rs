@@ -40,6 +40,62 @@ pub struct OllamaEstimate {
     pub graph_formula: String,
     /// Context Ollama sized everything for (`num_ctx × num_parallel`).
     pub context: u64,
+    /// Each block with its KV, as the offload loop adds them (not printed).
+    #[serde(skip)]
+    pub layer_sizes: Vec<u64>,
+    /// The output layer (`memoryLayerOutput`).
+    #[serde(skip)]
+    pub output_bytes: u64,
+    /// The CUDA minimum memory it adds.
+    #[serde(skip)]
+    pub minimum_memory: u64,
+}
+
+/// How many layers Ollama offloads to one GPU with `free` bytes free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OllamaOffload {
+    /// `layers.offload` (blocks, plus the output layer when it fits after them).
+    pub layers: u64,
+    /// `layers.model`.
+    pub layers_model: u64,
+    /// `memory.required.partial`: what it plans to put on the GPU.
+    pub required_partial_bytes: u64,
+    /// Every layer went to the GPU (the full graph is reserved, else the partial one).
+    pub fully_loaded: bool,
+}
+
+impl OllamaEstimate {
+    /// `estimateGPULayers` on one GPU with `free` bytes free (no `OLLAMA_GPU_OVERHEAD`, no
+    /// `num_gpu` asked): the minimum memory and one layer as a buffer first, then blocks from
+    /// the last while `free > used + max(graph) + layer`, then the output layer.
+    #[must_use]
+    pub fn offload(&self, free: u64) -> OllamaOffload {
+        let graph = self.graph_full_bytes.max(self.graph_partial_bytes);
+        let first = self.layer_sizes.first().copied().unwrap_or(0);
+        let n = self.layer_sizes.len() as u64;
+        if free < graph + self.minimum_memory + 2 * first {
+            return OllamaOffload { layers: 0, layers_model: n + 1, required_partial_bytes: 0, fully_loaded: false };
+        }
+        let mut used = self.minimum_memory + first;
+        let mut layers = 0u64;
+        for size in self.layer_sizes.iter().rev() {
+            if free > used + graph + size {
+                used += size;
+                layers += 1;
+            } else {
+                break;
+            }
+        }
+        let mut fully = layers == n;
+        if fully && free > used + graph + self.output_bytes {
+            used += self.output_bytes;
+            layers += 1;
+        } else {
+            fully = false;
+        }
+        used += if fully { self.graph_full_bytes } else { self.graph_partial_bytes };
+        OllamaOffload { layers, layers_model: n + 1, required_partial_bytes: used, fully_loaded: fully }
+    }
 }
 
 /// The inputs Ollama reads from the GGUF.
@@ -111,6 +167,9 @@ pub fn printed_estimate(spec: &ModelSpec, i: &OllamaInputs<'_>) -> OllamaEstimat
         layers_model: n + 1,
         graph_formula: formula.to_string(),
         context: ctx,
+        layer_sizes: i.layers.iter().map(|b| b + kv_layer).collect(),
+        output_bytes: i.output,
+        minimum_memory: i.minimum_memory,
     }
 }
 
@@ -129,5 +188,40 @@ impl OllamaEstimate {
             thousands(self.weights_total_bytes),
             self.layers_model
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est() -> OllamaEstimate {
+        OllamaEstimate {
+            required_full_bytes: 0,
+            kv_bytes: 0,
+            graph_full_bytes: 100,
+            graph_partial_bytes: 150,
+            weights_total_bytes: 0,
+            layers_model: 5,
+            graph_formula: String::new(),
+            context: 0,
+            layer_sizes: vec![10; 4],
+            output_bytes: 20,
+            minimum_memory: 50,
+        }
+    }
+
+    #[test]
+    fn offload_follows_the_estimate_loop() {
+        // Everything: 50 + 10 (buffer) + 4 × 10 + 20 + graph full 100 = 220; the loop needs
+        // free > used + max(graph) + next at each step.
+        let all = est().offload(1000);
+        assert_eq!((all.layers, all.fully_loaded, all.required_partial_bytes), (5, true, 220));
+        // 50 + 10 + 150 = 210 used before blocks: 230 free takes one block (210 + 10 < 230)
+        // and stops at the second (220 + 10 = 230 is not below 230).
+        let some = est().offload(230);
+        assert_eq!((some.layers, some.fully_loaded), (1, false));
+        assert_eq!(some.required_partial_bytes, 50 + 10 + 10 + 150);
+        assert_eq!(est().offload(100).layers, 0);
     }
 }
