@@ -151,7 +151,7 @@ pub struct WorkloadArgs {
     /// Attention implementation: eager | sdpa | flash.
     #[arg(long, default_value = "sdpa")]
     pub attn: String,
-    /// Software: transformers | litgpt | torchtune | vllm | llama.cpp | meta-reference [default: llama.cpp for
+    /// Software: transformers | litgpt | torchtune | vllm | llama.cpp | ollama | meta-reference [default: llama.cpp for
     /// a .gguf file, else transformers].
     #[arg(long)]
     pub runtime: Option<String>,
@@ -299,6 +299,10 @@ pub struct WorkloadArgs {
     /// --attn eager/flash also decide it].
     #[arg(long, visible_alias = "fa")]
     pub flash_attn: Option<String>,
+    /// llama.cpp --mmproj FILE: a multimodal projector GGUF whose weights load on the GPU
+    /// [default: none].
+    #[arg(long)]
+    pub mmproj: Option<std::path::PathBuf>,
 }
 
 /// Where a Hub model is read from.
@@ -424,7 +428,16 @@ impl WorkloadArgs {
     /// Resolve flags into a checked workload; `model` picks the default runtime and
     /// `gpu_count` is the count in `--gpu NxNAME`.
     pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload, Error> {
-        self.request().resolve(model, gpu_count)
+        let mut w = self.request().resolve(model, gpu_count)?;
+        if let Some(path) = &self.mmproj {
+            if w.profile().inference.llamacpp.is_none() {
+                return Err(Error::workload("--mmproj", "is a llama.cpp setting: add --runtime llama.cpp"));
+            }
+            let bytes = vramfit_io::gguf_tensor_bytes(path)
+                .map_err(|e| Error::workload("--mmproj", format!("{}: {e}", path.display())))?;
+            w.llama_cpp.mmproj_bytes = Some(bytes);
+        }
+        Ok(w)
     }
 }
 

@@ -130,3 +130,24 @@ fn fit_of_a_gguf_repo_tabulates_every_file() {
         "{text}"
     );
 }
+
+#[test]
+fn mmproj_weights_join_the_gpu_and_a_bad_file_names_the_flag() {
+    let tiny =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vramfit-io/tests/data/tiny-llama-q8_0.gguf");
+    let tiny = tiny.to_str().unwrap();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["estimate", tiny, "--json"];
+        args.extend_from_slice(extra);
+        let out = crate::vramfit(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let plain = json(&[]);
+    let with = json(&["--mmproj", tiny]);
+    // gguf-py reports the tiny file's tensors as 83,968 bytes (tests/data).
+    assert_eq!(with["total_bytes"].as_u64().unwrap() - plain["total_bytes"].as_u64().unwrap(), 83_968);
+    let bad = crate::vramfit(&["estimate", tiny, "--mmproj", "/nonexistent/mmproj.gguf"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--mmproj"));
+}

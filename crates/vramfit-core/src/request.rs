@@ -287,6 +287,7 @@ impl WorkloadRequest {
             tensor_split,
             main_gpu: self.main_gpu,
             flash_attn,
+            mmproj_bytes: None,
         })
     }
 

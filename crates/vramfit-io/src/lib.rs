@@ -285,6 +285,15 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
     }
 }
 
+/// Bytes of the tensors a local GGUF file holds (its header only is read): the weights of a
+/// multimodal projector given with `--mmproj`.
+///
+/// # Errors
+/// The file cannot be read or is not a GGUF file.
+pub fn gguf_tensor_bytes(path: &Path) -> Result<u64, IoError> {
+    headers::gguf_file(path).map(|(f, _)| f.tensor_bytes())
+}
+
 /// Read a config.json file into a model spec.
 ///
 /// # Errors

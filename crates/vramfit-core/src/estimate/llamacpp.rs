@@ -322,6 +322,8 @@ struct Bufs {
     model: u64,
     kv: u64,
     compute: u64,
+    /// The multimodal projector's weights (`--mmproj`, clip's own buffer).
+    mmproj: u64,
 }
 
 fn put(bufs: &mut std::collections::BTreeMap<Dev, Bufs>, d: Dev, f: &dyn Fn(&mut Bufs)) {
@@ -554,6 +556,17 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         }
     }
     put(&mut bufs, output_dev, &|x| x.model = x.model.saturating_add(place.output));
+    if let Some(mm) = o.mmproj_bytes {
+        // tools/mtmd clip.cpp: the projector loads on the first GPU backend unless
+        // --no-mmproj-offload; its image graph has a compute buffer of its own (not counted).
+        let d = if gpus > 0 && ngl > 0 { Dev::Gpu(main) } else { Dev::Cpu };
+        put(&mut bufs, d, &|x| x.mmproj = x.mmproj.saturating_add(mm));
+        notes.push(format!(
+            "--mmproj: {} B of projector weights on {}; the vision encoder's own compute buffer (per image) is not counted",
+            thousands(mm),
+            d.name()
+        ));
+    }
     // The host's buffer maps the file from its first to its last host tensor
     // (llama-model-loader get_mapping_range; file order: token_embd, blk.0 .. blk.N-1,
     // output): the log prints that span, GPU tensors inside it included.
@@ -792,7 +805,8 @@ fn assemble(
         let other = match d {
             Dev::Gpu(_) => ctx.bytes,
             Dev::Cpu => host_out,
-        };
+        }
+        .saturating_add(x.mmproj);
         devices.push(DeviceBuffers {
             device: d.name(),
             model_bytes: x.model,
@@ -867,7 +881,32 @@ fn assemble(
             .on(&dn),
         );
     }
+    let mm_gpu = bufs.get(&Dev::Gpu(busiest)).map_or(0, |x| x.mmproj);
+    if mm_gpu > 0 {
+        components.push(
+            Component::new(
+                "mmproj_weights",
+                mm_gpu,
+                "the --mmproj file's tensors (clip model buffer)",
+                "llama.cpp tools/mtmd/clip.cpp (clip_model_loader: weights on the GPU backend)",
+            )
+            .on(&dn),
+        );
+    }
     components.push(ctx);
+    let mm_host = bufs.get(&Dev::Cpu).map_or(0, |x| x.mmproj);
+    if mm_host > 0 {
+        components.push(
+            Component::new(
+                "host_mmproj_weights",
+                mm_host,
+                "the --mmproj file's tensors in host memory",
+                "llama.cpp tools/mtmd/clip.cpp",
+            )
+            .at(Level::Host)
+            .on("CPU"),
+        );
+    }
     components.push(
         Component::new(
             "host_weights",

@@ -184,6 +184,10 @@ pub struct LlamaCppOptions {
     /// `-fa` / `--flash-attn` as given (`None`: the build's default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flash_attn: Option<bool>,
+    /// `--mmproj FILE`: bytes of the multimodal projector's tensors (read from its GGUF
+    /// header by the caller), loaded on the main GPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mmproj_bytes: Option<u64>,
 }
 
 impl Default for Workload {
