@@ -722,6 +722,12 @@ function renderSweep(req, limits, sweep) {
     if (past >= 0) shown = result.points.slice(0, Math.max(past + 1, 4));
   }
   const pts = shown.filter((p) => p.device !== undefined);
+  // A flat stretch is not "batch does not matter" (D24): say which moment sets the peak there.
+  const flatRun = pts.filter((p, i) => i === 0 || p.device <= pts[0].device * 1.02);
+  const why = $('#sweep-why');
+  why.hidden = !(flatRun.length >= 3 && flatRun.every((p) => p.peak_phase === 'optimizer step'));
+  why.textContent = why.hidden ? '' : `Flat up to ${flatRun[flatRun.length - 1].value}: there the peak is the optimizer step, which does not grow `
+    + `with the ${over === 'batch' ? 'batch' : 'sequence'}; activations do grow underneath it (see "How each number is computed").`;
   const ymax = Math.max(1, ...pts.map((p) => p.device), ...limits.map((l) => l.bytes)) * 1.08;
   const xs = shown.map((p) => p.value);
   const lx = (v) => Math.log2(v);

@@ -609,6 +609,12 @@ test('web QA defects D14–D28: llama.cpp attention, announcements, long plan li
   assert.equal(new Set(colours).size, colours.length, 'one colour per GPU line');
   await page.context().close();
 
+  // D24: a full fine-tune's flat sweep says why it is flat.
+  page = await open(browser, '?model=llama-7b&gpu=T4&task=train');
+  assert.ok(await page.isVisible('#sweep-why'));
+  assert.match(await page.locator('#sweep-why').innerText(), /optimizer step/);
+  await page.context().close();
+
   // D28: dark mode follows the system.
   const context = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1280, height: 900 } });
   page = await context.newPage();

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod model;
 pub mod quant;
 pub mod request;
+pub mod units;
 pub mod validate;
 
 pub use dtype::DType;

@@ -52,7 +52,10 @@ fn gguf_with_many_keys_parses_in_linear_time() {
     let t = Instant::now();
     let Ok(Parsed::Done(f)) = gguf::parse_header(&bytes) else { panic!("parses") };
     assert_eq!(f.metadata.len(), 200_001);
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // Not a timing test (that is the bench's job): the bound only tells a linear parse (about a
+    // second in a debug build on a loaded 2-core machine) from the quadratic one the audit
+    // found (200,000² / 2 key comparisons: minutes).
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
     // A duplicate is still found.
     let dup = GgufWriter::new().string("general.architecture", "llama").u32("k", 1).u32("k", 2).build();
     let e = gguf::parse_header(&dup).unwrap_err().to_string();

@@ -159,6 +159,7 @@ pub fn sweep(input: &str) -> String {
                     "allocated": b.levels.allocated,
                     "reserved": b.levels.reserved,
                     "device": b.levels.device,
+                    "peak_phase": b.peak_phase,
                     "fits": verdict.as_ref().map(|x| x.fits),
                 }),
                 Err(e) => json!({ "value": v, "error": e.to_string() }),

@@ -162,25 +162,8 @@ impl Breakdown {
     }
 }
 
-/// Saturating product: estimates never overflow, whatever the input.
-#[must_use]
-pub fn prod(xs: &[u64]) -> u64 {
-    xs.iter().fold(1u64, |a, &x| a.saturating_mul(x))
-}
-
-/// Group digits: 1234567 → "1,234,567".
-#[must_use]
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
+// The estimators' arithmetic, from the bottom module (kept importable from here).
+pub use crate::units::{prod, thousands};
 
 #[cfg(test)]
 mod tests {
@@ -199,12 +182,5 @@ mod tests {
         );
         assert_eq!(b.levels, Levels { allocated: 10, reserved: 15, device: 16 });
         assert_eq!(b.total_bytes(), 16);
-    }
-
-    #[test]
-    fn saturates() {
-        assert_eq!(prod(&[u64::MAX, 2]), u64::MAX);
-        assert_eq!(thousands(6_738_415_616), "6,738,415,616");
-        assert_eq!(thousands(12), "12");
     }
 }

@@ -67,8 +67,8 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         ));
         AttnImpl::Eager
     } else if asked_attn == AttnImpl::Sdpa
-        && ((p.sdpa_math_for_fp32_gqa && cdtype.bytes() == 4 && gqa_unmasked(spec, w.prompt + w.new_tokens))
-            || (hf.is_some() && falcon_multi_query(spec)))
+        && ((p.sdpa_math_for_fp32_gqa && cdtype.bytes() == 4 && spec.gqa_unmasked(w.prompt + w.new_tokens))
+            || (hf.is_some() && spec.hf_falcon_broadcast_kv()))
     {
         notes.push("SDPA falls back to its math kernel here (fp32 grouped-query attention, or Falcon's broadcast single K/V head): scores materialized".into());
         AttnImpl::Math
@@ -125,7 +125,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         // preallocated caches are sized to the window.
         honor_window: static_cache,
         latent: false,
-        expanded_heads: hf.is_some() && falcon_grouped_kv(spec),
+        expanded_heads: hf.is_some() && spec.hf_falcon_copies_kv(),
     };
     let prompt = w.prompt;
     // generate(max_new_tokens = n) runs the prompt then n - 1 decode steps: the last token is
@@ -318,27 +318,6 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
     Ok(Breakdown::from_components(components, &phase, notes))
-}
-
-/// transformers' Falcon passes its single shared K/V head to SDPA broadcast (stride-0
-/// expanded) rather than repeated: neither flash nor memory-efficient attention accepts that,
-/// so PyTorch runs the math kernel.
-pub(crate) fn falcon_multi_query(spec: &ModelSpec) -> bool {
-    spec.quirks.hf_falcon_attention && spec.first_attention().is_some_and(|a| a.kv_heads() == 1 && a.heads > 1)
-}
-
-/// transformers' Falcon with several K/V groups (40B/180B, `new_decoder_architecture`): the
-/// keys and values are broadcast to every query head and copied before the cache stores them.
-pub(crate) fn falcon_grouped_kv(spec: &ModelSpec) -> bool {
-    spec.quirks.hf_falcon_attention
-        && spec.first_attention().is_some_and(|a| a.kv_heads() > 1 && a.kv_heads() < a.heads)
-}
-
-/// Grouped-query (or multi-query) attention passed to SDPA without a mask: no sliding window
-/// shorter than the sequence (a window needs a mask, and masked GQA goes through repeat_kv).
-pub(crate) fn gqa_unmasked(spec: &ModelSpec, tokens: u64) -> bool {
-    spec.first_attention().is_some_and(|a| a.kv_heads() < a.heads)
-        && spec.layers.iter().all(|l| l.attention.window.is_none_or(|win| win >= tokens))
 }
 
 /// The checkpoint whose stored bytes are the weights in memory: safetensors read from headers,

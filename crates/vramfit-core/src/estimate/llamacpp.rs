@@ -33,9 +33,9 @@ use super::profile::llamacpp::LlamaCppBehaviour;
 use super::workload::{AttnImpl, Task, Workload};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::formats::gguf::align_up;
 use crate::model::{CheckpointFormat, KvLayout, ModelSpec, ParamGroup};
 use crate::quant::{ggml_type, GgmlType, Quant};
+use crate::units::align_up;
 
 const SRC_LOAD: &str = "llama.cpp src/llama-model.cpp load_tensors (i_gpu_start, act_gpu_layers, tensor_split; input layer on the CPU); common/arg.cpp --override-tensor, --n-cpu-moe";
 const SRC_KV: &str =

@@ -202,14 +202,7 @@ pub const FILE_TYPES: &[(u32, &str)] = &[
     (38, "MXFP4_MOE"),
 ];
 
-/// `x` rounded up to a multiple of `a` (saturating).
-#[must_use]
-pub fn align_up(x: u64, a: u64) -> u64 {
-    if a <= 1 {
-        return x;
-    }
-    x.div_ceil(a).saturating_mul(a)
-}
+pub use crate::units::align_up;
 
 enum Halt {
     Need(u64),

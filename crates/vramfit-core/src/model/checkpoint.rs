@@ -244,12 +244,8 @@ impl CheckpointInfo {
     /// One line: `2 safetensors files, 291 tensors: BF16 13.5 GB`.
     #[must_use]
     pub fn describe(&self) -> String {
-        let types: Vec<String> = self
-            .by_dtype
-            .iter()
-            .take(6)
-            .map(|d| format!("{} {}", d.dtype, crate::estimate::breakdown::thousands(d.bytes)))
-            .collect();
+        let types: Vec<String> =
+            self.by_dtype.iter().take(6).map(|d| format!("{} {}", d.dtype, crate::units::thousands(d.bytes))).collect();
         format!(
             "{} {} file{}, {} tensors ({} B{})",
             self.files,

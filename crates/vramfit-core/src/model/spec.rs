@@ -463,6 +463,32 @@ pub struct Dropout {
 }
 
 impl ModelSpec {
+    /// transformers' Falcon passes its single shared K/V head to SDPA broadcast (stride-0
+    /// expanded) rather than repeated: neither flash nor memory-efficient attention accepts
+    /// that, so PyTorch runs the math kernel.
+    #[must_use]
+    pub fn hf_falcon_broadcast_kv(&self) -> bool {
+        self.quirks.hf_falcon_attention && self.first_attention().is_some_and(|a| a.kv_heads() == 1 && a.heads > 1)
+    }
+
+    /// transformers' Falcon with several K/V groups (40B/180B, `new_decoder_architecture`):
+    /// the keys and values are broadcast to every query head and copied before the cache
+    /// stores them.
+    #[must_use]
+    pub fn hf_falcon_copies_kv(&self) -> bool {
+        self.quirks.hf_falcon_attention
+            && self.first_attention().is_some_and(|a| a.kv_heads() > 1 && a.kv_heads() < a.heads)
+    }
+
+    /// Grouped-query (or multi-query) attention passed to SDPA without a mask: no sliding
+    /// window shorter than the sequence (a window needs a mask, and masked GQA goes through
+    /// repeat_kv).
+    #[must_use]
+    pub fn gqa_unmasked(&self, tokens: u64) -> bool {
+        self.first_attention().is_some_and(|a| a.kv_heads() < a.heads)
+            && self.layers.iter().all(|l| l.attention.window.is_none_or(|win| win >= tokens))
+    }
+
     /// All linear layers of the model, including the head when untied.
     pub fn all_linears(&self) -> impl Iterator<Item = &Linear> {
         self.embedding_linears

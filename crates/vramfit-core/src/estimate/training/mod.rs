@@ -303,9 +303,8 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let resid = if autocast && !full && !res.kbit_fp32 { res.base.bytes() } else { resid };
     // transformers' Falcon: 40B/180B copy K/V to every head before attention; 7B's single
     // K/V head is broadcast inside eager attention's matmuls, which materialize the copies.
-    let hf_falcon_expands = hf
-        && (super::inference::falcon_grouped_kv(spec)
-            || (w.attn == AttnImpl::Eager && super::inference::falcon_multi_query(spec)));
+    let hf_falcon_expands =
+        hf && (spec.hf_falcon_copies_kv() || (w.attn == AttnImpl::Eager && spec.hf_falcon_broadcast_kv()));
     // A prefix makes the keys longer than the queries, so transformers builds a mask, and
     // with a mask SDPA cannot take GQA natively: K/V are repeated to every query head.
     // transformers' eager attention always repeats grouped K/V to every head (`repeat_kv`;
@@ -313,11 +312,8 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let expand_kv =
         tp.always_repeats_kv || prefix > 0 || hf_falcon_expands || (tp.eager_repeats_kv && w.attn == AttnImpl::Eager);
     let attn = if w.attn == AttnImpl::Sdpa
-        && ((profile.inference.sdpa_math_for_fp32_gqa
-            && c == 4
-            && super::inference::gqa_unmasked(spec, seq)
-            && prefix == 0)
-            || (hf && super::inference::falcon_multi_query(spec)))
+        && ((profile.inference.sdpa_math_for_fp32_gqa && c == 4 && spec.gqa_unmasked(seq) && prefix == 0)
+            || (hf && spec.hf_falcon_broadcast_kv()))
     {
         notes.push("SDPA falls back to its math kernel here: the attention probabilities are saved".into());
         AttnImpl::Math
