@@ -131,3 +131,25 @@ fn separate_k_and_v_cache_types() {
     // K: 4096 elements in Q8_0 (34 B / 32), V: Q4_0 (18 B / 32), 4096 cells, 32 blocks.
     assert_eq!(device(&b, "CUDA0").kv_bytes, 32 * (4096 / 32 * 34 + 4096 / 32 * 18) * 4096);
 }
+
+#[test]
+fn context_padding_follows_flash_attention_in_older_builds() {
+    let s = spec("llama-2-7b");
+    let kv = |build: &str, flash: bool| {
+        let w = Workload {
+            runtime: Runtime::LlamaCpp,
+            kv_prealloc: Some(4000),
+            runtime_version: Some(vramfit_core::estimate::RuntimeVersion::parse(build).unwrap()),
+            quant: Some(QuantConfig::parse("q4_k_m", None).unwrap()),
+            llama_cpp: LlamaCppOptions { flash_attn: Some(flash), ..Default::default() },
+            ..Workload::default()
+        };
+        device(&estimate(&s, &w).unwrap(), "CUDA0").kv_bytes
+    };
+    // 32 blocks × K and V of 4096 f16 elements per cell.
+    let per_cell = 32 * 2 * 4096 * 2;
+    // llama_kv_cache::get_padding: 32 without flash attention, 256 with it.
+    assert_eq!(kv("b4000", false), 4000 * per_cell);
+    assert_eq!(kv("b4000", true), 4096 * per_cell);
+    assert_eq!(kv("b7800", false), 4096 * per_cell);
+}

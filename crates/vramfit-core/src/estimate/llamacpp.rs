@@ -618,7 +618,8 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         None => w.kv_prealloc.unwrap_or_else(|| w.batch.saturating_mul(w.prompt.saturating_add(w.new_tokens))),
     }
     .max(1);
-    let n_ctx = align_up(asked, CTX_PAD);
+    let pad = if flash || b.ctx_pad_256 { CTX_PAD } else { 32 };
+    let n_ctx = align_up(asked, pad);
     let n_batch = n_ctx.min(o.n_batch.unwrap_or(b.default_batch).max(1));
     let t = if b.has_ubatch { n_batch.min(o.n_ubatch.unwrap_or(DEFAULT_UBATCH).max(1)) } else { n_batch };
     let honor_swa = spec.quirks.llamacpp_iswa;
@@ -704,6 +705,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         }
     }
     let graph = GraphSummary {
+        pad,
         t,
         n_ctx,
         asked,
@@ -769,6 +771,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
 /// What the compute formulas used, for the components' formulas.
 struct GraphSummary {
+    pad: u64,
     t: u64,
     n_ctx: u64,
     asked: u64,
@@ -846,11 +849,12 @@ fn assemble(
                 "kv_cache",
                 gb.kv_bytes,
                 format!(
-                    "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to 256){}",
+                    "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}",
                     g.k,
                     g.v,
                     thousands(g.n_ctx),
                     thousands(g.asked),
+                    g.pad,
                     if g.swa_layers > 0 {
                         format!(
                             "; {} sliding-window layers keep min(n_ctx, pad(window·n_seq + n_ubatch, 256)) cells",

@@ -32,6 +32,10 @@ const NGL_COUNTS_OUTPUT_SINCE: u32 = 7000;
 /// rows, and llama-server sets `n_outputs_max = n_parallel` (`server_n_outputs_max`); about
 /// b7600 (2026). Before, every token of the micro-batch was an output of the reserved graph.
 const OUTPUTS_MAX_SINCE: u32 = 7600;
+/// The context is padded to 256 whatever the attention; before (about b7600; the exact tag
+/// not located), `llama_kv_cache::get_padding` padded to 256 with flash attention and 32
+/// without ("the FA kernels require padding").
+const CTX_PAD_256_SINCE: u32 = 7600;
 
 /// How one llama.cpp build lays out its buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +61,8 @@ pub struct LlamaCppBehaviour {
     /// The reserved graph's logits have `min(n_ubatch, n_outputs_max)` rows, with
     /// llama-server's `n_outputs_max = n_seq_max`; else one row per micro-batch token.
     pub outputs_max: bool,
+    /// `n_ctx` padded to 256 even without flash attention (else to 32).
+    pub ctx_pad_256: bool,
 }
 
 impl LlamaCppBehaviour {
@@ -73,6 +79,7 @@ impl LlamaCppBehaviour {
             glu_op: build >= GLU_OP_SINCE,
             flash_by_default: build >= FLASH_AUTO_SINCE,
             outputs_max: build >= OUTPUTS_MAX_SINCE,
+            ctx_pad_256: build >= CTX_PAD_256_SINCE,
         }
     }
 
