@@ -174,6 +174,20 @@ pub fn printed_estimate(spec: &ModelSpec, i: &OllamaInputs<'_>) -> OllamaEstimat
 }
 
 impl OllamaEstimate {
+    /// The figure an Ollama log prints for a validation metric (`ollama_required_full`,
+    /// `ollama_kv`, `ollama_graph`: the full-offload graph, as printed beside a full load).
+    #[must_use]
+    pub fn log_figure(&self, metric: &str) -> Option<u64> {
+        match metric {
+            "ollama_required_full" => Some(self.required_full_bytes),
+            "ollama_kv" => Some(self.kv_bytes),
+            "ollama_graph" | "ollama_graph_full" => Some(self.graph_full_bytes),
+            "ollama_graph_partial" => Some(self.graph_partial_bytes),
+            "ollama_weights_total" => Some(self.weights_total_bytes),
+            _ => None,
+        }
+    }
+
     /// One line for the notes.
     #[must_use]
     pub fn describe(&self) -> String {
@@ -223,5 +237,13 @@ mod tests {
         assert_eq!((some.layers, some.fully_loaded), (1, false));
         assert_eq!(some.required_partial_bytes, 50 + 10 + 10 + 150);
         assert_eq!(est().offload(100).layers, 0);
+    }
+
+    #[test]
+    fn log_figures_by_metric() {
+        let e = est();
+        assert_eq!(e.log_figure("ollama_graph"), Some(100));
+        assert_eq!(e.log_figure("ollama_graph_partial"), Some(150));
+        assert_eq!(e.log_figure("vllm_weights"), None);
     }
 }
