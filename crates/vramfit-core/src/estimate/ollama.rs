@@ -138,7 +138,7 @@ pub fn printed_estimate(spec: &ModelSpec, i: &OllamaInputs<'_>) -> OllamaEstimat
     let kv_total = kv_layer * n;
     let (h, b, ctx, vocab) = (spec.hidden_size, i.batch, i.context, spec.vocab_size);
     let head_dim = head_k.max(1);
-    let llama_like = matches!(spec.model_type.as_str(), "llama" | "mistral" | "mixtral");
+    let llama_like = spec.quirks.gguf_arch_llama;
     let (full, partial, formula) = if llama_like {
         let full = (4 * b * (1 + 4 * h + ctx * (1 + heads))).max(4 * b * (h + vocab));
         let partial = if i.gate_exps > 0 {
