@@ -4,9 +4,12 @@
 # there are any) and the published measurements in ../shared/validation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p vramfit-cli
-bin=target/release/vramfit
-shared=../shared/validation/cases.json
+# VRAMFIT_BIN: an already built binary (skips the release build); VRAMFIT_SHARED: the shared
+# directory when it is not ../shared.
+[ -n "${VRAMFIT_BIN:-}" ] || cargo build --release -q -p vramfit-cli
+bin=${VRAMFIT_BIN:-target/release/vramfit}
+shared_root=${VRAMFIT_SHARED:-../shared}
+shared=$shared_root/validation/cases.json
 gpu=validation/gpu/cases.json   # GPU measurements, when a session had a GPU (validation/gpu/)
 {
   echo "# Accuracy"
@@ -39,6 +42,25 @@ gpu=validation/gpu/cases.json   # GPU measurements, when a session had a GPU (va
     echo
     "$bin" validate "$shared" --markdown
     echo
+  fi
+  serving=$shared_root/validation/serving
+  if [ -d "$serving" ]; then
+    echo "## Serving engines (../shared/validation/serving)"
+    echo
+    echo "Start-up figures printed by vLLM and llama.cpp in public logs, each scored on its own metric:"
+    echo "bytes (weights, activation peak, non-torch, KV cache, CUDA graphs, llama.cpp buffers), KV"
+    echo "tokens, and the maximum concurrency at max_model_len. Byte figures are rank 0's (the line"
+    echo "quoted); token and concurrency figures are engine-wide. Positive KV-token errors are the"
+    echo "dangerous direction here: they promise requests that will not fit."
+    echo
+    for f in "$serving"/*_cases.json validation/serving/*.json; do
+      [ -f "$f" ] || continue
+      echo "### $(basename "$f")"
+      echo
+      "$bin" validate "$f" --markdown
+      echo
+    done
+    cat validation/serving/worst-cases.md
   fi
   cat validation/worst-cases.md
 } > ACCURACY.md

@@ -34,6 +34,9 @@ const FIELDS = [
   { flag: 'lora-rank', kind: 'int', group: 'lora' },
   { flag: 'lora-targets', kind: 'list', group: 'lora' },
   { flag: 'ngl', kind: 'int', group: 'llamacpp' },
+  { flag: 'max-model-len', kind: 'int', group: 'serving' },
+  { flag: 'gpu-memory-utilization', kind: 'float', group: 'serving' },
+  { flag: 'runtime-version', kind: 'text', group: 'serving' },
   { flag: 'zero', kind: 'int', group: 'multi' },
   { flag: 'fsdp', kind: 'text', group: 'multi' },
   { flag: 'tp', kind: 'int', group: 'multi' },
@@ -77,6 +80,8 @@ let linkWarnings = [];         // link values the page could not take (D17)
 const el = (flag) => document.getElementById(flag);
 const task = () => el('task').value;
 const isTrain = () => task() === 'train';
+const SERVING_ENGINES = new Set(['vllm', 'sglang']);
+const isServing = () => SERVING_ENGINES.has(el('runtime').value);
 
 function groupApplies(group) {
   switch (group) {
@@ -85,6 +90,7 @@ function groupApplies(group) {
     case 'train': return isTrain();
     case 'lora': return isTrain() && LORA_METHODS.has(el('method').value);
     case 'llamacpp': return el('runtime').value === 'llama.cpp';
+    case 'serving': return isServing();
     default: return false;
   }
 }
@@ -122,6 +128,13 @@ function workloadFromForm() {
         continue;
       }
       workload[f.flag] = Number(value);
+    } else if (f.kind === 'float') {
+      const x = Number(value);
+      if (!/^\d*\.?\d+$/.test(value) || !(x > 0 && x <= 1)) {
+        errors.push([f.flag, 'give a fraction between 0 and 1']);
+        continue;
+      }
+      workload[f.flag] = x;
     } else if (f.kind === 'bool') {
       workload[f.flag] = value;
     } else if (f.kind === 'list') {
@@ -319,6 +332,7 @@ function applyVisibility() {
   for (const node of $$('.g-train')) node.hidden = !isTrain();
   for (const node of $$('.g-lora')) node.hidden = !groupApplies('lora');
   for (const node of $$('.g-llamacpp')) node.hidden = !groupApplies('llamacpp');
+  for (const node of $$('.g-serving')) node.hidden = !groupApplies('serving');
   const src = source();
   $('.src-catalog').hidden = src !== 'catalog';
   $('.src-paste').hidden = src !== 'paste';
@@ -530,6 +544,7 @@ function renderVerdicts(results) {
         h('b', { text: r.req.gpu }), h('span', { text: ` — cannot say: ${r.error}` }));
     }
     const rep = r.report;
+    if (rep.serving) return servingVerdict(r, rep);
     const fits = rep.fits;
     const head = rep.headroom_bytes;
     // The core's headroom policy: fits = leaves the reserve free; tight = fits the raw memory only.
@@ -545,13 +560,30 @@ function renderVerdicts(results) {
       h('span', { class: 'need', text: `needs ${gib(rep.per_gpu_bytes)} GiB${rep.gpu.count > 1 ? ' per GPU' : ''} · ${detail}` }));
   }));
   // One line for screen readers, announced politely after each change (D15).
-  $('#announce').textContent = withGpu.map((r) => (r.error ? `${r.req.gpu}: cannot say` : `${r.report.gpu.label}: ${
+  $('#announce').textContent = withGpu.map((r) => (r.error ? `${r.req.gpu}: cannot say` : r.report.serving ? `${r.report.gpu.label}: ${servingLine(r.report.serving)}` : `${r.report.gpu.label}: ${
     r.report.fits ? 'fits' : r.report.headroom_bytes >= 0 ? 'tight' : 'does not fit'}, needs ${gib(r.report.per_gpu_bytes)} GiB`)).join('; ');
   const first = results.find((r) => r.report);
   $('#summary').textContent = first
     ? `Peak ${gib(first.report.total_bytes)} GiB on the device${first.report.gpu && first.report.gpu.count > 1 ? ' (per GPU)' : ''}, during ${first.report.peak_phase}.`
       + (first.report.host_bytes > 0 ? ` Plus ${gib(first.report.host_bytes)} GiB of CPU RAM.` : '')
     : '';
+}
+
+/** A serving engine's verdict, in its own words: "starts; 31,232 KV tokens; 1.56 requests of 20,000 tokens at once". */
+function servingLine(s) {
+  if (s.starts === null || s.starts === undefined) return 'add a GPU for the KV tokens and the concurrency';
+  if (!s.starts) return `does not start: ${s.error}`;
+  return `starts; ${s.kv_tokens.toLocaleString('en')} KV tokens; ${s.max_concurrency.toFixed(2)} requests of ${s.max_model_len.toLocaleString('en')} tokens at once`;
+}
+
+function servingVerdict(r, rep) {
+  const s = rep.serving;
+  const word = s.starts ? 'starts' : 'does not start';
+  return h('li', { class: `verdict ${s.starts ? 'fits' : 'nofit'}`, 'data-gpu': gpuKey(r.gpu), 'data-spec': r.gpu, 'data-fits': String(rep.fits), 'data-word': word },
+    h('b', { text: rep.gpu.label }),
+    h('span', { class: 'usable', text: ` ${gib(s.device_total_bytes)} GiB as ${s.engine} sees it` }),
+    h('span', { class: 'badge', text: word }),
+    h('span', { class: 'need', text: `${s.engine} ${s.version}: ${servingLine(s)}` }));
 }
 
 /** Colours by component name, stable within a result. */
@@ -886,6 +918,10 @@ function renderPlans(req, fitted) {
     return;
   }
   lastFit = answer;
+  if (answer.as_asked.serving) {
+    renderServingPlans(answer, fitReq);
+    return;
+  }
   const a = answer.as_asked;
   $('#plans-h').textContent = a.fits ? `Room to grow on ${answer.gpu.label}` : `Plans that make it fit on ${answer.gpu.label}`;
   const reserve = `${gib(a.reserve_bytes)} GiB kept free`;
@@ -1130,3 +1166,31 @@ async function main() {
 }
 
 main();
+
+/** `fit` for a serving engine: the verdict as asked, the limits, plans over the engine's levers. */
+function renderServingPlans(answer, fitReq) {
+  const a = answer.as_asked;
+  const l = answer.limits;
+  $('#plans-h').textContent = a.fits ? `Room to grow on ${answer.gpu.label}` : `Plans that make it serve on ${answer.gpu.label}`;
+  $('#fit-summary').textContent = `As asked: ${servingLine(a.serving)}.`
+    + (a.fits ? '' : (answer.plans.length ? ' Changes that make it serve, cheapest first:' : ' No single change or pair of changes makes it serve on this GPU.'));
+  const num = (x) => (x === null || x === undefined ? 'none' : x.toLocaleString('en'));
+  $('#fit-limits').textContent = `Longest max_model_len that starts: ${num(l.max_model_len)}; with ${l.concurrency} request(s) of it at once: ${num(l.max_model_len_at_concurrency)}.`
+    + (l.gpu_memory_utilization_to_start ? ` Starts with gpu_memory_utilization ${l.gpu_memory_utilization_to_start.toFixed(2)} or more.` : '');
+  $('#fit-notes').replaceChildren(...answer.notes.map((n) => h('li', { text: `note: ${n}` })));
+  $('#plan-list').replaceChildren(...answer.plans.map((p) => {
+    const flags = parseFlags(p.flags);
+    const apply = applicable(flags)
+      ? h('button', { type: 'button', class: 'apply', 'aria-label': `Apply plan ${p.rank}: ${p.flags}` }, 'Apply')
+      : h('span', { class: 'hint no-apply', text: 'set on the command line' });
+    if (apply.tagName === 'BUTTON') apply.addEventListener('click', () => applyPlan(flags));
+    return h('li', { class: 'plan', 'data-rank': p.rank, 'data-flags': p.flags },
+      h('div', { class: 'plan-head' }, flagsNode(p.flags), apply),
+      h('p', { class: 'what', text: servingLine(p.serving) }),
+      h('p', { class: 'cost', text: `cost: ${p.cost}` }));
+  }));
+  $('#plans-more').hidden = true;
+  $('#fit-gpus').textContent = '';
+  $('#fit-cli').textContent = cliCommand(fitReq, 'fit');
+  $('#fit-json').textContent = JSON.stringify(answer, null, 2);
+}

@@ -51,6 +51,17 @@ class Workload(TypedDict, total=False):
     ngl: Optional[int]
     ubatch_size: Optional[int]
     max_batch_size: Optional[int]
+    # serving engines (runtime="vllm" | "sglang")
+    gpu_memory_utilization: Optional[float]
+    max_model_len: Optional[int]
+    max_num_seqs: Optional[int]
+    max_num_batched_tokens: Optional[int]
+    enforce_eager: bool
+    kv_cache_dtype: Optional[str]
+    block_size: Optional[int]
+    quantization: Optional[str]
+    cpu_offload_gb: Optional[float]
+    kv_cache_memory: Optional[str]
     # aliases: --ctx-size, --max-seq-len, --n-gpu-layers, and the long name of `new`
     ctx_size: Optional[int]
     max_seq_len: Optional[int]

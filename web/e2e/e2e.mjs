@@ -239,9 +239,38 @@ const CASES = [
   '?model=llama-7b&gpu=T4&task=train&method=qlora&grad-ckpt=1&lora-rank=16&lora-targets=all-linear&seq=1024',
   '?model=llama-2-7b&gpu=A100-80GB&count=4&task=train&precision=mixed-bf16&zero=3&optimizer=adamw-8bit',
   '?model=llama-7b&gpu=24GiB&task=prefill&runtime=litgpt&batch=2',
-  '?model=qwen2.5-7b&gpu=RTX-4090&quant=q4_k_m&task=load',
+  '?model=qwen2.5-7b&gpu=RTX-4090&runtime=llama.cpp&quant=q4_k_m&task=load',
   '?model=llama-2-7b&gpu=RTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m&kv-dtype=q8_0&ngl=20&prompt=4096',
+  '?model=llama-3.1-8b&gpu=H100-SXM&runtime=vllm&max-model-len=8192&gpu-memory-utilization=0.95',
 ];
+
+test('serving: vLLM 0.6.4 refuses 29,000 tokens on an RTX 3090 and starts at 20,000, in its own words', async (browser) => {
+  const page = await open(browser, '?model=llama-3.1-8b&gpu=RTX-3090&runtime=vllm&runtime-version=0.6.4&max-model-len=29000');
+  assert.ok(await page.isVisible('#max-model-len'), 'the engine settings show for a serving runtime');
+  let v = await verdict(page, 'RTX-3090');
+  assert.equal(v.fits, 'false', v.text);
+  assert.match(v.text, /does not start: The model's max seq len \(29000\) is larger than the maximum number of tokens/);
+  const refused = (await sameAsCli(page)).report;
+  assert.equal(refused.serving.starts, false);
+  const fitCommand = await page.locator('#fit-cli').textContent();
+  const f = cli(argv(fitCommand).slice(1));
+  assert.equal(f.code, 0, f.stderr);
+  assert.deepEqual(JSON.parse(await page.locator('#fit-json').textContent()), JSON.parse(f.stdout), `page and CLI differ for: ${fitCommand}`);
+  assert.ok((await page.locator('#plan-list li').count()) > 0, 'plans that start');
+  await page.fill('#max-model-len', '20000');
+  await settled(page);
+  v = await verdict(page, 'RTX-3090');
+  assert.equal(v.fits, 'true', v.text);
+  const started = (await sameAsCli(page)).report;
+  assert.ok(v.text.includes(`starts; ${started.serving.kv_tokens.toLocaleString('en')} KV tokens`), v.text);
+  assert.match(v.text, /requests of 20,000 tokens at once/);
+  await page.selectOption('#runtime', 'transformers');
+  await settled(page);
+  assert.ok(!(await page.isVisible('#max-model-len')), 'engine settings hide for other runtimes');
+  assert.deepEqual(page.problems, []);
+  notes.push(`serving: vLLM 0.6.4 on an RTX 3090: 29,000 refused, 20,000 starts with ${started.serving.kv_tokens} KV tokens (page = CLI)`);
+  await page.context().close();
+});
 
 test('the page shows the numbers the CLI prints, for the same settings', async (browser) => {
   const page = await open(browser);

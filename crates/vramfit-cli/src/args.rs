@@ -53,6 +53,10 @@ pub struct EstimateArgs {
     /// first, with a verdict per GPU after it.
     #[arg(long, value_delimiter = ',', action = clap::ArgAction::Append)]
     pub gpu: Vec<String>,
+    /// CPU RAM for a verdict on host memory (a merge in CPU RAM, offloaded layers or
+    /// states): 32GB, 64GiB [default: not judged].
+    #[arg(long)]
+    pub ram: Option<String>,
     /// Print JSON.
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
@@ -122,11 +126,12 @@ pub struct SweepArgs {
 /// Workload flags shared by commands that estimate.
 #[derive(Debug, Args)]
 pub struct WorkloadArgs {
-    /// load | prefill | generate | train | merge.
+    /// load | prefill | generate | train | merge | serve (the default with --runtime vllm|sglang).
     #[arg(long, default_value = "generate")]
     pub task: String,
-    /// Weights and compute dtype: fp32 | fp16 | bf16 | fp8 [default: the checkpoint's dtype].
-    #[arg(long)]
+    /// Weights and compute dtype: fp32 | fp16 | bf16 | fp8 (also float16, bfloat16) [default:
+    /// the runtime's: the checkpoint's under transformers 5.x, fp32 under 4.x].
+    #[arg(long, visible_alias = "torch-dtype")]
     pub dtype: Option<String>,
     /// Weight quantization: int8 | nf4 | nf4-dq | fp4 | fp4-dq | gptq-4bit | gptq-8bit |
     /// awq-4bit | fp8 | a GGUF scheme (q4_k_m, q8_0, ...) [default: none].
@@ -151,15 +156,19 @@ pub struct WorkloadArgs {
     /// Attention implementation: eager | sdpa | flash.
     #[arg(long, default_value = "sdpa")]
     pub attn: String,
-    /// Software: transformers | litgpt | torchtune | vllm | llama.cpp | ollama | meta-reference [default: llama.cpp for
+    /// Software: transformers | litgpt | torchtune | vllm | sglang | llama.cpp | ollama | meta-reference [default: llama.cpp for
     /// a .gguf file, else transformers].
     #[arg(long)]
     pub runtime: Option<String>,
     /// Runtime version where behaviour changed (transformers 4.31 kept every prompt logit in
-    /// fp32 and rebuilt the KV cache tuple each step) [default: current].
+    /// fp32 and rebuilt the KV cache tuple each step; vLLM 0.6.3, 0.6.4, 0.7.3, 0.8.5,
+    /// 0.8.5-v0, 0.19.0, 0.21.0 budget the KV cache differently) [default: current; vLLM 0.19].
     #[arg(long)]
     pub runtime_version: Option<String>,
-    /// Precision policy: mixed-bf16 / mixed-fp16 keep fp32 weights and autocast matmuls.
+    /// Precision policy: fp32; bf16 / fp16 (= mixed-bf16 / mixed-fp16, as HF --bf16 and
+    /// Lightning "bf16": fp32 weights, autocast matmuls); pure-bf16 / pure-fp16 (= bf16-true /
+    /// 16-true: everything half) [default: the runtime's: transformers trains the model as
+    /// loaded, fp32 under 4.x, the checkpoint's dtype under 5.x; litgpt/torchtune pure]
     #[arg(long)]
     pub precision: Option<String>,
     /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches,
@@ -231,11 +240,11 @@ pub struct WorkloadArgs {
     /// PyTorch FSDP sharding: full | grad-op | hybrid.
     #[arg(long)]
     pub fsdp: Option<String>,
-    /// Tensor-parallel degree.
-    #[arg(long, default_value_t = 1)]
+    /// Tensor-parallel degree (vLLM --tensor-parallel-size, SGLang --tp-size).
+    #[arg(long, default_value_t = 1, visible_aliases = ["tensor-parallel-size", "tp-size"])]
     pub tp: u64,
-    /// Pipeline-parallel degree.
-    #[arg(long, default_value_t = 1)]
+    /// Pipeline-parallel degree (vLLM --pipeline-parallel-size, SGLang --pp-size).
+    #[arg(long, default_value_t = 1, visible_aliases = ["pipeline-parallel-size", "pp-size"])]
     pub pp: u64,
     /// Expert-parallel degree (MoE).
     #[arg(long, default_value_t = 1)]
@@ -303,6 +312,46 @@ pub struct WorkloadArgs {
     /// [default: none].
     #[arg(long)]
     pub mmproj: Option<std::path::PathBuf>,
+    /// Output head: causal-lm, sequence-classification or token-classification (a classifier
+    /// scores config.json's num_labels, else 2) [default: what config.json's architectures
+    /// names, e.g. LlamaForSequenceClassification].
+    #[arg(long)]
+    pub head: Option<String>,
+    /// vLLM/SGLang: fraction of the device the engine takes (SGLang --mem-fraction-static)
+    /// [default: vLLM 0.9, 0.92 from 0.20; SGLang by GPU size].
+    #[arg(long, visible_alias = "mem-fraction-static")]
+    pub gpu_memory_utilization: Option<f64>,
+    /// vLLM/SGLang: context length served (SGLang --context-length) [default: the model's
+    /// max_position_embeddings].
+    #[arg(long, visible_alias = "context-length")]
+    pub max_model_len: Option<u64>,
+    /// vLLM/SGLang: requests scheduled together (SGLang --max-running-requests) [default: vLLM
+    /// 256, 1024 in V1 on GPUs of 70 GiB or more].
+    #[arg(long, visible_alias = "max-running-requests")]
+    pub max_num_seqs: Option<u64>,
+    /// vLLM/SGLang: tokens per scheduler step, which sizes the profile run (SGLang
+    /// --chunked-prefill-size) [default: by version and GPU].
+    #[arg(long, visible_alias = "chunked-prefill-size")]
+    pub max_num_batched_tokens: Option<u64>,
+    /// vLLM: no CUDA graphs.
+    #[arg(long)]
+    pub enforce_eager: bool,
+    /// vLLM/SGLang KV cache dtype: auto | fp8 | fp8_e4m3 | fp8_e5m2 | bfloat16 [default: auto].
+    #[arg(long)]
+    pub kv_cache_dtype: Option<String>,
+    /// vLLM/SGLang: tokens per KV page (SGLang --page-size) [default: vLLM 16, SGLang 1].
+    #[arg(long, visible_alias = "page-size")]
+    pub block_size: Option<u64>,
+    /// vLLM/SGLang weight quantization method: fp8 | awq | gptq | bitsandbytes [default: the
+    /// checkpoint's quantization_config].
+    #[arg(long)]
+    pub quantization: Option<String>,
+    /// vLLM: GB of weights kept in CPU memory.
+    #[arg(long)]
+    pub cpu_offload_gb: Option<f64>,
+    /// vLLM 0.11+: KV cache size (bytes, or 8GiB), skipping the profile.
+    #[arg(long)]
+    pub kv_cache_memory: Option<String>,
 }
 
 /// Where a Hub model is read from.
@@ -422,6 +471,17 @@ impl WorkloadArgs {
             tensor_split: self.tensor_split.clone(),
             main_gpu: self.main_gpu,
             flash_attn: self.flash_attn.clone(),
+            head: self.head.clone(),
+            gpu_memory_utilization: self.gpu_memory_utilization,
+            max_model_len: self.max_model_len,
+            max_num_seqs: self.max_num_seqs,
+            max_num_batched_tokens: self.max_num_batched_tokens,
+            enforce_eager: self.enforce_eager,
+            kv_cache_dtype: self.kv_cache_dtype.clone(),
+            block_size: self.block_size,
+            quantization: self.quantization.clone(),
+            cpu_offload_gb: self.cpu_offload_gb,
+            kv_cache_memory: self.kv_cache_memory.clone(),
         }
     }
 

@@ -18,17 +18,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match args::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            // clap's own printing: help and version on stdout, usage errors on stderr (colored
-            // on a terminal).
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
-    };
     let stdout = std::io::stdout();
-    execute(cli, &mut stdout.lock(), &mut std::io::stderr().lock())
+    run_with(args, &mut stdout.lock(), &mut std::io::stderr().lock())
 }
 
 /// [`run`] with the output written to `out` and the error line to `err` (clap's messages
@@ -38,29 +29,63 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    match args::Cli::try_parse_from(args) {
-        Ok(cli) => execute(cli, out, err),
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // Under --json an error is a JSON object too (on stderr, one line).
+    let json = args.iter().any(|a| a == "--json");
+    match args::Cli::try_parse_from(&args) {
+        Ok(cli) => execute(cli, json, out, err),
+        Err(e) if e.use_stderr() => {
+            report_error(err, json, &clap_line(&e));
+            2
+        }
         Err(e) => {
-            let text = e.render().to_string();
-            if e.use_stderr() {
-                let _ = write!(err, "{text}");
-                2
-            } else {
-                let _ = write!(out, "{text}");
-                0
-            }
+            // Help and version on stdout.
+            let _ = write!(out, "{}", e.render());
+            0
         }
     }
 }
 
-fn execute(cli: args::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+/// clap's usage error as one line (CLI.md): the message and what it lists, without the
+/// usage block and the pointer to --help that follow it.
+fn clap_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts: Vec<&str> = vec![];
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if parts.is_empty() {
+                continue;
+            }
+            break;
+        }
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        parts.push(line);
+    }
+    let line = parts.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line).to_string();
+    format!("{line} (--help lists the flags)")
+}
+
+fn report_error(err: &mut dyn Write, json: bool, line: &str) {
+    if json {
+        // The flag to fix, when the message starts with it (`--batch: must be ...`).
+        let flag = line.split_once(": ").map(|(f, _)| f).filter(|f| f.starts_with("--") && !f.contains(' '));
+        let _ = writeln!(err, "{}", serde_json::json!({ "error": line, "flag": flag }));
+    } else {
+        let _ = writeln!(err, "error: {line}");
+    }
+}
+
+fn execute(cli: args::Cli, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     match cmd::run(cli.command, out).and_then(|()| out.flush().map_err(anyhow::Error::from)) {
         Ok(()) => 0,
         Err(e) => {
             if is_broken_pipe(&e) {
                 return 0;
             }
-            let _ = writeln!(err, "error: {}", one_line(&e));
+            report_error(err, json, &one_line(&e));
             2
         }
     }
@@ -68,8 +93,10 @@ fn execute(cli: args::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 
 /// The error and its causes on one line, each cause once: library errors often already say
 /// their cause, which `{:#}` would repeat (`X: Y: Y`). Line breaks a cause may hold (a server's
-/// text) become spaces.
-fn one_line(e: &anyhow::Error) -> String {
+/// text) become spaces. This is what `vramfit` prints after `error: ` (the Python package
+/// raises the same text).
+#[must_use]
+pub fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
         let text = cause.to_string();

@@ -27,7 +27,7 @@ pub fn estimate_text(
     verdict: Option<&Verdict>,
     explain: bool,
 ) -> String {
-    let r = EstimateReport { model, workload, breakdown, verdict, compare: &[] };
+    let r = EstimateReport { model, workload, breakdown, verdict, compare: &[], ram: None };
     text(|out| render::table::estimate(&r, explain, out))
 }
 
@@ -39,7 +39,7 @@ pub fn estimate_svg(
     breakdown: &Breakdown,
     verdict: Option<&Verdict>,
 ) -> String {
-    render::svg::estimate(&EstimateReport { model, workload, breakdown, verdict, compare: &[] })
+    render::svg::estimate(&EstimateReport { model, workload, breakdown, verdict, compare: &[], ram: None })
 }
 
 /// The text `vramfit fit` prints (with `all`, as `--all`).

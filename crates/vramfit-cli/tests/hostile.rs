@@ -148,7 +148,8 @@ fn timeout_bounds_the_whole_run() {
         &["estimate", REPO, "--timeout", "1.5"],
         &[("HF_ENDPOINT", &drip.hub.url()), ("HF_HOME", home.to_str().unwrap())],
     );
-    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // The reply alone would take 50 minutes; --timeout is 1.5 s (loose bound for loaded CI).
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no answer within --timeout 1.5 s"), "{err}");

@@ -151,3 +151,52 @@ fn mmproj_weights_join_the_gpu_and_a_bad_file_names_the_flag() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--mmproj"));
 }
+
+/// Newcomer D1, issue item 5: a checkpoint that does not match its config is not trusted —
+/// missing shards are an error naming them, a second copy of the tensors is counted once
+/// with a note, and too few tensors for the config fall back to the parameter count.
+#[test]
+fn checkpoints_that_do_not_match_their_config() {
+    let full = tmp("ck-full");
+    for (name, bytes) in shards() {
+        std::fs::write(full.join(name), bytes).unwrap();
+    }
+    let whole = json(&["estimate", full.to_str().unwrap(), "--json"]);
+    // One shard of three, with the index: an error naming the two that are missing.
+    let partial = tmp("ck-partial");
+    for (name, bytes) in
+        shards().into_iter().filter(|(n, _)| !n.starts_with("model-00002") && !n.starts_with("model-00003"))
+    {
+        std::fs::write(partial.join(name), bytes).unwrap();
+    }
+    let e = stderr_of(&["estimate", partial.to_str().unwrap()]);
+    assert!(e.contains("model-00002-of-00003.safetensors") && e.contains("model-00003-of-00003.safetensors"), "{e}");
+    // The same without the index: the file names say how many there are.
+    std::fs::remove_file(partial.join("model.safetensors.index.json")).unwrap();
+    let e = stderr_of(&["estimate", partial.to_str().unwrap()]);
+    assert!(e.contains("2 shards are missing"), "{e}");
+    // Two copies of the same tensors (no index): counted once, with a note.
+    let twice = tmp("ck-twice");
+    for (name, bytes) in shards() {
+        if name == "model.safetensors.index.json" {
+            continue;
+        }
+        if name.starts_with("model-") {
+            std::fs::write(twice.join(name.replace("model-", "consolidated-")), &bytes).unwrap();
+        }
+        std::fs::write(twice.join(name), bytes).unwrap();
+    }
+    let v = json(&["estimate", twice.to_str().unwrap(), "--json"]);
+    assert_eq!(v["levels"], whole["levels"]);
+    assert!(v["notes"].to_string().contains("second copy"), "{}", v["notes"]);
+    // One small tensor beside a full config: weights from the config's parameter count.
+    let one = tmp("ck-one");
+    let (s1, bytes) = shards().into_iter().next().unwrap();
+    std::fs::write(one.join(s1.replace("-00001-of-00003", "")), bytes).unwrap();
+    std::fs::write(one.join("config.json"), crate::io_util::CONFIG).unwrap();
+    let v = json(&["estimate", one.to_str().unwrap(), "--json"]);
+    assert!(v["notes"].to_string().contains("config.json describes"), "{}", v["notes"]);
+    let weights =
+        v["components"].as_array().unwrap().iter().find(|c| c["name"] == "weights").unwrap()["bytes"].as_u64().unwrap();
+    assert_eq!(weights, WEIGHT_BYTES);
+}

@@ -1,6 +1,7 @@
 //! Integration tests of the `vramfit` binary (one test binary).
 
 // The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
+mod defects;
 mod fit;
 mod golden;
 mod hostile;
@@ -272,6 +273,93 @@ fn measured_accuracy_gate() {
     );
 }
 
+/// Serving engines' start-up figures, each metric on its own (thresholds.json "serving").
+#[test]
+fn serving_accuracy_gate() {
+    let t = &thresholds()["serving"];
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(t["file"].as_str().unwrap());
+    if !file.exists() {
+        eprintln!("SKIPPED: {} is not beside this checkout", file.display());
+        return;
+    }
+    let v = json(&["validate", file.to_str().unwrap(), "--json"]);
+    for (metric, gate) in t.as_object().unwrap().iter().filter(|(k, _)| k.starts_with("vllm_")) {
+        let e = errors(&v, |c| c["metric"] == metric.as_str());
+        assert!(e.len() >= 5, "{metric}: only {} cases estimated", e.len());
+        let median = quantile(&abs_sorted(&e), 0.5);
+        assert!(median <= gate["median"].as_f64().unwrap(), "{metric}: median {median}");
+        if let Some(allowed) = gate["over_10"].as_u64() {
+            let over = e.iter().filter(|&&x| x > 0.10).count() as u64;
+            assert!(over <= allowed, "{metric}: {over} over-estimates beyond 10 %: {e:?}");
+        }
+    }
+    // Token and ratio cases carry their own estimate fields.
+    let cases = v["cases"].as_array().unwrap();
+    assert!(cases.iter().any(|c| c["estimate_tokens"].is_u64() && c["measured_tokens"].is_u64()));
+    assert!(cases.iter().any(|c| c["estimate_value"].is_f64()));
+    assert!(v["by_metric"]["vllm_kv_tokens"]["n"].as_u64().unwrap() >= 5);
+}
+
+/// The question on the command line: vLLM 0.6.4 refused 29,000 tokens on an RTX 3090.
+#[test]
+fn vllm_0_6_4_refuses_29000_tokens_on_an_rtx_3090() {
+    let args = |len: &'static str| {
+        json(&[
+            "estimate",
+            "llama-3.1-8b",
+            "--runtime",
+            "vllm",
+            "--runtime-version",
+            "0.6.4",
+            "--gpu",
+            "RTX-3090",
+            "--max-model-len",
+            len,
+            "--json",
+        ])
+    };
+    let no = args("29000");
+    assert_eq!(no["serving"]["starts"], Value::Bool(false));
+    assert!(no["serving"]["error"].as_str().unwrap().contains("larger than the maximum number of tokens"));
+    for key in [
+        "engine",
+        "version",
+        "weights_bytes",
+        "activation_peak_bytes",
+        "non_torch_bytes",
+        "cuda_graph_bytes",
+        "kv_cache_bytes",
+        "kv_tokens",
+        "gpu_blocks",
+        "block_size",
+        "max_model_len",
+        "max_concurrency",
+        "starts",
+        "error",
+    ] {
+        assert!(no["serving"].get(key).is_some(), "serving lacks {key}");
+    }
+    assert_eq!(args("20000")["serving"]["starts"], Value::Bool(true));
+    let table = vramfit(&[
+        "estimate",
+        "llama-3.1-8b",
+        "--runtime",
+        "vllm",
+        "--runtime-version",
+        "0.6.4",
+        "--gpu",
+        "RTX-3090",
+        "--max-model-len",
+        "20000",
+    ]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("→ starts; 31,") && text.contains("requests of 20,000 tokens at once"), "{text}");
+    let e = stderr_of(&["estimate", "llama-3.1-8b", "--runtime", "vllm", "--gpu-memory-utilization", "2"]);
+    assert!(e.contains("--gpu-memory-utilization"), "{e}");
+    let e = stderr_of(&["estimate", "llama-3.1-8b", "--max-model-len", "4096"]);
+    assert!(e.contains("--max-model-len") && e.contains("--runtime vllm"), "{e}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -286,8 +374,11 @@ proptest! {
         prompt in prop::sample::select(vec!["0", "1", "4096", "100000000", "18446744073709551615"]),
         attn in prop::sample::select(vec!["eager", "sdpa", "flash", "none"]),
         gpu in prop::sample::select(vec!["", "T4", "4xA100-80GB", "0xT4", "24GiB", "1e400GB", "H100"]),
+        engine in prop::sample::select(vec!["", "", "vllm", "sglang"]),
+        len in prop::sample::select(vec!["1", "4096", "99999999999", "0"]),
     ) {
         let mut args = vec!["estimate", model, "--task", task, "--dtype", dtype, "--batch", batch, "--prompt", prompt, "--attn", attn, "--json"];
+        if !engine.is_empty() { args.extend(["--runtime", engine, "--max-model-len", len]); }
         if !quant.is_empty() { args.extend(["--quant", quant]); }
         if !gpu.is_empty() { args.extend(["--gpu", gpu]); }
         let out = vramfit(&args);

@@ -9,6 +9,7 @@
 use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::profile::Engine;
+use crate::estimate::serving::{Device, EngineVersion, Fraction, ServingOptions};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{
     llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeProfile, RuntimeVersion, Task, Workload,
@@ -94,9 +95,11 @@ pub struct WorkloadRequest {
     pub zero: Option<u8>,
     /// `--fsdp`: full | grad-op | hybrid.
     pub fsdp: Option<String>,
-    /// `--tp`: tensor-parallel degree.
+    /// `--tp`: tensor-parallel degree (`--tensor-parallel-size`, `--tp-size`).
+    #[serde(alias = "tensor-parallel-size", alias = "tp-size")]
     pub tp: u64,
-    /// `--pp`: pipeline-parallel degree.
+    /// `--pp`: pipeline-parallel degree (`--pipeline-parallel-size`, `--pp-size`).
+    #[serde(alias = "pipeline-parallel-size", alias = "pp-size")]
     pub pp: u64,
     /// `--ep`: expert-parallel degree.
     pub ep: u64,
@@ -132,6 +135,33 @@ pub struct WorkloadRequest {
     pub main_gpu: Option<u64>,
     /// `--flash-attn on|off|auto` (llama.cpp's spelling; `auto` = the build's default).
     pub flash_attn: Option<String>,
+    /// `--head`: causal-lm | sequence-classification | token-classification; `None` = what
+    /// config.json's `architectures` names.
+    pub head: Option<String>,
+    /// `--gpu-memory-utilization` (vLLM) / `--mem-fraction-static` (SGLang).
+    #[serde(alias = "mem-fraction-static")]
+    pub gpu_memory_utilization: Option<f64>,
+    /// `--max-model-len` / `--context-length`.
+    #[serde(alias = "context-length")]
+    pub max_model_len: Option<u64>,
+    /// `--max-num-seqs` / `--max-running-requests`.
+    #[serde(alias = "max-running-requests")]
+    pub max_num_seqs: Option<u64>,
+    /// `--max-num-batched-tokens` / `--chunked-prefill-size`.
+    #[serde(alias = "chunked-prefill-size")]
+    pub max_num_batched_tokens: Option<u64>,
+    /// `--enforce-eager`.
+    pub enforce_eager: bool,
+    /// `--kv-cache-dtype`: auto | fp8 | fp8_e4m3 | fp8_e5m2 | bfloat16 | float16.
+    pub kv_cache_dtype: Option<String>,
+    /// `--block-size`: tokens per KV page.
+    pub block_size: Option<u64>,
+    /// `--quantization`: awq | gptq | fp8 | bitsandbytes | ... (vLLM's method names).
+    pub quantization: Option<String>,
+    /// `--cpu-offload-gb`.
+    pub cpu_offload_gb: Option<f64>,
+    /// `--kv-cache-memory`: bytes, or a size like `8GiB`.
+    pub kv_cache_memory: Option<String>,
 }
 
 impl Default for WorkloadRequest {
@@ -188,6 +218,17 @@ impl Default for WorkloadRequest {
             tensor_split: None,
             main_gpu: None,
             flash_attn: None,
+            head: None,
+            gpu_memory_utilization: None,
+            max_model_len: None,
+            max_num_seqs: None,
+            max_num_batched_tokens: None,
+            enforce_eager: false,
+            kv_cache_dtype: None,
+            block_size: None,
+            quantization: None,
+            cpu_offload_gb: None,
+            kv_cache_memory: None,
         }
     }
 }
@@ -372,7 +413,7 @@ impl WorkloadRequest {
     /// # Errors
     /// An unknown value or an impossible combination; the error names the flag that fixes it.
     pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload> {
-        let task = Task::parse(&self.task)?;
+        let mut task = Task::parse(&self.task)?;
         let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
         let attn = AttnImpl::parse(&self.attn)?;
@@ -381,9 +422,23 @@ impl WorkloadRequest {
             None if model.to_ascii_lowercase().ends_with(".gguf") => Runtime::LlamaCpp,
             None => Runtime::Transformers,
         };
+        if runtime.is_serving_engine() && task == Task::Generate {
+            // `--task serve` is the default (and the only task) of a serving engine.
+            task = Task::Serve;
+        }
+        if task == Task::Serve && !runtime.is_serving_engine() {
+            return Err(Error::workload(
+                "--task",
+                "serve is modelled for the serving engines: add --runtime vllm or --runtime sglang",
+            ));
+        }
+        if runtime.is_serving_engine() && task != Task::Serve {
+            return Err(Error::workload("--task", format!("{} runs --task serve only", runtime.name())));
+        }
+        let serving = self.serving(runtime)?;
         let ggml_runtime = RuntimeProfile::of(runtime, None).engine == Engine::LlamaCpp;
         let mut llama_cpp = self.llama_cpp_options()?;
-        let kv_dtype = match self.kv_dtype.as_deref() {
+        let kv_dtype = match self.kv_dtype.as_deref().or(serving_kv_dtype(self.kv_cache_dtype.as_deref())?) {
             None => None,
             Some(s) => {
                 let ggml = s.trim().to_ascii_uppercase();
@@ -420,7 +475,11 @@ impl WorkloadRequest {
                 return Err(Error::workload(flag, "is a llama.cpp setting: add --runtime llama.cpp"));
             }
         }
-        let runtime_version = self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?;
+        let runtime_version = if runtime.is_serving_engine() {
+            None
+        } else {
+            self.runtime_version.as_deref().map(RuntimeVersion::parse).transpose()?
+        };
         let training = self.training()?;
         // One spelling list for every task (`Precision::parse`): inference reads the precision
         // as the weights' dtype and the autocast dtype.
@@ -437,7 +496,9 @@ impl WorkloadRequest {
         {
             return Err(Error::workload("--dtype", "contradicts --precision; give one of them"));
         }
+        let head = self.head.as_deref().map(|h| crate::model::Head::parse(h, 0)).transpose()?;
         let w = Workload {
+            head,
             task,
             batch: self.batch,
             prompt: self.prompt,
@@ -452,13 +513,124 @@ impl WorkloadRequest {
             kv_prealloc: self.kv_prealloc,
             cache_batch: self.max_batch_size,
             merge_on_gpu: self.merge_on_gpu,
-            parallel: self.parallel(task, gpu_count)?,
+            // A serving engine runs one GPU per tensor × pipeline rank.
+            parallel: self.parallel(
+                task,
+                if runtime.is_serving_engine() && gpu_count.unwrap_or(1) <= 1 {
+                    Some(self.tp.max(1).saturating_mul(self.pp.max(1)))
+                } else {
+                    gpu_count
+                },
+            )?,
             training,
             llama_cpp,
+            serving,
         };
         w.check()?;
         Ok(w)
     }
+}
+
+/// `--kv-cache-dtype` as the `--kv-dtype` it means: `auto` is the model's dtype.
+fn serving_kv_dtype(s: Option<&str>) -> Result<Option<&'static str>> {
+    Ok(match s.map(|s| s.trim().to_ascii_lowercase()) {
+        None => None,
+        Some(s) => match s.as_str() {
+            "auto" => None,
+            "fp8" | "fp8_e4m3" | "fp8_e5m2" | "fp8_inc" | "fp8_ds_mla" => Some("fp8"),
+            "bfloat16" | "bf16" => Some("bf16"),
+            "float16" | "half" | "fp16" => Some("fp16"),
+            "float32" | "fp32" | "float" => Some("fp32"),
+            _ => {
+                return Err(Error::workload(
+                    "--kv-cache-dtype",
+                    format!("unknown KV cache dtype {s:?}; use auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16 or float16"),
+                ))
+            }
+        },
+    })
+}
+
+impl WorkloadRequest {
+    /// The serving-engine settings; refused on other runtimes, naming the flag.
+    fn serving(&self, runtime: Runtime) -> Result<ServingOptions> {
+        let flag = match runtime {
+            Runtime::Sglang => "--mem-fraction-static",
+            _ => "--gpu-memory-utilization",
+        };
+        let o = ServingOptions {
+            version: if runtime.is_serving_engine() {
+                self.runtime_version.as_deref().map(EngineVersion::parse).transpose()?.flatten()
+            } else {
+                None
+            },
+            gpu_memory_utilization: self.gpu_memory_utilization.map(|u| Fraction::new(u, flag)).transpose()?,
+            max_model_len: self.max_model_len,
+            max_num_seqs: self.max_num_seqs,
+            max_num_batched_tokens: self.max_num_batched_tokens,
+            enforce_eager: self.enforce_eager,
+            block_size: self.block_size,
+            quantization: self.quantization.clone(),
+            kv_cache_memory: self.kv_cache_memory.as_deref().map(parse_bytes).transpose()?,
+            cpu_offload_bytes: match self.cpu_offload_gb {
+                None => None,
+                Some(g) if (0.0..1e6).contains(&g) => Some((g * 1e9) as u64),
+                Some(_) => return Err(Error::workload("--cpu-offload-gb", "must be a number of GB between 0 and 1e6")),
+            },
+            device: None,
+        };
+        if !runtime.is_serving_engine() {
+            if let Some(f) = o.any_engine_flag() {
+                return Err(Error::workload(f, "is a serving-engine setting: add --runtime vllm or --runtime sglang"));
+            }
+            if self.kv_cache_dtype.is_some() {
+                return Err(Error::workload(
+                    "--kv-cache-dtype",
+                    "is a serving-engine setting: add --runtime vllm (or use --kv-dtype)",
+                ));
+            }
+        }
+        for (flag, v) in [
+            ("--max-model-len", o.max_model_len),
+            ("--max-num-seqs", o.max_num_seqs),
+            ("--max-num-batched-tokens", o.max_num_batched_tokens),
+            ("--block-size", o.block_size),
+        ] {
+            if let Some(v) = v {
+                if v == 0 || v > crate::estimate::workload::MAX_TOKENS {
+                    return Err(Error::workload(
+                        flag,
+                        format!("must be between 1 and {}", crate::estimate::workload::MAX_TOKENS),
+                    ));
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// A byte count as typed: `8589934592`, `8GiB`, `8G` (GiB), `8GB`.
+fn parse_bytes(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let x: f64 =
+        num.parse().map_err(|_| Error::workload("--kv-cache-memory", format!("{s:?} is not a size like 8GiB")))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        _ => return Err(Error::workload("--kv-cache-memory", format!("{s:?}: unknown unit; use GiB, MiB, GB"))),
+    };
+    let b = x * mult;
+    if !(b.is_finite() && b > 0.0 && b < 1e15) {
+        return Err(Error::workload("--kv-cache-memory", "must be a positive size below 1 PB"));
+    }
+    Ok(b as u64)
 }
 
 /// Whether an estimate fits the GPUs asked about, under the headroom policy of
@@ -485,15 +657,82 @@ impl Verdict {
     pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
         // Estimates are for the most-loaded rank, so the device total is what one GPU holds.
         let v = crate::fit::Verdict::new(b.total_bytes(), gpu.usable_bytes);
+        // A serving engine's verdict is its own: whether it starts.
+        let starts = b.serving.as_ref().and_then(|s| s.starts);
         Verdict {
             gpu,
             needed_per_gpu: v.per_gpu_bytes,
-            fits: v.fits,
+            fits: starts.unwrap_or(v.fits),
             tight: v.tight(),
             headroom_bytes: v.headroom_bytes,
             reserve_bytes: v.reserve_bytes,
         }
     }
+}
+
+/// A workload judged against the machine's CPU RAM (`--ram`): what it keeps in host memory
+/// (a merge in CPU RAM, offloaded layers or optimizer states).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RamVerdict {
+    /// `--ram`.
+    pub ram_bytes: u64,
+    /// Peak CPU RAM of the workload.
+    pub needed_bytes: u64,
+    /// `needed_bytes` fits `ram_bytes`.
+    pub fits: bool,
+    /// RAM minus needed (negative when it does not fit).
+    pub headroom_bytes: i128,
+}
+
+impl RamVerdict {
+    /// `b`'s CPU RAM against `ram_bytes`.
+    #[must_use]
+    pub fn new(ram_bytes: u64, b: &Breakdown) -> Self {
+        let needed_bytes = b.host_bytes;
+        RamVerdict {
+            ram_bytes,
+            needed_bytes,
+            fits: needed_bytes <= ram_bytes,
+            headroom_bytes: i128::from(ram_bytes) - i128::from(needed_bytes),
+        }
+    }
+}
+
+/// Parse `--ram`: a size such as `32GB` or `64GiB`.
+///
+/// # Errors
+/// Not a positive size (the error names `--ram`).
+pub fn parse_ram(s: &str) -> Result<u64> {
+    match GpuSpec::parse(s) {
+        Ok(g) if g.gpu.is_none() && g.count == 1 => Ok(g.usable_bytes),
+        _ => Err(Error::workload("--ram", format!("{s:?} is not a memory size; give one such as 32GB or 64GiB"))),
+    }
+}
+
+/// Whether `--gpu` judges `w`: a merge in CPU RAM does not use the GPU (it is judged against
+/// `--ram`); `--merge-on-gpu` merges on the GPU.
+#[must_use]
+pub fn gpu_judges(w: &Workload) -> bool {
+    w.task != Task::Merge || w.merge_on_gpu
+}
+
+/// The note for a GPU that was given but does not judge the workload.
+#[must_use]
+pub fn gpu_not_judged_note(w: &Workload, ram: Option<u64>) -> Option<String> {
+    (!gpu_judges(w)).then(|| {
+        format!(
+            "--gpu is not judged: the merge runs in CPU RAM and uses no GPU (--merge-on-gpu merges on it){}",
+            if ram.is_some() { "" } else { "; give --ram (32GB) to judge the CPU RAM" }
+        )
+    })
+}
+
+/// The `ram` object of the JSON report (present only with `--ram`).
+#[must_use]
+pub fn ram_value(r: Option<&RamVerdict>) -> Value {
+    r.map_or(Value::Null, |r| {
+        json!({"ram_bytes": r.ram_bytes, "needed_bytes": r.needed_bytes, "fits": r.fits, "headroom_bytes": sat(r.headroom_bytes)})
+    })
 }
 
 /// Signed byte counts as JSON numbers: saturated to 64 bits (estimates saturate at u64::MAX
@@ -526,6 +765,9 @@ pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verd
         if let Some(verdict) = verdict {
             v["ollama"]["offload"] = json!(o.offload(verdict.gpu.usable_bytes));
         }
+    }
+    if let Some(s) = &b.serving {
+        v["serving"] = json!(s);
     }
     if let Some(verdict) = verdict {
         v["gpu"] =
@@ -641,6 +883,64 @@ pub fn fit_value(m: &ModelReport<'_>, r: &fit::FitReport) -> Value {
     })
 }
 
+/// What a serving engine takes of one GPU (its budget plus graphs outside it) and what it
+/// leaves free.
+fn serving_bytes(r: &crate::estimate::serving::ServingReport) -> (u64, i64) {
+    let total = r.device_total_bytes.unwrap_or(0);
+    let free = r.free_bytes.unwrap_or(0);
+    (u64::try_from(total as i128 - i128::from(free)).unwrap_or(0), free)
+}
+
+/// The fit object of a serving engine in `vramfit fit --json`'s shape: `as_asked`, `plans`,
+/// `limits` (largest `max_model_len`, concurrency), each with the engine's report.
+#[must_use]
+pub fn serving_fit_value(m: &ModelReport<'_>, gpu: &GpuSpec, f: &crate::estimate::serving::plans::ServingFit) -> Value {
+    let (taken, free) = serving_bytes(&f.as_asked);
+    let plans: Vec<Value> = f
+        .plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (taken, free) = serving_bytes(&p.report);
+            json!({
+                "rank": i + 1,
+                "fits": true,
+                "per_gpu_bytes": taken,
+                "headroom_bytes": free,
+                "flags": p.changes.iter().map(|c| c.flag.as_str()).collect::<Vec<_>>().join(" "),
+                "changes": p.changes,
+                "cost": p.changes.iter().map(|c| c.cost.as_str()).collect::<Vec<_>>().join(" · "),
+                "verdict": p.report.verdict(),
+                "serving": p.report,
+            })
+        })
+        .collect();
+    json!({
+        "model": m.name,
+        "origin": m.origin,
+        "gpu": {"label": gpu.label, "count": gpu.count, "usable_bytes": gpu.usable_bytes},
+        "as_asked": {
+            "fits": f.serves,
+            "starts": f.as_asked.starts,
+            "per_gpu_bytes": taken,
+            "headroom_bytes": free,
+            "verdict": f.as_asked.verdict(),
+            "serving": f.as_asked,
+        },
+        "plans": plans,
+        "limits": {
+            "max_batch": f.limits.max_concurrency,
+            "max_concurrent_sequences": f.limits.max_concurrency,
+            "max_context": f.limits.max_model_len,
+            "max_model_len": f.limits.max_model_len,
+            "max_model_len_at_concurrency": f.limits.max_model_len_at_concurrency,
+            "concurrency": f.limits.concurrency,
+            "gpu_memory_utilization_to_start": f.limits.gpu_memory_utilization_to_start,
+        },
+        "notes": f.notes,
+    })
+}
+
 /// A whole estimate request, as the web page sends it: the model (a catalog name, or a
 /// config.json text with a display name), the GPUs, and the workload settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -660,6 +960,9 @@ pub struct EstimateRequest {
     /// `--gpu`: `T4`, `4xA100-80GB`, `24GiB`.
     #[serde(default)]
     pub gpu: Option<String>,
+    /// `--ram`: CPU RAM to judge host memory against (`32GB`).
+    #[serde(default)]
+    pub ram: Option<String>,
     /// The workload settings.
     #[serde(default)]
     pub workload: WorkloadRequest,
@@ -721,7 +1024,11 @@ impl EstimateRequest {
             notes: &[],
             bytes_transferred: self.bytes_transferred,
         };
-        Ok(estimate_value(&report, &workload, &breakdown, verdict.as_ref()))
+        let mut v = estimate_value(&report, &workload, &breakdown, verdict.as_ref());
+        if let Some(r) = self.ram.as_deref().map(parse_ram).transpose()? {
+            v["ram"] = ram_value(Some(&RamVerdict::new(r, &breakdown)));
+        }
+        Ok(v)
     }
 
     /// Run the request the way `vramfit fit --json` runs its flags (the GPU is required), and
@@ -736,6 +1043,16 @@ impl EstimateRequest {
         let gpu = GpuSpec::parse(gpu)?;
         let workload = self.workload.resolve(&self.model, Some(gpu.count))?;
         let model = self.model()?;
+        if workload.runtime.is_serving_engine() {
+            let f = crate::estimate::serving::plans::fit(&model.spec, &workload, &gpu)?;
+            let m = ModelReport {
+                name: &model.name,
+                origin: &model.origin,
+                notes: &[],
+                bytes_transferred: self.bytes_transferred,
+            };
+            return Ok(serving_fit_value(&m, &gpu, &f));
+        }
         let report = fit::fit(&model.spec, &workload, &gpu, fit::FitOptions { all: false })?;
         let m = ModelReport {
             name: &model.name,
@@ -753,12 +1070,19 @@ impl EstimateRequest {
     pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<Verdict>)> {
         // Same order as the CLI, so the same input fails with the same message.
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
-        let workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
+        let mut workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
         if let Some(g) = &gpu {
+            if workload.runtime.is_serving_engine() {
+                workload.serving.device = Some(Device::of(g));
+            }
             crate::fit::check_supported(&model.spec, &workload, g)?;
         }
-        let breakdown = crate::estimate(&model.spec, &workload)?;
-        let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
+        let ram = self.ram.as_deref().map(parse_ram).transpose()?;
+        let mut breakdown = crate::estimate(&model.spec, &workload)?;
+        if gpu.is_some() {
+            breakdown.notes.extend(gpu_not_judged_note(&workload, ram));
+        }
+        let verdict = gpu.filter(|_| gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
         Ok((workload, breakdown, verdict))
     }
 }
@@ -820,6 +1144,7 @@ mod tests {
             origin: None,
             bytes_transferred: 0,
             gpu: None,
+            ram: None,
             workload: WorkloadRequest::default(),
         };
         let a = pasted.run().unwrap();

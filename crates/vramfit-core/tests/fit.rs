@@ -6,11 +6,18 @@ use proptest::prelude::*;
 use vramfit_core::catalog::GpuSpec;
 use vramfit_core::estimate::training::setup::{Method, TrainingSetup};
 use vramfit_core::estimate::workload::{MAX_BATCH, MAX_TOKENS};
+use vramfit_core::estimate::RuntimeVersion;
 use vramfit_core::fit::{self, fit, FitOptions, FitReport, LeverKind, Plan, Verdict};
 use vramfit_core::{estimate, DType, ModelSpec, Task, Workload};
 
 fn run(model: &str, w: &Workload, gpu: &str) -> FitReport {
     fit(&spec(model), w, &GpuSpec::parse(gpu).unwrap(), FitOptions::default()).unwrap()
+}
+
+/// transformers 4.x: `from_pretrained` without `torch_dtype` loads fp32 (the original
+/// question's trap).
+fn transformers_4() -> Workload {
+    Workload { runtime_version: Some(RuntimeVersion::new(4, 46)), ..Workload::default() }
 }
 
 fn train() -> Workload {
@@ -27,11 +34,10 @@ fn fits(s: &ModelSpec, w: &Workload, usable: u64) -> bool {
 
 #[test]
 fn llama_7b_on_a_t4_inference() {
-    let r = run("llama-7b", &Workload::default(), "T4");
+    let r = run("llama-7b", &transformers_4(), "T4");
     // Without --dtype, transformers 4.x loads fp32: 27 GB of weights, no fit.
-    assert_eq!(r.as_asked.workload.dtype, Some(DType::Fp32));
+    assert!(r.as_asked.breakdown.notes.iter().any(|n| n.contains("fp32, what transformers 4.46")));
     assert!(!r.as_asked.verdict.fits);
-    assert!(r.notes.iter().any(|n| n.contains("fp32")), "{:?}", r.notes);
     // Best plan: fp16, with headroom and the max context at batch 1.
     let best = &r.plans[0];
     assert_eq!(best.flags(), "--dtype fp16");
@@ -86,9 +92,8 @@ fn multi_gpu_layouts_are_estimated_and_sharding_is_a_lever() {
 #[test]
 fn plans_respect_the_gpu() {
     for gpu in ["T4", "V100-16GB"] {
-        let r =
-            fit(&spec("llama-3.2-3b"), &Workload::default(), &GpuSpec::parse(gpu).unwrap(), FitOptions { all: true })
-                .unwrap();
+        let r = fit(&spec("llama-3.2-3b"), &transformers_4(), &GpuSpec::parse(gpu).unwrap(), FitOptions { all: true })
+            .unwrap();
         for p in &r.plans {
             let w = &p.workload;
             assert_ne!(w.dtype, Some(DType::Bf16), "{gpu}: {}", p.flags());
@@ -97,13 +102,9 @@ fn plans_respect_the_gpu() {
         }
         assert!(r.plans.iter().any(|p| p.flags().contains("--dtype fp16")), "{gpu}: bf16 checkpoint runs in fp16");
     }
-    let r = fit(
-        &spec("llama-3.2-3b"),
-        &Workload::default(),
-        &GpuSpec::parse("H100-SXM").unwrap(),
-        FitOptions { all: true },
-    )
-    .unwrap();
+    let r =
+        fit(&spec("llama-3.2-3b"), &transformers_4(), &GpuSpec::parse("H100-SXM").unwrap(), FitOptions { all: true })
+            .unwrap();
     assert!(r.plans.iter().any(|p| has(p, "--kv-dtype fp8")), "H100 has fp8");
     assert!(r.plans.iter().any(|p| has(p, "--attn flash")), "H100 runs FlashAttention-2");
     assert!(r.plans.iter().any(|p| p.flags() == "--dtype bf16"), "bf16 checkpoint stays bf16");
@@ -129,7 +130,7 @@ fn asking_for_what_the_gpu_cannot_run_is_an_error() {
 #[test]
 fn plans_are_minimal_and_ranked() {
     for (model, w, gpu) in [
-        ("llama-7b", Workload::default(), "T4"),
+        ("llama-7b", transformers_4(), "T4"),
         ("llama-7b", train(), "T4"),
         ("llama-2-13b", train(), "A100-80GB"),
         ("mistral-7b-v0.1", Workload { batch: 64, prompt: 4096, ..Workload::default() }, "RTX-4090"),
@@ -178,7 +179,7 @@ fn a_fitting_workload_has_no_plans_unless_all() {
 
 #[test]
 fn gpus_that_fit_are_the_smallest_that_do() {
-    let r = run("llama-7b", &Workload::default(), "T4");
+    let r = run("llama-7b", &transformers_4(), "T4");
     let need = r.as_asked.verdict.per_gpu_bytes;
     let list = &r.gpus.gpus_that_fit;
     assert!(!list.is_empty() && list.len() <= 5);
@@ -236,7 +237,8 @@ proptest! {
         if let Some(c) = l.max_context {
             let at = fit::with_batch(&r.as_asked.workload, l.context_batch);
             prop_assert!(fits(&s, &fit::with_context(&at, c), usable));
-            let cap = l.model_max_context.unwrap_or(MAX_TOKENS).max(fit::context_of(&at).unwrap_or(0)).min(MAX_TOKENS);
+            // Never past the model's position limit, even when more was asked.
+            let cap = l.model_max_context.unwrap_or(MAX_TOKENS).min(MAX_TOKENS);
             prop_assert!(c == cap || !fits(&s, &fit::with_context(&at, c + 1), usable), "context {} + 1 fits", c);
             prop_assert_eq!(l.context_limited_by_model, Some(c) == l.model_max_context);
         }
@@ -260,6 +262,44 @@ proptest! {
             for p in &r.plans {
                 prop_assert!(p.verdict.fits);
             }
+        }
+    }
+
+    /// Web D1, issue item 9: when a plan that truncates the samples is offered and the asked
+    /// length fits with the speed-only levers (micro-batch 1, gradient checkpointing, chunked
+    /// loss), a plan keeping the asked length is offered too, and ranks above every truncating
+    /// one.
+    #[test]
+    fn a_truncating_plan_never_hides_one_that_keeps_the_length(
+        m in 0..MODELS.len(), g in 0..GPUS.len(),
+        batch in prop::sample::select(vec![1u64, 2, 4, 8, 16]),
+        seq in prop::sample::select(vec![256u64, 512, 1024, 2048, 4096]),
+        method in prop::sample::select(vec![Method::Full, Method::Lora, Method::Qlora]),
+    ) {
+        let s = spec(MODELS[m]);
+        let gpu = GpuSpec::parse(GPUS[g]).unwrap();
+        let w = Workload {
+            task: Task::Train, batch,
+            training: TrainingSetup { seq, method, ..TrainingSetup::default() },
+            ..Workload::default()
+        };
+        let Ok(r) = fit(&s, &w, &gpu, FitOptions::default()) else { return Ok(()) };
+        prop_assume!(!r.truncated);
+        let truncates = |p: &Plan| p.changes.iter().any(|c| c.lever == LeverKind::Context);
+        let Some(first_cut) = r.plans.iter().position(truncates) else { return Ok(()) };
+        let mut keep = r.plans[first_cut].workload.clone();
+        keep.training.seq = r.as_asked.workload.training.seq;
+        keep.training.grad_ckpt = true;
+        if s.lm_head.is_some() {
+            keep.training.chunked_ce = Some(true);
+        }
+        if fits(&s, &keep, r.gpu.usable_bytes) {
+            let first_keep = r.plans.iter().position(|p| !truncates(p));
+            prop_assert!(
+                first_keep.is_some_and(|k| k < first_cut),
+                "{} at {} tokens fits, but the plans are {:?}",
+                MODELS[m], seq, r.plans.iter().map(Plan::flags).collect::<Vec<_>>()
+            );
         }
     }
 }

@@ -322,6 +322,7 @@ fn grid() -> String {
             origin: None,
             bytes_transferred: 0,
             gpu: gpu.clone(),
+            ram: None,
             workload: w,
         };
         let result = if fit {
@@ -350,6 +351,7 @@ fn grid() -> String {
                 origin: None,
                 bytes_transferred: 0,
                 gpu: gpu.clone(),
+                ram: None,
                 workload: w,
             };
             let result = if fit {

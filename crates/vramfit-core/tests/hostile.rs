@@ -28,7 +28,9 @@ fn refused_naming(text: &str, limit: &str) -> String {
     let e = parse_config(text).expect_err("a hostile config must be refused").to_string();
     assert!(e.contains(limit), "{e}");
     assert!(!e.contains('\n'), "{e}");
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // Refusals take milliseconds; the bound is loose for a loaded CI machine (a T5 refusal
+    // used to take 121 s and 6.5 GB).
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     e
 }
 
@@ -96,7 +98,7 @@ fn mlp_only_layers_is_looked_up_in_constant_time() {
     let t = Instant::now();
     let spec = parse_config(&c.to_string()).unwrap();
     assert!(spec.layers.iter().all(|l| !l.mlp.is_moe()), "every layer listed as dense");
-    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
     c["mlp_only_layers"] = json!(vec![1u64; 70_000]);
     refused_naming(&c.to_string(), "limit on list entries");
 }
@@ -148,4 +150,20 @@ fn estimates_beyond_2_pow_53_bytes_are_errors() {
     let e = estimate(&spec, &w).unwrap_err().to_string();
     assert!(e.contains("estimate bytes") && e.contains("--batch"), "{e}");
     assert!(estimate(&spec, &Workload { task: Task::Load, ..Workload::default() }).is_ok());
+}
+
+/// Audit item 12: a safetensors `shape` of millions of entries was allocated whole before its
+/// rank was checked (98 MB of shape: 484 MB). It is refused at the 17th dimension.
+#[test]
+fn a_huge_shape_is_refused_at_the_first_dimension_beyond_the_rank_limit() {
+    use vramfit_core::formats::safetensors;
+    let json = format!(r#"{{"t":{{"dtype":"F32","shape":[{}1],"data_offsets":[0,4]}}}}"#, "1,".repeat(2_000_000));
+    let mut file = (json.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(json.as_bytes());
+    let e = safetensors::parse_header(&file).unwrap_err().to_string();
+    assert!(e.contains("rank exceeds 16"), "{e}");
+    let ok = r#"{"t":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]}}"#;
+    let mut file = (ok.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(ok.as_bytes());
+    assert!(matches!(safetensors::parse_header(&file), Ok(Parsed::Done(_))));
 }

@@ -121,6 +121,7 @@ fn catalog_configs() -> Vec<(String, Value)> {
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // the campaign's size, for runs by hand with --nocapture
 fn hostile_numbers_in_config_json() {
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));

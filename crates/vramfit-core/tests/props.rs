@@ -3,6 +3,7 @@
 use crate::util::spec;
 use proptest::prelude::*;
 use vramfit_core::estimate::parallel::{Parallel, Strategy as Layout};
+use vramfit_core::estimate::training::setup::{Method, TrainingSetup};
 use vramfit_core::estimate::{AttnImpl, Runtime};
 use vramfit_core::{config::parse_config, estimate, DType, Task, Workload};
 
@@ -112,5 +113,43 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,200}") {
         let _ = parse_config(&text);
+    }
+
+    /// Newcomer D10, issue item 8: any batch and length the flags accept, on any task, method
+    /// and runtime, gives a number below 2^64 or an error naming the flag to shrink; never a
+    /// panic (tests run in a debug build, where overflow panics) and never a pinned total.
+    #[test]
+    fn huge_workloads_are_errors_not_overflows(
+        m in 0..MODELS.len(),
+        batch in prop_oneof![Just(1u64 << 20), 1u64..=(1 << 20), 1u64..64],
+        tokens in prop_oneof![Just(1u64 << 24), 1u64..=(1 << 24), 1u64..4096],
+        task in prop::sample::select(vec![Task::Prefill, Task::Generate, Task::Train]),
+        method in prop::sample::select(vec![Method::Full, Method::Lora, Method::Qlora, Method::PrefixTuning, Method::PromptTuning]),
+        attn in attn(),
+        runtime in prop::sample::select(vec![Runtime::Transformers, Runtime::Litgpt, Runtime::Torchtune]),
+        grad_ckpt in any::<bool>(), zero3 in any::<bool>(),
+    ) {
+        let s = spec(MODELS[m]);
+        let parallel = if zero3 {
+            Parallel { gpus_per_node: 8, strategy: Layout::Zero(3), ..Parallel::default() }
+        } else {
+            Parallel::default()
+        };
+        let w = Workload {
+            task, batch, prompt: tokens, new_tokens: tokens / 2, attn, runtime, parallel,
+            training: TrainingSetup { seq: tokens, method, grad_ckpt, virtual_tokens: tokens / 4, grad_accum: batch, ..TrainingSetup::default() },
+            ..Workload::default()
+        };
+        match estimate(&s, &w) {
+            Ok(b) => {
+                prop_assert!(b.levels.device < u64::MAX && b.host_bytes < u64::MAX);
+                prop_assert!(b.components.iter().all(|c| c.bytes < u64::MAX));
+            }
+            Err(e) => {
+                // The flag to shrink (or, past 2^53 bytes, the limit naming the flags).
+                let e = e.to_string();
+                prop_assert!(e.starts_with("--") || e.contains("lower --batch"), "{}", e);
+            }
+        }
     }
 }

@@ -12,5 +12,6 @@ mod llamacpp;
 mod mutation;
 mod params;
 mod props;
+mod serving;
 mod snapshots;
 mod training;

@@ -405,10 +405,15 @@ impl HubClient {
             let secs = self.cfg.timeout.map_or(0.0, |t| t.as_secs_f64());
             IoError::Hub { what: what.to_string(), reason: format!("no answer within --timeout {secs} s") }
         } else {
-            IoError::Core {
-                context: what.to_string(),
-                source: limits::REQUEST_SECONDS
-                    .exceeded(&format!("reading {}", self.shown(url)), limits::REQUEST_SECONDS.max + 1),
+            let l = &limits::REQUEST_SECONDS;
+            IoError::Hub {
+                what: what.to_string(),
+                reason: format!(
+                    "no complete answer from {} within {} s (the limit on {}; --timeout sets a shorter one)",
+                    self.shown(url),
+                    l.max,
+                    l.name
+                ),
             }
         }
     }
@@ -465,7 +470,7 @@ impl HubClient {
                 Ok(r) => r,
                 Err(ureq::Error::Status(code, r)) => {
                     let retry_after =
-                        r.header("Retry-After").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
+                        r.header("Retry-After").and_then(|v| retry_after(v, std::time::SystemTime::now()));
                     return Err((status_error(what, &self.shown(&current), code, &r), retry_after));
                 }
                 Err(ureq::Error::Transport(t)) => {
@@ -929,6 +934,35 @@ impl HubClient {
     }
 }
 
+/// `Retry-After` as seconds or as an HTTP-date (RFC 9110 IMF-fixdate, `Sun, 06 Nov 1994
+/// 08:49:37 GMT`), as a wait from `now`; a date in the past is no wait.
+fn retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let (_, date) = v.split_once(", ")?;
+    let parts: Vec<&str> = date.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    let num = |s: &str| s.parse::<i64>().ok();
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .iter()
+        .position(|m| m == month)? as i64
+        + 1;
+    let (day, year) = (num(day)?, num(year)?);
+    let hms: Vec<i64> = time.split(':').map(num).collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else { return None };
+    // Days from 1970-01-01 to the civil date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let at = (era * 146_097 + doe - 719_468) * 86_400 + h * 3600 + m * 60 + s;
+    let now = i64::try_from(now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()).ok()?;
+    Some(Duration::from_secs(u64::try_from(at - now).unwrap_or(0)))
+}
+
 /// Send `req` and wait at most `left` for the status line and headers. ureq's own
 /// per-request deadline would replace the per-read timeout (`HF_HUB_DOWNLOAD_TIMEOUT`) on the
 /// socket, so the wait is done here: the call runs on a helper thread that is abandoned (and
@@ -1130,6 +1164,21 @@ mod tests {
         assert_eq!(bad.load(Ordering::Relaxed), 0, "readers saw a partial or missing file");
         assert_eq!(std::fs::read(&blob).unwrap(), body, "the blob is whole");
         let _ = std::fs::remove_dir_all(&home);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        use std::time::UNIX_EPOCH;
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            retry_after("Tue, 01 Mar 2016 00:00:00 GMT", UNIX_EPOCH + Duration::from_secs(1_456_790_400 - 5)),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO));
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("Sun, 06 Foo 1994 08:49:37 GMT", now), None);
     }
 
     #[test]

@@ -60,14 +60,90 @@ fn safetensors_dir(dir: &Path, notes: &mut Vec<String>) -> Result<(Vec<Safetenso
     if files.is_empty() {
         notes.push("no safetensors files beside config.json: weights from parameter counts".into());
     }
-    let mut out = Vec::with_capacity(files.len());
-    let mut read = 0;
+    if files.len() as u64 > vramfit_core::limits::SHARDS.max {
+        let source = vramfit_core::limits::SHARDS.exceeded("safetensors files", files.len() as u64);
+        return Err(IoError::Core { context: dir.display().to_string(), source });
+    }
+    let missing = missing_shards(dir, &files);
+    if !missing.is_empty() {
+        return Err(local_err(
+            dir,
+            format!(
+                "the checkpoint is incomplete: {} shard{} missing ({}); download them, or pass config.json alone for weights from parameter counts",
+                missing.len(),
+                if missing.len() == 1 { " is" } else { "s are" },
+                missing.join(", ")
+            ),
+        ));
+    }
+    let mut out: Vec<SafetensorsHeader> = Vec::with_capacity(files.len());
+    let (mut read, mut tensors) = (0u64, 0u64);
+    let mut seen = std::collections::HashSet::new();
     for f in &files {
         let (h, n) = headers::safetensors_file(f)?;
-        out.push(h);
         read += n;
+        tensors += h.tensors.len() as u64;
+        // The same per-model bounds as a Hub checkpoint.
+        let core = |source| IoError::Core { context: f.display().to_string(), source };
+        vramfit_core::limits::MODEL_HEADER_BYTES.check("checkpoint headers", read).map_err(core)?;
+        vramfit_core::limits::MODEL_TENSORS.check("checkpoint tensors", tensors).map_err(core)?;
+        // A second copy of the same tensors (model.safetensors beside consolidated.safetensors)
+        // is not loaded twice: count it once.
+        if !h.tensors.is_empty() && h.tensors.iter().all(|t| seen.contains(&t.name)) {
+            notes.push(format!(
+                "{} holds tensors already read from another file (a second copy): counted once",
+                f.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            ));
+            continue;
+        }
+        seen.extend(h.tensors.iter().map(|t| t.name.clone()));
+        out.push(h);
     }
     Ok((out, read))
+}
+
+/// Whether the tensors hold (about) the parameters config.json describes; if they hold under
+/// 90 %, a note says so and the weights come from the config's parameter count. Quantized
+/// checkpoints pack several parameters per element and are not compared.
+fn matches_config(spec: &ModelSpec, headers: &[SafetensorsHeader], notes: &mut Vec<String>) -> bool {
+    if spec.quantization.is_some() {
+        return true;
+    }
+    let elements: u64 = headers.iter().flat_map(|h| &h.tensors).fold(0u64, |a, t| a.saturating_add(t.numel));
+    let params = vramfit_core::ParamCount::of(spec).total;
+    if elements.saturating_mul(10) >= params.saturating_mul(9) {
+        return true;
+    }
+    notes.push(format!(
+        "the safetensors files hold {elements} elements but config.json describes {params} parameters: weights computed from the config, not from these files"
+    ));
+    false
+}
+
+/// Shards a sharded checkpoint names (the index, or `model-00001-of-00004.safetensors`
+/// file names) that are not in `dir`.
+fn missing_shards(dir: &Path, files: &[PathBuf]) -> Vec<String> {
+    let mut missing: Vec<String> = files
+        .iter()
+        .filter(|f| !f.is_file())
+        .filter_map(|f| f.file_name())
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    // Without an index: `prefix-0000i-of-0000n.safetensors` names the count it belongs to.
+    for f in files.iter().filter(|f| f.is_file()) {
+        let Some(name) = f.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        let Some(stem) = name.strip_suffix(".safetensors") else { continue };
+        let Some((head, total)) = stem.rsplit_once("-of-") else { continue };
+        let Some((prefix, _)) = head.rsplit_once('-') else { continue };
+        let Ok(n) = total.parse::<u32>() else { continue };
+        for i in 1..=n.min(10_000) {
+            let shard = format!("{prefix}-{i:0w$}-of-{total}.safetensors", w = total.len());
+            if !dir.join(&shard).is_file() && !missing.contains(&shard) {
+                missing.push(shard);
+            }
+        }
+    }
+    missing
 }
 
 /// Read a model from a local path.
@@ -96,7 +172,11 @@ pub(crate) fn read_path(name: &str, path: &Path) -> Result<ResolvedModel, IoErro
         let mut notes = vec![];
         let (headers, read) = safetensors_dir(path, &mut notes)?;
         let origin = path.display().to_string();
-        let spec = if headers.is_empty() { spec } else { with_safetensors(spec, &headers, &origin) };
+        let spec = if headers.is_empty() || !matches_config(&spec, &headers, &mut notes) {
+            spec
+        } else {
+            with_safetensors(spec, &headers, &origin)
+        };
         return Ok(resolved(name, spec, origin, read, notes));
     }
     if has_ext(path, "gguf") {

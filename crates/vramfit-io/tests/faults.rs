@@ -39,7 +39,8 @@ fn a_server_dripping_bytes_is_cut_off_by_the_deadline() {
         o.hub.timeout = Some(Duration::from_secs(2));
         let t = Instant::now();
         let e = resolve_model_with(REPO, o).unwrap_err().to_string();
-        assert!(t.elapsed() < Duration::from_secs(5), "head {head}: {:?}", t.elapsed());
+        // The reply alone would take 50 s; the deadline is 2 s (loose bound for loaded CI).
+        assert!(t.elapsed() < Duration::from_secs(15), "head {head}: {:?}", t.elapsed());
         assert!(e.contains("--timeout"), "{e}");
         assert_eq!(hub.hub.requests().len(), 1, "a deadline is not retried");
     }
@@ -53,7 +54,7 @@ fn redirects_that_cannot_succeed_are_not_retried() {
         let e = resolve_model_with(REPO, opts(&hub.hub.url(), &tmp("scheme"))).unwrap_err().to_string();
         assert!(e.contains("not followed") && e.contains("not retried"), "{loc}: {e}");
         assert_eq!(hub.hub.requests().len(), 1, "{loc}");
-        assert!(t.elapsed() < Duration::from_secs(1));
+        assert!(t.elapsed() < Duration::from_secs(10));
     }
     // https to a server that does not speak TLS: a TLS failure, tried once.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -221,7 +222,7 @@ fn a_device_is_not_read_to_the_end() {
     let t = Instant::now();
     let e = vramfit_io::read_text(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
     assert!(e.contains("larger than") && e.contains("config bytes"), "{e}");
-    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(t.elapsed() < Duration::from_secs(30));
     let e = vramfit_io::resolve_model_with("/dev/zero", opts("http://127.0.0.1:9", &tmp("zero"))).unwrap_err();
     assert!(!e.to_string().is_empty());
 }
@@ -273,9 +274,25 @@ fn thirty_shards_cold_with_50_ms_round_trips() {
     let requests = delayed.hub.requests().len() + hub.cdn.requests().len();
     assert_eq!(requests, 2 + 30 * 2, "config, index, and per shard a redirect and one range");
     assert!(m.notes.iter().any(|n| n.contains(&format!("over {requests} HTTP requests"))), "{:?}", m.notes);
-    // Sequential, that is 62 × 50 ms = 3.1 s; on 8 threads about 0.5 s (debug build,
-    // shared CI cores: a loose bound).
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    // One after another the 62 requests alone take 62 × 50 ms = 3.1 s; on 8 threads about
+    // 0.6 s here (0.7 s at load 11 on 2 cores).
+    assert!(took < Duration::from_millis(2800), "{took:?}");
     eprintln!("30 shards cold, 50 ms per request: {took:?} over {requests} requests");
     drop(hub);
+}
+
+/// A local directory is held to the same per-model bounds as a Hub repo.
+#[test]
+fn a_local_directory_with_too_many_shards_is_refused() {
+    use vramfit_core::formats::safetensors::{build_file, SafetensorsDtype};
+    let dir = tmp("local-many");
+    std::fs::write(dir.join("config.json"), crate::util::CONFIG).unwrap();
+    let one = build_file(&[("w", SafetensorsDtype::BF16, &[2])], &[]);
+    for i in 0..1025 {
+        std::fs::write(dir.join(format!("part-{i:05}.safetensors")), &one).unwrap();
+    }
+    let e = resolve_model_with(dir.to_str().unwrap(), opts("http://127.0.0.1:9", &tmp("local-many-home")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("limit on shards"), "{e}");
 }

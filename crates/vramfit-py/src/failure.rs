@@ -13,9 +13,9 @@ pub enum Failure {
     Hub(String),
 }
 
-/// The CLI's rendering of an error: the error and its causes, joined by `: ` (`{e:#}`).
+/// The CLI's rendering of an error: the error and its causes on one line, each once.
 fn one_line<E: std::error::Error + Send + Sync + 'static>(e: E) -> String {
-    format!("{:#}", anyhow::Error::from(e))
+    vramfit_cli::one_line(&anyhow::Error::from(e))
 }
 
 impl Failure {
@@ -44,23 +44,29 @@ impl From<vramfit_core::Error> for Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
-        Failure::Input(format!("{e:#}"))
+        Failure::Input(vramfit_cli::one_line(&e))
     }
 }
 
 impl From<IoError> for Failure {
     fn from(e: IoError) -> Self {
-        let hub = matches!(
-            e,
+        // Exhaustive: a new kind of I/O error must be sorted here.
+        let hub = match &e {
             IoError::HubGated { .. }
-                | IoError::HubRepoNotFound { .. }
-                | IoError::HubMissing { .. }
-                | IoError::HubStatus { .. }
-                | IoError::Network { .. }
-                | IoError::Truncated { .. }
-                | IoError::Hub { .. }
-                | IoError::Offline { .. }
-        );
+            | IoError::HubRepoNotFound { .. }
+            | IoError::HubMissing { .. }
+            | IoError::HubStatus { .. }
+            | IoError::Network { .. }
+            | IoError::Truncated { .. }
+            | IoError::Hub { .. }
+            | IoError::Offline { .. } => true,
+            IoError::Read { .. }
+            | IoError::Cases { .. }
+            | IoError::Core { .. }
+            | IoError::NotFound(_)
+            | IoError::Format { .. }
+            | IoError::Local { .. } => false,
+        };
         let message = one_line(e);
         if hub {
             Failure::Hub(message)

@@ -5,24 +5,37 @@ use crate::render::{self, Verdict};
 use anyhow::Context;
 use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
+use vramfit_core::request;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let gpus = a.gpu.iter().map(|g| GpuSpec::parse(g.trim())).collect::<Result<Vec<_>, _>>()?;
     let gpu = gpus.first().cloned();
-    let workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    let mut workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    let ram = a.ram.as_deref().map(request::parse_ram).transpose()?;
     let model = super::source::resolve(&a.model, &a.source)?;
     if let Some(g) = &gpu {
+        if workload.runtime.is_serving_engine() {
+            workload.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
+        }
         vramfit_core::fit::check_supported(&model.spec, &workload, g)?;
     }
-    let breakdown = vramfit_core::estimate(&model.spec, &workload)?;
-    let verdict = gpu.map(|g| Verdict::new(g, &breakdown));
+    let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
+    if gpu.is_some() {
+        breakdown.notes.extend(request::gpu_not_judged_note(&workload, ram));
+    }
+    // A merge in CPU RAM uses no GPU: it is judged against --ram only.
+    let verdict = gpu.filter(|_| request::gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
+    let ram = ram.map(|r| request::RamVerdict::new(r, &breakdown));
     // Every GPU compared: its own estimate (a count changes how the work is shared), or why it
     // cannot run this.
-    let compare: Vec<render::Compared> = if gpus.len() > 1 {
+    let compare: Vec<render::Compared> = if gpus.len() > 1 && request::gpu_judges(&workload) {
         gpus.iter()
             .map(|g| {
                 let one = || -> anyhow::Result<Verdict> {
-                    let w = a.workload.resolve(&a.model, Some(g.count))?;
+                    let mut w = a.workload.resolve(&a.model, Some(g.count))?;
+                    if w.runtime.is_serving_engine() {
+                        w.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
+                    }
                     vramfit_core::fit::check_supported(&model.spec, &w, g)?;
                     Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
                 };
@@ -38,6 +51,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         breakdown: &breakdown,
         verdict: verdict.as_ref(),
         compare: &compare,
+        ram: ram.as_ref(),
     };
     if let Some(path) = &a.svg {
         std::fs::write(path, render::svg::estimate(&report))

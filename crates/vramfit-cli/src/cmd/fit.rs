@@ -16,6 +16,20 @@ pub fn run(a: &FitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     let workload = a.workload.resolve(&a.model, Some(gpu.count))?;
     let model = vramfit_io::resolve_model(&a.model)?;
+    if workload.runtime.is_serving_engine() {
+        let f = vramfit_core::estimate::serving::plans::fit(&model.spec, &workload, &gpu)?;
+        return if a.json {
+            let m = vramfit_core::request::ModelReport {
+                name: &model.name,
+                origin: &model.origin,
+                notes: &model.notes,
+                bytes_transferred: model.bytes_transferred,
+            };
+            render::json::emit(&vramfit_core::request::serving_fit_value(&m, &gpu, &f), out)
+        } else {
+            render::table::serving_fit(&model, &gpu, &f, out)
+        };
+    }
     let report = fit(&model.spec, &workload, &gpu, FitOptions { all: a.all })?;
     if a.json {
         render::json::fit(&model, &report, out)

@@ -25,6 +25,12 @@ pub fn run(a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     let model = vramfit_io::resolve_model(&a.model)?;
     let points = points(&model, &workload, axis, &a.values, gpu.as_ref())?;
+    // Every point refused: the sweep answered nothing, exit 2 with the (first) reason.
+    if let Some(Err(e)) =
+        points.iter().all(|p| p.outcome.is_err()).then(|| points.first().map(|p| &p.outcome)).flatten()
+    {
+        return Err(anyhow::anyhow!("{e} (every point of the sweep)"));
+    }
     let report = SweepReport { model: &model, workload: &workload, axis, points: &points, gpu: gpu.as_ref() };
     if let Some(path) = &a.svg {
         std::fs::write(path, render::svg::sweep(&report))

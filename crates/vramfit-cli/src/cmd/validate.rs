@@ -11,12 +11,21 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut results: Vec<CaseResult> = Vec::new();
     for case in file.cases.iter().filter(|c| selected(&c.id)) {
         let estimated = case.workload().and_then(|w| {
-            let spec = file.spec(case).map_err(|e| e.to_string())?;
+            // Config paths are said relative to the cases file, so reports do not depend on
+            // where the checkout sits.
+            let base = format!("{}/", file.base.display());
+            let spec = file.spec(case).map_err(|e| e.to_string().replace(&base, ""))?;
             let b = vramfit_core::estimate(&spec, &w).map_err(|e| e.to_string())?;
             Ok((spec, w, b))
         });
         if a.explain {
-            writeln!(out, "== {} (measured {} B, {})", case.id, case.measured.bytes, case.measured.metric)?;
+            let measured = match (case.measured.bytes, case.measured.tokens, case.measured.value) {
+                (Some(b), _, _) => format!("{b} B"),
+                (None, Some(t), _) => format!("{t} tokens"),
+                (None, None, Some(v)) => format!("{v}"),
+                _ => "nothing".into(),
+            };
+            writeln!(out, "== {} (measured {measured}, {})", case.id, case.measured.metric)?;
             match &estimated {
                 Ok((spec, w, b)) => {
                     let model = vramfit_io::ResolvedModel {
@@ -34,6 +43,7 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                         breakdown: b,
                         verdict: None,
                         compare: &[],
+                        ram: None,
                     };
                     render::table::estimate(&report, true, out)?;
                 }

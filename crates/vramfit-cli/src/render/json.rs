@@ -9,7 +9,7 @@ use vramfit_core::validate::{CaseResult, Summary};
 use vramfit_core::ParamCount;
 use vramfit_io::ResolvedModel;
 
-fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut *out, v)?;
     writeln!(out)?;
     Ok(())
@@ -24,6 +24,9 @@ pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
         bytes_transferred: r.model.bytes_transferred,
     };
     let mut v = vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict);
+    if r.ram.is_some() {
+        v["ram"] = vramfit_core::request::ram_value(r.ram);
+    }
     if !r.compare.is_empty() {
         v["compare"] = Value::Array(
             r.compare
@@ -120,7 +123,20 @@ pub fn gpus(out: &mut dyn Write) -> anyhow::Result<()> {
 }
 
 pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> anyhow::Result<()> {
-    emit(&json!({"cases": results, "summary": s}), out)
+    let mut v = json!({"cases": results, "summary": s});
+    if results.iter().any(|r| r.task == "serve") {
+        // Serving cases measure different things (bytes, tokens, a ratio): each metric on its own.
+        let mut by_metric = serde_json::Map::new();
+        let mut metrics: Vec<&str> = results.iter().map(|r| r.metric.as_str()).collect();
+        metrics.sort_unstable();
+        metrics.dedup();
+        for m in metrics {
+            let members: Vec<CaseResult> = results.iter().filter(|r| r.metric == m).cloned().collect();
+            by_metric.insert(m.to_string(), json!(vramfit_core::validate::summarize(&members)));
+        }
+        v["by_metric"] = Value::Object(by_metric);
+    }
+    emit(&v, out)
 }
 
 /// Signed byte counts as JSON numbers: saturated to 64 bits (estimates saturate at u64::MAX

@@ -104,8 +104,8 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
             r.task,
             r.runtime,
             r.metric,
-            r.estimate_bytes.map(gb).unwrap_or_default(),
-            gb(r.measured_bytes),
+            figure(r.estimate_bytes, r.estimate_tokens, r.estimate_value),
+            figure(Some(r.measured_bytes), r.measured_tokens, r.measured_value),
             r.error.unwrap_or(0.0) * 100.0,
             r.peak_phase.as_deref().unwrap_or("")
         )?;
@@ -119,4 +119,13 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
     }
     writeln!(out)?;
     super::table::summary(s, out)
+}
+
+/// A case's figure in its own unit: GB, tokens or a ratio (serving cases).
+fn figure(bytes: Option<u64>, tokens: Option<u64>, value: Option<f64>) -> String {
+    match (tokens, value) {
+        (Some(t), _) => format!("{} tok", vramfit_core::estimate::breakdown::thousands(t)),
+        (None, Some(v)) => format!("{v:.2}x"),
+        (None, None) => bytes.map(gb).unwrap_or_default(),
+    }
 }

@@ -17,6 +17,8 @@ pub struct EstimateReport<'a> {
     pub workload: &'a Workload,
     pub breakdown: &'a Breakdown,
     pub verdict: Option<&'a Verdict>,
+    /// `--ram`: CPU RAM judged.
+    pub ram: Option<&'a vramfit_core::request::RamVerdict>,
     /// Every GPU compared (`--gpu` given more than once), the first included; empty otherwise.
     pub compare: &'a [Compared],
 }
@@ -113,15 +115,25 @@ pub fn describe(w: &Workload, model: &ResolvedModel) -> String {
         }
         Task::Generate => parts.push(format!("batch {} · prompt {} + {} new tokens", w.batch, w.prompt, w.new_tokens)),
         Task::Prefill => parts.push(format!("batch {} · prompt {} tokens", w.batch, w.prompt)),
+        Task::Serve => {}
     }
-    let dtype = w.dtype.or(model.spec.torch_dtype).map_or_else(|| "fp16".to_string(), |d| d.name().to_string());
-    let gguf = model
-        .spec
-        .checkpoint
-        .as_ref()
-        .filter(|c| c.format == vramfit_core::model::CheckpointFormat::Gguf && w.dtype.is_none());
+    let dtype = vramfit_core::estimate::defaults::load_dtype(&model.spec, w).0.name().to_string();
+    let gguf = model.spec.checkpoint.as_ref().filter(|c| {
+        c.format == vramfit_core::model::CheckpointFormat::Gguf
+            && w.dtype.is_none()
+            && w.runtime == vramfit_core::estimate::Runtime::LlamaCpp
+    });
     let file_type = gguf.and_then(|c| c.metadata.iter().find(|(k, _)| k == "general.file_type"));
+    // Training shows the precision policy (what holds the weights, gradients and states).
+    let precision = (w.task == Task::Train)
+        .then(|| vramfit_core::estimate::training::resolve(&model.spec, w).ok())
+        .flatten()
+        .map(|r| r.precision.name());
     parts.push(match (&w.quant, w.autocast) {
+        (Some(q), _) if precision.is_some() => {
+            format!("{} weights · {} precision", q.label(), precision.unwrap_or_default())
+        }
+        _ if precision.is_some() => format!("{} precision", precision.unwrap_or_default()),
         (Some(q), _) => format!("{} weights ({dtype} rest)", q.label()),
         (None, None) if gguf.is_some() => {
             format!("{} GGUF weights as stored", file_type.map_or("mixed", |(_, v)| v.as_str()))
@@ -129,12 +141,13 @@ pub fn describe(w: &Workload, model: &ResolvedModel) -> String {
         (None, Some(a)) => format!("fp32 weights, {a} autocast"),
         (None, None) => format!("{dtype} weights"),
     });
-    if !matches!(w.task, Task::Load | Task::Merge) {
+    if !matches!(w.task, Task::Load | Task::Merge | Task::Serve) {
         parts.push(format!("{} attention", w.attn.name()));
     }
-    parts.push(match w.runtime_version {
-        Some(v) => format!("{} {v}", w.runtime.name()),
-        None => w.runtime.name().to_string(),
+    parts.push(match (w.runtime_version, w.serving.version) {
+        (Some(v), _) => format!("{} {v}", w.runtime.name()),
+        (None, Some(v)) => format!("{} {v}", w.runtime.name()),
+        (None, None) => w.runtime.name().to_string(),
     });
     parts.join(" · ")
 }

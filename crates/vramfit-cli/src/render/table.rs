@@ -47,25 +47,47 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
     for n in r.model.notes.iter().chain(&b.notes) {
         writeln!(out, "note: {n}")?;
     }
-    if let Some(v) = r.verdict {
+    if let Some(s) = &b.serving {
+        serving(s, r, out)?;
+    } else if let Some(v) = r.verdict {
         writeln!(out)?;
         writeln!(
             out,
-            "{}: {} GiB usable per GPU → {} ({} headroom)",
+            "{}: {} GiB usable per GPU → {}",
             v.gpu.label,
             gib(v.gpu.usable_bytes),
-            if v.fits {
-                "FITS".to_string()
+            if v.fits && beyond_limit(&b.notes) {
+                format!(
+                    "FITS in memory, but beyond the model's position limit (see the warning) ({} headroom)",
+                    signed_both(v.headroom_bytes)
+                )
+            } else if v.fits {
+                format!("FITS ({} headroom)", signed_both(v.headroom_bytes))
             } else if v.tight {
-                format!("TIGHT: less than the {} GiB reserve left free", gib(v.reserve_bytes))
+                format!(
+                    "TIGHT: less than the {} GiB reserve left free ({} headroom)",
+                    gib(v.reserve_bytes),
+                    signed_both(v.headroom_bytes)
+                )
             } else {
-                "DOES NOT FIT".to_string()
-            },
-            signed_both(v.headroom_bytes)
+                // As fit says it: the shortfall, not a negative headroom.
+                format!("DOES NOT FIT (short by {})", signed_both(-v.headroom_bytes))
+            }
         )?;
         if v.gpu.count > 1 && r.workload.parallel.gpus() == 1 {
             writeln!(out, "note: --gpus 1 was given: one GPU holds the whole workload")?;
         }
+    }
+    if let Some(m) = r.ram {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "CPU RAM {} GB: needs {} GB → {} ({} headroom)",
+            gb(m.ram_bytes),
+            gb(m.needed_bytes),
+            if m.fits { "FITS" } else { "DOES NOT FIT" },
+            signed_both(m.headroom_bytes)
+        )?;
     }
     if !r.compare.is_empty() {
         writeln!(out)?;
@@ -83,17 +105,108 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
                     gib(v.gpu.usable_bytes),
                     gib(v.needed_per_gpu),
                     signed_gib(v.headroom_bytes),
-                    if v.fits {
-                        "fits"
-                    } else if v.tight {
-                        "tight"
-                    } else {
-                        "does not fit"
+                    match (b.serving.is_some(), v.fits, v.tight) {
+                        (true, true, _) => "starts",
+                        (true, false, _) => "does not start",
+                        (false, true, _) => "fits",
+                        (false, false, true) => "tight",
+                        (false, false, false) => "does not fit",
                     }
                 )?,
                 Err(e) => writeln!(out, "{:<22} cannot say: {e}", c.label)?,
             }
         }
+    }
+    Ok(())
+}
+
+/// A serving engine's start-up, next to the lines of its own log.
+fn serving(
+    s: &vramfit_core::estimate::serving::ServingReport,
+    r: &EstimateReport<'_>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    writeln!(out)?;
+    let on = r.verdict.map_or(String::new(), |v| format!(" on {}", v.gpu.label));
+    writeln!(out, "{} {}{on}, utilization {:.2}", s.engine, s.version, s.gpu_memory_utilization)?;
+    writeln!(
+        out,
+        "  max_model_len {} · max_num_seqs {} · max_num_batched_tokens {} · block_size {} · {} KV B/token",
+        thousands(s.max_model_len),
+        thousands(s.max_num_seqs),
+        thousands(s.max_num_batched_tokens),
+        s.block_size,
+        thousands(s.kv_bytes_per_token)
+    )?;
+    writeln!(
+        out,
+        "  weights {} GiB · activation peak {} GiB · non-torch {} GiB · CUDA graphs {} GiB ({})",
+        gib(s.weights_bytes),
+        gib(s.activation_peak_bytes),
+        gib(s.non_torch_bytes),
+        gib(s.cuda_graph_bytes),
+        if s.cuda_graph_counted { "budgeted before the cache" } else { "captured after the cache, outside the budget" }
+    )?;
+    if let (Some(kv), Some(blocks)) = (s.kv_cache_bytes, s.gpu_blocks) {
+        writeln!(out, "  KV cache {} GiB = {} blocks of {} tokens", gib(kv), thousands(blocks), s.block_size)?;
+    }
+    if let (Some(total), Some(free)) = (s.device_total_bytes, s.free_bytes) {
+        writeln!(
+            out,
+            "  device {} GiB; left free by the engine: {} GiB",
+            gib(total),
+            super::gib(u64::try_from(free.max(0)).unwrap_or(0))
+        )?;
+    }
+    match s.verdict() {
+        Some(v) => writeln!(out, "→ {v}")?,
+        None => writeln!(out, "→ add --gpu for the KV tokens, the concurrency and whether it starts")?,
+    }
+    for a in s.advice() {
+        writeln!(out, "  {a}")?;
+    }
+    Ok(())
+}
+
+/// `fit` for a serving engine: the verdict as asked, the limits, the plans.
+pub fn serving_fit(
+    m: &ResolvedModel,
+    gpu: &catalog::GpuSpec,
+    f: &vramfit_core::estimate::serving::plans::ServingFit,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let s = &f.as_asked;
+    writeln!(out, "{} ({}) with {} {} on {}", m.name, m.origin, s.engine, s.version, gpu.label)?;
+    writeln!(out, "as asked: {}", s.verdict().unwrap_or_default())?;
+    let l = &f.limits;
+    let num = |x: Option<u64>| x.map_or("none".to_string(), thousands);
+    writeln!(out, "largest --max-model-len that starts: {}", num(l.max_model_len))?;
+    writeln!(
+        out,
+        "largest --max-model-len with {} requests of it at once: {}",
+        l.concurrency,
+        num(l.max_model_len_at_concurrency)
+    )?;
+    writeln!(out, "requests of {} tokens at once: {}", thousands(s.max_model_len), num(l.max_concurrency))?;
+    if let Some(u) = l.gpu_memory_utilization_to_start {
+        writeln!(out, "starts with --gpu-memory-utilization {u:.2} or more")?;
+    }
+    if !f.plans.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "plans that serve {} request(s) of max_model_len, cheapest first:", l.concurrency)?;
+        for (i, p) in f.plans.iter().enumerate() {
+            let flags: Vec<&str> = p.changes.iter().map(|c| c.flag.as_str()).collect();
+            writeln!(out, "{:>2}. {}", i + 1, flags.join(" "))?;
+            writeln!(out, "    → {}", p.report.verdict().unwrap_or_default())?;
+            for c in &p.changes {
+                writeln!(out, "    cost: {}", c.cost)?;
+            }
+        }
+    } else if !f.serves {
+        writeln!(out, "no single change or pair of changes serves it: a larger GPU or more GPUs are needed")?;
+    }
+    for n in &f.notes {
+        writeln!(out, "note: {n}")?;
     }
     Ok(())
 }
@@ -240,6 +353,16 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
     writeln!(out, "{:<44} {:>10} {:>10} {:>8}  {}", "case", "estimate", "measured", "error", "metric / phase")?;
     for r in results {
         match (&r.skipped, r.estimate_bytes, r.error) {
+            (None, None, Some(err)) => {
+                let (e, m) = match (r.estimate_tokens, r.estimate_value) {
+                    (Some(t), _) => {
+                        (format!("{} tok", thousands(t)), format!("{} tok", thousands(r.measured_tokens.unwrap_or(0))))
+                    }
+                    (None, Some(v)) => (format!("{v:.2}x"), format!("{:.2}x", r.measured_value.unwrap_or(0.0))),
+                    (None, None) => ("?".into(), "?".into()),
+                };
+                writeln!(out, "{:<44} {:>10} {:>10} {:>+7.1}%  {}", r.id, e, m, err * 100.0, r.metric)?;
+            }
             (None, Some(e), Some(err)) => writeln!(
                 out,
                 "{:<44} {:>7} GB {:>7} GB {:>+7.1}%  {} / {}",
@@ -296,6 +419,11 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
         gib(a.verdict.per_gpu_bytes),
         gb(a.verdict.per_gpu_bytes),
         verdict_words(&a.verdict)
+            + if a.verdict.fits && beyond_limit(&a.breakdown.notes) {
+                ", in memory only: beyond the model's position limit (see the warning)"
+            } else {
+                ""
+            }
     )?;
     for n in r.notes.iter().chain(&a.breakdown.notes) {
         writeln!(out, "  note: {n}")?;
@@ -367,6 +495,11 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
         }
     }
     Ok(())
+}
+
+/// The estimate warned of a context beyond the model's position limit.
+fn beyond_limit(notes: &[String]) -> bool {
+    notes.iter().any(|n| n.starts_with(vramfit_core::estimate::POSITION_LIMIT_WARNING))
 }
 
 fn verdict_words(v: &fit::Verdict) -> String {

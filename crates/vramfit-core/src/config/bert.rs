@@ -79,6 +79,8 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
         extra: vec![Linear::new("pooler.dense", ParamGroup::Other, h, h, true)],
         positions: Positions::Learned,
         max_positions: Some(max_pos),
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: false,

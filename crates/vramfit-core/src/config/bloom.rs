@@ -71,6 +71,8 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Alibi,
         max_positions: None,
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -144,6 +144,8 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Rotary { dims: rope },
         max_positions: w.max_position_embeddings,
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -103,6 +103,8 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
         extra: vec![],
         positions: if w.alibi.unwrap_or(false) { Positions::Alibi } else { Positions::Rotary { dims: head_dim } },
         max_positions: w.max_position_embeddings,
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -81,6 +81,8 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Learned,
         max_positions: Some(positions),
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -76,6 +76,8 @@ pub(crate) fn convert(w: NeoxWire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Rotary { dims: rot },
         max_positions: w.max_position_embeddings,
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -208,6 +208,8 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Rotary { dims: rotary },
         max_positions: w.max_position_embeddings,
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

@@ -93,6 +93,8 @@ fn convert(value: &Value, nesting: u64) -> Result<ModelSpec> {
     };
     let mut spec = (family.convert)(&model_type, value)?;
     spec.torch_dtype = dtype_of(obj);
+    spec.position_limit = position_limit(obj, spec.max_positions);
+    let mut spec = spec.with_head(head_of(obj));
     spec.dropout = dropout_of(obj, family.dropout);
     if let Some(q) = obj.get("quantization_config") {
         if !q.is_null() {
@@ -100,6 +102,50 @@ fn convert(value: &Value, nesting: u64) -> Result<ModelSpec> {
         }
     }
     Ok(spec)
+}
+
+/// The head `architectures` names (`LlamaForSequenceClassification`), with `num_labels` (or
+/// the size of `id2label`, else transformers' default 2).
+fn head_of(obj: &serde_json::Map<String, Value>) -> crate::model::Head {
+    let labels = obj
+        .get("num_labels")
+        .and_then(Value::as_u64)
+        .or_else(|| obj.get("id2label").and_then(Value::as_object).map(|m| m.len() as u64))
+        .filter(|n| (1..=1 << 20).contains(n))
+        .unwrap_or(2);
+    let arch = obj.get("architectures").and_then(Value::as_array).and_then(|a| a.first()).and_then(Value::as_str);
+    match arch {
+        Some(a) if a.ends_with("ForSequenceClassification") => crate::model::Head::SequenceClassification { labels },
+        Some(a) if a.ends_with("ForTokenClassification") => crate::model::Head::TokenClassification { labels },
+        _ => crate::model::Head::CausalLm,
+    }
+}
+
+/// Labels a `--head` override gets: the config's `num_labels`, else 2.
+#[must_use]
+pub fn labels_of(spec: &crate::model::ModelSpec) -> u64 {
+    spec.head.labels().unwrap_or(2)
+}
+
+/// The model's position limit: `max_position_embeddings`, or with `rope_scaling` (linear,
+/// dynamic NTK, YaRN, LongRoPE, Llama 3) `factor` × `original_max_position_embeddings` when
+/// that is larger (transformers modeling_rope_utils.py: the scaled frequencies cover the
+/// original length × factor).
+fn position_limit(obj: &serde_json::Map<String, Value>, max_positions: Option<u64>) -> Option<u64> {
+    let scaling = obj.get("rope_scaling").and_then(Value::as_object);
+    let factor = scaling.and_then(|r| r.get("factor")).and_then(Value::as_f64).filter(|f| f.is_finite() && *f > 1.0);
+    let original = scaling
+        .and_then(|r| r.get("original_max_position_embeddings"))
+        .and_then(Value::as_u64)
+        .or(obj.get("original_max_position_embeddings").and_then(Value::as_u64))
+        .or(max_positions);
+    match (factor, original) {
+        (Some(f), Some(o)) => {
+            let scaled = (o as f64 * f).min(crate::estimate::workload::MAX_TOKENS as f64) as u64;
+            Some(max_positions.map_or(scaled, |m| m.max(scaled)))
+        }
+        _ => max_positions,
+    }
 }
 
 fn infer_model_type(value: &Value) -> Option<String> {

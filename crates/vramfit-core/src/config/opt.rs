@@ -87,6 +87,8 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Learned,
         max_positions: Some(max_pos),
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: true,

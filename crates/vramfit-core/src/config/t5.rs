@@ -140,6 +140,8 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
         extra: vec![],
         positions: Positions::Relative,
         max_positions: None,
+        position_limit: None,
+        head: crate::model::Head::CausalLm,
         torch_dtype: None,
         quantization: None,
         is_decoder: false,

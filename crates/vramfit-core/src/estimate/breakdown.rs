@@ -101,6 +101,9 @@ pub struct Breakdown {
     pub host_bytes: u64,
     /// Notes about assumptions made (defaults filled in, behaviours chosen by version).
     pub notes: Vec<String>,
+    /// A serving engine's start-up figures (`--task serve`), as its log prints them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serving: Option<super::serving::ServingReport>,
     /// Every device's buffers where the runtime keeps buffers on several (llama.cpp: each
     /// GPU, then host memory); empty otherwise. The components are the busiest GPU's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -146,6 +149,7 @@ impl Breakdown {
             notes,
             devices: Vec::new(),
             ollama: None,
+            serving: None,
         }
     }
 
@@ -158,7 +162,7 @@ impl Breakdown {
     /// Bytes of the component named `name` (0 if absent).
     #[must_use]
     pub fn component(&self, name: &str) -> u64 {
-        self.components.iter().filter(|c| c.name == name).map(|c| c.bytes).sum()
+        self.components.iter().filter(|c| c.name == name).fold(0u64, |a, c| a.saturating_add(c.bytes))
     }
 }
 

@@ -19,7 +19,7 @@ const HF_SRC: &str = "transformers modeling_llama.py / generation/utils.py";
 
 /// Resolve dtypes: (weights, compute).
 pub(crate) fn dtypes(spec: &ModelSpec, w: &Workload) -> (DType, DType) {
-    let weights = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Fp16);
+    let weights = super::defaults::load_dtype(spec, w).0;
     // fp8 weights compute in bf16; quantized models compute in the dense dtype.
     let compute = w.autocast.unwrap_or(match weights {
         DType::Fp8 | DType::Int8 => DType::Bf16,
@@ -37,12 +37,26 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     match profile.engine {
         Engine::Torch => {}
         Engine::LlamaCpp => return super::llamacpp::estimate_llamacpp(spec, w),
+        Engine::Serving => return super::serving::estimate_serving(spec, w),
         Engine::Unmodelled(why) => return Err(Error::workload("--runtime", why)),
+    }
+    if spec.head != crate::model::Head::CausalLm && w.task == Task::Generate {
+        return Err(Error::workload(
+            "--task",
+            format!(
+                "a {} head does not generate text: use --task prefill (one forward), train or load (or --head causal-lm)",
+                spec.head.name()
+            ),
+        ));
     }
     if !spec.is_decoder && w.task != Task::Load {
         return Err(Error::workload(
             "--task",
-            format!("{} is an encoder model: only --task load is modelled for it", spec.model_type),
+            if spec.encoder_layers.is_empty() || spec.layers.is_empty() {
+                format!("{} is an encoder model: only --task load and train are modelled for it", spec.model_type)
+            } else {
+                format!("{} is an encoder-decoder model: only --task load is modelled for it", spec.model_type)
+            },
         ));
     }
     let p = profile.inference;
@@ -75,8 +89,8 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     } else {
         asked_attn
     };
-    if w.dtype.is_none() && spec.torch_dtype.is_none() {
-        notes.push("the config names no torch_dtype: weights assumed fp16 (set --dtype)".into());
+    if let (None, Some(note)) = (w.autocast, super::defaults::load_dtype(spec, w).1) {
+        notes.push(note);
     }
 
     // ---- weights and buffers (every phase) ----------------------------------------------
@@ -239,7 +253,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 format!("decode working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
                 "transformers/litgpt decoder layer forward",
             ));
-            let v = spec.vocab_size;
+            let v = spec.logit_width();
             let lg = prod(&[w.batch, v, c + 4]);
             dec.push(Component::new(
                 "logits",
@@ -468,10 +482,13 @@ fn causal_mask(
 
 /// Logits at the end of prefill.
 fn prefill_logits(spec: &ModelSpec, w: &Workload, p: &InferenceProfile, c: u64) -> Component {
-    let v = spec.vocab_size;
+    let v = spec.logit_width();
     let h = spec.hidden_size;
     let hf = p.transformers;
-    let all_positions = p.logits_all_positions || hf.is_some_and(|b| b.full_prefill_logits);
+    // A token classifier scores every position; a sequence classifier pools the last.
+    let all_positions = (p.logits_all_positions || hf.is_some_and(|b| b.full_prefill_logits))
+        && !matches!(spec.head, crate::model::Head::SequenceClassification { .. })
+        || matches!(spec.head, crate::model::Head::TokenClassification { .. });
     let rows = if all_positions { w.batch.saturating_mul(w.prompt) } else { w.batch };
     let upcast = p.logits_fp32 || (hf.is_some_and(|b| b.upcast_logits) && spec.quirks.hf_logits_upcast);
     let per = if upcast { c + 4 } else { c } + if spec.softcap.logits { c } else { 0 };
@@ -642,7 +659,8 @@ fn shard_inference(
         spec.layers.iter().map(|l| l.linears.iter().map(|x| x.weight_numel() + x.bias_numel()).sum::<u64>()).sum();
     let per_mille = |n: u64| n.saturating_mul(1000) / params.total.max(1);
     let layers_pm = per_mille(layer_params);
-    let tensor = p.tp > 1 || p.strategy != Strategy::Sequential;
+    // A pipeline without tensor parallelism splits layers into stages, like device_map.
+    let tensor = p.tp > 1 || (p.strategy != Strategy::Sequential && p.pp == 1);
     let g = if tensor { p.tp.max(p.gpus()) } else { p.gpus() };
     let kv_heads = spec.first_attention().map_or(1, crate::model::Attention::kv_heads).max(1);
     let mut out = Vec::new();
@@ -666,7 +684,13 @@ fn shard_inference(
             ("activations" | "mask", true) => Share::one_in(g),
             _ => Share::ALL,
         };
-        out.push(scaled(c, share, if tensor { "tensor parallel" } else { "sequential layer split" }));
+        let how = match (tensor, p.pp > 1) {
+            (true, true) => "tensor × pipeline parallel",
+            (true, false) => "tensor parallel",
+            (false, true) => "pipeline stages (layer split)",
+            (false, false) => "sequential layer split",
+        };
+        out.push(scaled(c, share, how));
     }
     out
 }

@@ -2,6 +2,7 @@
 
 pub mod activations;
 pub mod breakdown;
+pub mod defaults;
 pub mod inference;
 pub mod kv_cache;
 pub mod llamacpp;
@@ -10,6 +11,7 @@ pub mod overhead;
 pub mod parallel;
 pub mod profile;
 pub mod runtime;
+pub mod serving;
 pub mod training;
 pub mod weights;
 pub mod workload;
@@ -27,7 +29,28 @@ use crate::model::ModelSpec;
 /// # Errors
 /// An impossible workload, or one vramfit does not model yet (the message says which).
 pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
+    // `--head` replaces the head config.json's `architectures` names.
+    let with_head;
+    let spec = match workload.head {
+        Some(h) if h != spec.head => {
+            let labels = crate::config::labels_of(spec);
+            let h = match h {
+                crate::model::Head::SequenceClassification { labels: 0 } => {
+                    crate::model::Head::SequenceClassification { labels }
+                }
+                crate::model::Head::TokenClassification { labels: 0 } => {
+                    crate::model::Head::TokenClassification { labels }
+                }
+                h => h,
+            };
+            with_head = spec.clone().with_head(h);
+            &with_head
+        }
+        _ => spec,
+    };
     workload.check()?;
+    workload.parallel.check_model(spec)?;
+    check_magnitude(spec, workload)?;
     if let (Some(asked), Some(stored)) = (&workload.quant, &spec.quantization) {
         if asked != stored {
             return Err(crate::error::Error::workload(
@@ -36,19 +59,114 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
             ));
         }
     }
-    let b = match workload.task {
-        Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload),
-        Task::Train => training::estimate_training(spec, workload),
-        Task::Merge => training::merge::estimate_merge(
-            spec,
-            workload.dtype.or(spec.torch_dtype).unwrap_or(crate::DType::Fp16),
-            &workload.training,
-            workload.merge_on_gpu,
-        ),
-    }?;
+    let mut b = match workload.task {
+        Task::Load | Task::Prefill | Task::Generate => inference::estimate_inference(spec, workload)?,
+        Task::Train => training::estimate_training(spec, workload)?,
+        Task::Serve => serving::estimate_serving(spec, workload)?,
+        Task::Merge => {
+            let (dtype, note) = defaults::load_dtype(spec, workload);
+            let mut b = training::merge::estimate_merge(spec, dtype, &workload.training, workload.merge_on_gpu)?;
+            b.notes.extend(note);
+            b
+        }
+    };
+    b.notes.extend(beyond_position_limit(spec, workload));
+    if let Some(labels) = spec.head.labels() {
+        b.notes.push(format!(
+            "{} head{}: score = hidden × {labels} labels, no vocabulary logits (--head causal-lm for the language model)",
+            spec.head.name(),
+            if workload.head.is_some() { " (--head)" } else { " (config.json architectures)" }
+        ));
+    }
     // Beyond 2^53 bytes a total is no longer exact in JavaScript (the web page, JSON
     // consumers), and a saturated total is no number at all: both are errors.
     let largest = b.total_bytes().max(b.host_bytes);
     crate::limits::ESTIMATE_BYTES.check("the estimate's bytes (lower --batch, --prompt, --seq or --new)", largest)?;
     Ok(b)
+}
+
+/// Largest product of workload and model sizes the estimators multiply out (2^58 B, 256 PiB):
+/// every term is such a product times a small constant, so below this bound none overflows
+/// 64 bits.
+const MAX_PRODUCT: u128 = 1 << 58;
+
+/// The flag to shrink when an estimate is too large to compute.
+fn too_large(w: &Workload) -> crate::error::Error {
+    let (flag, tokens) = match w.task {
+        Task::Train => ("--seq", w.training.seq),
+        Task::Generate => ("--prompt", w.prompt.saturating_add(w.new_tokens)),
+        _ => ("--prompt", w.prompt),
+    };
+    let flag = if w.batch > tokens { "--batch" } else { flag };
+    crate::error::Error::workload(
+        flag,
+        format!(
+            "the estimate bytes would pass 2^58 (256 PiB) at batch {} × {tokens} tokens, beyond what vramfit computes: reduce {flag}{}",
+            w.batch,
+            if flag == "--batch" { "" } else { " or --batch" }
+        ),
+    )
+}
+
+/// Refuse workloads whose sizes multiply past [`MAX_PRODUCT`] (logits, attention scores,
+/// activations over every layer), before any estimator runs: an overflow is an error naming
+/// the flag, never a wrapped or pinned number.
+fn check_magnitude(spec: &ModelSpec, w: &Workload) -> Result<()> {
+    let t = &w.training;
+    let ctx = u128::from(match w.task {
+        Task::Load | Task::Merge => 0,
+        Task::Prefill => w.prompt,
+        Task::Generate => w.prompt.saturating_add(w.new_tokens),
+        Task::Train => t.seq.saturating_add(t.virtual_tokens),
+        Task::Serve => w.serving.max_model_len.unwrap_or(0),
+    })
+    .max(u128::from(w.kv_prealloc.unwrap_or(0)));
+    let b = u128::from(w.batch);
+    let layers = u128::from(spec.num_layers().max(spec.encoder_layers.len() as u64).max(1));
+    let heads = u128::from(spec.first_attention().map_or(1, |a| a.heads.max(a.kv_heads())));
+    let width = spec
+        .encoder_layers
+        .iter()
+        .chain(&spec.layers)
+        .flat_map(|l| l.linears.iter().map(|x| x.out_features.max(x.in_features)))
+        .max()
+        .unwrap_or(0)
+        .max(spec.hidden_size);
+    let tokens = b * ctx;
+    let products = [
+        tokens * u128::from(spec.vocab_size.max(1)) * 16,
+        tokens * ctx * heads * layers * 8,
+        tokens * u128::from(width) * layers * 64,
+    ];
+    if products.iter().any(|&p| p > MAX_PRODUCT) {
+        return Err(too_large(w));
+    }
+    Ok(())
+}
+
+/// Prefix of the note that warns of a context beyond the model's position limit (the CLI
+/// repeats the warning beside the verdict).
+pub const POSITION_LIMIT_WARNING: &str = "warning: beyond the model's position limit";
+
+/// The warning when the workload's context is longer than the model addresses
+/// (`max_position_embeddings`, extended by `rope_scaling`): learned position tables have no
+/// row for it, rotary models were never trained that far.
+fn beyond_position_limit(spec: &ModelSpec, w: &Workload) -> Option<String> {
+    let (context, flag) = match w.task {
+        // Serving engines check max_model_len against the model themselves (their own error).
+        Task::Load | Task::Merge | Task::Serve => return None,
+        Task::Prefill => (w.prompt, "--prompt"),
+        Task::Generate => (w.prompt.saturating_add(w.new_tokens), "--prompt + --new"),
+        Task::Train => (w.training.seq, "--seq"),
+    };
+    let limit = spec.context_limit()?;
+    (context > limit).then(|| {
+        let scaled = match (spec.position_limit, spec.max_positions) {
+            (Some(l), Some(m)) if l > m => format!(" ({m} positions extended by rope_scaling)"),
+            _ => " (max_position_embeddings)".into(),
+        };
+        format!(
+            "{POSITION_LIMIT_WARNING}: {flag} = {context} tokens, the model addresses {limit}{scaled}; the memory is estimated, but the model cannot run this context as configured"
+        )
+    })
 }

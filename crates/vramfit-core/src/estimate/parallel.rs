@@ -114,6 +114,72 @@ impl Parallel {
         self.gpus() == 1 && self.strategy == Strategy::None
     }
 
+    /// Check the layout against the model, as the engines do: vLLM and Megatron require the
+    /// attention heads to divide by the tensor-parallel degree (and the KV heads to divide by
+    /// it, or it by them: vLLM replicates KV heads), a pipeline stage holds at least one
+    /// layer, and expert parallelism needs experts that divide by its degree.
+    ///
+    /// # Errors
+    /// A degree the model cannot be split by; the message names the flag and the rule.
+    pub fn check_model(&self, spec: &crate::model::ModelSpec) -> Result<()> {
+        let divisors = |n: u64| -> String {
+            let d: Vec<String> = (1..=n.min(64)).filter(|d| n % d == 0).map(|d| d.to_string()).collect();
+            d.join(", ")
+        };
+        if self.tp > 1 {
+            if let Some(a) = spec.first_attention() {
+                let kv = a.kv_heads().max(1);
+                if a.heads % self.tp != 0 {
+                    return Err(Error::workload(
+                        "--tp",
+                        format!(
+                            "{} does not divide the model's {} attention heads (vLLM and Megatron require heads divisible by the tensor-parallel degree); use one of {}",
+                            self.tp,
+                            a.heads,
+                            divisors(a.heads)
+                        ),
+                    ));
+                }
+                if kv % self.tp != 0 && self.tp % kv != 0 {
+                    return Err(Error::workload(
+                        "--tp",
+                        format!(
+                            "{} and the model's {kv} KV heads do not divide one another (vLLM splits KV heads, or replicates them when the degree is a multiple)",
+                            self.tp
+                        ),
+                    ));
+                }
+            }
+        }
+        let layers = spec.num_layers().max(spec.encoder_layers.len() as u64);
+        if self.pp > 1 && self.pp > layers {
+            return Err(Error::workload(
+                "--pp",
+                format!("{} pipeline stages for {layers} layers: each stage needs at least one layer", self.pp),
+            ));
+        }
+        if self.ep > 1 {
+            let experts = spec.encoder_layers.iter().chain(&spec.layers).map(|l| l.mlp.experts).max().unwrap_or(0);
+            if experts == 0 {
+                return Err(Error::workload(
+                    "--ep",
+                    "the model has no experts (dense MLP): expert parallelism needs a mixture-of-experts model",
+                ));
+            }
+            if experts % self.ep != 0 {
+                return Err(Error::workload(
+                    "--ep",
+                    format!(
+                        "{} does not divide the model's {experts} experts; use one of {}",
+                        self.ep,
+                        divisors(experts)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Check the layout.
     ///
     /// # Errors
@@ -496,6 +562,26 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
             "adapter_weights" if shard_params => {
                 out.push(scaled(c, model.then(dp), "adapters sharded with the parameters"))
             }
+            // Mixed-precision full fine-tuning under a sharding engine keeps no autocast copy of
+            // the model: DeepSpeed bf16/fp16 runs a 16-bit module (ZeRO-3 gathers its 16-bit
+            // partitions one layer at a time; `estimate_zero3_model_states_mem_needs` counts
+            // 18 B/param / N + the largest layer, no model-sized cast), and FSDP's
+            // MixedPrecision(param_dtype) casts each gathered unit, not the model (both counted
+            // in weights / gathered_parameters). Autocast finds the weights already 16-bit.
+            "autocast_weight_copies" if s.full && s.mixed && (deepspeed || fsdp) => out.push(Component::new(
+                "autocast_weight_copies",
+                0,
+                if deepspeed {
+                    "none: DeepSpeed bf16/fp16 keeps the module's parameters in 16 bits (ZeRO-3: gathered per layer), nothing to cast"
+                } else {
+                    "none: FSDP MixedPrecision(param_dtype) casts each gathered unit (gathered_parameters), not the model"
+                },
+                if deepspeed {
+                    "DeepSpeed runtime/engine.py (bf16/fp16 module), zero/stage3.py estimate_zero3_model_states_mem_needs"
+                } else {
+                    "PyTorch FSDP MixedPrecision(param_dtype) (torch/distributed/fsdp/api.py)"
+                },
+            )),
             "adapter_weights" | "autocast_weight_copies" | "dequantization_temporaries" => {
                 out.push(scaled(c, model, "tensor/pipeline split"))
             }

@@ -15,8 +15,10 @@ pub enum Runtime {
     Litgpt,
     /// PyTorch torchtune recipes.
     Torchtune,
-    /// vLLM (serving; paged KV cache). Not modelled yet.
+    /// vLLM (serving; paged KV cache): `estimate::serving::vllm`.
     Vllm,
+    /// SGLang (serving; token pool): `estimate::serving::sglang`.
+    Sglang,
     /// llama.cpp.
     LlamaCpp,
     /// Meta's reference LLaMA code (`Llama.build` / `generate`).
@@ -46,10 +48,19 @@ impl Runtime {
             Runtime::Litgpt => "litgpt",
             Runtime::Torchtune => "torchtune",
             Runtime::Vllm => "vllm",
+            Runtime::Sglang => "sglang",
             Runtime::LlamaCpp => "llama.cpp",
             Runtime::MetaReference => "meta-reference",
             Runtime::Ollama => "ollama",
         }
+    }
+}
+
+impl Runtime {
+    /// Serving engines: they budget memory at start-up (`--task serve`).
+    #[must_use]
+    pub fn is_serving_engine(self) -> bool {
+        super::profile::RuntimeProfile::of(self, None).engine == super::profile::Engine::Serving
     }
 }
 

@@ -21,6 +21,8 @@ pub enum Task {
     Train,
     /// Merging an adapter into the base weights.
     Merge,
+    /// A serving engine's start-up (vLLM, SGLang): weights, profile run, KV cache pool.
+    Serve,
 }
 
 impl Task {
@@ -35,10 +37,11 @@ impl Task {
             "generate" | "infer" | "inference" => Task::Generate,
             "train" | "finetune" | "fine-tune" => Task::Train,
             "merge" => Task::Merge,
+            "serve" | "serving" => Task::Serve,
             _ => {
                 return Err(Error::workload(
                     "--task",
-                    format!("unknown task {s:?}; use load, prefill, generate, train or merge"),
+                    format!("unknown task {s:?}; use load, prefill, generate, train, merge or serve"),
                 ))
             }
         })
@@ -52,6 +55,7 @@ impl Task {
             Task::Generate => "generate",
             Task::Train => "train",
             Task::Merge => "merge",
+            Task::Serve => "serve",
         }
     }
 }
@@ -142,6 +146,13 @@ pub struct Workload {
     pub training: crate::estimate::training::setup::TrainingSetup,
     /// llama.cpp settings, used with [`Runtime::LlamaCpp`].
     pub llama_cpp: LlamaCppOptions,
+    /// `--head`: the output head instead of the one config.json's `architectures` names (a
+    /// classifier's labels 0 = the config's `num_labels`, else 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<crate::model::Head>,
+    /// Serving-engine settings, used with `--task serve` (vLLM, SGLang).
+    #[serde(skip_serializing_if = "crate::estimate::serving::ServingOptions::is_unset")]
+    pub serving: crate::estimate::serving::ServingOptions,
 }
 
 /// Settings only llama.cpp has, with its own flag names.
@@ -210,6 +221,8 @@ impl Default for Workload {
             merge_on_gpu: false,
             training: crate::estimate::training::setup::TrainingSetup::default(),
             llama_cpp: LlamaCppOptions::default(),
+            head: None,
+            serving: crate::estimate::serving::ServingOptions::default(),
         }
     }
 }
@@ -220,6 +233,18 @@ impl Workload {
     /// # Errors
     /// Zero or absurd batch/tokens, contradictory precision settings.
     pub fn check(&self) -> Result<()> {
+        if let Some(q) = self.quant.as_ref().filter(|q| matches!(q.quant, crate::quant::Quant::Gguf { .. })) {
+            if self.profile().engine != crate::estimate::profile::Engine::LlamaCpp {
+                return Err(Error::workload(
+                    "--quant",
+                    format!(
+                        "{} is a GGUF scheme that only llama.cpp runs as stored ({} dequantizes GGUF weights to 16/32-bit at load): add --runtime llama.cpp, or use int8 / nf4 (bitsandbytes)",
+                        q.label(),
+                        self.runtime.name()
+                    ),
+                ));
+            }
+        }
         if self.batch == 0 || self.batch > MAX_BATCH {
             return Err(Error::workload("--batch", format!("must be between 1 and {MAX_BATCH}")));
         }

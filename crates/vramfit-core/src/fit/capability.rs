@@ -68,7 +68,9 @@ pub(crate) fn check_on(spec: &ModelSpec, w: &Workload, g: &Gpu) -> Result<()> {
         ));
     }
     let dtype = w.dtype.or(spec.torch_dtype);
-    if (dtype == Some(DType::Fp8) || w.kv_dtype == Some(DType::Fp8)) && !g.fp8 {
+    // Serving engines store an fp8 KV cache on any CUDA GPU (they upcast to compute).
+    let fp8_kv = w.kv_dtype == Some(DType::Fp8) && w.task != Task::Serve;
+    if (dtype == Some(DType::Fp8) || fp8_kv) && !g.fp8 {
         let flag = if w.kv_dtype == Some(DType::Fp8) { "--kv-dtype" } else { "--dtype" };
         return Err(Error::workload(
             flag,

@@ -157,7 +157,7 @@ pub fn context_of(w: &Workload) -> Option<u64> {
         Task::Generate => Some(w.prompt.saturating_add(w.new_tokens)),
         Task::Prefill => Some(w.prompt),
         Task::Train => Some(w.training.seq),
-        Task::Load | Task::Merge => None,
+        Task::Load | Task::Merge | Task::Serve => None,
     }
 }
 
@@ -180,7 +180,7 @@ pub fn with_context(w: &Workload, context: u64) -> Workload {
         Task::Generate => out.prompt = context.saturating_sub(w.new_tokens).max(1),
         Task::Prefill => out.prompt = context,
         Task::Train => out.training.seq = context,
-        Task::Load | Task::Merge => {}
+        Task::Load | Task::Merge | Task::Serve => {}
     }
     out
 }
@@ -237,16 +237,18 @@ impl Judge<'_> {
     /// The limits of `w` on this GPU.
     pub fn limits(&mut self, w: &Workload) -> Limits {
         let context = context_of(w);
-        let model_max = if w.task == Task::Load || w.task == Task::Merge { None } else { self.spec.max_positions };
+        let model_max = if w.task == Task::Load || w.task == Task::Merge { None } else { self.spec.context_limit() };
         let max_batch = match w.task {
             Task::Load | Task::Merge => None,
             _ => self.largest(1, MAX_BATCH, w.batch.max(2), |b| with_batch(w, b)),
         };
         let (max_context, by_model) = match context {
             Some(asked) => {
-                let cap = model_max.unwrap_or(MAX_TOKENS).max(asked).min(MAX_TOKENS);
+                // Never beyond the model's position limit, even when more was asked.
+                let cap = model_max.unwrap_or(MAX_TOKENS).min(MAX_TOKENS);
                 let min = min_context(w);
-                let found = self.largest(min, cap, asked.max(min.saturating_mul(2)), |c| with_context(w, c));
+                let second = asked.max(min.saturating_mul(2)).min(cap);
+                let found = if min > cap { None } else { self.largest(min, cap, second, |c| with_context(w, c)) };
                 (found, found.is_some() && found == model_max)
             }
             None => (None, false),
@@ -300,9 +302,10 @@ pub fn gpus_that_fit(spec: &ModelSpec, w: &Workload, per_gpu_bytes: u64, max: us
 /// were split evenly with nothing replicated and no communication buffers. Real sharding
 /// strategies need more; vramfit does not model them yet.
 #[must_use]
-pub fn min_gpus_lower_bound(total_bytes: u64, usable_bytes: u64) -> u64 {
-    let room = usable_bytes.saturating_sub(super::headroom::reserve_bytes(usable_bytes)).max(1);
-    total_bytes.div_ceil(room).max(1)
+pub fn min_gpus_lower_bound(total_bytes: u64, usable_bytes: u64) -> Option<u64> {
+    // A GPU no larger than the reserve holds nothing: no count of them is a bound.
+    let room = usable_bytes.saturating_sub(super::headroom::reserve_bytes(usable_bytes));
+    (room > 0).then(|| total_bytes.div_ceil(room).max(1))
 }
 
 #[cfg(test)]
@@ -387,7 +390,8 @@ mod tests {
 
     #[test]
     fn lower_bound_of_gpus() {
-        assert_eq!(min_gpus_lower_bound(0, 80 << 30), 1);
-        assert_eq!(min_gpus_lower_bound(200 << 30, 80 << 30), 3);
+        assert_eq!(min_gpus_lower_bound(0, 80 << 30), Some(1));
+        assert_eq!(min_gpus_lower_bound(1 << 30, 1_000_000), None);
+        assert_eq!(min_gpus_lower_bound(200 << 30, 80 << 30), Some(3));
     }
 }

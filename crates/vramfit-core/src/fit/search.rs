@@ -23,7 +23,7 @@ use crate::dtype::DType;
 use crate::error::Result;
 use crate::estimate::training::setup::{Method, Optimizer, Precision};
 use crate::estimate::training::{self};
-use crate::estimate::{estimate, AttnImpl, Breakdown, Task, Workload};
+use crate::estimate::{defaults, estimate, AttnImpl, Breakdown, Task, Workload};
 use crate::model::ModelSpec;
 use serde::Serialize;
 
@@ -184,37 +184,23 @@ pub struct FitReport {
 /// The workload the search starts from: the one asked, with defaults resolved the way the
 /// runtime would on this GPU. Returns it with notes saying what was resolved.
 ///
-/// - Inference with transformers and no `--dtype`: transformers 4.x `from_pretrained` loads
-///   fp32 when no `torch_dtype` is given (5.0 loads the checkpoint's dtype). This is the
-///   original question's trap, so the search starts there.
+/// - No `--dtype`: the dtype [`defaults::load_dtype`] gives, as `estimate` does (fp32 under
+///   `--runtime-version 4.x`, the checkpoint's under 5.x).
 /// - A bf16 checkpoint on a GPU without bf16 runs in fp16; training there uses fp16 mixed
 ///   precision.
 #[must_use]
 pub fn starting_point(spec: &ModelSpec, w: &Workload, caps: Capabilities) -> (Workload, Vec<String>) {
     let mut start = w.clone();
     let mut notes = vec![];
-    let inference = matches!(w.task, Task::Load | Task::Prefill | Task::Generate);
-    let transformers_4 = w.profile().loads_fp32_by_default;
+    // The runtime's defaults are the estimate's own (`estimate::defaults`): fit starts where
+    // estimate does, and says so in the estimate's notes.
     let checkpoint = spec.torch_dtype;
-    if inference
-        && transformers_4
-        && w.dtype.is_none()
-        && w.autocast.is_none()
-        && w.quant.is_none()
-        && spec.quantization.is_none()
-        && checkpoint != Some(DType::Fp32)
-    {
-        start.dtype = Some(DType::Fp32);
-        notes.push(format!(
-            "no --dtype: starting from fp32, what transformers 4.x from_pretrained loads without torch_dtype{}",
-            checkpoint.map_or(String::new(), |d| {
-                let runs = if d == DType::Bf16 && !caps.bf16 { DType::Fp16 } else { d };
-                format!(" (the checkpoint is {d}; pass --dtype {runs} to start there)")
-            })
-        ));
-    } else if w.dtype.is_none() && checkpoint == Some(DType::Bf16) && !caps.bf16 {
+    if w.dtype.is_none() && w.autocast.is_none() && !caps.bf16 && defaults::load_dtype(spec, w).0 == DType::Bf16 {
         start.dtype = Some(DType::Fp16);
-        notes.push("the checkpoint is bf16 and this GPU has no bf16: starting from fp16".into());
+        notes.push(format!(
+            "the checkpoint is {} and this GPU has no bf16: starting from fp16",
+            checkpoint.map_or("bf16".into(), |d| d.to_string())
+        ));
     }
     if w.task == Task::Train && w.training.precision.is_none() {
         if let Ok(res) = training::resolve(spec, &start) {
@@ -242,7 +228,7 @@ fn axes(spec: &ModelSpec, start: &Workload, caps: Capabilities, explicit_fp32: b
     let mut axes = vec![];
     let checkpoint = spec.torch_dtype;
     let half = caps.half_for(checkpoint);
-    let dtype = start.dtype.or(checkpoint).unwrap_or(DType::Fp16);
+    let dtype = defaults::load_dtype(spec, start).0;
     let inference = matches!(start.task, Task::Load | Task::Prefill | Task::Generate);
     let bnb = |q: &str| start.quant.as_ref().map(crate::quant::QuantConfig::label).as_deref() == Some(q);
     if inference {
@@ -536,7 +522,7 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
     if (!verdict.fits || options.all) && start.task != Task::Merge {
         let (axes, method_axis) = axes(spec, &start, caps, explicit_fp32);
         let mut fitting: Vec<Config> = vec![];
-        let mut cut_at: Vec<Config> = vec![];
+        let mut cut_at: Vec<(Config, bool)> = vec![];
         for cfg in configs(&axes, method_axis) {
             let empty = cfg.iter().all(|&c| c == 0);
             if empty && verdict.fits {
@@ -568,15 +554,23 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
                 }
                 continue;
             }
-            if cut_at.iter().any(|f| subset(f, &cfg)) {
+            // A cut that keeps the asked sizes (a smaller micro-batch, the same update) covers
+            // every superset; one that truncates the context does not: a superset (gradient
+            // checkpointing, say) may keep the asked length, and such a plan must be offered.
+            let truncated_below = cut_at.iter().any(|(f, truncates)| *truncates && subset(f, &cfg));
+            if cut_at.iter().any(|(f, truncates)| !truncates && subset(f, &cfg)) {
                 continue;
             }
             if let Some((more, x)) = cut(&mut judge, &start, &w) {
+                let truncates = more.iter().any(|c| c.lever == LeverKind::Context);
+                if truncates && truncated_below {
+                    continue;
+                }
                 if let Ok(bx) = estimate(spec, &x) {
                     let mut all = changes;
                     all.extend(more);
                     plans.push(plan_from(all, x, &bx, usable));
-                    cut_at.push(cfg);
+                    cut_at.push((cfg, truncates));
                 }
             }
         }
@@ -600,7 +594,7 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
     let limits = judge.limits(&start);
     let gpus = GpuLimits {
         min_gpus: verdict.fits.then_some(1),
-        min_gpus_lower_bound: (!verdict.fits).then(|| min_gpus_lower_bound(verdict.per_gpu_bytes, usable)),
+        min_gpus_lower_bound: (!verdict.fits).then(|| min_gpus_lower_bound(verdict.per_gpu_bytes, usable)).flatten(),
         gpus_that_fit: gpus_that_fit(spec, &start, verdict.per_gpu_bytes, 5),
     };
     let not_chosen = prequantized(&mut judge, spec, &start, usable);

@@ -102,7 +102,7 @@ impl SweepAxis {
             _ => {
                 let min = min_context(w);
                 let first = if self == SweepAxis::Context { min.next_power_of_two().max(128) } else { 128 };
-                (first, spec.max_positions.unwrap_or(MAX_TOKENS).clamp(first, MAX_TOKENS))
+                (first, spec.context_limit().unwrap_or(MAX_TOKENS).clamp(first, MAX_TOKENS))
             }
         };
         let mut out = vec![];

@@ -244,8 +244,32 @@ struct RawHeader {
 #[derive(Deserialize)]
 struct RawTensor {
     dtype: String,
+    #[serde(deserialize_with = "bounded_shape")]
     shape: Vec<u64>,
     data_offsets: (u64, u64),
+}
+
+/// A shape of at most [`MAX_RANK`] dimensions, refused at the first one beyond: a hostile
+/// header's 49-million-entry shape was allocated whole before its rank was checked.
+fn bounded_shape<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a list of at most {MAX_RANK} dimensions")
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u64>, A::Error> {
+            let mut dims = Vec::new();
+            while let Some(d) = seq.next_element::<u64>()? {
+                if dims.len() == MAX_RANK {
+                    return Err(de::Error::custom(format!("rank exceeds {MAX_RANK}")));
+                }
+                dims.push(d);
+            }
+            Ok(dims)
+        }
+    }
+    d.deserialize_seq(V)
 }
 
 impl<'de> Deserialize<'de> for RawHeader {

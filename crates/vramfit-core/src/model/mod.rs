@@ -9,6 +9,6 @@ pub use checkpoint::{CheckpointFormat, CheckpointInfo, DtypeBytes, GroupBytes};
 
 pub use params::{ParamCount, ParamGroup};
 pub use spec::{
-    Activation, Attention, Dropout, EagerSoftmax, FamilyQuirks, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm,
+    Activation, Attention, Dropout, EagerSoftmax, FamilyQuirks, Head, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm,
     NormKind, Positions, Softcap, Tensor,
 };

@@ -315,6 +315,68 @@ pub enum Positions {
     Relative,
 }
 
+/// The head a model class puts on the blocks: `*ForCausalLM` predicts the vocabulary at every
+/// position; `*ForSequenceClassification` scores `num_labels` classes from the last token
+/// (`score`: hidden × labels, no bias); `*ForTokenClassification` scores them at every
+/// position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Head {
+    /// The language-model head (vocabulary logits).
+    #[default]
+    CausalLm,
+    /// A classifier over the last token's hidden state.
+    SequenceClassification {
+        /// Classes (`num_labels`).
+        labels: u64,
+    },
+    /// A classifier at every position.
+    TokenClassification {
+        /// Classes (`num_labels`).
+        labels: u64,
+    },
+}
+
+impl Head {
+    /// Parse `--head causal-lm|sequence-classification|token-classification` (`labels` from
+    /// the config, else 2).
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(s: &str, labels: u64) -> crate::Result<Self> {
+        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "causal-lm" | "lm" | "causallm" => Head::CausalLm,
+            "sequence-classification" | "seq-cls" | "classification" => Head::SequenceClassification { labels },
+            "token-classification" | "token-cls" => Head::TokenClassification { labels },
+            _ => {
+                return Err(crate::Error::workload(
+                    "--head",
+                    format!("unknown head {s:?}; use causal-lm, sequence-classification or token-classification"),
+                ))
+            }
+        })
+    }
+
+    /// Name as the CLI spells it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::CausalLm => "causal-lm",
+            Head::SequenceClassification { .. } => "sequence-classification",
+            Head::TokenClassification { .. } => "token-classification",
+        }
+    }
+
+    /// Classes of a classification head.
+    #[must_use]
+    pub fn labels(self) -> Option<u64> {
+        match self {
+            Head::CausalLm => None,
+            Head::SequenceClassification { labels } | Head::TokenClassification { labels } => Some(labels),
+        }
+    }
+}
+
 /// A model as the estimators see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelSpec {
@@ -344,6 +406,11 @@ pub struct ModelSpec {
     pub positions: Positions,
     /// `max_position_embeddings` (or `n_positions`), when the config states it.
     pub max_positions: Option<u64>,
+    /// The longest context the model addresses, when known: `max_positions`, extended by
+    /// `rope_scaling` (factor × `original_max_position_embeddings`) where the config has it.
+    pub position_limit: Option<u64>,
+    /// The output head the model class puts on the blocks (`architectures` in config.json).
+    pub head: Head,
     /// The dtype the checkpoint is published in (`torch_dtype`).
     pub torch_dtype: Option<DType>,
     /// Quantization the checkpoint carries (`quantization_config`).
@@ -490,6 +557,49 @@ impl ModelSpec {
     pub fn gqa_unmasked(&self, tokens: u64) -> bool {
         self.first_attention().is_some_and(|a| a.kv_heads() < a.heads)
             && self.layers.iter().all(|l| l.attention.window.is_none_or(|win| win >= tokens))
+    }
+
+    /// The model with `head` on its blocks: a classification head replaces the vocabulary
+    /// projection with `score` (hidden × labels, untied), as transformers'
+    /// `*ForSequenceClassification` / `*ForTokenClassification` build it.
+    #[must_use]
+    pub fn with_head(mut self, head: Head) -> Self {
+        match (head.labels(), self.is_decoder) {
+            (Some(labels), true) => {
+                self.lm_head = Some(Linear::new("score", super::ParamGroup::LmHead, self.hidden_size, labels, false));
+                self.tied_embeddings = false;
+            }
+            // Back to a language model from a classifier's config: the vocabulary projection.
+            (None, true) if self.head != Head::CausalLm => {
+                self.lm_head =
+                    Some(Linear::new("lm_head", super::ParamGroup::LmHead, self.hidden_size, self.vocab_size, false));
+            }
+            _ => {}
+        }
+        self.head = head;
+        self
+    }
+
+    /// Width of the output logits: the vocabulary, or the classes of a classification head.
+    #[must_use]
+    pub fn logit_width(&self) -> u64 {
+        self.head.labels().unwrap_or(self.vocab_size)
+    }
+
+    /// Positions that produce logits per sequence of `tokens`: one for a sequence classifier.
+    #[must_use]
+    pub fn logit_positions(&self, tokens: u64) -> u64 {
+        match self.head {
+            Head::SequenceClassification { .. } => tokens.min(1),
+            _ => tokens,
+        }
+    }
+
+    /// The longest context the model addresses ([`ModelSpec::position_limit`], else
+    /// `max_positions`), when the config says.
+    #[must_use]
+    pub fn context_limit(&self) -> Option<u64> {
+        self.position_limit.or(self.max_positions)
     }
 
     /// All linear layers of the model, including the head when untied.

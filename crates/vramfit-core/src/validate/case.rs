@@ -39,6 +39,9 @@ pub struct Case {
     /// GPU name.
     #[serde(default)]
     pub gpu: Option<String>,
+    /// A serving engine's settings (`task: serve`).
+    #[serde(default)]
+    pub engine: Option<super::engine::CaseEngine>,
     /// The measurement.
     pub measured: Measured,
     /// Caveats.
@@ -174,8 +177,18 @@ pub struct Parallel {
 /// `measured` of a case.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Measured {
-    /// Bytes.
-    pub bytes: f64,
+    /// Bytes (a memory figure); serving cases may measure tokens or a value instead.
+    #[serde(default)]
+    pub bytes: Option<f64>,
+    /// A count of tokens (serving: KV cache tokens).
+    #[serde(default)]
+    pub tokens: Option<f64>,
+    /// A ratio (serving: maximum concurrency).
+    #[serde(default)]
+    pub value: Option<f64>,
+    /// The device a serving engine's buffer line names (`CUDA0`, `CPU`).
+    #[serde(default)]
+    pub device: Option<String>,
     /// Metric name.
     pub metric: String,
     /// Per device.
@@ -233,6 +246,9 @@ impl Case {
             return Err(format!("case says: {r}"));
         }
         let task = Task::parse(&self.task).map_err(|e| e.to_string())?;
+        if task == Task::Serve {
+            return super::engine::serving_workload(self);
+        }
         let parallel = self.parallel_layout(task)?;
         let runtime = match self.runtime.as_str() {
             // DeepSpeed runs the transformers model; the strategy says what it shards.

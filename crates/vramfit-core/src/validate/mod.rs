@@ -2,7 +2,9 @@
 //! case becomes a workload, and the error statistics.
 
 mod case;
+mod engine;
 mod score;
 
 pub use case::{Case, CaseModel, CaseWeights, Inference, Measured, Parallel, Training};
+pub use engine::CaseEngine;
 pub use score::{score_case, summarize, CaseResult, Summary};

@@ -28,6 +28,60 @@ pub struct CaseResult {
     pub skipped: Option<String>,
     /// Phase of the estimated peak.
     pub peak_phase: Option<String>,
+    /// Serving cases that count tokens: the estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate_tokens: Option<u64>,
+    /// Serving cases that count tokens: the measurement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_tokens: Option<u64>,
+    /// Serving cases that measure a ratio (max concurrency): the estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate_value: Option<f64>,
+    /// Serving cases that measure a ratio: the measurement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_value: Option<f64>,
+}
+
+/// What a case measured: bytes, a token count or a ratio.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Quantity {
+    Bytes(u64),
+    Tokens(u64),
+    Value(f64),
+}
+
+/// The figure a serving case names, from the estimate (`None` when the estimate has no such
+/// figure, with the reason).
+fn serving_figure(case: &Case, b: &Breakdown) -> std::result::Result<Quantity, String> {
+    let metric = case.measured.metric.as_str();
+    if metric.starts_with("llamacpp_") {
+        // The buffer line of the device the case names (a GPU, or the host's CPU /
+        // CPU_Mapped / CUDA_Host buffers).
+        let device = case.measured.device.as_deref().unwrap_or("CUDA0");
+        return crate::estimate::llamacpp::log_figure(b, metric, device)
+            .map(Quantity::Bytes)
+            .ok_or_else(|| format!("metric {metric} on {device} is not modelled"));
+    }
+    if metric.starts_with("ollama_") {
+        let o = b.ollama.as_ref().ok_or("the estimate has no Ollama report")?;
+        return o.log_figure(metric).map(Quantity::Bytes).ok_or_else(|| format!("metric {metric} is not modelled"));
+    }
+    let s = b.serving.as_ref().ok_or("the estimate has no serving report")?;
+    // Byte figures are per GPU of the worker whose line is quoted: rank 0 unless noted.
+    let rank0 = s.ranks.first();
+    let metric = metric.split_once('_').map_or(metric, |(_, m)| m);
+    Ok(match metric {
+        "weights" => Quantity::Bytes(rank0.map_or(s.weights_bytes, |r| r.weights_bytes)),
+        "activation_peak" => Quantity::Bytes(rank0.map_or(s.activation_peak_bytes, |r| r.activation_peak_bytes)),
+        "non_torch" => Quantity::Bytes(rank0.map_or(s.non_torch_bytes, |r| r.non_torch_bytes)),
+        "kv_cache" | "kv_pool" => Quantity::Bytes(rank0.map_or(s.kv_cache_bytes.unwrap_or(0), |r| r.kv_cache_bytes)),
+        "cuda_graph" => Quantity::Bytes(s.cuda_graph_bytes),
+        "kv_tokens" | "max_total_num_tokens" => {
+            Quantity::Tokens(s.kv_tokens.ok_or("no device total: KV tokens unknown")?)
+        }
+        "max_concurrency" => Quantity::Value(s.max_concurrency.ok_or("no device total: concurrency unknown")?),
+        other => return Err(format!("metric {other} is not modelled")),
+    })
 }
 
 /// Aggregate over the estimated cases.
@@ -52,8 +106,8 @@ pub struct Summary {
 /// Score one case against its estimate (or skip reason).
 #[must_use]
 pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>) -> CaseResult {
-    let measured =
-        if case.measured.bytes.is_finite() && case.measured.bytes > 0.0 { case.measured.bytes as u64 } else { 0 };
+    let positive = |x: Option<f64>| x.filter(|v| v.is_finite() && *v > 0.0);
+    let measured = positive(case.measured.bytes).map_or(0, |b| b as u64);
     let mut r = CaseResult {
         id: case.id.clone(),
         task: case.task.clone(),
@@ -65,7 +119,38 @@ pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>
         error: None,
         skipped: None,
         peak_phase: None,
+        estimate_tokens: None,
+        measured_tokens: positive(case.measured.tokens).map(|t| t as u64),
+        estimate_value: None,
+        measured_value: positive(case.measured.value),
     };
+    if case.task == "serve" {
+        match estimate.and_then(|b| serving_figure(case, b).map(|q| (q, b))) {
+            Err(reason) => r.skipped = Some(reason),
+            Ok((q, b)) => {
+                r.peak_phase = Some(b.peak_phase.clone());
+                let (est, meas) = match q {
+                    Quantity::Bytes(e) => {
+                        r.estimate_bytes = Some(e);
+                        (e as f64, positive(case.measured.bytes))
+                    }
+                    Quantity::Tokens(e) => {
+                        r.estimate_tokens = Some(e);
+                        (e as f64, positive(case.measured.tokens))
+                    }
+                    Quantity::Value(e) => {
+                        r.estimate_value = Some(e);
+                        (e, positive(case.measured.value))
+                    }
+                };
+                match meas {
+                    Some(m) => r.error = Some(est / m - 1.0),
+                    None => r.skipped = Some("the measured figure is missing or not positive".into()),
+                }
+            }
+        }
+        return r;
+    }
     match estimate {
         Err(reason) => r.skipped = Some(reason),
         Ok(_) if measured == 0 => r.skipped = Some("measured bytes missing or not positive".into()),
@@ -134,6 +219,10 @@ mod tests {
             error: Some(e),
             skipped: None,
             peak_phase: None,
+            estimate_tokens: None,
+            measured_tokens: None,
+            estimate_value: None,
+            measured_value: None,
         }
     }
 

@@ -9,8 +9,10 @@ mod litgpt;
 pub mod llamacpp;
 mod meta_reference;
 pub mod ollama;
+mod sglang;
 mod torchtune;
 mod transformers;
+mod vllm;
 
 use super::runtime::{Runtime, RuntimeVersion, TransformersBehaviour};
 use super::training::setup::Optimizer;
@@ -47,7 +49,18 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "PyTorch torchtune recipes",
         profile: torchtune::profile,
     },
-    RuntimeRow { runtime: Runtime::Vllm, names: &["vllm"], about: "vLLM (not modelled yet)", profile: unmodelled_vllm },
+    RuntimeRow {
+        runtime: Runtime::Vllm,
+        names: &["vllm"],
+        about: "vLLM serving engine (start-up budget by release: estimate::serving::vllm)",
+        profile: vllm::profile,
+    },
+    RuntimeRow {
+        runtime: Runtime::Sglang,
+        names: &["sglang"],
+        about: "SGLang serving engine (token pool from mem_fraction_static: estimate::serving::sglang)",
+        profile: sglang::profile,
+    },
     RuntimeRow {
         runtime: Runtime::LlamaCpp,
         names: &["llama.cpp", "llamacpp", "llama-cpp"],
@@ -82,6 +95,8 @@ pub enum Engine {
     Torch,
     /// llama.cpp's ggml buffers.
     LlamaCpp,
+    /// A serving engine's start-up budget (`estimate::serving`: vLLM, SGLang).
+    Serving,
     /// Not modelled yet: estimates are refused with this message.
     Unmodelled(&'static str),
 }
@@ -212,6 +227,10 @@ pub enum DefaultPrecision {
     Mixed,
     /// Everything in the model's half dtype.
     Pure,
+    /// The model as loaded, no autocast: fp32 when it loads in fp32, else pure half (the
+    /// Trainer without --bf16/--fp16: TrainingArguments bf16=False, fp16=False,
+    /// training_args.py 4.46.0 and 5.0.0).
+    AsLoaded,
 }
 
 /// The runtime's training behaviours.
@@ -308,18 +327,6 @@ pub(crate) const TORCH_INFERENCE: InferenceProfile = InferenceProfile {
     ollama: None,
 };
 
-fn unmodelled_vllm(version: Option<RuntimeVersion>) -> RuntimeProfile {
-    RuntimeProfile {
-        runtime: Runtime::Vllm,
-        version,
-        engine: Engine::Unmodelled("the vllm runtime is not modelled yet; use transformers, litgpt or llama.cpp"),
-        inference: TORCH_INFERENCE,
-        training: None,
-        loads_fp32_by_default: false,
-        lazy_cuda_loading: true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,7 +353,7 @@ mod tests {
         assert_eq!(new.training.unwrap().default_optimizer, Optimizer::Adamw);
         let before_torch2 = RuntimeProfile::of(Runtime::Transformers, Some(RuntimeVersion::new(4, 26)));
         assert!(!before_torch2.lazy_cuda_loading && old.lazy_cuda_loading && new.lazy_cuda_loading);
-        assert!(old.loads_fp32_by_default);
+        assert!(old.loads_fp32_by_default && !new.loads_fp32_by_default);
         let tt02 = RuntimeProfile::of(Runtime::Torchtune, Some(RuntimeVersion::new(0, 2)));
         assert_eq!(tt02.training.unwrap().loss, LossCode::TorchtuneFp32Logits);
         assert!(!tt02.training.unwrap().chunked_ce);

@@ -37,8 +37,9 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             ollama: None,
         },
         training: Some(TrainingProfile {
-            // Trainer --bf16/--fp16 (autocast over fp32 master weights).
-            default_precision: DefaultPrecision::Mixed,
+            // The Trainer without --bf16/--fp16 trains the model as loaded (fp32 under 4.x,
+            // the checkpoint's dtype under 5.x); --bf16/--fp16 is --precision bf16/fp16.
+            default_precision: DefaultPrecision::AsLoaded,
             // The Trainer's default was transformers' own per-parameter AdamW (`adamw_hf`)
             // before it switched to torch's AdamW (4.36).
             default_optimizer: if before(4, 36) { Optimizer::AdamwLoop } else { Optimizer::Adamw },
@@ -59,9 +60,9 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             no_sync: NoSyncUnits::AdaptersOnly,
             memory_recipes: false,
         }),
-        // from_pretrained without torch_dtype loads fp32 in 4.x (modeling_utils.py); with no
-        // version given vramfit assumes 4.x here, as it always has.
-        loads_fp32_by_default: version.is_none_or(|v| v < RuntimeVersion::new(5, 0)),
+        // from_pretrained without torch_dtype loads fp32 in 4.x (modeling_utils.py 4.46.0);
+        // 5.x defaults to dtype="auto" (the checkpoint's). No version given = current, 5.x.
+        loads_fp32_by_default: version.is_some_and(|v| v < RuntimeVersion::new(5, 0)),
         // PyTorch 2.0 (March 2023, with transformers 4.27/4.28) made CUDA_MODULE_LOADING=LAZY
         // the default.
         lazy_cuda_loading: version.is_none_or(|v| v > RuntimeVersion::new(4, 27)),

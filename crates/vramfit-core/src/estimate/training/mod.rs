@@ -63,15 +63,24 @@ pub fn resolve(spec: &ModelSpec, w: &Workload) -> Result<Resolved> {
         ));
     };
     let t = &w.training;
-    let model_dtype = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Bf16);
+    let (model_dtype, dtype_note) = super::defaults::load_dtype(spec, w);
     let half = if model_dtype == DType::Fp32 { DType::Bf16 } else { model_dtype };
     let mut notes = vec![];
     let precision = t.precision.unwrap_or(match tp.default_precision {
         DefaultPrecision::Mixed => Precision::Mixed(half),
         DefaultPrecision::Pure => Precision::Pure(half),
+        DefaultPrecision::AsLoaded if model_dtype == DType::Fp32 => Precision::Fp32,
+        DefaultPrecision::AsLoaded => Precision::Pure(half),
     });
+    notes.extend(dtype_note);
     if t.precision.is_none() {
-        notes.push(format!("precision {} ({} default)", precision.name(), profile.name()));
+        notes.push(match tp.default_precision {
+            DefaultPrecision::AsLoaded => format!(
+                "no --precision: {}, the Trainer's default (no --bf16/--fp16: the model trains as loaded, no autocast); --precision bf16 for mixed precision",
+                precision.name()
+            ),
+            _ => format!("no --precision: {} ({} default)", precision.name(), profile.name()),
+        });
     }
     let optimizer = t.optimizer.unwrap_or(tp.default_optimizer);
     if t.optimizer.is_none() {
@@ -159,7 +168,10 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let keys = seq.saturating_add(prefix);
     let tokens = prod(&[w.batch, seq]);
     let h = spec.hidden_size;
-    let v = spec.vocab_size;
+    // Logits: the vocabulary at every position, or a classifier's labels (at the last
+    // position only for sequence classification).
+    let v = spec.logit_width();
+    let loss_tokens = prod(&[w.batch, spec.logit_positions(seq)]);
     let layers: Vec<&crate::model::Layer> = spec.encoder_layers.iter().chain(&spec.layers).collect();
     let n_layers = layers.len() as u64;
 
@@ -445,10 +457,10 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 
     // ---- loss ------------------------------------------------------------------------------
     let (loss_fwd, loss_bwd, loss_desc) = if spec.lm_head.is_some() {
-        let (f, b, d) = loss_terms(tp.loss, res.chunked_ce, t.compile, c, tokens, v);
+        let (f, b, d) = loss_terms(tp.loss, res.chunked_ce, t.compile, c, loss_tokens, v);
         if spec.softcap.logits && !res.chunked_ce {
             // cap · tanh(logits / cap): the tanh output is kept for backward, next to the copy.
-            let extra = prod(&[tokens, v, c]);
+            let extra = prod(&[loss_tokens, v, c]);
             (f + extra, b + extra, format!("{d}; soft-capped logits keep their tanh output ({c} B)"))
         } else {
             (f, b, d)
@@ -640,8 +652,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         .filter(|c| {
             matches!(c.name.as_str(), "activations" | "logits_and_loss" | "backward_working_set" | "recomputed_layer")
         })
-        .map(|c| c.bytes)
-        .sum();
+        .fold(0u64, |a, c| a.saturating_add(c.bytes));
     // Activations are freed and re-allocated every step in varying sizes: the allocator keeps
     // their blocks cached and splits them imperfectly.
     components.push(overhead::allocator(large, 64, transient / 20, "5 % fragmentation of the per-step transients"));

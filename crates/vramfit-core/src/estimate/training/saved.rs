@@ -88,7 +88,10 @@ impl LayerSaved {
     /// Bytes per token including attention scores at `seq` keys.
     #[must_use]
     pub fn per_token(&self, seq: u64) -> u64 {
-        self.parts.iter().map(|(_, b)| *b).sum::<u64>() + self.per_token_per_key.saturating_mul(seq)
+        self.parts
+            .iter()
+            .fold(0u64, |a, (_, b)| a.saturating_add(*b))
+            .saturating_add(self.per_token_per_key.saturating_mul(seq))
     }
     /// "name bytes + name bytes ..." for explanations.
     #[must_use]

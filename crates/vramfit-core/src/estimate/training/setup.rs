@@ -19,21 +19,25 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// Parse `fp32|mixed-fp16|mixed-bf16|pure-bf16|pure-fp16` (and litgpt spellings).
+    /// Parse `fp32|bf16|fp16|mixed-fp16|mixed-bf16|pure-bf16|pure-fp16` (and Lightning
+    /// spellings). `bf16` and `fp16` mean mixed precision, as they do in HF `TrainingArguments`
+    /// (`--bf16`: "bf16 (mixed) precision"), Accelerate (`mixed_precision="bf16"`) and
+    /// Lightning (`precision="bf16"` is `"bf16-mixed"`); pure half precision is `pure-bf16`
+    /// or Lightning's `bf16-true`.
     ///
     /// # Errors
     /// Anything else.
     pub fn parse(s: &str) -> Result<Self> {
         Ok(match s.to_ascii_lowercase().as_str() {
             "fp32" | "32-true" | "32" => Precision::Fp32,
-            "mixed-bf16" | "bf16-mixed" => Precision::Mixed(DType::Bf16),
-            "mixed-fp16" | "fp16-mixed" | "16-mixed" => Precision::Mixed(DType::Fp16),
-            "pure-bf16" | "bf16-true" | "bf16" => Precision::Pure(DType::Bf16),
-            "pure-fp16" | "16-true" | "fp16" => Precision::Pure(DType::Fp16),
+            "mixed-bf16" | "bf16-mixed" | "bf16" => Precision::Mixed(DType::Bf16),
+            "mixed-fp16" | "fp16-mixed" | "16-mixed" | "fp16" | "16" => Precision::Mixed(DType::Fp16),
+            "pure-bf16" | "bf16-true" => Precision::Pure(DType::Bf16),
+            "pure-fp16" | "16-true" | "fp16-true" => Precision::Pure(DType::Fp16),
             _ => {
                 return Err(Error::workload(
                     "--precision",
-                    format!("unknown precision {s:?}; use fp32, mixed-fp16, mixed-bf16, pure-bf16 or pure-fp16"),
+                    format!("unknown precision {s:?}; use fp32, bf16 or fp16 (mixed), or pure-bf16 / pure-fp16 (bf16-true / 16-true)"),
                 ))
             }
         })

@@ -1,0 +1,348 @@
+//! The defects found when vramfit was tried as a new user (issue 13; `../shared/qa/newcomer.md`
+//! D-numbers and `../shared/qa/web.md` W-numbers): each test failed before its fix.
+
+use super::{json, vramfit};
+use serde_json::Value;
+
+fn notes(v: &Value) -> String {
+    v["notes"].as_array().map(|n| n.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+}
+
+fn component(v: &Value, name: &str) -> u64 {
+    v["components"].as_array().unwrap().iter().find(|c| c["name"] == name).map_or(0, |c| c["bytes"].as_u64().unwrap())
+}
+
+fn header(args: &[&str]) -> String {
+    let out = vramfit(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap_or_default().to_string()
+}
+
+/// D12, issue item 3: the README's question gets one answer from estimate and fit, for the
+/// current transformers and for 4.x, whose from_pretrained loads fp32 without torch_dtype.
+#[test]
+fn estimate_and_fit_resolve_the_same_defaults() {
+    for version in [None, Some("4.46")] {
+        let mut e = vec!["estimate", "llama-7b", "--gpu", "T4", "--json"];
+        let mut f = vec!["fit", "llama-7b", "--gpu", "T4", "--json"];
+        if let Some(v) = version {
+            e.extend(["--runtime-version", v]);
+            f.extend(["--runtime-version", v]);
+        }
+        let e = json(&e);
+        let f = json(&f);
+        assert_eq!(e["fits"], f["as_asked"]["fits"], "{version:?}");
+        assert_eq!(e["per_gpu_bytes"], f["as_asked"]["per_gpu_bytes"], "{version:?}");
+        let n = notes(&e);
+        match version {
+            None => {
+                assert_eq!(e["fits"], Value::Bool(true));
+                assert!(n.contains("the checkpoint's fp16"), "{n}");
+            }
+            Some(v) => {
+                assert_eq!(e["fits"], Value::Bool(false));
+                assert!(n.contains(&format!("fp32, what transformers {v} from_pretrained loads")), "{n}");
+            }
+        }
+    }
+}
+
+/// D5: GPT-2's config has no torch_dtype and its checkpoints are fp32; say what was assumed.
+#[test]
+fn a_config_without_torch_dtype_loads_fp32_with_a_note() {
+    let v = json(&["estimate", "gpt2", "--json"]);
+    assert_eq!(component(&v, "weights"), 124_439_808 * 4);
+    assert!(notes(&v).contains("config names no torch_dtype"), "{}", notes(&v));
+    assert!(header(&["estimate", "gpt2"]).contains("fp32 weights"));
+}
+
+/// D6: the Trainer's default (no --bf16/--fp16) trains the model as loaded: fp32 for a model
+/// loaded in fp32, and the note says so.
+#[test]
+fn the_trainers_default_precision_is_the_loaded_dtype() {
+    let default = json(&["estimate", "gpt2", "--task", "train", "--batch", "8", "--seq", "1024", "--json"]);
+    let fp32 = json(&[
+        "estimate",
+        "gpt2",
+        "--task",
+        "train",
+        "--batch",
+        "8",
+        "--seq",
+        "1024",
+        "--precision",
+        "fp32",
+        "--json",
+    ]);
+    assert_eq!(default["total_bytes"], fp32["total_bytes"]);
+    assert!(notes(&default).contains("no --precision: fp32, the Trainer's default"), "{}", notes(&default));
+}
+
+/// D2, D16: `bf16` / `fp16` mean mixed precision (HF --bf16, Lightning "bf16"); pure half is
+/// `pure-bf16` / `bf16-true`; the training header names the policy.
+#[test]
+fn precision_names_mean_what_hf_and_lightning_mean() {
+    let total =
+        |p: &str| json(&["estimate", "llama-7b", "--task", "train", "--precision", p, "--json"])["total_bytes"].clone();
+    assert_eq!(total("bf16"), total("mixed-bf16"));
+    assert_eq!(total("fp16"), total("mixed-fp16"));
+    assert_eq!(total("bf16-true"), total("pure-bf16"));
+    assert_ne!(total("bf16"), total("pure-bf16"));
+    for (p, shown) in
+        [("bf16", "mixed-bf16 precision"), ("pure-bf16", "pure-bf16 precision"), ("fp32", "fp32 precision")]
+    {
+        let h = header(&["estimate", "llama-7b", "--task", "train", "--precision", p]);
+        assert!(h.contains(shown), "{p}: {h}");
+    }
+}
+
+/// D4 (web D2), issue item 1: ZeRO-3 and FSDP full shard a mixed-precision full fine-tune;
+/// no unsharded autocast copy of the model stays on each GPU, so the per-GPU number falls as
+/// GPUs are added (DeepSpeed's estimate_zero3_model_states_mem_needs: 18 B/param / N + the
+/// largest layer).
+#[test]
+fn sharded_training_keeps_no_whole_model_autocast_copy() {
+    for engine in [["--zero", "3"], ["--fsdp", "full"]] {
+        let mut last = u64::MAX;
+        for n in ["4", "8", "16"] {
+            let gpu = format!("{n}xA100-80GB");
+            let mut args =
+                vec!["estimate", "llama-2-13b", "--task", "train", "--precision", "mixed-bf16", "--gpu", &gpu];
+            args.extend(engine);
+            args.push("--json");
+            let v = json(&args);
+            assert_eq!(component(&v, "autocast_weight_copies"), 0, "{engine:?} {n}");
+            let per_gpu = v["per_gpu_bytes"].as_u64().unwrap();
+            assert!(per_gpu < last, "{engine:?}: {n} GPUs need {per_gpu}, fewer GPUs {last}");
+            last = per_gpu;
+        }
+    }
+    // DeepSpeed's reference at 16 GPUs: 18 B/param / N = 16-bit parameters (2) + fp32 master
+    // (4) + fp32 gradients (4) + Adam states (8). At the backward peak the gradient partition
+    // is not yet full, so the other 14 B/param / N are what stays.
+    let v = json(&[
+        "estimate",
+        "llama-2-13b",
+        "--task",
+        "train",
+        "--precision",
+        "mixed-bf16",
+        "--gpu",
+        "16xA100-80GB",
+        "--zero",
+        "3",
+        "--json",
+    ]);
+    let states: u64 = ["weights", "master_weights", "optimizer_state"].iter().map(|c| component(&v, c)).sum();
+    let reference = 13_015_864_320u64 * 14 / 16;
+    assert!(states.abs_diff(reference) < reference / 20, "model states {states} vs DeepSpeed {reference}");
+}
+
+/// Web D1, issue item 9: QLoRA batch 8 × 2048 on a T4 is first offered a plan that keeps the
+/// 2048-token samples (gradient checkpointing and a smaller micro-batch), not truncation.
+#[test]
+fn fit_offers_the_plan_that_keeps_the_sequence_length_first() {
+    let v = json(&[
+        "fit", "llama-7b", "--gpu", "T4", "--task", "train", "--method", "qlora", "--batch", "8", "--seq", "2048",
+        "--json",
+    ]);
+    let plans = v["plans"].as_array().unwrap();
+    let first = plans[0]["flags"].as_str().unwrap();
+    assert!(!first.contains("--seq") && first.contains("--grad-ckpt"), "{first}");
+    assert_eq!(plans[0]["workload"]["training"]["seq"], 2048);
+}
+
+/// Newcomer D18, web D3, issue item 7: a context past the model's position limit is warned
+/// about beside the verdict, fit caps its limits at the limit, and rope_scaling extends it.
+#[test]
+fn contexts_beyond_the_position_limit_are_warned_and_capped() {
+    let v = json(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "4096", "--json"]);
+    assert!(notes(&v).contains("beyond the model's position limit") && notes(&v).contains("1024"), "{}", notes(&v));
+    let out = vramfit(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "4096"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().last().unwrap().contains("beyond the model's position limit"), "{text}");
+    let inside = json(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "512", "--json"]);
+    assert!(!notes(&inside).contains("position limit"));
+    let f = json(&["fit", "llama-7b", "--prompt", "4000", "--gpu", "A100-80GB", "--dtype", "fp16", "--json"]);
+    assert_eq!(f["limits"]["max_context"], 2048);
+    assert!(notes(&f["as_asked"]).contains("beyond the model's position limit"));
+    let t = json(&["estimate", "llama-7b", "--task", "train", "--seq", "8192", "--json"]);
+    assert!(notes(&t).contains("--seq = 8192"), "{}", notes(&t));
+}
+
+/// Issue item 7: rope_scaling (YaRN factor 4 over 32,768 positions) extends the limit.
+#[test]
+fn rope_scaling_extends_the_position_limit() {
+    let dir = std::env::temp_dir().join(format!("vramfit-rope-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = r#"{"model_type":"qwen2","hidden_size":1024,"intermediate_size":2816,"num_hidden_layers":2,
+        "num_attention_heads":16,"num_key_value_heads":16,"vocab_size":1000,"max_position_embeddings":32768,
+        "torch_dtype":"bfloat16","rope_scaling":{"type":"yarn","factor":4.0,"original_max_position_embeddings":32768}}"#;
+    let path = dir.join("config.json");
+    std::fs::write(&path, config).unwrap();
+    let p = path.to_str().unwrap();
+    let within = json(&["estimate", p, "--prompt", "100000", "--new", "1", "--json"]);
+    assert!(!notes(&within).contains("position limit"), "{}", notes(&within));
+    let beyond = json(&["estimate", p, "--prompt", "140000", "--new", "1", "--json"]);
+    assert!(notes(&beyond).contains("131072 (32768 positions extended by rope_scaling)"), "{}", notes(&beyond));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Newcomer D7 D8 D9, web D4, issue item 6: layouts the engines refuse are refused with exit 2
+/// and the rule; a pipeline split is not called tensor parallel.
+#[test]
+fn impossible_parallel_layouts_are_refused_with_the_rule() {
+    for (args, flag, rule) in [
+        (&["llama-7b", "--tp", "3", "--gpus", "3"][..], "--tp", "32 attention heads"),
+        (&["gpt2", "--tp", "4096", "--gpus", "4096"][..], "--tp", "12 attention heads"),
+        (&["deepseek-v3", "--tp", "3", "--gpus", "3"][..], "--tp", "128 attention heads"),
+        (&["llama-7b", "--pp", "64", "--gpus", "64"][..], "--pp", "32 layers"),
+        (&["llama-7b", "--ep", "2", "--gpus", "2"][..], "--ep", "no experts"),
+        (&["mixtral-8x7b", "--ep", "3", "--gpus", "3"][..], "--ep", "8 experts"),
+        (&["mixtral-8x7b", "--ep", "1000", "--gpus", "1000"][..], "--ep", "8 experts"),
+    ] {
+        let mut a = vec!["estimate"];
+        a.extend(args);
+        let e = super::stderr_of(&a);
+        assert!(
+            e.starts_with(&format!("error: {flag}:")) && e.contains(rule) && e.lines().count() == 1,
+            "{args:?}: {e}"
+        );
+    }
+    let out = vramfit(&["estimate", "llama-7b", "--pp", "2", "--gpus", "2", "--explain"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("tensor parallel") && text.contains("pipeline stages"), "{text}");
+    assert!(json(&["estimate", "llama-2-70b", "--tp", "8", "--gpus", "8", "--json"])["total_bytes"].as_u64().is_some());
+}
+
+/// Newcomer D19, issue item 11: a merge in CPU RAM gets no GPU verdict; --ram judges it, and
+/// --merge-on-gpu merges on (and is judged against) the GPU.
+#[test]
+fn a_cpu_merge_is_judged_against_ram_not_the_gpu() {
+    let v = json(&["estimate", "llama-7b", "--task", "merge", "--gpu", "T4", "--json"]);
+    assert!(v.get("fits").is_none(), "{v}");
+    assert!(notes(&v).contains("--gpu is not judged"), "{}", notes(&v));
+    let v = json(&["estimate", "llama-7b", "--task", "merge", "--gpu", "T4", "--ram", "16GB", "--json"]);
+    assert_eq!(v["ram"]["fits"], Value::Bool(false));
+    assert_eq!(v["ram"]["needed_bytes"], v["host_bytes"]);
+    let v = json(&["estimate", "llama-7b", "--task", "merge", "--ram", "64GB", "--json"]);
+    assert_eq!(v["ram"]["fits"], Value::Bool(true));
+    let v = json(&["estimate", "llama-7b", "--task", "merge", "--merge-on-gpu", "--gpu", "T4", "--json"]);
+    assert!(v["fits"].is_boolean());
+    let e = super::stderr_of(&["estimate", "llama-7b", "--task", "merge", "--ram", "lots"]);
+    assert!(e.starts_with("error: --ram:"), "{e}");
+}
+
+/// Newcomer D23, web D5, issue item 10: a GGUF quantization under transformers (which
+/// dequantizes GGUF at load) is refused with a pointer to --runtime llama.cpp.
+#[test]
+fn a_gguf_scheme_under_transformers_is_refused() {
+    let e = super::stderr_of(&["estimate", "llama-7b", "--quant", "q4_k_m"]);
+    assert!(e.starts_with("error: --quant:") && e.contains("--runtime llama.cpp"), "{e}");
+    let ok = json(&["estimate", "llama-7b", "--quant", "q4_k_m", "--runtime", "llama.cpp", "--json"]);
+    assert!(ok["total_bytes"].as_u64().unwrap() < 6_000_000_000);
+}
+
+/// Newcomer D10, issue item 8: an estimate too large for 64 bits is an error naming the flag,
+/// in the debug build too (no overflow panic), and no total is pinned at 16 EiB.
+#[test]
+fn overflowing_workloads_are_errors_naming_the_flag() {
+    for args in [
+        &["estimate", "llama-7b", "--task", "train", "--seq", "16777216", "--batch", "1048576"][..],
+        &["estimate", "llama-3.1-405b", "--task", "train", "--batch", "1", "--seq", "16777216", "--attn", "eager"][..],
+        &["estimate", "llama-7b", "--prompt", "16777216", "--batch", "1048576", "--new", "16777216"][..],
+        &["fit", "llama-7b", "--gpu", "T4", "--task", "train", "--seq", "16777216", "--batch", "1048576"][..],
+    ] {
+        let e = super::stderr_of(args);
+        assert!(
+            (e.starts_with("error: --seq:") || e.starts_with("error: --prompt:") || e.starts_with("error: --batch:"))
+                && e.contains("2^58"),
+            "{args:?}: {e}"
+        );
+    }
+}
+
+/// Newcomer D3, issue item 4: `LlamaForSequenceClassification` (the original question's
+/// class) has a score head of hidden × num_labels and no vocabulary logits; --head overrides
+/// what config.json's architectures names.
+#[test]
+fn a_sequence_classifier_has_its_own_head() {
+    let dir = std::env::temp_dir().join(format!("vramfit-seqcls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vramfit-core/data/configs/meta-llama__Llama-2-7b-hf.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(catalog).unwrap()).unwrap();
+    config["architectures"] = serde_json::json!(["LlamaForSequenceClassification"]);
+    config["num_labels"] = serde_json::json!(2);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let p = dir.to_str().unwrap();
+    let train = |model: &str, extra: &[&str]| {
+        let mut a = vec!["estimate", model, "--task", "train", "--method", "lora", "--json"];
+        a.extend(extra);
+        json(&a)
+    };
+    let cls = train(p, &[]);
+    let lm = train("llama-2-7b", &[]);
+    // The 32000 × 4096 head becomes 2 × 4096 (fp16).
+    assert_eq!(component(&lm, "weights") - component(&cls, "weights"), (32_000 - 2) * 4096 * 2);
+    assert_eq!(component(&cls, "logits_and_loss"), 0, "a classifier has no vocabulary logits");
+    assert!(notes(&cls).contains("sequence-classification head"), "{}", notes(&cls));
+    assert_eq!(train("llama-2-7b", &["--head", "sequence-classification"])["total_bytes"], cls["total_bytes"]);
+    assert_eq!(train(p, &["--head", "causal-lm"])["total_bytes"], lm["total_bytes"]);
+    let e = super::stderr_of(&["estimate", p]);
+    assert!(e.starts_with("error: --task:") && e.contains("does not generate"), "{e}");
+    let e = super::stderr_of(&["estimate", "llama-2-7b", "--head", "regression"]);
+    assert!(e.starts_with("error: --head:"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Newcomer D28: clap's own errors are one line too (CLI.md), and under --json every error is
+/// a JSON object with the flag to fix.
+#[test]
+fn errors_are_one_line_and_json_under_json() {
+    for args in [
+        &["estimate"][..],
+        &["estimate", "llama-7b", "--bogus"][..],
+        &["estimate", "llama-7b", "--json", "--markdown"][..],
+    ] {
+        let e = super::stderr_of(args);
+        assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+    }
+    let e = super::stderr_of(&["estimate", "llama-7b", "--batch", "0", "--json"]);
+    let v: Value = serde_json::from_str(e.trim()).unwrap();
+    assert_eq!(v["flag"], "--batch");
+    assert!(v["error"].as_str().unwrap().starts_with("--batch:"));
+}
+
+/// Newcomer D20: a sweep whose every point fails exits 2 with the reason.
+#[test]
+fn a_sweep_with_no_point_exits_2() {
+    let e = super::stderr_of(&["sweep", "t5-base", "--over", "batch"]);
+    assert!(e.starts_with("error: --task:") && e.contains("every point"), "{e}");
+    assert!(vramfit(&["sweep", "llama-7b", "--over", "batch", "--values", "1,2"]).status.success());
+}
+
+/// Newcomer D26: a GPU smaller than the reserve gives no GPU count (it printed the byte count
+/// as one).
+#[test]
+fn a_gpu_smaller_than_the_reserve_has_no_gpu_count() {
+    let v = json(&["fit", "llama-7b", "--gpu", "1MB", "--json"]);
+    assert!(v["limits"]["min_gpus_lower_bound"].is_null(), "{}", v["limits"]);
+}
+
+/// Newcomer D21, D30, D32: encoder-decoder models are called so; --torch-dtype is --dtype; a
+/// verdict that does not fit says the shortfall, as fit does.
+#[test]
+fn small_wording_fixes() {
+    let e = super::stderr_of(&["estimate", "t5-base"]);
+    assert!(e.contains("encoder-decoder"), "{e}");
+    let e = super::stderr_of(&["estimate", "bert-base-uncased"]);
+    assert!(e.contains("load and train"), "{e}");
+    assert_eq!(
+        json(&["estimate", "llama-7b", "--torch-dtype", "float32", "--json"])["total_bytes"],
+        json(&["estimate", "llama-7b", "--dtype", "fp32", "--json"])["total_bytes"]
+    );
+    let out = vramfit(&["estimate", "llama-7b", "--gpu", "T4", "--dtype", "fp32"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("DOES NOT FIT (short by 11.45 GiB"), "{text}");
+}
