@@ -62,6 +62,21 @@ gpu=validation/gpu/cases.json   # GPU measurements, when a session had a GPU (va
     done
     cat validation/serving/worst-cases.md
   fi
+  echo "## Speed (validation/speed/cases.json)"
+  echo
+  echo "Decode tokens/s, prefill tokens/s and training tokens/s against published measurements"
+  echo "(validation/speed/README.md lists the sources; \`make_cases.py\` writes the cases from them)."
+  echo "The constants η, t0 (decode), the prefill share and ceiling and the training MFU are fitted per"
+  echo "backend by \`validation/speed/fit.py\`; **leave-one-out** errors (each case predicted from"
+  echo "constants fitted without it) are the honest numbers and the bands \`estimate\` prints."
+  echo
+  "$bin" validate validation/speed/cases.json --json > "${TMPDIR:-/tmp}/vramfit-speed.json"
+  python3 validation/speed/fit.py "${TMPDIR:-/tmp}/vramfit-speed.json" --markdown
+  echo
+  echo "Per case, with the constants in the code (in-sample):"
+  echo
+  "$bin" validate validation/speed/cases.json --markdown
+  echo
   cat validation/worst-cases.md
 } > ACCURACY.md
 echo "wrote ACCURACY.md"

@@ -557,7 +557,8 @@ function renderVerdicts(results) {
       h('b', { text: rep.gpu.label }),
       h('span', { class: 'usable', text: ` ${gib(rep.gpu.usable_bytes)} GiB usable${rep.gpu.count > 1 ? ' per GPU' : ''}` }),
       h('span', { class: 'badge', text: word }),
-      h('span', { class: 'need', text: `needs ${gib(rep.per_gpu_bytes)} GiB${rep.gpu.count > 1 ? ' per GPU' : ''} · ${detail}` }));
+      h('span', { class: 'need', text: `needs ${gib(rep.per_gpu_bytes)} GiB${rep.gpu.count > 1 ? ' per GPU' : ''} · ${detail}` }),
+      ...(speedText(rep.speed) ? [h('span', { class: 'speed', text: ` · ${speedText(rep.speed)}` })] : []));
   }));
   // One line for screen readers, announced politely after each change (D15).
   $('#announce').textContent = withGpu.map((r) => (r.error ? `${r.req.gpu}: cannot say` : r.report.serving ? `${r.report.gpu.label}: ${servingLine(r.report.serving)}` : `${r.report.gpu.label}: ${
@@ -584,6 +585,18 @@ function servingVerdict(r, rep) {
     h('span', { class: 'usable', text: ` ${gib(s.device_total_bytes)} GiB as ${s.engine} sees it` }),
     h('span', { class: 'badge', text: word }),
     h('span', { class: 'need', text: `${s.engine} ${s.version}: ${servingLine(s)}` }));
+}
+
+/** The core's speed estimate in words (estimate `speed`, plan `speed_estimate`), with its
+ * measured error band when there is one; '' without a catalog GPU. */
+function speedText(sp) {
+  if (!sp) return '';
+  const band = (b) => (b ? ` ±${Math.round(b.median * 100)} %` : '');
+  const eb = sp.error_band || {};
+  if (sp.decode_tokens_per_s != null) return `~${sp.decode_tokens_per_s.toFixed(1)} tokens/s decode${band(eb.decode)}`;
+  if (sp.step_s != null) return `~${sp.step_s.toFixed(2)} s per step${band(eb.train)}`;
+  if (sp.prefill_tokens_per_s != null) return `~${Math.round(sp.prefill_tokens_per_s)} tokens/s prefill${band(eb.prefill)}`;
+  return '';
 }
 
 /** Colours by component name, stable within a result. */
@@ -943,6 +956,7 @@ function renderPlans(req, fitted) {
       h('p', { class: 'what', text: p.changes.map((c) => c.description).join('; ') }),
       h('p', { class: 'mem', text: `${gib(p.per_gpu_bytes)} GiB per GPU · ${gib(p.headroom_bytes)} GiB free · peak during ${p.peak_phase}` }),
       h('p', { class: 'hint', text: `then: ${describeLimits(p.limits)}` }),
+      ...(speedText(p.speed_estimate) ? [h('p', { class: 'speed', text: `speed: ${speedText(p.speed_estimate)}` })] : []),
       h('p', { class: 'cost', text: `cost: ${p.cost}` }));
   });
   $('#plan-list').replaceChildren(...items);

@@ -77,15 +77,8 @@ def check(
     result = Result(answer(_native.estimate(dumps(req), revision)))
     if result.fits:
         return result
-    # The plans start from what was estimated: without dtype or precision, inference runs in
-    # the checkpoint's dtype here, where `fit` alone would start from fp32.
-    fit_req = dict(req)
-    w = dict(req["workload"])
-    inference = w.get("task", "generate") in ("load", "prefill", "generate")
-    if inference and w.get("dtype") is None and w.get("precision") is None and result.model_dtype:
-        w["dtype"] = result.model_dtype
-    fit_req["workload"] = w
-    plans = Plans(answer(_native.fit(dumps(fit_req), revision, False)))
+    # The plans start from what was estimated: estimate and fit resolve the defaults alike.
+    plans = Plans(answer(_native.fit(dumps(req), revision, False)))
     best = plans[0] if plans else None
     advice = (
         f"best plan: {best.flags} ({gib(best.per_gpu_bytes)} per GPU, {signed_gib(best.headroom_bytes)} headroom)"

@@ -51,6 +51,7 @@ class Workload(TypedDict, total=False):
     ngl: Optional[int]
     ubatch_size: Optional[int]
     max_batch_size: Optional[int]
+    head: Optional[str]
     # serving engines (runtime="vllm" | "sglang")
     gpu_memory_utilization: Optional[float]
     max_model_len: Optional[int]

@@ -19,14 +19,24 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Estimate peak memory of a workload, as a breakdown of named components.
+    #[command(
+        after_help = "Examples:\n  vramfit estimate llama-7b --gpu T4\n  vramfit estimate llama-7b --gpu T4 --runtime-version 4.46   # 4.x loads fp32\n  vramfit estimate llama-7b --task train --method qlora --grad-ckpt --gpu T4\n  vramfit estimate llama-2-7b --task merge --ram 32GB\n  vramfit estimate ./my-model/ --json"
+    )]
     Estimate(EstimateArgs),
     /// Whether a workload fits a GPU, and if not, ranked plans of changes that make it fit.
     ///
-    /// Without --dtype, inference starts from fp32: what transformers 4.x from_pretrained loads
-    /// without torch_dtype. A workload fits when 5 % of the GPU's usable memory (at least 512
-    /// MiB) stays free.
+    /// Without --dtype, inference starts where estimate does: the checkpoint's dtype under
+    /// transformers 5.x, fp32 under --runtime-version 4.x (from_pretrained without
+    /// torch_dtype). A workload fits when 5 % of the GPU's usable memory (at least 512 MiB)
+    /// stays free.
+    #[command(
+        after_help = "Examples:\n  vramfit fit llama-7b --gpu T4 --runtime-version 4.46\n  vramfit fit llama-7b --gpu T4 --task train\n  vramfit fit llama-7b --gpu A100-80GB --all --json"
+    )]
     Fit(FitArgs),
     /// Estimate a workload over a range of batch sizes or lengths, as a chart, SVG, CSV or JSON.
+    #[command(
+        after_help = "Examples:\n  vramfit sweep llama-7b --over batch --gpu T4\n  vramfit sweep llama-7b --over seq --task train --method qlora --svg chart.svg"
+    )]
     Sweep(SweepArgs),
     /// Show what a model is made of: parameters per component, stored dtype, sizes.
     Inspect(InspectArgs),
@@ -36,6 +46,15 @@ pub enum Command {
     Gpus(ListArgs),
     /// Score the estimator against measured cases (shared/validation format).
     Validate(ValidateArgs),
+    /// Print a shell completion script: vramfit completions bash > /etc/bash_completion.d/vramfit
+    Completions(CompletionsArgs),
+}
+
+/// `vramfit completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
 }
 
 /// `vramfit estimate`.
@@ -82,6 +101,10 @@ pub struct FitArgs {
     pub gpu: String,
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    /// Order plans by cost (quality, then scope, speed, memory) or by estimated speed
+    /// (decode tokens/s, or trained tokens/s).
+    #[arg(long, default_value = "cost", value_parser = ["cost", "speed"])]
+    pub prefer: String,
     /// List every plan, also when the workload fits as asked (alternatives that buy headroom).
     #[arg(long)]
     pub all: bool,
@@ -352,6 +375,11 @@ pub struct WorkloadArgs {
     /// vLLM 0.11+: KV cache size (bytes, or 8GiB), skipping the profile.
     #[arg(long)]
     pub kv_cache_memory: Option<String>,
+    /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
+    /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
+    /// data-center hosts (8 × DDR4-3200); unified memory reads at the GPU's bandwidth].
+    #[arg(long, value_name = "GB/s")]
+    pub ram_bandwidth: Option<f64>,
 }
 
 /// Where a Hub model is read from.
@@ -482,6 +510,7 @@ impl WorkloadArgs {
             quantization: self.quantization.clone(),
             cpu_offload_gb: self.cpu_offload_gb,
             kv_cache_memory: self.kv_cache_memory.clone(),
+            ram_bandwidth: self.ram_bandwidth,
         }
     }
 

@@ -25,9 +25,10 @@ pub fn estimate_text(
     workload: &Workload,
     breakdown: &Breakdown,
     verdict: Option<&Verdict>,
+    speed: Option<&vramfit_core::estimate::speed::Speed>,
     explain: bool,
 ) -> String {
-    let r = EstimateReport { model, workload, breakdown, verdict, compare: &[], ram: None };
+    let r = EstimateReport { model, workload, breakdown, verdict, speed, compare: &[], ram: None };
     text(|out| render::table::estimate(&r, explain, out))
 }
 
@@ -39,7 +40,7 @@ pub fn estimate_svg(
     breakdown: &Breakdown,
     verdict: Option<&Verdict>,
 ) -> String {
-    render::svg::estimate(&EstimateReport { model, workload, breakdown, verdict, compare: &[], ram: None })
+    render::svg::estimate(&EstimateReport { model, workload, breakdown, verdict, speed: None, compare: &[], ram: None })
 }
 
 /// The text `vramfit fit` prints (with `all`, as `--all`).

@@ -160,7 +160,8 @@ fn contexts_beyond_the_position_limit_are_warned_and_capped() {
     assert!(notes(&v).contains("beyond the model's position limit") && notes(&v).contains("1024"), "{}", notes(&v));
     let out = vramfit(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "4096"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.lines().last().unwrap().contains("beyond the model's position limit"), "{text}");
+    let verdict = text.lines().find(|l| l.starts_with("T4:")).expect("a verdict line");
+    assert!(verdict.contains("beyond the model's position limit"), "{text}");
     let inside = json(&["estimate", "gpt2", "--gpu", "T4", "--prompt", "512", "--json"]);
     assert!(!notes(&inside).contains("position limit"));
     let f = json(&["fit", "llama-7b", "--prompt", "4000", "--gpu", "A100-80GB", "--dtype", "fp16", "--json"]);
@@ -345,4 +346,48 @@ fn small_wording_fixes() {
     let out = vramfit(&["estimate", "llama-7b", "--gpu", "T4", "--dtype", "fp32"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("DOES NOT FIT (short by 11.45 GiB"), "{text}");
+}
+
+/// Newcomer D15: a value that is too large is told the upper bound, not "at least 1".
+#[test]
+fn range_errors_give_the_bound_that_was_crossed() {
+    let e = super::stderr_of(&["estimate", "llama-7b", "--task", "train", "--grad-accum", "1048577"]);
+    assert!(e.contains("between 1 and 1048576"), "{e}");
+    let e = super::stderr_of(&["estimate", "llama-7b", "--nodes", "500000"]);
+    assert!(e.contains("between 1 and 100000"), "{e}");
+    let e = super::stderr_of(&["estimate", "llama-7b", "--tp", "4294967296"]);
+    assert!(e.starts_with("error: --tp:") && e.contains("between 1 and 4096"), "{e}");
+}
+
+/// Newcomer D16, D34: tensor parallelism is not described as a single GPU; a local path is
+/// printed once.
+#[test]
+fn layout_notes_and_origins_say_it_once() {
+    let v = json(&["estimate", "llama-2-70b", "--gpu", "8xA100-40GB", "--tp", "8", "--json"]);
+    let n = notes(&v);
+    assert!(n.contains("8 GPUs · TP 8") && !n.contains("single GPU"), "{n}");
+    let dir = std::env::temp_dir().join(format!("vramfit-origin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let catalog = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vramfit-core/data/configs/meta-llama__Llama-2-7b-hf.json");
+    std::fs::copy(catalog, dir.join("config.json")).unwrap();
+    let p = dir.to_str().unwrap();
+    let out = String::from_utf8(vramfit(&["estimate", p]).stdout).unwrap();
+    assert_eq!(out.lines().next().unwrap().matches(p).count(), 1, "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Newcomer D29, D30: shell completions, and examples in the help of estimate, fit and sweep.
+#[test]
+fn completions_and_examples_in_help() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = vramfit(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("vramfit") && text.contains("runtime-version"), "{shell}");
+    }
+    for cmd in ["estimate", "fit", "sweep"] {
+        let help = String::from_utf8(vramfit(&[cmd, "--help"]).stdout).unwrap();
+        assert!(help.contains("Examples:") && help.contains(&format!("vramfit {cmd} ")), "{cmd}: {help}");
+    }
 }

@@ -234,6 +234,27 @@ fn oracle_accuracy_gate() {
     assert!(worst >= t["min_error"].as_f64().unwrap(), "an oracle case is under-estimated by {worst}");
 }
 
+/// Issue 17: decode and prefill estimates per backend against the published speed cases.
+#[test]
+fn speed_accuracy_gate() {
+    let t = &thresholds()["speed"];
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(t["file"].as_str().unwrap());
+    let v = json(&["validate", file.to_str().unwrap(), "--json"]);
+    let mut gated = 0;
+    for (metric, key) in [("decode_tokens_per_s", "decode"), ("prefill_tokens_per_s", "prefill")] {
+        for backend in ["llama.cpp-cuda", "llama.cpp-metal"] {
+            let e = errors(&v, |c| c["metric"] == metric && c["backend"] == backend);
+            assert!(e.len() >= 10, "{} {metric} cases on {backend}", e.len());
+            let a = abs_sorted(&e);
+            let (m, p) = (quantile(&a, 0.5), quantile(&a, 0.9));
+            assert!(m <= t[format!("{key}_median")].as_f64().unwrap(), "{backend} {metric} median {m}");
+            assert!(p <= t[format!("{key}_p90")].as_f64().unwrap(), "{backend} {metric} p90 {p}");
+            gated += 1;
+        }
+    }
+    assert_eq!(gated, 4);
+}
+
 #[test]
 fn measured_accuracy_gate() {
     let Some(cases) = shared_cases() else {

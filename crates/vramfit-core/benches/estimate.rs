@@ -37,6 +37,7 @@ fn fit_every_plan(case: &str) -> usize {
     let spec = catalog::find_model(model).expect("catalog model").spec().expect("valid config");
     let gpu = GpuSpec::parse(gpu).expect("catalog GPU");
     let w = Workload { task: vramfit_core::Task::parse(task).expect("task"), ..Workload::default() };
-    let report = fit(&spec, divan::black_box(&w), &gpu, FitOptions { all: true }).expect("fit");
+    let report =
+        fit(&spec, divan::black_box(&w), &gpu, FitOptions { all: true, ..FitOptions::default() }).expect("fit");
     report.plans.len()
 }

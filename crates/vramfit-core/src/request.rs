@@ -10,6 +10,7 @@ use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::profile::Engine;
 use crate::estimate::serving::{Device, EngineVersion, Fraction, ServingOptions};
+use crate::estimate::speed::{Speed, SpeedDevice};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{
     llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeProfile, RuntimeVersion, Task, Workload,
@@ -162,6 +163,10 @@ pub struct WorkloadRequest {
     pub cpu_offload_gb: Option<f64>,
     /// `--kv-cache-memory`: bytes, or a size like `8GiB`.
     pub kv_cache_memory: Option<String>,
+    /// `--ram-bandwidth`: CPU RAM bandwidth in GB/s for the speed of weights kept in CPU RAM;
+    /// `None` = the platform default the speed basis states.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ram_bandwidth: Option<f64>,
 }
 
 impl Default for WorkloadRequest {
@@ -229,6 +234,7 @@ impl Default for WorkloadRequest {
             quantization: None,
             cpu_offload_gb: None,
             kv_cache_memory: None,
+            ram_bandwidth: None,
         }
     }
 }
@@ -414,6 +420,11 @@ impl WorkloadRequest {
     /// An unknown value or an impossible combination; the error names the flag that fixes it.
     pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload> {
         let mut task = Task::parse(&self.task)?;
+        if let Some(bw) = self.ram_bandwidth {
+            if !(bw.is_finite() && bw > 0.0 && bw <= 100_000.0) {
+                return Err(Error::workload("--ram-bandwidth", "must be a bandwidth in GB/s between 0 and 100000"));
+            }
+        }
         let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
         let attn = AttnImpl::parse(&self.attn)?;
@@ -744,7 +755,13 @@ fn sat(x: i128) -> i64 {
 /// The estimate object exactly as `vramfit estimate --json` prints it: `model` names the
 /// model and says how it was read (its notes come before the estimate's).
 #[must_use]
-pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verdict: Option<&Verdict>) -> Value {
+pub fn estimate_value(
+    model: &ModelReport<'_>,
+    w: &Workload,
+    b: &Breakdown,
+    verdict: Option<&Verdict>,
+    speed: Option<&Speed>,
+) -> Value {
     let mut v = json!({
         "model": model.name,
         "origin": model.origin,
@@ -777,7 +794,26 @@ pub fn estimate_value(model: &ModelReport<'_>, w: &Workload, b: &Breakdown, verd
         v["reserve_bytes"] = json!(verdict.reserve_bytes);
         v["per_gpu_bytes"] = json!(verdict.needed_per_gpu);
     }
+    if let Some(s) = speed {
+        v["speed"] = json!(s);
+    }
     v
+}
+
+/// The speed of an estimate on the GPUs of its verdict (a catalog GPU is needed: a bare size
+/// has no bandwidth), with `--ram-bandwidth` when given.
+#[must_use]
+pub fn speed_of(
+    spec: &ModelSpec,
+    w: &Workload,
+    b: &Breakdown,
+    verdict: Option<&Verdict>,
+    ram_bandwidth: Option<f64>,
+) -> Option<Speed> {
+    let v = verdict?;
+    let gpu = v.gpu.gpu.as_ref()?;
+    let dev = SpeedDevice { gpu, count: v.gpu.count, ram_bandwidth_gb_s: ram_bandwidth, backend: None };
+    crate::estimate::speed::estimate_speed(spec, w, b, &dev)
 }
 
 /// What an estimate report says about its model.
@@ -837,6 +873,9 @@ pub fn fit_value(m: &ModelReport<'_>, r: &fit::FitReport) -> Value {
                 v["cost"] = json!(p.cost_words());
                 v["severity"] = json!({"scope": p.scope, "quality": p.quality, "speed": p.speed});
                 v["peak_phase"] = json!(p.peak_phase);
+                if let Some(s) = &p.speed_estimate {
+                    v["speed_estimate"] = json!(s);
+                }
                 v["limits"] = p.limits.as_ref().map_or(Value::Null, |l| limits_value(&p.workload, l));
                 v["stretch"] = p.stretch.as_ref().map_or(Value::Null, |s| {
                 json!({"flags": s.flags(), "changes": s.changes, "limits": limits_value(&s.workload, &s.limits)})
@@ -1024,7 +1063,8 @@ impl EstimateRequest {
             notes: &[],
             bytes_transferred: self.bytes_transferred,
         };
-        let mut v = estimate_value(&report, &workload, &breakdown, verdict.as_ref());
+        let speed = speed_of(&model.spec, &workload, &breakdown, verdict.as_ref(), self.workload.ram_bandwidth);
+        let mut v = estimate_value(&report, &workload, &breakdown, verdict.as_ref(), speed.as_ref());
         if let Some(r) = self.ram.as_deref().map(parse_ram).transpose()? {
             v["ram"] = ram_value(Some(&RamVerdict::new(r, &breakdown)));
         }
@@ -1053,7 +1093,12 @@ impl EstimateRequest {
             };
             return Ok(serving_fit_value(&m, &gpu, &f));
         }
-        let report = fit::fit(&model.spec, &workload, &gpu, fit::FitOptions { all: false })?;
+        let report = fit::fit(
+            &model.spec,
+            &workload,
+            &gpu,
+            fit::FitOptions { all: false, prefer_speed: false, ram_bandwidth: self.workload.ram_bandwidth },
+        )?;
         let m = ModelReport {
             name: &model.name,
             origin: &model.origin,

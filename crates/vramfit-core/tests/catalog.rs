@@ -146,3 +146,65 @@ fn gpu_specs() {
     let g = GpuSpec::parse("8xH100-SXM").unwrap();
     assert_eq!((g.count, g.label.as_str()), (8, "8×H100-SXM"));
 }
+
+/// Issue 17: every GPU carries its compute and link figures with their source, in sane ranges,
+/// and the devices people run models on at home are in the catalog.
+#[test]
+fn gpu_catalog_has_speed_figures() {
+    for g in catalog::gpus() {
+        let src = g.perf_source.as_deref().unwrap_or_else(|| panic!("{} has no perf_source", g.name));
+        assert!(!src.trim().is_empty(), "{}", g.name);
+        let fp32 = g.fp32_tflops.unwrap_or_else(|| panic!("{} lacks fp32_tflops", g.name));
+        assert!(fp32.is_finite() && fp32 > 0.5 && fp32 < 500.0, "{}: fp32 {fp32}", g.name);
+        for (what, v) in [
+            ("fp16", g.fp16_tflops),
+            ("bf16", g.bf16_tflops),
+            ("fp8", g.fp8_tflops),
+            ("int8", g.int8_tops),
+            ("pcie", g.pcie_gb_s),
+            ("nvlink", g.nvlink_gb_s),
+        ] {
+            if let Some(v) = v {
+                assert!(v.is_finite() && v > 0.0 && v < 10_000.0, "{}: {what} {v}", g.name);
+            }
+        }
+        // Matrix units are never slower than the vector fp32 path (Pascal has no fp16 figure).
+        if let Some(f16) = g.fp16_tflops {
+            assert!(f16 >= fp32 * 0.99, "{}: fp16 {f16} below fp32 {fp32}", g.name);
+        }
+        assert_eq!(g.bf16_tflops.is_some(), g.bf16, "{}: bf16 figure vs bf16 flag", g.name);
+        if g.fp8 {
+            assert!(g.fp8_tflops.is_some(), "{} has fp8 but no fp8 figure", g.name);
+        }
+        assert_eq!(g.pcie_gb_s.is_none(), g.memory_type.starts_with("LPDDR"), "{}: PCIe vs unified memory", g.name);
+    }
+    for name in [
+        "RTX-2060",
+        "RTX-2070",
+        "RTX-2080",
+        "RTX-3050-8GB",
+        "RTX-3070-Ti",
+        "RTX-5060-Ti-16GB",
+        "RX-6800",
+        "RX-6900-XT",
+        "RX-7800-XT",
+        "RX-7900-XT",
+        "RX-9070",
+        "Arc-B580",
+        "M1-8GB",
+        "M1-Pro-32GB",
+        "M2-24GB",
+        "M2-Ultra-128GB",
+        "M3-Pro-18GB",
+        "M3-Max-36GB",
+        "M3-Ultra-96GB",
+        "M4-32GB",
+        "M4-Pro-24GB",
+        "M4-Max-36GB",
+        "Strix-Halo-128GB",
+        "DGX-Spark",
+        "P40",
+    ] {
+        assert!(find_gpu(name).is_ok(), "{name} missing");
+    }
+}

@@ -92,8 +92,13 @@ fn multi_gpu_layouts_are_estimated_and_sharding_is_a_lever() {
 #[test]
 fn plans_respect_the_gpu() {
     for gpu in ["T4", "V100-16GB"] {
-        let r = fit(&spec("llama-3.2-3b"), &transformers_4(), &GpuSpec::parse(gpu).unwrap(), FitOptions { all: true })
-            .unwrap();
+        let r = fit(
+            &spec("llama-3.2-3b"),
+            &transformers_4(),
+            &GpuSpec::parse(gpu).unwrap(),
+            FitOptions { all: true, ..FitOptions::default() },
+        )
+        .unwrap();
         for p in &r.plans {
             let w = &p.workload;
             assert_ne!(w.dtype, Some(DType::Bf16), "{gpu}: {}", p.flags());
@@ -102,9 +107,13 @@ fn plans_respect_the_gpu() {
         }
         assert!(r.plans.iter().any(|p| p.flags().contains("--dtype fp16")), "{gpu}: bf16 checkpoint runs in fp16");
     }
-    let r =
-        fit(&spec("llama-3.2-3b"), &transformers_4(), &GpuSpec::parse("H100-SXM").unwrap(), FitOptions { all: true })
-            .unwrap();
+    let r = fit(
+        &spec("llama-3.2-3b"),
+        &transformers_4(),
+        &GpuSpec::parse("H100-SXM").unwrap(),
+        FitOptions { all: true, ..FitOptions::default() },
+    )
+    .unwrap();
     assert!(r.plans.iter().any(|p| has(p, "--kv-dtype fp8")), "H100 has fp8");
     assert!(r.plans.iter().any(|p| has(p, "--attn flash")), "H100 runs FlashAttention-2");
     assert!(r.plans.iter().any(|p| p.flags() == "--dtype bf16"), "bf16 checkpoint stays bf16");
@@ -172,7 +181,9 @@ fn a_fitting_workload_has_no_plans_unless_all() {
     let r = run("llama-7b", &w, "T4");
     assert!(r.as_asked.verdict.fits && r.plans.is_empty());
     assert_eq!(r.gpus.min_gpus, Some(1));
-    let all = fit(&spec("llama-7b"), &w, &GpuSpec::parse("T4").unwrap(), FitOptions { all: true }).unwrap();
+    let all =
+        fit(&spec("llama-7b"), &w, &GpuSpec::parse("T4").unwrap(), FitOptions { all: true, ..FitOptions::default() })
+            .unwrap();
     assert!(all.plans.iter().any(|p| p.flags() == "--quant nf4"));
     assert!(all.plans.iter().all(|p| p.changes.len() == 1), "alternatives to a fitting workload are single changes");
 }
@@ -258,7 +269,7 @@ proptest! {
         let s = spec(MODELS[m]);
         let gpu = GpuSpec::parse(GPUS[g]).unwrap();
         let w = Workload { task, batch, prompt, dtype, training: TrainingSetup { method, ..TrainingSetup::default() }, ..Workload::default() };
-        if let Ok(r) = fit(&s, &w, &gpu, FitOptions { all }) {
+        if let Ok(r) = fit(&s, &w, &gpu, FitOptions { all, ..FitOptions::default() }) {
             for p in &r.plans {
                 prop_assert!(p.verdict.fits);
             }
@@ -302,4 +313,27 @@ proptest! {
             );
         }
     }
+}
+
+/// Issue 17: a model that fits only with layers in CPU RAM gets an -ngl plan priced in
+/// tokens/s, and the report says how much faster the next card up would run it.
+#[test]
+fn partial_offload_is_priced_against_the_next_card_up() {
+    let spec = spec("qwen3-30b-a3b");
+    let w = Workload {
+        runtime: vramfit_core::estimate::Runtime::LlamaCpp,
+        quant: Some(vramfit_core::quant::QuantConfig::parse("q4_k_m", None).unwrap()),
+        ..Workload::default()
+    };
+    let gpu = GpuSpec::parse("RTX-3060-12GB").unwrap();
+    let r = fit(&spec, &w, &gpu, FitOptions::default()).unwrap();
+    let plan = r.plans.iter().find(|p| p.flags().starts_with("--ngl ")).expect("an -ngl plan");
+    let slow = plan.speed_estimate.unwrap().decode_tokens_per_s.unwrap();
+    assert!(slow > 1.0, "{slow}");
+    let note = r.notes.iter().find(|n| n.starts_with("partial offload")).expect("the cliff note");
+    assert!(note.contains("RTX-3090") && note.contains("faster"), "{note}");
+    // The plan with all layers in CPU RAM but one would be slower still: more -ngl is faster.
+    let sorted = fit(&spec, &w, &gpu, FitOptions { prefer_speed: true, ..FitOptions::default() }).unwrap();
+    let rates: Vec<f64> = sorted.plans.iter().map(|p| p.speed_estimate.map_or(0.0, |s| s.rate())).collect();
+    assert!(rates.windows(2).all(|x| x[0] >= x[1]), "{rates:?}");
 }

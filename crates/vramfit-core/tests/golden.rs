@@ -299,7 +299,23 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// With `VRAMFIT_GOLDEN_DUMP=FILE`, every request's whole JSON (or error) is appended to FILE,
+/// one line each in grid order, so a re-record can be compared key by key with the code
+/// before it (the grid itself keeps only digests).
+fn dump(result: &vramfit_core::Result<Value>) {
+    use std::io::Write as _;
+    if let Some(path) = std::env::var_os("VRAMFIT_GOLDEN_DUMP") {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("dump file");
+        let line = match result {
+            Ok(v) => v.to_string(),
+            Err(e) => format!("error: {e}"),
+        };
+        writeln!(f, "{line}").expect("dump write");
+    }
+}
+
 fn outcome(result: vramfit_core::Result<Value>, headline: impl Fn(&Value) -> String) -> String {
+    dump(&result);
     match result {
         Ok(v) => format!("{}\t{:016x}", headline(&v), fnv1a(v.to_string().as_bytes())),
         Err(e) => format!("error: {e}\t-"),

@@ -153,3 +153,14 @@ proptest! {
         }
     }
 }
+
+/// A training sequence of 2^62 tokens is an error naming the flag, not an overflow in the
+/// magnitude check that runs before the estimators (it panicked in debug builds).
+#[test]
+fn a_sequence_of_2_pow_62_tokens_is_an_error() {
+    use vramfit_core::{estimate, Task, Workload};
+    let spec = crate::util::spec("llama-7b");
+    let mut w = Workload { task: Task::Train, ..Workload::default() };
+    w.training.seq = 1 << 62;
+    assert!(estimate(&spec, &w).unwrap_err().to_string().starts_with("--"));
+}

@@ -59,10 +59,11 @@ fn estimate_value(input: &str, revision: Option<String>) -> Result<Value, Failur
     let model = resolve(&r, revision)?;
     let requested = RequestedModel { name: model.name.clone(), origin: model.origin.clone(), spec: model.spec.clone() };
     let (w, b, verdict) = r.estimate_on(&requested)?;
+    let speed = request::speed_of(&model.spec, &w, &b, verdict.as_ref(), r.workload.ram_bandwidth);
     Ok(json!({
-        "report": request::estimate_value(&model_report(&model), &w, &b, verdict.as_ref()),
-        "table": report::estimate_text(&model, &w, &b, verdict.as_ref(), false),
-        "explain": report::estimate_text(&model, &w, &b, verdict.as_ref(), true),
+        "report": request::estimate_value(&model_report(&model), &w, &b, verdict.as_ref(), speed.as_ref()),
+        "table": report::estimate_text(&model, &w, &b, verdict.as_ref(), speed.as_ref(), false),
+        "explain": report::estimate_text(&model, &w, &b, verdict.as_ref(), speed.as_ref(), true),
         "svg": report::estimate_svg(&model, &w, &b, verdict.as_ref()),
         "model_dtype": model.spec.torch_dtype,
     }))
@@ -83,7 +84,12 @@ fn fit_value(input: &str, revision: Option<String>, all: bool) -> Result<Value, 
     let gpu = GpuSpec::parse(gpu)?;
     let w = r.workload.resolve(&r.model, Some(gpu.count))?;
     let model = resolve(&r, revision)?;
-    let fitted = fit::fit(&model.spec, &w, &gpu, FitOptions { all })?;
+    let fitted = fit::fit(
+        &model.spec,
+        &w,
+        &gpu,
+        FitOptions { all, prefer_speed: false, ram_bandwidth: r.workload.ram_bandwidth },
+    )?;
     Ok(json!({
         "report": request::fit_value(&model_report(&model), &fitted),
         "table": report::fit_text(&model, &fitted, all),

@@ -26,6 +26,8 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     // A merge in CPU RAM uses no GPU: it is judged against --ram only.
     let verdict = gpu.filter(|_| request::gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
     let ram = ram.map(|r| request::RamVerdict::new(r, &breakdown));
+    let speed =
+        vramfit_core::request::speed_of(&model.spec, &workload, &breakdown, verdict.as_ref(), a.workload.ram_bandwidth);
     // Every GPU compared: its own estimate (a count changes how the work is shared), or why it
     // cannot run this.
     let compare: Vec<render::Compared> = if gpus.len() > 1 && request::gpu_judges(&workload) {
@@ -50,6 +52,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         workload: &workload,
         breakdown: &breakdown,
         verdict: verdict.as_ref(),
+        speed: speed.as_ref(),
         compare: &compare,
         ram: ram.as_ref(),
     };

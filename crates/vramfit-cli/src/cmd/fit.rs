@@ -30,7 +30,12 @@ pub fn run(a: &FitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             render::table::serving_fit(&model, &gpu, &f, out)
         };
     }
-    let report = fit(&model.spec, &workload, &gpu, FitOptions { all: a.all })?;
+    let report = fit(
+        &model.spec,
+        &workload,
+        &gpu,
+        FitOptions { all: a.all, prefer_speed: a.prefer == "speed", ram_bandwidth: a.workload.ram_bandwidth },
+    )?;
     if a.json {
         render::json::fit(&model, &report, out)
     } else {

@@ -21,5 +21,13 @@ pub fn run(cmd: Command, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Models(a) => catalog::models(&a, out),
         Command::Gpus(a) => catalog::gpus(&a, out),
         Command::Validate(a) => validate::run(&a, out),
+        Command::Completions(a) => {
+            use clap::CommandFactory;
+            // Into memory first: clap_complete panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut crate::args::Cli::command(), "vramfit", &mut script);
+            out.write_all(&script)?;
+            Ok(())
+        }
     }
 }

@@ -10,6 +10,20 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let selected = |id: &str| a.cases_matching.is_empty() || a.cases_matching.iter().any(|m| id.contains(m.as_str()));
     let mut results: Vec<CaseResult> = Vec::new();
     for case in file.cases.iter().filter(|c| selected(&c.id)) {
+        // Speed cases measure a speed metric; serving cases also carry `measured.value` (a
+        // concurrency) and are scored as serving figures below.
+        if vramfit_core::validate::SPEED_METRICS.contains(&case.measured.metric.as_str()) {
+            let estimated = vramfit_core::validate::speed_workload(case).and_then(|w| {
+                let spec = file.spec(case).map_err(|e| e.to_string())?;
+                let b = vramfit_core::estimate(&spec, &w).map_err(|e| e.to_string())?;
+                Ok((spec, w, b))
+            });
+            results.push(vramfit_core::validate::score_speed_case(
+                case,
+                estimated.as_ref().map(|(s, w, b)| (s, w, b)).map_err(Clone::clone),
+            ));
+            continue;
+        }
         let estimated = case.workload().and_then(|w| {
             // Config paths are said relative to the cases file, so reports do not depend on
             // where the checkout sits.
@@ -42,6 +56,7 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                         workload: w,
                         breakdown: b,
                         verdict: None,
+                        speed: None,
                         compare: &[],
                         ram: None,
                     };

@@ -23,7 +23,7 @@ pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
         notes: &r.model.notes,
         bytes_transferred: r.model.bytes_transferred,
     };
-    let mut v = vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict);
+    let mut v = vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict, r.speed);
     if r.ram.is_some() {
         v["ram"] = vramfit_core::request::ram_value(r.ram);
     }

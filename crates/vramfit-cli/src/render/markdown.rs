@@ -67,7 +67,8 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
     // Error by task group, runtime and metric.
     let group = |r: &CaseResult| {
         let task = if r.task == "train" { "train" } else { "inference" };
-        (task.to_string(), r.runtime.clone(), r.metric.clone())
+        // Speed cases group by the backend whose constants priced them (llama.cpp-cuda, mlx).
+        (task.to_string(), r.backend.clone().unwrap_or_else(|| r.runtime.clone()), r.metric.clone())
     };
     let mut keys: Vec<(String, String, String)> = results.iter().filter(|r| r.error.is_some()).map(group).collect();
     keys.sort();
@@ -92,7 +93,12 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
             g.under_10
         )?;
     }
-    writeln!(out, "\n| case | task | runtime | metric | estimate (GB) | measured (GB) | error | peak |")?;
+    let speed = results.iter().any(|r| r.measured_value.is_some());
+    writeln!(
+        out,
+        "\n| case | task | runtime | metric | {} | error | peak |",
+        if speed { "estimate | measured" } else { "estimate (GB) | measured (GB)" }
+    )?;
     writeln!(out, "|---|---|---|---|---:|---:|---:|---|")?;
     let mut sorted: Vec<&CaseResult> = results.iter().filter(|r| r.error.is_some()).collect();
     sorted.sort_by(|a, b| b.error.unwrap_or(0.0).abs().total_cmp(&a.error.unwrap_or(0.0).abs()));

@@ -19,6 +19,7 @@ pub struct EstimateReport<'a> {
     pub verdict: Option<&'a Verdict>,
     /// `--ram`: CPU RAM judged.
     pub ram: Option<&'a vramfit_core::request::RamVerdict>,
+    pub speed: Option<&'a vramfit_core::estimate::speed::Speed>,
     /// Every GPU compared (`--gpu` given more than once), the first included; empty otherwise.
     pub compare: &'a [Compared],
 }

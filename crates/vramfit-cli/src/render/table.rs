@@ -5,6 +5,7 @@ use super::{describe, gb, gib, level_label, signed_both, EstimateReport};
 use std::io::Write;
 use vramfit_core::catalog;
 use vramfit_core::estimate::breakdown::thousands;
+use vramfit_core::estimate::speed::Speed;
 use vramfit_core::fit::{self, FitReport};
 use vramfit_core::validate::{CaseResult, Summary};
 use vramfit_core::{Level, ParamCount, Task, Workload};
@@ -12,7 +13,12 @@ use vramfit_io::ResolvedModel;
 
 pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let b = r.breakdown;
-    writeln!(out, "{} ({})", r.model.name, r.model.origin)?;
+    // A local path is its own origin: say it once.
+    if r.model.name == r.model.origin {
+        writeln!(out, "{}", r.model.name)?;
+    } else {
+        writeln!(out, "{} ({})", r.model.name, r.model.origin)?;
+    }
     writeln!(out, "{}", describe(r.workload, r.model))?;
     writeln!(out, "peak during: {}", b.peak_phase)?;
     writeln!(out)?;
@@ -117,6 +123,9 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             }
         }
     }
+    if let Some(s) = r.speed {
+        speed(s, r.workload, explain, out)?;
+    }
     Ok(())
 }
 
@@ -209,6 +218,49 @@ pub fn serving_fit(
         writeln!(out, "note: {n}")?;
     }
     Ok(())
+}
+
+/// The speed section: each figure with its measured error band; with `--explain`, its basis.
+fn speed(s: &Speed, w: &vramfit_core::Workload, explain: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    use vramfit_core::estimate::speed::band::ErrorBand;
+    writeln!(out)?;
+    writeln!(out, "speed (estimate, {} constants):", s.backend.name())?;
+    let band = |b| ErrorBand::label(b);
+    if let Some(t) = s.decode_tokens_per_s {
+        writeln!(out, "  decode, one sequence      {t:>9.1} tokens/s   {}", band(s.error_band.decode))?;
+    }
+    if let (Some(t), true) = (s.decode_tokens_per_s_batch, w.batch > 1) {
+        writeln!(out, "  decode, batch of {:<8} {t:>9.1} tokens/s   (all sequences)", w.batch)?;
+    }
+    if let Some(t) = s.prefill_tokens_per_s {
+        writeln!(out, "  prefill                   {t:>9.1} tokens/s   {}", band(s.error_band.prefill))?;
+    }
+    if let Some(t) = s.ttft_s {
+        writeln!(out, "  time to first token       {t:>9.3} s")?;
+    }
+    if let Some(t) = s.step_s {
+        writeln!(out, "  training step             {t:>9.3} s          {}", band(s.error_band.train))?;
+    }
+    if let Some(t) = s.train_tokens_per_s {
+        writeln!(out, "  training throughput       {t:>9.1} tokens/s")?;
+    }
+    if explain {
+        for b in &s.basis {
+            writeln!(out, "  {:<26} {} {}", b.name, fmt_value(b.value), b.unit)?;
+            writeln!(out, "    = {}", b.formula)?;
+            writeln!(out, "      source: {}", b.source)?;
+        }
+    }
+    Ok(())
+}
+
+/// A basis value: bytes and counts grouped, fractions and seconds with their digits.
+fn fmt_value(v: f64) -> String {
+    if v.abs() >= 1000.0 {
+        thousands(v.round() as u64)
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 /// Signed GiB with two decimals (headroom below zero is a shortfall).
@@ -452,7 +504,15 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
             writeln!(out, "No plan vramfit can model makes it fit one {}.", r.gpu.label)?;
         }
     } else {
-        writeln!(out, "plans that fit, best first (doing what was asked first, then least quality loss, then speed):")?;
+        writeln!(
+            out,
+            "plans that fit, best first ({}):",
+            if r.prefer_speed {
+                "fastest estimate first (--prefer speed)"
+            } else {
+                "doing what was asked first, then least quality loss, then speed"
+            }
+        )?;
         let shown = if all { r.plans.len() } else { r.plans.len().min(PLANS_SHOWN) };
         for (i, p) in r.plans.iter().take(shown).enumerate() {
             writeln!(out)?;
@@ -473,6 +533,20 @@ pub fn fit(m: &ResolvedModel, r: &FitReport, all: bool, out: &mut dyn Write) -> 
             }
             if let Some(s) = p.stretch.as_ref().filter(|s| Some(&s.limits) != p.limits.as_ref()) {
                 writeln!(out, "    with {} as well: {}", s.flags(), limits_words(&s.workload, &s.limits))?;
+            }
+            if let Some(s) = &p.speed_estimate {
+                match (s.decode_tokens_per_s, s.decode_tokens_per_s_batch, s.step_s, s.train_tokens_per_s) {
+                    (Some(one), Some(all), _, _) if p.workload.batch > 1 => writeln!(
+                        out,
+                        "    speed: ~{one:.1} tokens/s per sequence, ~{all:.1} tokens/s for the batch of {} (estimate)",
+                        p.workload.batch
+                    )?,
+                    (Some(one), _, _, _) => writeln!(out, "    speed: ~{one:.1} tokens/s decode (estimate)")?,
+                    (_, _, Some(step), Some(tps)) => {
+                        writeln!(out, "    speed: ~{step:.2} s per optimizer step, ~{tps:.0} tokens/s (estimate)")?;
+                    }
+                    _ => {}
+                }
             }
             writeln!(out, "    cost: {}", p.cost_words())?;
         }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// One GPU of the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gpu {
     /// Canonical id (`A100-80GB`).
@@ -40,12 +40,39 @@ pub struct Gpu {
     /// Board power.
     #[serde(default)]
     pub tdp_watts: Option<u64>,
+    /// Peak fp32 (non-tensor) TFLOPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp32_tflops: Option<f64>,
+    /// Peak dense fp16 tensor TFLOPS with fp32 accumulation (Apple: the GPU's fp16 rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp16_tflops: Option<f64>,
+    /// Peak dense bf16 tensor TFLOPS (absent where bf16 is not native).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bf16_tflops: Option<f64>,
+    /// Peak dense fp8 tensor TFLOPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp8_tflops: Option<f64>,
+    /// Peak dense int8 tensor TOPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8_tops: Option<f64>,
+    /// Host link bandwidth per direction, GB/s (PCIe generation × lanes; absent on unified memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcie_gb_s: Option<f64>,
+    /// GPU-to-GPU link bandwidth per GPU, both directions together, GB/s (NVLink, Infinity Fabric).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvlink_gb_s: Option<f64>,
+    /// Where the TFLOPS and link figures come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf_source: Option<String>,
     /// Where the figures come from.
     pub source: String,
     /// Caveats.
     #[serde(default)]
     pub note: Option<String>,
 }
+
+// Catalog figures are finite numbers (the catalog-integrity test checks), so equality is total.
+impl Eq for Gpu {}
 
 #[derive(Deserialize)]
 struct GpuFile {

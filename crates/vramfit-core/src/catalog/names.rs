@@ -43,7 +43,11 @@ pub(crate) fn suggest<'a>(query: &str, candidates: impl Iterator<Item = (&'a str
                 .map(|s| {
                     let n = normalize(s);
                     let d = distance(&q, &n);
-                    if !q.is_empty() && (n.contains(&q) || q.contains(&n)) {
+                    // A name that starts with what was typed ("llama3" → llama-3-8b) beats
+                    // one that only contains it (codellama-34b).
+                    if !q.is_empty() && n.starts_with(&q) {
+                        0
+                    } else if !q.is_empty() && (n.contains(&q) || q.contains(&n)) {
                         d.min(1)
                     } else {
                         d
@@ -54,7 +58,8 @@ pub(crate) fn suggest<'a>(query: &str, candidates: impl Iterator<Item = (&'a str
             (d, name)
         })
         .collect();
-    scored.sort();
+    // Stable: equally close names keep the catalog's order (its families, smallest first).
+    scored.sort_by_key(|(d, _)| *d);
     let limit = (q.len() / 2).max(3);
     scored.into_iter().filter(|(d, _)| *d <= limit).take(3).map(|(_, n)| n.to_string()).collect()
 }
@@ -68,5 +73,17 @@ mod tests {
         assert_eq!(normalize("Llama-2_7B.hf"), "llama27bhf");
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("rtx4900", "rtx4090"), 1);
+    }
+
+    /// Web D27: "llama3" suggested codellama-34b first.
+    #[test]
+    fn names_that_start_with_the_query_come_first() {
+        let c = [
+            ("codellama-34b", vec!["codellama-34b"]),
+            ("llama-3-8b", vec!["llama-3-8b"]),
+            ("llama-3-70b", vec!["llama-3-70b"]),
+        ];
+        let s = suggest("llama3", c.iter().map(|(n, v)| (*n, v.clone())));
+        assert_eq!(s[..2], ["llama-3-8b", "llama-3-70b"]);
     }
 }

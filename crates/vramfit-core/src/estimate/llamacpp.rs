@@ -116,19 +116,19 @@ impl Dev {
 }
 
 /// How a block's or the model's tensors are stored for llama.cpp.
-struct Placement {
+pub(crate) struct Placement {
     /// Bytes of each block's tensors.
-    layers: Vec<u64>,
+    pub(crate) layers: Vec<u64>,
     /// Of those, the routed experts' (`ffn_{gate,up,down}_exps`), by block.
     experts: Vec<u64>,
     /// Of those, the dense FFN's (`ffn_{gate,up,down}`), by block (estimated for checkpoints).
     ffn: Vec<u64>,
     /// Token embeddings (always on the host).
-    input: u64,
+    pub(crate) input: u64,
     /// Output head (or the duplicated embeddings) plus the final norm.
-    output: u64,
+    pub(crate) output: u64,
     /// How these were obtained.
-    how: String,
+    pub(crate) how: String,
 }
 
 /// Bytes of each block's linears of one group, from the spec (`scheme` as `placement` uses it).
@@ -147,7 +147,7 @@ fn group_bytes(spec: &ModelSpec, bytes_of: &dyn Fn(&crate::model::Linear, u64) -
         .collect()
 }
 
-fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
+pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
     let override_weights = w.dtype.is_some() || w.quant.is_some();
     let quant = w.quant.as_ref().or(spec.quantization.as_ref());
     let scheme = match quant.map(|q| &q.quant) {

@@ -12,6 +12,7 @@ pub mod parallel;
 pub mod profile;
 pub mod runtime;
 pub mod serving;
+pub mod speed;
 pub mod training;
 pub mod weights;
 pub mod workload;
@@ -132,11 +133,13 @@ fn check_magnitude(spec: &ModelSpec, w: &Workload) -> Result<()> {
         .max()
         .unwrap_or(0)
         .max(spec.hidden_size);
-    let tokens = b * ctx;
+    // u128 products of u64 factors saturate too (a --seq of 2^62 from Python is still 4 factors).
+    let mul = |xs: &[u128]| xs.iter().fold(1u128, |a, &x| a.saturating_mul(x));
+    let tokens = mul(&[b, ctx]);
     let products = [
-        tokens * u128::from(spec.vocab_size.max(1)) * 16,
-        tokens * ctx * heads * layers * 8,
-        tokens * u128::from(width) * layers * 64,
+        mul(&[tokens, u128::from(spec.vocab_size.max(1)), 16]),
+        mul(&[tokens, ctx, heads, layers, 8]),
+        mul(&[tokens, u128::from(width), layers, 64]),
     ];
     if products.iter().any(|&p| p > MAX_PRODUCT) {
         return Err(too_large(w));

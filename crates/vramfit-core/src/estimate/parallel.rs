@@ -189,11 +189,11 @@ impl Parallel {
             return Err(Error::workload("--gpus", "must be between 1 and 4096 per node"));
         }
         if self.nodes == 0 || self.nodes > 100_000 {
-            return Err(Error::workload("--nodes", "must be at least 1"));
+            return Err(Error::workload("--nodes", "must be between 1 and 100000"));
         }
         for (flag, d) in [("--tp", self.tp), ("--pp", self.pp), ("--ep", self.ep)] {
             if d == 0 || d > 4096 {
-                return Err(Error::workload(flag, "must be at least 1"));
+                return Err(Error::workload(flag, "must be between 1 and 4096"));
             }
         }
         if self.gpus() % (self.tp * self.pp) != 0 {
@@ -351,7 +351,11 @@ pub fn describe(p: &Parallel) -> String {
         Strategy::FsdpHybrid => "FSDP hybrid shard".to_string(),
         Strategy::Sequential => "layers split sequentially".to_string(),
     };
-    let mut parts = vec![format!("{} GPU{}", p.gpus(), if p.gpus() == 1 { "" } else { "s" }), s];
+    let mut parts = vec![format!("{} GPU{}", p.gpus(), if p.gpus() == 1 { "" } else { "s" })];
+    // Tensor or pipeline parallelism alone is its own description, not a "single GPU".
+    if !(p.strategy == Strategy::None && (p.tp > 1 || p.pp > 1)) {
+        parts.push(s);
+    }
     if p.tp > 1 {
         parts.push(format!("TP {}{}", p.tp, if p.sequence_parallel { " + SP" } else { "" }));
     }

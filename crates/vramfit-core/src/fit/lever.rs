@@ -81,6 +81,8 @@ pub enum LeverKind {
     Batch,
     /// Context or sequence length.
     Context,
+    /// llama.cpp `-ngl`: blocks kept in CPU RAM.
+    GpuLayers,
 }
 
 /// A change to the workload, as a plan proposes it.
@@ -123,6 +125,7 @@ pub(crate) enum Setting {
     Prompt(u64),
     Seq(u64),
     Parallel(crate::estimate::parallel::Parallel),
+    GpuLayers(u64),
 }
 
 impl Setting {
@@ -140,6 +143,7 @@ impl Setting {
                 w.autocast = None;
             }
             Setting::KvDtype(d) => w.kv_dtype = Some(*d),
+            Setting::GpuLayers(n) => w.llama_cpp.n_gpu_layers = Some(*n),
             Setting::Attn(a) => w.attn = *a,
             Setting::Precision(p) => w.training.precision = Some(*p),
             Setting::Method(m, r) => {
@@ -477,4 +481,21 @@ pub(crate) fn seq(asked: u64, to: u64) -> Change {
         format!("{to} tokens per sample instead of {asked}"),
         vec![Cost::new(CostKind::Scope, 2, "longer samples must be truncated or split")],
     )
+}
+
+/// llama.cpp `-ngl n`: the first blocks stay in CPU RAM and are read from there every token.
+#[must_use]
+pub fn gpu_layers(n: u64, n_layer: u64) -> Change {
+    let cpu = (n_layer + 1).saturating_sub(n).min(n_layer);
+    Change {
+        lever: LeverKind::GpuLayers,
+        flag: format!("--ngl {n}"),
+        description: format!("{} of {n_layer} blocks on the GPU, {cpu} in CPU RAM", n_layer - cpu),
+        costs: vec![Cost::new(
+            CostKind::Speed,
+            3,
+            format!("{cpu} blocks are read from CPU RAM for every token (decode runs at the RAM's bandwidth for them)"),
+        )],
+        setting: Setting::GpuLayers(n),
+    }
 }

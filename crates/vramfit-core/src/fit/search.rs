@@ -16,7 +16,9 @@
 use super::capability::{check_supported, Capabilities};
 use super::headroom::Verdict;
 use super::lever::{self, Change, CostKind, LeverKind};
-use super::limits::{context_of, gpus_that_fit, min_context, min_gpus_lower_bound, GpuFit, Judge, Limits};
+use super::limits::{
+    context_of, gpus_that_fit, largest_fitting, min_context, min_gpus_lower_bound, GpuFit, Judge, Limits,
+};
 use super::limits::{with_batch, with_context};
 use crate::catalog::GpuSpec;
 use crate::dtype::DType;
@@ -32,10 +34,52 @@ use serde::Serialize;
 pub const MAX_ESTIMATES: usize = 20_000;
 
 /// What to search.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FitOptions {
     /// Search plans even when the workload fits as asked (alternatives that buy headroom).
     pub all: bool,
+    /// Rank plans by their estimated speed (`--prefer speed`) rather than by cost severities.
+    pub prefer_speed: bool,
+    /// CPU RAM bandwidth, GB/s, for pricing plans with weights in CPU RAM (`--ram-bandwidth`).
+    pub ram_bandwidth: Option<f64>,
+}
+
+/// A plan's estimated speed (a catalog GPU is needed to price it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PlanSpeed {
+    /// Decode tokens/s of one sequence (inference).
+    pub decode_tokens_per_s: Option<f64>,
+    /// Decode tokens/s of the plan's batch (inference).
+    pub decode_tokens_per_s_batch: Option<f64>,
+    /// Seconds per optimizer step (training).
+    pub step_s: Option<f64>,
+    /// Trained tokens/s (training).
+    pub train_tokens_per_s: Option<f64>,
+}
+
+// Speeds are finite (estimates refuse non-finite times), so equality is total.
+impl Eq for PlanSpeed {}
+
+impl PlanSpeed {
+    /// Higher is faster: tokens/s of the batch, or trained tokens/s.
+    #[must_use]
+    pub fn rate(&self) -> f64 {
+        self.decode_tokens_per_s_batch.or(self.train_tokens_per_s).unwrap_or(0.0)
+    }
+}
+
+/// Price `w` on `gpu`.
+fn price(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, ram: Option<f64>) -> Option<PlanSpeed> {
+    let g = gpu.gpu.as_ref()?;
+    let b = estimate(spec, w).ok()?;
+    let dev = crate::estimate::speed::SpeedDevice { gpu: g, count: gpu.count, ram_bandwidth_gb_s: ram, backend: None };
+    let s = crate::estimate::speed::estimate_speed(spec, w, &b, &dev)?;
+    Some(PlanSpeed {
+        decode_tokens_per_s: s.decode_tokens_per_s,
+        decode_tokens_per_s_batch: s.decode_tokens_per_s_batch,
+        step_s: s.step_s,
+        train_tokens_per_s: s.train_tokens_per_s,
+    })
 }
 
 /// A workload with its estimate and verdict.
@@ -71,6 +115,8 @@ pub struct Plan {
     pub scope: u32,
     /// Summed speed severities.
     pub speed: u32,
+    /// Its estimated speed on the asked GPU.
+    pub speed_estimate: Option<PlanSpeed>,
 }
 
 impl Plan {
@@ -179,6 +225,8 @@ pub struct FitReport {
     pub estimates: usize,
     /// The search stopped at [`MAX_ESTIMATES`].
     pub truncated: bool,
+    /// Plans are ordered by estimated speed (`--prefer speed`).
+    pub prefer_speed: bool,
 }
 
 /// The workload the search starts from: the one asked, with defaults resolved the way the
@@ -386,6 +434,7 @@ fn plan_from(changes: Vec<Change>, workload: Workload, b: &Breakdown, usable: u6
         peak_phase: b.peak_phase.clone(),
         limits: None,
         stretch: None,
+        speed_estimate: None,
         changes,
         workload,
     }
@@ -574,11 +623,35 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
                 }
             }
         }
+        if !verdict.fits && start.profile().engine == crate::estimate::profile::Engine::LlamaCpp {
+            // llama.cpp keeps what does not fit in CPU RAM: the most blocks that fit on the GPU.
+            let n_layer = spec.num_layers();
+            let with = |n: u64| {
+                let mut w = start.clone();
+                w.llama_cpp.n_gpu_layers = Some(n);
+                w
+            };
+            let fits = |n: u64| estimate(spec, &with(n)).is_ok_and(|b| Verdict::new(b.total_bytes(), usable).fits);
+            if let Some(n) = largest_fitting(0, n_layer, fits) {
+                if let Ok(b) = estimate(spec, &with(n)) {
+                    plans.push(plan_from(vec![super::lever::gpu_layers(n, n_layer)], with(n), &b, usable));
+                }
+            }
+        }
         if verdict.fits {
             // Alternatives to a workload that fits are only worth listing if they buy room.
             plans.retain(|p| p.verdict.per_gpu_bytes < verdict.per_gpu_bytes);
         }
+        for p in &mut plans {
+            p.speed_estimate = price(spec, &p.workload, gpu, options.ram_bandwidth);
+        }
         plans.sort_by_key(Plan::rank_key);
+        if options.prefer_speed {
+            plans.sort_by(|a, b| {
+                let r = |p: &Plan| p.speed_estimate.map_or(0.0, |s| s.rate());
+                r(b).total_cmp(&r(a))
+            });
+        }
         for p in &mut plans {
             if judge.estimates >= MAX_ESTIMATES {
                 truncated = true;
@@ -597,6 +670,9 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
         min_gpus_lower_bound: (!verdict.fits).then(|| min_gpus_lower_bound(verdict.per_gpu_bytes, usable)).flatten(),
         gpus_that_fit: gpus_that_fit(spec, &start, verdict.per_gpu_bytes, 5),
     };
+    if let Some(note) = offload_cliff(spec, &start, gpu, &plans, verdict.per_gpu_bytes, options.ram_bandwidth) {
+        notes.push(note);
+    }
     let not_chosen = prequantized(&mut judge, spec, &start, usable);
     Ok(FitReport {
         gpu: gpu.clone(),
@@ -608,9 +684,41 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
         not_chosen,
         notes,
         multi_gpu_not_modelled: multi,
+        prefer_speed: options.prefer_speed,
         estimates: judge.estimates,
         truncated,
     })
+}
+
+/// With weights in CPU RAM, how much faster the next catalog GPU up (same vendor and class,
+/// the smallest that holds the workload as asked) would run it.
+fn offload_cliff(
+    spec: &ModelSpec,
+    start: &Workload,
+    gpu: &GpuSpec,
+    plans: &[Plan],
+    needed: u64,
+    ram: Option<f64>,
+) -> Option<String> {
+    let asked = gpu.gpu.as_ref()?;
+    let plan = plans.iter().find(|p| p.changes.iter().any(|c| c.lever == super::lever::LeverKind::GpuLayers))?;
+    let slow = plan.speed_estimate?.decode_tokens_per_s?;
+    let next = crate::catalog::gpus()
+        .iter()
+        .filter(|g| g.vendor == asked.vendor && g.class == asked.class && g.name != asked.name)
+        .filter(|g| Verdict::new(needed, g.usable_bytes).fits)
+        .min_by_key(|g| (g.usable_bytes, std::cmp::Reverse(g.bandwidth_gb_s)))?;
+    let spec_next =
+        GpuSpec { gpu: Some(next.clone()), count: 1, usable_bytes: next.usable_bytes, label: next.name.clone() };
+    let fast = price(spec, start, &spec_next, ram)?.decode_tokens_per_s?;
+    Some(format!(
+        "partial offload: {} runs at about {slow:.1} tokens/s; on one {} ({} GB, the smallest {} card that holds it whole) about {fast:.1} tokens/s, {:.1}× faster",
+        plan.flags(),
+        next.name,
+        next.memory_bytes >> 30,
+        asked.class,
+        fast / slow
+    ))
 }
 
 #[cfg(test)]

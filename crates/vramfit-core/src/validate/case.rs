@@ -50,6 +50,27 @@ pub struct Case {
     /// Why the case cannot be reproduced, when it cannot.
     #[serde(default)]
     pub skip_reason: Option<String>,
+    /// Speed cases: what the speed model needs beyond the workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<SpeedSetup>,
+}
+
+/// `speed` of a speed case (`validation/speed/cases.json`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeedSetup {
+    /// The backend whose constants apply when the runtime and GPU do not say it (`mlx`).
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// The software and build that measured it (`llama.cpp b1618`, `mlx-lm 0.19`).
+    #[serde(default)]
+    pub build: Option<String>,
+    /// CPU RAM bandwidth of the host, GB/s (partial offload).
+    #[serde(default)]
+    pub ram_bandwidth_gb_s: Option<f64>,
+    /// llama.cpp `-ngl`.
+    #[serde(default)]
+    pub n_gpu_layers: Option<u64>,
 }
 
 /// `model` of a case.

@@ -1,10 +1,12 @@
-//! Validation against measured peaks: the case format of `shared/validation/README.md`, how a
+//! Validation against measured peaks and speeds: the case format of `shared/validation/README.md`, how a
 //! case becomes a workload, and the error statistics.
 
 mod case;
 mod engine;
 mod score;
+mod speed;
 
-pub use case::{Case, CaseModel, CaseWeights, Inference, Measured, Parallel, Training};
+pub use case::{Case, CaseModel, CaseWeights, Inference, Measured, Parallel, SpeedSetup, Training};
 pub use engine::CaseEngine;
 pub use score::{score_case, summarize, CaseResult, Summary};
+pub use speed::{score_speed_case, speed_workload, SPEED_METRICS};

@@ -40,6 +40,12 @@ pub struct CaseResult {
     /// Serving cases that measure a ratio: the measurement.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub measured_value: Option<f64>,
+    /// Speed cases: the backend whose constants were used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// Speed cases: the inputs of the estimate (what `validation/speed/fit.py` refits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Vec<crate::estimate::speed::Basis>>,
 }
 
 /// What a case measured: bytes, a token count or a ratio.
@@ -123,6 +129,8 @@ pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>
         measured_tokens: positive(case.measured.tokens).map(|t| t as u64),
         estimate_value: None,
         measured_value: positive(case.measured.value),
+        backend: None,
+        basis: None,
     };
     if case.task == "serve" {
         match estimate.and_then(|b| serving_figure(case, b).map(|q| (q, b))) {
@@ -223,6 +231,8 @@ mod tests {
             measured_tokens: None,
             estimate_value: None,
             measured_value: None,
+            backend: None,
+            basis: None,
         }
     }
 

@@ -136,7 +136,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         return Err(Error::workload("--seq", format!("must be between 1 and {}", super::workload::MAX_TOKENS)));
     }
     if t.grad_accum == 0 || t.grad_accum > 1 << 20 {
-        return Err(Error::workload("--grad-accum", "must be at least 1"));
+        return Err(Error::workload("--grad-accum", "must be between 1 and 1048576"));
     }
     if t.method.is_lora() && (t.lora_rank == 0 || t.lora_rank > 1 << 16) {
         return Err(Error::workload("--lora-rank", "must be between 1 and 65536"));

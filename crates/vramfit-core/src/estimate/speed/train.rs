@@ -1,0 +1,231 @@
+//! Training step time: the FLOPs of forward, backward and recompute at a model FLOPs
+//! utilization (MFU) per runtime, plus the memory traffic the FLOP count does not see
+//! (the optimizer step, 4-bit dequantization) and what crosses PCIe (offload) or the
+//! interconnect (gradient all-reduce).
+//!
+//! ```text
+//! FLOPs/token = 6·N + 12·Σ d_attn·seq        full fine-tuning (PaLM, arXiv:2204.02311 App. B)
+//!             = 4·N + 12·Σ d_attn·seq        frozen base (adapters): no weight gradients
+//!             + 2·N + 4·Σ d_attn·seq         gradient checkpointing (one more forward)
+//! step = tokens·FLOPs/(MFU·peak·GPUs) + optimizer bytes/(η·BW) + dequant bytes/(η·BW)
+//!        + offload bytes/PCIe + all-reduce bytes/link
+//! ```
+
+use super::{Basis, SpeedDevice};
+use crate::dtype::DType;
+use crate::estimate::breakdown::Breakdown;
+use crate::estimate::parallel::{Offload, Strategy};
+use crate::estimate::runtime::Runtime;
+use crate::estimate::training::setup::{Method, Optimizer};
+use crate::estimate::workload::Workload;
+use crate::model::{ModelSpec, ParamCount};
+
+/// Model FLOPs utilization of a runtime's training loop on one GPU, with its source.
+#[must_use]
+pub fn mfu(runtime: Runtime) -> (f64, &'static str) {
+    match runtime {
+        Runtime::Torchtune | Runtime::Litgpt => (
+            0.255,
+            "no torchtune/litgpt training case yet: the transformers fit (PEFT MetaMathQA runs on an L40S) stands in",
+        ),
+        _ => (
+            0.255,
+            "fitted by validation/speed/fit.py on the training cases of validation/speed/cases.json (PEFT MetaMathQA runs, transformers on an L40S)",
+        ),
+    }
+}
+
+/// Share of datasheet bandwidth element-wise passes (optimizer step, dequantization) reach.
+const STREAM_ETA: f64 = 0.8;
+
+/// Bytes an optimizer step moves, and how they are counted.
+///
+/// torch's foreach AdamW runs one kernel per operation over all tensors: weight decay
+/// (param read + write), `lerp_` of exp_avg (3 tensor passes), `mul_` and `addcmul_` of
+/// exp_avg_sq (2 + 3), `sqrt`, two scalings and `add_` of eps on a temporary (2 each), and
+/// `addcdiv_` into the param (4): 20 element passes, i.e. 10 × the bytes of its two states when
+/// weights and states share a dtype. The fused kernel reads param, gradient and both states
+/// once and writes param and states once.
+fn optimizer_traffic(o: Optimizer, states: f64, grads: f64, trained: f64) -> (f64, String) {
+    match o {
+        Optimizer::AdamwFused => {
+            (2.0 * states + grads + 2.0 * trained, "fused: 2 × states + gradients + 2 × weights".into())
+        }
+        Optimizer::Adamw | Optimizer::AdamwLoop | Optimizer::PagedAdamw => {
+            (10.0 * states, "foreach AdamW: 20 element passes = 10 × states".into())
+        }
+        _ => (
+            2.0 * states + grads + 2.0 * trained,
+            "one read and write of states and weights, one read of gradients".into(),
+        ),
+    }
+}
+
+/// One optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Seconds per optimizer step.
+    pub step_s: f64,
+    /// Trained tokens per second, all GPUs.
+    pub tokens_per_s: f64,
+}
+
+impl Step {
+    /// The step of `w`; `None` without a matmul peak in the catalog.
+    #[must_use]
+    pub fn of(
+        spec: &ModelSpec,
+        w: &Workload,
+        b: &Breakdown,
+        dev: &SpeedDevice<'_>,
+        basis: &mut Vec<Basis>,
+    ) -> Option<Step> {
+        let res = crate::estimate::training::resolve(spec, w).ok()?;
+        let g = dev.gpu;
+        let compute = res.precision.compute();
+        let (peak, what) = match compute {
+            DType::Fp32 => (g.fp32_tflops?, "fp32"),
+            DType::Bf16 => (g.bf16_tflops.or(g.fp16_tflops)?, "bf16 tensor"),
+            _ => (g.fp16_tflops?, "fp16 tensor"),
+        };
+        let t = &w.training;
+        let p = ParamCount::of(spec);
+        let n = p.active as f64;
+        let d_attn: f64 = spec.layers.iter().map(|l| l.attention.q_width() as f64).sum();
+        let seq = t.seq.max(1) as f64;
+        let attn = d_attn * seq;
+        let full = t.method == Method::Full;
+        let mut per_token = if full { 6.0 * n + 12.0 * attn } else { 4.0 * n + 12.0 * attn };
+        if t.grad_ckpt {
+            per_token += 2.0 * n + 4.0 * attn;
+        }
+        let gpus = dev.count.max(1) as f64;
+        let dp = w.parallel.dp().max(1) as f64;
+        let tokens = w.batch as f64 * seq * t.grad_accum.max(1) as f64 * dp;
+        let (mfu, mfu_src) = mfu(w.runtime);
+        let compute_s = tokens * per_token / (mfu * peak * 1e12 * gpus);
+        basis.push(Basis::new(
+            "train_flops_per_token",
+            per_token,
+            "FLOP",
+            format!(
+                "{} × {} parameters + 12 × Σ d_attn {} × seq {}{}",
+                if full { 6 } else { 4 },
+                p.active,
+                d_attn,
+                t.seq,
+                if t.grad_ckpt { " + recompute 2·N + 4·Σ d_attn·seq" } else { "" }
+            ),
+            "PaLM (arXiv:2204.02311) Appendix B; frozen weights skip the weight-gradient half of backward",
+        ));
+        basis.push(Basis::new(
+            "tokens_per_step",
+            tokens,
+            "tokens",
+            format!("batch {} × seq {} × grad_accum {} × data-parallel {dp}", w.batch, t.seq, t.grad_accum.max(1)),
+            "workload",
+        ));
+        basis.push(Basis::new(
+            "peak_tflops",
+            peak,
+            "TFLOPS",
+            format!("{} dense {what} datasheet peak", g.name),
+            g.perf_source.clone().unwrap_or_else(|| g.source.clone()),
+        ));
+        basis.push(Basis::new("mfu", mfu, "1", format!("model FLOPs utilization of {}", w.runtime.name()), mfu_src));
+
+        let bw = g.bandwidth_gb_s as f64 * 1e9 * STREAM_ETA;
+        // Optimizer step: element-wise passes over states, gradients and trained weights.
+        let trained = if full { b.component("weights") } else { b.component("adapter_weights") } as f64;
+        let states = b.component("optimizer_state") as f64;
+        let grads = b.component("gradients") as f64;
+        let offload = w.parallel.offload;
+        let (opt_bytes, how) = optimizer_traffic(res.optimizer, states, grads, trained);
+        // transformers' Trainer and the PEFT benchmark clip the gradient norm (max_grad_norm 1.0):
+        // one read for the norm, one read and write to scale.
+        let clip = if w.runtime == Runtime::Transformers { 3.0 * grads } else { 0.0 };
+        let (ram, ram_why) = dev.ram_bandwidth();
+        let opt_s = match offload {
+            Some(_) => opt_bytes / (ram * 1e9 * super::host::CPU_ETA),
+            None => opt_bytes / bw,
+        } + clip / bw;
+        basis.push(Basis::new(
+            "optimizer_s",
+            opt_s,
+            "s",
+            format!(
+                "{how} (states {:.2} GB, gradients {:.2} GB, trained weights {:.2} GB){} ÷ {}",
+                states / 1e9,
+                grads / 1e9,
+                trained / 1e9,
+                if clip > 0.0 { " + gradient clipping 3 × gradients" } else { "" },
+                if offload.is_some() {
+                    format!("CPU RAM {ram:.0} GB/s × 0.68 ({ram_why})")
+                } else {
+                    format!("{STREAM_ETA} × {} GB/s", g.bandwidth_gb_s)
+                }
+            ),
+            "torch/optim/adamw.py _multi_tensor_adamw (foreach: one kernel per operation) and _fused_adamw; torch/nn/utils/clip_grad.py",
+        ));
+        // 4-bit bases are dequantized in every forward and backward pass (and recompute).
+        let dequant_s = if t.method == Method::Qlora || w.quant.is_some() {
+            let passes = if t.grad_ckpt { 3.0 } else { 2.0 };
+            let bytes = passes * (p.linear_weights as f64) * (0.5 + 2.0 + 2.0);
+            let s = bytes * t.grad_accum.max(1) as f64 / bw;
+            basis.push(Basis::new(
+                "dequantization_s",
+                s,
+                "s",
+                format!(
+                    "{passes} passes × {} quantized weights × (0.5 B read + 2 B written + 2 B read by the matmul) per micro-batch, × {} micro-batches",
+                    p.linear_weights,
+                    t.grad_accum.max(1)
+                ),
+                "bitsandbytes dequantizes each 4-bit weight to the compute dtype before every matmul (bitsandbytes/autograd/_functions.py MatMul4Bit)",
+            ));
+            s
+        } else {
+            0.0
+        };
+        let pcie = g.pcie_gb_s.unwrap_or(16.0) * 1e9;
+        let offload_s = match offload {
+            Some(Offload::Cpu | Offload::Nvme) => {
+                let mut bytes = grads + trained / 2.0;
+                if w.parallel.offload_params {
+                    bytes += 2.0 * (b.component("weights") as f64);
+                }
+                let s = bytes / pcie;
+                basis.push(Basis::new(
+                    "offload_pcie_s",
+                    s,
+                    "s",
+                    format!(
+                        "gradients down + updated 16-bit weights up{} = {:.2} GB at {:.0} GB/s PCIe",
+                        if w.parallel.offload_params { " + parameters up for forward and backward" } else { "" },
+                        bytes / 1e9,
+                        pcie / 1e9
+                    ),
+                    "DeepSpeed ZeRO-Offload (arXiv:2101.06840) data flow",
+                ));
+                s
+            }
+            None => 0.0,
+        };
+        let allreduce_s = if dp > 1.0 && w.parallel.strategy != Strategy::Sequential {
+            let link = g.nvlink_gb_s.map_or(pcie, |l| l * 1e9 / 2.0);
+            let s = 2.0 * (dp - 1.0) / dp * grads.max(trained / 2.0) / link;
+            basis.push(Basis::new(
+                "allreduce_s",
+                s,
+                "s",
+                format!("ring all-reduce 2·(n−1)/n × gradients over {:.0} GB/s per direction", link / 1e9),
+                "NCCL ring all-reduce bus bandwidth (nccl-tests doc/PERFORMANCE.md)",
+            ));
+            s
+        } else {
+            0.0
+        };
+        let step_s = compute_s + opt_s + dequant_s + offload_s + allreduce_s;
+        (step_s.is_finite() && step_s > 0.0).then_some(Step { step_s, tokens_per_s: tokens / step_s })
+    }
+}
