@@ -179,7 +179,7 @@ pub struct WorkloadArgs {
     /// Attention implementation: eager | sdpa | flash.
     #[arg(long, default_value = "sdpa")]
     pub attn: String,
-    /// Software: transformers | litgpt | torchtune | vllm | sglang | llama.cpp | meta-reference [default: llama.cpp for
+    /// Software: transformers | litgpt | torchtune | vllm | sglang | llama.cpp | ollama | meta-reference [default: llama.cpp for
     /// a .gguf file, else transformers].
     #[arg(long)]
     pub runtime: Option<String>,
@@ -290,8 +290,51 @@ pub struct WorkloadArgs {
     #[arg(long, visible_alias = "n-gpu-layers")]
     pub ngl: Option<u64>,
     /// llama.cpp --ubatch-size: tokens per compute micro-batch [default: 512].
-    #[arg(long)]
+    #[arg(long, visible_alias = "ub")]
     pub ubatch_size: Option<u64>,
+    /// llama.cpp --batch-size (n_batch): the logical batch; the compute graph has
+    /// min(n_batch, n_ubatch) tokens [default: 2048; 512 for builds before the micro-batch].
+    #[arg(long)]
+    pub batch_size: Option<u64>,
+    /// llama.cpp --cache-type-k: K cache type (f16, bf16, f32, q8_0, q4_0, q4_1, iq4_nl, q5_0,
+    /// q5_1) [default: f16, or --kv-dtype].
+    #[arg(long)]
+    pub cache_type_k: Option<String>,
+    /// llama.cpp --cache-type-v: V cache type (a quantized V cache needs flash attention)
+    /// [default: the K cache's].
+    #[arg(long)]
+    pub cache_type_v: Option<String>,
+    /// llama.cpp --parallel (n_seq_max; Ollama's OLLAMA_NUM_PARALLEL): sequences sharing the
+    /// context [default: --batch].
+    #[arg(long, visible_alias = "np")]
+    pub parallel: Option<u64>,
+    /// llama.cpp --n-cpu-moe N: keep the routed experts of the first N blocks in CPU RAM
+    /// [default: none].
+    #[arg(long)]
+    pub n_cpu_moe: Option<u64>,
+    /// llama.cpp --override-tensor PATTERN=DEVICE (-ot), e.g. exps=CPU or
+    /// 'blk\.(1[0-9])\.ffn_.*_exps=CUDA1'; repeatable, first match wins [default: none].
+    #[arg(long, visible_alias = "ot")]
+    pub override_tensor: Vec<String>,
+    /// llama.cpp --split-mode layer|row|none over the --gpus GPUs [default: layer].
+    #[arg(long, visible_alias = "sm")]
+    pub split_mode: Option<String>,
+    /// llama.cpp --tensor-split A,B,...: each GPU's share of the layers (or rows)
+    /// [default: equal shares].
+    #[arg(long, visible_alias = "ts")]
+    pub tensor_split: Option<String>,
+    /// llama.cpp --main-gpu: the GPU holding everything with --split-mode none, and the KV
+    /// cache and compute with row [default: 0].
+    #[arg(long, visible_alias = "mg")]
+    pub main_gpu: Option<u64>,
+    /// llama.cpp --flash-attn on|off|auto [default: auto: on from build ~6250, off before;
+    /// --attn eager/flash also decide it].
+    #[arg(long, visible_alias = "fa")]
+    pub flash_attn: Option<String>,
+    /// llama.cpp --mmproj FILE: a multimodal projector GGUF whose weights load on the GPU
+    /// [default: none].
+    #[arg(long)]
+    pub mmproj: Option<std::path::PathBuf>,
     /// Output head: causal-lm, sequence-classification or token-classification (a classifier
     /// scores config.json's num_labels, else 2) [default: what config.json's architectures
     /// names, e.g. LlamaForSequenceClassification].
@@ -446,6 +489,16 @@ impl WorkloadArgs {
             device_map: self.device_map,
             ngl: self.ngl,
             ubatch_size: self.ubatch_size,
+            batch_size: self.batch_size,
+            cache_type_k: self.cache_type_k.clone(),
+            cache_type_v: self.cache_type_v.clone(),
+            parallel: self.parallel,
+            n_cpu_moe: self.n_cpu_moe,
+            override_tensor: self.override_tensor.clone(),
+            split_mode: self.split_mode.clone(),
+            tensor_split: self.tensor_split.clone(),
+            main_gpu: self.main_gpu,
+            flash_attn: self.flash_attn.clone(),
             head: self.head.clone(),
             gpu_memory_utilization: self.gpu_memory_utilization,
             max_model_len: self.max_model_len,
@@ -464,7 +517,16 @@ impl WorkloadArgs {
     /// Resolve flags into a checked workload; `model` picks the default runtime and
     /// `gpu_count` is the count in `--gpu NxNAME`.
     pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload, Error> {
-        self.request().resolve(model, gpu_count)
+        let mut w = self.request().resolve(model, gpu_count)?;
+        if let Some(path) = &self.mmproj {
+            if w.profile().inference.llamacpp.is_none() {
+                return Err(Error::workload("--mmproj", "is a llama.cpp setting: add --runtime llama.cpp"));
+            }
+            let bytes = vramfit_io::gguf_tensor_bytes(path)
+                .map_err(|e| Error::workload("--mmproj", format!("{}: {e}", path.display())))?;
+            w.llama_cpp.mmproj_bytes = Some(bytes);
+        }
+        Ok(w)
     }
 }
 

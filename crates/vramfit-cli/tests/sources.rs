@@ -92,6 +92,66 @@ fn hub_repos_are_read_header_only_and_then_offline() {
     assert!(err.contains("HF_HUB_OFFLINE") && err.lines().count() == 1, "{err}");
 }
 
+#[test]
+fn fit_of_a_gguf_repo_tabulates_every_file() {
+    let tiny = std::fs::read(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vramfit-io/tests/data/tiny-llama-q8_0.gguf"),
+    )
+    .unwrap();
+    let files = vec![("tiny-Q8_0.gguf".to_string(), tiny.clone()), ("sub/tiny-copy-Q8_0.gguf".to_string(), tiny)];
+    let hub = crate::server::FakeHub::start_sized("tiny-org/Tiny-GGUF", files, vec![], None, None);
+    let home = crate::io_util::tmp("gguf-repo-cli");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+        .args(["fit", "tiny-org/Tiny-GGUF", "--gpu", "8GiB", "--ctx-size", "512", "--json"])
+        .env("HF_ENDPOINT", hub.hub.url())
+        .env("HF_HOME", &home)
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_HUB_OFFLINE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(
+        files.iter().all(|f| f["fit"]["fits_fully"] == true && f["fit"]["max_context_full"].as_u64().unwrap() >= 512),
+        "{v}"
+    );
+    assert!(v["bytes_transferred"].as_u64().unwrap() > v["header_bytes"].as_u64().unwrap());
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+        .args(["fit", "tiny-org/Tiny-GGUF", "--gpu", "8GiB", "--ctx-size", "512"])
+        .env("HF_ENDPOINT", hub.hub.url())
+        .env("HF_HOME", &home)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("tiny-Q8_0.gguf") && text.contains("fits fully") && text.contains("range requests"),
+        "{text}"
+    );
+}
+
+#[test]
+fn mmproj_weights_join_the_gpu_and_a_bad_file_names_the_flag() {
+    let tiny =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vramfit-io/tests/data/tiny-llama-q8_0.gguf");
+    let tiny = tiny.to_str().unwrap();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["estimate", tiny, "--json"];
+        args.extend_from_slice(extra);
+        let out = crate::vramfit(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let plain = json(&[]);
+    let with = json(&["--mmproj", tiny]);
+    // gguf-py reports the tiny file's tensors as 83,968 bytes (tests/data).
+    assert_eq!(with["total_bytes"].as_u64().unwrap() - plain["total_bytes"].as_u64().unwrap(), 83_968);
+    let bad = crate::vramfit(&["estimate", tiny, "--mmproj", "/nonexistent/mmproj.gguf"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--mmproj"));
+}
+
 /// Newcomer D1, issue item 5: a checkpoint that does not match its config is not trusted —
 /// missing shards are an error naming them, a second copy of the tensors is counted once
 /// with a note, and too few tensors for the config fall back to the parameter count.

@@ -116,6 +116,26 @@ pub struct WorkloadRequest {
     pub ngl: Option<u64>,
     /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
     pub ubatch_size: Option<u64>,
+    /// `--batch-size`: llama.cpp logical batch (n_batch).
+    pub batch_size: Option<u64>,
+    /// `--cache-type-k`: llama.cpp K cache type (f16, q8_0, q4_0 ...).
+    pub cache_type_k: Option<String>,
+    /// `--cache-type-v`: llama.cpp V cache type; `None` = the K cache's.
+    pub cache_type_v: Option<String>,
+    /// `--parallel`: llama.cpp sequences (n_seq_max); `None` = `--batch`.
+    pub parallel: Option<u64>,
+    /// `--n-cpu-moe`: the routed experts of the first N blocks stay in CPU RAM.
+    pub n_cpu_moe: Option<u64>,
+    /// `--override-tensor PATTERN=DEVICE` (`-ot`), each given once per rule.
+    pub override_tensor: Vec<String>,
+    /// `--split-mode layer|row|none`.
+    pub split_mode: Option<String>,
+    /// `--tensor-split A,B,...`: each GPU's share.
+    pub tensor_split: Option<String>,
+    /// `--main-gpu`: the GPU for `--split-mode none|row`.
+    pub main_gpu: Option<u64>,
+    /// `--flash-attn on|off|auto` (llama.cpp's spelling; `auto` = the build's default).
+    pub flash_attn: Option<String>,
     /// `--head`: causal-lm | sequence-classification | token-classification; `None` = what
     /// config.json's `architectures` names.
     pub head: Option<String>,
@@ -193,6 +213,16 @@ impl Default for WorkloadRequest {
             device_map: false,
             ngl: None,
             ubatch_size: None,
+            batch_size: None,
+            cache_type_k: None,
+            cache_type_v: None,
+            parallel: None,
+            n_cpu_moe: None,
+            override_tensor: Vec::new(),
+            split_mode: None,
+            tensor_split: None,
+            main_gpu: None,
+            flash_attn: None,
             head: None,
             gpu_memory_utilization: None,
             max_model_len: None,
@@ -210,6 +240,104 @@ impl Default for WorkloadRequest {
 }
 
 impl WorkloadRequest {
+    /// The first llama.cpp-only flag given, if any.
+    fn llama_cpp_flag_given(&self) -> Option<&'static str> {
+        [
+            (self.ngl.is_some(), "--ngl"),
+            (self.ubatch_size.is_some(), "--ubatch-size"),
+            (self.batch_size.is_some(), "--batch-size"),
+            (self.cache_type_k.is_some(), "--cache-type-k"),
+            (self.cache_type_v.is_some(), "--cache-type-v"),
+            (self.parallel.is_some(), "--parallel"),
+            (self.n_cpu_moe.is_some(), "--n-cpu-moe"),
+            (!self.override_tensor.is_empty(), "--override-tensor"),
+            (self.split_mode.is_some(), "--split-mode"),
+            (self.tensor_split.is_some(), "--tensor-split"),
+            (self.main_gpu.is_some(), "--main-gpu"),
+            (self.flash_attn.is_some(), "--flash-attn"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+
+    /// The llama.cpp settings, checked.
+    ///
+    /// # Errors
+    /// A bad value, naming its flag.
+    fn llama_cpp_options(&self) -> Result<LlamaCppOptions> {
+        let upper = |s: &Option<String>| s.as_deref().map(|t| t.trim().to_ascii_uppercase());
+        for (flag, t) in [("--cache-type-k", upper(&self.cache_type_k)), ("--cache-type-v", upper(&self.cache_type_v))]
+        {
+            if let Some(t) = t {
+                if !llamacpp::KV_CACHE_TYPES.contains(&t.as_str()) {
+                    return Err(Error::workload(
+                        flag,
+                        format!(
+                            "{t:?} is not a llama.cpp cache type; use {}",
+                            llamacpp::KV_CACHE_TYPES.join(", ").to_ascii_lowercase()
+                        ),
+                    ));
+                }
+            }
+        }
+        let split_mode = match self.split_mode.as_deref().map(str::to_ascii_lowercase) {
+            None => None,
+            Some(m) if ["layer", "row", "none"].contains(&m.as_str()) => Some(m),
+            Some(m) => return Err(Error::workload("--split-mode", format!("{m:?} is not layer, row or none"))),
+        };
+        let tensor_split = match self.tensor_split.as_deref() {
+            None => Vec::new(),
+            Some(t) => {
+                let parts: Vec<f64> = t
+                    .split([',', '/'])
+                    .map(|p| p.trim().parse::<f64>())
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|_| {
+                        Error::workload("--tensor-split", format!("{t:?} is not a list of numbers like 3,1"))
+                    })?;
+                let sum: f64 = parts.iter().sum();
+                if parts.iter().any(|p| !p.is_finite() || *p < 0.0) || sum <= 0.0 || parts.len() > 64 {
+                    return Err(Error::workload(
+                        "--tensor-split",
+                        "shares must be non-negative numbers with a positive sum",
+                    ));
+                }
+                parts.iter().map(|p| (p / sum * 1e6).round() as u64).collect()
+            }
+        };
+        let flash_attn = match self.flash_attn.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("auto") => None,
+            Some("on" | "1" | "true") => Some(true),
+            Some("off" | "0" | "false") => Some(false),
+            Some(f) => return Err(Error::workload("--flash-attn", format!("{f:?} is not on, off or auto"))),
+        };
+        if self.batch_size == Some(0) || self.ubatch_size == Some(0) || self.parallel == Some(0) {
+            let flag = if self.batch_size == Some(0) {
+                "--batch-size"
+            } else if self.ubatch_size == Some(0) {
+                "--ubatch-size"
+            } else {
+                "--parallel"
+            };
+            return Err(Error::workload(flag, "must be at least 1"));
+        }
+        Ok(LlamaCppOptions {
+            n_gpu_layers: self.ngl,
+            cache_type: upper(&self.cache_type_k),
+            cache_type_v: upper(&self.cache_type_v),
+            n_ubatch: self.ubatch_size,
+            n_batch: self.batch_size,
+            n_seq_max: self.parallel,
+            n_cpu_moe: self.n_cpu_moe,
+            override_tensor: self.override_tensor.clone(),
+            split_mode,
+            tensor_split,
+            main_gpu: self.main_gpu,
+            flash_attn,
+            mmproj_bytes: None,
+        })
+    }
+
     /// The parallel layout from the settings and the GPU count of `--gpu NxNAME`.
     ///
     /// # Errors
@@ -320,7 +448,7 @@ impl WorkloadRequest {
         }
         let serving = self.serving(runtime)?;
         let ggml_runtime = RuntimeProfile::of(runtime, None).engine == Engine::LlamaCpp;
-        let mut llama_cpp = LlamaCppOptions { n_gpu_layers: self.ngl, cache_type: None, n_ubatch: self.ubatch_size };
+        let mut llama_cpp = self.llama_cpp_options()?;
         let kv_dtype = match self.kv_dtype.as_deref().or(serving_kv_dtype(self.kv_cache_dtype.as_deref())?) {
             None => None,
             Some(s) => {
@@ -329,7 +457,7 @@ impl WorkloadRequest {
                 match DType::parse(s) {
                     Ok(d) if !(ggml_runtime && is_cache_type) => Some(d),
                     _ if ggml_runtime && is_cache_type => {
-                        llama_cpp.cache_type = Some(ggml);
+                        llama_cpp.cache_type.get_or_insert(ggml);
                         None
                     }
                     _ if is_cache_type => {
@@ -353,11 +481,10 @@ impl WorkloadRequest {
                 "sizes a cache built at load (--runtime meta-reference); for other runtimes use --batch",
             ));
         }
-        if !ggml_runtime && (self.ngl.is_some() || self.ubatch_size.is_some()) {
-            return Err(Error::workload(
-                if self.ngl.is_some() { "--ngl" } else { "--ubatch-size" },
-                "is a llama.cpp setting: add --runtime llama.cpp",
-            ));
+        if !ggml_runtime {
+            if let Some(flag) = self.llama_cpp_flag_given() {
+                return Err(Error::workload(flag, "is a llama.cpp setting: add --runtime llama.cpp"));
+            }
         }
         let runtime_version = if runtime.is_serving_engine() {
             None
@@ -647,6 +774,15 @@ pub fn estimate_value(
         "notes": model.notes.iter().chain(&b.notes).collect::<Vec<_>>(),
         "bytes_transferred": model.bytes_transferred,
     });
+    if !b.devices.is_empty() {
+        v["devices"] = json!(b.devices);
+    }
+    if let Some(o) = &b.ollama {
+        v["ollama"] = json!(o);
+        if let Some(verdict) = verdict {
+            v["ollama"]["offload"] = json!(o.offload(verdict.gpu.usable_bytes));
+        }
+    }
     if let Some(s) = &b.serving {
         v["serving"] = json!(s);
     }

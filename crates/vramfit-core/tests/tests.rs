@@ -8,6 +8,7 @@ mod formats;
 mod golden;
 mod hostile;
 mod inference;
+mod llamacpp;
 mod mutation;
 mod params;
 mod props;

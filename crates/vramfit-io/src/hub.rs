@@ -355,6 +355,25 @@ impl HubClient {
         format!("{}/{}/resolve/{}/{}", self.cfg.endpoint, repo.repo, rev.replace('/', "%2F"), file)
     }
 
+    /// GET a Hub API path (`api/models/org/name/tree/main`), the body up to `limit` bytes.
+    pub(crate) fn api_get(&self, what: &str, path: &str, limit: u64) -> Result<Vec<u8>, IoError> {
+        let url = format!("{}/{}", self.cfg.endpoint.trim_end_matches('/'), path.trim_start_matches('/'));
+        self.get(what, &url, Want::Whole(limit)).map(|f| f.body)
+    }
+
+    /// Bytes `[start, end]` of a repo file (fewer where it ends first), following the Hub's
+    /// redirect; the counters see them.
+    pub(crate) fn file_range(&self, repo: &RepoId, file: &str, start: u64, end: u64) -> Result<Vec<u8>, IoError> {
+        let url = self.resolve_url(repo, &repo.revision, file);
+        self.get(file, &url, Want::UpTo(start, end)).map(|f| f.body)
+    }
+
+    /// Bytes received so far by this client.
+    #[must_use]
+    pub fn bytes_transferred(&self) -> u64 {
+        self.transferred.load(Ordering::Relaxed)
+    }
+
     fn same_origin(&self, u: &url::Url) -> bool {
         u.scheme() == self.endpoint.scheme()
             && u.host_str() == self.endpoint.host_str()

@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+mod gguf_repo;
 mod headers;
 pub mod hub;
 mod local;
@@ -16,6 +17,7 @@ use vramfit_core::formats::FormatError;
 use vramfit_core::validate::Case;
 use vramfit_core::ModelSpec;
 
+pub use gguf_repo::{read_gguf_repo, split_part, GgufModelFile, GgufRepo};
 pub use hub::{HubClient, HubConfig, Progress, RepoId};
 
 /// Errors of the I/O layer.
@@ -281,6 +283,15 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
         Some(e) if !looks_like_path => Err(IoError::NotFound(e)),
         _ => Err(IoError::Local { path: path.to_path_buf(), reason: "no such file or directory".into() }),
     }
+}
+
+/// Bytes of the tensors a local GGUF file holds (its header only is read): the weights of a
+/// multimodal projector given with `--mmproj`.
+///
+/// # Errors
+/// The file cannot be read or is not a GGUF file.
+pub fn gguf_tensor_bytes(path: &Path) -> Result<u64, IoError> {
+    headers::gguf_file(path).map(|(f, _)| f.tensor_bytes())
 }
 
 /// Read a config.json file into a model spec.

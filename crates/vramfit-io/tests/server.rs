@@ -199,6 +199,28 @@ impl FakeHub {
         hub_override: Option<Override>,
         cdn_override: Option<Override>,
     ) -> FakeHub {
+        Self::start_sized(repo, files, Vec::new(), hub_override, cdn_override)
+    }
+
+    /// As [`FakeHub::start`], and the tree API (`/api/models/{repo}/tree/main`) lists every
+    /// file with its size; `sizes` overrides the listed size of a file served only in part
+    /// (a GGUF header standing for a file of gigabytes). `.gguf` files go to the CDN too.
+    pub fn start_sized(
+        repo: &str,
+        files: Vec<(String, Vec<u8>)>,
+        sizes: Vec<(String, u64)>,
+        hub_override: Option<Override>,
+        cdn_override: Option<Override>,
+    ) -> FakeHub {
+        let listing: Vec<String> = files
+            .iter()
+            .map(|(name, b)| {
+                let size = sizes.iter().find(|(n, _)| n == name).map_or(b.len() as u64, |s| s.1);
+                format!(r#"{{"type":"file","path":"{name}","size":{size},"lfs":{{"size":{size}}}}}"#)
+            })
+            .collect();
+        let listing = format!("[{}]", listing.join(","));
+        let tree = format!("/api/models/{repo}/tree/");
         let files: Arc<HashMap<String, Vec<u8>>> = Arc::new(files.into_iter().collect());
         let f2 = files.clone();
         let cdn = Server::start(
@@ -222,6 +244,9 @@ impl FakeHub {
                 if let Some(r) = hub_override.as_ref().and_then(|o| o(req, n)) {
                     return r;
                 }
+                if req.path.starts_with(&tree) {
+                    return Reply::Full(200, vec![], listing.clone().into_bytes());
+                }
                 let Some(rest) = req.path.strip_prefix(&prefix) else {
                     return Reply::Full(
                         404,
@@ -236,7 +261,7 @@ impl FakeHub {
                 let commit = ("X-Repo-Commit".to_string(), COMMIT.to_string());
                 match files.get(file) {
                     None => Reply::Full(404, vec![commit, ("X-Error-Code".into(), "EntryNotFound".into())], vec![]),
-                    Some(_) if file.ends_with(".safetensors") => Reply::Full(
+                    Some(_) if file.ends_with(".safetensors") || file.ends_with(".gguf") => Reply::Full(
                         302,
                         vec![
                             commit,

@@ -6,5 +6,6 @@ mod util;
 
 mod cases;
 mod faults;
+mod gguf_repo;
 mod hub;
 mod local;

@@ -229,6 +229,8 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
             hf_rotary_cache_per_layer: true,
             // llama.cpp llama-model.cpp builds the iSWA cache for Gemma 2/3.
             llamacpp_iswa: matches!(model_type, "gemma2" | "gemma3" | "gemma3_text"),
+            // convert_hf_to_gguf.py LlamaModel: llama, mistral and mixtral are GGUF `llama`.
+            gguf_arch_llama: matches!(model_type, "llama" | "mistral" | "mixtral"),
             ..crate::model::FamilyQuirks::default()
         },
     })

@@ -59,13 +59,23 @@ fn convert(value: &Value, nesting: u64) -> Result<ModelSpec> {
         None => infer_model_type(value)
             .ok_or_else(|| Error::MissingKey { family: "any".into(), key: "model_type".into() })?,
     };
-    // Multimodal wrappers whose language model is a supported text config.
-    if model_type == "gemma3" {
+    // Multimodal wrappers whose language model is a supported text config (the vision tower
+    // is not counted: llama.cpp keeps it in a separate --mmproj file).
+    let text_type = match model_type.as_str() {
+        "gemma3" => Some("gemma3_text"),
+        "qwen2_vl" | "qwen2_5_vl" => Some("qwen2"),
+        _ => None,
+    };
+    if let Some(text_type) = text_type {
         if let Some(text) = obj.get("text_config") {
             limits::TEXT_CONFIG_NESTING.check("config.json text_config", nesting + 1)?;
             let mut text = text.clone();
             if let Some(t) = text.as_object_mut() {
-                t.entry("model_type").or_insert_with(|| "gemma3_text".into());
+                if model_type == "gemma3" {
+                    t.entry("model_type").or_insert_with(|| text_type.into());
+                } else {
+                    t.insert("model_type".into(), text_type.into());
+                }
                 for key in ["torch_dtype", "quantization_config", "tie_word_embeddings"] {
                     if let Some(v) = obj.get(key) {
                         t.entry(key).or_insert_with(|| v.clone());

@@ -30,6 +30,10 @@ pub struct Component {
     pub source: String,
     /// The lowest level this component belongs to (an allocated component counts in all three).
     pub level: Level,
+    /// The device whose buffer this is, as the runtime's log names it (`CUDA0`, `CPU`,
+    /// `CUDA_Host`); `None` where the runtime does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 impl Component {
@@ -42,7 +46,15 @@ impl Component {
             formula: formula.into(),
             source: source.to_string(),
             level: Level::Allocated,
+            device: None,
         }
+    }
+
+    /// The same component on a named device.
+    #[must_use]
+    pub fn on(mut self, device: &str) -> Self {
+        self.device = Some(device.to_string());
+        self
     }
 
     /// The same component at another level.
@@ -92,6 +104,30 @@ pub struct Breakdown {
     /// A serving engine's start-up figures (`--task serve`), as its log prints them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serving: Option<super::serving::ServingReport>,
+    /// Every device's buffers where the runtime keeps buffers on several (llama.cpp: each
+    /// GPU, then host memory); empty otherwise. The components are the busiest GPU's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceBuffers>,
+    /// Ollama's own printed estimate (`--runtime ollama`), beside what llama.cpp allocates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ollama: Option<super::ollama::OllamaEstimate>,
+}
+
+/// One device's buffers, as a runtime that places buffers per device prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceBuffers {
+    /// The device (`CUDA0`, `CUDA1`, `CPU`).
+    pub device: String,
+    /// Model weights (llama.cpp "model buffer").
+    pub model_bytes: u64,
+    /// KV cache ("KV buffer").
+    pub kv_bytes: u64,
+    /// Compute buffer (graph allocator reserve); for the host, with the output buffer.
+    pub compute_bytes: u64,
+    /// Everything else held there (the CUDA context on a GPU).
+    pub other_bytes: u64,
+    /// The sum.
+    pub total_bytes: u64,
 }
 
 impl Breakdown {
@@ -105,7 +141,16 @@ impl Breakdown {
             Levels { allocated: sum(Level::Allocated), reserved: sum(Level::Reserved), device: sum(Level::Device) };
         let host_bytes =
             components.iter().filter(|c| c.level == Level::Host).fold(0u64, |a, c| a.saturating_add(c.bytes));
-        Breakdown { components, peak_phase: peak_phase.to_string(), levels, host_bytes, notes, serving: None }
+        Breakdown {
+            components,
+            peak_phase: peak_phase.to_string(),
+            levels,
+            host_bytes,
+            notes,
+            devices: Vec::new(),
+            ollama: None,
+            serving: None,
+        }
     }
 
     /// What must fit on the device.

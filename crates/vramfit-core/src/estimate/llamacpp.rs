@@ -1,52 +1,74 @@
 //! llama.cpp: everything is allocated when the context is created, so the peak is the sum of
 //! the model buffers, the KV cache for the whole (padded) context, and the compute buffer
-//! the graph allocator reserves for the worst micro-batch. `-ngl` splits blocks between the
-//! GPU and host memory; the token embeddings always stay on the host.
+//! the graph allocator reserves for the worst micro-batch, on every device that holds layers
+//! (each GPU, and host memory for the rest). Which build runs decides what `-ngl` means and
+//! what the graph keeps alive (`profile::llamacpp::LlamaCppBehaviour`).
 //!
 //! Sources (ggml-org/llama.cpp):
-//! - `src/llama-model.cpp` `load_tensors`: `i_gpu_start = max(n_layer + 1 - n_gpu_layers, 0)`;
-//!   blocks from `i_gpu_start` on, and the output layer (index `n_layer`) when
-//!   `n_gpu_layers ≥ 1`, go to the GPU; "there is very little benefit to offloading the input
-//!   layer, so always keep it on the CPU"; a model without `output.weight` duplicates
-//!   `token_embd` onto the output layer's device.
-//! - `src/llama-context.cpp`: `cparams.n_ctx = GGML_PAD(cparams.n_ctx, 256)`; `n_batch =
-//!   min(n_ctx, n_batch)`, `n_ubatch = min(n_batch, n_ubatch)` (defaults 2048 and 512);
-//!   `graph_reserve` builds the graph for `n_ubatch` tokens, all of them outputs.
-//! - `src/llama-kv-cache.cpp`: per layer, K `[n_embd_k_gqa, kv_size]` and V
-//!   `[n_embd_v_gqa, kv_size]` of `type_k`/`type_v` (`ggml_row_size`), on the layer's device
-//!   (`offload_kqv`); `src/llama-kv-cache-iswa.cpp`: sliding-window layers get
-//!   `min(n_ctx, GGML_PAD(n_swa·n_seq + n_ubatch, 256))` cells unless `--swa-full`.
-//! - `src/llama-context.cpp` (`llama_context` constructor): a quantized V cache needs flash
-//!   attention.
-//! - `src/llama-graph.cpp` `build_attn_mha` / `build_ffn` / `build_moe_ffn` for what the
-//!   compute buffer holds; `ggml/src/ggml-alloc.c` frees each tensor after its last use.
+//! - `src/llama-model.cpp` `load_tensors`: `i_gpu_start = max(n_layer + 1 − n_gpu_layers, 0)`
+//!   in newer builds (the output layer, index `n_layer`, is one of the `-ngl` layers), and
+//!   `max(n_layer − n_gpu_layers, 0)` before (output on the GPU only when `n_gpu_layers >
+//!   n_layer`); with `--split-mode layer` a layer goes to GPU `upper_bound(splits, (il −
+//!   i_gpu_start) / act_gpu_layers)` of the cumulative, normalised `--tensor-split`; `row`
+//!   splits each block's matrices over the GPUs by the same shares and keeps the rest on
+//!   `--main-gpu`; `none` keeps everything on `--main-gpu`. "there is very little benefit to
+//!   offloading the input layer, so always keep it on the CPU"; a model without
+//!   `output.weight` duplicates `token_embd` onto the output layer's device.
+//! - `common/arg.cpp`: `--override-tensor PATTERN=BUFFER` (first matching regular expression
+//!   wins), `--n-cpu-moe N` (the pattern `blk\.(0..N-1)\.ffn_(up|down|gate)_exps` on the CPU).
+//! - `src/llama-context.cpp`: `n_ctx = GGML_PAD(n_ctx, 256)`; `n_batch = min(n_ctx,
+//!   n_batch)`, `n_ubatch = min(n_batch, n_ubatch)`; the reserved graph has `n_ubatch` tokens
+//!   and, in newer builds, `min(n_ubatch, n_outputs_max)` outputs.
+//! - `src/llama-kv-cache.cpp`: per layer, K `[n_embd_k_gqa, kv_size]` of `type_k` and V
+//!   `[n_embd_v_gqa, kv_size]` of `type_v`, on the layer's device; `src/llama-kv-cache-iswa.cpp`:
+//!   sliding-window layers get `min(n_ctx, GGML_PAD(n_swa·n_seq + n_ubatch, 256))` cells.
+//! - `src/llama-graph.cpp` `build_attn_mha` / `build_ffn` / `build_moe_ffn` for the compute
+//!   buffer's tensors; `ggml/src/ggml-alloc.c` frees each tensor after its last use and runs
+//!   `ggml_op_can_inplace` ops (ADD, MUL, UNARY, ROPE, RMS_NORM, SOFT_MAX) in their input's
+//!   memory, so the buffer is the largest set of tensors live at one node.
 
-use super::breakdown::{prod, thousands, Breakdown, Component};
+use super::breakdown::{prod, thousands, Breakdown, Component, DeviceBuffers, Level};
 use super::overhead;
+use super::profile::llamacpp::LlamaCppBehaviour;
 use super::workload::{AttnImpl, Task, Workload};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::model::{CheckpointFormat, KvLayout, ModelSpec};
+use crate::model::{CheckpointFormat, KvLayout, ModelSpec, ParamGroup};
 use crate::quant::{ggml_type, GgmlType, Quant};
 use crate::units::align_up;
 
-const SRC_LOAD: &str =
-    "llama.cpp src/llama-model.cpp load_tensors (i_gpu_start = n_layer + 1 − n_gpu_layers; input layer on the CPU)";
+const SRC_LOAD: &str = "llama.cpp src/llama-model.cpp load_tensors (i_gpu_start, act_gpu_layers, tensor_split; input layer on the CPU); common/arg.cpp --override-tensor, --n-cpu-moe";
 const SRC_KV: &str =
-    "llama.cpp src/llama-kv-cache.cpp (K, V per layer: ggml_row_size(type, n_embd_gqa) × kv_size); src/llama-context.cpp (n_ctx padded to 256)";
-const SRC_COMPUTE: &str = "llama.cpp src/llama-context.cpp graph_reserve (n_ubatch tokens, all outputs), src/llama-graph.cpp build_attn_mha/build_ffn, ggml/src/ggml-alloc.c (tensors freed after last use)";
+    "llama.cpp src/llama-kv-cache.cpp (K, V per layer: ggml_row_size(type_k/type_v, n_embd_gqa) × kv_size); src/llama-context.cpp (n_ctx padded to 256)";
+const SRC_COMPUTE: &str = "llama.cpp src/llama-context.cpp graph_reserve (n_ubatch tokens), src/llama-graph.cpp build_attn_mha/build_ffn/build_moe_ffn, ggml/src/ggml-alloc.c (tensors freed after last use; in-place ops)";
 
 /// KV cache types llama.cpp accepts (`common/arg.cpp` `kv_cache_types`).
 pub const KV_CACHE_TYPES: &[&str] = &["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "IQ4_NL", "Q5_0", "Q5_1"];
 
 /// Default `--ubatch-size`.
 pub const DEFAULT_UBATCH: u64 = 512;
-/// Default `--batch-size`.
+/// Default `--batch-size` (builds with a micro-batch).
 pub const DEFAULT_BATCH: u64 = 2048;
 /// Context padding (`GGML_PAD(n_ctx, 256)`).
 pub const CTX_PAD: u64 = 256;
+/// `GGML_KQ_MASK_PAD`: the mask's token dimension is padded to this.
+const KQ_MASK_PAD: u64 = 32;
+/// `LLAMA_SCHED_MAX_COPIES`: with several GPUs and every layer offloaded (pipeline
+/// parallelism) the scheduler keeps this many copies of each split's inputs.
+const SCHED_COPIES: u64 = 4;
 
-/// The KV cache type of a workload under llama.cpp.
+fn cache_type(name: &str, flag: &str) -> Result<&'static GgmlType> {
+    let name = name.to_ascii_uppercase();
+    if !KV_CACHE_TYPES.contains(&name.as_str()) {
+        return Err(Error::workload(
+            flag,
+            format!("{name:?} is not a llama.cpp cache type; use {}", KV_CACHE_TYPES.join(", ").to_ascii_lowercase()),
+        ));
+    }
+    ggml_type(&name).ok_or_else(|| Error::workload(flag, format!("{name} is missing from the GGML type table")))
+}
+
+/// The K cache type of a workload under llama.cpp (`--cache-type-k`, or `--kv-dtype`).
 ///
 /// # Errors
 /// A type llama.cpp does not offer for its cache.
@@ -63,19 +85,44 @@ pub fn kv_cache_type(w: &Workload) -> Result<&'static GgmlType> {
             ))
         }
     };
-    if !KV_CACHE_TYPES.contains(&name.as_str()) {
-        return Err(Error::workload(
-            "--kv-dtype",
-            format!("{name:?} is not a llama.cpp cache type; use {}", KV_CACHE_TYPES.join(", ").to_ascii_lowercase()),
-        ));
+    cache_type(&name, "--kv-dtype")
+}
+
+/// The V cache type (`--cache-type-v`, else the K cache's).
+///
+/// # Errors
+/// A type llama.cpp does not offer for its cache.
+pub fn v_cache_type(w: &Workload) -> Result<&'static GgmlType> {
+    match &w.llama_cpp.cache_type_v {
+        Some(t) => cache_type(t, "--cache-type-v"),
+        None => kv_cache_type(w),
     }
-    ggml_type(&name).ok_or_else(|| Error::workload("--kv-dtype", format!("{name} is missing from the GGML type table")))
+}
+
+/// A device holding buffers: a GPU by index, or host memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Dev {
+    Gpu(usize),
+    Cpu,
+}
+
+impl Dev {
+    fn name(self) -> String {
+        match self {
+            Dev::Gpu(i) => format!("CUDA{i}"),
+            Dev::Cpu => "CPU".into(),
+        }
+    }
 }
 
 /// How a block's or the model's tensors are stored for llama.cpp.
 pub(crate) struct Placement {
     /// Bytes of each block's tensors.
     pub(crate) layers: Vec<u64>,
+    /// Of those, the routed experts' (`ffn_{gate,up,down}_exps`), by block.
+    experts: Vec<u64>,
+    /// Of those, the dense FFN's (`ffn_{gate,up,down}`), by block (estimated for checkpoints).
+    ffn: Vec<u64>,
     /// Token embeddings (always on the host).
     pub(crate) input: u64,
     /// Output head (or the duplicated embeddings) plus the final norm.
@@ -84,27 +131,33 @@ pub(crate) struct Placement {
     pub(crate) how: String,
 }
 
+/// Bytes of each block's linears of one group, from the spec (`scheme` as `placement` uses it).
+fn group_bytes(spec: &ModelSpec, bytes_of: &dyn Fn(&crate::model::Linear, u64) -> u64, group: ParamGroup) -> Vec<u64> {
+    spec.layers
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            layer
+                .linears
+                .iter()
+                .filter(|l| l.group == group)
+                .map(|l| bytes_of(l, i as u64))
+                .fold(0u64, u64::saturating_add)
+        })
+        .collect()
+}
+
 pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
     let override_weights = w.dtype.is_some() || w.quant.is_some();
-    if let (Some(ck), false) = (&spec.checkpoint, override_weights) {
-        if ck.format == CheckpointFormat::Gguf {
-            let mut layers = ck.layer_bytes.clone();
-            layers.resize(spec.layers.len().max(layers.len()), 0);
-            let output = ck.output_bytes.saturating_add(if ck.has_output_head { 0 } else { ck.input_bytes });
-            return Ok(Placement {
-                layers,
-                input: ck.input_bytes,
-                output,
-                how: format!("exact GGUF tensor bytes ({})", ck.describe()),
-            });
-        }
-    }
-    // From the spec: linears in the GGUF scheme (or dense dtype), norms and biases in F32 as
-    // convert_hf_to_gguf.py writes them.
     let quant = w.quant.as_ref().or(spec.quantization.as_ref());
     let scheme = match quant.map(|q| &q.quant) {
         None => None,
         Some(Quant::Gguf { .. }) => quant,
+        Some(_)
+            if !override_weights && spec.checkpoint.as_ref().is_some_and(|c| c.format == CheckpointFormat::Gguf) =>
+        {
+            None
+        }
         Some(_) => {
             return Err(Error::workload(
                 "--quant",
@@ -128,7 +181,10 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
         Some(q) => q.weight_bytes(l, at),
         None => l.weight_numel().saturating_mul(dense),
     };
-    let layers = spec
+    let by_layer = |l: &crate::model::Linear, i: u64| linear_bytes(l, Some((i, n)));
+    let spec_experts = group_bytes(spec, &by_layer, ParamGroup::Experts);
+    let spec_ffn = group_bytes(spec, &by_layer, ParamGroup::Mlp);
+    let layers: Vec<u64> = spec
         .layers
         .iter()
         .enumerate()
@@ -136,7 +192,7 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
             let lin = layer
                 .linears
                 .iter()
-                .map(|l| linear_bytes(l, Some((i as u64, n))).saturating_add(l.bias_numel().saturating_mul(4)))
+                .map(|l| by_layer(l, i as u64).saturating_add(l.bias_numel().saturating_mul(4)))
                 .fold(0u64, u64::saturating_add);
             let small = layer
                 .norms
@@ -148,10 +204,47 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
             lin.saturating_add(small)
         })
         .collect();
+    if let (Some(ck), false) = (&spec.checkpoint, override_weights) {
+        if ck.format == CheckpointFormat::Gguf {
+            let mut exact = ck.layer_bytes.clone();
+            exact.resize(spec.layers.len().max(exact.len()), 0);
+            let mut experts = ck.layer_expert_bytes.clone();
+            experts.resize(exact.len(), 0);
+            // The dense FFN's share of a block, from the spec (headers give the block total).
+            let ffn = exact
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let (f, t) = (spec_ffn.get(i).copied().unwrap_or(0), layers.get(i).copied().unwrap_or(0));
+                    if t == 0 {
+                        0
+                    } else {
+                        (u128::from(*b) * u128::from(f) / u128::from(t)) as u64
+                    }
+                })
+                .collect();
+            let output = ck.output_bytes.saturating_add(if ck.has_output_head { 0 } else { ck.input_bytes });
+            return Ok(Placement {
+                layers: exact,
+                experts,
+                ffn,
+                input: ck.input_bytes,
+                output,
+                how: format!("exact GGUF tensor bytes ({})", ck.describe()),
+            });
+        }
+    }
+    // From the spec: linears in the GGUF scheme (or dense dtype), norms and biases in F32 as
+    // convert_hf_to_gguf.py writes them.
     let embed_numel = spec.embeddings.iter().map(|t| t.numel).fold(0u64, u64::saturating_add);
+    // llama-quant.cpp llama_tensor_get_type: without `output.weight` the token embeddings are
+    // the output tensor and get its type (Q6_K in the K-quant schemes).
+    let tied = spec.tied_embeddings || spec.lm_head.is_none();
     let embed_type = scheme
         .and_then(|q| match &q.quant {
-            Quant::Gguf { scheme } => crate::quant::gguf_scheme(scheme).map(|s| s.default.as_str()),
+            Quant::Gguf { scheme } => {
+                crate::quant::gguf_scheme(scheme).map(|s| if tied { s.output.as_str() } else { s.default.as_str() })
+            }
             _ => None,
         })
         .unwrap_or(if dense == 4 { "F32" } else { "F16" });
@@ -164,6 +257,8 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
     };
     Ok(Placement {
         layers,
+        experts: spec_experts,
+        ffn: spec_ffn,
         input,
         output: head.saturating_add(norms),
         how: match scheme {
@@ -173,11 +268,150 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
     })
 }
 
+/// `--split-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SplitMode {
+    Layer,
+    Row,
+    None,
+}
+
+/// One `-ot PATTERN=DEVICE` rule.
+struct Override {
+    pattern: regex_lite::Regex,
+    text: String,
+    dev: Dev,
+}
+
+fn overrides(w: &Workload, gpus: usize) -> Result<Vec<Override>> {
+    let mut out = Vec::new();
+    for rule in &w.llama_cpp.override_tensor {
+        for part in rule.split(',').filter(|p| !p.trim().is_empty()) {
+            let (pat, dev) = part.rsplit_once('=').ok_or_else(|| {
+                Error::workload("--override-tensor", format!("{part:?} is not PATTERN=DEVICE (exps=CPU)"))
+            })?;
+            let d = dev.trim().to_ascii_uppercase();
+            let dev = if d == "CPU" || d == "CUDA_HOST" {
+                Dev::Cpu
+            } else if let Some(i) = d.strip_prefix("CUDA").and_then(|n| n.parse::<usize>().ok()) {
+                if i >= gpus {
+                    return Err(Error::workload(
+                        "--override-tensor",
+                        format!("{dev} is not one of the {gpus} GPUs (CUDA0..CUDA{})", gpus.saturating_sub(1)),
+                    ));
+                }
+                Dev::Gpu(i)
+            } else {
+                return Err(Error::workload(
+                    "--override-tensor",
+                    format!("unknown buffer type {dev:?}; use CPU or CUDA0, CUDA1, ..."),
+                ));
+            };
+            let pattern = regex_lite::Regex::new(pat).map_err(|e| {
+                Error::workload("--override-tensor", format!("{pat:?} is not a regular expression: {e}"))
+            })?;
+            out.push(Override { pattern, text: part.to_string(), dev });
+        }
+    }
+    Ok(out)
+}
+
+/// Per-device sums.
+#[derive(Debug, Clone, Copy, Default)]
+struct Bufs {
+    model: u64,
+    kv: u64,
+    compute: u64,
+    /// The multimodal projector's weights (`--mmproj`, clip's own buffer).
+    mmproj: u64,
+}
+
+fn put(bufs: &mut std::collections::BTreeMap<Dev, Bufs>, d: Dev, f: &dyn Fn(&mut Bufs)) {
+    f(bufs.entry(d).or_default());
+}
+
+/// The largest set of tensors live at one node of a block's graph, per phase, for `t`
+/// tokens and `n_kv` cache cells (f32 activations).
+struct Phases {
+    attention: u64,
+    ffn: u64,
+}
+
+/// Everything the compute-buffer formulas read, in one place.
+struct Graph {
+    t: u64,
+    n_kv: u64,
+    /// Cells of the sliding-window cache (iSWA models): a second mask of this width.
+    n_kv_swa: Option<u64>,
+    h: u64,
+    flash: bool,
+    b: LlamaCppBehaviour,
+}
+
+impl Graph {
+    /// The KQ mask as the GPU holds it: f32 `[n_kv, pad(t)]`, or its f16 cast for flash
+    /// attention (`llm_graph_input_attn_kv` / `build_attn_inp_kq_mask`).
+    /// With a sliding-window cache, `build_attn_inp_kv_iswa` builds a second mask over its
+    /// cells.
+    fn mask(&self) -> u64 {
+        let cells = self.n_kv.saturating_add(self.n_kv_swa.unwrap_or(0));
+        prod(&[cells, align_up(self.t, KQ_MASK_PAD), if self.flash { 2 } else { 4 }])
+    }
+    /// The f32 mask input itself (in host memory when the build allocates inputs there).
+    fn mask_input(&self) -> u64 {
+        let cells = self.n_kv.saturating_add(self.n_kv_swa.unwrap_or(0));
+        prod(&[cells, align_up(self.t, KQ_MASK_PAD), 4])
+    }
+    /// Tensors of width `h` live through a block: the residual stream and the normed input
+    /// (`inpSA`/`ffn_inp` and `cur`).
+    fn residual(&self) -> u64 {
+        prod(&[2, self.h, self.t, 4])
+    }
+    fn phases(&self, spec: &ModelSpec, il: usize) -> Phases {
+        let layer = &spec.layers[il];
+        let a = &layer.attention;
+        let t = self.t;
+        let q_w = a.q_width();
+        let fused_qkv = layer.linears.iter().any(|l| l.group == ParamGroup::AttentionQkv);
+        // Q (or the fused QKV it is a view of) stays live until KQ; the attention output is
+        // allocated while the scores are live; softmax runs in place.
+        let qkv_live = if fused_qkv { q_w.saturating_add(a.kv_width()) } else { q_w };
+        let scores = if self.flash { 0 } else { prod(&[a.heads, self.n_kv, t, 4]) };
+        let attention = scores.saturating_add(prod(&[qkv_live.saturating_add(q_w), t, 4]));
+        let m = &layer.mlp;
+        // gate and up are live together; the activation and product run in place (UNARY,
+        // MUL) before the GLU op, into a third tensor with it.
+        let glu = if m.gated {
+            if self.b.glu_op {
+                3
+            } else {
+                2
+            }
+        } else {
+            1
+        };
+        let ffn = if m.is_moe() {
+            let slots = if self.b.batched_experts { m.top_k } else { 1 };
+            let routed = prod(&[glu, m.intermediate, slots, t, 4]).saturating_add(if self.b.batched_experts {
+                0
+            } else {
+                // one slot at a time, with the running sum of the slots' outputs
+                prod(&[self.h, t, 4])
+            });
+            routed.max(prod(&[glu, m.shared_intermediate, t, 4]))
+        } else {
+            prod(&[glu, m.intermediate, t, 4])
+        };
+        Phases { attention, ffn }
+    }
+}
+
 /// Estimate llama.cpp's memory for `w` on `spec`.
 ///
 /// # Errors
 /// Encoder models, cache types llama.cpp lacks, a quantized V cache without flash
-/// attention, cache rows that are not whole blocks of the cache type.
+/// attention, cache rows that are not whole blocks of the cache type, bad split or override
+/// settings.
 #[allow(clippy::too_many_lines)]
 pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     if !spec.is_decoder {
@@ -186,78 +420,221 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             format!("llama.cpp runs decoder models; {} is an encoder", spec.model_type),
         ));
     }
-    let kv_type = kv_cache_type(w)?;
-    let flash = !matches!(w.attn, AttnImpl::Eager | AttnImpl::Math);
-    if kv_type.block > 1 && !flash {
+    let profile = w.profile();
+    let b = profile.inference.llamacpp.unwrap_or_else(|| LlamaCppBehaviour::of(w.runtime_version));
+    let ollama = profile.inference.ollama;
+    let o = &w.llama_cpp;
+    let mut k_type = kv_cache_type(w)?;
+    let mut v_type = v_cache_type(w)?;
+    let flash = o.flash_attn.unwrap_or(match w.attn {
+        AttnImpl::Flash => true,
+        AttnImpl::Eager | AttnImpl::Math => false,
+        AttnImpl::Sdpa => b.flash_by_default,
+    });
+    let mut notes = Vec::new();
+    if ollama.is_some() && !flash && (k_type.block > 1 || v_type.block > 1) {
+        // llm/memory.go: OLLAMA_KV_CACHE_TYPE is used only with flash attention.
+        notes.push(format!(
+            "Ollama ignores the {}/{} KV cache type without flash attention (OLLAMA_FLASH_ATTENTION=1): f16",
+            k_type.name, v_type.name
+        ));
+        k_type = cache_type("F16", "--cache-type-k")?;
+        v_type = k_type;
+    }
+    if v_type.block > 1 && !flash {
         return Err(Error::workload(
             "--attn",
             format!(
                 "llama.cpp quantizes the V cache ({}) only with flash attention; use --attn flash or an f16 cache",
-                kv_type.name
+                v_type.name
             ),
         ));
     }
     let place = placement(spec, w)?;
     let n_layer = spec.num_layers();
-    let ngl = w.llama_cpp.n_gpu_layers.unwrap_or(n_layer + 1).min(n_layer + 1);
-    let i_gpu_start = (n_layer + 1).saturating_sub(ngl);
-    let on_gpu = |il: u64| il >= i_gpu_start;
-    let output_on_gpu = ngl >= 1;
-    let gpu_layers = (0..n_layer).filter(|&i| on_gpu(i)).count() as u64;
-    let mut notes = Vec::new();
-    let mut host: Vec<(String, u64)> = Vec::new();
 
-    // ---- model buffers ------------------------------------------------------------------
-    let (mut gpu_weights, mut cpu_weights) = (0u64, place.input);
-    for (i, b) in place.layers.iter().enumerate() {
-        if on_gpu(i as u64) {
-            gpu_weights = gpu_weights.saturating_add(*b);
-        } else {
-            cpu_weights = cpu_weights.saturating_add(*b);
+    // ---- devices and layer placement ----------------------------------------------------
+    let gpus = usize::try_from(w.parallel.gpus_per_node.max(1)).unwrap_or(1).max(o.tensor_split.len()).max(1);
+    let mode = match o.split_mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("layer") => SplitMode::Layer,
+        Some("row") => SplitMode::Row,
+        Some("none") => SplitMode::None,
+        Some(other) => {
+            return Err(Error::workload("--split-mode", format!("{other:?} is not layer, row or none")));
+        }
+    };
+    let main = usize::try_from(o.main_gpu.unwrap_or(0)).unwrap_or(usize::MAX);
+    if main >= gpus {
+        return Err(Error::workload("--main-gpu", format!("GPU {main} is not one of the {gpus} GPUs")));
+    }
+    let shares: Vec<f64> = if o.tensor_split.is_empty() || o.tensor_split.iter().all(|&s| s == 0) {
+        vec![1.0; gpus]
+    } else {
+        let mut v: Vec<f64> = o.tensor_split.iter().map(|&s| s as f64).collect();
+        v.resize(gpus, 0.0);
+        v
+    };
+    let sum: f64 = shares.iter().sum();
+    let splits: Vec<f64> = shares
+        .iter()
+        .scan(0.0, |acc, s| {
+            *acc += s;
+            Some(*acc / sum)
+        })
+        .collect();
+    let ngl = o.n_gpu_layers.unwrap_or(n_layer + 1).min(n_layer + 1);
+    let act = ngl.min(n_layer + 1);
+    let i_gpu_start = if b.ngl_counts_output { (n_layer + 1).saturating_sub(ngl) } else { n_layer.saturating_sub(ngl) };
+    // Index n_layer is the output layer.
+    let dev_of = |il: u64| -> Dev {
+        if il < i_gpu_start || il - i_gpu_start >= act || act == 0 {
+            return Dev::Cpu;
+        }
+        match mode {
+            SplitMode::Layer => {
+                let x = (il - i_gpu_start) as f64 / act as f64;
+                Dev::Gpu(splits.iter().position(|&s| s > x).unwrap_or(gpus - 1).min(gpus - 1))
+            }
+            SplitMode::Row | SplitMode::None => Dev::Gpu(main),
+        }
+    };
+    let layer_dev: Vec<Dev> = (0..n_layer).map(dev_of).collect();
+    let output_dev = dev_of(n_layer);
+    let rules = overrides(w, gpus)?;
+    let n_cpu_moe = o.n_cpu_moe.unwrap_or(0);
+    let mut bufs: std::collections::BTreeMap<Dev, Bufs> = std::collections::BTreeMap::new();
+    put(&mut bufs, Dev::Cpu, &|x| x.model = x.model.saturating_add(place.input));
+    let mut moved_experts = 0u64;
+    let mut last_host_layer: Option<usize> = None;
+    let mut unmatched: Vec<&str> = rules.iter().map(|r| r.text.as_str()).collect();
+    for (i, &bytes) in place.layers.iter().enumerate() {
+        let home = layer_dev.get(i).copied().unwrap_or(Dev::Cpu);
+        let experts = place.experts.get(i).copied().unwrap_or(0);
+        let ffn = place.ffn.get(i).copied().unwrap_or(0);
+        let mut rest = bytes;
+        // Thirds of the expert and dense-FFN tensors by name: gate, up, down.
+        let mut parts: Vec<(String, u64, Dev)> = Vec::new();
+        for (kind, total) in [("_exps", experts), ("", ffn)] {
+            if total == 0 {
+                continue;
+            }
+            for (j, proj) in ["gate", "up", "down"].iter().enumerate() {
+                let share = total / 3 + u64::from(j == 2) * (total % 3);
+                let name = format!("blk.{i}.ffn_{proj}{kind}.weight");
+                let mut dev = home;
+                if kind == "_exps" && (i as u64) < n_cpu_moe {
+                    dev = Dev::Cpu;
+                }
+                if let Some(r) = rules.iter().find(|r| r.pattern.is_match(&name)) {
+                    dev = r.dev;
+                    unmatched.retain(|u| *u != r.text);
+                }
+                parts.push((name, share, dev));
+            }
+        }
+        if home == Dev::Cpu || parts.iter().any(|p| p.2 == Dev::Cpu) {
+            last_host_layer = Some(i);
+        }
+        for (_, share, dev) in &parts {
+            if *dev != home {
+                rest = rest.saturating_sub(*share);
+                put(&mut bufs, *dev, &|x| x.model = x.model.saturating_add(*share));
+                if *dev == Dev::Cpu {
+                    moved_experts = moved_experts.saturating_add(*share);
+                }
+            }
+        }
+        match (mode, home) {
+            (SplitMode::Row, Dev::Gpu(_)) => {
+                // The block's matrices split by rows over every GPU by the shares.
+                for (g, s) in shares.iter().enumerate() {
+                    let part = (rest as f64 * s / sum) as u64;
+                    put(&mut bufs, Dev::Gpu(g), &|x| x.model = x.model.saturating_add(part));
+                }
+            }
+            _ => put(&mut bufs, home, &|x| x.model = x.model.saturating_add(rest)),
         }
     }
-    if output_on_gpu {
-        gpu_weights = gpu_weights.saturating_add(place.output);
-    } else {
-        cpu_weights = cpu_weights.saturating_add(place.output);
+    put(&mut bufs, output_dev, &|x| x.model = x.model.saturating_add(place.output));
+    if let Some(mm) = o.mmproj_bytes {
+        // tools/mtmd clip.cpp: the projector loads on the first GPU backend unless
+        // --no-mmproj-offload; its image graph has a compute buffer of its own (not counted).
+        let d = if gpus > 0 && ngl > 0 { Dev::Gpu(main) } else { Dev::Cpu };
+        put(&mut bufs, d, &|x| x.mmproj = x.mmproj.saturating_add(mm));
+        notes.push(format!(
+            "--mmproj: {} B of projector weights on {}; the vision encoder's own compute buffer (per image) is not counted",
+            thousands(mm),
+            d.name()
+        ));
     }
-    host.push(("model (token_embd and blocks kept on the CPU, mmapped)".into(), cpu_weights));
-    let mut components = vec![Component::new(
-        "weights",
-        gpu_weights,
-        format!(
-            "-ngl {ngl}: {gpu_layers} of {n_layer} blocks{} on the GPU, token_embd ({} B) on the CPU; {}",
-            if output_on_gpu { " + output layer" } else { "" },
-            thousands(place.input),
-            place.how
-        ),
-        SRC_LOAD,
-    )];
+    // The host's buffer maps the file from its first to its last host tensor
+    // (llama-model-loader get_mapping_range; file order: token_embd, blk.0 .. blk.N-1,
+    // output): the log prints that span, GPU tensors inside it included.
+    let resident = bufs.get(&Dev::Cpu).map_or(0, |x| x.model);
+    let span_end = if output_dev == Dev::Cpu { Some(place.layers.len()) } else { last_host_layer.map(|i| i + 1) };
+    if let Some(end) = span_end {
+        let span = place.layers[..end]
+            .iter()
+            .fold(place.input, |a, b| a.saturating_add(*b))
+            .saturating_add(if output_dev == Dev::Cpu { place.output } else { 0 });
+        if span > resident {
+            notes.push(format!(
+                "the host's mapped model buffer spans {} B of the file; {} B of it are host tensors (the rest is read once for the GPUs)",
+                thousands(span),
+                thousands(resident)
+            ));
+            put(&mut bufs, Dev::Cpu, &|x| x.model = span);
+        }
+    }
+    for u in unmatched {
+        notes.push(format!(
+            "-ot {u}: matches no expert or FFN tensor of this model (attention tensors are not moved by patterns here)"
+        ));
+    }
+    let gpu_layers = layer_dev.iter().filter(|d| matches!(d, Dev::Gpu(_))).count() as u64;
+    let cpu_layers = n_layer - gpu_layers;
+
     if w.task == Task::Load {
-        components.push(cuda_context());
-        let mut b = Breakdown::from_components(components, "load", notes);
-        b.host_bytes = cpu_weights;
-        return Ok(b);
+        return Ok(assemble(
+            bufs,
+            gpus,
+            place.input,
+            &place.how,
+            ngl,
+            n_layer,
+            gpu_layers,
+            output_dev,
+            None,
+            notes,
+            "load",
+        ));
     }
 
     // ---- KV cache -------------------------------------------------------------------------
-    let asked = w.kv_prealloc.unwrap_or_else(|| w.batch.saturating_mul(w.prompt.saturating_add(w.new_tokens))).max(1);
-    let n_ctx = align_up(asked, CTX_PAD);
-    let n_batch = n_ctx.min(DEFAULT_BATCH);
-    let n_ubatch = n_batch.min(w.llama_cpp.n_ubatch.unwrap_or(DEFAULT_UBATCH).max(1));
+    let n_seq = o.n_seq_max.unwrap_or(ollama.map_or(w.batch, |d| d.num_parallel)).max(1);
+    // Ollama's num_ctx is per sequence; its runner gets num_ctx × num_parallel.
+    let asked = match ollama {
+        Some(d) => w.kv_prealloc.unwrap_or_else(|| d.num_ctx_for(None)).saturating_mul(n_seq),
+        None => w.kv_prealloc.unwrap_or_else(|| w.batch.saturating_mul(w.prompt.saturating_add(w.new_tokens))),
+    }
+    .max(1);
+    let pad = if flash || b.ctx_pad_256 { CTX_PAD } else { 32 };
+    let n_ctx = align_up(asked, pad);
+    let n_batch = n_ctx.min(o.n_batch.unwrap_or(b.default_batch).max(1));
+    let t = if b.has_ubatch { n_batch.min(o.n_ubatch.unwrap_or(DEFAULT_UBATCH).max(1)) } else { n_batch };
     let honor_swa = spec.quirks.llamacpp_iswa;
-    let (mut kv_gpu, mut kv_cpu, mut swa_layers) = (0u64, 0u64, 0u64);
-    let row = |elements: u64| -> Result<u64> {
-        if elements % kv_type.block != 0 {
+    let mut swa_layers = 0u64;
+    let row = |ty: &GgmlType, elements: u64, flag: &str| -> Result<u64> {
+        if elements % ty.block != 0 {
             return Err(Error::workload(
-                "--kv-dtype",
+                flag,
                 format!(
                     "{} needs K/V rows that are multiples of {} elements; this model's are {elements}",
-                    kv_type.name, kv_type.block
+                    ty.name, ty.block
                 ),
             ));
         }
-        Ok(elements / kv_type.block * kv_type.bytes)
+        Ok(elements / ty.block * ty.bytes)
     };
     for (i, layer) in spec.layers.iter().enumerate() {
         let a = &layer.attention;
@@ -269,113 +646,357 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         let cells = match (a.window, honor_swa) {
             (Some(win), true) => {
                 swa_layers += 1;
-                n_ctx.min(align_up(win.saturating_mul(w.batch).saturating_add(n_ubatch), CTX_PAD))
+                n_ctx.min(align_up(win.saturating_mul(n_seq).saturating_add(t), CTX_PAD))
             }
             _ => n_ctx,
         };
-        let bytes = row(k)?.saturating_add(row(v)?).saturating_mul(cells);
-        if on_gpu(i as u64) {
-            kv_gpu = kv_gpu.saturating_add(bytes);
-        } else {
-            kv_cpu = kv_cpu.saturating_add(bytes);
+        let bytes =
+            row(k_type, k, "--cache-type-k")?.saturating_add(row(v_type, v, "--cache-type-v")?).saturating_mul(cells);
+        put(&mut bufs, layer_dev.get(i).copied().unwrap_or(Dev::Cpu), &|x| x.kv = x.kv.saturating_add(bytes));
+    }
+
+    // ---- compute buffers ------------------------------------------------------------------
+    let n_kv_swa = (swa_layers > 0).then(|| {
+        let win = spec.layers.iter().filter_map(|l| l.attention.window).max().unwrap_or(0);
+        n_ctx.min(align_up(win.saturating_mul(n_seq).saturating_add(t), CTX_PAD))
+    });
+    let g = Graph { t, n_kv: n_ctx, n_kv_swa, h: spec.hidden_size, flash, b };
+    let reserve_all_outputs = !b.outputs_max;
+    let out_rows = if reserve_all_outputs { t } else { t.min(n_seq) };
+    let logits = prod(&[spec.vocab_size, out_rows, 4]);
+    let phases: Vec<Phases> = (0..spec.layers.len()).map(|i| g.phases(spec, i)).collect();
+    let pipeline = gpus > 1 && mode == SplitMode::Layer && ngl > n_layer;
+    let copies = if pipeline { SCHED_COPIES } else { 1 };
+    let mut compute_notes = Vec::new();
+    for d in (0..gpus).map(Dev::Gpu).chain(std::iter::once(Dev::Cpu)) {
+        let mine: Vec<&Phases> = phases.iter().zip(&layer_dev).filter(|(_, ld)| **ld == d).map(|(p, _)| p).collect();
+        let has_output = output_dev == d;
+        let peak_block = mine.iter().map(|p| p.attention.max(p.ffn)).max().unwrap_or(0);
+        let body = peak_block.max(if has_output { logits } else { 0 });
+        let runs_graph = !mine.is_empty() || has_output;
+        let bytes = match d {
+            Dev::Gpu(_) if runs_graph => {
+                g.mask().saturating_mul(copies).saturating_add(g.residual()).saturating_add(body)
+            }
+            Dev::Gpu(_) => 0,
+            Dev::Cpu => {
+                // token embeddings looked up on the host, the f32 mask input where the build
+                // allocates inputs there, and the graph of the CPU layers / output.
+                prod(&[g.h, t, 4])
+                    .saturating_add(if b.host_inputs { g.mask_input() } else { 0 })
+                    .saturating_add(if runs_graph { g.residual().saturating_add(body) } else { 0 })
+            }
+        };
+        if bytes > 0 || d == Dev::Cpu {
+            put(&mut bufs, d, &|x| x.compute = x.compute.saturating_add(bytes));
+        }
+        if let (Dev::Gpu(_), true) = (d, runs_graph) {
+            let worst = mine.iter().max_by_key(|p| p.attention.max(p.ffn));
+            compute_notes.push(format!(
+                "{}: mask {} + residual 2·h·t·4 {} + max(attention {}, FFN {}{}){}",
+                d.name(),
+                thousands(g.mask()),
+                thousands(g.residual()),
+                thousands(worst.map_or(0, |p| p.attention)),
+                thousands(worst.map_or(0, |p| p.ffn)),
+                if has_output { format!(", logits V·{out_rows}·4 = {}", thousands(logits)) } else { String::new() },
+                if copies > 1 { format!(" (mask × {copies} pipeline copies)") } else { String::new() },
+            ));
         }
     }
-    let first = spec.first_attention();
-    let kv_w = first.map_or(0, |a| a.kv_width());
-    components.push(Component::new(
-        "kv_cache",
-        kv_gpu,
-        format!(
-            "{gpu_layers} GPU layers × (K + V rows of {} elements in {}: {} B per {} elements) × n_ctx {} (asked {}, padded to 256){}",
-            kv_w,
-            kv_type.name,
-            kv_type.bytes,
-            kv_type.block,
-            thousands(n_ctx),
-            thousands(asked),
-            if swa_layers > 0 {
-                format!("; {swa_layers} sliding-window layers keep min(n_ctx, pad(window·n_seq + n_ubatch, 256)) cells")
-            } else {
-                String::new()
-            }
-        ),
-        SRC_KV,
-    ));
-    if kv_cpu > 0 {
-        host.push(("KV cache of the CPU layers".into(), kv_cpu));
-    }
-
-    // ---- compute buffer -------------------------------------------------------------------
-    let t = n_ubatch;
-    let h = spec.hidden_size;
-    let heads = first.map_or(0, |a| a.heads);
-    let q_w = first.map_or(0, super::super::model::Attention::q_width);
-    let ff = spec
-        .layers
-        .iter()
-        .map(|l| {
-            let routed =
-                if l.mlp.is_moe() { l.mlp.top_k.saturating_mul(l.mlp.intermediate) } else { l.mlp.intermediate };
-            routed.saturating_add(l.mlp.shared_intermediate)
-        })
-        .max()
-        .unwrap_or(0);
-    let scores = if flash { 0 } else { prod(&[heads, n_ctx, t, 4]) };
-    let attn = scores.saturating_add(prod(&[2 * q_w + kv_w, t, 4]));
-    let ffn = prod(&[3, ff, t, 4]);
-    let logits = prod(&[spec.vocab_size, t, 4]);
-    let resid = prod(&[4, h, t, 4]);
-    let gpu_compute = attn.max(ffn).max(if output_on_gpu { logits } else { 0 }).saturating_add(resid);
-    components.push(Component::new(
-        "compute_buffer",
-        gpu_compute,
-        format!(
-            "max(attention {}, FFN 3·n_ff·t·4 = {}, logits V·t·4 = {}) + residual stream 4·h·t·4 = {}, with t = n_ubatch {t}{} (approximate graph-allocator peak)",
-            if flash {
-                format!("without scores (flash attention) = (2·q + kv)·t·4 = {}", thousands(attn))
-            } else {
-                format!("scores heads·n_ctx·t·4 = {heads}·{}·{t}·4 + q/k/v/out = {}", thousands(n_ctx), thousands(attn))
-            },
-            thousands(ffn),
-            thousands(if output_on_gpu { logits } else { 0 }),
-            thousands(resid),
-            if flash { ", flash attention" } else { ", no flash attention" }
-        ),
-        SRC_COMPUTE,
-    ));
-    let cpu_layers = n_layer - gpu_layers;
-    let mut host_compute = prod(&[h, t, 4]);
-    if cpu_layers > 0 {
-        host_compute = host_compute.saturating_add(attn.max(ffn).saturating_add(resid));
-    }
-    if !output_on_gpu {
-        host_compute = host_compute.saturating_add(logits);
-    }
-    host.push(("host compute buffer (input embeddings, CPU layers)".into(), host_compute));
-    host.push((
-        "output buffer (logits of one position per sequence, f32)".into(),
-        prod(&[spec.vocab_size, w.batch, 4]),
-    ));
-    components.push(cuda_context());
-
-    let host_bytes = host.iter().fold(0u64, |a, (_, b)| a.saturating_add(*b));
-    notes.push(format!(
-        "host memory (CPU RAM): {} B = {}",
-        thousands(host_bytes),
-        host.iter().map(|(n, b)| format!("{n} {}", thousands(*b))).collect::<Vec<_>>().join(" + ")
-    ));
+    let graph = GraphSummary {
+        pad,
+        t,
+        n_ctx,
+        asked,
+        swa_layers,
+        flash,
+        out_rows,
+        k: k_type.name.clone(),
+        v: v_type.name.clone(),
+        compute: compute_notes,
+        n_seq,
+        vocab: spec.vocab_size,
+    };
     if cpu_layers > 0 {
         notes.push(format!(
-            "{cpu_layers} blocks run on the CPU (-ngl {ngl} of {}): slower, but their weights and KV cache use host memory",
-            n_layer + 1
+            "{cpu_layers} blocks run on the CPU: slower, but their weights and KV cache use host memory"
         ));
     }
-    notes.push(
-        "llama.cpp allocates every buffer when the context is created: the peak does not depend on the phase".into(),
+    if moved_experts > 0 {
+        notes.push(format!(
+            "{} B of expert weights kept in host memory (--n-cpu-moe / -ot); with op offload (default) prompt batches copy them to the GPU per micro-batch (not counted)",
+            thousands(moved_experts)
+        ));
+    }
+    notes.push(format!(
+        "llama.cpp build {} behaviours: -ngl {}; {}; FFN {}; logits of the reserved graph {}",
+        b.build,
+        if b.ngl_counts_output {
+            "counts the output layer"
+        } else {
+            "counts repeating blocks, output layer only above n_layer"
+        },
+        if b.has_ubatch { "micro-batch -ub" } else { "no micro-batch (the graph has n_batch tokens)" },
+        if b.glu_op { "GLU op (gate, up, product live)" } else { "activation and product in place" },
+        if b.outputs_max {
+            "min(n_ubatch, n_outputs_max = n_seq_max) rows (llama-server)"
+        } else {
+            "one row per micro-batch token"
+        },
+    ));
+    let printed = ollama.map(|d| {
+        let per_seq = asked / n_seq;
+        super::ollama::printed_estimate(
+            spec,
+            &super::ollama::OllamaInputs {
+                layers: &place.layers,
+                gate_exps: place.experts.first().copied().unwrap_or(0) / 3,
+                output: place.output,
+                context: asked,
+                batch: per_seq.min(d.num_batch),
+                cache_type: &k_type.name.to_ascii_lowercase(),
+                minimum_memory: d.minimum_memory,
+            },
+        )
+    });
+    if let Some(p) = &printed {
+        notes.push(p.describe());
+    }
+    let mut out =
+        assemble(bufs, gpus, place.input, &place.how, ngl, n_layer, gpu_layers, output_dev, Some(graph), notes, "");
+    out.ollama = printed;
+    Ok(out)
+}
+
+/// What the compute formulas used, for the components' formulas.
+struct GraphSummary {
+    pad: u64,
+    t: u64,
+    n_ctx: u64,
+    asked: u64,
+    swa_layers: u64,
+    flash: bool,
+    out_rows: u64,
+    k: String,
+    v: String,
+    compute: Vec<String>,
+    n_seq: u64,
+    vocab: u64,
+}
+
+/// Components (the busiest GPU's, then host memory) and the per-device table.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    bufs: std::collections::BTreeMap<Dev, Bufs>,
+    gpus: usize,
+    input: u64,
+    how: &str,
+    ngl: u64,
+    n_layer: u64,
+    gpu_layers: u64,
+    output_dev: Dev,
+    graph: Option<GraphSummary>,
+    mut notes: Vec<String>,
+    phase: &str,
+) -> Breakdown {
+    let ctx = cuda_context();
+    let host_out = graph.as_ref().map_or(0, |g| prod(&[g.vocab, g.n_seq, 4]));
+    let mut devices = Vec::new();
+    for d in (0..gpus).map(Dev::Gpu).chain(std::iter::once(Dev::Cpu)) {
+        let x = bufs.get(&d).copied().unwrap_or_default();
+        let other = match d {
+            Dev::Gpu(_) => ctx.bytes,
+            Dev::Cpu => host_out,
+        }
+        .saturating_add(x.mmproj);
+        devices.push(DeviceBuffers {
+            device: d.name(),
+            model_bytes: x.model,
+            kv_bytes: x.kv,
+            compute_bytes: x.compute,
+            other_bytes: other,
+            total_bytes: x.model.saturating_add(x.kv).saturating_add(x.compute).saturating_add(other),
+        });
+    }
+    let busiest = devices[..gpus]
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, d)| (d.total_bytes, std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    let gb = &devices[busiest];
+    let dn = gb.device.clone();
+    let where_out = if output_dev == Dev::Cpu {
+        "output layer on the CPU".to_string()
+    } else {
+        format!("output layer on {}", output_dev.name())
+    };
+    let mut components = vec![Component::new(
+        "weights",
+        gb.model_bytes,
+        format!(
+            "-ngl {ngl}: {gpu_layers} of {n_layer} blocks on {} GPU(s), {where_out}, token_embd ({} B) on the CPU; {how}",
+            gpus,
+            thousands(input)
+        ),
+        SRC_LOAD,
+    )
+    .on(&dn)];
+    let host = &devices[gpus];
+    if let Some(g) = &graph {
+        components.push(
+            Component::new(
+                "kv_cache",
+                gb.kv_bytes,
+                format!(
+                    "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}",
+                    g.k,
+                    g.v,
+                    thousands(g.n_ctx),
+                    thousands(g.asked),
+                    g.pad,
+                    if g.swa_layers > 0 {
+                        format!(
+                            "; {} sliding-window layers keep min(n_ctx, pad(window·n_seq + n_ubatch, 256)) cells",
+                            g.swa_layers
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+                SRC_KV,
+            )
+            .on(&dn),
+        );
+        components.push(
+            Component::new(
+                "compute_buffer",
+                gb.compute_bytes,
+                format!(
+                    "t = n_ubatch {} tokens, {} n_kv cells, logits rows {}, {}; {} (graph-allocator peak: the largest set of live tensors)",
+                    g.t,
+                    thousands(g.n_ctx),
+                    g.out_rows,
+                    if g.flash { "flash attention (no scores)".to_string() } else { "no flash attention (scores heads·n_kv·t·4)".to_string() },
+                    g.compute.iter().find(|c| c.starts_with(&dn)).map_or("no layers here", String::as_str)
+                ),
+                SRC_COMPUTE,
+            )
+            .on(&dn),
+        );
+    }
+    let mm_gpu = bufs.get(&Dev::Gpu(busiest)).map_or(0, |x| x.mmproj);
+    if mm_gpu > 0 {
+        components.push(
+            Component::new(
+                "mmproj_weights",
+                mm_gpu,
+                "the --mmproj file's tensors (clip model buffer)",
+                "llama.cpp tools/mtmd/clip.cpp (clip_model_loader: weights on the GPU backend)",
+            )
+            .on(&dn),
+        );
+    }
+    components.push(ctx);
+    let mm_host = bufs.get(&Dev::Cpu).map_or(0, |x| x.mmproj);
+    if mm_host > 0 {
+        components.push(
+            Component::new(
+                "host_mmproj_weights",
+                mm_host,
+                "the --mmproj file's tensors in host memory",
+                "llama.cpp tools/mtmd/clip.cpp",
+            )
+            .at(Level::Host)
+            .on("CPU"),
+        );
+    }
+    components.push(
+        Component::new(
+            "host_weights",
+            host.model_bytes,
+            "token_embd, the CPU blocks and any tensors -ot / --n-cpu-moe keep on the host (mmapped: CPU_Mapped)",
+            SRC_LOAD,
+        )
+        .at(Level::Host)
+        .on("CPU"),
     );
-    let mut b = Breakdown::from_components(components, "context creation (all buffers reserved)", notes);
-    b.host_bytes = host_bytes;
-    Ok(b)
+    if graph.is_some() {
+        if host.kv_bytes > 0 {
+            components.push(
+                Component::new("host_kv_cache", host.kv_bytes, "KV cache of the CPU blocks", SRC_KV)
+                    .at(Level::Host)
+                    .on("CPU"),
+            );
+        }
+        components.push(
+            Component::new(
+                "host_compute_buffer",
+                host.compute_bytes,
+                "token embeddings h·t·4 + the f32 mask input (builds that allocate inputs on the host) + the CPU blocks' and CPU output layer's graph",
+                SRC_COMPUTE,
+            )
+            .at(Level::Host)
+            .on("CUDA_Host"),
+        );
+        components.push(
+            Component::new(
+                "output_buffer",
+                host_out,
+                "logits of one position per sequence, f32 (V·n_seq·4)",
+                "llama.cpp src/llama-context.cpp output_reserve",
+            )
+            .at(Level::Host)
+            .on("CUDA_Host"),
+        );
+    }
+    if gpus > 1 {
+        notes.push(format!(
+            "per device: {}",
+            devices
+                .iter()
+                .map(|d| format!(
+                    "{} model {} + KV {} + compute {} + other {} = {}",
+                    d.device,
+                    thousands(d.model_bytes),
+                    thousands(d.kv_bytes),
+                    thousands(d.compute_bytes),
+                    thousands(d.other_bytes),
+                    thousands(d.total_bytes)
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if graph.is_some() {
+        notes.push(
+            "llama.cpp allocates every buffer when the context is created: the peak does not depend on the phase"
+                .into(),
+        );
+    }
+    let mut b = Breakdown::from_components(
+        components,
+        if phase.is_empty() { "context creation (all buffers reserved)" } else { phase },
+        notes,
+    );
+    b.devices = devices;
+    b
+}
+
+/// The figure a llama.cpp log line prints, from an estimate: `metric` is
+/// `llamacpp_model_buffer`, `llamacpp_kv_buffer` or `llamacpp_compute_buffer`, `device` as the
+/// line names it (`CUDA0`, `CUDA1`, `CPU`, `CPU_Mapped`, `CUDA_Host`). Host buffers read the
+/// host row (`CUDA_Host` compute excludes the output buffer, which has a line of its own).
+#[must_use]
+pub fn log_figure(b: &Breakdown, metric: &str, device: &str) -> Option<u64> {
+    let host = matches!(device, "CPU" | "CPU_Mapped" | "CUDA_Host" | "Metal_Mapped");
+    let row = b.devices.iter().find(|d| if host { d.device == "CPU" } else { d.device == device })?;
+    match metric {
+        "llamacpp_model_buffer" => Some(row.model_bytes),
+        "llamacpp_kv_buffer" => Some(row.kv_bytes),
+        "llamacpp_compute_buffer" => Some(row.compute_bytes),
+        _ => None,
+    }
 }
 
 fn cuda_context() -> Component {
@@ -437,6 +1058,15 @@ mod tests {
             ..w()
         };
         assert_eq!(estimate_llamacpp(&llama7b(), &none).unwrap().component("weights"), 0);
+    }
+
+    #[test]
+    fn log_figures_by_device() {
+        let b = estimate_llamacpp(&llama7b(), &w()).unwrap();
+        assert_eq!(log_figure(&b, "llamacpp_kv_buffer", "CUDA0"), Some(b.component("kv_cache")));
+        assert_eq!(log_figure(&b, "llamacpp_model_buffer", "CPU_Mapped"), Some(b.component("host_weights")));
+        assert_eq!(log_figure(&b, "llamacpp_compute_buffer", "CUDA_Host"), Some(b.component("host_compute_buffer")));
+        assert_eq!(log_figure(&b, "llamacpp_kv_buffer", "CUDA1"), None);
     }
 
     #[test]

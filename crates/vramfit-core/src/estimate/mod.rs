@@ -6,6 +6,7 @@ pub mod defaults;
 pub mod inference;
 pub mod kv_cache;
 pub mod llamacpp;
+pub mod ollama;
 pub mod overhead;
 pub mod parallel;
 pub mod profile;
@@ -16,7 +17,7 @@ pub mod training;
 pub mod weights;
 pub mod workload;
 
-pub use breakdown::{Breakdown, Component, Level, Levels};
+pub use breakdown::{Breakdown, Component, DeviceBuffers, Level, Levels};
 pub use profile::RuntimeProfile;
 pub use runtime::{Runtime, RuntimeVersion};
 pub use workload::{AttnImpl, LlamaCppOptions, Task, Workload};

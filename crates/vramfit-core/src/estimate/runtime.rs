@@ -23,6 +23,8 @@ pub enum Runtime {
     LlamaCpp,
     /// Meta's reference LLaMA code (`Llama.build` / `generate`).
     MetaReference,
+    /// Ollama: llama.cpp's buffers behind Ollama's own defaults and its own estimate.
+    Ollama,
 }
 
 impl Runtime {
@@ -49,6 +51,7 @@ impl Runtime {
             Runtime::Sglang => "sglang",
             Runtime::LlamaCpp => "llama.cpp",
             Runtime::MetaReference => "meta-reference",
+            Runtime::Ollama => "ollama",
         }
     }
 }
@@ -82,7 +85,8 @@ impl RuntimeVersion {
     /// # Errors
     /// Not a version.
     pub fn parse(s: &str) -> Result<Self> {
-        let t = s.trim().trim_start_matches('v');
+        // `b4000` is a llama.cpp build number (major 4000).
+        let t = s.trim().trim_start_matches('v').trim_start_matches('b');
         let mut it = t.split('.');
         let major = it.next().and_then(|m| m.parse().ok());
         // A bare major (`2`, the reference code's release) is `2.0`.

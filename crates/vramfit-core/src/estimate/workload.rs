@@ -158,14 +158,47 @@ pub struct Workload {
 /// Settings only llama.cpp has, with its own flag names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LlamaCppOptions {
-    /// `-ngl` / `--n-gpu-layers`: blocks offloaded to the GPU (the output layer counts as
-    /// one more); `None` = everything.
+    /// `-ngl` / `--n-gpu-layers`: layers offloaded to the GPU (whether the output layer
+    /// counts as one depends on the build); `None` = everything.
     pub n_gpu_layers: Option<u64>,
-    /// `--cache-type-k` / `--cache-type-v`: the KV cache's GGML type (`F16`, `Q8_0`, `Q4_0`...);
-    /// `None` = F16.
+    /// `--cache-type-k` (and `--cache-type-v` unless given apart): the K cache's GGML type
+    /// (`F16`, `Q8_0`, `Q4_0`...); `None` = F16.
     pub cache_type: Option<String>,
+    /// `--cache-type-v`: the V cache's GGML type; `None` = the K cache's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_type_v: Option<String>,
     /// `-ub` / `--ubatch-size`: tokens per compute micro-batch; `None` = 512.
     pub n_ubatch: Option<u64>,
+    /// `-b` / `--batch-size`: logical batch; `None` = the build's default (2048, 512 before
+    /// the micro-batch existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_batch: Option<u64>,
+    /// `-np` / `--parallel`: sequences (n_seq_max); `None` = `--batch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_seq_max: Option<u64>,
+    /// `--n-cpu-moe N`: the routed experts of the first N blocks stay in host memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_cpu_moe: Option<u64>,
+    /// `-ot` / `--override-tensor PATTERN=DEVICE` (`exps=CPU`, `blk\.[0-9]\.ffn_.*=CUDA1`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub override_tensor: Vec<String>,
+    /// `-sm` / `--split-mode layer|row|none`; `None` = layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_mode: Option<String>,
+    /// `-ts` / `--tensor-split A,B,...`: each GPU's share, in millionths of their sum; empty =
+    /// equal shares.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tensor_split: Vec<u64>,
+    /// `-mg` / `--main-gpu`: the GPU holding everything with `--split-mode none|row`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub main_gpu: Option<u64>,
+    /// `-fa` / `--flash-attn` as given (`None`: the build's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flash_attn: Option<bool>,
+    /// `--mmproj FILE`: bytes of the multimodal projector's tensors (read from its GGUF
+    /// header by the caller), loaded on the main GPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mmproj_bytes: Option<u64>,
 }
 
 impl Default for Workload {

@@ -5,6 +5,7 @@
 //! so a plan's bytes are exactly what `vramfit estimate` says for its flags.
 
 mod capability;
+pub mod gguf_files;
 mod headroom;
 mod lever;
 mod limits;

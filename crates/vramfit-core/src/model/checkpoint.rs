@@ -73,6 +73,10 @@ pub struct CheckpointInfo {
     pub by_group: Vec<GroupBytes>,
     /// Bytes of the tensors of each decoder block (`blk.N` / `layers.N`), by block index.
     pub layer_bytes: Vec<u64>,
+    /// Of `layer_bytes`, the routed experts' tensors (`blk.N.ffn_*_exps`, `experts.N`), by
+    /// block index (empty for dense models): what `--n-cpu-moe` / `-ot exps=CPU` keep on the host.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layer_expert_bytes: Vec<u64>,
     /// Bytes of the token embedding tables (`token_embd`, `embed_tokens`, `wte`).
     pub input_bytes: u64,
     /// Bytes of the output head and final norm (`output.weight`, `lm_head`, `output_norm`).
@@ -106,6 +110,7 @@ impl CheckpointInfo {
         let mut by_dtype: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
         let mut by_group: BTreeMap<ParamGroup, (u64, u64)> = BTreeMap::new();
         let mut layer_bytes: Vec<u64> = Vec::new();
+        let mut layer_expert_bytes: Vec<u64> = Vec::new();
         let (mut tensors, mut elements, mut bytes, mut largest) = (0u64, 0u64, 0u64, 0u64);
         let (mut input_bytes, mut output_bytes, mut has_output_head) = (0u64, 0u64, false);
         for it in items {
@@ -128,6 +133,12 @@ impl CheckpointInfo {
                     layer_bytes.resize(i + 1, 0);
                 }
                 layer_bytes[i] = layer_bytes[i].saturating_add(it.bytes);
+                if group == ParamGroup::Experts {
+                    if layer_expert_bytes.len() <= i {
+                        layer_expert_bytes.resize(i + 1, 0);
+                    }
+                    layer_expert_bytes[i] = layer_expert_bytes[i].saturating_add(it.bytes);
+                }
             } else if group == ParamGroup::Embeddings {
                 input_bytes = input_bytes.saturating_add(it.bytes);
             } else {
@@ -154,6 +165,7 @@ impl CheckpointInfo {
                 .map(|(group, (tensors, bytes))| GroupBytes { group, tensors, bytes })
                 .collect(),
             layer_bytes,
+            layer_expert_bytes,
             input_bytes,
             output_bytes,
             has_output_head,

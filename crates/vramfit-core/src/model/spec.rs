@@ -453,6 +453,9 @@ pub struct FamilyQuirks {
     pub hf_falcon_attention: bool,
     /// llama.cpp sizes sliding-window layers' cache to the window (its iSWA cache; Gemma 2/3).
     pub llamacpp_iswa: bool,
+    /// The GGUF architecture is `llama` (convert_hf_to_gguf.py writes Llama, Mistral and
+    /// Mixtral as `llama`), which Ollama's `GraphSize` has a formula for.
+    pub gguf_arch_llama: bool,
 }
 
 /// How transformers' eager attention computes its softmax, which decides what the score

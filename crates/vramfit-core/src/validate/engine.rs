@@ -6,7 +6,7 @@ use super::case::Case;
 use crate::dtype::DType;
 use crate::estimate::parallel::Parallel;
 use crate::estimate::serving::{Device, EngineVersion, Fraction, ServingOptions};
-use crate::estimate::{Runtime, Task, Workload};
+use crate::estimate::{Runtime, RuntimeVersion, Task, Workload};
 use crate::quant::QuantConfig;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,9 @@ pub struct CaseEngine {
     /// llama.cpp: micro-batch.
     #[serde(default)]
     pub n_ubatch: Option<u64>,
+    /// llama.cpp: logical batch.
+    #[serde(default)]
+    pub n_batch: Option<u64>,
     /// llama.cpp: flash attention.
     #[serde(default)]
     pub flash_attn: Option<bool>,
@@ -183,45 +186,49 @@ pub(super) fn serving_workload(case: &Case) -> std::result::Result<Workload, Str
 /// A llama.cpp / Ollama case as a llama.cpp workload: the GGUF file type as the weights'
 /// scheme, `n_ctx` as the preallocated cache, `-ngl` and the cache types as given.
 fn llamacpp_workload(case: &Case, e: &CaseEngine) -> std::result::Result<Workload, String> {
-    if case.measured.metric.starts_with("ollama_") {
-        return Err("Ollama's own predicted figures are not modelled".into());
-    }
-    let on_gpu =
-        |d: &str| d.strip_prefix("CUDA").is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
-    if case.measured.device.as_deref().is_some_and(|d| !on_gpu(d)) {
-        return Err(format!(
-            "host-side buffer {}: the llama.cpp estimate reports GPU buffers only",
-            case.measured.device.as_deref().unwrap_or("?")
-        ));
-    }
+    use crate::estimate::profile::{llamacpp as build, ollama};
     let quant = match e.file_type.as_deref() {
         Some(ft) => Some(QuantConfig::parse(&ft.to_ascii_lowercase(), None).map_err(|e| format!("file type: {e}"))?),
         None => None,
     };
     let n_ctx = e.n_ctx.ok_or("n_ctx not printed")?;
-    let cache_type = match (e.type_k.as_deref(), e.type_v.as_deref()) {
-        (Some(k), Some(v)) if !k.eq_ignore_ascii_case(v) => {
-            return Err("different K and V cache types are not modelled".into())
-        }
-        (Some(k), _) => Some(k.to_ascii_uppercase()),
-        _ => None,
+    let n_seq = e.n_seq_max.unwrap_or(1).max(1);
+    let told = e.version.as_deref().into_iter().chain(e.version_inferred.as_deref()).collect::<Vec<_>>().join(" ");
+    // An Ollama runner is llama.cpp at the build its release vendors; its own printed
+    // estimate is Ollama's (num_ctx per sequence).
+    let ollama_version = (case.runtime == "ollama").then(|| {
+        let t = told.to_ascii_lowercase();
+        let at = t.find("0.").unwrap_or(t.len());
+        let v: String = t[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        RuntimeVersion::parse(v.trim_end_matches('.')).ok()
+    });
+    let (runtime, runtime_version, kv_prealloc) = match ollama_version {
+        Some(v) if case.measured.metric.starts_with("ollama_") => (Runtime::Ollama, v, n_ctx / n_seq),
+        Some(v) => (Runtime::LlamaCpp, v.map(|v| RuntimeVersion::new(ollama::llama_cpp_build(v), 0)), n_ctx),
+        None => (Runtime::LlamaCpp, build::build_from_text(&told).map(|b| RuntimeVersion::new(b, 0)), n_ctx),
     };
+    let upper = |t: Option<&str>| t.map(str::to_ascii_uppercase);
     let ngl = e.n_gpu_layers.map(|n| u64::try_from(n).unwrap_or(u64::MAX));
     Ok(Workload {
         task: Task::Generate,
-        batch: e.n_seq_max.unwrap_or(1).max(1),
+        batch: n_seq,
         prompt: n_ctx.max(1),
         new_tokens: 0,
         dtype: None,
         quant,
-        runtime: Runtime::LlamaCpp,
-        kv_prealloc: Some(n_ctx),
-        attn: if e.flash_attn == Some(false) {
-            crate::estimate::AttnImpl::Eager
-        } else {
-            crate::estimate::AttnImpl::Flash
+        runtime,
+        runtime_version,
+        kv_prealloc: Some(kv_prealloc.max(1)),
+        llama_cpp: crate::estimate::LlamaCppOptions {
+            n_gpu_layers: ngl,
+            cache_type: upper(e.type_k.as_deref()),
+            cache_type_v: upper(e.type_v.as_deref()),
+            n_ubatch: e.n_ubatch,
+            n_batch: e.n_batch,
+            n_seq_max: Some(n_seq),
+            flash_attn: e.flash_attn,
+            ..crate::estimate::LlamaCppOptions::default()
         },
-        llama_cpp: crate::estimate::LlamaCppOptions { n_gpu_layers: ngl, cache_type, n_ubatch: e.n_ubatch },
         ..Workload::default()
     })
 }

@@ -61,15 +61,16 @@ enum Quantity {
 fn serving_figure(case: &Case, b: &Breakdown) -> std::result::Result<Quantity, String> {
     let metric = case.measured.metric.as_str();
     if metric.starts_with("llamacpp_") {
-        let name = match metric {
-            "llamacpp_model_buffer" => "weights",
-            "llamacpp_kv_buffer" => "kv_cache",
-            "llamacpp_compute_buffer" => "compute_buffer",
-            other => return Err(format!("metric {other} is not modelled")),
-        };
-        let bytes: u64 =
-            b.components.iter().filter(|c| c.name == name && c.level != Level::Host).map(|c| c.bytes).sum();
-        return Ok(Quantity::Bytes(bytes));
+        // The buffer line of the device the case names (a GPU, or the host's CPU /
+        // CPU_Mapped / CUDA_Host buffers).
+        let device = case.measured.device.as_deref().unwrap_or("CUDA0");
+        return crate::estimate::llamacpp::log_figure(b, metric, device)
+            .map(Quantity::Bytes)
+            .ok_or_else(|| format!("metric {metric} on {device} is not modelled"));
+    }
+    if metric.starts_with("ollama_") {
+        let o = b.ollama.as_ref().ok_or("the estimate has no Ollama report")?;
+        return o.log_figure(metric).map(Quantity::Bytes).ok_or_else(|| format!("metric {metric} is not modelled"));
     }
     let s = b.serving.as_ref().ok_or("the estimate has no serving report")?;
     // Byte figures are per GPU of the worker whose line is quoted: rank 0 unless noted.

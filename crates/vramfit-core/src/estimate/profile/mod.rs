@@ -6,8 +6,9 @@
 //! named behaviours; none of them asks which runtime it is.
 
 mod litgpt;
-mod llamacpp;
+pub mod llamacpp;
 mod meta_reference;
+pub mod ollama;
 mod sglang;
 mod torchtune;
 mod transformers;
@@ -71,6 +72,12 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         names: &["meta-reference", "meta", "llama-reference"],
         about: "Meta's reference LLaMA code (llama repository, Llama.build / generate)",
         profile: meta_reference::profile,
+    },
+    RuntimeRow {
+        runtime: Runtime::Ollama,
+        names: &["ollama"],
+        about: "Ollama (llama.cpp runner; its defaults and its own printed estimate)",
+        profile: ollama::profile,
     },
 ];
 
@@ -182,6 +189,10 @@ pub struct InferenceProfile {
     pub bnb4_load: Bnb4Load,
     /// How tensor parallelism splits the weights.
     pub tp_weights: TpWeights,
+    /// llama.cpp's buffer behaviours at the asked build (`None`: not llama.cpp).
+    pub llamacpp: Option<llamacpp::LlamaCppBehaviour>,
+    /// Ollama's defaults in front of llama.cpp (`None`: not Ollama).
+    pub ollama: Option<ollama::OllamaDefaults>,
 }
 
 /// The loss code a runtime trains with (its logits and cross-entropy temporaries).
@@ -312,6 +323,8 @@ pub(crate) const TORCH_INFERENCE: InferenceProfile = InferenceProfile {
     kv_in_weight_dtype_under_autocast: false,
     bnb4_load: Bnb4Load::OnDevice,
     tp_weights: TpWeights::All,
+    llamacpp: None,
+    ollama: None,
 };
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             kv_in_weight_dtype_under_autocast: false,
             bnb4_load: Bnb4Load::OnDevice,
             tp_weights: TpWeights::All,
+            llamacpp: None,
+            ollama: None,
         },
         training: Some(TrainingProfile {
             // The Trainer without --bf16/--fp16 trains the model as loaded (fp32 under 4.x,
