@@ -63,6 +63,17 @@ class Workload(TypedDict, total=False):
     quantization: Optional[str]
     cpu_offload_gb: Optional[float]
     kv_cache_memory: Optional[str]
+    # llama.cpp / Ollama
+    batch_size: Optional[int]
+    cache_type_k: Optional[str]
+    cache_type_v: Optional[str]
+    parallel: Optional[int]
+    n_cpu_moe: Optional[int]
+    override_tensor: Sequence[str]
+    split_mode: Optional[str]
+    tensor_split: Optional[str]
+    main_gpu: Optional[int]
+    flash_attn: Optional[str]
     # aliases: --ctx-size, --max-seq-len, --n-gpu-layers, and the long name of `new`
     ctx_size: Optional[int]
     max_seq_len: Optional[int]

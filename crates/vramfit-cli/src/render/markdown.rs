@@ -110,8 +110,8 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
             r.task,
             r.runtime,
             r.metric,
-            figure(r.estimate_bytes, r.estimate_tokens, r.estimate_value),
-            figure(Some(r.measured_bytes), r.measured_tokens, r.measured_value),
+            figure(&r.metric, r.estimate_bytes, r.estimate_tokens, r.estimate_value),
+            figure(&r.metric, Some(r.measured_bytes), r.measured_tokens, r.measured_value),
             r.error.unwrap_or(0.0) * 100.0,
             r.peak_phase.as_deref().unwrap_or("")
         )?;
@@ -128,9 +128,12 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
 }
 
 /// A case's figure in its own unit: GB, tokens or a ratio (serving cases).
-fn figure(bytes: Option<u64>, tokens: Option<u64>, value: Option<f64>) -> String {
+/// A case's figure as its metric counts it: tokens, a concurrency ratio (`2.05x`), a speed
+/// (tokens/s or seconds, as the metric names), else GB.
+fn figure(metric: &str, bytes: Option<u64>, tokens: Option<u64>, value: Option<f64>) -> String {
     match (tokens, value) {
         (Some(t), _) => format!("{} tok", vramfit_core::estimate::breakdown::thousands(t)),
+        (None, Some(v)) if vramfit_core::validate::SPEED_METRICS.contains(&metric) => format!("{v:.2}"),
         (None, Some(v)) => format!("{v:.2}x"),
         (None, None) => bytes.map(gb).unwrap_or_default(),
     }
