@@ -381,7 +381,77 @@ fn grid() -> String {
             writeln!(out, "{model}#{j}\t{kind}\t{model}\t{}\t{line}\t{result}", gpu.as_deref().unwrap_or("-")).unwrap();
         }
     }
+    // Runtimes added after the grid was recorded: lines of their own, seeded by the runtime's
+    // name, with the settings that runtime reads (appended, so the lines above never move).
+    for runtime in LATER_RUNTIMES {
+        let mut r = Rng(SEED ^ fnv1a(runtime.as_bytes()));
+        for j in 0..60 {
+            let fit = j >= 48;
+            let model = r.pick(GRID_MODELS);
+            let gpu = Some(r.pick(GPUS).to_string());
+            let w = runtime_workload(runtime, &mut r);
+            let line = settings(&w);
+            let req = EstimateRequest {
+                model: model.into(),
+                config: None,
+                origin: None,
+                bytes_transferred: 0,
+                gpu: gpu.clone(),
+                ram: None,
+                workload: w,
+            };
+            let result = if fit {
+                outcome(req.fit(), |v| {
+                    format!("{} plans={}", v["as_asked"]["per_gpu_bytes"], v["plans"].as_array().map_or(0, Vec::len))
+                })
+            } else {
+                outcome(req.run(), |v| v["levels"]["device"].to_string())
+            };
+            let kind = if fit { "fit" } else { "estimate" };
+            writeln!(out, "{runtime}#{j}\t{kind}\t{model}\t{}\t{line}\t{result}", gpu.as_deref().unwrap_or("-"))
+                .unwrap();
+        }
+    }
     out
+}
+
+/// Runtimes added after the grid was recorded (each adds 60 lines at the end).
+const LATER_RUNTIMES: &[&str] = &["meta-reference", "vllm", "sglang", "ollama"];
+
+/// A workload for one of [`LATER_RUNTIMES`], drawing the settings that runtime reads.
+fn runtime_workload(runtime: &str, r: &mut Rng) -> WorkloadRequest {
+    let mut w = WorkloadRequest { runtime: some(runtime), ..WorkloadRequest::default() };
+    w.batch = r.pick(&[1, 1, 2, 8]);
+    match runtime {
+        "meta-reference" => {
+            w.task = r.pick(&["generate", "prefill"]).into();
+            w.prompt = r.pick(&[16, 128, 500]);
+            w.max_batch_size = r.pick(&[None, Some(1), Some(8)]);
+            w.kv_prealloc = r.pick(&[None, Some(2048)]);
+            w.runtime_version = r.pick(&[None, some("1"), some("2")]);
+        }
+        "vllm" | "sglang" => {
+            w.task = "serve".into();
+            w.max_model_len = r.pick(&[None, Some(2048), Some(8192), Some(32768)]);
+            w.gpu_memory_utilization = r.pick(&[None, Some(0.8), Some(0.95)]);
+            if runtime == "vllm" {
+                w.runtime_version = r.pick(&[None, some("0.6.4"), some("0.8.5"), some("0.19"), some("0.21")]);
+                w.enforce_eager = r.chance(20);
+            }
+            if r.chance(30) {
+                w.kv_cache_dtype = some("fp8");
+            }
+            if r.chance(25) {
+                w.gpus = Some(2);
+                w.tp = 2;
+            }
+        }
+        _ => {
+            w.quant = r.pick(&[some("q4_k_m"), some("q8_0")]);
+            w.prompt = r.pick(&[128, 512, 4096]);
+        }
+    }
+    w
 }
 
 /// Every catalog model is on the grid.
@@ -434,6 +504,10 @@ fn covers_the_workloads(g: &str) {
         "runtime=llama.cpp",
         "runtime=litgpt",
         "runtime=torchtune",
+        "runtime=meta-reference",
+        "runtime=vllm",
+        "runtime=sglang",
+        "runtime=ollama",
         "zero=3",
         "fsdp=full",
         "tp=4",
