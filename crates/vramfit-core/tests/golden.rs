@@ -322,63 +322,48 @@ fn outcome(result: vramfit_core::Result<Value>, headline: impl Fn(&Value) -> Str
     }
 }
 
+/// One grid line: `label`, the request kind, model, GPU, the settings that differ from the
+/// defaults, the headline and the digest of the whole JSON.
+fn line(label: &str, fit: bool, model: &str, gpu: Option<String>, w: WorkloadRequest) -> String {
+    let settings = settings(&w);
+    let req = EstimateRequest {
+        model: model.into(),
+        config: None,
+        origin: None,
+        bytes_transferred: 0,
+        gpu: gpu.clone(),
+        ram: None,
+        workload: w,
+    };
+    let result = if fit {
+        outcome(req.fit(), |v| {
+            let plans = v["plans"].as_array().map_or(0, Vec::len);
+            format!("{} plans={plans}", v["as_asked"]["per_gpu_bytes"])
+        })
+    } else {
+        outcome(req.run(), |v| v["levels"]["device"].to_string())
+    };
+    let kind = if fit { "fit" } else { "estimate" };
+    format!("{label}\t{kind}\t{model}\t{}\t{settings}\t{result}\n", gpu.as_deref().unwrap_or("-"))
+}
+
 fn grid() -> String {
-    let models = GRID_MODELS;
     let mut r = Rng(SEED);
     let mut out = String::new();
     for i in 0..ESTIMATES + FITS {
         let fit = i >= ESTIMATES;
-        let model = r.pick(models);
+        let model = r.pick(GRID_MODELS);
         let gpu = if fit || r.chance(70) { Some(r.pick(GPUS).to_string()) } else { None };
         let w = workload(&mut r);
-        let line = settings(&w);
-        let req = EstimateRequest {
-            model: model.into(),
-            config: None,
-            origin: None,
-            bytes_transferred: 0,
-            gpu: gpu.clone(),
-            ram: None,
-            workload: w,
-        };
-        let result = if fit {
-            outcome(req.fit(), |v| {
-                let plans = v["plans"].as_array().map_or(0, Vec::len);
-                format!("{} plans={plans}", v["as_asked"]["per_gpu_bytes"])
-            })
-        } else {
-            outcome(req.run(), |v| v["levels"]["device"].to_string())
-        };
-        let kind = if fit { "fit" } else { "estimate" };
-        let gpu = gpu.as_deref().unwrap_or("-");
-        writeln!(out, "{i}\t{kind}\t{model}\t{gpu}\t{line}\t{result}").unwrap();
+        out.push_str(&line(&i.to_string(), fit, model, gpu, w));
     }
     // Later models: the same generator, seeded by the model's name, 20 estimates and 10 fits.
     for model in LATER_MODELS {
         let mut r = Rng(SEED ^ fnv1a(model.as_bytes()));
         for j in 0..30 {
-            let fit = j >= 20;
             let gpu = Some(r.pick(GPUS).to_string());
             let w = workload(&mut r);
-            let line = settings(&w);
-            let req = EstimateRequest {
-                model: (*model).into(),
-                config: None,
-                origin: None,
-                bytes_transferred: 0,
-                gpu: gpu.clone(),
-                ram: None,
-                workload: w,
-            };
-            let result = if fit {
-                outcome(req.fit(), |v| {
-                    format!("{} plans={}", v["as_asked"]["per_gpu_bytes"], v["plans"].as_array().map_or(0, Vec::len))
-                })
-            } else {
-                outcome(req.run(), |v| v["levels"]["device"].to_string())
-            };
-            let kind = if fit { "fit" } else { "estimate" };
-            writeln!(out, "{model}#{j}\t{kind}\t{model}\t{}\t{line}\t{result}", gpu.as_deref().unwrap_or("-")).unwrap();
+            out.push_str(&line(&format!("{model}#{j}"), j >= 20, model, gpu, w));
         }
     }
     // Runtimes added after the grid was recorded: lines of their own, seeded by the runtime's
@@ -386,30 +371,10 @@ fn grid() -> String {
     for runtime in LATER_RUNTIMES {
         let mut r = Rng(SEED ^ fnv1a(runtime.as_bytes()));
         for j in 0..60 {
-            let fit = j >= 48;
             let model = r.pick(GRID_MODELS);
             let gpu = Some(r.pick(GPUS).to_string());
             let w = runtime_workload(runtime, &mut r);
-            let line = settings(&w);
-            let req = EstimateRequest {
-                model: model.into(),
-                config: None,
-                origin: None,
-                bytes_transferred: 0,
-                gpu: gpu.clone(),
-                ram: None,
-                workload: w,
-            };
-            let result = if fit {
-                outcome(req.fit(), |v| {
-                    format!("{} plans={}", v["as_asked"]["per_gpu_bytes"], v["plans"].as_array().map_or(0, Vec::len))
-                })
-            } else {
-                outcome(req.run(), |v| v["levels"]["device"].to_string())
-            };
-            let kind = if fit { "fit" } else { "estimate" };
-            writeln!(out, "{runtime}#{j}\t{kind}\t{model}\t{}\t{line}\t{result}", gpu.as_deref().unwrap_or("-"))
-                .unwrap();
+            out.push_str(&line(&format!("{runtime}#{j}"), j >= 48, model, gpu, w));
         }
     }
     out

@@ -1,8 +1,8 @@
 //! Hugging Face transformers (`generate`, `Trainer`) with PEFT for adapters, by version.
 
 use super::{
-    Bnb4Load, DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, NoSyncUnits,
-    RuntimeProfile, TpWeights, TrainingProfile,
+    DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, NoSyncUnits, RuntimeProfile,
+    TrainingProfile, TORCH_INFERENCE,
 };
 use crate::estimate::runtime::{Runtime, RuntimeVersion, TransformersBehaviour};
 use crate::estimate::training::setup::Optimizer;
@@ -17,10 +17,6 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
         inference: InferenceProfile {
             // DynamicCache grows by torch.cat each step (cache_utils.py).
             kv_allocation: KvAllocation::Growing,
-            cache_slots: None,
-            attention: None,
-            dtype: None,
-            logits_fp32: false,
             transformers: Some(TransformersBehaviour::of(version)),
             // modeling_llama.py repeat_kv before eager attention and SDPA without enable_gqa.
             repeats_kv: true,
@@ -28,13 +24,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             // and math kernels take; flash takes no fp32.
             sdpa_math_for_fp32_gqa: !before(4, 48),
             mask: MaskPolicy::Transformers,
-            logits_all_positions: false,
-            quantized_head: false,
-            kv_in_weight_dtype_under_autocast: false,
-            bnb4_load: Bnb4Load::OnDevice,
-            tp_weights: TpWeights::All,
-            llamacpp: None,
-            ollama: None,
+            ..TORCH_INFERENCE
         },
         training: Some(TrainingProfile {
             // The Trainer without --bf16/--fp16 trains the model as loaded (fp32 under 4.x,
