@@ -188,11 +188,6 @@ function joinSpec(n, name) {
   return n > 1 ? `${n}x${name}` : name;
 }
 
-/** The GPU as --gpu takes it. */
-function gpuSpec(g) {
-  return g;
-}
-
 /** The verdict list's key for a GPU: its name without the count. */
 function gpuKey(g) {
   return splitSpec(g).name;
@@ -378,7 +373,7 @@ async function runOnce(stale) {
   if (stale()) return false;
   renderModelInfo(base, info);
   const results = await Promise.all((gpus.length ? gpus : [null]).map(async (g) => {
-    const req = g ? { ...base, gpu: gpuSpec(g) } : base;
+    const req = g ? { ...base, gpu: g } : base;
     try {
       return { gpu: g, req, report: await api.estimate(req) };
     } catch (e) {

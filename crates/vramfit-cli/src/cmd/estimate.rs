@@ -32,7 +32,12 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     // cannot run this.
     let compare: Vec<render::Compared> = if gpus.len() > 1 && request::gpu_judges(&workload) {
         gpus.iter()
-            .map(|g| {
+            .enumerate()
+            .map(|(i, g)| {
+                // The first GPU is the report's: its verdict is already computed.
+                if let (0, Some(v)) = (i, &verdict) {
+                    return render::Compared { label: g.label.clone(), verdict: Ok(v.clone()) };
+                }
                 let one = || -> anyhow::Result<Verdict> {
                     let mut w = a.workload.resolve(&a.model, Some(g.count))?;
                     if w.runtime.is_serving_engine() {

@@ -265,8 +265,8 @@ fn fmt_value(v: f64) -> String {
 
 /// Signed GiB with two decimals (headroom below zero is a shortfall).
 fn signed_gib(x: i128) -> String {
-    let g = x.unsigned_abs() as f64 / f64::from(1u32 << 30);
-    format!("{}{g:.2}", if x < 0 { "-" } else { "" })
+    let b = u64::try_from(x.unsigned_abs()).unwrap_or(u64::MAX);
+    format!("{}{}", if x < 0 { "-" } else { "" }, gib(b))
 }
 
 pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
