@@ -398,6 +398,8 @@ test('Hugging Face: config.json fetched by the browser, only when asked', async 
   assert.ok(await page.isHidden('#error'), 'waiting for a fetch is not an error');
   await page.click('#hf-fetch');
   await page.waitForFunction(() => document.querySelector('#hf-status').textContent.startsWith('Read'));
+  // The status line changes before the worker answers: wait for the run it starts.
+  await settled(page);
   assert.deepEqual(asked, ['https://huggingface.co/huggyllama/llama-7b/resolve/main/config.json']);
   const fetched = await pageReport(page);
   assert.equal(fetched.model, 'huggyllama/llama-7b');
@@ -559,6 +561,7 @@ test('web QA defects D6–D12: bf16 on a T4, per-GPU counts, stale model line, a
   await settled(page);
   await page.click('#offer-hub');
   await page.waitForFunction(() => document.querySelector('#hf-status').textContent.startsWith('Read'));
+  await settled(page);
   assert.equal(await page.inputValue('#hf'), 'someone/some-llama');
   assert.equal((await pageReport(page)).model, 'someone/some-llama');
   // D26: a Hub page's address with /tree/<rev> gives the id and the revision.
