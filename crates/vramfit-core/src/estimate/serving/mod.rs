@@ -126,6 +126,19 @@ pub struct Device {
     pub sms: Option<u64>,
     /// Catalog name, when the GPU was named.
     pub name: Option<String>,
+    /// The GPUs are joined by NVLink (the catalog lists a GPU-to-GPU link of at least
+    /// [`NVLINK_GB_S`]): the engines' custom all-reduce and NCCL keep buffers on every GPU.
+    #[serde(skip)]
+    pub nvlink: bool,
+}
+
+/// The GPU-to-GPU bandwidth from which the catalog's link counts as an NVLink fabric (A100,
+/// H100, H200: 600–900 GB/s) rather than a two-card bridge (RTX 3090: 112.5 GB/s).
+pub const NVLINK_GB_S: f64 = 300.0;
+
+/// Whether the catalog GPU `name` is joined to its peers by NVLink.
+fn nvlink_of(gpu: Option<&crate::catalog::Gpu>) -> bool {
+    gpu.and_then(|g| g.nvlink_gb_s).is_some_and(|b| b >= NVLINK_GB_S)
 }
 
 /// Totals that `torch.cuda.mem_get_info()` reported in public start-up logs, which are a little
@@ -163,12 +176,14 @@ impl Device {
                 total_source: "torch.cuda.mem_get_info total seen in public vLLM logs on this GPU".into(),
                 sms: Some(*sms),
                 name,
+                nvlink: nvlink_of(gpu.gpu.as_ref()),
             },
             _ => Device {
                 total_bytes: gpu.usable_bytes,
                 total_source: "the GPU's usable bytes (nvidia-smi total; torch reports slightly less)".into(),
                 sms: known.map(|k| k.2),
                 name,
+                nvlink: nvlink_of(gpu.gpu.as_ref()),
             },
         }
     }
@@ -184,6 +199,9 @@ impl Device {
             total_bytes,
             total_source: "as the engine's log printed it".into(),
             sms,
+            nvlink: name
+                .and_then(|n| crate::catalog::GpuSpec::parse(n).ok())
+                .is_some_and(|g| nvlink_of(g.gpu.as_ref())),
             name: name.map(str::to_string),
         }
     }
