@@ -321,6 +321,31 @@ fn serving_accuracy_gate() {
     assert!(v["by_metric"]["vllm_kv_tokens"]["n"].as_u64().unwrap() >= 5);
 }
 
+/// SGLang's KV pool from `mem_fraction_static`, checked against start-up logs from several
+/// public sources (issue 14: at least five).
+#[test]
+fn sglang_accuracy_gate() {
+    let t = &thresholds()["sglang"];
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(t["file"].as_str().unwrap());
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let gate = &t["sglang_kv_tokens"];
+    let sources: std::collections::BTreeSet<&str> = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["measured"]["metric"] == "sglang_kv_tokens")
+        .map(|c| c["source"].as_str().unwrap())
+        .collect();
+    assert!(sources.len() as u64 >= gate["sources"].as_u64().unwrap(), "only {} logs: {sources:?}", sources.len());
+    let v = json(&["validate", file.to_str().unwrap(), "--json"]);
+    let e = errors(&v, |c| c["metric"] == "sglang_kv_tokens");
+    assert_eq!(e.len(), sources.len(), "every log's pool is estimated");
+    let median = quantile(&abs_sorted(&e), 0.5);
+    assert!(median <= gate["median"].as_f64().unwrap(), "median {median}");
+    let over = e.iter().filter(|&&x| x > 0.10).count() as u64;
+    assert!(over <= gate["over_10"].as_u64().unwrap(), "{over} over-estimates beyond 10 %: {e:?}");
+}
+
 /// The issue's question on the command line: vLLM 0.6.4 refused 29,000 tokens on an RTX 3090.
 #[test]
 fn vllm_0_6_4_refuses_29000_tokens_on_an_rtx_3090() {
