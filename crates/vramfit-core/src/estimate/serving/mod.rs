@@ -13,7 +13,7 @@ pub mod sglang;
 pub mod vllm;
 
 use super::breakdown::{Breakdown, Component, Level};
-use super::runtime::Runtime;
+use super::profile::Engine;
 use super::weights::{weight_bytes, QuantScope};
 use super::workload::Workload;
 use crate::catalog::GpuSpec;
@@ -400,6 +400,52 @@ impl ServingReport {
 impl Eq for ServingReport {}
 impl Eq for RankFigures {}
 
+/// A serving engine as its runtime profile names it: its start-up estimator, the source of
+/// its accounting, and its own spelling of the flags vramfit's plans suggest.
+pub struct ServingEngine {
+    /// `vllm` / `sglang`.
+    pub name: &'static str,
+    /// The start-up report of this engine.
+    pub report: fn(&ModelSpec, &Workload) -> Result<ServingReport>,
+    /// Where the accounting comes from (the components' source).
+    pub source: &'static str,
+    /// The engine's flag for the context length served.
+    pub max_model_len_flag: &'static str,
+    /// The engine's flag for the fraction of the device it takes.
+    pub utilization_flag: &'static str,
+    /// The engine's flag for tensor parallelism.
+    pub tensor_parallel_flag: &'static str,
+    /// Whether `--max-num-seqs` and `--enforce-eager` change the KV budget (vLLM profiles the
+    /// sampler over `max_num_seqs` rows and, from 0.20, budgets CUDA graphs; SGLang's pool
+    /// is what `mem_fraction_static` leaves, whatever they are).
+    pub seqs_and_graphs_in_budget: bool,
+}
+
+impl std::fmt::Debug for ServingEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServingEngine").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+// Engines are told apart by name (function pointers do not compare reliably).
+impl PartialEq for ServingEngine {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for ServingEngine {}
+
+/// The serving engine of the workload's runtime profile.
+///
+/// # Errors
+/// The runtime is not a serving engine.
+pub fn engine_of(w: &Workload) -> Result<&'static ServingEngine> {
+    match w.profile().engine {
+        Engine::Serving(e) => Ok(e),
+        _ => Err(Error::workload("--runtime", format!("{} is not a serving engine", w.runtime.name()))),
+    }
+}
+
 /// Estimate a serving engine's start-up.
 ///
 /// # Errors
@@ -411,19 +457,13 @@ pub fn estimate_serving(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             format!("{} is an encoder model; serving engines run decoders", spec.model_type),
         ));
     }
-    let report = match w.runtime {
-        Runtime::Sglang => sglang::report(spec, w)?,
-        _ => vllm::report(spec, w)?,
-    };
-    Ok(breakdown(&report, w.runtime))
+    let engine = engine_of(w)?;
+    let report = (engine.report)(spec, w)?;
+    Ok(breakdown(&report, engine.source))
 }
 
 /// The report as components: what the engine holds once it has started.
-fn breakdown(r: &ServingReport, runtime: Runtime) -> Breakdown {
-    let src = match runtime {
-        Runtime::Sglang => sglang::SRC_POOL,
-        _ => vllm::SRC_BUDGET,
-    };
+fn breakdown(r: &ServingReport, src: &'static str) -> Breakdown {
     let mut components = vec![
         Component::new("weights", r.weights_bytes, r.weights_formula.clone(), src),
         Component::new(

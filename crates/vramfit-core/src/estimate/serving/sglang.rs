@@ -30,6 +30,17 @@ use crate::error::{Error, Result};
 use crate::estimate::workload::Workload;
 use crate::model::ModelSpec;
 
+/// SGLang as a serving engine.
+pub static ENGINE: super::ServingEngine = super::ServingEngine {
+    name: "sglang",
+    report,
+    source: SRC_POOL,
+    max_model_len_flag: "--context-length",
+    utilization_flag: "--mem-fraction-static",
+    tensor_parallel_flag: "--tp-size",
+    seqs_and_graphs_in_budget: false,
+};
+
 /// Source of the pool components.
 pub const SRC_POOL: &str =
     "SGLang sglang/srt/model_executor/model_runner.py profile_max_num_token (0.4.3.post2:548-573, 0.4.9:928-963, 0.5.6:1367-1447); server_args.py default mem_fraction_static (0.4.3.post2:195-205, 0.4.9:280-319, 0.5.6:724-862)";
