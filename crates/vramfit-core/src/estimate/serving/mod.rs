@@ -411,8 +411,6 @@ pub struct ServingEngine {
     pub source: &'static str,
     /// The engine's flag for the context length served.
     pub max_model_len_flag: &'static str,
-    /// The engine's flag for the fraction of the device it takes.
-    pub utilization_flag: &'static str,
     /// The engine's flag for tensor parallelism.
     pub tensor_parallel_flag: &'static str,
     /// Whether `--max-num-seqs` and `--enforce-eager` change the KV budget (vLLM profiles the

@@ -131,8 +131,8 @@ fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>]
     let mut out: Vec<Lever> = Vec::new();
     // Each engine's own flag names (vramfit accepts both spellings).
     let engine = super::engine_of(w).unwrap_or(&super::vllm::ENGINE);
-    let (len_flag, util_flag, tp_flag) =
-        (engine.max_model_len_flag, engine.utilization_flag, engine.tensor_parallel_flag);
+    let util_flag = crate::estimate::profile::row(w.runtime).memory_fraction_flag;
+    let (len_flag, tp_flag) = (engine.max_model_len_flag, engine.tensor_parallel_flag);
     let asked_len = w.serving.max_model_len.unwrap_or(spec.max_positions.unwrap_or(0));
     for len in lengths.iter().flatten().copied() {
         let (cost, severity) = if len < asked_len {

@@ -36,7 +36,6 @@ pub static ENGINE: super::ServingEngine = super::ServingEngine {
     report,
     source: SRC_POOL,
     max_model_len_flag: "--context-length",
-    utilization_flag: "--mem-fraction-static",
     tensor_parallel_flag: "--tp-size",
     seqs_and_graphs_in_budget: false,
 };

@@ -48,7 +48,6 @@ pub static ENGINE: super::ServingEngine = super::ServingEngine {
     report,
     source: SRC_BUDGET,
     max_model_len_flag: "--max-model-len",
-    utilization_flag: "--gpu-memory-utilization",
     tensor_parallel_flag: "--tensor-parallel-size",
     seqs_and_graphs_in_budget: true,
 };
