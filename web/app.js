@@ -3,6 +3,7 @@
 // so a link reproduces a result, and the page shows the CLI command that prints the same JSON.
 
 import { start, CoreError } from './core.js';
+import { readRepo } from './gguf-repo.js';
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
@@ -34,6 +35,7 @@ const FIELDS = [
   { flag: 'lora-rank', kind: 'int', group: 'lora' },
   { flag: 'lora-targets', kind: 'list', group: 'lora' },
   { flag: 'ngl', kind: 'int', group: 'llamacpp' },
+  { flag: 'kv-prealloc', kind: 'int', group: 'llamacpp' },
   { flag: 'max-model-len', kind: 'int', group: 'serving' },
   { flag: 'gpu-memory-utilization', kind: 'float', group: 'serving' },
   { flag: 'runtime-version', kind: 'text', group: 'serving' },
@@ -66,6 +68,8 @@ let api = null;
 let catalog = { models: [], gpus: [] };
 let gpus = [];                 // GPU specs compared, each with its count: "T4", "4xA100-80GB", "24GiB"
 let hubConfig = null;          // { id, rev, text } once fetched
+let ggufRepo = null;           // { id, rev, repo, models, bytes, requests } once a GGUF repo was read
+let lastGguf = null;           // its table for the first GPU (what `vramfit fit ORG/NAME-GGUF --json` prints)
 let lastReport = null;         // the first GPU's report (drives charts and explanations)
 let lastSweep = null;
 let lastFit = null;
@@ -159,7 +163,9 @@ function modelFromForm() {
       return { model: el('config-name').value.trim() || 'my-model', config: text, origin: 'config.json (pasted)' };
     }
     case 'hf': {
-      if (!hubConfig) return { waiting: 'Give a repo id and press "Fetch config.json": your browser reads it from huggingface.co.' };
+      if (!hubConfig) {
+        return { waiting: ggufRepo ? 'The GGUF table is below; "Fetch config.json" estimates the repo\'s model in full too.' : 'Give a repo id and press "Fetch config.json" (or "Which GGUF file fits" for a repo of GGUF files): your browser reads it from huggingface.co.' };
+      }
       return {
         model: hubConfig.id, config: hubConfig.text, origin: hubUrl(hubConfig.id, hubConfig.rev), bytes_transferred: hubConfig.bytes,
       };
@@ -347,6 +353,7 @@ async function run() {
   document.documentElement.dataset.pending = '1';
   try {
     await runOnce(stale);
+    if (!stale()) await ggufRun(stale);
   } catch (e) {
     if (!stale()) renderEmpty(messageOf(e));
   } finally {
@@ -1073,6 +1080,118 @@ async function fetchHub() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Which GGUF file of a Hub repo fits: read only when asked (gguf-repo.js), then judged on
+// the first GPU at every run, as `vramfit fit ORG/NAME-GGUF` judges them.
+
+async function fetchGguf() {
+  const parsed = hubId(el('hf').value);
+  const id = parsed.id;
+  if (parsed.rev && !el('hf-rev').value.trim()) el('hf-rev').value = parsed.rev;
+  if (id !== el('hf').value.trim()) el('hf').value = id;
+  const rev = el('hf-rev').value.trim() || 'main';
+  const status = $('#hf-status');
+  clearErrors();
+  if (!/^[\w.-]+\/[\w.-]+$/.test(id)) {
+    status.textContent = '';
+    showError('Repo id: give it as org/name, e.g. bartowski/Llama-3.2-3B-Instruct-GGUF', 'hf');
+    return;
+  }
+  status.textContent = `Listing the GGUF files of ${id}…`;
+  let read;
+  try {
+    read = await readRepo(api, id, rev, {
+      signal: AbortSignal.timeout(120000),
+      onProgress: (p) => { status.textContent = `Reading GGUF headers: ${p.done} of ${p.total} files (${p.bytes.toLocaleString('en')} bytes in ${p.requests} range requests)…`; },
+    });
+  } catch (e) {
+    status.textContent = '';
+    ggufRepo = null;
+    showError(e.name === 'TimeoutError' ? 'the Hub did not answer in 120 s; try again' : messageOf(e), 'hf');
+    run();
+    return;
+  }
+  ggufRepo = { id, rev, ...read };
+  // A GGUF file runs on llama.cpp: its settings (-ngl, context) show.
+  if (el('runtime').value !== 'llama.cpp') el('runtime').value = 'llama.cpp';
+  status.textContent = `Read the headers of ${read.models.length} GGUF model${read.models.length > 1 ? 's' : ''} of ${id}: ${read.bytes.toLocaleString('en')} bytes in ${read.requests} range requests.`;
+  await run();
+}
+
+async function ggufRun(stale) {
+  const sec = $('#gguf-sec');
+  if (!ggufRepo || source() !== 'hf') {
+    sec.hidden = true;
+    lastGguf = null;
+    return;
+  }
+  sec.hidden = false;
+  const { workload, errors } = workloadFromForm();
+  const clear = (why) => {
+    lastGguf = null;
+    $('#gguf-summary').textContent = why;
+    for (const id of ['#gguf', '#gguf-cli', '#gguf-json', '#gguf-read']) $(id).replaceChildren();
+  };
+  if (errors.length) return clear(`--${errors[0][0]}: ${errors[0][1]}`);
+  if (!gpus.length) return clear('Add a GPU: the table says which file fits it.');
+  const req = { model: ggufRepo.id, gpu: gpus[0], workload };
+  let table;
+  try {
+    table = await api.ggufTable({
+      request: req,
+      repo: ggufRepo.repo,
+      handles: ggufRepo.models.map((m) => m.handle).filter((x) => x !== null && x !== undefined),
+      bytes_transferred: ggufRepo.bytes,
+      requests: ggufRepo.requests,
+    });
+  } catch (e) {
+    if (!stale()) clear(messageOf(e));
+    return;
+  }
+  if (stale()) return;
+  renderGguf(req, table);
+}
+
+/** The verdict words of `vramfit fit ORG/NAME-GGUF`'s table. */
+function ggufVerdict(f) {
+  if (!f.fit) return `cannot estimate: ${f.error}`;
+  const r = f.fit;
+  if (r.fits_fully) return 'fits fully';
+  if (r.layers_offloaded === 0) return 'does not fit (no layer)';
+  if (r.layers_offloaded !== null) return `-ngl ${r.layers_offloaded} of ${r.layers_total} fits`;
+  return 'does not fit';
+}
+
+function renderGguf(req, t) {
+  lastGguf = t;
+  const ctx = t.ctx_size ? `${t.ctx_size.toLocaleString('en')} tokens of context` : 'the default context (batch × (prompt + new tokens))';
+  const fully = t.files.filter((f) => f.fit && f.fit.fits_fully).sort((a, b) => b.bytes - a.bytes);
+  const best = fully[0];
+  const type = (f) => (f.file_type ? ` ${f.file_type}` : '');
+  $('#gguf-summary').textContent = best
+    ? `On ${t.gpu} at ${ctx}, ${fully.length} of ${t.files.length} run with every layer on the GPU; the largest is ${best.file}${type(best)} (${gib(best.bytes)} GiB).`
+    : `On ${t.gpu} at ${ctx}, no file runs with every layer on the GPU: the table says how many layers (-ngl) fit, and which KV cache type would make it fit.`;
+  const num = (v) => (v === null || v === undefined ? '—' : Number(v).toLocaleString('en'));
+  $('#gguf').replaceChildren(
+    h('thead', {}, h('tr', {}, ...['file', 'GiB', 'type', 'verdict', 'longest context, all layers on the GPU', 'KV cache type that fits']
+      .map((x) => h('th', { scope: 'col', text: x })))),
+    h('tbody', {}, ...t.files.map((f) => {
+      const v = ggufVerdict(f);
+      const kv = f.fit ? (f.fit.kv_type_to_fit || (f.fit.fits_fully ? '—' : 'none')) : '';
+      return h('tr', { 'data-file': f.file, 'data-verdict': v, class: f.fit && f.fit.fits_fully ? 'fits' : '' },
+        h('th', { scope: 'row', text: f.parts.length > 1 ? `${f.file} (${f.parts.length} parts)` : f.file }),
+        h('td', { text: gib(f.bytes) }),
+        h('td', { text: f.file_type || '—' }),
+        h('td', { text: v }),
+        h('td', { text: f.fit ? num(f.fit.max_context_full) : '' }),
+        h('td', { text: kv }));
+    })));
+  $('#gguf-read').textContent = `Read ${t.bytes_transferred.toLocaleString('en')} bytes from huggingface.co (the listing and ${t.requests} range requests) for ${t.header_bytes.toLocaleString('en')} bytes of headers; the files themselves were not downloaded.`;
+  const model = ggufRepo.rev && ggufRepo.rev !== 'main' ? `${req.model}@${ggufRepo.rev}` : req.model;
+  $('#gguf-cli').textContent = cliCommand({ ...req, model }, 'fit');
+  $('#gguf-json').textContent = JSON.stringify(t, null, 2);
+}
+
+// ---------------------------------------------------------------------------------------
 // Wiring
 
 async function addGpu() {
@@ -1147,6 +1266,7 @@ async function main() {
   });
   el('gpu-add-btn').addEventListener('click', addGpu);
   el('hf-fetch').addEventListener('click', fetchHub);
+  el('hf-gguf').addEventListener('click', fetchGguf);
   el('hf').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); fetchHub(); } });
   el('copy-link').addEventListener('click', async () => {
     try {
@@ -1168,6 +1288,7 @@ async function main() {
     report: () => lastReport,
     sweep: () => lastSweep,
     fit: () => lastFit,
+    gguf: () => lastGguf,
     verdictMs: () => lastVerdictMs,
     info: api.infoNow,
     worker: api.worker,

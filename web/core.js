@@ -6,7 +6,8 @@ import { load, CoreError } from './vramfit.js';
 
 export { CoreError };
 
-const NAMES = ['info', 'models', 'gpus', 'gpu', 'model', 'estimate', 'sweep', 'fit'];
+const NAMES = ['info', 'models', 'gpus', 'gpu', 'model', 'estimate', 'sweep', 'fit',
+  'ggufListing', 'ggufStep', 'ggufModel', 'ggufClear', 'ggufTable'];
 
 function inWorker() {
   const worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });

@@ -5,10 +5,11 @@
 //
 //   bash web/build.sh && cargo build -p vramfit-cli && (cd web/e2e && npm ci && node e2e.mjs)
 //
-// Environment: VRAMFIT_BIN (default target/debug/vramfit), CHROMIUM (default /usr/bin/chromium).
+// Environment: VRAMFIT_BIN (default target/debug/vramfit), CHROMIUM (default /usr/bin/chromium),
+// E2E_ONLY (a regex: run only the tests whose names match).
 
 import { chromium } from 'playwright-core';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -661,6 +662,178 @@ test('web QA defects D14–D28: llama.cpp attention, announcements, long plan li
   await context.close();
 });
 
+// ---------------------------------------------------------------------------------------
+// A Hub repo of GGUF files, played twice from the same bytes: by page.route for the page, and
+// by a loopback HTTP server for the CLI (HF_ENDPOINT), so `vramfit fit ORG/NAME-GGUF --json`
+// and the page's table can be compared.
+
+/** GGML types used here: id, elements per block, bytes per block (data/gguf_types.toml). */
+const GGML = { F32: [0, 1, 4], F16: [1, 1, 2], Q4_0: [2, 32, 18], Q8_0: [8, 32, 34], Q4_K: [12, 256, 144], Q6_K: [14, 256, 210] };
+
+/** A GGUF v3 file written here, independently of the Rust writer: its header bytes (the
+ * file up to the data section) and the size the whole file has. */
+function ggufFile({ kv, tensors }) {
+  const chunks = [];
+  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); chunks.push(b); };
+  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); chunks.push(b); };
+  const str = (t) => { const b = Buffer.from(t, 'utf8'); u64(b.length); chunks.push(b); };
+  chunks.push(Buffer.from('GGUF'));
+  u32(3);
+  u64(tensors.length);
+  u64(kv.length);
+  for (const [key, type, value] of kv) {
+    str(key);
+    if (type === 'u32') { u32(4); u32(value); }
+    else if (type === 'str') { u32(8); str(value); }
+    else if (type === 'strs') { u32(9); u32(8); u64(value.length); for (const v of value) str(v); }
+  }
+  const align = (n) => Math.ceil(n / 32) * 32;
+  let offset = 0;
+  for (const [name, dims, type] of tensors) {
+    const [id, block, bytes] = GGML[type];
+    str(name);
+    u32(dims.length);
+    for (const d of dims) u64(d);
+    u32(id);
+    u64(offset);
+    offset += align((dims.reduce((a, d) => a * d, 1) / block) * bytes);
+  }
+  const header = Buffer.concat(chunks);
+  return { header, size: align(header.length) + offset };
+}
+
+/** A 16-layer Llama-shaped model (2048 wide, a 32,000-token vocabulary written out, so each
+ * header is ~0.4 MB and takes several Range requests), blocks `from..to` in this part. */
+function tinyLlama(type, { from = 0, to = 16, first = true, last = true, split = null } = {}) {
+  const kv = [['general.architecture', 'str', 'llama']];
+  if (first) {
+    kv.push(['general.file_type', 'u32', { Q4_0: 2, Q8_0: 7, F16: 1, F32: 0, Q4_K: 15 }[type]],
+      ['llama.block_count', 'u32', 16], ['llama.embedding_length', 'u32', 2048], ['llama.feed_forward_length', 'u32', 5632],
+      ['llama.attention.head_count', 'u32', 16], ['llama.attention.head_count_kv', 'u32', 4], ['llama.context_length', 'u32', 8192],
+      ['tokenizer.ggml.tokens', 'strs', Array.from({ length: 32000 }, (_, i) => `tok${i}`)]);
+  }
+  if (split) kv.push(['split.no', 'u32', split[0]], ['split.count', 'u32', split[1]]);
+  const tensors = [];
+  if (first) tensors.push(['token_embd.weight', [2048, 32000], type]);
+  for (let i = from; i < to; i++) {
+    for (const [n, dims] of [['attn_q', [2048, 2048]], ['attn_k', [2048, 512]], ['attn_v', [2048, 512]], ['attn_output', [2048, 2048]],
+      ['ffn_gate', [2048, 5632]], ['ffn_up', [2048, 5632]], ['ffn_down', [5632, 2048]]]) tensors.push([`blk.${i}.${n}.weight`, dims, type]);
+    tensors.push([`blk.${i}.attn_norm.weight`, [2048], 'F32'], [`blk.${i}.ffn_norm.weight`, [2048], 'F32']);
+  }
+  if (last) tensors.push(['output_norm.weight', [2048], 'F32'], ['output.weight', [2048, 32000], type]);
+  return ggufFile({ kv, tensors });
+}
+
+/** The repo: four files and one model split in two parts, plus a README. */
+function ggufRepo() {
+  const files = new Map();
+  for (const t of ['Q4_0', 'Q4_K', 'Q8_0', 'F16']) files.set(`Tiny-3B-${t}.gguf`, tinyLlama(t));
+  files.set('F32/Tiny-3B-F32-00001-of-00002.gguf', tinyLlama('F32', { to: 8, last: false, split: [0, 2] }));
+  files.set('F32/Tiny-3B-F32-00002-of-00002.gguf', tinyLlama('F32', { from: 8, first: false, split: [1, 2] }));
+  const tree = [{ type: 'file', path: 'README.md', size: 6 }, { type: 'directory', path: 'F32', size: 0 },
+    ...[...files].map(([p, f]) => ({ type: 'file', path: p, size: 134, lfs: { oid: 'x', size: f.size } }))];
+  return { files, tree: JSON.stringify(tree) };
+}
+
+/** The Hub's answer to a path of the repo (tree listing, or a Range of a file: the header,
+ * zeros after it); null for anything else. */
+function hubAnswer(repo, id, pathname, range) {
+  if (pathname === `/api/models/${id}/tree/main`) return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(repo.tree) };
+  const prefix = `/${id}/resolve/main/`;
+  if (!pathname.startsWith(prefix)) return null;
+  const f = repo.files.get(decodeURIComponent(pathname.slice(prefix.length)));
+  if (!f) return { status: 404, headers: {}, body: Buffer.from('Entry not found') };
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range || '');
+  if (!m) return { status: 400, headers: {}, body: Buffer.from('a Range is expected') };
+  const a = Number(m[1]);
+  const b = Math.min(Number(m[2]), f.size - 1);
+  const body = Buffer.alloc(b - a + 1);
+  if (a < f.header.length) f.header.copy(body, 0, a, Math.min(b + 1, f.header.length));
+  return { status: 206, headers: { 'content-range': `bytes ${a}-${b}/${f.size}`, 'content-type': 'application/octet-stream' }, body };
+}
+
+test('which GGUF file of a Hub repo fits: tree listing and Range reads only when asked, split parts as one model, the same table as `vramfit fit ORG/NAME-GGUF --json`', async (browser) => {
+  const id = 'tiny-org/Tiny-3B-GGUF';
+  const repo = ggufRepo();
+  // The CLI's Hub: a loopback server answering from the same bytes.
+  const served = [];
+  const hub = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    served.push(url.pathname);
+    const a = hubAnswer(repo, id, url.pathname, req.headers.range);
+    if (!a) { res.writeHead(404).end(); return; }
+    res.writeHead(a.status, { ...a.headers, 'content-length': a.body.length }).end(a.body);
+  });
+  await new Promise((ok) => hub.listen(0, '127.0.0.1', ok));
+  try {
+    const page = await open(browser, '?src=hf&gpu=4GiB');
+    const asked = [];
+    await page.route('https://huggingface.co/**', (route) => {
+      const url = new URL(route.request().url());
+      const range = route.request().headers().range;
+      asked.push(`${url.pathname}${range ? ` ${range}` : ''}`);
+      const a = hubAnswer(repo, id, url.pathname, range);
+      if (!a) return route.fulfill({ status: 404, body: 'not found' });
+      return route.fulfill({ status: a.status, headers: { ...a.headers, 'access-control-allow-origin': '*' }, body: a.body });
+    });
+    await page.fill('#hf', id);
+    await settled(page);
+    assert.deepEqual(asked, [], 'nothing fetched before the button');
+    await page.click('#hf-gguf');
+    await page.waitForFunction(() => document.querySelector('#hf-status').textContent.startsWith('Read the headers'));
+    await settled(page);
+    await page.locator('#gguf tbody tr').first().waitFor();
+    // The listing once, then only Range reads of .gguf files; the README is never read.
+    assert.equal(asked[0], `/api/models/${id}/tree/main`);
+    assert.ok(asked.slice(1).every((a) => /\.gguf bytes=\d+-\d+$/.test(a)), asked.join('\n'));
+    const rows = await page.$$eval('#gguf tbody tr', (trs) => trs.map((tr) => [tr.dataset.file, tr.dataset.verdict]));
+    assert.equal(rows.length, 5, JSON.stringify(rows));
+    assert.ok(rows.some(([f]) => f === 'F32/Tiny-3B-F32-00001-of-00002.gguf'), 'the split model is one row');
+    // Context asked: 4096 tokens.
+    await page.fill('#kv-prealloc', '4096');
+    await settled(page);
+    const table = JSON.parse(await page.locator('#gguf-json').textContent());
+    assert.equal(table.ctx_size, 4096);
+    // The page's table equals the CLI's on the same repo, request counts and bytes included.
+    const command = await page.locator('#gguf-cli').textContent();
+    const home = fs.mkdtempSync(path.join(out, 'hf-home-'));
+    const env = { ...process.env, HF_ENDPOINT: `http://127.0.0.1:${hub.address().port}`, HF_HOME: home };
+    delete env.HF_TOKEN;
+    delete env.HF_HUB_OFFLINE;
+    const r = await new Promise((ok) => execFile(bin, argv(command).slice(1), { env, encoding: 'utf8' }, (error, stdout, stderr) => ok({ error, stdout, stderr })));
+    fs.rmSync(home, { recursive: true, force: true });
+    assert.equal(r.error, null, `${command}: ${r.stderr}`);
+    assert.deepEqual(table, JSON.parse(r.stdout), `page and CLI differ for: ${command}`);
+    const headerBytes = [...repo.files.values()].reduce((a, f) => a + f.header.length, 0);
+    assert.equal(table.header_bytes, headerBytes, 'the headers the page read are the ones served');
+    assert.ok(table.bytes_transferred < 1.3 * headerBytes + repo.tree.length + 6 * 65536, `${table.bytes_transferred} B read for ${headerBytes} B of headers`);
+    assert.equal(table.requests, asked.length - 1, 'every Range request counted');
+    // Smaller files fit first: the verdicts on this GPU go from "fits fully" to "-ngl N of 17".
+    const bySize = [...table.files].sort((a, b) => a.bytes - b.bytes);
+    const miss = bySize.findIndex((f) => !f.fit.fits_fully);
+    assert.ok(miss >= 1 && bySize.slice(miss).every((f) => !f.fit.fits_fully), JSON.stringify(bySize.map((f) => [f.file, f.fit])));
+    assert.match(await page.locator('#gguf tbody').innerText(), /fits fully/);
+    assert.match(await page.locator('#gguf tbody').innerText(), /-ngl \d+ of 17 fits|does not fit/);
+    assert.match(await page.locator('#gguf-summary').innerText(), new RegExp(`largest is ${bySize[miss - 1].file.replace(/\./g, '\\.')}`));
+    assert.match(await page.locator('#gguf-read').innerText(), new RegExp(`${table.requests} range requests`));
+    // A second GPU does not change the table (it is for the first); a bigger first GPU fits more.
+    await page.fill('#gpu-custom', '24GiB');
+    await page.click('#gpu-add-btn');
+    await settled(page);
+    await page.click('#gpu-chips button[aria-label="Remove 4GiB"]');
+    await settled(page);
+    const big = JSON.parse(await page.locator('#gguf-json').textContent());
+    assert.equal(big.gpu, '24GiB');
+    assert.ok(big.files.filter((f) => f.fit.fits_fully).length > table.files.filter((f) => f.fit.fits_fully).length);
+    notes.push(`GGUF repo table: ${table.files.length} models (one split in 2 parts), ${table.requests} Range requests, ${table.bytes_transferred.toLocaleString('en')} B read for ${table.header_bytes.toLocaleString('en')} B of headers; page = CLI fit --json (${command})`);
+    await page.screenshot({ path: path.join(out, 'desktop-gguf-table.png'), fullPage: true });
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  } finally {
+    hub.close();
+  }
+});
+
 test('input to verdict stays quick for the slowest catalog workloads, and typing never waits on the core', async (browser) => {
   const page = await open(browser, '?model=llama-3.1-405b&gpu=8xH100-SXM&task=train&zero=3');
   const times = [];
@@ -698,7 +871,10 @@ try {
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  // E2E_ONLY=regex runs the tests whose names match (while working on one).
+  const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
   for (const t of tests) {
+    if (only && !only.test(t.name)) continue;
     const t0 = Date.now();
     try {
       await t.fn(browser);
