@@ -343,21 +343,44 @@ function applyVisibility() {
   $('#attn option[value=sdpa]').textContent = el('runtime').value === 'llama.cpp' ? 'auto (-fa auto: flash)' : 'sdpa';
 }
 
-/** Recompute everything from the form. The core answers in a worker; while a run is due or
- * in flight, `<html data-pending>` is set (the e2e test waits on it); a run overtaken by a
+// `<html data-pending>` is set while anything that changes the results is due or in flight:
+// a run, a debounced run not started yet, or a user action that ends in a run (adding a GPU,
+// a Hub fetch). The e2e test waits on it after every event, so it must be set by the event's
+// own handler, before any await.
+const busy = { runs: 0, actions: 0, debounce: false };
+function showBusy() {
+  if (busy.runs || busy.actions || busy.debounce) document.documentElement.dataset.pending = '1';
+  else delete document.documentElement.dataset.pending;
+}
+
+/** Run `f` (an action that ends in a run) with the page marked pending until it ends. */
+async function action(f) {
+  busy.actions += 1;
+  showBusy();
+  try {
+    return await f();
+  } finally {
+    busy.actions -= 1;
+    showBusy();
+  }
+}
+
+/** Recompute everything from the form. The core answers in a worker; a run overtaken by a
  * newer one is dropped. */
 async function run() {
   generation += 1;
   const mine = generation;
   const stale = () => mine !== generation;
-  document.documentElement.dataset.pending = '1';
+  busy.runs += 1;
+  showBusy();
   try {
     await runOnce(stale);
     if (!stale()) await ggufRun(stale);
   } catch (e) {
     if (!stale()) renderEmpty(messageOf(e));
   } finally {
-    if (!stale()) delete document.documentElement.dataset.pending;
+    busy.runs -= 1;
+    showBusy();
   }
 }
 
@@ -415,6 +438,8 @@ async function runOnce(stale) {
   }));
   renderBars(first.report, limits);
   renderExplain(first.report);
+  renderDevices(first.report);
+  renderSpeed(first.report);
   // The verdict is on screen now; the sweep and the plans follow when the core has them.
   lastVerdictMs = performance.now() - runStarted;
   const [sweep, fits] = await Promise.all([
@@ -444,7 +469,9 @@ function renderEmpty(message, flag, waiting) {
   lastReport = null;
   $('#summary').textContent = '';
   if (message) $('#verdicts').replaceChildren();
-  for (const id of ['#bars', '#legend', '#sweep', '#sweep-table', '#explain', '#notes', '#plan-list']) $(id).replaceChildren();
+  for (const id of ['#bars', '#legend', '#sweep', '#sweep-table', '#explain', '#notes', '#plan-list', '#devices', '#speed', '#speed-basis']) $(id).replaceChildren();
+  $('#devices-box').hidden = true;
+  $('#speed-sec').hidden = true;
   $('#json').textContent = '';
   $('#cli').textContent = '';
   $('#peak').textContent = '';
@@ -463,7 +490,7 @@ function offerHub(message) {
   go.addEventListener('click', () => {
     document.querySelector('input[name=src][value=hf]').checked = true;
     el('hf').value = name;
-    fetchHub();
+    action(fetchHub);
   });
   $('#error').append(' ', go);
 }
@@ -709,6 +736,46 @@ function niceStep(range, ticks) {
   const mag = 10 ** Math.floor(Math.log10(raw || 1));
   const n = raw / mag;
   return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
+}
+
+/** llama.cpp's buffers per device, as it logs them at context creation (estimate `devices`). */
+function renderDevices(rep) {
+  const box = $('#devices-box');
+  const devices = rep.devices || [];
+  box.hidden = !devices.length;
+  if (!devices.length) { $('#devices').replaceChildren(); return; }
+  const cols = [['model_bytes', 'model'], ['kv_bytes', 'KV cache'], ['compute_bytes', 'compute'], ['other_bytes', 'other'], ['total_bytes', 'total']];
+  $('#devices').replaceChildren(
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'device' }), ...cols.map(([, t]) => h('th', { scope: 'col', text: t })))),
+    h('tbody', {}, ...devices.map((d) => h('tr', { 'data-device': d.device },
+      h('th', { scope: 'row', text: d.device }), ...cols.map(([k]) => h('td', { text: size(d[k]) }))))));
+}
+
+/** The core's speed estimate (estimate `speed`): each figure with its measured error band,
+ * and how it is computed (the basis: value, formula, source). */
+function renderSpeed(rep) {
+  const sec = $('#speed-sec');
+  const sp = rep.speed;
+  const eb = (sp && sp.error_band) || {};
+  const band = (b) => (b ? `±${Math.round(b.median * 100)} % (median of ${b.cases} measured cases; p90 ±${Math.round(b.p90 * 100)} %)` : 'no measured cases');
+  const rows = [];
+  if (sp) {
+    const batch = rep.workload && rep.workload.batch > 1;
+    if (sp.decode_tokens_per_s != null) rows.push(['decode', 'one sequence', `${sp.decode_tokens_per_s.toFixed(1)} tokens/s`, band(eb.decode)]);
+    if (batch && sp.decode_tokens_per_s_batch != null) rows.push(['decode-batch', `the batch of ${rep.workload.batch}`, `${sp.decode_tokens_per_s_batch.toFixed(1)} tokens/s`, band(eb.decode)]);
+    if (sp.prefill_tokens_per_s != null) rows.push(['prefill', 'prefill', `${sp.prefill_tokens_per_s.toFixed(1)} tokens/s`, band(eb.prefill)]);
+    if (sp.ttft_s != null) rows.push(['ttft', 'time to first token', `${sp.ttft_s.toFixed(3)} s`, band(eb.prefill)]);
+    if (sp.step_s != null) rows.push(['step', 'training step', `${sp.step_s.toFixed(3)} s`, band(eb.train)]);
+    if (sp.train_tokens_per_s != null) rows.push(['train', 'training', `${sp.train_tokens_per_s.toFixed(1)} tokens/s`, band(eb.train)]);
+  }
+  sec.hidden = !rows.length;
+  if (!rows.length) { $('#speed').replaceChildren(); $('#speed-basis').replaceChildren(); return; }
+  $('#speed-h').textContent = `How fast (estimate, ${sp.backend} constants${rep.gpu ? `, ${rep.gpu.label}` : ''})`;
+  $('#speed').replaceChildren(h('tbody', {}, ...rows.map(([k, what, value, b]) => h('tr', { 'data-speed': k },
+    h('th', { scope: 'row', text: what }), h('td', { text: value }), h('td', { class: 'hint', text: b })))));
+  $('#speed-basis').replaceChildren(...(sp.basis || []).map((x) => h('li', {},
+    h('b', { text: x.name }), ` = ${Number(x.value).toLocaleString('en', { maximumSignificantDigits: 6 })} ${x.unit}: `,
+    h('code', { text: x.formula }), x.source ? h('span', { class: 'source', text: ` (source: ${x.source})` }) : null)));
 }
 
 function renderExplain(rep) {
@@ -1248,8 +1315,8 @@ async function main() {
 
   // Typing waits for a pause; <html data-pending> says a run is due or in flight (the e2e
   // test waits on it).
-  const debounced = debounce(run, 150);
-  const later = () => { document.documentElement.dataset.pending = '1'; debounced(); };
+  const debounced = debounce(() => { busy.debounce = false; run(); }, 150);
+  const later = () => { busy.debounce = true; showBusy(); debounced(); };
   $('#inputs').addEventListener('input', (e) => {
     if (['gpu-add', 'gpu-custom', 'hf', 'hf-rev', 'count'].includes(e.target.id) || e.target.classList.contains('chip-n')) return;
     if (e.target.type === 'radio' || e.target.tagName === 'SELECT' || e.target.type === 'checkbox') run();
@@ -1258,16 +1325,16 @@ async function main() {
   $('#inputs').addEventListener('submit', (e) => e.preventDefault());
   el('over').addEventListener('change', run);
   for (const id of ['gpu-add', 'gpu-custom']) {
-    el(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); addGpu(); } });
+    el(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); action(addGpu); } });
   }
   el('gpu-add').addEventListener('change', () => {
     // Picking from the list adds at once; typing waits for Enter or the button.
-    if (catalog.gpus.some((g) => g.name === el('gpu-add').value.trim())) addGpu();
+    if (catalog.gpus.some((g) => g.name === el('gpu-add').value.trim())) action(addGpu);
   });
-  el('gpu-add-btn').addEventListener('click', addGpu);
-  el('hf-fetch').addEventListener('click', fetchHub);
-  el('hf-gguf').addEventListener('click', fetchGguf);
-  el('hf').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); fetchHub(); } });
+  el('gpu-add-btn').addEventListener('click', () => action(addGpu));
+  el('hf-fetch').addEventListener('click', () => action(fetchHub));
+  el('hf-gguf').addEventListener('click', () => action(fetchGguf));
+  el('hf').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); action(fetchHub); } });
   el('copy-link').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(location.href);

@@ -662,6 +662,76 @@ test('web QA defects D14–D28: llama.cpp attention, announcements, long plan li
   await context.close();
 });
 
+test('speed and llama.cpp devices: tokens/s in the verdict and its own section with the basis, plan speed, per-device buffers; D13 and D27 as a user meets them', async (browser) => {
+  // tokens/s: the verdict and the speed section say the CLI's figures; the basis is listed.
+  let page = await open(browser, '?model=llama-2-7b&gpu=2xRTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m');
+  let { report } = await sameAsCli(page);
+  const sp = report.speed;
+  assert.ok(sp && sp.decode_tokens_per_s > 0, JSON.stringify(sp));
+  assert.ok((await verdict(page, 'RTX-3060-12GB')).text.includes(`~${sp.decode_tokens_per_s.toFixed(1)} tokens/s decode`));
+  assert.ok(await page.isVisible('#speed-sec'));
+  assert.match(await page.locator('#speed tr[data-speed="decode"]').innerText(), new RegExp(`${sp.decode_tokens_per_s.toFixed(1)} tokens/s\\s+±${Math.round(sp.error_band.decode.median * 100)} %`));
+  assert.match(await page.locator('#speed tr[data-speed="prefill"]').innerText(), new RegExp(`${sp.prefill_tokens_per_s.toFixed(1)} tokens/s`));
+  assert.match(await page.locator('#speed tr[data-speed="ttft"]').innerText(), new RegExp(`${sp.ttft_s.toFixed(3)} s`));
+  assert.equal(await page.locator('#speed-basis li').count(), sp.basis.length);
+  // llama.cpp's buffers per device: one row each, the CLI's bytes.
+  assert.ok(report.devices.length >= 3, JSON.stringify(report.devices));
+  assert.ok(await page.isVisible('#devices-box'));
+  for (const d of report.devices) {
+    const row = await page.locator(`#devices tr[data-device="${d.device}"]`).innerText();
+    assert.ok(row.includes(size(d.total_bytes)) && row.includes(size(d.model_bytes)), `${d.device}: ${row}`);
+  }
+  // Another runtime: no device table.
+  await page.selectOption('#runtime', 'transformers');
+  await settled(page);
+  assert.ok(await page.isHidden('#devices-box'));
+  await page.context().close();
+
+  // A training step's time.
+  page = await open(browser, '?model=llama-7b&gpu=A100-80GB&task=train');
+  ({ report } = await sameAsCli(page));
+  assert.match(await page.locator('#speed tr[data-speed="step"]').innerText(), new RegExp(`${report.speed.step_s.toFixed(3)} s`));
+  await page.context().close();
+
+  // Plan speed: an -ngl plan priced in tokens/s, as `vramfit fit` prices it.
+  page = await open(browser, '?model=qwen3-30b-a3b&gpu=RTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m');
+  const fitCommand = await page.locator('#fit-cli').textContent();
+  const f = cli(argv(fitCommand).slice(1));
+  assert.equal(f.code, 0, f.stderr);
+  const fitted = JSON.parse(f.stdout);
+  assert.deepEqual(JSON.parse(await page.locator('#fit-json').textContent()), fitted, `page and CLI differ for: ${fitCommand}`);
+  const priced = fitted.plans.find((p) => p.speed_estimate && p.speed_estimate.decode_tokens_per_s);
+  assert.ok(priced, fitted.plans.map((p) => p.flags).join(' | '));
+  assert.ok((await page.locator(`#plan-list li[data-rank="${priced.rank}"] .speed`).innerText())
+    .includes(`~${priced.speed_estimate.decode_tokens_per_s.toFixed(1)} tokens/s decode`));
+  notes.push(`speed: llama-2-7b q4_k_m on 2×RTX-3060 ~${sp.decode_tokens_per_s.toFixed(1)} tokens/s decode (page = CLI); plan ${priced.flags} ~${priced.speed_estimate.decode_tokens_per_s.toFixed(1)} tokens/s`);
+  await page.context().close();
+
+  // D13: fp8 on a GPU without bf16 suggests fp16 only (it said "use fp16 or bf16").
+  page = await open(browser, '?model=llama-7b&gpu=T4&dtype=fp8');
+  for (const gpu of ['T4', 'V100-32GB']) {
+    if (gpu !== 'T4') {
+      await page.goto(`${base}?model=llama-7b&gpu=${gpu}&dtype=fp8`);
+      await page.waitForSelector('html[data-ready="1"]');
+    }
+    const e = await page.locator('#error').innerText();
+    assert.match(e, /^--dtype: \S+ has no fp8 support.*; use fp16$/, e);
+    assert.doesNotMatch(e, /bf16/, e);
+  }
+  // D27: "llama3" typed in the catalog box suggests Llama 3 first (it led with codellama-34b).
+  await page.fill('#model', 'llama3');
+  await settled(page);
+  const e = await page.locator('#error').innerText();
+  const m = /did you mean (.+)\?/.exec(e);
+  assert.ok(m, e);
+  const names = m[1].split(', ');
+  assert.ok(names[0].startsWith('llama-3-') && names.every((n) => !n.startsWith('code')), e);
+  const fromCli = cli(['estimate', 'llama3', '--json']);
+  assert.equal(e, JSON.parse(fromCli.stderr.trim()).error);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 // ---------------------------------------------------------------------------------------
 // A Hub repo of GGUF files, played twice from the same bytes: by page.route for the page, and
 // by a loopback HTTP server for the CLI (HF_ENDPOINT), so `vramfit fit ORG/NAME-GGUF --json`
