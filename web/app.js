@@ -39,6 +39,9 @@ const FIELDS = [
   { flag: 'max-model-len', kind: 'int', group: 'serving' },
   { flag: 'gpu-memory-utilization', kind: 'float', group: 'serving' },
   { flag: 'runtime-version', kind: 'text', group: 'serving' },
+  { flag: 'max-num-seqs', kind: 'int', group: 'serving' },
+  { flag: 'kv-cache-dtype', kind: 'text', group: 'serving' },
+  { flag: 'enforce-eager', kind: 'bool', group: 'serving' },
   { flag: 'zero', kind: 'int', group: 'multi' },
   { flag: 'fsdp', kind: 'text', group: 'multi' },
   { flag: 'tp', kind: 'int', group: 'multi' },
@@ -902,9 +905,17 @@ function renderSweep(req, limits, sweep) {
 // Ranked plans: the core's fit solver (vramfit_core::fit), the object `vramfit fit --json`
 // prints, for the first GPU compared.
 
+/** The engines' spellings of flags the page has under another name (the CLI takes both). */
+const FLAG_ALIASES = {
+  'tensor-parallel-size': 'tp', 'tp-size': 'tp', 'pipeline-parallel-size': 'pp', 'pp-size': 'pp',
+  'mem-fraction-static': 'gpu-memory-utilization', 'context-length': 'max-model-len',
+  'max-running-requests': 'max-num-seqs', 'ctx-size': 'kv-prealloc',
+};
+const inputOf = (flag) => el(FLAG_ALIASES[flag] || flag);
+
 /** Flags the page has an input for; a plan made only of these can be applied to the form. */
 function applicable(flags) {
-  return flags.every(([flag]) => flag === 'gpus' || el(flag));
+  return flags.every(([flag]) => flag === 'gpus' || inputOf(flag));
 }
 
 /** "--method qlora --lora-rank 8 --grad-ckpt" → [["method", "qlora"], ["lora-rank", "8"], ["grad-ckpt", true]]. */
@@ -926,7 +937,7 @@ async function applyPlan(flags) {
       if (gpus.length) gpus[0] = joinSpec(Number(value), splitSpec(gpus[0]).name);
       continue;
     }
-    const input = el(flag);
+    const input = inputOf(flag);
     // A setting inside the closed "Several GPUs" section: open it, so the change shows (D11).
     const details = input.closest('details');
     if (details) details.open = true;

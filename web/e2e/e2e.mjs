@@ -662,7 +662,7 @@ test('web QA defects D14–D28: llama.cpp attention, announcements, long plan li
   await context.close();
 });
 
-test('speed and llama.cpp devices: tokens/s in the verdict and its own section with the basis, plan speed, per-device buffers; D13 and D27 as a user meets them', async (browser) => {
+test('speed, llama.cpp devices, engine flags: tokens/s in the verdict and its own section with the basis, plan speed, per-device buffers, vLLM plans applied; D13 and D27 as a user meets them', async (browser) => {
   // tokens/s: the verdict and the speed section say the CLI's figures; the basis is listed.
   let page = await open(browser, '?model=llama-2-7b&gpu=2xRTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m');
   let { report } = await sameAsCli(page);
@@ -705,6 +705,22 @@ test('speed and llama.cpp devices: tokens/s in the verdict and its own section w
   assert.ok((await page.locator(`#plan-list li[data-rank="${priced.rank}"] .speed`).innerText())
     .includes(`~${priced.speed_estimate.decode_tokens_per_s.toFixed(1)} tokens/s decode`));
   notes.push(`speed: llama-2-7b q4_k_m on 2×RTX-3060 ~${sp.decode_tokens_per_s.toFixed(1)} tokens/s decode (page = CLI); plan ${priced.flags} ~${priced.speed_estimate.decode_tokens_per_s.toFixed(1)} tokens/s`);
+  await page.context().close();
+
+  // Engine flags: every vLLM plan applies on the page (--kv-cache-dtype, --tensor-parallel-size
+  // were "set on the command line"), and the applied plan starts with the plan's numbers.
+  page = await open(browser, '?model=llama-3.1-8b&gpu=RTX-3090&runtime=vllm&max-model-len=60000');
+  const served = JSON.parse(await page.locator('#fit-json').textContent());
+  assert.ok(!served.as_asked.fits && served.plans.some((p) => p.flags.startsWith('--kv-cache-dtype')), served.plans.map((p) => p.flags).join(' | '));
+  assert.equal(await page.locator('#plan-list li .no-apply').count(), 0, 'every engine plan has Apply');
+  const fp8 = served.plans.find((p) => p.flags.startsWith('--kv-cache-dtype'));
+  await page.locator(`#plan-list li[data-rank="${fp8.rank}"] button.apply`).click();
+  await settled(page);
+  assert.equal(await page.inputValue('#kv-cache-dtype'), 'fp8');
+  ({ report } = await sameAsCli(page));
+  assert.equal(report.serving.starts, true);
+  assert.equal(report.per_gpu_bytes, fp8.per_gpu_bytes);
+  assert.match((await verdict(page, 'RTX-3090')).text, /starts; [\d,]+ KV tokens/);
   await page.context().close();
 
   // D13: fp8 on a GPU without bf16 suggests fp16 only (it said "use fp16 or bf16").
