@@ -3,7 +3,7 @@
 // so a link reproduces a result, and the page shows the CLI command that prints the same JSON.
 
 import { start, CoreError } from './core.js';
-import { readRepo } from './gguf-repo.js';
+import { readRepo, HubError } from './gguf-repo.js';
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
@@ -72,6 +72,7 @@ let catalog = { models: [], gpus: [] };
 let gpus = [];                 // GPU specs compared, each with its count: "T4", "4xA100-80GB", "24GiB"
 let hubConfig = null;          // { id, rev, text } once fetched
 let ggufRepo = null;           // { id, rev, repo, models, bytes, requests } once a GGUF repo was read
+let ggufReading = null;        // the AbortController of the read in flight
 let lastGguf = null;           // its table for the first GPU (what `vramfit fit ORG/NAME-GGUF --json` prints)
 let lastReport = null;         // the first GPU's report (drives charts and explanations)
 let lastSweep = null;
@@ -1175,19 +1176,27 @@ async function fetchGguf() {
     return;
   }
   status.textContent = `Listing the GGUF files of ${id}…`;
+  // A second press starts over: the first read stops at its next request.
+  if (ggufReading) ggufReading.abort();
+  const reading = new AbortController();
+  ggufReading = reading;
   let read;
   try {
     read = await readRepo(api, id, rev, {
-      signal: AbortSignal.timeout(120000),
+      signal: AbortSignal.any([reading.signal, AbortSignal.timeout(120000)]),
       onProgress: (p) => { status.textContent = `Reading GGUF headers: ${p.done} of ${p.total} files (${p.bytes.toLocaleString('en')} bytes in ${p.requests} range requests)…`; },
     });
   } catch (e) {
+    if (reading.signal.aborted && ggufReading !== reading) return;
     status.textContent = '';
     ggufRepo = null;
-    showError(e.name === 'TimeoutError' ? 'the Hub did not answer in 120 s; try again' : messageOf(e), 'hf');
-    run();
+    lastGguf = null;
+    $('#gguf-sec').hidden = true;
+    for (const p of $$('#answer .answer-gguf')) p.remove();
+    showError(e.name === 'TimeoutError' ? 'the Hub did not answer in 120 s; try again' : (e instanceof HubError ? e.message : messageOf(e)), 'hf');
     return;
   }
+  if (ggufReading !== reading) return;
   ggufRepo = { id, rev, ...read };
   // A GGUF file runs on llama.cpp: its settings (-ngl, context) show.
   if (el('runtime').value !== 'llama.cpp') el('runtime').value = 'llama.cpp';
@@ -1263,6 +1272,13 @@ function renderGguf(req, t) {
         h('td', { text: f.fit ? num(f.fit.max_context_full) : '' }),
         h('td', { text: kv }));
     })));
+  // On a phone, the answer first (D10): the best file in the answer card.
+  const answer = $('#answer');
+  if (answer.hidden) answer.replaceChildren();
+  answer.hidden = false;
+  answer.append(h('p', { class: 'answer-gguf' }, h('b', { text: `${t.gpu}: ` }),
+    best ? `${best.file}${type(best)} is the largest GGUF file that fits fully` : 'no GGUF file of the repo fits fully',
+    ' · ', h('a', { href: '#gguf-sec' }, 'the table')));
   $('#gguf-read').textContent = `Read ${t.bytes_transferred.toLocaleString('en')} bytes from huggingface.co (the listing and ${t.requests} range requests) for ${t.header_bytes.toLocaleString('en')} bytes of headers; the files themselves were not downloaded.`;
   const model = ggufRepo.rev && ggufRepo.rev !== 'main' ? `${req.model}@${ggufRepo.rev}` : req.model;
   $('#gguf-cli').textContent = cliCommand({ ...req, model }, 'fit');

@@ -9,6 +9,9 @@ const TREE_LIMIT = 16 << 20;
 /** Headers read at once. */
 const PARALLEL = 4;
 
+/** What went wrong reading the Hub (the message is for the user as it is). */
+export class HubError extends Error {}
+
 /** A revision as one path segment (refs/pr/1 → refs%2Fpr%2F1), as the CLI writes it. */
 const revSegment = (rev) => rev.replace(/\//g, '%2F');
 
@@ -38,10 +41,13 @@ async function bodyUpTo(res, limit) {
   return out;
 }
 
+/** A read stopped on purpose (a newer read) or by the time limit: not a file's error. */
+const stopped = (e) => e.name === 'AbortError' || e.name === 'TimeoutError';
+
 function httpError(what, res) {
-  if (res.status === 401 || res.status === 403) return new Error(`${what}: access refused (HTTP ${res.status}): the repo is gated or private`);
-  if (res.status === 404) return new Error(`${what}: not found (HTTP 404); check the repo id and revision`);
-  return new Error(`${what}: HTTP ${res.status} from the Hub`);
+  if (res.status === 401 || res.status === 403) return new HubError(`${what}: access refused (HTTP ${res.status}): the repo is gated or private`);
+  if (res.status === 404) return new HubError(`${what}: not found (HTTP 404); check the repo id and revision`);
+  return new HubError(`${what}: HTTP ${res.status} from the Hub`);
 }
 
 /**
@@ -56,22 +62,29 @@ export async function readRepo(api, id, rev, { onProgress = () => {}, signal } =
   try {
     res = await fetch(treeUrl(id, rev), { credentials: 'omit', signal });
   } catch (e) {
-    throw new Error(`cannot reach huggingface.co (${e.message})`);
+    if (stopped(e)) throw e;
+    throw new HubError(`cannot reach huggingface.co (${e.message})`);
   }
   if (!res.ok) throw httpError(what, res);
   const listingBytes = await bodyUpTo(res, TREE_LIMIT + 1);
-  if (listingBytes.length > TREE_LIMIT) throw new Error(`${what}: larger than ${TREE_LIMIT} bytes`);
+  if (listingBytes.length > TREE_LIMIT) throw new HubError(`${what}: larger than ${TREE_LIMIT} bytes`);
   let bytes = listingBytes.length;
   let requests = 0;
   const listed = await api.ggufListing(new TextDecoder().decode(listingBytes));
-  if (!listed.length) throw new Error(`${id}@${rev} has no .gguf files`);
+  if (!listed.length) throw new HubError(`${id}@${rev} has no .gguf files`);
   await api.ggufClear();
 
   /** One part's header, read as the core's steps ask. */
   async function header(part) {
     let buf = new Uint8Array(0);
     for (;;) {
-      const step = await api.ggufStep(part.size, buf);
+      let step;
+      try {
+        step = await api.ggufStep(part.size, buf);
+      } catch (e) {
+        // The header is malformed: named by its file, as the CLI names it.
+        throw new HubError(`${part.path}: ${e.message}`);
+      }
       if (step.done) return buf;
       const { start, end, need } = step.ask;
       requests += 1;
@@ -79,7 +92,8 @@ export async function readRepo(api, id, rev, { onProgress = () => {}, signal } =
       try {
         r = await fetch(fileUrl(id, rev, part.path), { credentials: 'omit', signal, headers: { Range: `bytes=${start}-${end}` } });
       } catch (e) {
-        throw new Error(`${part.path}: cannot reach huggingface.co (${e.message})`);
+        if (stopped(e)) throw e;
+        throw new HubError(`${part.path}: cannot reach huggingface.co (${e.message})`);
       }
       if (!r.ok) throw httpError(part.path, r);
       // A server that ignores Range sends the whole file: read only up to what was asked.
@@ -87,7 +101,7 @@ export async function readRepo(api, id, rev, { onProgress = () => {}, signal } =
       const got = await bodyUpTo(r, ranged ? end - start + 1 : end + 1);
       bytes += got.length;
       const more = ranged ? got : got.subarray(start);
-      if (!more.length) throw new Error(`${part.path}: gguf file is truncated: the header needs ${need} bytes, only ${start} are there`);
+      if (!more.length) throw new HubError(`${part.path}: gguf file is truncated: the header needs ${need} bytes, only ${start} are there`);
       const next = new Uint8Array(buf.length + more.length);
       next.set(buf, 0);
       next.set(more, buf.length);
@@ -105,7 +119,7 @@ export async function readRepo(api, id, rev, { onProgress = () => {}, signal } =
       try {
         heads.push(await header(part));
       } catch (e) {
-        if (e.name === 'AbortError') throw e;
+        if (stopped(e)) throw e;
         error = e.message;
         break;
       }

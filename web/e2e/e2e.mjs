@@ -858,7 +858,10 @@ test('which GGUF file of a Hub repo fits: tree listing and Range reads only when
       const url = new URL(route.request().url());
       const range = route.request().headers().range;
       asked.push(`${url.pathname}${range ? ` ${range}` : ''}`);
-      const a = hubAnswer(repo, id, url.pathname, range);
+      // Two more repos: one the Hub does not have, one whose Q8_0 file fails.
+      if (url.pathname.includes('/Nothing-GGUF/')) return route.fulfill({ status: 404, headers: { 'access-control-allow-origin': '*' }, body: 'Repository not found' });
+      if (url.pathname.includes('/Broken-GGUF/') && url.pathname.endsWith('Q8_0.gguf')) return route.fulfill({ status: 500, headers: { 'access-control-allow-origin': '*' }, body: 'oops' });
+      const a = hubAnswer(repo, url.pathname.includes('/Broken-GGUF/') ? 'tiny-org/Broken-GGUF' : id, url.pathname, range);
       if (!a) return route.fulfill({ status: 404, body: 'not found' });
       return route.fulfill({ status: a.status, headers: { ...a.headers, 'access-control-allow-origin': '*' }, body: a.body });
     });
@@ -911,10 +914,42 @@ test('which GGUF file of a Hub repo fits: tree listing and Range reads only when
     const big = JSON.parse(await page.locator('#gguf-json').textContent());
     assert.equal(big.gpu, '24GiB');
     assert.ok(big.files.filter((f) => f.fit.fits_fully).length > table.files.filter((f) => f.fit.fits_fully).length);
+    // A file that fails is that row's error; the others are judged.
+    await page.fill('#hf', 'tiny-org/Broken-GGUF');
+    await page.click('#hf-gguf');
+    await settled(page);
+    assert.match(await page.locator('#hf-status').innerText(), /^Read the headers of 5/);
+    const broken = JSON.parse(await page.locator('#gguf-json').textContent());
+    assert.equal(broken.repo, 'tiny-org/Broken-GGUF@main');
+    assert.deepEqual(broken.files.map((f) => f.error === null), [true, true, false, true, true], JSON.stringify(broken.files.map((f) => f.error)));
+    assert.match(broken.files[2].error, /^Tiny-3B-Q8_0\.gguf: HTTP 500/);
+    assert.match(await page.locator('#gguf tbody tr[data-file="Tiny-3B-Q8_0.gguf"]').innerText(), /cannot estimate: Tiny-3B-Q8_0\.gguf: HTTP 500/);
+    // A repo the Hub does not have: one error naming it, no table.
+    await page.fill('#hf', 'tiny-org/Nothing-GGUF');
+    await page.click('#hf-gguf');
+    await settled(page);
+    assert.match(await page.locator('#error').innerText(), /tiny-org\/Nothing-GGUF@main file list: not found \(HTTP 404\)/);
+    assert.ok(await page.isHidden('#gguf-sec'));
     notes.push(`GGUF repo table: ${table.files.length} models (one split in 2 parts), ${table.requests} Range requests, ${table.bytes_transferred.toLocaleString('en')} B read for ${table.header_bytes.toLocaleString('en')} B of headers; page = CLI fit --json (${command})`);
     await page.screenshot({ path: path.join(out, 'desktop-gguf-table.png'), fullPage: true });
-    assert.deepEqual(page.problems, []);
+    // The failed statuses above are the only console errors.
+    assert.deepEqual(page.problems.filter((p) => !/status of (404|500)/.test(p)), []);
     await page.context().close();
+    // On a phone the best file is in the answer card, on the first screen (D10).
+    const phone = await open(browser, '?src=hf&gpu=4GiB', { width: 390, height: 844 });
+    await phone.route('https://huggingface.co/**', (route) => {
+      const url = new URL(route.request().url());
+      const a = hubAnswer(repo, id, url.pathname, route.request().headers().range);
+      return route.fulfill({ status: a.status, headers: { ...a.headers, 'access-control-allow-origin': '*' }, body: a.body });
+    });
+    await phone.fill('#hf', id);
+    await phone.click('#hf-gguf');
+    await settled(phone);
+    const card = await phone.locator('#answer .answer-gguf');
+    assert.match(await card.innerText(), /^4GiB: .+ is the largest GGUF file that fits fully/);
+    assert.ok((await card.boundingBox()).y < 844, 'the best file is on the first screen');
+    await phone.screenshot({ path: path.join(out, 'phone-gguf.png'), fullPage: true });
+    await phone.context().close();
   } finally {
     hub.close();
   }
