@@ -6,7 +6,8 @@
 //   bash web/build.sh && cargo build -p vramfit-cli && (cd web/e2e && npm ci && node e2e.mjs)
 //
 // Environment: VRAMFIT_BIN (default target/debug/vramfit), CHROMIUM (default /usr/bin/chromium),
-// E2E_ONLY (a regex: run only the tests whose names match).
+// E2E_ONLY (a regex: run only the tests whose names match), E2E_CPU_THROTTLE (slow the
+// page's CPU that many times, as a loaded machine would).
 
 import { chromium } from 'playwright-core';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
@@ -90,6 +91,12 @@ function argv(command) {
 async function open(browser, query = '', viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  // E2E_CPU_THROTTLE=N slows the page's CPU N times (Chrome DevTools' throttling): a loaded
+  // CI machine, to shake out reads that do not wait for the result.
+  if (Number(process.env.E2E_CPU_THROTTLE) > 1) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: Number(process.env.E2E_CPU_THROTTLE) });
+  }
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
@@ -977,7 +984,8 @@ test('input to verdict stays quick for the slowest catalog workloads, and typing
   });
   notes.push(`llama-3.1-405b ZeRO-3 training on 8×H100, a select changed: verdict on screen after ${verdicts.map((v) => v.toFixed(0)).join(', ')} ms; everything (sweep and ranked plans too) after ${times.join(', ')} ms; main-thread lag while the core works: ${lag.toFixed(1)} ms`);
   fs.writeFileSync(path.join(out, 'input-to-verdict.json'), JSON.stringify({ verdict_ms: verdicts, all_ms: times, main_thread_lag_ms: lag }, null, 2));
-  assert.ok(lag < 50, `the main thread was blocked ${lag} ms`);
+  // Under E2E_CPU_THROTTLE the page's own rendering is slowed too: no time limit then.
+  if (!(Number(process.env.E2E_CPU_THROTTLE) > 1)) assert.ok(lag < 50, `the main thread was blocked ${lag} ms`);
   await page.context().close();
 });
 
