@@ -72,6 +72,7 @@ let catalog = { models: [], gpus: [] };
 let gpus = [];                 // GPU specs compared, each with its count: "T4", "4xA100-80GB", "24GiB"
 let hubConfig = null;          // { id, rev, text } once fetched
 let ggufRepo = null;           // { id, rev, repo, models, bytes, requests } once a GGUF repo was read
+let ggufInLink = false;        // the link showed a GGUF table: offer to read the headers again
 let ggufReading = null;        // the AbortController of the read in flight
 let lastGguf = null;           // its table for the first GPU (what `vramfit fit ORG/NAME-GGUF --json` prints)
 let lastReport = null;         // the first GPU's report (drives charts and explanations)
@@ -168,6 +169,7 @@ function modelFromForm() {
     }
     case 'hf': {
       if (!hubConfig) {
+        if (ggufInLink && !ggufRepo) return { waiting: `This link showed which GGUF file of ${el('hf').value.trim()} fits: press "Which GGUF file fits" to read the files' headers from huggingface.co again (the page reads the Hub only when asked).` };
         return { waiting: ggufRepo ? 'The GGUF table is below; "Fetch config.json" estimates the repo\'s model in full too.' : 'Give a repo id and press "Fetch config.json" (or "Which GGUF file fits" for a repo of GGUF files): your browser reads it from huggingface.co.' };
       }
       return {
@@ -232,6 +234,9 @@ function writeUrl() {
     if (el('hf-rev').value.trim()) q.set('rev', el('hf-rev').value.trim());
     // The fetched config travels in the link, so opening it needs no second fetch.
     if (hubConfig) q.set('config', toB64(minified(hubConfig.text)));
+    // The GGUF headers do not (megabytes): the link says the table was shown, and the page
+    // offers to read them again.
+    if (ggufRepo || ggufInLink) q.set('gguf', '1');
   }
   q.set('gpu', gpus.join(','));
   for (const f of FIELDS) {
@@ -254,6 +259,7 @@ function readUrl() {
   if (q.has('name')) el('config-name').value = q.get('name');
   if (q.has('hf')) el('hf').value = q.get('hf');
   if (q.has('rev')) el('hf-rev').value = q.get('rev');
+  ggufInLink = src === 'hf' && q.get('gguf') === '1';
   if (q.has('config')) {
     let text = '';
     try { text = fromB64(q.get('config')); } catch { showError('the link\'s config is damaged: paste the config.json again'); }

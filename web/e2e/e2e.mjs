@@ -921,6 +921,22 @@ test('which GGUF file of a Hub repo fits: tree listing and Range reads only when
     const big = JSON.parse(await page.locator('#gguf-json').textContent());
     assert.equal(big.gpu, '24GiB');
     assert.ok(big.files.filter((f) => f.fit.fits_fully).length > table.files.filter((f) => f.fit.fits_fully).length);
+    // The link says the table was shown; opening it reads nothing until asked, then shows it.
+    assert.match(page.url(), /[?&]gguf=1/);
+    const again = await open(browser, page.url().slice(base.length));
+    const askedAgain = [];
+    await again.route('https://huggingface.co/**', (route) => {
+      const url = new URL(route.request().url());
+      askedAgain.push(url.pathname);
+      const a = hubAnswer(repo, id, url.pathname, route.request().headers().range);
+      return route.fulfill({ status: a.status, headers: { ...a.headers, 'access-control-allow-origin': '*' }, body: a.body });
+    });
+    assert.match(await again.locator('#idle').innerText(), /This link showed which GGUF file of tiny-org\/Tiny-3B-GGUF fits: press "Which GGUF file fits"/);
+    assert.deepEqual(askedAgain, []);
+    await again.click('#hf-gguf');
+    await settled(again);
+    assert.deepEqual(JSON.parse(await again.locator('#gguf-json').textContent()), big);
+    await again.context().close();
     // A file that fails is that row's error; the others are judged.
     await page.fill('#hf', 'tiny-org/Broken-GGUF');
     await page.click('#hf-gguf');
