@@ -1256,6 +1256,7 @@ function ggufVerdict(f) {
 
 function renderGguf(req, t) {
   lastGguf = t;
+  $('#gguf-h').textContent = `Which GGUF file of ${t.repo} fits`;
   const ctx = t.ctx_size ? `${t.ctx_size.toLocaleString('en')} tokens of context` : 'the default context (batch × (prompt + new tokens))';
   const fully = t.files.filter((f) => f.fit && f.fit.fits_fully).sort((a, b) => b.bytes - a.bytes);
   const best = fully[0];
