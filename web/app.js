@@ -1393,6 +1393,7 @@ async function main() {
     verdictMs: () => lastVerdictMs,
     info: api.infoNow,
     worker: api.worker,
+    coreBusy: () => api.busy(),
   };
 }
 

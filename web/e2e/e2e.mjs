@@ -989,19 +989,31 @@ test('input to verdict stays quick for the slowest catalog workloads, and typing
     times.push(Date.now() - t0);
     verdicts.push(await page.evaluate(() => window.vramfitPage.verdictMs()));
   }
-  // Typing while the core works: the main thread answers at once.
-  const lag = await page.evaluate(async () => {
+  // Typing while the core works: the main thread answers at once. A timer of 0 ms, again and
+  // again from the input until the result is drawn; the samples taken while a core call is in
+  // flight are what a key press waits for then. With the core on the main thread there are
+  // none (a call is over before a timer can run), so this fails; in the worker their median
+  // is a timer's few ms, even at E2E_CPU_THROTTLE=6 (the worst includes drawing the result).
+  const samples = await page.evaluate(async () => {
     document.querySelector('#batch').value = '5';
     document.querySelector('#batch').dispatchEvent(new Event('input', { bubbles: true }));
-    await new Promise((r) => { setTimeout(r, 160); });
-    const t = performance.now();
-    await new Promise((r) => { setTimeout(r, 0); });
-    return performance.now() - t;
+    const out = [];
+    const until = performance.now() + 10000;
+    while ((document.documentElement.dataset.pending || !out.length) && performance.now() < until) {
+      const busy = window.vramfitPage.coreBusy() > 0;
+      const t = performance.now();
+      await new Promise((r) => { setTimeout(r, 0); });
+      if (busy) out.push(performance.now() - t);
+    }
+    return out.sort((a, b) => a - b);
   });
-  notes.push(`llama-3.1-405b ZeRO-3 training on 8×H100, a select changed: verdict on screen after ${verdicts.map((v) => v.toFixed(0)).join(', ')} ms; everything (sweep and ranked plans too) after ${times.join(', ')} ms; main-thread lag while the core works: ${lag.toFixed(1)} ms`);
-  fs.writeFileSync(path.join(out, 'input-to-verdict.json'), JSON.stringify({ verdict_ms: verdicts, all_ms: times, main_thread_lag_ms: lag }, null, 2));
-  // Under E2E_CPU_THROTTLE the page's own rendering is slowed too: no time limit then.
-  if (!(Number(process.env.E2E_CPU_THROTTLE) > 1)) assert.ok(lag < 50, `the main thread was blocked ${lag} ms`);
+  await settled(page);
+  assert.ok(samples.length >= 2, `${samples.length} timer samples while the core computed: is it on the main thread?`);
+  const lag = samples[Math.floor(samples.length / 2)];
+  const worst = samples[samples.length - 1];
+  notes.push(`llama-3.1-405b ZeRO-3 training on 8×H100, a select changed: verdict on screen after ${verdicts.map((v) => v.toFixed(0)).join(', ')} ms; everything (sweep and ranked plans too) after ${times.join(', ')} ms; main-thread lag while the core works (typing then): median ${lag.toFixed(1)} ms, worst ${worst.toFixed(1)} ms over ${samples.length} samples`);
+  fs.writeFileSync(path.join(out, 'input-to-verdict.json'), JSON.stringify({ verdict_ms: verdicts, all_ms: times, main_thread_lag_ms: { median: lag, worst, samples: samples.length } }, null, 2));
+  assert.ok(lag < 50, `the main thread was blocked ${lag} ms (median of ${samples.length} samples)`);
   await page.context().close();
 });
 
