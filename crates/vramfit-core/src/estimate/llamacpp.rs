@@ -668,18 +668,35 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let pipeline = gpus > 1 && mode == SplitMode::Layer && ngl > n_layer;
     let copies = if pipeline { SCHED_COPIES } else { 1 };
     let mut compute_notes = Vec::new();
+    // Before the backend scheduler: one scratch of the whole graph's measured size on the
+    // main GPU (when any layer or the output is there) and one in host memory.
+    let scratch = (!b.scheduler).then(|| super::llamacpp_scratch::pre_scheduler_scratch(spec, t, n_ctx));
     for d in (0..gpus).map(Dev::Gpu).chain(std::iter::once(Dev::Cpu)) {
         let mine: Vec<&Phases> = phases.iter().zip(&layer_dev).filter(|(_, ld)| **ld == d).map(|(p, _)| p).collect();
         let has_output = output_dev == d;
         let peak_block = mine.iter().map(|p| p.attention.max(p.ffn)).max().unwrap_or(0);
         let body = peak_block.max(if has_output { logits } else { 0 });
         let runs_graph = !mine.is_empty() || has_output;
-        let bytes = match d {
-            Dev::Gpu(_) if runs_graph => {
+        let any_gpu = layer_dev.iter().chain(std::iter::once(&output_dev)).any(|x| matches!(x, Dev::Gpu(_)));
+        let bytes = match (d, scratch) {
+            (Dev::Gpu(i), Some(s)) => {
+                if i == main && any_gpu {
+                    compute_notes.push(format!(
+                        "{}: VRAM scratch of the whole graph's measured size {} (one ggml-alloc best-fit allocator, fragmentation included; builds before the backend scheduler)",
+                        d.name(),
+                        thousands(s)
+                    ));
+                    s
+                } else {
+                    0
+                }
+            }
+            (Dev::Cpu, Some(s)) => s,
+            (Dev::Gpu(_), None) if runs_graph => {
                 g.mask().saturating_mul(copies).saturating_add(g.residual()).saturating_add(body)
             }
-            Dev::Gpu(_) => 0,
-            Dev::Cpu => {
+            (Dev::Gpu(_), None) => 0,
+            (Dev::Cpu, None) => {
                 // token embeddings looked up on the host, the f32 mask input where the build
                 // allocates inputs there, and the graph of the CPU layers / output.
                 prod(&[g.h, t, 4])
@@ -690,7 +707,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         if bytes > 0 || d == Dev::Cpu {
             put(&mut bufs, d, &|x| x.compute = x.compute.saturating_add(bytes));
         }
-        if let (Dev::Gpu(_), true) = (d, runs_graph) {
+        if let (Dev::Gpu(_), true, None) = (d, runs_graph, scratch) {
             let worst = mine.iter().max_by_key(|p| p.attention.max(p.ffn));
             compute_notes.push(format!(
                 "{}: mask {} + residual 2·h·t·4 {} + max(attention {}, FFN {}{}){}",

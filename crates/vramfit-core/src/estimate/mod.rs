@@ -3,9 +3,11 @@
 pub mod activations;
 pub mod breakdown;
 pub mod defaults;
+mod ggml_alloc;
 pub mod inference;
 pub mod kv_cache;
 pub mod llamacpp;
+mod llamacpp_scratch;
 pub mod ollama;
 pub mod overhead;
 pub mod parallel;
