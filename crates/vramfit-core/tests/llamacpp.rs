@@ -2,6 +2,14 @@
 //! `common/arg.cpp` (`--n-cpu-moe`, `--override-tensor`): routed experts kept in host memory,
 //! layers split over GPUs. Every expected figure is computed here from the model's
 //! dimensions, not read from the estimator.
+//!
+//! The patterns, as ggml-org/llama.cpp de93b991 `common/common.h` ("MoE utils") writes them:
+//! `LLM_FFN_EXPS_REGEX = "\\.ffn_(up|down|gate)_(ch|)exps"`; `--cpu-moe` is that pattern on
+//! the CPU buffer type (`llm_ffn_exps_cpu_override`), `--n-cpu-moe N` one override per block
+//! `i < N` of `llm_ffn_exps_block_regex(i) = "blk\\.%d" + LLM_FFN_EXPS_REGEX` (so `blk.1.`
+//! does not match `blk.11.`); the loader takes the first override whose pattern is found in
+//! the tensor's name (`std::regex_search`) and places the tensor in that buffer type instead
+//! of its layer's device.
 
 use vramfit_core::catalog::find_model;
 use vramfit_core::estimate::{estimate, Breakdown, LlamaCppOptions, Runtime, Workload};
