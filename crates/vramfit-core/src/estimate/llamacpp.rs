@@ -42,6 +42,8 @@ const SRC_KV: &str =
     "llama.cpp src/llama-kv-cache.cpp (K, V per layer: ggml_row_size(type_k/type_v, n_embd_gqa) × kv_size); src/llama-context.cpp (n_ctx padded to 256)";
 const SRC_COMPUTE: &str = "llama.cpp src/llama-context.cpp graph_reserve (n_ubatch tokens), src/llama-graph.cpp build_attn_mha/build_ffn/build_moe_ffn, ggml/src/ggml-alloc.c (tensors freed after last use; in-place ops)";
 
+const SRC_LORA: &str = "llama.cpp src/llama-adapter.cpp llama_adapter_lora_init_impl (adapter tensors in the adapted tensor's buffer type; \"LoRA buffer size\"), src/llama-graph.cpp build_lora_mm";
+
 /// KV cache types llama.cpp accepts (`common/arg.cpp` `kv_cache_types`).
 pub const KV_CACHE_TYPES: &[&str] = &["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "IQ4_NL", "Q5_0", "Q5_1"];
 
@@ -324,6 +326,8 @@ struct Bufs {
     compute: u64,
     /// The multimodal projector's weights (`--mmproj`, clip's own buffer).
     mmproj: u64,
+    /// A LoRA adapter's tensors (`--lora`, the "LoRA buffer").
+    lora: u64,
 }
 
 fn put(bufs: &mut std::collections::BTreeMap<Dev, Bufs>, d: Dev, f: &dyn Fn(&mut Bufs)) {
@@ -346,6 +350,8 @@ struct Graph {
     h: u64,
     flash: bool,
     b: LlamaCppBehaviour,
+    /// A LoRA adapter adapts the FFN projections.
+    lora_ffn: bool,
 }
 
 impl Graph {
@@ -381,14 +387,13 @@ impl Graph {
         let m = &layer.mlp;
         // gate and up are live together; the activation and product run in place (UNARY,
         // MUL) before the GLU op, into a third tensor with it.
-        let glu = if m.gated {
-            if self.b.glu_op {
-                3
-            } else {
-                2
-            }
-        } else {
-            1
+        // build_lora_mm: with an adapter, the adapted product b·(a·x) is allocated while the
+        // projection's result is live, then added into it: one more n_ff-wide tensor beside
+        // gate and up (or beside up alone in a plain FFN).
+        let glu = match (m.gated, self.b.glu_op, self.lora_ffn) {
+            (true, true, _) | (true, false, true) => 3,
+            (true, false, false) | (false, _, true) => 2,
+            (false, _, false) => 1,
         };
         let ffn = if m.is_moe() {
             let slots = if self.b.batched_experts { m.top_k } else { 1 };
@@ -567,6 +572,29 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             d.name()
         ));
     }
+    let lora = o.lora.as_ref().filter(|_| b.lora_buffers);
+    if o.lora.is_some() && lora.is_none() {
+        notes.push(format!(
+            "--lora: build b{} merges the adapter into the model's weights at load (no LoRA buffer)",
+            b.build
+        ));
+    }
+    if let Some(lora) = lora {
+        // src/llama-adapter.cpp llama_adapter_lora_init_impl: each lora_a/lora_b tensor goes
+        // to the buffer type of the model tensor it adapts (the block's device); tensors
+        // outside the blocks are counted with the output layer.
+        for (i, &bytes) in lora.block_bytes.iter().enumerate() {
+            let d = layer_dev.get(i).copied().unwrap_or(Dev::Cpu);
+            put(&mut bufs, d, &|x| x.lora = x.lora.saturating_add(bytes));
+        }
+        put(&mut bufs, output_dev, &|x| x.lora = x.lora.saturating_add(lora.other_bytes));
+        if lora.block_bytes.len() as u64 > n_layer {
+            notes.push(format!(
+                "--lora: the adapter has tensors for {} blocks, the model {n_layer}",
+                lora.block_bytes.len()
+            ));
+        }
+    }
     // The host's buffer maps the file from its first to its last host tensor
     // (llama-model-loader get_mapping_range; file order: token_embd, blk.0 .. blk.N-1,
     // output): the log prints that span, GPU tensors inside it included.
@@ -660,7 +688,8 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         let win = spec.layers.iter().filter_map(|l| l.attention.window).max().unwrap_or(0);
         n_ctx.min(align_up(win.saturating_mul(n_seq).saturating_add(t), CTX_PAD))
     });
-    let g = Graph { t, n_kv: n_ctx, n_kv_swa, h: spec.hidden_size, flash, b };
+    let lora_ffn = b.lora_buffers && o.lora.as_ref().is_some_and(|l| l.adapts_ffn);
+    let g = Graph { t, n_kv: n_ctx, n_kv_swa, h: spec.hidden_size, flash, b, lora_ffn };
     let reserve_all_outputs = !b.outputs_max;
     let out_rows = if reserve_all_outputs { t } else { t.min(n_seq) };
     let logits = prod(&[spec.vocab_size, out_rows, 4]);
@@ -826,7 +855,8 @@ fn assemble(
             Dev::Gpu(_) => ctx.bytes,
             Dev::Cpu => host_out,
         }
-        .saturating_add(x.mmproj);
+        .saturating_add(x.mmproj)
+        .saturating_add(x.lora);
         devices.push(DeviceBuffers {
             device: d.name(),
             model_bytes: x.model,
@@ -914,7 +944,32 @@ fn assemble(
             .on(&dn),
         );
     }
+    let lora_gpu = bufs.get(&Dev::Gpu(busiest)).map_or(0, |x| x.lora);
+    if lora_gpu > 0 {
+        components.push(
+            Component::new(
+                "lora_weights",
+                lora_gpu,
+                "the --lora adapter's lora_a/lora_b tensors of this GPU's blocks (LoRA buffer)",
+                SRC_LORA,
+            )
+            .on(&dn),
+        );
+    }
     components.push(ctx);
+    let lora_host = bufs.get(&Dev::Cpu).map_or(0, |x| x.lora);
+    if lora_host > 0 {
+        components.push(
+            Component::new(
+                "host_lora_weights",
+                lora_host,
+                "the --lora adapter's tensors of the host's blocks",
+                SRC_LORA,
+            )
+            .at(Level::Host)
+            .on("CPU"),
+        );
+    }
     let mm_host = bufs.get(&Dev::Cpu).map_or(0, |x| x.mmproj);
     if mm_host > 0 {
         components.push(

@@ -22,7 +22,7 @@ pub mod workload;
 pub use breakdown::{Breakdown, Component, DeviceBuffers, Level, Levels};
 pub use profile::RuntimeProfile;
 pub use runtime::{Runtime, RuntimeVersion};
-pub use workload::{AttnImpl, LlamaCppOptions, Task, Workload};
+pub use workload::{AttnImpl, LlamaCppOptions, LoraAdapter, Task, Workload};
 
 use crate::error::Result;
 use crate::model::ModelSpec;
