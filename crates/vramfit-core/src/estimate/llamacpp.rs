@@ -131,6 +131,30 @@ pub(crate) struct Placement {
     pub(crate) output: u64,
     /// How these were obtained.
     pub(crate) how: String,
+    /// What each block's tensors take beyond their bytes in a CUDA buffer (row padding of
+    /// quantized rows, 128-byte alignment); zero where unknown (GGUF headers).
+    cuda_extra: Vec<u64>,
+    /// The same for the output layer.
+    output_cuda_extra: u64,
+}
+
+/// `MATRIX_ROW_PADDING` (ggml/src/ggml-cuda/common.cuh): CUDA's buffer type allocates a
+/// quantized tensor with one more partial row, `ggml_row_size(type, 512 − ne0 % 512)`, when
+/// its rows (`ne0`, the input width) are not a multiple of 512
+/// (`ggml_backend_cuda_buffer_type_get_alloc_size`), and `ggml_backend_alloc_ctx_tensors`
+/// pads every tensor to the buffer's alignment (128 bytes for CUDA).
+const CUDA_ROW_PADDING: u64 = 512;
+const CUDA_ALIGNMENT: u64 = 128;
+
+/// Extra bytes one linear stored as `ty` (`bytes` as stored, one tensor for all its copies)
+/// takes in a CUDA buffer.
+fn cuda_extra_bytes(ty: &GgmlType, in_features: u64, bytes: u64) -> u64 {
+    let pad = if ty.block > 1 && in_features % CUDA_ROW_PADDING != 0 {
+        (CUDA_ROW_PADDING - in_features % CUDA_ROW_PADDING).saturating_mul(ty.bytes) / ty.block
+    } else {
+        0
+    };
+    align_up(bytes.saturating_add(pad), CUDA_ALIGNMENT).saturating_sub(bytes)
 }
 
 /// Bytes of each block's linears of one group, from the spec (`scheme` as `placement` uses it).
@@ -233,6 +257,8 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
                 input: ck.input_bytes,
                 output,
                 how: format!("exact GGUF tensor bytes ({})", ck.describe()),
+                cuda_extra: Vec::new(),
+                output_cuda_extra: 0,
             });
         }
     }
@@ -257,7 +283,39 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
         (Some(h), false) => linear_bytes(h, None),
         _ => input,
     };
+    // The type each linear is stored as, for CUDA's row padding.
+    let stored_type = |l: &crate::model::Linear, at: Option<(u64, u64)>| -> Option<&'static GgmlType> {
+        match scheme.map(|q| &q.quant) {
+            Some(Quant::Gguf { scheme: name }) => {
+                let s = crate::quant::gguf_scheme(name)?;
+                let ty = match (&s.experts, l.group) {
+                    (Some(t), ParamGroup::Experts) => t.as_str(),
+                    _ => s.type_for(&l.name, at),
+                };
+                ggml_type(ty)
+            }
+            _ => None,
+        }
+    };
+    let extra_of = |l: &crate::model::Linear, at: Option<(u64, u64)>| {
+        stored_type(l, at).map_or(0, |ty| cuda_extra_bytes(ty, l.in_features, linear_bytes(l, at)))
+    };
+    let cuda_extra: Vec<u64> = spec
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            layer.linears.iter().map(|l| extra_of(l, Some((i as u64, n)))).fold(0u64, u64::saturating_add)
+        })
+        .collect();
+    let output_cuda_extra = match (&spec.lm_head, spec.tied_embeddings) {
+        (Some(h), false) => extra_of(h, None),
+        // the token embeddings' copy, rows of hidden_size
+        _ => ggml_type(embed_type).map_or(0, |ty| cuda_extra_bytes(ty, spec.hidden_size, input)),
+    };
     Ok(Placement {
+        cuda_extra,
+        output_cuda_extra,
         layers,
         experts: spec_experts,
         ffn: spec_ffn,
@@ -557,10 +615,15 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                     put(&mut bufs, Dev::Gpu(g), &|x| x.model = x.model.saturating_add(part));
                 }
             }
+            (_, Dev::Gpu(_)) => {
+                let extra = place.cuda_extra.get(i).copied().unwrap_or(0);
+                put(&mut bufs, home, &|x| x.model = x.model.saturating_add(rest).saturating_add(extra));
+            }
             _ => put(&mut bufs, home, &|x| x.model = x.model.saturating_add(rest)),
         }
     }
-    put(&mut bufs, output_dev, &|x| x.model = x.model.saturating_add(place.output));
+    let output_extra = if matches!(output_dev, Dev::Gpu(_)) { place.output_cuda_extra } else { 0 };
+    put(&mut bufs, output_dev, &|x| x.model = x.model.saturating_add(place.output).saturating_add(output_extra));
     if let Some(mm) = o.mmproj_bytes {
         // tools/mtmd clip.cpp: the projector loads on the first GPU backend unless
         // --no-mmproj-offload; its image graph has a compute buffer of its own (not counted).
@@ -1130,6 +1193,19 @@ mod tests {
             ..w()
         };
         assert_eq!(estimate_llamacpp(&llama7b(), &none).unwrap().component("weights"), 0);
+    }
+
+    #[test]
+    fn cuda_pads_quantized_rows_to_512_and_tensors_to_128_bytes() {
+        let q4k = ggml_type("Q4_K").unwrap();
+        // Llama-2's ffn_down: rows of 11008 (256 past a multiple of 512): one more 256-wide
+        // Q4_K row part (144 B), then 25,362,432 + 144 rounded up to 128 = +256.
+        let bytes = 11008 / 256 * 144 * 4096;
+        assert_eq!(cuda_extra_bytes(q4k, 11008, bytes), 256);
+        // Rows that are a multiple of 512 take nothing extra.
+        assert_eq!(cuda_extra_bytes(q4k, 4096, 4096 / 256 * 144 * 4096), 0);
+        // F16 is not padded by rows, only aligned.
+        assert_eq!(cuda_extra_bytes(ggml_type("F16").unwrap(), 11008, 100), 28);
     }
 
     #[test]
