@@ -160,4 +160,30 @@ mod tests {
         let mib = bytes as f64 / 1024.0 / 1024.0;
         assert!((mib - 114.54).abs() < 0.01, "{mib}");
     }
+
+    #[test]
+    fn dense_7b_scratch_at_2048_cells_is_the_2023_logs_figure() {
+        // Two more logs of that era, n_ctx 2048 and the then-default n_batch 512, both print
+        // "VRAM scratch buffer: 156.00 MiB": a Llama-2-7B perplexity run (GitHub file index
+        // id 39753939457: "kv self = 1024.00 MiB", 32 K/V heads) and Mistral-7B-Instruct-v0.2
+        // under Ollama 0.1.1x (file index id 30977339092: "kv self = 256.00 MB", 8 K/V heads).
+        let llama2 = crate::config::parse_config(
+            r#"{"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008,
+                "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+                "vocab_size": 32000}"#,
+        )
+        .unwrap();
+        let mistral = crate::config::parse_config(
+            r#"{"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336,
+                "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                "vocab_size": 32000}"#,
+        )
+        .unwrap();
+        for spec in [llama2, mistral] {
+            let mib = pre_scheduler_scratch(&spec, 512, 2048) as f64 / 1024.0 / 1024.0;
+            // KQ (32 × 2048 × 512 × 4 = 128 MiB) dominates; the rest is what the free list
+            // could not fit into earlier holes.
+            assert!((mib - 156.00).abs() < 0.005, "{} {mib}", spec.model_type);
+        }
+    }
 }
