@@ -3,9 +3,11 @@
 pub mod activations;
 pub mod breakdown;
 pub mod defaults;
+mod ggml_alloc;
 pub mod inference;
 pub mod kv_cache;
 pub mod llamacpp;
+mod llamacpp_scratch;
 pub mod ollama;
 pub mod overhead;
 pub mod parallel;
@@ -20,7 +22,7 @@ pub mod workload;
 pub use breakdown::{Breakdown, Component, DeviceBuffers, Level, Levels};
 pub use profile::RuntimeProfile;
 pub use runtime::{Runtime, RuntimeVersion};
-pub use workload::{AttnImpl, LlamaCppOptions, Task, Workload};
+pub use workload::{AttnImpl, LlamaCppOptions, LoraAdapter, Task, Workload};
 
 use crate::error::Result;
 use crate::model::ModelSpec;
