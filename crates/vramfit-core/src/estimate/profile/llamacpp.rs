@@ -83,6 +83,18 @@ impl LlamaCppBehaviour {
         }
     }
 
+    /// The first block index on a GPU for `-ngl ngl` of `n_layer` blocks (index `n_layer` is
+    /// the output layer): `load_tensors`' `i_gpu_start`, which counts the output layer as one
+    /// of the `-ngl` layers in newer builds.
+    #[must_use]
+    pub fn first_gpu_layer(&self, n_layer: u64, ngl: u64) -> u64 {
+        if self.ngl_counts_output {
+            (n_layer + 1).saturating_sub(ngl)
+        } else {
+            n_layer.saturating_sub(ngl)
+        }
+    }
+
     /// The behaviours of `--runtime-version` (a build number; `None` = [`CURRENT_BUILD`]).
     #[must_use]
     pub fn of(version: Option<RuntimeVersion>) -> Self {

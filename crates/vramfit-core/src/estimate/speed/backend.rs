@@ -37,6 +37,12 @@ pub struct BackendConstants {
     pub eta: f64,
     /// Fixed time per decode step, seconds.
     pub t0_s: f64,
+    /// Fixed time per layer and decode step, seconds (kernel floors: the same kernels run for
+    /// every layer).
+    pub t0_per_layer_s: f64,
+    /// ALU operations to unpack and multiply one quantized weight in a decode mat-vec, where
+    /// that and not memory bounds decode on some GPUs (`None`: never seen to bound).
+    pub alu_ops_per_weight: Option<f64>,
     /// Share of the datasheet dense 16-bit matmul peak that prefill reaches.
     pub prefill_share: f64,
     /// Kernel-limited ceiling of prefill throughput, TFLOPS (`None` = no ceiling seen).
@@ -94,47 +100,67 @@ impl Backend {
     #[must_use]
     pub fn constants(self) -> BackendConstants {
         match self {
-            // 39 decode cases (XiongjieDai LLaMA-2/3 tables, P40), 10 prefill cases.
+            // 39 decode cases (XiongjieDai LLaMA-2/3 tables, P40), 10 prefill cases. The fixed
+            // time is all per layer: 7-8B models (32 layers) pay 3.8 ms, 70B (80 layers) 9.5 ms.
             Backend::LlamaCppCuda => BackendConstants {
-                eta: 0.881,
-                t0_s: 0.00326,
+                eta: 0.956,
+                t0_s: 0.0,
+                t0_per_layer_s: 0.000119,
+                alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: Some(135.0),
                 source: FIT,
             },
-            // 22 decode cases (M1 to M4), 11 prefill cases.
+            // 25 decode cases (M1 to M4), 11 prefill cases. Quantized mat-vecs cost 26 ALU
+            // operations per weight (unpacking, scaling, the multiply-add): on an M1 Max (10.4
+            // TFLOPS for 400 GB/s) that, not memory, bounds a 4-bit decode, which is why it
+            // reaches under half its bandwidth on Q4_K_M but three quarters on f16.
             Backend::LlamaCppMetal => BackendConstants {
-                eta: 0.799,
-                t0_s: 0.00546,
+                eta: 0.843,
+                t0_s: 0.0051,
+                t0_per_layer_s: 0.0,
+                alu_ops_per_weight: Some(26.0),
                 prefill_share: 0.65,
                 prefill_cap_tflops: None,
                 source: FIT,
             },
             // No AMD/Intel case yet: the CUDA constants stand in.
             Backend::LlamaCppVulkan => BackendConstants {
-                eta: 0.881,
-                t0_s: 0.00326,
+                eta: 0.956,
+                t0_s: 0.0,
+                t0_per_layer_s: 0.000119,
+                alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: None,
                 source: "no AMD or Intel speed case yet: llama.cpp CUDA's fitted constants stand in",
             },
-            // 4 decode cases (M2 Ultra, M3 Max, M3 Ultra, M4 Pro); prefill share as Metal's.
+            // 6 decode cases (M2 Ultra, M3 Max, M3 Ultra, M4 Pro); prefill share as Metal's.
             Backend::Mlx => BackendConstants {
-                eta: 0.854,
-                t0_s: 0.00097,
+                eta: 0.853,
+                t0_s: 0.00074,
+                t0_per_layer_s: 0.0000086,
+                alu_ops_per_weight: None,
                 prefill_share: 0.65,
                 prefill_cap_tflops: None,
                 source: FIT,
             },
             // 3 decode cases (litgpt, A100): one Python step per token dominates; η would fit
             // above 1 and is held at 1.
-            Backend::TorchEager => {
-                BackendConstants { eta: 1.0, t0_s: 0.0316, prefill_share: 0.475, prefill_cap_tflops: None, source: FIT }
-            }
+            Backend::TorchEager => BackendConstants {
+                eta: 1.0,
+                t0_s: 0.0316,
+                t0_per_layer_s: 0.0,
+                alu_ops_per_weight: None,
+                prefill_share: 0.475,
+                prefill_cap_tflops: None,
+                source: FIT,
+            },
             // No vLLM speed case yet: η as llama.cpp CUDA, t0 of a CUDA-graph decode step.
             Backend::Vllm => BackendConstants {
-                eta: 0.881,
+                eta: 0.956,
                 t0_s: 0.001,
+                t0_per_layer_s: 0.0,
+                alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: None,
                 source: "no vLLM speed case yet: η as llama.cpp CUDA's fit; t0 1 ms (CUDA graphs replay one step)",

@@ -215,12 +215,34 @@ mod tests {
     fn decode_is_bytes_over_bandwidth_plus_t0() {
         let s = run("llama-2-7b", &llama("q4_0"), "RTX-4090");
         let bytes = value(&s, "weight_bytes_per_token") + value(&s, "kv_bytes_per_sequence");
-        let t = bytes / (value(&s, "eta") * value(&s, "bandwidth") * 1e9) + value(&s, "t0_s");
+        let fixed = value(&s, "t0_s") + value(&s, "t0_per_layer_s") * value(&s, "layers");
+        let t = bytes / (value(&s, "eta") * value(&s, "bandwidth") * 1e9) + fixed;
         assert!((s.decode_tokens_per_s.unwrap() * t - 1.0).abs() < 1e-4);
+        assert_eq!(value(&s, "layers"), 32.0);
         // A 4-bit model reads ~3.5 GB per token: 100-200 tokens/s on a 1 TB/s card.
         assert!((100.0..200.0).contains(&s.decode_tokens_per_s.unwrap()), "{:?}", s.decode_tokens_per_s);
         assert!(s.step_s.is_none() && s.prefill_tokens_per_s.is_some());
         assert!((s.ttft_s.unwrap() * s.prefill_tokens_per_s.unwrap() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn quantized_decode_on_an_m1_max_is_bound_by_unpacking_not_memory() {
+        // 8B Q4_K_M: ~4.9 GB per token at 0.84 × 400 GB/s would be ~14.5 ms; 7.5e9 weights ×
+        // 26 ALU operations ÷ 10.4 TFLOPS is ~19 ms, and the step takes the longer.
+        let q4 = run("llama-3-8b", &llama("q4_k_m"), "M1-Max-64GB");
+        let alu = value(&q4, "alu_s");
+        let mem = value(&q4, "read_s") / value(&q4, "eta");
+        assert!(alu > mem, "{alu} {mem}");
+        let fixed = value(&q4, "t0_s") + value(&q4, "t0_per_layer_s") * value(&q4, "layers");
+        assert!((q4.decode_tokens_per_s.unwrap() * (alu + fixed) - 1.0).abs() < 1e-4);
+        // 16-bit weights are not unpacked; an M2 Ultra unpacks at 2.6× the rate.
+        let mut f16 = llama("q4_k_m");
+        f16.quant = None;
+        assert!(run("llama-3-8b", &f16, "M1-Max-64GB").basis.iter().all(|b| b.name != "alu_s"));
+        let ultra = run("llama-3-8b", &llama("q4_k_m"), "M2-Ultra-192GB");
+        assert!((alu / value(&ultra, "alu_s") - 27.2 / 10.4).abs() < 1e-3);
+        // CUDA has no such bound.
+        assert!(run("llama-3-8b", &llama("q4_k_m"), "RTX-4090").basis.iter().all(|b| b.name != "alu_s"));
     }
 
     #[test]
@@ -247,6 +269,32 @@ mod tests {
         let mut long = llama("q4_0");
         long.prompt = 3000;
         assert!(run("llama-2-7b", &long, "RTX-3060-12GB").decode_tokens_per_s.unwrap() < full);
+    }
+
+    #[test]
+    fn experts_in_cpu_ram_cost_less_than_blocks_and_ngl_follows_the_build() {
+        let all = run("qwen3-30b-a3b", &llama("q4_k_m"), "RTX-3090").decode_tokens_per_s.unwrap();
+        let mut moe = llama("q4_k_m");
+        moe.llama_cpp.n_cpu_moe = Some(24);
+        let experts = run("qwen3-30b-a3b", &moe, "RTX-3090");
+        let mut ngl = llama("q4_k_m");
+        ngl.llama_cpp.n_gpu_layers = Some(25);
+        let blocks = run("qwen3-30b-a3b", &ngl, "RTX-3090").decode_tokens_per_s.unwrap();
+        let e = experts.decode_tokens_per_s.unwrap();
+        assert!(e < all && e > blocks, "{all} {e} {blocks}");
+        assert!(experts.basis.iter().any(|b| b.formula.contains("--n-cpu-moe")));
+        // -ngl 32 of 32 blocks: newer builds count the output layer as one of the 32, so one
+        // block stays in CPU RAM; builds before b7000 put all 32 blocks on the GPU and the
+        // output head in CPU RAM.
+        let mut new = llama("q4_0");
+        new.llama_cpp.n_gpu_layers = Some(32);
+        let mut old = new.clone();
+        old.runtime_version = Some(crate::estimate::runtime::RuntimeVersion::new(3000, 0));
+        let (n, o) = (run("llama-2-7b", &new, "RTX-4090"), run("llama-2-7b", &old, "RTX-4090"));
+        assert!(n.decode_tokens_per_s.unwrap() < o.decode_tokens_per_s.unwrap());
+        let how = |s: &Speed| s.basis.iter().find(|b| b.name == "weight_bytes_per_token").unwrap().formula.clone();
+        assert!(how(&o).contains("32 of 32 blocks on the GPU") && how(&o).contains("on the CPU"), "{}", how(&o));
+        assert!(how(&n).contains("31 of 32 blocks on the GPU") && how(&n).contains("on the GPU"), "{}", how(&n));
     }
 
     #[test]
