@@ -4,7 +4,7 @@
 //! it); the behaviours below change with the build. Build numbers of each change are from the
 //! release tags of ggml-org/llama.cpp (approximate where marked: the tag nearest the PR).
 
-use super::{Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
+use super::{DecodePath, Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
 
 /// The build assumed when none is given (early 2026).
@@ -184,6 +184,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
         inference: InferenceProfile {
             kv_allocation: KvAllocation::Preallocated,
             llamacpp: Some(LlamaCppBehaviour::of(version)),
+            decode: DecodePath::LlamaCpp,
             ..TORCH_INFERENCE
         },
         training: None,

@@ -8,7 +8,7 @@
 //! `validation/speed/cases.json` (`validation/speed/fit.py` does the fit and prints the
 //! leave-one-out errors that ACCURACY.md reports).
 
-use crate::estimate::runtime::Runtime;
+use crate::estimate::profile::DecodePath;
 use serde::Serialize;
 
 /// The software path that produces tokens.
@@ -65,15 +65,16 @@ impl Backend {
         Backend::Vllm,
     ];
 
-    /// The backend a runtime uses on a GPU of `vendor` (`nvidia`, `amd`, `apple`, `intel`).
+    /// The backend a runtime's decode path uses on a GPU of `vendor` (`nvidia`, `amd`,
+    /// `apple`, `intel`).
     #[must_use]
-    pub fn of(runtime: Runtime, vendor: &str) -> Backend {
-        match (runtime, vendor) {
-            (Runtime::LlamaCpp, "apple") => Backend::LlamaCppMetal,
-            (Runtime::LlamaCpp, "amd" | "intel") => Backend::LlamaCppVulkan,
-            (Runtime::LlamaCpp, _) => Backend::LlamaCppCuda,
-            (Runtime::Vllm, _) => Backend::Vllm,
-            _ => Backend::TorchEager,
+    pub fn of(path: DecodePath, vendor: &str) -> Backend {
+        match (path, vendor) {
+            (DecodePath::LlamaCpp, "apple") => Backend::LlamaCppMetal,
+            (DecodePath::LlamaCpp, "amd" | "intel") => Backend::LlamaCppVulkan,
+            (DecodePath::LlamaCpp, _) => Backend::LlamaCppCuda,
+            (DecodePath::Vllm, _) => Backend::Vllm,
+            (DecodePath::TorchEager, _) => Backend::TorchEager,
         }
     }
 
@@ -180,9 +181,9 @@ mod tests {
             let c = e.constants();
             assert!(c.eta > 0.0 && c.eta <= 1.0 && c.t0_s >= 0.0 && c.prefill_share > 0.0);
         }
-        assert_eq!(Backend::of(Runtime::LlamaCpp, "apple"), Backend::LlamaCppMetal);
-        assert_eq!(Backend::of(Runtime::LlamaCpp, "nvidia"), Backend::LlamaCppCuda);
-        assert_eq!(Backend::of(Runtime::Transformers, "nvidia"), Backend::TorchEager);
+        assert_eq!(Backend::of(DecodePath::LlamaCpp, "apple"), Backend::LlamaCppMetal);
+        assert_eq!(Backend::of(DecodePath::LlamaCpp, "nvidia"), Backend::LlamaCppCuda);
+        assert_eq!(Backend::of(DecodePath::TorchEager, "nvidia"), Backend::TorchEager);
         assert_eq!(Backend::parse("nope"), None);
     }
 }

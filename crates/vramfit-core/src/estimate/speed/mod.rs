@@ -82,7 +82,7 @@ impl SpeedDevice<'_> {
     /// The backend used.
     #[must_use]
     pub fn backend(&self, w: &Workload) -> Backend {
-        self.backend.unwrap_or_else(|| Backend::of(w.runtime, &self.gpu.vendor))
+        self.backend.unwrap_or_else(|| Backend::of(w.profile().inference.decode, &self.gpu.vendor))
     }
 
     /// CPU RAM bandwidth (GB/s) and what it stands for.
