@@ -109,7 +109,7 @@ pub enum DecodePath {
     TorchEager,
     /// llama.cpp's ggml graph (CUDA, Metal, or Vulkan/ROCm by the GPU's vendor).
     LlamaCpp,
-    /// vLLM's CUDA-graph decode step.
+    /// A serving engine's CUDA-graph decode step (vLLM, SGLang).
     Vllm,
 }
 

@@ -393,11 +393,18 @@ pub fn estimate_serving(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             format!("{} is an encoder model; serving engines run decoders", spec.model_type),
         ));
     }
-    let report = match w.runtime {
-        Runtime::Sglang => sglang::report(spec, w)?,
-        _ => vllm::report(spec, w)?,
-    };
-    Ok(breakdown(&report, w.runtime))
+    Ok(breakdown(&report(spec, w)?, w.runtime))
+}
+
+/// The engine's start-up report of `w` (its KV pool, scheduler limits and verdict).
+///
+/// # Errors
+/// Settings the engine would reject before loading.
+pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
+    match w.runtime {
+        Runtime::Sglang => sglang::report(spec, w),
+        _ => vllm::report(spec, w),
+    }
 }
 
 /// The report as components: what the engine holds once it has started.

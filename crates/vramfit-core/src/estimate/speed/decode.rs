@@ -334,6 +334,13 @@ impl Decode {
         mem.max(compute) + self.t0
     }
 
+    /// Whether a step of `batch` sequences is bound by matmul throughput rather than memory.
+    #[must_use]
+    pub fn compute_bound(&self, batch: u64) -> bool {
+        let t1 = self.step_s(batch) - self.t0;
+        self.flops.is_some_and(|f| self.flops_per_token * batch as f64 / f >= t1 - 1e-12)
+    }
+
     /// Tokens/s of `batch` sequences together (`None` when no time can be given).
     #[must_use]
     pub fn tokens_per_s(&self, batch: u64) -> Option<f64> {

@@ -57,12 +57,29 @@ pub struct Speed {
     pub step_s: Option<f64>,
     /// Training: tokens/s.
     pub train_tokens_per_s: Option<f64>,
+    /// Serving engines: aggregate decode tokens/s against the number of sequences decoded
+    /// together, up to what the KV pool holds (empty for other runtimes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub concurrency: Vec<ConcurrencyPoint>,
     /// Measured error of each figure on the validation cases.
     pub error_band: band::ErrorBand,
     /// The backend whose constants were used.
     pub backend: Backend,
     /// Every input of the figures.
     pub basis: Vec<Basis>,
+}
+
+/// Aggregate decode speed of a serving engine at one concurrency.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConcurrencyPoint {
+    /// Sequences decoded together (one token each per step).
+    pub sequences: u64,
+    /// Tokens/s of all of them.
+    pub tokens_per_s: f64,
+    /// Tokens/s each sequence sees.
+    pub per_sequence_tokens_per_s: f64,
+    /// `memory` (weights read once per step + every sequence's KV) or `compute` (2·N·B FLOPs).
+    pub bound: &'static str,
 }
 
 /// Where the run happens, beyond the workload: the GPU, how many, the host RAM.
@@ -115,13 +132,20 @@ pub fn estimate_speed(spec: &ModelSpec, w: &Workload, b: &Breakdown, dev: &Speed
         ttft_s: None,
         step_s: None,
         train_tokens_per_s: None,
+        concurrency: Vec::new(),
         error_band: band::ErrorBand::of(backend),
         backend,
         basis: Vec::new(),
     };
     match w.task {
-        // Serving engines' aggregate tokens/s against concurrency is not modelled yet.
-        Task::Load | Task::Merge | Task::Serve => return None,
+        Task::Load | Task::Merge => return None,
+        Task::Serve => {
+            let dec = decode::Decode::of(spec, w, b, dev, backend, &mut basis);
+            s.decode_tokens_per_s = dec.tokens_per_s(1);
+            let most = serving_sequences(spec, w, &mut basis);
+            s.decode_tokens_per_s_batch = dec.tokens_per_s(most);
+            s.concurrency = concurrency_curve(&dec, most);
+        }
         Task::Prefill | Task::Generate => {
             let dec = decode::Decode::of(spec, w, b, dev, backend, &mut basis);
             if w.task == Task::Generate {
@@ -141,6 +165,57 @@ pub fn estimate_speed(spec: &ModelSpec, w: &Workload, b: &Breakdown, dev: &Speed
     }
     s.basis = basis;
     Some(s.rounded())
+}
+
+/// The most sequences a serving engine decodes together at the asked request size: what its KV
+/// pool holds of prompt + new tokens each, capped by `max_num_seqs`.
+fn serving_sequences(spec: &ModelSpec, w: &Workload, basis: &mut Vec<Basis>) -> u64 {
+    let Ok(r) = crate::estimate::serving::report(spec, w) else { return 1 };
+    let per_request = w.prompt.saturating_add(w.new_tokens).clamp(1, r.max_model_len.max(1));
+    let held = r.kv_tokens.map_or(1, |t| t / per_request);
+    // 0: the engine sets no request limit of its own (SGLang sizes it from the pool).
+    let cap = if r.max_num_seqs == 0 { u64::MAX } else { r.max_num_seqs };
+    let most = held.min(cap).max(1);
+    basis.push(Basis::new(
+        "max_sequences",
+        most as f64,
+        "1",
+        format!(
+            "min(KV pool {} tokens ÷ (prompt {} + new {}) = {held}, {})",
+            r.kv_tokens.unwrap_or(0),
+            w.prompt,
+            w.new_tokens,
+            if r.max_num_seqs == 0 {
+                "no request limit set".to_string()
+            } else {
+                format!("max_num_seqs {}", r.max_num_seqs)
+            }
+        ),
+        "the serving estimate's KV pool and scheduler limit",
+    ));
+    most
+}
+
+/// Aggregate decode tokens/s at 1, 2, 4, … sequences and at the most the engine holds. Each
+/// step reads the weights once (MoE: the experts the batch routes to) and every sequence's KV
+/// cache, and does 2·N_active FLOPs per sequence: memory-bound at low concurrency,
+/// compute-bound once 2·N·B/F passes the read time (a roofline).
+fn concurrency_curve(dec: &decode::Decode, most: u64) -> Vec<ConcurrencyPoint> {
+    let mut sizes: Vec<u64> =
+        std::iter::successors(Some(1u64), |b| b.checked_mul(2)).take_while(|&b| b < most).collect();
+    sizes.push(most);
+    sizes
+        .into_iter()
+        .filter_map(|b| {
+            let t = dec.tokens_per_s(b)?;
+            Some(ConcurrencyPoint {
+                sequences: b,
+                tokens_per_s: sig6(t),
+                per_sequence_tokens_per_s: sig6(t / b as f64),
+                bound: if dec.compute_bound(b) { "compute" } else { "memory" },
+            })
+        })
+        .collect()
 }
 
 /// `x` to 6 significant digits: estimates are not more precise than that, and such numbers
@@ -295,6 +370,27 @@ mod tests {
         let how = |s: &Speed| s.basis.iter().find(|b| b.name == "weight_bytes_per_token").unwrap().formula.clone();
         assert!(how(&o).contains("32 of 32 blocks on the GPU") && how(&o).contains("on the CPU"), "{}", how(&o));
         assert!(how(&n).contains("31 of 32 blocks on the GPU") && how(&n).contains("on the GPU"), "{}", how(&n));
+    }
+
+    #[test]
+    fn serving_throughput_rises_with_concurrency_to_the_compute_roof() {
+        let mut w = Workload { runtime: Runtime::Vllm, task: Task::Serve, ..Workload::default() };
+        w.serving.device =
+            Some(crate::estimate::serving::Device::of(&crate::catalog::GpuSpec::parse("A100-80GB").unwrap()));
+        let s = run("llama-3.1-8b", &w, "A100-80GB");
+        let c = &s.concurrency;
+        assert!(c.len() > 3 && c[0].sequences == 1, "{c:?}");
+        assert!((c[0].tokens_per_s / s.decode_tokens_per_s.unwrap() - 1.0).abs() < 1e-5);
+        // More sequences share each weight read: the total rises, each sequence slows.
+        assert!(c.windows(2).all(|p| p[1].tokens_per_s > p[0].tokens_per_s), "{c:?}");
+        assert!(c.windows(2).all(|p| p[1].per_sequence_tokens_per_s <= p[0].per_sequence_tokens_per_s));
+        // One sequence reads 16 GB per token: memory; 256 × 2 × 8e9 FLOPs outrun the reads.
+        assert_eq!(c[0].bound, "memory");
+        assert_eq!(c.last().unwrap().bound, "compute");
+        assert_eq!(c.last().unwrap().sequences, value(&s, "max_sequences") as u64);
+        // Other runtimes carry no curve (and no `concurrency` key in the JSON).
+        let plain = run("llama-2-7b", &llama("q4_0"), "RTX-4090");
+        assert!(plain.concurrency.is_empty() && serde_json::to_value(&plain).unwrap().get("concurrency").is_none());
     }
 
     #[test]
