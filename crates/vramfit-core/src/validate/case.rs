@@ -314,7 +314,11 @@ impl Case {
                 dtype: Some(dtype),
                 quant,
                 attn: attn.unwrap_or(
-                    if runtime == Runtime::Transformers && version.is_some_and(|v| v < RuntimeVersion::new(4, 36)) {
+                    if crate::estimate::profile::RuntimeProfile::of(runtime, version)
+                        .inference
+                        .transformers
+                        .is_some_and(|b| b.eager_only)
+                    {
                         AttnImpl::Eager
                     } else {
                         AttnImpl::Sdpa
@@ -351,7 +355,7 @@ impl Case {
             task,
             batch: inf.batch_size.unwrap_or(1),
             prompt,
-            new_tokens: inf.new_tokens.unwrap_or(if task == Task::Prefill { 1 } else { 0 }),
+            new_tokens: inf.new_tokens.unwrap_or(u64::from(task == Task::Prefill)),
             dtype: Some(dtype),
             autocast,
             quant,
