@@ -106,7 +106,7 @@ impl Backend {
             Backend::LlamaCppCuda => BackendConstants {
                 eta: 0.956,
                 t0_s: 0.0,
-                t0_per_layer_s: 0.000119,
+                t0_per_layer_s: 0.000_119,
                 alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: Some(135.0),
@@ -129,7 +129,7 @@ impl Backend {
             Backend::LlamaCppVulkan => BackendConstants {
                 eta: 0.956,
                 t0_s: 0.0,
-                t0_per_layer_s: 0.000119,
+                t0_per_layer_s: 0.000_119,
                 alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: None,
@@ -139,7 +139,7 @@ impl Backend {
             Backend::Mlx => BackendConstants {
                 eta: 0.853,
                 t0_s: 0.00074,
-                t0_per_layer_s: 0.0000086,
+                t0_per_layer_s: 0.000_008_6,
                 alu_ops_per_weight: None,
                 prefill_share: 0.65,
                 prefill_cap_tflops: None,

@@ -87,23 +87,21 @@ impl Decode {
         // ---- weights, by where they live --------------------------------------------------
         // (dense part of the blocks, routed experts) on the GPU and in CPU RAM, head bytes.
         let place = w.profile().inference.llamacpp.and_then(|_| crate::estimate::llamacpp::residency(spec, w).ok());
-        let (gpu_w, cpu_w, fixed_gpu, fixed_cpu, how) = match place {
-            Some(r) => {
-                let row = r.input as f64 / spec.vocab_size.max(1) as f64;
-                // The one embedding row read per token is negligible next to a block; it is counted
-                // with the head so that a model wholly on the GPU reads nothing from CPU RAM.
-                let (fg, fc) =
-                    if r.output_on_gpu { (r.output as f64 + row, 0.0) } else { (0.0, r.output as f64 + row) };
-                let cpu_layers = n_layers - r.gpu_blocks.min(n_layers);
-                let moved = if r.moved_experts > 0.0 {
-                    format!(
-                        "; {:.2} GB of routed experts of GPU blocks kept in CPU RAM (--n-cpu-moe / -ot)",
-                        r.moved_experts / 1e9
-                    )
-                } else {
-                    String::new()
-                };
-                (
+        let (gpu_w, cpu_w, fixed_gpu, fixed_cpu, how) = if let Some(r) = place {
+            let row = r.input as f64 / spec.vocab_size.max(1) as f64;
+            // The one embedding row read per token is negligible next to a block; it is counted
+            // with the head so that a model wholly on the GPU reads nothing from CPU RAM.
+            let (fg, fc) = if r.output_on_gpu { (r.output as f64 + row, 0.0) } else { (0.0, r.output as f64 + row) };
+            let cpu_layers = n_layers - r.gpu_blocks.min(n_layers);
+            let moved = if r.moved_experts > 0.0 {
+                format!(
+                    "; {:.2} GB of routed experts of GPU blocks kept in CPU RAM (--n-cpu-moe / -ot)",
+                    r.moved_experts / 1e9
+                )
+            } else {
+                String::new()
+            };
+            (
                     (r.gpu_dense, r.gpu_experts),
                     (r.cpu_dense, r.cpu_experts),
                     fg,
@@ -120,13 +118,11 @@ impl Decode {
                         r.how
                     ),
                 )
-            }
-            None => {
-                let (blocks, fixed, how) = dense_split(spec, b, &p, dev, w);
-                let k_over_e = if experts > 0 && top_k < experts { top_k as f64 / experts as f64 } else { 1.0 };
-                let dense = (active_share - routed_share * k_over_e).max(0.0);
-                ((blocks * dense, blocks * routed_share), (0.0, 0.0), fixed, 0.0, how)
-            }
+        } else {
+            let (blocks, fixed, how) = dense_split(spec, b, &p, dev, w);
+            let k_over_e = if experts > 0 && top_k < experts { top_k as f64 / experts as f64 } else { 1.0 };
+            let dense = (active_share - routed_share * k_over_e).max(0.0);
+            ((blocks * dense, blocks * routed_share), (0.0, 0.0), fixed, 0.0, how)
         };
         let (gpu_block, cpu_block) = (gpu_w.0 + gpu_w.1, cpu_w.0 + cpu_w.1);
 
