@@ -3,8 +3,9 @@
 //! bandwidth decode reaches), t0 (the fixed time per generated token: kernel launches,
 //! sampling, host work) and the share of datasheet matmul throughput prefill reaches.
 //!
-//! η and t0 are fitted per backend by least squares of the measured time per token against
-//! bytes read ÷ bandwidth (a straight line: slope 1/η, intercept t0) on the cases in
+//! η, t0, τ (per layer) and the ALU cost of a quantized weight are fitted per backend by least
+//! squares of the measured time per token against bytes read ÷ bandwidth, the number of layers
+//! and the unpacking time (linear in 1/η, t0 and τ; the ALU cost from a grid) on the cases in
 //! `validation/speed/cases.json` (`validation/speed/fit.py` does the fit and prints the
 //! leave-one-out errors that ACCURACY.md reports).
 
@@ -52,7 +53,7 @@ pub struct BackendConstants {
 }
 
 const FIT: &str =
-    "fitted by validation/speed/fit.py on validation/speed/cases.json (least squares of 1/tok/s on bytes/bandwidth)";
+    "fitted by validation/speed/fit.py on validation/speed/cases.json (least squares of the relative error of 1/tok/s on bytes/bandwidth, layers and the quantized-weight unpacking time)";
 
 impl Backend {
     /// Every backend.
