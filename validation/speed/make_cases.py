@@ -118,6 +118,13 @@ add("P40-llama-7b-q4_0-tg128", "llama-7b", "P40", "q4_0", "decode_tokens_per_s",
 add("P40-llama-7b-q4_0-pp512", "llama-7b", "P40", "q4_0", "prefill_tokens_per_s", 912.0,
     "https://github.com/ggml-org/llama.cpp/pull/4766 (llama-bench table)", prompt=512, build="llama.cpp Jan 2024",
     notes="Pascal has no fp16 tensor figure in the catalog: the prefill estimate is refused (skipped)")
+# NVIDIA's CUDA-graphs proposal (llama.cpp issue #6763, April 2024): H100 PCIe, Llama 2 7B
+# Q4_K_M, `--n-gpu-layers 100 -n 128`, before and with the graphs of PR #6766.
+G6763 = "https://github.com/ggml-org/llama.cpp/issues/6763 (agray3, 2024-04-19: H100-PCIe, llama-2-7b.Q4_K_M, -n 128)"
+for tag, v, what in [("master", 143.35, "master of April 2024 (one launch per kernel)"),
+                     ("cuda-graphs", 163.83, "the CUDA-graphs branch (PR #6766): one graph launch per token")]:
+    add(f"G6763-H100-PCIe-llama-2-7b-Q4_K_M-{tag}", "llama-2-7b", "H100-PCIe", "q4_k_m", "decode_tokens_per_s", v, G6763,
+        new=128, build="llama.cpp April 2024", notes=what + "; prompt not stated (short)")
 add("M4Pro24-gemma-3-27b-Q4_K_M", "gemma-3-27b", "M4-Pro-24GB", "q4_k_m", "decode_tokens_per_s", 13.24,
     "https://github.com/AlexsJones/llmfit/pull/812", new=128, build="llama.cpp (Metal), 2025",
     notes="15.4 GB GGUF; generated length not stated, 128 assumed")

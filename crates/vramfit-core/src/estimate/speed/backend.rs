@@ -102,12 +102,13 @@ impl Backend {
     #[must_use]
     pub fn constants(self) -> BackendConstants {
         match self {
-            // 39 decode cases (XiongjieDai LLaMA-2/3 tables, P40), 10 prefill cases. The fixed
-            // time is all per layer: 7-8B models (32 layers) pay 3.8 ms, 70B (80 layers) 9.5 ms.
+            // 41 decode cases (XiongjieDai LLaMA-2/3 tables, P40, NVIDIA's H100 CUDA-graphs
+            // issue), 10 prefill cases. The fixed time is all per layer: 7-8B models (32 layers)
+            // pay 4.0 ms, 70B (80 layers) 9.9 ms.
             Backend::LlamaCppCuda => BackendConstants {
-                eta: 0.956,
+                eta: 0.969,
                 t0_s: 0.0,
-                t0_per_layer_s: 0.000_119,
+                t0_per_layer_s: 0.000_124,
                 alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: Some(135.0),
@@ -128,9 +129,9 @@ impl Backend {
             },
             // No AMD/Intel case yet: the CUDA constants stand in.
             Backend::LlamaCppVulkan => BackendConstants {
-                eta: 0.956,
+                eta: 0.969,
                 t0_s: 0.0,
-                t0_per_layer_s: 0.000_119,
+                t0_per_layer_s: 0.000_124,
                 alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: None,
@@ -159,7 +160,7 @@ impl Backend {
             },
             // No vLLM speed case yet: η as llama.cpp CUDA, t0 of a CUDA-graph decode step.
             Backend::Vllm => BackendConstants {
-                eta: 0.956,
+                eta: 0.969,
                 t0_s: 0.001,
                 t0_per_layer_s: 0.0,
                 alu_ops_per_weight: None,

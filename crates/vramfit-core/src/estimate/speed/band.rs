@@ -42,7 +42,7 @@ impl ErrorBand {
         let train = band(0.081, 0.223, 11);
         match backend {
             Backend::LlamaCppCuda => {
-                ErrorBand { decode: band(0.064, 0.283, 39), prefill: band(0.084, 0.243, 10), train }
+                ErrorBand { decode: band(0.066, 0.230, 41), prefill: band(0.084, 0.243, 10), train }
             }
             Backend::LlamaCppMetal => {
                 ErrorBand { decode: band(0.092, 0.153, 25), prefill: band(0.115, 0.206, 11), train }
