@@ -328,6 +328,104 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
     })
 }
 
+/// Where decode reads each block's weights from: the GPU(s) or CPU RAM, after `-ngl` (with the
+/// build's meaning of it), `--n-cpu-moe` and `-ot` rules, as [`estimate_llamacpp`] places them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Residency {
+    /// Bytes on the GPU(s): the dense part of the blocks (attention, norms, shared experts,
+    /// dense FFN) and the routed experts.
+    pub(crate) gpu_dense: f64,
+    pub(crate) gpu_experts: f64,
+    /// Bytes in CPU RAM, the same two parts.
+    pub(crate) cpu_dense: f64,
+    pub(crate) cpu_experts: f64,
+    /// Blocks wholly on the GPU(s).
+    pub(crate) gpu_blocks: u64,
+    /// Routed-expert bytes moved to CPU RAM by `--n-cpu-moe` / `-ot` from blocks on the GPU.
+    pub(crate) moved_experts: f64,
+    /// The output head is on a GPU.
+    pub(crate) output_on_gpu: bool,
+    /// `-ngl` as asked (or all layers).
+    pub(crate) ngl: u64,
+    /// The build's `-ngl` meaning, for the basis.
+    pub(crate) ngl_counts_output: bool,
+    /// Token embedding bytes (in CPU RAM; decode reads one row of them per token).
+    pub(crate) input: u64,
+    /// Output head bytes (with the final norm).
+    pub(crate) output: u64,
+    /// How the byte counts were obtained.
+    pub(crate) how: String,
+}
+
+/// The [`Residency`] of `w`'s weights.
+pub(crate) fn residency(spec: &ModelSpec, w: &Workload) -> Result<Residency> {
+    let place = placement(spec, w)?;
+    let b = w.profile().inference.llamacpp.unwrap_or_else(|| LlamaCppBehaviour::of(w.runtime_version));
+    let o = &w.llama_cpp;
+    let n_layer = spec.num_layers();
+    let gpus = usize::try_from(w.parallel.gpus_per_node.max(1)).unwrap_or(1).max(o.tensor_split.len()).max(1);
+    let ngl = o.n_gpu_layers.unwrap_or(n_layer + 1).min(n_layer + 1);
+    let start = b.first_gpu_layer(n_layer, ngl);
+    let on_gpu = |il: u64| ngl > 0 && il >= start && il - start < ngl;
+    let rules = overrides(w, gpus)?;
+    let n_cpu_moe = o.n_cpu_moe.unwrap_or(0);
+    let mut r = Residency {
+        gpu_dense: 0.0,
+        gpu_experts: 0.0,
+        cpu_dense: 0.0,
+        cpu_experts: 0.0,
+        gpu_blocks: 0,
+        moved_experts: 0.0,
+        output_on_gpu: on_gpu(n_layer),
+        ngl,
+        ngl_counts_output: b.ngl_counts_output,
+        input: place.input,
+        output: place.output,
+        how: place.how.clone(),
+    };
+    for (i, &bytes) in place.layers.iter().enumerate() {
+        let home_gpu = on_gpu(i as u64);
+        let experts = place.experts.get(i).copied().unwrap_or(0);
+        let ffn = place.ffn.get(i).copied().unwrap_or(0);
+        let (mut dense_gpu, mut dense_cpu, mut exp_gpu, mut exp_cpu) = (0u64, 0u64, 0u64, 0u64);
+        let mut rest = bytes;
+        for (kind, total) in [("_exps", experts), ("", ffn)] {
+            for (j, proj) in ["gate", "up", "down"].iter().enumerate() {
+                if total == 0 {
+                    continue;
+                }
+                let share = total / 3 + u64::from(j == 2) * (total % 3);
+                rest = rest.saturating_sub(share);
+                let name = format!("blk.{i}.ffn_{proj}{kind}.weight");
+                let mut gpu = home_gpu && !(kind == "_exps" && (i as u64) < n_cpu_moe);
+                if let Some(rule) = rules.iter().find(|r| r.pattern.is_match(&name)) {
+                    gpu = rule.dev != Dev::Cpu;
+                }
+                match (kind == "_exps", gpu) {
+                    (true, true) => exp_gpu += share,
+                    (true, false) => exp_cpu += share,
+                    (false, true) => dense_gpu += share,
+                    (false, false) => dense_cpu += share,
+                }
+                if kind == "_exps" && home_gpu && !gpu {
+                    r.moved_experts += share as f64;
+                }
+            }
+        }
+        if home_gpu {
+            dense_gpu += rest;
+            r.gpu_blocks += 1;
+        } else {
+            dense_cpu += rest;
+        }
+        r.gpu_dense += dense_gpu as f64;
+        r.cpu_dense += dense_cpu as f64;
+        r.gpu_experts += exp_gpu as f64;
+        r.cpu_experts += exp_cpu as f64;
+    }
+    Ok(r)
+}
+
 /// `--split-mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SplitMode {
@@ -547,7 +645,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         .collect();
     let ngl = o.n_gpu_layers.unwrap_or(n_layer + 1).min(n_layer + 1);
     let act = ngl.min(n_layer + 1);
-    let i_gpu_start = if b.ngl_counts_output { (n_layer + 1).saturating_sub(ngl) } else { n_layer.saturating_sub(ngl) };
+    let i_gpu_start = b.first_gpu_layer(n_layer, ngl);
     // Index n_layer is the output layer.
     let dev_of = |il: u64| -> Dev {
         if il < i_gpu_start || il - i_gpu_start >= act || act == 0 {

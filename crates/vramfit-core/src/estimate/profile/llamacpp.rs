@@ -4,7 +4,7 @@
 //! it); the behaviours below change with the build. Build numbers of each change are from the
 //! release tags of ggml-org/llama.cpp (approximate where marked: the tag nearest the PR).
 
-use super::{Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
+use super::{DecodePath, Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
 
 /// The build assumed when none is given (early 2026).
@@ -99,6 +99,18 @@ impl LlamaCppBehaviour {
         }
     }
 
+    /// The first block index on a GPU for `-ngl ngl` of `n_layer` blocks (index `n_layer` is
+    /// the output layer): `load_tensors`' `i_gpu_start`, which counts the output layer as one
+    /// of the `-ngl` layers in newer builds.
+    #[must_use]
+    pub fn first_gpu_layer(&self, n_layer: u64, ngl: u64) -> u64 {
+        if self.ngl_counts_output {
+            (n_layer + 1).saturating_sub(ngl)
+        } else {
+            n_layer.saturating_sub(ngl)
+        }
+    }
+
     /// The behaviours of `--runtime-version` (a build number; `None` = [`CURRENT_BUILD`]).
     #[must_use]
     pub fn of(version: Option<RuntimeVersion>) -> Self {
@@ -188,6 +200,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
         inference: InferenceProfile {
             kv_allocation: KvAllocation::Preallocated,
             llamacpp: Some(LlamaCppBehaviour::of(version)),
+            decode: DecodePath::LlamaCpp,
             ..TORCH_INFERENCE
         },
         training: None,
