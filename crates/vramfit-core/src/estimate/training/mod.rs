@@ -76,7 +76,7 @@ pub fn resolve(spec: &ModelSpec, w: &Workload) -> Result<Resolved> {
     if t.precision.is_none() {
         notes.push(match tp.default_precision {
             DefaultPrecision::AsLoaded => format!(
-                "no --precision: {}, the Trainer's default (no --bf16/--fp16: the model trains as loaded, no autocast); --precision bf16 for mixed precision",
+                "no --precision: {}, the Trainer's default (no --bf16/--fp16: the model trains as loaded, no autocast); --precision {half} for mixed precision",
                 precision.name()
             ),
             _ => format!("no --precision: {} ({} default)", precision.name(), profile.name()),
