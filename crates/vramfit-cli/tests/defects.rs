@@ -357,6 +357,12 @@ fn range_errors_give_the_bound_that_was_crossed() {
     assert!(e.contains("between 1 and 100000"), "{e}");
     let e = super::stderr_of(&["estimate", "llama-7b", "--tp", "4294967296"]);
     assert!(e.starts_with("error: --tp:") && e.contains("between 1 and 4096"), "{e}");
+    // The count in --gpu NxNAME is refused under --gpu, with the same bound as --gpus.
+    let e = super::stderr_of(&["estimate", "llama-7b", "--gpu", "100000xA100-80GB"]);
+    assert!(e.starts_with("error: --gpu:") && e.contains("between 1 and 4096 per node"), "{e}");
+    // A flag given by an alias is named as typed (llama.cpp's --ctx-size is --kv-prealloc).
+    let e = super::stderr_of(&["estimate", "llama-7b", "--runtime", "llama.cpp", "--ctx-size", "100000000"]);
+    assert!(e.starts_with("error: --ctx-size: must be at most"), "{e}");
 }
 
 /// Newcomer D16, D34: tensor parallelism is not described as a single GPU; a local path is
@@ -389,5 +395,118 @@ fn completions_and_examples_in_help() {
     for cmd in ["estimate", "fit", "sweep"] {
         let help = String::from_utf8(vramfit(&[cmd, "--help"]).stdout).unwrap();
         assert!(help.contains("Examples:") && help.contains(&format!("vramfit {cmd} ")), "{cmd}: {help}");
+    }
+}
+
+fn notes_of(args: &[&str]) -> Vec<String> {
+    let mut a = args.to_vec();
+    a.push("--json");
+    json(&a)["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
+}
+
+/// Newcomer D17: a flag that changes nothing under the workload that runs is named in a note
+/// that says why; a value that cannot mean anything is an error naming the flag.
+#[test]
+fn contradictory_flags_are_noted_or_refused() {
+    let has = |args: &[&str], want: &str| {
+        let notes = notes_of(args);
+        assert!(notes.iter().any(|n| n.starts_with(want)), "{args:?}: no note starting {want:?} in {notes:?}");
+    };
+    has(&["estimate", "llama-7b", "--task", "train", "--lora-rank", "16"], "--lora-rank: ignored: --method full");
+    has(
+        &["estimate", "llama-7b", "--task", "generate", "--grad-ckpt", "--optimizer", "sgd"],
+        "--grad-ckpt, --optimizer are training settings",
+    );
+    has(
+        &["estimate", "llama-7b", "--task", "train", "--device-map", "--gpus", "2"],
+        "--device-map: training on several GPUs is estimated as DDP",
+    );
+    has(&["estimate", "llama-7b", "--sequence-parallel"], "--sequence-parallel: no effect without --tp");
+    has(&["estimate", "llama-7b", "--gpu", "4xA100-80GB", "--gpus", "2"], "--gpus 2 overrides the 4 in --gpu");
+    has(
+        &["estimate", "llama-7b", "--task", "train", "--precision", "fp32", "--dtype", "fp16"],
+        "--dtype fp16: a full fine-tune under --precision fp32 keeps its weights in fp32",
+    );
+    has(
+        &["fit", "llama-7b", "--gpu", "T4", "--task", "train", "--method", "qlora", "--virtual-tokens", "50"],
+        "--virtual-tokens: ignored: --method qlora",
+    );
+    // Nothing is said when nothing was ignored.
+    assert!(notes_of(&["estimate", "llama-7b", "--task", "train", "--method", "lora", "--lora-rank", "16"])
+        .iter()
+        .all(|n| !n.contains("ignored")));
+    // Values that cannot mean anything.
+    for (args, want) in [
+        (
+            &["estimate", "llama-7b", "--kv-prealloc", "0", "--runtime", "litgpt"][..],
+            "error: --kv-prealloc: must be at least 1",
+        ),
+        (
+            &["estimate", "llama-7b", "--ctx-size", "0", "--runtime", "llama.cpp"][..],
+            "error: --ctx-size: must be at least 1",
+        ),
+        (
+            &["estimate", "gpt2", "--task", "train", "--method", "prompt-tuning", "--virtual-tokens", "0"][..],
+            "error: --virtual-tokens: must be between 1 and",
+        ),
+        (
+            &["estimate", "gpt2", "--task", "train", "--method", "prompt-tuning", "--virtual-tokens", "99999999999"][..],
+            "error: --virtual-tokens: must be between 1 and",
+        ),
+    ] {
+        let e = super::stderr_of(args);
+        assert!(e.starts_with(want), "{args:?}: {e}");
+    }
+}
+
+/// Newcomer D13: a network error prints its URL once, says what to try, and a Hub id one
+/// revision or `-hf` away from a catalog alias names the catalog entry.
+#[test]
+fn hub_errors_say_what_to_try_and_name_the_catalog_entry() {
+    let home = crate::io_util::tmp("d13-home");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+            .args(args)
+            .env_remove("HF_HUB_OFFLINE")
+            .env_remove("HF_TOKEN")
+            .env("HF_ENDPOINT", "http://127.0.0.1:9")
+            .env("HF_HOME", &home)
+            .env("HF_HUB_DOWNLOAD_TIMEOUT", "2")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    for (id, catalog) in
+        [("Qwen/Qwen3-8B@main", Some("qwen3-8b")), ("meta-llama/Llama-2-7b", Some("llama-2-7b")), ("foo/bar", None)]
+    {
+        let e = run(&["estimate", id]);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        let url = e.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches(':');
+        assert_eq!(e.matches(url).count(), 1, "URL printed more than once: {e}");
+        assert!(e.contains("HF_HUB_OFFLINE=1") && e.contains("HF_ENDPOINT") && e.contains("local directory"), "{e}");
+        match catalog {
+            Some(c) => assert!(e.contains(&format!("did you mean {c} from the built-in catalog")), "{e}"),
+            None => assert!(!e.contains("did you mean"), "{e}"),
+        }
+    }
+}
+
+/// Newcomer D25: no suggestion that has nothing in common with what was typed; sizes that are
+/// not quite sizes say what is wrong.
+#[test]
+fn suggestions_are_related_to_what_was_typed() {
+    for m in ["foo", ""] {
+        let e = super::stderr_of(&["estimate", m]);
+        assert!(!e.contains("did you mean") && e.contains("`vramfit models` lists them"), "{m:?}: {e}");
+    }
+    for (gpu, want) in [
+        ("24", "\"24\" has no unit: write 24GB or 24GiB"),
+        ("4x", "no GPU after the count"),
+        ("-5GB", "memory size must be positive"),
+        ("99999999999999999999GB", "too large"),
+    ] {
+        let e = super::stderr_of(&["estimate", "llama-7b", &format!("--gpu={gpu}")]);
+        assert!(e.starts_with("error: --gpu:") && e.contains(want) && !e.contains("did you mean"), "{gpu}: {e}");
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the `vramfit` binary (one test binary).
 
 // The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
+mod campaign;
 mod defects;
 mod fit;
 mod golden;

@@ -103,7 +103,7 @@ pub enum IoError {
         reason: String,
     },
     /// The network failed (connection, timeout, dropped body).
-    #[error("{what}: cannot read {url}: {reason}")]
+    #[error("{what}: cannot read {url}: {reason} (offline? HF_HUB_OFFLINE=1 reads the Hugging Face cache, HF_ENDPOINT names a mirror, or pass a local directory)")]
     Network {
         /// Repo and file.
         what: String,
@@ -131,6 +131,14 @@ pub enum IoError {
         what: String,
         /// Why it failed.
         reason: String,
+    },
+    /// A Hub read failed for an id the catalog knows under a nearby spelling.
+    #[error("{source}; did you mean {catalog} from the built-in catalog (no network needed)?")]
+    HubNearCatalog {
+        /// The Hub's error.
+        source: Box<IoError>,
+        /// The catalog entry.
+        catalog: String,
     },
     /// `HF_HUB_OFFLINE` is set and the file is not cached.
     #[error("HF_HUB_OFFLINE is set and {repo} {what} is not in the cache ({}); unset HF_HUB_OFFLINE to fetch it", .cache.display())]
@@ -212,6 +220,7 @@ pub fn read_text(path: &Path) -> Result<String, IoError> {
 pub fn read_text_within(path: &Path, limit: u64) -> Result<String, IoError> {
     use std::io::Read;
     let err = |source| IoError::Read { path: path.to_path_buf(), source };
+    refuse_pipe(path)?;
     let file = std::fs::File::open(path).map_err(err)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(err)?;
@@ -222,6 +231,32 @@ pub fn read_text_within(path: &Path, limit: u64) -> Result<String, IoError> {
         )));
     }
     String::from_utf8(bytes).map_err(|_| err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")))
+}
+
+/// A named pipe or socket is refused before it is opened: opening a pipe waits for a writer,
+/// so `vramfit estimate some-fifo` would hang (newcomer D11). Devices are read within the
+/// byte limit instead (see [`read_text_within`]).
+///
+/// # Errors
+/// `path` is a named pipe or a socket.
+pub(crate) fn refuse_pipe(path: &Path) -> Result<(), IoError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let t = m.file_type();
+            if t.is_fifo() || t.is_socket() {
+                return Err(IoError::Local {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "is a {}, not a file: vramfit reads config.json, safetensors and GGUF files (save the model to a file first)",
+                        if t.is_fifo() { "named pipe" } else { "socket" }
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Resolve `MODEL` with the environment's Hub settings: see [`resolve_model_with`].
@@ -271,7 +306,7 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
                 Some(p) => *p,
                 None => &mut ignore,
             };
-            let m = client.fetch_model(&repo, progress)?;
+            let m = client.fetch_model(&repo, progress).map_err(|e| near_catalog(e, &repo))?;
             return local::from_hub(name, m, client.config());
         }
     }
@@ -282,6 +317,19 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
         }),
         Some(e) if !looks_like_path => Err(IoError::NotFound(e)),
         _ => Err(IoError::Local { path: path.to_path_buf(), reason: "no such file or directory".into() }),
+    }
+}
+
+/// A Hub failure for a repo id that differs from a catalog alias only by its revision
+/// (`Qwen/Qwen3-8B@main`) or a `-hf` suffix (`meta-llama/Llama-2-7b`) names the catalog
+/// entry (newcomer D13).
+fn near_catalog(e: IoError, repo: &RepoId) -> IoError {
+    let id = repo.repo.as_str();
+    let base = id.strip_suffix("-hf").or_else(|| id.strip_suffix("-HF"));
+    let spellings = [Some(id.to_string()), Some(format!("{id}-hf")), base.map(str::to_string)];
+    match spellings.into_iter().flatten().find_map(|s| catalog::find_model(&s).ok()) {
+        Some(m) => IoError::HubNearCatalog { source: Box::new(e), catalog: m.name.clone() },
+        None => e,
     }
 }
 

@@ -20,6 +20,11 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         vramfit_core::fit::check_supported(&model.spec, &workload, g)?;
     }
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
+    breakdown.notes.extend(vramfit_core::ignored_flags::notes(
+        &a.workload.request(),
+        &workload,
+        gpu.as_ref().map(|g| g.count),
+    ));
     if gpu.is_some() {
         breakdown.notes.extend(request::gpu_not_judged_note(&workload, ram));
     }

@@ -30,12 +30,13 @@ pub fn run(a: &FitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             render::table::serving_fit(&model, &gpu, &f, out)
         };
     }
-    let report = fit(
+    let mut report = fit(
         &model.spec,
         &workload,
         &gpu,
         FitOptions { all: a.all, prefer_speed: a.prefer == "speed", ram_bandwidth: a.workload.ram_bandwidth },
     )?;
+    report.notes.extend(vramfit_core::ignored_flags::notes(&a.workload.request(), &workload, Some(gpu.count)));
     if a.json {
         render::json::fit(&model, &report, out)
     } else {

@@ -258,9 +258,21 @@ impl Workload {
             return Err(Error::workload("--prompt", "must be at least 1 token"));
         }
         if let Some(p) = self.kv_prealloc {
+            if p == 0 {
+                // llama.cpp reads `-c 0` as the model's trained context; say so rather than
+                // silently using prompt + new.
+                return Err(Error::workload(
+                    "--kv-prealloc",
+                    "must be at least 1 token (llama.cpp's -c 0 means the model's trained context: give that length)",
+                ));
+            }
             if p > MAX_TOKENS {
                 return Err(Error::workload("--kv-prealloc", format!("must be at most {MAX_TOKENS}")));
             }
+        }
+        let v = self.training.virtual_tokens;
+        if v == 0 || v > MAX_TOKENS {
+            return Err(Error::workload("--virtual-tokens", format!("must be between 1 and {MAX_TOKENS}")));
         }
         self.parallel.check()?;
         if self.autocast.is_some() && self.quant.is_some() && self.task != Task::Train {
