@@ -510,3 +510,13 @@ fn suggestions_are_related_to_what_was_typed() {
         assert!(e.starts_with("error: --gpu:") && e.contains(want) && !e.contains("did you mean"), "{gpu}: {e}");
     }
 }
+
+/// Newcomer D35: the reserve is 5 % of the usable bytes exactly (it divided before multiplying
+/// and came out 3 bytes short on a T4).
+#[test]
+fn the_reserve_is_five_percent_exactly() {
+    let v = json(&["fit", "llama-7b", "--gpu", "T4", "--json"]);
+    assert_eq!(v["gpu"]["usable_bytes"], 16_106_127_360u64);
+    assert_eq!(v["gpu"]["reserve_bytes"], 805_306_368u64);
+    assert_eq!(v["as_asked"]["reserve_bytes"], 805_306_368u64);
+}
