@@ -444,6 +444,29 @@ pub struct ValidateArgs {
 }
 
 impl WorkloadArgs {
+    /// Take a PEFT adapter's method, rank, targets and virtual tokens where the flags were
+    /// left at their defaults (newcomer D36); the flags the user gave win.
+    pub fn adopt_adapter(&mut self, a: &vramfit_io::PeftAdapter) {
+        if self.method == "full" {
+            if let Some(m) = a.method() {
+                self.method = m.to_string();
+            }
+        }
+        if self.lora_rank == 8 {
+            if let Some(r) = a.rank {
+                self.lora_rank = r;
+            }
+        }
+        if self.lora_targets.is_empty() {
+            self.lora_targets.clone_from(&a.targets);
+        }
+        if self.virtual_tokens == 20 {
+            if let Some(v) = a.virtual_tokens {
+                self.virtual_tokens = v;
+            }
+        }
+    }
+
     /// The flags as a core request: the same settings the web page sends, resolved by the
     /// same code.
     pub fn request(&self) -> WorkloadRequest {

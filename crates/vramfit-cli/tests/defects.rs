@@ -520,3 +520,135 @@ fn the_reserve_is_five_percent_exactly() {
     assert_eq!(v["gpu"]["reserve_bytes"], 805_306_368u64);
     assert_eq!(v["as_asked"]["reserve_bytes"], 805_306_368u64);
 }
+
+/// Newcomer D36: a PEFT adapter directory is read for its base model, method, rank and
+/// targets; flags the user gives still win.
+#[test]
+fn a_peft_adapter_directory_is_read_for_its_base_and_settings() {
+    let dir = crate::io_util::tmp("d36-adapter");
+    std::fs::write(
+        dir.join("adapter_config.json"),
+        r#"{"base_model_name_or_path": "meta-llama/Llama-2-7b-hf", "peft_type": "LORA", "r": 16, "lora_alpha": 32,
+            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"], "task_type": "CAUSAL_LM"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("adapter_model.safetensors"), b"").unwrap();
+    let d = dir.to_str().unwrap();
+    let from_dir = json(&["estimate", d, "--task", "train", "--json"]);
+    let by_hand = json(&[
+        "estimate",
+        "llama-2-7b",
+        "--task",
+        "train",
+        "--method",
+        "lora",
+        "--lora-rank",
+        "16",
+        "--lora-targets",
+        "q_proj,k_proj,v_proj,o_proj",
+        "--json",
+    ]);
+    assert_eq!(from_dir["total_bytes"], by_hand["total_bytes"]);
+    let notes = from_dir["notes"].to_string();
+    assert!(
+        notes.contains("PEFT LORA adapter") && notes.contains("r=16") && notes.contains("meta-llama/Llama-2-7b-hf"),
+        "{notes}"
+    );
+    // A flag given on the command line wins over the adapter's value.
+    let rank_64 = json(&["estimate", d, "--task", "train", "--lora-rank", "64", "--json"]);
+    let by_hand_64 = json(&[
+        "estimate",
+        "llama-2-7b",
+        "--task",
+        "train",
+        "--method",
+        "lora",
+        "--lora-rank",
+        "64",
+        "--lora-targets",
+        "q_proj,k_proj,v_proj,o_proj",
+        "--json",
+    ]);
+    assert_eq!(rank_64["total_bytes"], by_hand_64["total_bytes"]);
+    // No base model: one line saying what to pass instead.
+    let bare = crate::io_util::tmp("d36-bare");
+    std::fs::write(bare.join("adapter_config.json"), r#"{"peft_type": "LORA", "r": 8}"#).unwrap();
+    let e = super::stderr_of(&["estimate", bare.to_str().unwrap()]);
+    assert!(e.contains("no base_model_name_or_path") && e.lines().count() == 1, "{e}");
+    // An adapter whose base is itself is refused, not followed forever.
+    let selfish = crate::io_util::tmp("d36-self");
+    let s = selfish.to_str().unwrap();
+    std::fs::write(selfish.join("adapter_config.json"), format!(r#"{{"base_model_name_or_path": "{s}"}}"#)).unwrap();
+    let e = super::stderr_of(&["estimate", s]);
+    assert!(e.contains("is another adapter"), "{e}");
+}
+
+/// Newcomer D24: the README's examples run from a fresh clone. Each `vramfit ...` line of its
+/// code blocks runs from the checkout and exits 0, except those that need what a clone does
+/// not hold, which must say so: a file of the user's (`./my-model/`), the network (a Hub id at
+/// a revision, a GGUF repo) or the shared folder beside the checkout (`../shared`).
+#[test]
+fn the_readme_examples_run_from_a_clone() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let out_dir = crate::io_util::tmp("readme");
+    let mut ran = 0;
+    let mut lines = readme.lines().peekable();
+    let mut in_code = false;
+    while let Some(line) = lines.next() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        let Some(cmd) = line.strip_prefix("vramfit ").filter(|_| in_code) else { continue };
+        let (cmd, comment) = cmd.split_once(" #").unwrap_or((cmd, ""));
+        let mut cmd = cmd.trim().to_string();
+        // A trailing backslash continues on the next line.
+        while cmd.ends_with('\\') {
+            cmd.pop();
+            let next = lines.next().unwrap();
+            let (more, _) = next.split_once(" #").unwrap_or((next, ""));
+            cmd.push(' ');
+            cmd.push_str(more.trim());
+        }
+        if cmd.contains("../shared") {
+            assert!(comment.contains("shared folder"), "README example needs ../shared without saying so: {line}");
+            continue;
+        }
+        let args: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+        let needs_file = args.iter().any(|a| a.starts_with("./"));
+        let needs_hub = args.iter().any(|a| a.contains('@') || a.to_ascii_lowercase().ends_with("-gguf"));
+        if needs_file || needs_hub || cmd.contains(';') || cmd.contains('>') {
+            continue;
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+            .args(&args)
+            .current_dir(&out_dir)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("HF_HOME", out_dir.join("home"))
+            .output()
+            .unwrap();
+        let args_in_root: Vec<String> = args
+            .iter()
+            .map(|a| if a.starts_with("validation/") { root.join(a).display().to_string() } else { a.clone() })
+            .collect();
+        let out = if out.status.success() {
+            out
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+                .args(&args_in_root)
+                .current_dir(&out_dir)
+                .env("HF_HUB_OFFLINE", "1")
+                .env("HF_HOME", out_dir.join("home"))
+                .output()
+                .unwrap()
+        };
+        assert!(
+            out.status.success(),
+            "README example fails offline from a clone: vramfit {cmd}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran += 1;
+    }
+    assert!(ran > 30, "only {ran} README examples found");
+}

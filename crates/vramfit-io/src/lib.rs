@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+mod adapter;
 mod gguf_repo;
 mod headers;
 pub mod hub;
@@ -17,6 +18,7 @@ use vramfit_core::formats::FormatError;
 use vramfit_core::validate::Case;
 use vramfit_core::ModelSpec;
 
+pub use adapter::{read_adapter, PeftAdapter};
 pub use gguf_repo::{read_gguf_repo, split_part, GgufModelFile, GgufRepo};
 pub use hub::{HubClient, HubConfig, Progress, RepoId};
 
@@ -293,6 +295,18 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
         Err(e) => Some(e),
     };
     let path = Path::new(name);
+    if let Some(adapter) = adapter::read_adapter(path)? {
+        // The base model, resolved as MODEL would be (catalog, path or Hub), with the adapter said.
+        if adapter::read_adapter(Path::new(&adapter.base))?.is_some() {
+            return Err(IoError::Local {
+                path: adapter.config.clone(),
+                reason: format!("its base model {} is another adapter: pass the base model itself", adapter.base),
+            });
+        }
+        let mut base = resolve_model_with(&adapter.base, opts)?;
+        base.notes.insert(0, adapter.describe());
+        return Ok(base);
+    }
     if path.exists() {
         return local::read_path(name, path);
     }
