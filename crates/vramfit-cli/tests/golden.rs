@@ -68,12 +68,16 @@ fn validation_is_unchanged() {
         return;
     }
     let before = std::fs::read_to_string(&path).expect("tests/golden/validate.tsv: record it with VRAMFIT_BLESS=1");
-    // A shared file recorded but absent from this checkout is reported, not compared: CI may
-    // run without `../shared` beside it.
+    // A shared file recorded but absent from this checkout fails the test, unless
+    // VRAMFIT_NO_SHARED=1 says the checkout runs without `../shared` on purpose.
     let absent: Vec<&str> =
         now.lines().filter(|l| l.ends_with("\tabsent")).filter_map(|l| l.split('\t').next()).collect();
     for f in &absent {
-        eprintln!("SKIPPED: {f} is not beside this checkout; its cases were not compared");
+        assert!(
+            std::env::var_os("VRAMFIT_NO_SHARED").is_some(),
+            "{f} is missing: put the shared directory beside this checkout, or set VRAMFIT_NO_SHARED=1 to run without its cases"
+        );
+        eprintln!("SKIPPED (VRAMFIT_NO_SHARED): {f} is not beside this checkout; its cases were not compared");
     }
     let keep = |l: &&str| !absent.iter().any(|f| l.starts_with(&format!("{f}\t")));
     let before: Vec<&str> = before.lines().filter(keep).collect();

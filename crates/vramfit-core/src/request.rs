@@ -565,10 +565,7 @@ fn serving_kv_dtype(s: Option<&str>) -> Result<Option<&'static str>> {
 impl WorkloadRequest {
     /// The serving-engine settings; refused on other runtimes, naming the flag.
     fn serving(&self, runtime: Runtime) -> Result<ServingOptions> {
-        let flag = match runtime {
-            Runtime::Sglang => "--mem-fraction-static",
-            _ => "--gpu-memory-utilization",
-        };
+        let flag = crate::estimate::profile::row(runtime).memory_fraction_flag;
         let o = ServingOptions {
             version: if runtime.is_serving_engine() {
                 self.runtime_version.as_deref().map(EngineVersion::parse).transpose()?.flatten()

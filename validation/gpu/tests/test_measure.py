@@ -39,7 +39,11 @@ def run(args, env=None, timeout=120):
 
 def check_cases(path):
     if CHECK is None:
-        pytest.skip("../shared/validation/check_cases.py not found")
+        # Loud unless the checkout runs without ../shared on purpose (scripts/test.sh says so).
+        if not os.environ.get("VRAMFIT_NO_SHARED"):
+            pytest.fail("../shared/validation/check_cases.py is missing: put the shared directory beside "
+                        "this checkout, or set VRAMFIT_NO_SHARED=1 to run without it")
+        pytest.skip("../shared/validation/check_cases.py not found (VRAMFIT_NO_SHARED)")
     p = subprocess.run([sys.executable, CHECK, str(path)], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
     return p.stdout

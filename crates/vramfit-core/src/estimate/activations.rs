@@ -56,9 +56,8 @@ pub fn forward_working_set(spec: &ModelSpec, s: ForwardShape) -> LayerWorkingSet
 }
 
 fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerWorkingSet {
-    let (b, q, t, c) = (s.batch, s.query, s.keys, s.compute_bytes);
+    let (b, q, c) = (s.batch, s.query, s.compute_bytes);
     let h = spec.hidden_size;
-    let a = &layer.attention;
     let tokens = b.saturating_mul(q);
     // Residual stream in and out of the layer, plus the normed input the projections read.
     let resid = prod(&[3, tokens, h, c]);
@@ -68,6 +67,36 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     } else {
         prod(&[tokens, h, c])
     };
+    let att = attention_part(layer, s, spec.eager_softmax);
+    let mlp = mlp_part(spec, layer, s);
+    let (dominant, body) = if att.bytes >= mlp.bytes && att.bytes >= norm {
+        (if att.scores > att.proj { "attention scores" } else { "attention" }, att.bytes)
+    } else if mlp.bytes >= norm {
+        ("MLP", mlp.bytes)
+    } else {
+        ("norm", norm)
+    };
+    let bytes = resid.saturating_add(body);
+    let formula = describe(spec, layer, s, dominant, &att, &mlp);
+    LayerWorkingSet { bytes, dominant, formula }
+}
+
+/// The attention half of a layer's working set.
+struct AttentionPart {
+    /// Projections' outputs and temporaries.
+    proj: u64,
+    /// K/V repeated to every query head.
+    repeat: u64,
+    /// Score matrices (eager and math attention).
+    scores: u64,
+    /// The largest moment of the attention.
+    bytes: u64,
+}
+
+fn attention_part(layer: &Layer, s: ForwardShape, softmax: crate::model::EagerSoftmax) -> AttentionPart {
+    let (b, q, t, c) = (s.batch, s.query, s.keys, s.compute_bytes);
+    let a = &layer.attention;
+    let tokens = b.saturating_mul(q);
     let q_w = a.q_width();
     let kv_w = a.kv_width();
     // q, k, v projections; rotary makes two more q-sized temporaries; attention output.
@@ -78,24 +107,41 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
         0
     };
     // Eager and math attention compute every score and mask those outside a sliding window.
-    let window_keys = t;
     let scores = match s.attn {
         // Scores, the softmax's input copy and output (see EagerSoftmax). Without autograd
         // Gemma 2's soft-capping (/ cap, tanh, · cap) rebinds one tensor at a time: no more.
-        AttnImpl::Eager => prod(&[b, a.heads, q, window_keys, spec.eager_softmax.working_bytes(s.compute)]),
+        AttnImpl::Eager => prod(&[b, a.heads, q, t, softmax.working_bytes(s.compute)]),
         // SDPA's math kernel computes in fp32 (16-bit inputs are upcast): scores and
         // probabilities.
-        AttnImpl::Math => prod(&[b, a.heads, q, window_keys, 8]),
+        AttnImpl::Math => prod(&[b, a.heads, q, t, 8]),
         _ => 0,
     };
     // The score matrices exist after the projections' temporaries are gone: while they are
     // computed, only the rotated queries (the keys and values sit in the cache) and any
     // repeated K/V are alive beside them.
-    let attn = if scores > 0 {
+    let bytes = if scores > 0 {
         proj.max(prod(&[tokens, q_w, c]).saturating_add(repeat).saturating_add(scores))
     } else {
         proj.saturating_add(repeat)
     };
+    AttentionPart { proj, repeat, scores, bytes }
+}
+
+/// The MLP half of a layer's working set.
+struct MlpPart {
+    /// Intermediates (and what the layer still holds from attention).
+    bytes: u64,
+    /// Intermediate-sized tensors alive at once (dense MLPs).
+    factor: u64,
+    act: crate::model::Activation,
+    /// Eager attention's probabilities, held through the MLP.
+    kept_probs: u64,
+}
+
+fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
+    let (b, q, t, c) = (s.batch, s.query, s.keys, s.compute_bytes);
+    let h = spec.hidden_size;
+    let tokens = b.saturating_mul(q);
     let m = &layer.mlp;
     let act = if s.hf_activations { m.act } else { m.act.fused() };
     // A fused gate_up projection (Phi-3) returns one 2·I tensor whose halves stay alive as
@@ -134,17 +180,26 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     // attention `_` holds the probabilities (compute dtype) until the layer returns, through
     // the MLP.
     let kept_probs =
-        if s.attn == AttnImpl::Eager && s.hf_activations { prod(&[b, a.heads, q, window_keys, c]) } else { 0 };
-    let mlp = mlp.saturating_add(kept_probs);
-    let (dominant, body) = if attn >= mlp && attn >= norm {
-        (if scores > proj { "attention scores" } else { "attention" }, attn)
-    } else if mlp >= norm {
-        ("MLP", mlp)
-    } else {
-        ("norm", norm)
-    };
-    let bytes = resid.saturating_add(body);
-    let formula = match dominant {
+        if s.attn == AttnImpl::Eager && s.hf_activations { prod(&[b, layer.attention.heads, q, t, c]) } else { 0 };
+    MlpPart { bytes: mlp.saturating_add(kept_probs), factor: mlp_factor, act, kept_probs }
+}
+
+/// The formula of the dominant part, with its numbers.
+fn describe(
+    spec: &ModelSpec,
+    layer: &Layer,
+    s: ForwardShape,
+    dominant: &str,
+    att: &AttentionPart,
+    mlp: &MlpPart,
+) -> String {
+    let (b, q, window_keys, c) = (s.batch, s.query, s.keys, s.compute_bytes);
+    let h = spec.hidden_size;
+    let a = &layer.attention;
+    let m = &layer.mlp;
+    let (q_w, kv_w, repeat, act, mlp_factor, kept_probs) =
+        (a.q_width(), a.kv_width(), att.repeat, mlp.act, mlp.factor, mlp.kept_probs);
+    match dominant {
         "MLP" if m.is_moe() && s.grouped_experts => format!(
             "3·b·s·h·c (residual, normed input) + b·s·k·(h + 4·I)·c (all experts at once over the routed tokens: gathered input, gate/up, act, product) + shared expert, fp32 router probabilities, embedding output = 3·{b}·{}·{h}·{c} + {b}·{}·{}·({h} + 4·{})·{c} + …",
             thousands(q),
@@ -198,6 +253,5 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
             if repeat > 0 { format!(" + {}", thousands(repeat)) } else { String::new() }
         ),
         _ => format!("3·b·s·h·c + b·s·h·8 (fp32 RMSNorm) = 3·{b}·{}·{h}·{c} + {b}·{}·{h}·8", thousands(q), thousands(q)),
-    };
-    LayerWorkingSet { bytes, dominant, formula }
+    }
 }

@@ -40,6 +40,45 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         Engine::Serving => return super::serving::estimate_serving(spec, w),
         Engine::Unmodelled(why) => return Err(Error::workload("--runtime", why)),
     }
+    check_model_can_run(spec, w)?;
+    let p = profile.inference;
+    let mut notes = Vec::new();
+    let fixed;
+    let w = if p.cache_slots.is_some() || p.dtype.is_some() || p.attention.is_some() {
+        fixed = runtime_settings(w, &p, &mut notes)?;
+        &fixed
+    } else {
+        w
+    };
+    let run = Run::new(spec, w, p, &mut notes);
+    if let (None, Some(note)) = (w.autocast, super::defaults::load_dtype(spec, w).1) {
+        notes.push(note);
+    }
+    let base = run.every_phase(&mut notes);
+    let mut phases: Vec<(String, Vec<Component>)> = vec![("load".into(), run.load(&base))];
+    if w.task != Task::Load {
+        phases.extend(run.prefill(&base));
+        if w.task == Task::Generate && w.new_tokens > 1 {
+            phases.push(("decode".into(), run.last_decode_step(&base)));
+        }
+    }
+    let par = &w.parallel;
+    if par.gpus() > 1 || par.tp > 1 {
+        for (_, cs) in &mut phases {
+            *cs = shard_inference(spec, cs, par, p.tp_weights);
+        }
+        notes.push(format!("{}: per-GPU memory of the most-loaded GPU", super::parallel::describe(par)));
+    }
+    let (phase, mut components) = run.peak(phases);
+    components.push(overhead::cuda_context(profile.lazy_cuda_loading));
+    if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
+        notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
+    }
+    Ok(Breakdown::from_components(components, &phase, notes))
+}
+
+/// Heads that do not generate and encoders run only the tasks modelled for them.
+fn check_model_can_run(spec: &ModelSpec, w: &Workload) -> Result<()> {
     if spec.head != crate::model::Head::CausalLm && w.task == Task::Generate {
         return Err(Error::workload(
             "--task",
@@ -59,133 +98,155 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             },
         ));
     }
-    let p = profile.inference;
-    let mut notes = Vec::new();
-    let fixed;
-    let w = if p.cache_slots.is_some() || p.dtype.is_some() || p.attention.is_some() {
-        fixed = runtime_settings(w, &p, &mut notes)?;
-        &fixed
-    } else {
-        w
-    };
-    let (wdtype, cdtype) = dtypes(spec, w);
-    let c = cdtype.bytes();
-    let quant = w.quant.as_ref().or(spec.quantization.as_ref());
-    let static_cache = p.kv_allocation == KvAllocation::Preallocated || w.kv_prealloc.is_some();
-    let hf = p.transformers;
-    let asked_attn = p.attention.unwrap_or(w.attn);
-    let attn = if hf.is_some_and(|b| b.eager_only) && asked_attn == AttnImpl::Sdpa {
-        notes.push(format!(
-            "transformers {} had no SDPA path for most models: attention runs eager",
-            w.runtime_version.map_or("<4.36".into(), |v| v.to_string())
-        ));
-        AttnImpl::Eager
-    } else if asked_attn == AttnImpl::Sdpa
-        && ((p.sdpa_math_for_fp32_gqa && cdtype.bytes() == 4 && spec.gqa_unmasked(w.prompt + w.new_tokens))
-            || (hf.is_some() && spec.hf_falcon_broadcast_kv()))
-    {
-        notes.push("SDPA falls back to its math kernel here (fp32 grouped-query attention, or Falcon's broadcast single K/V head): scores materialized".into());
-        AttnImpl::Math
-    } else {
-        asked_attn
-    };
-    if let (None, Some(note)) = (w.autocast, super::defaults::load_dtype(spec, w).1) {
-        notes.push(note);
-    }
+    Ok(())
+}
 
-    // ---- weights and buffers (every phase) ----------------------------------------------
-    let wb = weight_bytes(
-        spec,
-        wdtype,
-        quant,
-        QuantScope { head: p.quantized_head || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })) },
-    );
-    let mut base = vec![match exact_checkpoint(spec, w, wdtype, &mut notes) {
-        Some(ck) => Component::new(
-            "weights",
-            ck.bytes,
-            format!(
-                "exact tensor bytes stored in the checkpoint, as loaded without --dtype/--quant: {}",
-                ck.describe()
-            ),
-            &format!("{} headers read from {}", ck.format.name(), ck.source),
-        ),
-        None => Component::new(
-            "weights",
-            wb.total,
-            wb.formula.clone(),
-            "exact parameter count per tensor × storage bytes (vramfit model spec)",
-        ),
-    }];
-    if let Some(ac) = w.autocast {
-        let copies = prod(&[linear_params(spec), ac.bytes()]);
-        base.push(Component::new(
-            "autocast_weight_copies",
-            copies,
-            format!("linear params × {} B: autocast caches a {ac} copy of every weight for the whole forward/generate = {} × {}", ac.bytes(), thousands(linear_params(spec)), ac.bytes()),
-            "torch/csrc/autograd autocast weight cache (cached casts of leaf tensors that require grad)",
-        ));
-    }
-    if let Some(buf) = buffers(spec, w, hf.is_some()) {
-        base.push(buf);
-    }
+/// The facts of one inference run that every phase reads.
+struct Run<'a> {
+    spec: &'a ModelSpec,
+    w: &'a Workload,
+    p: InferenceProfile,
+    hf: Option<TransformersBehaviour>,
+    wdtype: DType,
+    cdtype: DType,
+    quant: Option<&'a QuantConfig>,
+    wb: WeightBytes,
+    /// The cache is allocated up front.
+    static_cache: bool,
+    attn: AttnImpl,
+    kv_dtype: DType,
+    policy: KvPolicy,
+    /// Tokens in the cache at the last decode step.
+    final_tokens: u64,
+    /// Tokens a preallocated cache holds.
+    prealloc_tokens: u64,
+    /// Sequences the cache holds (fixed slots may exceed the batch run).
+    cache_batch: u64,
+}
 
-    // ---- KV cache -------------------------------------------------------------------------
-    let kv_dtype =
-        w.kv_dtype.unwrap_or(if w.autocast.is_some() && p.kv_in_weight_dtype_under_autocast { wdtype } else { cdtype });
-    let policy = KvPolicy {
-        // transformers' cache keeps the whole prompt for sliding-window layers after prefill
-        // (the GPU-free oracle on Gemma 3 shows every layer holding all 8192 prompt tokens);
-        // preallocated caches are sized to the window.
-        honor_window: static_cache,
-        latent: false,
-        expanded_heads: hf.is_some() && spec.hf_falcon_copies_kv(),
-    };
-    let prompt = w.prompt;
-    // generate(max_new_tokens = n) runs the prompt then n - 1 decode steps: the last token is
-    // sampled, never fed back.
-    let final_tokens = match w.task {
-        Task::Generate => prompt.saturating_add(w.new_tokens.saturating_sub(1)),
-        _ => prompt,
-    };
-    let prealloc_tokens = w.kv_prealloc.unwrap_or(prompt.saturating_add(w.new_tokens)).max(final_tokens);
-    // A cache built for fixed slots holds that many sequences whatever batch is run.
-    let cache_batch = w.cache_batch.unwrap_or(w.batch);
-
-    let mut phases: Vec<(String, Vec<Component>)> = Vec::new();
-
-    // ---- load phase -------------------------------------------------------------------------
-    let mut load = base.clone();
-    if let Some(q) = quant {
-        if let Some(t) = quant_load_transient(q, &wb, p.bnb4_load) {
-            load.push(t);
+impl<'a> Run<'a> {
+    fn new(spec: &'a ModelSpec, w: &'a Workload, p: InferenceProfile, notes: &mut Vec<String>) -> Self {
+        let (wdtype, cdtype) = dtypes(spec, w);
+        let quant = w.quant.as_ref().or(spec.quantization.as_ref());
+        let static_cache = p.kv_allocation == KvAllocation::Preallocated || w.kv_prealloc.is_some();
+        let hf = p.transformers;
+        let attn = attention(spec, w, &p, cdtype, notes);
+        let wb = weight_bytes(
+            spec,
+            wdtype,
+            quant,
+            QuantScope { head: p.quantized_head || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })) },
+        );
+        let kv_dtype = w
+            .kv_dtype
+            .unwrap_or(if w.autocast.is_some() && p.kv_in_weight_dtype_under_autocast { wdtype } else { cdtype });
+        let policy = KvPolicy {
+            // transformers' cache keeps the whole prompt for sliding-window layers after
+            // prefill (the GPU-free oracle on Gemma 3 shows every layer holding all 8192
+            // prompt tokens); preallocated caches are sized to the window.
+            honor_window: static_cache,
+            latent: false,
+            expanded_heads: hf.is_some() && spec.hf_falcon_copies_kv(),
+        };
+        // generate(max_new_tokens = n) runs the prompt then n - 1 decode steps: the last token
+        // is sampled, never fed back.
+        let final_tokens = match w.task {
+            Task::Generate => w.prompt.saturating_add(w.new_tokens.saturating_sub(1)),
+            _ => w.prompt,
+        };
+        Self {
+            spec,
+            w,
+            p,
+            hf,
+            wdtype,
+            cdtype,
+            quant,
+            wb,
+            static_cache,
+            attn,
+            kv_dtype,
+            policy,
+            final_tokens,
+            prealloc_tokens: w.kv_prealloc.unwrap_or(w.prompt.saturating_add(w.new_tokens)).max(final_tokens),
+            cache_batch: w.cache_batch.unwrap_or(w.batch),
         }
     }
-    phases.push(("load".into(), load));
 
-    if w.task != Task::Load {
-        // ---- prefill ------------------------------------------------------------------------
-        let kv_prefill_tokens = if static_cache { prealloc_tokens } else { prompt };
-        let kv = KvCache::of(spec, cache_batch, kv_prefill_tokens, kv_dtype, policy);
-        let mut pre = base.clone();
-        pre.push(kv_component(&kv, static_cache, kv_prefill_tokens));
-        let ws = forward_working_set(
-            spec,
+    /// Weights, autocast copies and buffers: alive in every phase.
+    fn every_phase(&self, notes: &mut Vec<String>) -> Vec<Component> {
+        let (spec, w, wb) = (self.spec, self.w, &self.wb);
+        let mut base = vec![match exact_checkpoint(spec, w, self.wdtype, notes) {
+            Some(ck) => Component::new(
+                "weights",
+                ck.bytes,
+                format!(
+                    "exact tensor bytes stored in the checkpoint, as loaded without --dtype/--quant: {}",
+                    ck.describe()
+                ),
+                &format!("{} headers read from {}", ck.format.name(), ck.source),
+            ),
+            None => Component::new(
+                "weights",
+                wb.total,
+                wb.formula.clone(),
+                "exact parameter count per tensor × storage bytes (vramfit model spec)",
+            ),
+        }];
+        if let Some(ac) = w.autocast {
+            let copies = prod(&[linear_params(spec), ac.bytes()]);
+            base.push(Component::new(
+                "autocast_weight_copies",
+                copies,
+                format!("linear params × {} B: autocast caches a {ac} copy of every weight for the whole forward/generate = {} × {}", ac.bytes(), thousands(linear_params(spec)), ac.bytes()),
+                "torch/csrc/autograd autocast weight cache (cached casts of leaf tensors that require grad)",
+            ));
+        }
+        if let Some(buf) = buffers(spec, w, self.hf.is_some()) {
+            base.push(buf);
+        }
+        base
+    }
+
+    /// Loading: the weights and what quantizing them at load holds for a moment.
+    fn load(&self, base: &[Component]) -> Vec<Component> {
+        let mut load = base.to_vec();
+        if let Some(t) = self.quant.and_then(|q| quant_load_transient(q, &self.wb, self.p.bnb4_load)) {
+            load.push(t);
+        }
+        load
+    }
+
+    /// One layer's working set for `query` new tokens against `keys` cached ones.
+    fn working_set(&self, query: u64, keys: u64) -> super::activations::LayerWorkingSet {
+        forward_working_set(
+            self.spec,
             ForwardShape {
-                batch: w.batch,
-                query: prompt,
-                keys: if static_cache { prealloc_tokens } else { prompt },
-                compute_bytes: c,
-                compute: cdtype,
-                attn,
-                repeat_kv: p.repeats_kv,
-                hf_activations: hf.is_some(),
-                grouped_experts: hf.is_some_and(|b| b.grouped_experts),
+                batch: self.w.batch,
+                query,
+                keys,
+                compute_bytes: self.cdtype.bytes(),
+                compute: self.cdtype,
+                attn: self.attn,
+                repeat_kv: self.p.repeats_kv,
+                hf_activations: self.hf.is_some(),
+                grouped_experts: self.hf.is_some_and(|b| b.grouped_experts),
             },
-        );
-        let mask = causal_mask(spec, w, p.mask, hf, attn, prompt, c, prealloc_tokens);
-        let logits = prefill_logits(spec, w, &p, c);
-        let workspace = quant_forward_workspace(quant, &wb, w.batch.saturating_mul(prompt), spec);
+        )
+    }
+
+    /// The end of prefill, at two moments: with the logits, and with the busiest layer.
+    fn prefill(&self, base: &[Component]) -> [(String, Vec<Component>); 2] {
+        let (spec, w, c) = (self.spec, self.w, self.cdtype.bytes());
+        let prompt = w.prompt;
+        let kv_prefill_tokens = if self.static_cache { self.prealloc_tokens } else { prompt };
+        let kv = KvCache::of(spec, self.cache_batch, kv_prefill_tokens, self.kv_dtype, self.policy);
+        let mut pre = base.to_vec();
+        pre.push(kv_component(&kv, self.static_cache, kv_prefill_tokens));
+        let ws = self.working_set(prompt, kv_prefill_tokens);
+        let mask = causal_mask(spec, w, self.p.mask, self.hf, self.attn, prompt, c, self.prealloc_tokens);
+        let logits = prefill_logits(spec, w, &self.p, c);
+        let workspace = quant_forward_workspace(self.quant, &self.wb, w.batch.saturating_mul(prompt), spec);
         // The busiest layer and the logits are not alive together: two moments of the
         // prefill, one with the layer's working set, one with the logits. The peak is picked
         // after the split over GPUs, which divides the activations by the tensor-parallel
@@ -193,7 +254,6 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         let mut at_logits = pre.clone();
         at_logits.push(logits);
         at_logits.extend(workspace.clone());
-        phases.push(("prefill".into(), at_logits));
         pre.push(Component::new(
             "activations",
             ws.bytes,
@@ -204,134 +264,135 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             pre.push(m);
         }
         pre.extend(workspace);
-        // Pushed last: on a tie the busiest layer is reported, as before.
-        phases.push(("prefill".into(), pre));
+        // The busiest layer's moment last: on a tie the busiest layer is reported, as before.
+        [("prefill".into(), at_logits), ("prefill".into(), pre)]
+    }
 
-        // ---- last decode step -------------------------------------------------------------
-        if w.task == Task::Generate && w.new_tokens > 1 {
-            let t = final_tokens;
-            let kv_tokens = if static_cache { prealloc_tokens } else { t };
-            let kv = KvCache::of(spec, cache_batch, kv_tokens, kv_dtype, policy);
-            let mut dec = base.clone();
-            dec.push(kv_component(&kv, static_cache, kv_tokens));
-            if !static_cache {
-                let old = KvCache::of(spec, w.batch, t - 1, kv_dtype, policy);
-                if hf.is_some_and(|b| b.tuple_cache) {
-                    dec.push(Component::new(
-                        "kv_cache_previous",
-                        old.bytes,
-                        format!("previous step's cache tuple ({} tokens) alive until the forward returns: {}", thousands(t - 1), old.formula),
-                        "transformers < 4.36: past_key_values tuples rebuilt with torch.cat each step (modeling_llama.py)",
-                    ));
-                } else {
-                    let layer_old = old.largest_layer;
-                    dec.push(Component::new(
-                        "kv_cache_growth",
-                        layer_old,
-                        format!("one layer's old K/V while torch.cat builds the grown copy = {}", thousands(layer_old)),
-                        "transformers cache_utils.py DynamicCache.update (torch.cat per layer)",
-                    ));
-                }
+    /// The last decode step: the grown cache, one token's working set and its logits.
+    fn last_decode_step(&self, base: &[Component]) -> Vec<Component> {
+        let (spec, w, c) = (self.spec, self.w, self.cdtype.bytes());
+        let t = self.final_tokens;
+        let kv_tokens = if self.static_cache { self.prealloc_tokens } else { t };
+        let kv = KvCache::of(spec, self.cache_batch, kv_tokens, self.kv_dtype, self.policy);
+        let mut dec = base.to_vec();
+        dec.push(kv_component(&kv, self.static_cache, kv_tokens));
+        if !self.static_cache {
+            let old = KvCache::of(spec, w.batch, t - 1, self.kv_dtype, self.policy);
+            if self.hf.is_some_and(|b| b.tuple_cache) {
+                dec.push(Component::new(
+                    "kv_cache_previous",
+                    old.bytes,
+                    format!("previous step's cache tuple ({} tokens) alive until the forward returns: {}", thousands(t - 1), old.formula),
+                    "transformers < 4.36: past_key_values tuples rebuilt with torch.cat each step (modeling_llama.py)",
+                ));
+            } else {
+                let layer_old = old.largest_layer;
+                dec.push(Component::new(
+                    "kv_cache_growth",
+                    layer_old,
+                    format!("one layer's old K/V while torch.cat builds the grown copy = {}", thousands(layer_old)),
+                    "transformers cache_utils.py DynamicCache.update (torch.cat per layer)",
+                ));
             }
-            let ws = forward_working_set(
-                spec,
-                ForwardShape {
-                    batch: w.batch,
-                    query: 1,
-                    keys: kv_tokens,
-                    compute_bytes: c,
-                    compute: cdtype,
-                    attn,
-                    repeat_kv: p.repeats_kv,
-                    hf_activations: hf.is_some(),
-                    grouped_experts: hf.is_some_and(|b| b.grouped_experts),
-                },
-            );
-            dec.push(Component::new(
-                "activations",
-                ws.bytes,
-                format!("decode working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
-                "transformers/litgpt decoder layer forward",
-            ));
-            let v = spec.logit_width();
-            let lg = prod(&[w.batch, v, c + 4]);
-            dec.push(Component::new(
-                "logits",
-                lg,
-                format!(
-                    "b·V·(c + 4): last-position logits and their fp32 copy for sampling = {}·{}·({c}+4)",
-                    w.batch,
-                    thousands(v)
-                ),
-                HF_SRC,
-            ));
-            phases.push(("decode".into(), dec));
         }
-    }
-
-    // ---- several GPUs -------------------------------------------------------------------
-    let par = &w.parallel;
-    if par.gpus() > 1 || par.tp > 1 {
-        for (_, cs) in &mut phases {
-            *cs = shard_inference(spec, cs, par, p.tp_weights);
-        }
-        notes.push(format!("{}: per-GPU memory of the most-loaded GPU", super::parallel::describe(par)));
-    }
-
-    // ---- pick the peak --------------------------------------------------------------------
-    // The allocated peak is the moment with the most live tensors. The caching allocator
-    // never gives memory back, so the reserved level at the end is the largest any moment
-    // reserved: when another moment (a decode step's superseded cache block) reserved more
-    // than the allocated peak's tensors plus overhead, those cached blocks are still held.
-    // Picking on the tensors and then adding only the peak moment's overhead would let a
-    // larger workload report less device memory.
-    let lazy = profile.lazy_cuda_loading;
-    let with_overhead = |phase: &str, mut components: Vec<Component>| {
-        let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
-        let fragmentation = if hf.is_some() && !static_cache && phase == "decode" {
-            // A growing cache allocates a slightly larger block per layer every step; the freed
-            // ones are cached and mostly unusable for the next, larger request.
-            components.iter().find(|c| c.name == "kv_cache_growth").map_or(0, |c| c.bytes)
-        } else {
-            0
-        };
-        components.push(overhead::allocator(
-            wb.rounding_waste,
-            transient_tensors,
-            fragmentation,
-            "one layer's superseded cache block",
+        let ws = self.working_set(1, kv_tokens);
+        dec.push(Component::new(
+            "activations",
+            ws.bytes,
+            format!("decode working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
+            "transformers/litgpt decoder layer forward",
         ));
-        components
-    };
-    let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
-    let phases: Vec<(String, u64, Vec<Component>)> = phases
-        .into_iter()
-        .map(|(phase, cs)| {
-            let live = sum(&cs);
-            let cs = with_overhead(&phase, cs);
-            (phase, live, cs)
-        })
-        .collect();
-    let (reserved_phase, reserved_max) = phases
-        .iter()
-        .map(|(p, _, cs)| (p.clone(), sum(cs)))
-        .max_by_key(|(_, r)| *r)
-        .expect("the load phase is always present");
-    let (phase, _, mut components) =
-        phases.into_iter().max_by_key(|(_, live, _)| *live).expect("the load phase is always present");
-    let short = reserved_max.saturating_sub(sum(&components));
-    if short > 0 {
-        if let Some(a) = components.iter_mut().find(|c| c.name == "allocator") {
-            a.bytes = a.bytes.saturating_add(short);
-            a.formula =
-                format!("{} + blocks still cached from the {reserved_phase} moment ({})", a.formula, thousands(short));
+        let v = spec.logit_width();
+        let lg = prod(&[w.batch, v, c + 4]);
+        dec.push(Component::new(
+            "logits",
+            lg,
+            format!(
+                "b·V·(c + 4): last-position logits and their fp32 copy for sampling = {}·{}·({c}+4)",
+                w.batch,
+                thousands(v)
+            ),
+            HF_SRC,
+        ));
+        dec
+    }
+
+    /// The phase with the most live tensors, with the allocator's overhead.
+    ///
+    /// The caching allocator never gives memory back, so the reserved level at the end is the
+    /// largest any moment reserved: when another moment (a decode step's superseded cache
+    /// block) reserved more than the allocated peak's tensors plus overhead, those cached
+    /// blocks are still held. Picking on the tensors and then adding only the peak moment's
+    /// overhead would let a larger workload report less device memory.
+    fn peak(&self, phases: Vec<(String, Vec<Component>)>) -> (String, Vec<Component>) {
+        let growing = self.hf.is_some() && !self.static_cache;
+        let with_overhead = |phase: &str, mut components: Vec<Component>| {
+            let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
+            let fragmentation = if growing && phase == "decode" {
+                // A growing cache allocates a slightly larger block per layer every step; the
+                // freed ones are cached and mostly unusable for the next, larger request.
+                components.iter().find(|c| c.name == "kv_cache_growth").map_or(0, |c| c.bytes)
+            } else {
+                0
+            };
+            components.push(overhead::allocator(
+                self.wb.rounding_waste,
+                transient_tensors,
+                fragmentation,
+                "one layer's superseded cache block",
+            ));
+            components
+        };
+        let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
+        let phases: Vec<(String, u64, Vec<Component>)> = phases
+            .into_iter()
+            .map(|(phase, cs)| {
+                let live = sum(&cs);
+                let cs = with_overhead(&phase, cs);
+                (phase, live, cs)
+            })
+            .collect();
+        let (reserved_phase, reserved_max) = phases
+            .iter()
+            .map(|(p, _, cs)| (p.clone(), sum(cs)))
+            .max_by_key(|(_, r)| *r)
+            .expect("the load phase is always present");
+        let (phase, _, mut components) =
+            phases.into_iter().max_by_key(|(_, live, _)| *live).expect("the load phase is always present");
+        let short = reserved_max.saturating_sub(sum(&components));
+        if short > 0 {
+            if let Some(a) = components.iter_mut().find(|c| c.name == "allocator") {
+                a.bytes = a.bytes.saturating_add(short);
+                a.formula = format!(
+                    "{} + blocks still cached from the {reserved_phase} moment ({})",
+                    a.formula,
+                    thousands(short)
+                );
+            }
         }
+        (phase, components)
     }
-    components.push(overhead::cuda_context(lazy));
-    if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
-        notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
+}
+
+/// The attention the runtime actually runs (notes when it differs from the one asked for).
+fn attention(spec: &ModelSpec, w: &Workload, p: &InferenceProfile, cdtype: DType, notes: &mut Vec<String>) -> AttnImpl {
+    let hf = p.transformers;
+    let asked = p.attention.unwrap_or(w.attn);
+    if hf.is_some_and(|b| b.eager_only) && asked == AttnImpl::Sdpa {
+        notes.push(format!(
+            "transformers {} had no SDPA path for most models: attention runs eager",
+            w.runtime_version.map_or("<4.36".into(), |v| v.to_string())
+        ));
+        AttnImpl::Eager
+    } else if asked == AttnImpl::Sdpa
+        && ((p.sdpa_math_for_fp32_gqa && cdtype.bytes() == 4 && spec.gqa_unmasked(w.prompt + w.new_tokens))
+            || (hf.is_some() && spec.hf_falcon_broadcast_kv()))
+    {
+        notes.push("SDPA falls back to its math kernel here (fp32 grouped-query attention, or Falcon's broadcast single K/V head): scores materialized".into());
+        AttnImpl::Math
+    } else {
+        asked
     }
-    Ok(Breakdown::from_components(components, &phase, notes))
 }
 
 /// The checkpoint whose stored bytes are the weights in memory: safetensors read from headers,

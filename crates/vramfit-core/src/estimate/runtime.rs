@@ -40,19 +40,10 @@ impl Runtime {
             Error::workload("--runtime", format!("unknown runtime {s:?}; use {} or {last}", rest.join(", ")))
         })
     }
-    /// Name as the CLI spells it.
+    /// Name as the CLI spells it: the first of its row's names in [`super::profile::RUNTIMES`].
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Transformers => "transformers",
-            Runtime::Litgpt => "litgpt",
-            Runtime::Torchtune => "torchtune",
-            Runtime::Vllm => "vllm",
-            Runtime::Sglang => "sglang",
-            Runtime::LlamaCpp => "llama.cpp",
-            Runtime::MetaReference => "meta-reference",
-            Runtime::Ollama => "ollama",
-        }
+        super::profile::row(self).names[0]
     }
 }
 

@@ -314,7 +314,11 @@ impl Case {
                 dtype: Some(dtype),
                 quant,
                 attn: attn.unwrap_or(
-                    if runtime == Runtime::Transformers && version.is_some_and(|v| v < RuntimeVersion::new(4, 36)) {
+                    if crate::estimate::profile::RuntimeProfile::of(runtime, version)
+                        .inference
+                        .transformers
+                        .is_some_and(|b| b.eager_only)
+                    {
                         AttnImpl::Eager
                     } else {
                         AttnImpl::Sdpa

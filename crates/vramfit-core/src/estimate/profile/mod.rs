@@ -27,6 +27,10 @@ pub struct RuntimeRow {
     pub about: &'static str,
     /// The runtime's profile at a version (`None` = current).
     pub profile: fn(Option<RuntimeVersion>) -> RuntimeProfile,
+    /// The flag that gives the share of GPU memory the runtime may budget (vLLM's
+    /// `--gpu-memory-utilization`, SGLang's `--mem-fraction-static`; other runtimes refuse it
+    /// under vLLM's name).
+    pub memory_fraction_flag: &'static str,
 }
 
 /// Every runtime vramfit knows. A new runtime is one file in this module and one row here.
@@ -36,48 +40,56 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         names: &["transformers", "hf", "peft", "peft-transformers", "optimum-gptq", "optimum"],
         about: "Hugging Face transformers generate / Trainer, with PEFT",
         profile: transformers::profile,
+        memory_fraction_flag: "--gpu-memory-utilization",
     },
     RuntimeRow {
         runtime: Runtime::Litgpt,
         names: &["litgpt", "lit-gpt"],
         about: "Lightning AI litgpt",
         profile: litgpt::profile,
+        memory_fraction_flag: "--gpu-memory-utilization",
     },
     RuntimeRow {
         runtime: Runtime::Torchtune,
         names: &["torchtune"],
         about: "PyTorch torchtune recipes",
         profile: torchtune::profile,
+        memory_fraction_flag: "--gpu-memory-utilization",
     },
     RuntimeRow {
         runtime: Runtime::Vllm,
         names: &["vllm"],
         about: "vLLM serving engine (start-up budget by release: estimate::serving::vllm)",
         profile: vllm::profile,
+        memory_fraction_flag: "--gpu-memory-utilization",
     },
     RuntimeRow {
         runtime: Runtime::Sglang,
         names: &["sglang"],
         about: "SGLang serving engine (token pool from mem_fraction_static: estimate::serving::sglang)",
         profile: sglang::profile,
+        memory_fraction_flag: "--mem-fraction-static",
     },
     RuntimeRow {
         runtime: Runtime::LlamaCpp,
         names: &["llama.cpp", "llamacpp", "llama-cpp"],
         about: "llama.cpp (GGUF)",
         profile: llamacpp::profile,
+        memory_fraction_flag: "--gpu-memory-utilization",
     },
     RuntimeRow {
         runtime: Runtime::MetaReference,
         names: &["meta-reference", "meta", "llama-reference"],
         about: "Meta's reference LLaMA code (llama repository, Llama.build / generate)",
         profile: meta_reference::profile,
+        memory_fraction_flag: "--gpu-memory-utilization",
     },
     RuntimeRow {
         runtime: Runtime::Ollama,
         names: &["ollama"],
         about: "Ollama (llama.cpp runner; its defaults and its own printed estimate)",
         profile: ollama::profile,
+        memory_fraction_flag: "--gpu-memory-utilization",
     },
 ];
 

@@ -118,9 +118,17 @@ enum Input {
 #[must_use]
 pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
     let mut s = LayerSaved::default();
+    save_norms(&mut s, layer, h, ctx);
+    save_linear_inputs(&mut s, layer, ctx);
+    save_attention(&mut s, layer, ctx);
+    save_mlp(&mut s, layer, h, ctx);
+    s
+}
+
+/// Norm inputs (and outputs where the weight trains), over the hidden size and per head.
+fn save_norms(s: &mut LayerSaved, layer: &Layer, h: u64, ctx: &SaveContext<'_>) {
     let c = ctx.compute;
     let a = &layer.attention;
-    let m = &layer.mlp;
     let norms = layer.norms.iter().filter(|n| n.dim == h).count() as u64;
     // Norms over the hidden size (attention, MLP; Gemma's extra post-norms).
     let rms = layer.norms.iter().any(|n| n.kind == NormKind::RmsNorm);
@@ -159,8 +167,13 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
         4 + c
     };
     s.add("norms", qk_elems * qk_per_elem);
+}
 
-    // Linear inputs.
+/// The inputs the linears (and their adapters) keep for backward; a tensor several linears
+/// read is kept once.
+fn save_linear_inputs(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) {
+    let c = ctx.compute;
+    let m = &layer.mlp;
     let mut shared: Vec<Input> = Vec::new();
     let mut fused_lora_counted = false;
     let n_experts_routed = if m.is_moe() { m.top_k } else { 1 };
@@ -193,10 +206,10 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
         if needs_base_input {
             if ctx.autocast && input_dtype != c {
                 // autocast casts the input once per linear call, and that copy is saved.
-                add(&mut s, "linear inputs", per_token_in * c);
+                add(s, "linear inputs", per_token_in * c);
             } else if !shared.contains(&input) || l.copies > 1 {
                 shared.push(input);
-                add(&mut s, "linear inputs", per_token_in * input_dtype);
+                add(s, "linear inputs", per_token_in * input_dtype);
             }
         }
         let fused_part = ctx.fused_qkv && matches!(r, Role::Q | Role::K | Role::V | Role::Qkv);
@@ -208,17 +221,21 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
             let own_copy = ctx.lora_dropout || ctx.autocast || lora_dtype != input_dtype;
             if ctx.lora_dropout {
                 // dropout output (saved by lora_A) + its mask.
-                add(&mut s, "lora inputs", per_token_in * (lora_dtype + 1));
+                add(s, "lora inputs", per_token_in * (lora_dtype + 1));
             } else if own_copy {
-                add(&mut s, "lora inputs", per_token_in * lora_dtype);
+                add(s, "lora inputs", per_token_in * lora_dtype);
             } else if !shared.contains(&input) {
                 shared.push(input);
-                add(&mut s, "lora inputs", per_token_in * input_dtype);
+                add(s, "lora inputs", per_token_in * input_dtype);
             }
         }
     }
+}
 
-    // Attention core.
+/// What the attention kernel keeps: q, k, v and its output, or the probabilities.
+fn save_attention(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) {
+    let c = ctx.compute;
+    let a = &layer.attention;
     let kv_saved =
         if ctx.expand_kv && a.kv_heads() < a.heads { a.heads * (a.head_dim + a.v_head_dim) } else { a.kv_width() };
     match ctx.attn {
@@ -266,8 +283,12 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
             }
         }
     }
+}
 
-    // MLP core (per token; experts per routed token).
+/// The MLP's intermediates (per token; experts per routed token) and dropout masks.
+fn save_mlp(s: &mut LayerSaved, layer: &Layer, h: u64, ctx: &SaveContext<'_>) {
+    let c = ctx.compute;
+    let m = &layer.mlp;
     let i = m.intermediate;
     let routed = if m.is_moe() { m.top_k } else { 1 };
     let act = if ctx.hf_activations { m.act } else { m.act.fused() };
@@ -291,7 +312,6 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
     if ctx.hidden_dropout {
         s.add("dropout masks", 2 * h);
     }
-    s
 }
 
 /// Bytes per token a layer's backward needs transiently, as (MLP backward, attention
