@@ -335,6 +335,11 @@ pub struct WorkloadArgs {
     /// [default: none].
     #[arg(long)]
     pub mmproj: Option<std::path::PathBuf>,
+    /// Apple GPUs: macOS's `sudo sysctl iogpu.wired_limit_mb=N` raises (or lowers) the Metal
+    /// working set, the GPU's usable memory, to N MiB [default: the catalog's
+    /// recommendedMaxWorkingSetSize, about 2/3 of unified memory up to 36 GB and 3/4 above].
+    #[arg(long, value_name = "MB")]
+    pub wired_limit_mb: Option<u64>,
     /// Output head: causal-lm, sequence-classification or token-classification (a classifier
     /// scores config.json's num_labels, else 2) [default: what config.json's architectures
     /// names, e.g. LlamaForSequenceClassification].
@@ -534,6 +539,15 @@ impl WorkloadArgs {
             cpu_offload_gb: self.cpu_offload_gb,
             kv_cache_memory: self.kv_cache_memory.clone(),
             ram_bandwidth: self.ram_bandwidth,
+        }
+    }
+
+    /// A `--gpu` value with `--wired-limit-mb` applied.
+    pub fn gpu(&self, s: &str) -> Result<vramfit_core::catalog::GpuSpec, Error> {
+        let g = vramfit_core::catalog::GpuSpec::parse(s.trim())?;
+        match self.wired_limit_mb {
+            Some(mb) => g.with_wired_limit_mb(mb),
+            None => Ok(g),
         }
     }
 

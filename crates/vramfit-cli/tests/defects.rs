@@ -652,3 +652,53 @@ fn the_readme_examples_run_from_a_clone() {
     }
     assert!(ran > 30, "only {ran} README examples found");
 }
+
+/// Newcomer D22 and the "Devices that are not CUDA": an Apple GPU gets no CUDA
+/// context and its working set (raised with --wired-limit-mb, as iogpu.wired_limit_mb does);
+/// an AMD GPU a ROCm context; plans on Metal leave out bitsandbytes and CPU offload.
+#[test]
+fn devices_that_are_not_cuda_are_modelled_by_their_stack() {
+    let names = |v: &Value| -> Vec<String> {
+        v["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+    };
+    let cuda = json(&["estimate", "llama-7b", "--gpu", "A100-80GB", "--json"]);
+    let metal = json(&["estimate", "llama-7b", "--gpu", "M2-Max-96GB", "--json"]);
+    let rocm = json(&["estimate", "llama-7b", "--gpu", "MI300X", "--json"]);
+    assert!(names(&cuda).contains(&"cuda_context".to_string()));
+    assert!(!names(&metal).contains(&"cuda_context".to_string()), "{:?}", names(&metal));
+    assert!(names(&rocm).contains(&"rocm_context".to_string()), "{:?}", names(&rocm));
+    let total = |v: &Value| v["total_bytes"].as_u64().unwrap();
+    assert_eq!(total(&cuda) - total(&metal), (512 + 32) << 20, "Metal drops exactly the CUDA context");
+    assert_eq!(total(&cuda), total(&rocm));
+    let table = String::from_utf8(vramfit(&["estimate", "llama-7b", "--gpu", "M2-Max-96GB"]).stdout).unwrap();
+    assert!(table.contains("device    (Metal working set: what must fit)") && !table.contains("nvidia-smi"), "{table}");
+    // The working set follows iogpu.wired_limit_mb.
+    let raised = json(&["estimate", "llama-7b", "--gpu", "M2-Max-96GB", "--wired-limit-mb", "90112", "--json"]);
+    assert_eq!(raised["headroom_bytes"].as_i64().unwrap() - metal["headroom_bytes"].as_i64().unwrap(), 16 << 30);
+    let e = super::stderr_of(&["estimate", "llama-7b", "--gpu", "T4", "--wired-limit-mb", "9000"]);
+    assert!(e.starts_with("error: --wired-limit-mb:"), "{e}");
+    // Plans on an M1 never use bitsandbytes (int8, nf4, QLoRA, 8-bit optimizers) or CPU offload.
+    for task in ["generate", "train"] {
+        let fit = json(&["fit", "llama-3.2-1b", "--gpu", "M1-16GB", "--task", task, "--all", "--json"]);
+        let plans: Vec<String> = fit["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| [p["flags"].to_string(), p["stretch"]["flags"].to_string()])
+            .collect();
+        let plans = plans.join(" ");
+        for bnb in ["int8", "nf4", "qlora", "8bit", "paged", "--offload", "--zero"] {
+            assert!(!plans.contains(bnb), "{task}: a {bnb} plan on Metal: {plans}");
+        }
+    }
+    for (args, flag) in [
+        (&["--quant", "nf4"][..], "--quant"),
+        (&["--task", "train", "--method", "qlora"][..], "--method"),
+        (&["--task", "train", "--optimizer", "adamw-8bit"][..], "--optimizer"),
+    ] {
+        let mut a = vec!["estimate", "llama-7b", "--gpu", "M2-Max-96GB"];
+        a.extend_from_slice(args);
+        let e = super::stderr_of(&a);
+        assert!(e.starts_with(&format!("error: {flag}:")) && e.contains("Metal"), "{e}");
+    }
+}

@@ -536,6 +536,7 @@ impl WorkloadRequest {
             training,
             llama_cpp,
             serving,
+            backend: crate::estimate::backend::Backend::Cuda,
         };
         w.check()?;
         Ok(w)
@@ -1114,6 +1115,7 @@ impl EstimateRequest {
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
         let mut workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
         if let Some(g) = &gpu {
+            workload.backend = crate::estimate::backend::Backend::of(g);
             if workload.runtime.is_serving_engine() {
                 workload.serving.device = Some(Device::of(g));
             }

@@ -4,13 +4,22 @@ use crate::args::EstimateArgs;
 use crate::render::{self, Verdict};
 use anyhow::Context;
 use std::io::Write;
-use vramfit_core::catalog::GpuSpec;
 use vramfit_core::request;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let gpus = a.gpu.iter().map(|g| GpuSpec::parse(g.trim())).collect::<Result<Vec<_>, _>>()?;
+    let gpus = a.gpu.iter().map(|g| a.workload.gpu(g)).collect::<Result<Vec<_>, _>>()?;
+    if a.workload.wired_limit_mb.is_some() && gpus.is_empty() {
+        return Err(vramfit_core::Error::workload(
+            "--wired-limit-mb",
+            "sets an Apple GPU's working set: add --gpu M2-Max-96GB (or another Apple GPU)",
+        )
+        .into());
+    }
     let gpu = gpus.first().cloned();
     let mut workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    if let Some(g) = &gpu {
+        workload.backend = vramfit_core::estimate::backend::Backend::of(g);
+    }
     let ram = a.ram.as_deref().map(request::parse_ram).transpose()?;
     let model = super::source::resolve(&a.model, &a.source)?;
     if let Some(g) = &gpu {
@@ -45,6 +54,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 }
                 let one = || -> anyhow::Result<Verdict> {
                     let mut w = a.workload.resolve(&a.model, Some(g.count))?;
+                    w.backend = vramfit_core::estimate::backend::Backend::of(g);
                     if w.runtime.is_serving_engine() {
                         w.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
                     }

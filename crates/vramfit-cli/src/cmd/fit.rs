@@ -10,7 +10,7 @@ use vramfit_core::fit::{fit, FitOptions};
 use vramfit_io::{HubClient, HubConfig, RepoId};
 
 pub fn run(a: &FitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let gpu = GpuSpec::parse(&a.gpu)?;
+    let gpu = a.workload.gpu(&a.gpu)?;
     if let Some(repo) = gguf_repo(&a.model) {
         return gguf_table(a, &repo, &gpu, out);
     }

@@ -197,6 +197,44 @@ fn size_mistake(s: &str) -> Option<String> {
     None
 }
 
+impl GpuSpec {
+    /// An Apple GPU's usable memory after `sudo sysctl iogpu.wired_limit_mb=MB`: Metal's
+    /// recommendedMaxWorkingSetSize follows the sysctl in both directions (llmfit PR #754; on a
+    /// 128 GB M5 Max, 114688 reads back as 112.00 GiB: antirez/ds4 PR #893), so the working set
+    /// is `MB` MiB. `0` is the sysctl's "default" and leaves the catalog's value.
+    ///
+    /// # Errors
+    /// Not an Apple catalog GPU, or more than its unified memory.
+    pub fn with_wired_limit_mb(mut self, mb: u64) -> Result<Self> {
+        let flag = "--wired-limit-mb";
+        let Some(g) = self.gpu.as_ref() else {
+            return Err(Error::workload(
+                flag,
+                "applies to Apple GPUs from the catalog (M1 ... M4); a bare size is the usable memory already",
+            ));
+        };
+        if g.vendor != "apple" {
+            return Err(Error::workload(
+                flag,
+                format!("is macOS's iogpu.wired_limit_mb: {} is not an Apple GPU", g.name),
+            ));
+        }
+        if mb == 0 {
+            return Ok(self);
+        }
+        let bytes = mb.saturating_mul(1 << 20);
+        if bytes > g.memory_bytes {
+            return Err(Error::workload(
+                flag,
+                format!("{mb} MiB is more than the {} MiB of unified memory of {}", g.memory_bytes >> 20, g.name),
+            ));
+        }
+        self.usable_bytes = bytes;
+        self.label = format!("{} (iogpu.wired_limit_mb={mb})", self.label);
+        Ok(self)
+    }
+}
+
 /// `24GiB`, `16GB`, `80 GB`, `512MiB` → bytes.
 fn parse_size(s: &str) -> Option<u64> {
     let t = s.trim().to_ascii_lowercase().replace(' ', "");
@@ -234,6 +272,18 @@ mod tests {
         assert!(GpuSpec::parse("0xT4").is_err());
         assert!(GpuSpec::parse("nonsense-gpu").is_err());
         assert!(GpuSpec::parse("-5GB").is_err());
+    }
+
+    /// Apple's working set follows `iogpu.wired_limit_mb`; other GPUs refuse the flag.
+    #[test]
+    fn the_wired_limit_sets_an_apple_working_set() {
+        let m = GpuSpec::parse("M2-Max-96GB").unwrap();
+        assert_eq!(m.usable_bytes, 72 << 30);
+        assert_eq!(m.clone().with_wired_limit_mb(90_112).unwrap().usable_bytes, 88 << 30);
+        assert_eq!(m.clone().with_wired_limit_mb(0).unwrap().usable_bytes, 72 << 30);
+        assert!(m.with_wired_limit_mb(200_000).unwrap_err().to_string().contains("more than"));
+        assert!(GpuSpec::parse("T4").unwrap().with_wired_limit_mb(1000).is_err());
+        assert!(GpuSpec::parse("24GiB").unwrap().with_wired_limit_mb(1000).is_err());
     }
 
     /// Newcomer D25: sizes that are not quite sizes say what is wrong instead of suggesting

@@ -70,7 +70,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         notes.push(format!("{}: per-GPU memory of the most-loaded GPU", super::parallel::describe(par)));
     }
     let (phase, mut components) = run.peak(phases);
-    components.push(overhead::cuda_context(profile.lazy_cuda_loading));
+    components.push(w.backend.context(profile.lazy_cuda_loading));
     if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
@@ -137,9 +137,11 @@ impl<'a> Run<'a> {
             quant,
             QuantScope { head: p.quantized_head || matches!(quant.map(|q| &q.quant), Some(Quant::Gguf { .. })) },
         );
-        let kv_dtype = w
-            .kv_dtype
-            .unwrap_or(if w.autocast.is_some() && p.kv_in_weight_dtype_under_autocast { wdtype } else { cdtype });
+        let kv_dtype = w.kv_dtype.unwrap_or(if w.autocast.is_some() && p.kv_in_weight_dtype_under_autocast {
+            wdtype
+        } else {
+            cdtype
+        });
         let policy = KvPolicy {
             // transformers' cache keeps the whole prompt for sliding-window layers after
             // prefill (the GPU-free oracle on Gemma 3 shows every layer holding all 8192
@@ -282,7 +284,11 @@ impl<'a> Run<'a> {
                 dec.push(Component::new(
                     "kv_cache_previous",
                     old.bytes,
-                    format!("previous step's cache tuple ({} tokens) alive until the forward returns: {}", thousands(t - 1), old.formula),
+                    format!(
+                        "previous step's cache tuple ({} tokens) alive until the forward returns: {}",
+                        thousands(t - 1),
+                        old.formula
+                    ),
                     "transformers < 4.36: past_key_values tuples rebuilt with torch.cat each step (modeling_llama.py)",
                 ));
             } else {

@@ -1,6 +1,7 @@
 //! Estimators: a model spec and a workload in, a [`Breakdown`] out.
 
 pub mod activations;
+pub mod backend;
 pub mod breakdown;
 pub mod defaults;
 pub mod inference;
@@ -66,7 +67,13 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
         Task::Serve => serving::estimate_serving(spec, workload)?,
         Task::Merge => {
             let (dtype, note) = defaults::load_dtype(spec, workload);
-            let mut b = training::merge::estimate_merge(spec, dtype, &workload.training, workload.merge_on_gpu)?;
+            let mut b = training::merge::estimate_merge(
+                spec,
+                dtype,
+                &workload.training,
+                workload.merge_on_gpu,
+                workload.backend,
+            )?;
             b.notes.extend(note);
             b
         }

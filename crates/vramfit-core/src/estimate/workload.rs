@@ -153,6 +153,14 @@ pub struct Workload {
     /// Serving-engine settings, used with `--task serve` (vLLM, SGLang).
     #[serde(skip_serializing_if = "crate::estimate::serving::ServingOptions::is_unset")]
     pub serving: crate::estimate::serving::ServingOptions,
+    /// The GPU's software stack (CUDA unless a catalog GPU says otherwise): the device-level
+    /// context it adds and what plans it can run.
+    #[serde(skip_serializing_if = "is_cuda")]
+    pub backend: crate::estimate::backend::Backend,
+}
+
+fn is_cuda(b: &crate::estimate::backend::Backend) -> bool {
+    *b == crate::estimate::backend::Backend::Cuda
 }
 
 /// Settings only llama.cpp has, with its own flag names.
@@ -223,6 +231,7 @@ impl Default for Workload {
             llama_cpp: LlamaCppOptions::default(),
             head: None,
             serving: crate::estimate::serving::ServingOptions::default(),
+            backend: crate::estimate::backend::Backend::Cuda,
         }
     }
 }

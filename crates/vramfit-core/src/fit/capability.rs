@@ -4,6 +4,7 @@
 use crate::catalog::{Gpu, GpuSpec};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::estimate::training::setup::{Method, Optimizer};
 use crate::estimate::{AttnImpl, Task, Workload};
 use crate::model::ModelSpec;
 use serde::Serialize;
@@ -58,13 +59,39 @@ pub fn check_supported(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<
 
 /// [`check_supported`] for one catalog GPU.
 pub(crate) fn check_on(spec: &ModelSpec, w: &Workload, g: &Gpu) -> Result<()> {
-    if w.quant.as_ref().is_some_and(crate::quant::QuantConfig::is_bitsandbytes) && g.vendor == "apple" {
+    let backend = crate::estimate::backend::Backend::of_vendor(&g.vendor);
+    if w.quant.as_ref().is_some_and(crate::quant::QuantConfig::is_bitsandbytes) && !backend.runs_bitsandbytes() {
         return Err(Error::workload(
             "--quant",
             format!(
                 "bitsandbytes int8/nf4/fp4 kernels do not run on {} (Metal); use a GGUF scheme such as q4_k_m",
                 g.name
             ),
+        ));
+    }
+    if w.task == Task::Train && w.training.method == Method::Qlora && !backend.runs_bitsandbytes() {
+        return Err(Error::workload(
+            "--method",
+            format!(
+                "qlora quantizes the base with bitsandbytes, whose kernels do not run on {} (Metal); use lora",
+                g.name
+            ),
+        ));
+    }
+    let bnb_optimizer = matches!(
+        w.training.optimizer,
+        Some(Optimizer::Adamw8bit | Optimizer::PagedAdamw | Optimizer::PagedAdamw8bit | Optimizer::Lion8bit)
+    );
+    if w.task == Task::Train && bnb_optimizer && !backend.runs_bitsandbytes() {
+        return Err(Error::workload(
+            "--optimizer",
+            format!("8-bit and paged optimizers are bitsandbytes kernels, which do not run on {} (Metal); use adamw, adafactor or lion", g.name),
+        ));
+    }
+    if w.parallel.offload.is_some() && !backend.has_separate_host_memory() {
+        return Err(Error::workload(
+            "--offload",
+            format!("{} has unified memory: offloading to CPU RAM frees nothing the GPU can use", g.name),
         ));
     }
     let dtype = w.dtype.or(spec.torch_dtype);

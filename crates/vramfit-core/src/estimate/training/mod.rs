@@ -271,7 +271,10 @@ fn shard_phases(step: &Step<'_>, phases: &mut [Phase; 5], notes: &mut Vec<String
     let accum_grads = t.grad_accum > 1 && !t.optimizer_in_backward;
     if par.strategy.is_fsdp() && accum_grads && step.tp.no_sync != NoSyncUnits::None {
         unsharded_gradients(step, phases);
-        notes.push("FSDP with gradient accumulation: gradients stay unsharded between synchronizing micro-batches (no_sync)".into());
+        notes.push(
+            "FSDP with gradient accumulation: gradients stay unsharded between synchronizing micro-batches (no_sync)"
+                .into(),
+        );
     }
     notes.push(format!(
         "{}: per-GPU peak of the most-loaded rank; CPU RAM shown per rank (× {} per node)",
@@ -342,7 +345,7 @@ fn peak(
     // Activations are freed and re-allocated every step in varying sizes: the allocator keeps
     // their blocks cached and splits them imperfectly.
     components.push(overhead::allocator(large, 64, transient / 20, "5 % fragmentation of the per-step transients"));
-    components.push(overhead::cuda_context(step.profile.lazy_cuda_loading));
+    components.push(step.w.backend.context(step.profile.lazy_cuda_loading));
     if act_host > 0 {
         components.push(
             Component::new(

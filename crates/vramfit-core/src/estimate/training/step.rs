@@ -176,7 +176,11 @@ impl<'a> Step<'a> {
             format!(
                 "{}{}",
                 wb.formula,
-                if self.res.kbit_fp32 { " (prepare_model_for_kbit_training upcasts non-quantized params to fp32)" } else { "" }
+                if self.res.kbit_fp32 {
+                    " (prepare_model_for_kbit_training upcasts non-quantized params to fp32)"
+                } else {
+                    ""
+                }
             ),
             "exact parameter count per tensor × storage bytes",
         )];
@@ -278,11 +282,7 @@ impl<'a> Step<'a> {
             let per_layer = if self.quant.is_some() {
                 0
             } else {
-                self.layers
-                    .iter()
-                    .map(|l| l.linears.iter().map(Linear::weight_numel).sum::<u64>())
-                    .max()
-                    .unwrap_or(0)
+                self.layers.iter().map(|l| l.linears.iter().map(Linear::weight_numel).sum::<u64>()).max().unwrap_or(0)
             };
             // The head runs outside the checkpointed layers: its cast is saved for backward.
             let head = if self.quant.is_some() && self.profile.inference.quantized_head { 0 } else { head_numel };
