@@ -2,6 +2,8 @@
 //! calls it, and so does the Python package's `python -m vramfit`), and [`report`] gives other
 //! front ends the CLI's own renderings of a result. Only this crate prints.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod args;
 mod cmd;
 mod render;

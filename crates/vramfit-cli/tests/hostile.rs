@@ -164,14 +164,14 @@ fn cache_is_whole(home: &Path, config: &[u8]) {
     let snap = repo.join("snapshots").join(COMMIT);
     assert_eq!(std::fs::read(snap.join("config.json")).unwrap(), config, "config.json through its link");
     for blob in std::fs::read_dir(repo.join("blobs")).unwrap().flatten() {
-        assert!(blob.metadata().unwrap().len() > 0, "{:?} is empty", blob.path());
+        assert!(blob.metadata().unwrap().len() > 0, "{} is empty", blob.path().display());
     }
     assert_eq!(std::fs::read_to_string(repo.join("refs/main")).unwrap(), COMMIT);
     let mut stack = vec![home.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let p = e.path();
-            assert!(!p.to_string_lossy().contains("vramfit-tmp"), "left behind: {p:?}");
+            assert!(!p.to_string_lossy().contains("vramfit-tmp"), "left behind: {}", p.display());
             if p.is_dir() && !p.is_symlink() {
                 stack.push(p);
             }

@@ -1,5 +1,8 @@
 //! Integration tests of the `vramfit` binary (one test binary).
 
+// The tests say SKIPPED on stderr when they run without ../shared on purpose.
+#![allow(clippy::print_stderr)]
+
 // The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
 mod campaign;
 mod defects;

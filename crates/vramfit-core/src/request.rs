@@ -925,7 +925,7 @@ pub fn fit_value(m: &ModelReport<'_>, r: &fit::FitReport) -> Value {
 fn serving_bytes(r: &crate::estimate::serving::ServingReport) -> (u64, i64) {
     let total = r.device_total_bytes.unwrap_or(0);
     let free = r.free_bytes.unwrap_or(0);
-    (u64::try_from(total as i128 - i128::from(free)).unwrap_or(0), free)
+    (u64::try_from(i128::from(total) - i128::from(free)).unwrap_or(0), free)
 }
 
 /// The fit object of a serving engine in `vramfit fit --json`'s shape: `as_asked`, `plans`,
@@ -1022,16 +1022,15 @@ impl EstimateRequest {
     /// # Errors
     /// An unknown catalog name (with suggestions) or an invalid config.
     pub fn model(&self) -> Result<RequestedModel> {
-        match &self.config {
-            Some(text) => Ok(RequestedModel {
+        if let Some(text) = &self.config {
+            Ok(RequestedModel {
                 name: self.model.clone(),
                 origin: self.origin.clone().unwrap_or_else(|| "config.json".into()),
                 spec: crate::config::parse_config(text)?,
-            }),
-            None => {
-                let m = catalog::find_model(&self.model)?;
-                Ok(RequestedModel { name: m.name.clone(), origin: "catalog".into(), spec: m.spec()? })
-            }
+            })
+        } else {
+            let m = catalog::find_model(&self.model)?;
+            Ok(RequestedModel { name: m.name.clone(), origin: "catalog".into(), spec: m.spec()? })
         }
     }
 

@@ -166,7 +166,9 @@ fn plans_are_minimal_and_ranked() {
             }
             if scoped {
                 let mut x = r.as_asked.workload.clone();
-                levers.iter().for_each(|c| c.apply(&mut x));
+                for c in &levers {
+                    c.apply(&mut x);
+                }
                 assert!(!fits(&s, &x, usable), "{model}: {} cuts the size without need", p.flags());
             }
         }

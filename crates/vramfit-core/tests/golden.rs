@@ -45,6 +45,8 @@ impl Rng {
     }
 }
 
+// Reads as the request field it fills.
+#[allow(clippy::unnecessary_wraps)]
 fn some(s: &str) -> Option<String> {
     Some(s.to_string())
 }

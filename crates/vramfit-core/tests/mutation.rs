@@ -176,7 +176,7 @@ fn hostile_numbers_in_config_json() {
         number_paths(config, &mut vec![], &mut paths);
         let mut c = config.clone();
         let mut label = name.clone();
-        for _ in 0..1 + rng.below(4) {
+        for _ in 0..=rng.below(4) {
             let path = &paths[rng.below(paths.len())];
             let values = boundaries(get(config, path));
             let x = values[rng.below(values.len())].clone();

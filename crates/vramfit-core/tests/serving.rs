@@ -137,7 +137,7 @@ fn sliding_windows_are_grouped_from_0_9_2() {
 /// (`kv_cache_utils.py:619-653`), and the settings that would start.
 #[test]
 fn v1_refusals_name_the_longest_context_and_the_utilization_that_starts() {
-    let r = serving("llama-3.1-8b", "RTX-3090", json!({"runtime": "vllm", "max-model-len": 131072}));
+    let r = serving("llama-3.1-8b", "RTX-3090", json!({"runtime": "vllm", "max-model-len": 131_072}));
     assert_eq!(r.starts, Some(false));
     let e = r.error.as_deref().unwrap();
     assert!(e.starts_with("To serve at least one request with the models's max seq len (131072)"), "{e}");

@@ -633,7 +633,7 @@ impl HubClient {
     }
 
     /// A cached JSON file that does not parse: refetched online, an error offline.
-    fn corrupt(&self, repo: &RepoId, path: &Path, reason: &str) -> IoError {
+    fn corrupt(repo: &RepoId, path: &Path, reason: &str) -> IoError {
         IoError::Hub {
             what: format!("{} cached {}", repo.display(), path.display()),
             reason: format!("does not parse ({reason}); unset HF_HUB_OFFLINE to fetch it again"),
@@ -667,7 +667,7 @@ impl HubClient {
                 let text = crate::read_text(&p)?;
                 match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
                     Ok(_) => cached = Some((c.clone(), text)),
-                    Err(e) if offline => return Err(self.corrupt(repo, &p, &e.to_string())),
+                    Err(e) if offline => return Err(Self::corrupt(repo, &p, &e.to_string())),
                     Err(_) => {}
                 }
             }
@@ -715,7 +715,7 @@ impl HubClient {
                     index = Some(i);
                     look_online = false;
                 }
-                Err(e) if offline => return Err(self.corrupt(repo, &p, &e.to_string())),
+                Err(e) if offline => return Err(Self::corrupt(repo, &p, &e.to_string())),
                 Err(_) => {}
             }
         }
@@ -863,9 +863,9 @@ impl HubClient {
                         return Ok(h);
                     }
                     Ok(Parsed::NeedBytes(_)) if offline => {
-                        return Err(self.corrupt(repo, &sidecar, "truncated safetensors header"));
+                        return Err(Self::corrupt(repo, &sidecar, "truncated safetensors header"));
                     }
-                    Err(e) if offline => return Err(self.corrupt(repo, &sidecar, &e.to_string())),
+                    Err(e) if offline => return Err(Self::corrupt(repo, &sidecar, &e.to_string())),
                     _ => {}
                 }
             }

@@ -4,6 +4,7 @@
 //! the file system or the network is here.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod adapter;
 mod gguf_repo;

@@ -171,6 +171,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn hostile_indexes_are_bounded() {
+    const N: u64 = 70_000_000;
     // 2,000 shards (the audit's index): refused from the index, before any shard is asked for.
     let mut files: Vec<(String, Vec<u8>)> = shards().into_iter().filter(|(n, _)| n == "config.json").collect();
     let map: serde_json::Map<String, serde_json::Value> =
@@ -183,8 +184,8 @@ fn hostile_indexes_are_bounded() {
     assert_eq!(hub.hub.requests().len(), 2, "config.json and the index only");
 
     // Shards declaring 70 MB headers each (each alone within the format's 100 MB): the
-    // model's header budget is spent on the second, which is refused before it is fetched.
-    const N: u64 = 70_000_000;
+    // model's header budget is spent on the second, which is refused before it is fetched
+    // (N bytes each).
     let byte_at = |i: u64| -> u8 {
         match i {
             0..8 => N.to_le_bytes()[i as usize],

@@ -95,7 +95,11 @@ fn twelve_files_three_split_read_with_range_requests() {
         files.push((name, b));
     }
     files.push(("README.md".into(), b"# Tiny".to_vec()));
-    let served_headers: u64 = files.iter().filter(|f| f.0.ends_with(".gguf")).map(|f| f.1.len() as u64).sum();
+    let served_headers: u64 = files
+        .iter()
+        .filter(|f| std::path::Path::new(&f.0).extension().is_some_and(|e| e == "gguf"))
+        .map(|f| f.1.len() as u64)
+        .sum();
     let hub = FakeHub::start_sized(REPO, files, sizes.clone(), None, None);
     let home = tmp("gguf-repo");
     let client = HubClient::new(hub_config(&hub.hub.url(), &home)).unwrap();

@@ -261,15 +261,21 @@ impl FakeHub {
                 let commit = ("X-Repo-Commit".to_string(), COMMIT.to_string());
                 match files.get(file) {
                     None => Reply::Full(404, vec![commit, ("X-Error-Code".into(), "EntryNotFound".into())], vec![]),
-                    Some(_) if file.ends_with(".safetensors") || file.ends_with(".gguf") => Reply::Full(
-                        302,
-                        vec![
-                            commit,
-                            ("X-Linked-Etag".into(), format!("\"{}\"", "ab".repeat(32))),
-                            ("Location".into(), format!("{cdn_url}/blobs/{file}")),
-                        ],
-                        vec![],
-                    ),
+                    Some(_)
+                        if std::path::Path::new(file)
+                            .extension()
+                            .is_some_and(|e| e == "safetensors" || e == "gguf") =>
+                    {
+                        Reply::Full(
+                            302,
+                            vec![
+                                commit,
+                                ("X-Linked-Etag".into(), format!("\"{}\"", "ab".repeat(32))),
+                                ("Location".into(), format!("{cdn_url}/blobs/{file}")),
+                            ],
+                            vec![],
+                        )
+                    }
                     Some(b) => {
                         Reply::Full(200, vec![commit, ("ETag".into(), format!("\"etag{}\"", b.len()))], b.clone())
                     }

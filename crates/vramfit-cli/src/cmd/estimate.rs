@@ -4,6 +4,7 @@ use crate::args::EstimateArgs;
 use crate::render::{self, Verdict};
 use anyhow::Context;
 use std::io::Write;
+use vramfit_core::catalog::GpuSpec;
 use vramfit_core::request;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -16,18 +17,11 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         .into());
     }
     let gpu = gpus.first().cloned();
-    let mut workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
-    if let Some(g) = &gpu {
-        workload.backend = vramfit_core::estimate::backend::Backend::of(g);
-    }
+    // The flags are checked before the model is read: a bad flag costs no download.
+    a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let ram = a.ram.as_deref().map(request::parse_ram).transpose()?;
     let model = super::source::resolve(&a.model, &a.source)?;
-    if let Some(g) = &gpu {
-        if workload.runtime.is_serving_engine() {
-            workload.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
-        }
-        vramfit_core::fit::check_supported(&model.spec, &workload, g)?;
-    }
+    let workload = workload_on(a, &model.spec, gpu.as_ref())?;
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     breakdown.notes.extend(vramfit_core::ignored_flags::notes(
         &a.workload.request(),
@@ -53,12 +47,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                     return render::Compared { label: g.label.clone(), verdict: Ok(v.clone()) };
                 }
                 let one = || -> anyhow::Result<Verdict> {
-                    let mut w = a.workload.resolve(&a.model, Some(g.count))?;
-                    w.backend = vramfit_core::estimate::backend::Backend::of(g);
-                    if w.runtime.is_serving_engine() {
-                        w.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
-                    }
-                    vramfit_core::fit::check_supported(&model.spec, &w, g)?;
+                    let w = workload_on(a, &model.spec, Some(g))?;
                     Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
                 };
                 render::Compared { label: g.label.clone(), verdict: one().map_err(|e| format!("{e:#}")) }
@@ -87,4 +76,23 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     } else {
         render::table::estimate(&report, a.explain, out)
     }
+}
+
+/// The workload the flags describe on `gpu` (its count shares the work; a serving engine
+/// budgets that device), refused when the GPU cannot run it.
+fn workload_on(
+    a: &EstimateArgs,
+    spec: &vramfit_core::model::ModelSpec,
+    gpu: Option<&GpuSpec>,
+) -> anyhow::Result<vramfit_core::estimate::Workload> {
+    let mut w = a.workload.resolve(&a.model, gpu.map(|g| g.count))?;
+    if let Some(g) = gpu {
+        // The GPU's stack: its context, and what it runs (no bitsandbytes on Metal).
+        w.backend = vramfit_core::estimate::backend::Backend::of(g);
+        if w.runtime.is_serving_engine() {
+            w.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
+        }
+        vramfit_core::fit::check_supported(spec, &w, g)?;
+    }
+    Ok(w)
 }

@@ -67,7 +67,7 @@ pub fn axis_label(axis: vramfit_core::fit::sweep::SweepAxis, w: &Workload) -> &'
     use vramfit_core::fit::sweep::SweepAxis;
     match (axis, w.task) {
         (SweepAxis::Batch, _) => "batch",
-        (SweepAxis::Seq, vramfit_core::Task::Train) | (SweepAxis::Context, vramfit_core::Task::Train) => "seq",
+        (SweepAxis::Seq | SweepAxis::Context, vramfit_core::Task::Train) => "seq",
         (SweepAxis::Seq, _) => "prompt",
         (SweepAxis::Context, _) => "context",
     }
@@ -112,7 +112,7 @@ pub fn describe(w: &Workload, model: &ResolvedModel) -> String {
             }
         }
         Task::Merge => {
-            parts.push(format!("LoRA rank {} merged on {}", t.lora_rank, if w.merge_on_gpu { "GPU" } else { "CPU" }))
+            parts.push(format!("LoRA rank {} merged on {}", t.lora_rank, if w.merge_on_gpu { "GPU" } else { "CPU" }));
         }
         Task::Generate => parts.push(format!("batch {} · prompt {} + {} new tokens", w.batch, w.prompt, w.new_tokens)),
         Task::Prefill => parts.push(format!("batch {} · prompt {} tokens", w.batch, w.prompt)),

@@ -371,7 +371,7 @@ pub fn inspect(m: &ResolvedModel, out: &mut dyn Write) -> anyhow::Result<()> {
 pub fn models(out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out, "{:<24} {:<12} {:>18}  {}", "name", "family", "parameters", "hugging face id")?;
     for m in catalog::models() {
-        let params = m.spec().map(|s| thousands(ParamCount::of(&s).total)).unwrap_or_else(|e| format!("error: {e}"));
+        let params = m.spec().map_or_else(|e| format!("error: {e}"), |s| thousands(ParamCount::of(&s).total));
         writeln!(out, "{:<24} {:<12} {:>18}  {}", m.name, m.family, params, m.hf_id)?;
     }
     Ok(())

@@ -564,7 +564,7 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                 }
             }
             "adapter_weights" if shard_params => {
-                out.push(scaled(c, model.then(dp), "adapters sharded with the parameters"))
+                out.push(scaled(c, model.then(dp), "adapters sharded with the parameters"));
             }
             // Mixed-precision full fine-tuning under a sharding engine keeps no autocast copy of
             // the model: DeepSpeed bf16/fp16 runs a 16-bit module (ZeRO-3 gathers its 16-bit
@@ -587,7 +587,7 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                 },
             )),
             "adapter_weights" | "autocast_weight_copies" | "dequantization_temporaries" => {
-                out.push(scaled(c, model, "tensor/pipeline split"))
+                out.push(scaled(c, model, "tensor/pipeline split"));
             }
             "gradients" => {
                 let c = scaled(c, model, "tensor/pipeline/expert split");

@@ -342,8 +342,8 @@ mod tests {
 
     #[test]
     fn secant_is_exact_and_quick() {
-        let room = 1_000_000u64;
         type Bytes<'a> = Box<dyn Fn(u64) -> Option<u64> + 'a>;
+        let room = 1_000_000u64;
         let cases: Vec<(&str, Bytes<'_>)> = vec![
             ("linear", Box::new(|x| Some(500_000 + 37 * x))),
             ("flat then linear", Box::new(|x| Some(900_000u64.max(10 * x)))),

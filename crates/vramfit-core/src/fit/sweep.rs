@@ -97,13 +97,12 @@ impl SweepAxis {
         mut bytes_at: impl FnMut(u64) -> Option<u64>,
         until_bytes: Option<u64>,
     ) -> Vec<u64> {
-        let (first, cap) = match self {
-            SweepAxis::Batch => (1, MAX_BATCH),
-            _ => {
-                let min = min_context(w);
-                let first = if self == SweepAxis::Context { min.next_power_of_two().max(128) } else { 128 };
-                (first, spec.context_limit().unwrap_or(MAX_TOKENS).clamp(first, MAX_TOKENS))
-            }
+        let (first, cap) = if self == SweepAxis::Batch {
+            (1, MAX_BATCH)
+        } else {
+            let min = min_context(w);
+            let first = if self == SweepAxis::Context { min.next_power_of_two().max(128) } else { 128 };
+            (first, spec.context_limit().unwrap_or(MAX_TOKENS).clamp(first, MAX_TOKENS))
         };
         let mut out = vec![];
         let mut v = first;

@@ -428,7 +428,7 @@ fn parse(c: &mut Cursor<'_>) -> Result<GgufFile, Halt> {
         let numel = dims
             .iter()
             .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .filter(|&n| n <= i64::MAX as u64)
+            .filter(|&n| i64::try_from(n).is_ok())
             .ok_or_else(|| FormatError::tensor(&name, format!("dimensions {dims:?} overflow 63 bits")))?;
         let row = dims.first().copied().unwrap_or(1);
         if row % ggml_type.block != 0 {

@@ -297,8 +297,8 @@ impl<'de> Deserialize<'de> for RawHeader {
                 }
                 let mut names: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
                 names.sort_unstable();
-                if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-                    return Err(de::Error::custom(format!("duplicate tensor {:?}", w[0])));
+                if let Some(&[name, _]) = names.windows(2).find(|w| w[0] == w[1]) {
+                    return Err(de::Error::custom(format!("duplicate tensor {name:?}")));
                 }
                 Ok(RawHeader { tensors, metadata: metadata.unwrap_or_default() })
             }

@@ -102,7 +102,7 @@ impl ParamCount {
     fn count(spec: &ModelSpec) -> crate::Result<Self> {
         let overflow = |what: &str| PARAMETERS.exceeded(what, u64::MAX);
         let add_to = |a: u64, b: u64, what: &str| a.checked_add(b).ok_or_else(|| overflow(what));
-        let mut groups: std::collections::BTreeMap<ParamGroup, u64> = Default::default();
+        let mut groups = std::collections::BTreeMap::<ParamGroup, u64>::default();
         let mut add = |g: ParamGroup, n: u64| -> crate::Result<()> {
             if n > 0 {
                 let e = groups.entry(g).or_insert(0);

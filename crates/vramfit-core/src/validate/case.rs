@@ -355,7 +355,7 @@ impl Case {
             task,
             batch: inf.batch_size.unwrap_or(1),
             prompt,
-            new_tokens: inf.new_tokens.unwrap_or(if task == Task::Prefill { 1 } else { 0 }),
+            new_tokens: inf.new_tokens.unwrap_or(u64::from(task == Task::Prefill)),
             dtype: Some(dtype),
             autocast,
             quant,

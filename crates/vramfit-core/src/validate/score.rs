@@ -198,7 +198,7 @@ pub fn summarize(results: &[CaseResult]) -> Summary {
     } else if abs.len() % 2 == 1 {
         Some(abs[abs.len() / 2])
     } else {
-        Some((abs[abs.len() / 2 - 1] + abs[abs.len() / 2]) / 2.0)
+        Some(f64::midpoint(abs[abs.len() / 2 - 1], abs[abs.len() / 2]))
     };
     Summary {
         n: errors.len(),

@@ -131,16 +131,6 @@ pub fn build_at(year: u32, month: u32) -> u32 {
 /// `mid-2025`, `Dec 2023`, `2026`; a year alone is its middle).
 #[must_use]
 pub fn build_from_text(text: &str) -> Option<u32> {
-    let t = text.to_ascii_lowercase();
-    let words: Vec<&str> = t.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    for (i, w) in words.iter().enumerate() {
-        let number = w.strip_prefix('b').unwrap_or(w);
-        let after_build = i > 0 && words[i - 1] == "build";
-        if (after_build || w.starts_with('b')) && number.len() >= 3 && number.chars().all(|c| c.is_ascii_digit()) {
-            return number.parse().ok();
-        }
-    }
-    let year = words.iter().find_map(|w| w.parse::<u32>().ok().filter(|y| (2023..=2030).contains(y)))?;
     const MONTHS: &[(&str, u32)] = &[
         ("jan", 1),
         ("feb", 2),
@@ -158,6 +148,16 @@ pub fn build_from_text(text: &str) -> Option<u32> {
         ("mid", 6),
         ("late", 10),
     ];
+    let t = text.to_ascii_lowercase();
+    let words: Vec<&str> = t.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    for (i, w) in words.iter().enumerate() {
+        let number = w.strip_prefix('b').unwrap_or(w);
+        let after_build = i > 0 && words[i - 1] == "build";
+        if (after_build || w.starts_with('b')) && number.len() >= 3 && number.chars().all(|c| c.is_ascii_digit()) {
+            return number.parse().ok();
+        }
+    }
+    let year = words.iter().find_map(|w| w.parse::<u32>().ok().filter(|y| (2023..=2030).contains(y)))?;
     let month = words.iter().find_map(|w| MONTHS.iter().find(|(m, _)| w.starts_with(m)).map(|m| m.1)).unwrap_or(6);
     Some(build_at(year, month))
 }

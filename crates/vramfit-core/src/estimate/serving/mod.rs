@@ -417,8 +417,8 @@ fn breakdown(r: &ServingReport, runtime: Runtime) -> Breakdown {
         Component::new("non_torch", r.non_torch_bytes, r.non_torch_formula.clone(), src).at(Level::Device),
     ];
     let mut notes = Vec::new();
-    match (r.kv_cache_bytes, r.device_total_bytes) {
-        (Some(kv), Some(_)) => components.push(Component::new(
+    if let (Some(kv), Some(_)) = (r.kv_cache_bytes, r.device_total_bytes) {
+        components.push(Component::new(
             "kv_cache",
             kv,
             format!(
@@ -429,19 +429,18 @@ fn breakdown(r: &ServingReport, runtime: Runtime) -> Breakdown {
                 r.gpu_memory_utilization
             ),
             src,
-        )),
-        _ => {
-            components.push(Component::new(
-                "kv_cache",
-                r.kv_bytes_per_token.saturating_mul(r.max_model_len),
-                format!(
-                    "the least the engine needs to start: one request of max_model_len = {} tokens × {} B/token (the engine takes {:.2} × the device and gives the rest to the cache: add --gpu)",
-                    r.max_model_len, r.kv_bytes_per_token, r.gpu_memory_utilization
-                ),
-                src,
-            ));
-            notes.push("no --gpu: the KV cache shown is the minimum for one max_model_len request; with a GPU the engine fills its whole budget".into());
-        }
+        ));
+    } else {
+        components.push(Component::new(
+            "kv_cache",
+            r.kv_bytes_per_token.saturating_mul(r.max_model_len),
+            format!(
+                "the least the engine needs to start: one request of max_model_len = {} tokens × {} B/token (the engine takes {:.2} × the device and gives the rest to the cache: add --gpu)",
+                r.max_model_len, r.kv_bytes_per_token, r.gpu_memory_utilization
+            ),
+            src,
+        ));
+        notes.push("no --gpu: the KV cache shown is the minimum for one max_model_len request; with a GPU the engine fills its whole budget".into());
     }
     components.push(
         Component::new(

@@ -405,10 +405,10 @@ fn run_stages(spec: &ModelSpec, w: &Workload, p: &Profile, quant: Option<&QuantC
             let (nt, _) = non_torch(p, s.tp);
             let layers = range.1 - range.0;
             let graphs = cuda_graphs(s, p, layers, w.serving.enforce_eager);
-            let budget = total.map_or(0, |t| s.utilization.of(t)) as i128;
-            let used = (weights + act + nt) as i128 + if p.graphs_counted { graphs as i128 } else { 0 };
+            let budget = i128::from(total.map_or(0, |t| s.utilization.of(t)));
+            let used = i128::from(weights + act + nt) + if p.graphs_counted { i128::from(graphs) } else { 0 };
             let kv = match w.serving.kv_cache_memory {
-                Some(b) => b as i128,
+                Some(b) => i128::from(b),
                 None => budget - used,
             };
             let kv_bytes = u64::try_from(kv.max(0)).unwrap_or(u64::MAX);
@@ -583,8 +583,9 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         error,
         device_total_bytes: total,
         free_bytes: total.map(|t| {
-            let free =
-                t as i128 - s.utilization.of(t) as i128 - if p.graphs_counted { 0 } else { worst.graphs as i128 };
+            let free = i128::from(t)
+                - i128::from(s.utilization.of(t))
+                - if p.graphs_counted { 0 } else { i128::from(worst.graphs) };
             i64::try_from(free).unwrap_or(i64::MIN)
         }),
         largest_max_model_len: largest.flatten(),

@@ -27,6 +27,8 @@ pub struct ErrorBand {
     pub train: Option<Band>,
 }
 
+// A table cell: the runtimes without measured cases have `None` bands.
+#[allow(clippy::unnecessary_wraps)]
 const fn band(median: f64, p90: f64, cases: u32) -> Option<Band> {
     Some(Band { median, p90, cases })
 }

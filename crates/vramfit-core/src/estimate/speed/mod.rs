@@ -88,15 +88,14 @@ impl SpeedDevice<'_> {
     /// CPU RAM bandwidth (GB/s) and what it stands for.
     #[must_use]
     pub fn ram_bandwidth(&self) -> (f64, String) {
-        match self.ram_bandwidth_gb_s {
-            Some(bw) => (bw, format!("--ram-bandwidth {bw} GB/s")),
-            None => {
-                let (bw, why) = host::default_ram_bandwidth(&self.gpu.class, &self.gpu.vendor);
-                if bw > 0.0 {
-                    (bw, format!("default: {why}; set --ram-bandwidth for your machine"))
-                } else {
-                    (self.gpu.bandwidth_gb_s as f64, why.to_string())
-                }
+        if let Some(bw) = self.ram_bandwidth_gb_s {
+            (bw, format!("--ram-bandwidth {bw} GB/s"))
+        } else {
+            let (bw, why) = host::default_ram_bandwidth(&self.gpu.class, &self.gpu.vendor);
+            if bw > 0.0 {
+                (bw, format!("default: {why}; set --ram-bandwidth for your machine"))
+            } else {
+                (self.gpu.bandwidth_gb_s as f64, why.to_string())
             }
         }
     }
@@ -207,7 +206,7 @@ mod tests {
         let text = serde_json::to_string(&s).unwrap();
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back, serde_json::to_value(&s).unwrap());
-        assert_eq!(sig6(0.22571196979821861), 0.225712);
+        assert_eq!(sig6(0.225_711_969_798_218_61), 0.225_712);
         assert_eq!(sig6(13_214_695_424.0), 13_214_700_000.0);
     }
 

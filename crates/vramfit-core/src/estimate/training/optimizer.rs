@@ -56,7 +56,7 @@ fn eight_bit(t: &Trainable, states: u64) -> u64 {
 pub fn optimizer_memory(opt: Optimizer, params: &[Trainable]) -> OptimizerMemory {
     let n: u64 = params.iter().map(Trainable::total).sum();
     let same_dtype: u64 = params.iter().map(|t| t.total().saturating_mul(t.bytes)).sum();
-    let largest = params.iter().map(|t| t.numel()).max().unwrap_or(0);
+    let largest = params.iter().map(Trainable::numel).max().unwrap_or(0);
     let (state, paged, temp, formula, temp_formula) = match opt {
         Optimizer::Sgd => (0, 0, 0, "plain SGD keeps no state".to_string(), String::new()),
         Optimizer::SgdMomentum => (
