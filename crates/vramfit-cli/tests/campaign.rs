@@ -9,6 +9,7 @@
 //! table's description. Hub ids go to the loopback fake Hub, which knows only `tiny-org/tiny-llama`.
 
 use crate::server::FakeHub;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,7 +46,7 @@ fn header_only(json: &str) -> Vec<u8> {
 }
 
 fn mkfifo(path: &Path) {
-    let ok = Command::new("mkfifo").arg(path).status().map(|s| s.success()).unwrap_or(false);
+    let ok = Command::new("mkfifo").arg(path).status().is_ok_and(|s| s.success());
     assert!(ok, "mkfifo {}", path.display());
 }
 
@@ -152,7 +153,6 @@ fn run(dir: &Path, hub: &str, home: &Path, args: &[String], limit: Duration) -> 
     };
     let mut out = String::new();
     let mut err = String::new();
-    use std::io::Read;
     if let Some(mut s) = child.stdout.take() {
         let _ = s.read_to_string(&mut out);
     }

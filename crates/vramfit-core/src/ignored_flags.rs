@@ -19,34 +19,7 @@ pub fn notes(r: &WorkloadRequest, w: &Workload, gpu_count: Option<u64>) -> Vec<S
     let lora_family = matches!(method, Method::Lora | Method::Qlora | Method::Dora);
 
     // Training settings outside training (a merge uses the adapter's method, rank and targets).
-    if !matches!(w.task, Task::Train) {
-        let merge = w.task == Task::Merge;
-        let given: Vec<&str> = [
-            ("--grad-ckpt", r.grad_ckpt),
-            ("--optimizer", r.optimizer.is_some()),
-            ("--grad-accum", r.grad_accum != d.grad_accum),
-            ("--seq", r.seq != d.seq),
-            ("--method", !merge && r.method != d.method),
-            ("--lora-rank", !merge && r.lora_rank != d.lora_rank),
-            ("--lora-targets", !merge && !r.lora_targets.is_empty()),
-            ("--lora-dropout", r.lora_dropout.is_some()),
-            ("--chunked-ce", r.chunked_ce),
-            ("--optimizer-in-backward", r.optimizer_in_backward),
-            ("--activation-offload", r.activation_offload),
-            ("--virtual-tokens", r.virtual_tokens != d.virtual_tokens),
-        ]
-        .into_iter()
-        .filter_map(|(flag, on)| on.then_some(flag))
-        .collect();
-        if !given.is_empty() {
-            notes.push(format!(
-                "{} {} training settings: ignored for --task {} (add --task train to estimate training)",
-                given.join(", "),
-                if given.len() == 1 { "is a" } else { "are" },
-                w.task.name()
-            ));
-        }
-    } else {
+    if w.task == Task::Train {
         let mut unused: Vec<&str> = vec![];
         if !lora_family {
             if r.lora_rank != d.lora_rank {
@@ -90,6 +63,33 @@ pub fn notes(r: &WorkloadRequest, w: &Workload, gpu_count: Option<u64>) -> Vec<S
                 "--device-map: training on several GPUs is estimated as DDP (a whole replica per GPU); a model split over GPUs by device_map=\"auto\" is not modelled for training"
                     .into(),
             );
+        }
+    } else {
+        let merge = w.task == Task::Merge;
+        let given: Vec<&str> = [
+            ("--grad-ckpt", r.grad_ckpt),
+            ("--optimizer", r.optimizer.is_some()),
+            ("--grad-accum", r.grad_accum != d.grad_accum),
+            ("--seq", r.seq != d.seq),
+            ("--method", !merge && r.method != d.method),
+            ("--lora-rank", !merge && r.lora_rank != d.lora_rank),
+            ("--lora-targets", !merge && !r.lora_targets.is_empty()),
+            ("--lora-dropout", r.lora_dropout.is_some()),
+            ("--chunked-ce", r.chunked_ce),
+            ("--optimizer-in-backward", r.optimizer_in_backward),
+            ("--activation-offload", r.activation_offload),
+            ("--virtual-tokens", r.virtual_tokens != d.virtual_tokens),
+        ]
+        .into_iter()
+        .filter_map(|(flag, on)| on.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            notes.push(format!(
+                "{} {} training settings: ignored for --task {} (add --task train to estimate training)",
+                given.join(", "),
+                if given.len() == 1 { "is a" } else { "are" },
+                w.task.name()
+            ));
         }
     }
     if r.sequence_parallel && w.parallel.tp <= 1 {

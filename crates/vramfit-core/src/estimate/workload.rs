@@ -159,6 +159,7 @@ pub struct Workload {
     pub backend: crate::estimate::backend::Backend,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_cuda(b: &crate::estimate::backend::Backend) -> bool {
     *b == crate::estimate::backend::Backend::Cuda
 }
