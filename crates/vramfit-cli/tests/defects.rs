@@ -435,8 +435,14 @@ fn contradictory_flags_are_noted_or_refused() {
     assert!(notes_of(&["estimate", "llama-7b", "--task", "train", "--method", "lora", "--lora-rank", "16"])
         .iter()
         .all(|n| !n.contains("ignored")));
+    // An AWQ group must hold whole input features; GPTQ keeps a partial last group.
+    assert!(vramfit(&["estimate", "llama-7b", "--quant", "gptq-4bit", "--group-size", "7"]).status.success());
     // Values that cannot mean anything.
     for (args, want) in [
+        (
+            &["estimate", "llama-7b", "--quant", "awq-4bit", "--group-size", "7"][..],
+            "error: --group-size: 7 does not divide",
+        ),
         (
             &["estimate", "llama-7b", "--kv-prealloc", "0", "--runtime", "litgpt"][..],
             "error: --kv-prealloc: must be at least 1",
