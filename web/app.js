@@ -3,6 +3,7 @@
 // so a link reproduces a result, and the page shows the CLI command that prints the same JSON.
 
 import { start, CoreError } from './core.js';
+import { readRepo, HubError } from './gguf-repo.js';
 
 const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => [...document.querySelectorAll(sel)];
@@ -34,9 +35,13 @@ const FIELDS = [
   { flag: 'lora-rank', kind: 'int', group: 'lora' },
   { flag: 'lora-targets', kind: 'list', group: 'lora' },
   { flag: 'ngl', kind: 'int', group: 'llamacpp' },
+  { flag: 'kv-prealloc', kind: 'int', group: 'llamacpp' },
   { flag: 'max-model-len', kind: 'int', group: 'serving' },
   { flag: 'gpu-memory-utilization', kind: 'float', group: 'serving' },
   { flag: 'runtime-version', kind: 'text', group: 'serving' },
+  { flag: 'max-num-seqs', kind: 'int', group: 'serving' },
+  { flag: 'kv-cache-dtype', kind: 'text', group: 'serving' },
+  { flag: 'enforce-eager', kind: 'bool', group: 'serving' },
   { flag: 'zero', kind: 'int', group: 'multi' },
   { flag: 'fsdp', kind: 'text', group: 'multi' },
   { flag: 'tp', kind: 'int', group: 'multi' },
@@ -66,6 +71,10 @@ let api = null;
 let catalog = { models: [], gpus: [] };
 let gpus = [];                 // GPU specs compared, each with its count: "T4", "4xA100-80GB", "24GiB"
 let hubConfig = null;          // { id, rev, text } once fetched
+let ggufRepo = null;           // { id, rev, repo, models, bytes, requests } once a GGUF repo was read
+let ggufInLink = false;        // the link showed a GGUF table: offer to read the headers again
+let ggufReading = null;        // the AbortController of the read in flight
+let lastGguf = null;           // its table for the first GPU (what `vramfit fit ORG/NAME-GGUF --json` prints)
 let lastReport = null;         // the first GPU's report (drives charts and explanations)
 let lastSweep = null;
 let lastFit = null;
@@ -159,7 +168,10 @@ function modelFromForm() {
       return { model: el('config-name').value.trim() || 'my-model', config: text, origin: 'config.json (pasted)' };
     }
     case 'hf': {
-      if (!hubConfig) return { waiting: 'Give a repo id and press "Fetch config.json": your browser reads it from huggingface.co.' };
+      if (!hubConfig) {
+        if (ggufInLink && !ggufRepo) return { waiting: `This link showed which GGUF file of ${el('hf').value.trim()} fits: press "Which GGUF file fits" to read the files' headers from huggingface.co again (the page reads the Hub only when asked).` };
+        return { waiting: ggufRepo ? 'The GGUF table is below; "Fetch config.json" estimates the repo\'s model in full too.' : 'Give a repo id and press "Fetch config.json" (or "Which GGUF file fits" for a repo of GGUF files): your browser reads it from huggingface.co.' };
+      }
       return {
         model: hubConfig.id, config: hubConfig.text, origin: hubUrl(hubConfig.id, hubConfig.rev), bytes_transferred: hubConfig.bytes,
       };
@@ -222,6 +234,9 @@ function writeUrl() {
     if (el('hf-rev').value.trim()) q.set('rev', el('hf-rev').value.trim());
     // The fetched config travels in the link, so opening it needs no second fetch.
     if (hubConfig) q.set('config', toB64(minified(hubConfig.text)));
+    // The GGUF headers do not (megabytes): the link says the table was shown, and the page
+    // offers to read them again.
+    if (ggufRepo || ggufInLink) q.set('gguf', '1');
   }
   q.set('gpu', gpus.join(','));
   for (const f of FIELDS) {
@@ -244,6 +259,7 @@ function readUrl() {
   if (q.has('name')) el('config-name').value = q.get('name');
   if (q.has('hf')) el('hf').value = q.get('hf');
   if (q.has('rev')) el('hf-rev').value = q.get('rev');
+  ggufInLink = src === 'hf' && q.get('gguf') === '1';
   if (q.has('config')) {
     let text = '';
     try { text = fromB64(q.get('config')); } catch { showError('the link\'s config is damaged: paste the config.json again'); }
@@ -337,20 +353,44 @@ function applyVisibility() {
   $('#attn option[value=sdpa]').textContent = el('runtime').value === 'llama.cpp' ? 'auto (-fa auto: flash)' : 'sdpa';
 }
 
-/** Recompute everything from the form. The core answers in a worker; while a run is due or
- * in flight, `<html data-pending>` is set (the e2e test waits on it); a run overtaken by a
+// `<html data-pending>` is set while anything that changes the results is due or in flight:
+// a run, a debounced run not started yet, or a user action that ends in a run (adding a GPU,
+// a Hub fetch). The e2e test waits on it after every event, so it must be set by the event's
+// own handler, before any await.
+const busy = { runs: 0, actions: 0, debounce: false };
+function showBusy() {
+  if (busy.runs || busy.actions || busy.debounce) document.documentElement.dataset.pending = '1';
+  else delete document.documentElement.dataset.pending;
+}
+
+/** Run `f` (an action that ends in a run) with the page marked pending until it ends. */
+async function action(f) {
+  busy.actions += 1;
+  showBusy();
+  try {
+    return await f();
+  } finally {
+    busy.actions -= 1;
+    showBusy();
+  }
+}
+
+/** Recompute everything from the form. The core answers in a worker; a run overtaken by a
  * newer one is dropped. */
 async function run() {
   generation += 1;
   const mine = generation;
   const stale = () => mine !== generation;
-  document.documentElement.dataset.pending = '1';
+  busy.runs += 1;
+  showBusy();
   try {
     await runOnce(stale);
+    if (!stale()) await ggufRun(stale);
   } catch (e) {
     if (!stale()) renderEmpty(messageOf(e));
   } finally {
-    if (!stale()) delete document.documentElement.dataset.pending;
+    busy.runs -= 1;
+    showBusy();
   }
 }
 
@@ -408,6 +448,8 @@ async function runOnce(stale) {
   }));
   renderBars(first.report, limits);
   renderExplain(first.report);
+  renderDevices(first.report);
+  renderSpeed(first.report);
   // The verdict is on screen now; the sweep and the plans follow when the core has them.
   lastVerdictMs = performance.now() - runStarted;
   const [sweep, fits] = await Promise.all([
@@ -437,7 +479,9 @@ function renderEmpty(message, flag, waiting) {
   lastReport = null;
   $('#summary').textContent = '';
   if (message) $('#verdicts').replaceChildren();
-  for (const id of ['#bars', '#legend', '#sweep', '#sweep-table', '#explain', '#notes', '#plan-list']) $(id).replaceChildren();
+  for (const id of ['#bars', '#legend', '#sweep', '#sweep-table', '#explain', '#notes', '#plan-list', '#devices', '#speed', '#speed-basis']) $(id).replaceChildren();
+  $('#devices-box').hidden = true;
+  $('#speed-sec').hidden = true;
   $('#json').textContent = '';
   $('#cli').textContent = '';
   $('#peak').textContent = '';
@@ -456,7 +500,7 @@ function offerHub(message) {
   go.addEventListener('click', () => {
     document.querySelector('input[name=src][value=hf]').checked = true;
     el('hf').value = name;
-    fetchHub();
+    action(fetchHub);
   });
   $('#error').append(' ', go);
 }
@@ -704,6 +748,46 @@ function niceStep(range, ticks) {
   return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
 }
 
+/** llama.cpp's buffers per device, as it logs them at context creation (estimate `devices`). */
+function renderDevices(rep) {
+  const box = $('#devices-box');
+  const devices = rep.devices || [];
+  box.hidden = !devices.length;
+  if (!devices.length) { $('#devices').replaceChildren(); return; }
+  const cols = [['model_bytes', 'model'], ['kv_bytes', 'KV cache'], ['compute_bytes', 'compute'], ['other_bytes', 'other'], ['total_bytes', 'total']];
+  $('#devices').replaceChildren(
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'device' }), ...cols.map(([, t]) => h('th', { scope: 'col', text: t })))),
+    h('tbody', {}, ...devices.map((d) => h('tr', { 'data-device': d.device },
+      h('th', { scope: 'row', text: d.device }), ...cols.map(([k]) => h('td', { text: size(d[k]) }))))));
+}
+
+/** The core's speed estimate (estimate `speed`): each figure with its measured error band,
+ * and how it is computed (the basis: value, formula, source). */
+function renderSpeed(rep) {
+  const sec = $('#speed-sec');
+  const sp = rep.speed;
+  const eb = (sp && sp.error_band) || {};
+  const band = (b) => (b ? `±${Math.round(b.median * 100)} % (median of ${b.cases} measured cases; p90 ±${Math.round(b.p90 * 100)} %)` : 'no measured cases');
+  const rows = [];
+  if (sp) {
+    const batch = rep.workload && rep.workload.batch > 1;
+    if (sp.decode_tokens_per_s != null) rows.push(['decode', 'one sequence', `${sp.decode_tokens_per_s.toFixed(1)} tokens/s`, band(eb.decode)]);
+    if (batch && sp.decode_tokens_per_s_batch != null) rows.push(['decode-batch', `the batch of ${rep.workload.batch}`, `${sp.decode_tokens_per_s_batch.toFixed(1)} tokens/s`, band(eb.decode)]);
+    if (sp.prefill_tokens_per_s != null) rows.push(['prefill', 'prefill', `${sp.prefill_tokens_per_s.toFixed(1)} tokens/s`, band(eb.prefill)]);
+    if (sp.ttft_s != null) rows.push(['ttft', 'time to first token', `${sp.ttft_s.toFixed(3)} s`, band(eb.prefill)]);
+    if (sp.step_s != null) rows.push(['step', 'training step', `${sp.step_s.toFixed(3)} s`, band(eb.train)]);
+    if (sp.train_tokens_per_s != null) rows.push(['train', 'training', `${sp.train_tokens_per_s.toFixed(1)} tokens/s`, band(eb.train)]);
+  }
+  sec.hidden = !rows.length;
+  if (!rows.length) { $('#speed').replaceChildren(); $('#speed-basis').replaceChildren(); return; }
+  $('#speed-h').textContent = `How fast (estimate, ${sp.backend} constants${rep.gpu ? `, ${rep.gpu.label}` : ''})`;
+  $('#speed').replaceChildren(h('tbody', {}, ...rows.map(([k, what, value, b]) => h('tr', { 'data-speed': k },
+    h('th', { scope: 'row', text: what }), h('td', { text: value }), h('td', { class: 'hint', text: b })))));
+  $('#speed-basis').replaceChildren(...(sp.basis || []).map((x) => h('li', {},
+    h('b', { text: x.name }), ` = ${Number(x.value).toLocaleString('en', { maximumSignificantDigits: 6 })} ${x.unit}: `,
+    h('code', { text: x.formula }), x.source ? h('span', { class: 'source', text: ` (source: ${x.source})` }) : null)));
+}
+
 function renderExplain(rep) {
   $('#peak').textContent = `Peak during ${rep.peak_phase}. Each component: its bytes, the formula with the numbers put in, and where the formula comes from.`;
   const colour = colours(rep.components);
@@ -828,9 +912,17 @@ function renderSweep(req, limits, sweep) {
 // Ranked plans: the core's fit solver (vramfit_core::fit), the object `vramfit fit --json`
 // prints, for the first GPU compared.
 
+/** The engines' spellings of flags the page has under another name (the CLI takes both). */
+const FLAG_ALIASES = {
+  'tensor-parallel-size': 'tp', 'tp-size': 'tp', 'pipeline-parallel-size': 'pp', 'pp-size': 'pp',
+  'mem-fraction-static': 'gpu-memory-utilization', 'context-length': 'max-model-len',
+  'max-running-requests': 'max-num-seqs', 'ctx-size': 'kv-prealloc',
+};
+const inputOf = (flag) => el(FLAG_ALIASES[flag] || flag);
+
 /** Flags the page has an input for; a plan made only of these can be applied to the form. */
 function applicable(flags) {
-  return flags.every(([flag]) => flag === 'gpus' || el(flag));
+  return flags.every(([flag]) => flag === 'gpus' || inputOf(flag));
 }
 
 /** "--method qlora --lora-rank 8 --grad-ckpt" → [["method", "qlora"], ["lora-rank", "8"], ["grad-ckpt", true]]. */
@@ -852,7 +944,7 @@ async function applyPlan(flags) {
       if (gpus.length) gpus[0] = joinSpec(Number(value), splitSpec(gpus[0]).name);
       continue;
     }
-    const input = el(flag);
+    const input = inputOf(flag);
     // A setting inside the closed "Several GPUs" section: open it, so the change shows (D11).
     const details = input.closest('details');
     if (details) details.open = true;
@@ -1073,6 +1165,134 @@ async function fetchHub() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Which GGUF file of a Hub repo fits: read only when asked (gguf-repo.js), then judged on
+// the first GPU at every run, as `vramfit fit ORG/NAME-GGUF` judges them.
+
+async function fetchGguf() {
+  const parsed = hubId(el('hf').value);
+  const id = parsed.id;
+  if (parsed.rev && !el('hf-rev').value.trim()) el('hf-rev').value = parsed.rev;
+  if (id !== el('hf').value.trim()) el('hf').value = id;
+  const rev = el('hf-rev').value.trim() || 'main';
+  const status = $('#hf-status');
+  clearErrors();
+  if (!/^[\w.-]+\/[\w.-]+$/.test(id)) {
+    status.textContent = '';
+    showError('Repo id: give it as org/name, e.g. bartowski/Llama-3.2-3B-Instruct-GGUF', 'hf');
+    return;
+  }
+  status.textContent = `Listing the GGUF files of ${id}…`;
+  // A second press starts over: the first read stops at its next request.
+  if (ggufReading) ggufReading.abort();
+  const reading = new AbortController();
+  ggufReading = reading;
+  let read;
+  try {
+    read = await readRepo(api, id, rev, {
+      signal: AbortSignal.any([reading.signal, AbortSignal.timeout(120000)]),
+      onProgress: (p) => { status.textContent = `Reading GGUF headers: ${p.done} of ${p.total} files (${p.bytes.toLocaleString('en')} bytes in ${p.requests} range requests)…`; },
+    });
+  } catch (e) {
+    if (reading.signal.aborted && ggufReading !== reading) return;
+    status.textContent = '';
+    ggufRepo = null;
+    lastGguf = null;
+    $('#gguf-sec').hidden = true;
+    for (const p of $$('#answer .answer-gguf')) p.remove();
+    showError(e.name === 'TimeoutError' ? 'the Hub did not answer in 120 s; try again' : (e instanceof HubError ? e.message : messageOf(e)), 'hf');
+    return;
+  }
+  if (ggufReading !== reading) return;
+  ggufRepo = { id, rev, ...read };
+  // A GGUF file runs on llama.cpp: its settings (-ngl, context) show.
+  if (el('runtime').value !== 'llama.cpp') el('runtime').value = 'llama.cpp';
+  status.textContent = `Read the headers of ${read.models.length} GGUF model${read.models.length > 1 ? 's' : ''} of ${id}: ${read.bytes.toLocaleString('en')} bytes in ${read.requests} range requests.`;
+  await run();
+}
+
+async function ggufRun(stale) {
+  const sec = $('#gguf-sec');
+  if (!ggufRepo || source() !== 'hf') {
+    sec.hidden = true;
+    lastGguf = null;
+    return;
+  }
+  sec.hidden = false;
+  const { workload, errors } = workloadFromForm();
+  const clear = (why) => {
+    lastGguf = null;
+    $('#gguf-summary').textContent = why;
+    for (const id of ['#gguf', '#gguf-cli', '#gguf-json', '#gguf-read']) $(id).replaceChildren();
+  };
+  if (errors.length) return clear(`--${errors[0][0]}: ${errors[0][1]}`);
+  if (!gpus.length) return clear('Add a GPU: the table says which file fits it.');
+  const req = { model: ggufRepo.id, gpu: gpus[0], workload };
+  let table;
+  try {
+    table = await api.ggufTable({
+      request: req,
+      repo: ggufRepo.repo,
+      handles: ggufRepo.models.map((m) => m.handle).filter((x) => x !== null && x !== undefined),
+      bytes_transferred: ggufRepo.bytes,
+      requests: ggufRepo.requests,
+    });
+  } catch (e) {
+    if (!stale()) clear(messageOf(e));
+    return;
+  }
+  if (stale()) return;
+  renderGguf(req, table);
+}
+
+/** The verdict words of `vramfit fit ORG/NAME-GGUF`'s table. */
+function ggufVerdict(f) {
+  if (!f.fit) return `cannot estimate: ${f.error}`;
+  const r = f.fit;
+  if (r.fits_fully) return 'fits fully';
+  if (r.layers_offloaded === 0) return 'does not fit (no layer)';
+  if (r.layers_offloaded !== null) return `-ngl ${r.layers_offloaded} of ${r.layers_total} fits`;
+  return 'does not fit';
+}
+
+function renderGguf(req, t) {
+  lastGguf = t;
+  $('#gguf-h').textContent = `Which GGUF file of ${t.repo} fits`;
+  const ctx = t.ctx_size ? `${t.ctx_size.toLocaleString('en')} tokens of context` : 'the default context (batch × (prompt + new tokens))';
+  const fully = t.files.filter((f) => f.fit && f.fit.fits_fully).sort((a, b) => b.bytes - a.bytes);
+  const best = fully[0];
+  const type = (f) => (f.file_type ? ` ${f.file_type}` : '');
+  $('#gguf-summary').textContent = best
+    ? `On ${t.gpu} at ${ctx}, ${fully.length} of ${t.files.length} run with every layer on the GPU; the largest is ${best.file}${type(best)} (${gib(best.bytes)} GiB).`
+    : `On ${t.gpu} at ${ctx}, no file runs with every layer on the GPU: the table says how many layers (-ngl) fit, and which KV cache type would make it fit.`;
+  const num = (v) => (v === null || v === undefined ? '—' : Number(v).toLocaleString('en'));
+  $('#gguf').replaceChildren(
+    h('thead', {}, h('tr', {}, ...['file', 'GiB', 'type', 'verdict', 'longest context, all layers on the GPU', 'KV cache type that fits']
+      .map((x) => h('th', { scope: 'col', text: x })))),
+    h('tbody', {}, ...t.files.map((f) => {
+      const v = ggufVerdict(f);
+      const kv = f.fit ? (f.fit.kv_type_to_fit || (f.fit.fits_fully ? '—' : 'none')) : '';
+      return h('tr', { 'data-file': f.file, 'data-verdict': v, class: f.fit && f.fit.fits_fully ? 'fits' : '' },
+        h('th', { scope: 'row', text: f.parts.length > 1 ? `${f.file} (${f.parts.length} parts)` : f.file }),
+        h('td', { text: gib(f.bytes) }),
+        h('td', { text: f.file_type || '—' }),
+        h('td', { text: v }),
+        h('td', { text: f.fit ? num(f.fit.max_context_full) : '' }),
+        h('td', { text: kv }));
+    })));
+  // On a phone, the answer first (D10): the best file in the answer card.
+  const answer = $('#answer');
+  if (answer.hidden) answer.replaceChildren();
+  answer.hidden = false;
+  answer.append(h('p', { class: 'answer-gguf' }, h('b', { text: `${t.gpu}: ` }),
+    best ? `${best.file}${type(best)} is the largest GGUF file that fits fully` : 'no GGUF file of the repo fits fully',
+    ' · ', h('a', { href: '#gguf-sec' }, 'the table')));
+  $('#gguf-read').textContent = `Read ${t.bytes_transferred.toLocaleString('en')} bytes from huggingface.co (the listing and ${t.requests} range requests) for ${t.header_bytes.toLocaleString('en')} bytes of headers; the files themselves were not downloaded.`;
+  const model = ggufRepo.rev && ggufRepo.rev !== 'main' ? `${req.model}@${ggufRepo.rev}` : req.model;
+  $('#gguf-cli').textContent = cliCommand({ ...req, model }, 'fit');
+  $('#gguf-json').textContent = JSON.stringify(t, null, 2);
+}
+
+// ---------------------------------------------------------------------------------------
 // Wiring
 
 async function addGpu() {
@@ -1129,8 +1349,8 @@ async function main() {
 
   // Typing waits for a pause; <html data-pending> says a run is due or in flight (the e2e
   // test waits on it).
-  const debounced = debounce(run, 150);
-  const later = () => { document.documentElement.dataset.pending = '1'; debounced(); };
+  const debounced = debounce(() => { busy.debounce = false; run(); }, 150);
+  const later = () => { busy.debounce = true; showBusy(); debounced(); };
   $('#inputs').addEventListener('input', (e) => {
     if (['gpu-add', 'gpu-custom', 'hf', 'hf-rev', 'count'].includes(e.target.id) || e.target.classList.contains('chip-n')) return;
     if (e.target.type === 'radio' || e.target.tagName === 'SELECT' || e.target.type === 'checkbox') run();
@@ -1139,15 +1359,16 @@ async function main() {
   $('#inputs').addEventListener('submit', (e) => e.preventDefault());
   el('over').addEventListener('change', run);
   for (const id of ['gpu-add', 'gpu-custom']) {
-    el(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); addGpu(); } });
+    el(id).addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); action(addGpu); } });
   }
   el('gpu-add').addEventListener('change', () => {
     // Picking from the list adds at once; typing waits for Enter or the button.
-    if (catalog.gpus.some((g) => g.name === el('gpu-add').value.trim())) addGpu();
+    if (catalog.gpus.some((g) => g.name === el('gpu-add').value.trim())) action(addGpu);
   });
-  el('gpu-add-btn').addEventListener('click', addGpu);
-  el('hf-fetch').addEventListener('click', fetchHub);
-  el('hf').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); fetchHub(); } });
+  el('gpu-add-btn').addEventListener('click', () => action(addGpu));
+  el('hf-fetch').addEventListener('click', () => action(fetchHub));
+  el('hf-gguf').addEventListener('click', () => action(fetchGguf));
+  el('hf').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); action(fetchHub); } });
   el('copy-link').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(location.href);
@@ -1168,9 +1389,11 @@ async function main() {
     report: () => lastReport,
     sweep: () => lastSweep,
     fit: () => lastFit,
+    gguf: () => lastGguf,
     verdictMs: () => lastVerdictMs,
     info: api.infoNow,
     worker: api.worker,
+    coreBusy: () => api.busy(),
   };
 }
 

@@ -6,7 +6,8 @@ import { load, CoreError } from './vramfit.js';
 
 export { CoreError };
 
-const NAMES = ['info', 'models', 'gpus', 'gpu', 'model', 'estimate', 'sweep', 'fit'];
+const NAMES = ['info', 'models', 'gpus', 'gpu', 'model', 'estimate', 'sweep', 'fit',
+  'ggufListing', 'ggufStep', 'ggufModel', 'ggufClear', 'ggufTable'];
 
 function inWorker() {
   const worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module' });
@@ -29,7 +30,8 @@ function inWorker() {
     waiting.set(next, { resolve, reject });
     worker.postMessage({ id: next, name, args });
   });
-  return Object.fromEntries(NAMES.map((n) => [n, (...a) => call(n, ...a)]));
+  // Calls the worker has not answered yet (the page's busy() while the core computes).
+  return { ...Object.fromEntries(NAMES.map((n) => [n, (...a) => call(n, ...a)])), busy: () => waiting.size };
 }
 
 /** Start the core; resolves once it answers (so a broken module fails here, not later). */
@@ -51,5 +53,6 @@ export async function start() {
     if (!direct[n]) throw new Error(`the core has no ${n}`);
     return direct[n](...a);
   }]));
-  return { ...api, worker: false, infoNow: direct.info() };
+  // On the main thread a call is over before anything else can look: never seen busy.
+  return { ...api, busy: () => 0, worker: false, infoNow: direct.info() };
 }

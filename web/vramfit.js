@@ -21,7 +21,24 @@ export async function load(url = new URL('vramfit.wasm', import.meta.url)) {
   const dec = new TextDecoder();
 
   function call(name, request) {
-    const bytes = enc.encode(request === undefined ? '' : JSON.stringify(request));
+    return callBytes(name, enc.encode(request === undefined ? '' : JSON.stringify(request)));
+  }
+
+  // Text as it is (a Hub listing), not as a JSON string.
+  function callText(name, text) {
+    return callBytes(name, enc.encode(text));
+  }
+
+  // Binary input: the request's JSON, one NUL byte, then the bytes (GGUF headers).
+  function callFramed(name, head, data) {
+    const json = enc.encode(JSON.stringify(head));
+    const bytes = new Uint8Array(json.length + 1 + data.length);
+    bytes.set(json, 0);
+    bytes.set(data, json.length + 1);
+    return callBytes(name, bytes);
+  }
+
+  function callBytes(name, bytes) {
     const ptr = ex.vf_input(bytes.length);
     new Uint8Array(ex.memory.buffer, ptr, bytes.length).set(bytes);
     const n = ex[`vf_${name}`]();
@@ -40,5 +57,12 @@ export async function load(url = new URL('vramfit.wasm', import.meta.url)) {
     sweep: (request, over, values) => call('sweep', { request, over, values }),
     // Ranked plans (the core's fit solver); null for a module built without it.
     fit: ex.vf_fit ? (request) => call('fit', request) : null,
+    // Which GGUF file of a Hub repo fits (crates/vramfit-wasm: gguf_*): the page fetches,
+    // the core says what to read next and judges each file.
+    ggufListing: (text) => callText('gguf_listing', text),
+    ggufStep: (size, bytes) => callFramed('gguf_step', { size }, bytes),
+    ggufModel: (head, bytes) => callFramed('gguf_model', head, bytes),
+    ggufClear: () => call('gguf_clear'),
+    ggufTable: (request) => call('gguf_table', request),
   };
 }

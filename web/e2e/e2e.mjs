@@ -5,10 +5,12 @@
 //
 //   bash web/build.sh && cargo build -p vramfit-cli && (cd web/e2e && npm ci && node e2e.mjs)
 //
-// Environment: VRAMFIT_BIN (default target/debug/vramfit), CHROMIUM (default /usr/bin/chromium).
+// Environment: VRAMFIT_BIN (default target/debug/vramfit), CHROMIUM (default /usr/bin/chromium),
+// E2E_ONLY (a regex: run only the tests whose names match), E2E_CPU_THROTTLE (slow the
+// page's CPU that many times, as a loaded machine would).
 
 import { chromium } from 'playwright-core';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -89,6 +91,12 @@ function argv(command) {
 async function open(browser, query = '', viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
+  // E2E_CPU_THROTTLE=N slows the page's CPU N times (Chrome DevTools' throttling): a loaded
+  // CI machine, to shake out reads that do not wait for the result.
+  if (Number(process.env.E2E_CPU_THROTTLE) > 1) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: Number(process.env.E2E_CPU_THROTTLE) });
+  }
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
@@ -661,6 +669,315 @@ test('web QA defects D14–D28: llama.cpp attention, announcements, long plan li
   await context.close();
 });
 
+test('speed, llama.cpp devices, engine flags: tokens/s in the verdict and its own section with the basis, plan speed, per-device buffers, vLLM plans applied; D13 and D27 as a user meets them', async (browser) => {
+  // tokens/s: the verdict and the speed section say the CLI's figures; the basis is listed.
+  let page = await open(browser, '?model=llama-2-7b&gpu=2xRTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m');
+  let { report } = await sameAsCli(page);
+  const sp = report.speed;
+  assert.ok(sp && sp.decode_tokens_per_s > 0, JSON.stringify(sp));
+  assert.ok((await verdict(page, 'RTX-3060-12GB')).text.includes(`~${sp.decode_tokens_per_s.toFixed(1)} tokens/s decode`));
+  assert.ok(await page.isVisible('#speed-sec'));
+  assert.match(await page.locator('#speed tr[data-speed="decode"]').innerText(), new RegExp(`${sp.decode_tokens_per_s.toFixed(1)} tokens/s\\s+±${Math.round(sp.error_band.decode.median * 100)} %`));
+  assert.match(await page.locator('#speed tr[data-speed="prefill"]').innerText(), new RegExp(`${sp.prefill_tokens_per_s.toFixed(1)} tokens/s`));
+  assert.match(await page.locator('#speed tr[data-speed="ttft"]').innerText(), new RegExp(`${sp.ttft_s.toFixed(3)} s`));
+  assert.equal(await page.locator('#speed-basis li').count(), sp.basis.length);
+  // llama.cpp's buffers per device: one row each, the CLI's bytes.
+  assert.ok(report.devices.length >= 3, JSON.stringify(report.devices));
+  assert.ok(await page.isVisible('#devices-box'));
+  for (const d of report.devices) {
+    const row = await page.locator(`#devices tr[data-device="${d.device}"]`).innerText();
+    assert.ok(row.includes(size(d.total_bytes)) && row.includes(size(d.model_bytes)), `${d.device}: ${row}`);
+  }
+  // Another runtime: no device table.
+  await page.selectOption('#runtime', 'transformers');
+  await settled(page);
+  assert.ok(await page.isHidden('#devices-box'));
+  await page.context().close();
+
+  // A training step's time.
+  page = await open(browser, '?model=llama-7b&gpu=A100-80GB&task=train');
+  ({ report } = await sameAsCli(page));
+  assert.match(await page.locator('#speed tr[data-speed="step"]').innerText(), new RegExp(`${report.speed.step_s.toFixed(3)} s`));
+  await page.context().close();
+
+  // Plan speed: an -ngl plan priced in tokens/s, as `vramfit fit` prices it.
+  page = await open(browser, '?model=qwen3-30b-a3b&gpu=RTX-3060-12GB&runtime=llama.cpp&quant=q4_k_m');
+  const fitCommand = await page.locator('#fit-cli').textContent();
+  const f = cli(argv(fitCommand).slice(1));
+  assert.equal(f.code, 0, f.stderr);
+  const fitted = JSON.parse(f.stdout);
+  assert.deepEqual(JSON.parse(await page.locator('#fit-json').textContent()), fitted, `page and CLI differ for: ${fitCommand}`);
+  const priced = fitted.plans.find((p) => p.speed_estimate && p.speed_estimate.decode_tokens_per_s);
+  assert.ok(priced, fitted.plans.map((p) => p.flags).join(' | '));
+  assert.ok((await page.locator(`#plan-list li[data-rank="${priced.rank}"] .speed`).innerText())
+    .includes(`~${priced.speed_estimate.decode_tokens_per_s.toFixed(1)} tokens/s decode`));
+  notes.push(`speed: llama-2-7b q4_k_m on 2×RTX-3060 ~${sp.decode_tokens_per_s.toFixed(1)} tokens/s decode (page = CLI); plan ${priced.flags} ~${priced.speed_estimate.decode_tokens_per_s.toFixed(1)} tokens/s`);
+  await page.context().close();
+
+  // Engine flags: every vLLM plan applies on the page (--kv-cache-dtype, --tensor-parallel-size
+  // were "set on the command line"), and the applied plan starts with the plan's numbers.
+  page = await open(browser, '?model=llama-3.1-8b&gpu=RTX-3090&runtime=vllm&max-model-len=60000');
+  const served = JSON.parse(await page.locator('#fit-json').textContent());
+  assert.ok(!served.as_asked.fits && served.plans.some((p) => p.flags.startsWith('--kv-cache-dtype')), served.plans.map((p) => p.flags).join(' | '));
+  assert.equal(await page.locator('#plan-list li .no-apply').count(), 0, 'every engine plan has Apply');
+  const fp8 = served.plans.find((p) => p.flags.startsWith('--kv-cache-dtype'));
+  await page.locator(`#plan-list li[data-rank="${fp8.rank}"] button.apply`).click();
+  await settled(page);
+  assert.equal(await page.inputValue('#kv-cache-dtype'), 'fp8');
+  ({ report } = await sameAsCli(page));
+  assert.equal(report.serving.starts, true);
+  assert.equal(report.per_gpu_bytes, fp8.per_gpu_bytes);
+  assert.match((await verdict(page, 'RTX-3090')).text, /starts; [\d,]+ KV tokens/);
+  await page.context().close();
+
+  // D13: fp8 on a GPU without bf16 suggests fp16 only (it said "use fp16 or bf16").
+  page = await open(browser, '?model=llama-7b&gpu=T4&dtype=fp8');
+  for (const gpu of ['T4', 'V100-32GB']) {
+    if (gpu !== 'T4') {
+      await page.goto(`${base}?model=llama-7b&gpu=${gpu}&dtype=fp8`);
+      await page.waitForSelector('html[data-ready="1"]');
+    }
+    const e = await page.locator('#error').innerText();
+    assert.match(e, /^--dtype: \S+ has no fp8 support.*; use fp16$/, e);
+    assert.doesNotMatch(e, /bf16/, e);
+  }
+  // D27: "llama3" typed in the catalog box suggests Llama 3 first (it led with codellama-34b).
+  await page.fill('#model', 'llama3');
+  await settled(page);
+  const e = await page.locator('#error').innerText();
+  const m = /did you mean (.+)\?/.exec(e);
+  assert.ok(m, e);
+  const names = m[1].split(', ');
+  assert.ok(names[0].startsWith('llama-3-') && names.every((n) => !n.startsWith('code')), e);
+  const fromCli = cli(['estimate', 'llama3', '--json']);
+  assert.equal(e, JSON.parse(fromCli.stderr.trim()).error);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+// ---------------------------------------------------------------------------------------
+// A Hub repo of GGUF files, played twice from the same bytes: by page.route for the page, and
+// by a loopback HTTP server for the CLI (HF_ENDPOINT), so `vramfit fit ORG/NAME-GGUF --json`
+// and the page's table can be compared.
+
+/** GGML types used here: id, elements per block, bytes per block (data/gguf_types.toml). */
+const GGML = { F32: [0, 1, 4], F16: [1, 1, 2], Q4_0: [2, 32, 18], Q8_0: [8, 32, 34], Q4_K: [12, 256, 144], Q6_K: [14, 256, 210] };
+
+/** A GGUF v3 file written here, independently of the Rust writer: its header bytes (the
+ * file up to the data section) and the size the whole file has. */
+function ggufFile({ kv, tensors }) {
+  const chunks = [];
+  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); chunks.push(b); };
+  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); chunks.push(b); };
+  const str = (t) => { const b = Buffer.from(t, 'utf8'); u64(b.length); chunks.push(b); };
+  chunks.push(Buffer.from('GGUF'));
+  u32(3);
+  u64(tensors.length);
+  u64(kv.length);
+  for (const [key, type, value] of kv) {
+    str(key);
+    if (type === 'u32') { u32(4); u32(value); }
+    else if (type === 'str') { u32(8); str(value); }
+    else if (type === 'strs') { u32(9); u32(8); u64(value.length); for (const v of value) str(v); }
+  }
+  const align = (n) => Math.ceil(n / 32) * 32;
+  let offset = 0;
+  for (const [name, dims, type] of tensors) {
+    const [id, block, bytes] = GGML[type];
+    str(name);
+    u32(dims.length);
+    for (const d of dims) u64(d);
+    u32(id);
+    u64(offset);
+    offset += align((dims.reduce((a, d) => a * d, 1) / block) * bytes);
+  }
+  const header = Buffer.concat(chunks);
+  return { header, size: align(header.length) + offset };
+}
+
+/** A 16-layer Llama-shaped model (2048 wide, a 32,000-token vocabulary written out, so each
+ * header is ~0.4 MB and takes several Range requests), blocks `from..to` in this part. */
+function tinyLlama(type, { from = 0, to = 16, first = true, last = true, split = null } = {}) {
+  const kv = [['general.architecture', 'str', 'llama']];
+  if (first) {
+    kv.push(['general.file_type', 'u32', { Q4_0: 2, Q8_0: 7, F16: 1, F32: 0, Q4_K: 15 }[type]],
+      ['llama.block_count', 'u32', 16], ['llama.embedding_length', 'u32', 2048], ['llama.feed_forward_length', 'u32', 5632],
+      ['llama.attention.head_count', 'u32', 16], ['llama.attention.head_count_kv', 'u32', 4], ['llama.context_length', 'u32', 8192],
+      ['tokenizer.ggml.tokens', 'strs', Array.from({ length: 32000 }, (_, i) => `tok${i}`)]);
+  }
+  if (split) kv.push(['split.no', 'u32', split[0]], ['split.count', 'u32', split[1]]);
+  const tensors = [];
+  if (first) tensors.push(['token_embd.weight', [2048, 32000], type]);
+  for (let i = from; i < to; i++) {
+    for (const [n, dims] of [['attn_q', [2048, 2048]], ['attn_k', [2048, 512]], ['attn_v', [2048, 512]], ['attn_output', [2048, 2048]],
+      ['ffn_gate', [2048, 5632]], ['ffn_up', [2048, 5632]], ['ffn_down', [5632, 2048]]]) tensors.push([`blk.${i}.${n}.weight`, dims, type]);
+    tensors.push([`blk.${i}.attn_norm.weight`, [2048], 'F32'], [`blk.${i}.ffn_norm.weight`, [2048], 'F32']);
+  }
+  if (last) tensors.push(['output_norm.weight', [2048], 'F32'], ['output.weight', [2048, 32000], type]);
+  return ggufFile({ kv, tensors });
+}
+
+/** The repo: four files and one model split in two parts, plus a README. */
+function ggufRepo() {
+  const files = new Map();
+  for (const t of ['Q4_0', 'Q4_K', 'Q8_0', 'F16']) files.set(`Tiny-3B-${t}.gguf`, tinyLlama(t));
+  files.set('F32/Tiny-3B-F32-00001-of-00002.gguf', tinyLlama('F32', { to: 8, last: false, split: [0, 2] }));
+  files.set('F32/Tiny-3B-F32-00002-of-00002.gguf', tinyLlama('F32', { from: 8, first: false, split: [1, 2] }));
+  const tree = [{ type: 'file', path: 'README.md', size: 6 }, { type: 'directory', path: 'F32', size: 0 },
+    ...[...files].map(([p, f]) => ({ type: 'file', path: p, size: 134, lfs: { oid: 'x', size: f.size } }))];
+  return { files, tree: JSON.stringify(tree) };
+}
+
+/** The Hub's answer to a path of the repo (tree listing, or a Range of a file: the header,
+ * zeros after it); null for anything else. */
+function hubAnswer(repo, id, pathname, range) {
+  if (pathname === `/api/models/${id}/tree/main`) return { status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(repo.tree) };
+  const prefix = `/${id}/resolve/main/`;
+  if (!pathname.startsWith(prefix)) return null;
+  const f = repo.files.get(decodeURIComponent(pathname.slice(prefix.length)));
+  if (!f) return { status: 404, headers: {}, body: Buffer.from('Entry not found') };
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range || '');
+  if (!m) return { status: 400, headers: {}, body: Buffer.from('a Range is expected') };
+  const a = Number(m[1]);
+  const b = Math.min(Number(m[2]), f.size - 1);
+  const body = Buffer.alloc(b - a + 1);
+  if (a < f.header.length) f.header.copy(body, 0, a, Math.min(b + 1, f.header.length));
+  return { status: 206, headers: { 'content-range': `bytes ${a}-${b}/${f.size}`, 'content-type': 'application/octet-stream' }, body };
+}
+
+test('which GGUF file of a Hub repo fits: tree listing and Range reads only when asked, split parts as one model, the same table as `vramfit fit ORG/NAME-GGUF --json`', async (browser) => {
+  const id = 'tiny-org/Tiny-3B-GGUF';
+  const repo = ggufRepo();
+  // The CLI's Hub: a loopback server answering from the same bytes.
+  const served = [];
+  const hub = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    served.push(url.pathname);
+    const a = hubAnswer(repo, id, url.pathname, req.headers.range);
+    if (!a) { res.writeHead(404).end(); return; }
+    res.writeHead(a.status, { ...a.headers, 'content-length': a.body.length }).end(a.body);
+  });
+  await new Promise((ok) => hub.listen(0, '127.0.0.1', ok));
+  try {
+    const page = await open(browser, '?src=hf&gpu=4GiB');
+    const asked = [];
+    await page.route('https://huggingface.co/**', (route) => {
+      const url = new URL(route.request().url());
+      const range = route.request().headers().range;
+      asked.push(`${url.pathname}${range ? ` ${range}` : ''}`);
+      // Two more repos: one the Hub does not have, one whose Q8_0 file fails.
+      if (url.pathname.includes('/Nothing-GGUF/')) return route.fulfill({ status: 404, headers: { 'access-control-allow-origin': '*' }, body: 'Repository not found' });
+      if (url.pathname.includes('/Broken-GGUF/') && url.pathname.endsWith('Q8_0.gguf')) return route.fulfill({ status: 500, headers: { 'access-control-allow-origin': '*' }, body: 'oops' });
+      const a = hubAnswer(repo, url.pathname.includes('/Broken-GGUF/') ? 'tiny-org/Broken-GGUF' : id, url.pathname, range);
+      if (!a) return route.fulfill({ status: 404, body: 'not found' });
+      return route.fulfill({ status: a.status, headers: { ...a.headers, 'access-control-allow-origin': '*' }, body: a.body });
+    });
+    await page.fill('#hf', id);
+    await settled(page);
+    assert.deepEqual(asked, [], 'nothing fetched before the button');
+    await page.click('#hf-gguf');
+    await page.waitForFunction(() => document.querySelector('#hf-status').textContent.startsWith('Read the headers'));
+    await settled(page);
+    await page.locator('#gguf tbody tr').first().waitFor();
+    // The listing once, then only Range reads of .gguf files; the README is never read.
+    assert.equal(asked[0], `/api/models/${id}/tree/main`);
+    assert.ok(asked.slice(1).every((a) => /\.gguf bytes=\d+-\d+$/.test(a)), asked.join('\n'));
+    const rows = await page.$$eval('#gguf tbody tr', (trs) => trs.map((tr) => [tr.dataset.file, tr.dataset.verdict]));
+    assert.equal(rows.length, 5, JSON.stringify(rows));
+    assert.ok(rows.some(([f]) => f === 'F32/Tiny-3B-F32-00001-of-00002.gguf'), 'the split model is one row');
+    // Context asked: 4096 tokens.
+    await page.fill('#kv-prealloc', '4096');
+    await settled(page);
+    const table = JSON.parse(await page.locator('#gguf-json').textContent());
+    assert.equal(table.ctx_size, 4096);
+    // The page's table equals the CLI's on the same repo, request counts and bytes included.
+    const command = await page.locator('#gguf-cli').textContent();
+    const home = fs.mkdtempSync(path.join(out, 'hf-home-'));
+    const env = { ...process.env, HF_ENDPOINT: `http://127.0.0.1:${hub.address().port}`, HF_HOME: home };
+    delete env.HF_TOKEN;
+    delete env.HF_HUB_OFFLINE;
+    const r = await new Promise((ok) => execFile(bin, argv(command).slice(1), { env, encoding: 'utf8' }, (error, stdout, stderr) => ok({ error, stdout, stderr })));
+    fs.rmSync(home, { recursive: true, force: true });
+    assert.equal(r.error, null, `${command}: ${r.stderr}`);
+    assert.deepEqual(table, JSON.parse(r.stdout), `page and CLI differ for: ${command}`);
+    const headerBytes = [...repo.files.values()].reduce((a, f) => a + f.header.length, 0);
+    assert.equal(table.header_bytes, headerBytes, 'the headers the page read are the ones served');
+    assert.ok(table.bytes_transferred < 1.3 * headerBytes + repo.tree.length + 6 * 65536, `${table.bytes_transferred} B read for ${headerBytes} B of headers`);
+    assert.equal(table.requests, asked.length - 1, 'every Range request counted');
+    // Smaller files fit first: the verdicts on this GPU go from "fits fully" to "-ngl N of 17".
+    const bySize = [...table.files].sort((a, b) => a.bytes - b.bytes);
+    const miss = bySize.findIndex((f) => !f.fit.fits_fully);
+    assert.ok(miss >= 1 && bySize.slice(miss).every((f) => !f.fit.fits_fully), JSON.stringify(bySize.map((f) => [f.file, f.fit])));
+    assert.match(await page.locator('#gguf tbody').innerText(), /fits fully/);
+    assert.match(await page.locator('#gguf tbody').innerText(), /-ngl \d+ of 17 fits|does not fit/);
+    assert.match(await page.locator('#gguf-summary').innerText(), new RegExp(`largest is ${bySize[miss - 1].file.replace(/\./g, '\\.')}`));
+    assert.match(await page.locator('#gguf-read').innerText(), new RegExp(`${table.requests} range requests`));
+    // A second GPU does not change the table (it is for the first); a bigger first GPU fits more.
+    await page.fill('#gpu-custom', '24GiB');
+    await page.click('#gpu-add-btn');
+    await settled(page);
+    await page.click('#gpu-chips button[aria-label="Remove 4GiB"]');
+    await settled(page);
+    const big = JSON.parse(await page.locator('#gguf-json').textContent());
+    assert.equal(big.gpu, '24GiB');
+    assert.ok(big.files.filter((f) => f.fit.fits_fully).length > table.files.filter((f) => f.fit.fits_fully).length);
+    // The link says the table was shown; opening it reads nothing until asked, then shows it.
+    assert.match(page.url(), /[?&]gguf=1/);
+    const again = await open(browser, page.url().slice(base.length));
+    const askedAgain = [];
+    await again.route('https://huggingface.co/**', (route) => {
+      const url = new URL(route.request().url());
+      askedAgain.push(url.pathname);
+      const a = hubAnswer(repo, id, url.pathname, route.request().headers().range);
+      return route.fulfill({ status: a.status, headers: { ...a.headers, 'access-control-allow-origin': '*' }, body: a.body });
+    });
+    assert.match(await again.locator('#idle').innerText(), /This link showed which GGUF file of tiny-org\/Tiny-3B-GGUF fits: press "Which GGUF file fits"/);
+    assert.deepEqual(askedAgain, []);
+    await again.click('#hf-gguf');
+    await settled(again);
+    assert.deepEqual(JSON.parse(await again.locator('#gguf-json').textContent()), big);
+    await again.context().close();
+    // A file that fails is that row's error; the others are judged.
+    await page.fill('#hf', 'tiny-org/Broken-GGUF');
+    await page.click('#hf-gguf');
+    await settled(page);
+    assert.match(await page.locator('#hf-status').innerText(), /^Read the headers of 5/);
+    const broken = JSON.parse(await page.locator('#gguf-json').textContent());
+    assert.equal(broken.repo, 'tiny-org/Broken-GGUF@main');
+    assert.deepEqual(broken.files.map((f) => f.error === null), [true, true, false, true, true], JSON.stringify(broken.files.map((f) => f.error)));
+    assert.match(broken.files[2].error, /^Tiny-3B-Q8_0\.gguf: HTTP 500/);
+    assert.match(await page.locator('#gguf tbody tr[data-file="Tiny-3B-Q8_0.gguf"]').innerText(), /cannot estimate: Tiny-3B-Q8_0\.gguf: HTTP 500/);
+    // A repo the Hub does not have: one error naming it, no table.
+    await page.fill('#hf', 'tiny-org/Nothing-GGUF');
+    await page.click('#hf-gguf');
+    await settled(page);
+    assert.match(await page.locator('#error').innerText(), /tiny-org\/Nothing-GGUF@main file list: not found \(HTTP 404\)/);
+    assert.ok(await page.isHidden('#gguf-sec'));
+    notes.push(`GGUF repo table: ${table.files.length} models (one split in 2 parts), ${table.requests} Range requests, ${table.bytes_transferred.toLocaleString('en')} B read for ${table.header_bytes.toLocaleString('en')} B of headers; page = CLI fit --json (${command})`);
+    await page.screenshot({ path: path.join(out, 'desktop-gguf-table.png'), fullPage: true });
+    // The failed statuses above are the only console errors.
+    assert.deepEqual(page.problems.filter((p) => !/status of (404|500)/.test(p)), []);
+    await page.context().close();
+    // On a phone the best file is in the answer card, on the first screen (D10).
+    const phone = await open(browser, '?src=hf&gpu=4GiB', { width: 390, height: 844 });
+    await phone.route('https://huggingface.co/**', (route) => {
+      const url = new URL(route.request().url());
+      const a = hubAnswer(repo, id, url.pathname, route.request().headers().range);
+      return route.fulfill({ status: a.status, headers: { ...a.headers, 'access-control-allow-origin': '*' }, body: a.body });
+    });
+    await phone.fill('#hf', id);
+    await phone.click('#hf-gguf');
+    await settled(phone);
+    const card = await phone.locator('#answer .answer-gguf');
+    assert.match(await card.innerText(), /^4GiB: .+ is the largest GGUF file that fits fully/);
+    assert.ok((await card.boundingBox()).y < 844, 'the best file is on the first screen');
+    await phone.screenshot({ path: path.join(out, 'phone-gguf.png'), fullPage: true });
+    await phone.context().close();
+  } finally {
+    hub.close();
+  }
+});
+
 test('input to verdict stays quick for the slowest catalog workloads, and typing never waits on the core', async (browser) => {
   const page = await open(browser, '?model=llama-3.1-405b&gpu=8xH100-SXM&task=train&zero=3');
   const times = [];
@@ -672,18 +989,31 @@ test('input to verdict stays quick for the slowest catalog workloads, and typing
     times.push(Date.now() - t0);
     verdicts.push(await page.evaluate(() => window.vramfitPage.verdictMs()));
   }
-  // Typing while the core works: the main thread answers at once.
-  const lag = await page.evaluate(async () => {
+  // Typing while the core works: the main thread answers at once. A timer of 0 ms, again and
+  // again from the input until the result is drawn; the samples taken while a core call is in
+  // flight are what a key press waits for then. With the core on the main thread there are
+  // none (a call is over before a timer can run), so this fails; in the worker their median
+  // is a timer's few ms, even at E2E_CPU_THROTTLE=6 (the worst includes drawing the result).
+  const samples = await page.evaluate(async () => {
     document.querySelector('#batch').value = '5';
     document.querySelector('#batch').dispatchEvent(new Event('input', { bubbles: true }));
-    await new Promise((r) => { setTimeout(r, 160); });
-    const t = performance.now();
-    await new Promise((r) => { setTimeout(r, 0); });
-    return performance.now() - t;
+    const out = [];
+    const until = performance.now() + 10000;
+    while ((document.documentElement.dataset.pending || !out.length) && performance.now() < until) {
+      const busy = window.vramfitPage.coreBusy() > 0;
+      const t = performance.now();
+      await new Promise((r) => { setTimeout(r, 0); });
+      if (busy) out.push(performance.now() - t);
+    }
+    return out.sort((a, b) => a - b);
   });
-  notes.push(`llama-3.1-405b ZeRO-3 training on 8×H100, a select changed: verdict on screen after ${verdicts.map((v) => v.toFixed(0)).join(', ')} ms; everything (sweep and ranked plans too) after ${times.join(', ')} ms; main-thread lag while the core works: ${lag.toFixed(1)} ms`);
-  fs.writeFileSync(path.join(out, 'input-to-verdict.json'), JSON.stringify({ verdict_ms: verdicts, all_ms: times, main_thread_lag_ms: lag }, null, 2));
-  assert.ok(lag < 50, `the main thread was blocked ${lag} ms`);
+  await settled(page);
+  assert.ok(samples.length >= 2, `${samples.length} timer samples while the core computed: is it on the main thread?`);
+  const lag = samples[Math.floor(samples.length / 2)];
+  const worst = samples[samples.length - 1];
+  notes.push(`llama-3.1-405b ZeRO-3 training on 8×H100, a select changed: verdict on screen after ${verdicts.map((v) => v.toFixed(0)).join(', ')} ms; everything (sweep and ranked plans too) after ${times.join(', ')} ms; main-thread lag while the core works (typing then): median ${lag.toFixed(1)} ms, worst ${worst.toFixed(1)} ms over ${samples.length} samples`);
+  fs.writeFileSync(path.join(out, 'input-to-verdict.json'), JSON.stringify({ verdict_ms: verdicts, all_ms: times, main_thread_lag_ms: { median: lag, worst, samples: samples.length } }, null, 2));
+  assert.ok(lag < 50, `the main thread was blocked ${lag} ms (median of ${samples.length} samples)`);
   await page.context().close();
 });
 
@@ -698,7 +1028,10 @@ try {
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  // E2E_ONLY=regex runs the tests whose names match (while working on one).
+  const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
   for (const t of tests) {
+    if (only && !only.test(t.name)) continue;
     const t0 = Date.now();
     try {
       await t.fn(browser);

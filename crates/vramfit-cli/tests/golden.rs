@@ -17,6 +17,7 @@ const FILES: &[&str] = &[
     "../shared/validation/cases.json",
     "../shared/validation/serving/vllm_cases.json",
     "../shared/validation/serving/llamacpp_cases.json",
+    "validation/serving/sglang_cases.json",
 ];
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -43,11 +43,135 @@ pub enum Quant {
         /// Tile edge for block scales; `None` = one scale per tensor.
         block: Option<u64>,
     },
+    /// A compressed-tensors checkpoint (llm-compressor: W4A16, W8A16, W8A8 int8, FP8, NVFP4),
+    /// read from its `config_groups` weights: `num_bits`-bit integers or floats with scales of
+    /// the layer's grouping, as `compressed_tensors` 0.10.2 lays them out.
+    CompressedTensors(CompressedTensors),
     /// A llama.cpp GGUF scheme (`Q4_K_M`, `Q8_0`...).
     Gguf {
         /// Scheme name as llama-quantize spells it.
         scheme: String,
     },
+}
+
+/// How a compressed-tensors layer groups its weights under one scale
+/// (`compressed_tensors.quantization.QuantizationStrategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CtStrategy {
+    /// One scale for the whole tensor.
+    Tensor,
+    /// One scale per output channel.
+    Channel,
+    /// One scale per output channel and `n` input features.
+    Group(u64),
+    /// FP4's groups of `n` with fp8 scales plus one fp32 global scale per tensor.
+    TensorGroup(u64),
+    /// One scale per `n`×`n` tile.
+    Block(u64),
+}
+
+/// A compressed-tensors weight scheme (one `config_groups` entry's `weights`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CompressedTensors {
+    /// `num_bits`.
+    pub bits: u64,
+    /// `type`: `float` (fp8, fp4) rather than `int`.
+    pub float: bool,
+    /// `strategy` with its `group_size` / `block_structure`.
+    pub strategy: CtStrategy,
+    /// `symmetric`: without it a zero point per scale is stored too.
+    pub symmetric: bool,
+    /// `actorder: group`: an int32 group index per input feature (`weight_g_idx`).
+    pub g_idx: bool,
+}
+
+impl CompressedTensors {
+    /// Bytes of one `out × in` weight as the checkpoint stores it (compressed_tensors 0.10.2):
+    /// integers below 8 bits packed into int32 words (`pack_quantized.py:53-86`,
+    /// `weight_packed` + `weight_shape`), fp4 packed two to a byte (`nvfp4_quantized.py`),
+    /// 8-bit values one byte each (`naive_quantized.py:57-71`); scales in the model's 16-bit
+    /// dtype, fp8 for fp4 plus an fp32 global scale, shaped by the strategy
+    /// (`quantization/lifecycle/initialize.py:156-205`); zero points when asymmetric.
+    #[must_use]
+    pub fn weight_bytes(&self, in_features: u64, out_features: u64) -> u64 {
+        let n = in_features.saturating_mul(out_features);
+        let packed_int = !self.float && self.bits < 8;
+        let values = if packed_int {
+            let per_word = (32 / self.bits.max(1)).max(1);
+            out_features.saturating_mul(in_features.div_ceil(per_word)).saturating_mul(4) + 8
+        } else {
+            n.saturating_mul(self.bits).div_ceil(8)
+        };
+        let scales = match self.strategy {
+            CtStrategy::Tensor => 1,
+            CtStrategy::Channel => out_features,
+            CtStrategy::Group(g) | CtStrategy::TensorGroup(g) => {
+                out_features.saturating_mul(in_features.div_ceil(g.max(1)))
+            }
+            CtStrategy::Block(b) => out_features.div_ceil(b.max(1)).saturating_mul(in_features.div_ceil(b.max(1))),
+        };
+        let fp4 = self.float && self.bits == 4;
+        let scale_bytes = if fp4 { scales + 4 } else { scales.saturating_mul(2) };
+        let zero_points = if self.symmetric {
+            0
+        } else if packed_int {
+            scales.saturating_mul(self.bits).div_ceil(32).saturating_mul(4)
+        } else {
+            scales
+        };
+        let g_idx = if self.g_idx { in_features.saturating_mul(4) } else { 0 };
+        values + scale_bytes + zero_points + g_idx
+    }
+
+    /// `w4a16 int g128`, `w8 float channel`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        let s = match self.strategy {
+            CtStrategy::Tensor => "tensor".to_string(),
+            CtStrategy::Channel => "channel".to_string(),
+            CtStrategy::Group(g) | CtStrategy::TensorGroup(g) => format!("g{g}"),
+            CtStrategy::Block(b) => format!("block {b}"),
+        };
+        format!("compressed-tensors {}{} {s}", if self.float { "fp" } else { "int" }, self.bits)
+    }
+
+    /// The scheme of a `quantization_config` with `quant_method: compressed-tensors`: the
+    /// `config_groups` entry whose targets include every `Linear` (else the first). `None`
+    /// when there are no weight groups.
+    fn from_config(v: &Value) -> Option<Self> {
+        let groups = v.get("config_groups")?.as_object()?;
+        let targets_linear = |g: &Value| {
+            g.get("targets").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x.as_str() == Some("Linear")))
+        };
+        let group = groups.values().find(|g| targets_linear(g)).or_else(|| groups.values().next())?;
+        let w = group.get("weights").filter(|w| w.is_object())?;
+        let num = |k: &str| w.get(k).and_then(Value::as_u64);
+        let bits = num("num_bits").filter(|&b| (1..=16).contains(&b))?;
+        let float = w.get("type").and_then(Value::as_str) == Some("float");
+        let size = num("group_size").filter(|&g| g > 0);
+        let block = w
+            .get("block_structure")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(Value::as_u64)
+            .filter(|&b| b > 0);
+        let strategy = match (w.get("strategy").and_then(Value::as_str), size, block) {
+            (Some("tensor_group"), Some(g), _) => CtStrategy::TensorGroup(g),
+            (Some("group"), Some(g), _) => CtStrategy::Group(g),
+            (Some("block"), _, Some(b)) => CtStrategy::Block(b),
+            (Some("tensor"), _, _) => CtStrategy::Tensor,
+            (_, Some(g), _) => CtStrategy::Group(g),
+            _ => CtStrategy::Channel,
+        };
+        Some(CompressedTensors {
+            bits,
+            float,
+            strategy,
+            symmetric: w.get("symmetric").and_then(Value::as_bool).unwrap_or(true),
+            g_idx: w.get("actorder").and_then(Value::as_str) == Some("group"),
+        })
+    }
 }
 
 /// A quantization as configured: the scheme plus modules it leaves alone.
@@ -112,6 +236,11 @@ impl QuantConfig {
                 g => g as u64,
             }
         };
+        if method == "compressed-tensors" {
+            if let Some(c) = CompressedTensors::from_config(v) {
+                return Ok(QuantConfig { quant: Quant::CompressedTensors(c) });
+            }
+        }
         let quant = match method {
             "gptq" => Quant::Gptq { bits: num("bits").unwrap_or(4).clamp(2, 8) as u64, group_size: group(128) },
             "awq" => Quant::Awq {
@@ -157,6 +286,7 @@ impl QuantConfig {
             Quant::Gptq { bits, group_size } => format!("gptq-{bits}bit g{group_size}"),
             Quant::Awq { bits, group_size } => format!("awq-{bits}bit g{group_size}"),
             Quant::Fp8 { .. } => "fp8".into(),
+            Quant::CompressedTensors(c) => c.label(),
             Quant::Gguf { scheme } => scheme.clone(),
         }
     }
@@ -201,6 +331,7 @@ impl QuantConfig {
                     None => 4,
                 }
             }
+            Quant::CompressedTensors(c) => c.weight_bytes(l.in_features, l.out_features),
             Quant::Gguf { scheme } => {
                 let ty = gguf_scheme(scheme).map_or("F16", |s| s.type_for(&l.name, layer));
                 gguf_bytes(ty, n)
@@ -357,6 +488,102 @@ mod tests {
         let q = QuantConfig::parse("gptq-4bit", Some(128)).unwrap();
         // qweight 4096*4096/2, qzeros 32 groups * 4096 / 2, scales 32*4096*2, g_idx 4096*4
         assert_eq!(q.weight_bytes(&lin(4096, 4096), None), 8_388_608 + 65_536 + 262_144 + 16_384);
+    }
+
+    /// A `quantization_config` as llm-compressor writes it for a compressed_tensors preset
+    /// (`compressed_tensors/quantization/quant_scheme.py`, 0.10.2), the shape of the Hub's
+    /// RedHatAI `*-quantized.w4a16`, `*-quantized.w8a8` and `*-FP8-dynamic` configs: one
+    /// group targeting `Linear`, `ignore: ["lm_head"]`.
+    fn ct_config(format: &str, weights: serde_json::Value) -> Value {
+        serde_json::json!({
+            "quant_method": "compressed-tensors",
+            "format": format,
+            "quantization_status": "compressed",
+            "ignore": ["lm_head"],
+            "config_groups": {"group_0": {"targets": ["Linear"], "input_activations": null, "weights": weights}}
+        })
+    }
+
+    #[test]
+    fn compressed_tensors_w4a16_is_int4_packed_with_group_scales() {
+        // W4A16 preset (quant_scheme.py:166-176): int, 4 bits, group 128, symmetric.
+        let v = ct_config(
+            "pack-quantized",
+            serde_json::json!({"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128, "symmetric": true, "dynamic": false, "actorder": null}),
+        );
+        let q = QuantConfig::from_config(&v).unwrap();
+        assert_eq!(q.label(), "compressed-tensors int4 g128");
+        // weight_packed int32 [4096, 4096/8] + weight_shape 2 × int32 + bf16 scales [4096, 32].
+        assert_eq!(q.weight_bytes(&lin(4096, 4096), None), 4096 * 512 * 4 + 8 + 4096 * 32 * 2);
+        // About a quarter of fp8's bytes, not fp8's.
+        let fp8 = QuantConfig::parse("fp8", None).unwrap().weight_bytes(&lin(4096, 4096), None);
+        assert!(q.weight_bytes(&lin(4096, 4096), None) * 3 < fp8 * 2);
+        // Asymmetric (W4A16_ASYM, :178-188) adds packed int32 zero points; actorder group a g_idx.
+        let asym = ct_config(
+            "pack-quantized",
+            serde_json::json!({"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128, "symmetric": false, "actorder": "group"}),
+        );
+        let a = QuantConfig::from_config(&asym).unwrap();
+        assert_eq!(
+            a.weight_bytes(&lin(4096, 4096), None),
+            4096 * 512 * 4 + 8 + 4096 * 32 * 2 + 4096 * 32 * 4 / 8 + 4096 * 4
+        );
+    }
+
+    #[test]
+    fn compressed_tensors_w8a8_int8_is_one_byte_with_channel_scales() {
+        // INT8_W8A8 preset (quant_scheme.py:136-153): int, 8 bits, channel; int8 stored unpacked.
+        let v = ct_config(
+            "int-quantized",
+            serde_json::json!({"num_bits": 8, "type": "int", "strategy": "channel", "group_size": null, "symmetric": true, "dynamic": false}),
+        );
+        let q = QuantConfig::from_config(&v).unwrap();
+        assert_eq!(q.label(), "compressed-tensors int8 channel");
+        assert_eq!(q.weight_bytes(&lin(4096, 11008), None), 4096 * 11008 + 11008 * 2);
+    }
+
+    #[test]
+    fn compressed_tensors_fp8_and_nvfp4() {
+        // FP8_DYNAMIC (quant_scheme.py:228-244): float, 8 bits, channel.
+        let v = ct_config(
+            "float-quantized",
+            serde_json::json!({"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": true, "dynamic": false}),
+        );
+        let q = QuantConfig::from_config(&v).unwrap();
+        assert_eq!(q.label(), "compressed-tensors fp8 channel");
+        assert_eq!(q.weight_bytes(&lin(4096, 4096), None), 4096 * 4096 + 4096 * 2);
+        // FP8 (:210-226): per tensor.
+        let t = ct_config("float-quantized", serde_json::json!({"num_bits": 8, "type": "float", "strategy": "tensor"}));
+        assert_eq!(QuantConfig::from_config(&t).unwrap().weight_bytes(&lin(4096, 4096), None), 4096 * 4096 + 2);
+        // Block-wise fp8 (a 128 × 128 block_structure): one scale per tile.
+        let b = ct_config(
+            "float-quantized",
+            serde_json::json!({"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128]}),
+        );
+        assert_eq!(
+            QuantConfig::from_config(&b).unwrap().weight_bytes(&lin(4096, 4096), None),
+            4096 * 4096 + 32 * 32 * 2
+        );
+        // NVFP4A16 (:104-113): fp4 two per byte, fp8 scales per 16, an fp32 global scale.
+        let f = ct_config(
+            "nvfp4-pack-quantized",
+            serde_json::json!({"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16, "symmetric": true}),
+        );
+        let q = QuantConfig::from_config(&f).unwrap();
+        assert_eq!(q.weight_bytes(&lin(4096, 4096), None), 4096 * 4096 / 2 + 4096 * 256 + 4);
+    }
+
+    #[test]
+    fn compressed_tensors_without_groups_stays_fp8() {
+        // Older configs that only carry a block size are read as before.
+        let v = serde_json::json!({"quant_method": "compressed-tensors", "weight_block_size": [128, 128]});
+        assert_eq!(QuantConfig::from_config(&v).unwrap().quant, Quant::Fp8 { block: Some(128) });
+        // Mixed precision: the group that targets every Linear is the one read.
+        let m = serde_json::json!({"quant_method": "compressed-tensors", "config_groups": {
+            "group_0": {"targets": ["re:.*experts.*"], "weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 32}},
+            "group_1": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}
+        }});
+        assert_eq!(QuantConfig::from_config(&m).unwrap().label(), "compressed-tensors fp8 channel");
     }
 
     #[test]

@@ -198,6 +198,43 @@ fn sglang_pool_tokens_follow_mem_fraction_static() {
     assert!(none.error.unwrap().starts_with("Not enough memory. Please try to increase --mem-fraction-static."));
 }
 
+/// SGLang by release, same workload (Llama-3.1-8B, one H100, no fraction given): the pool
+/// formula is the same in 0.4.3.post2 (`model_runner.py:548-573`), 0.4.9 (`:928-963`) and
+/// 0.5.6 (`:1367-1447`); the default `mem_fraction_static` is not: 0.88 for one GPU up to 0.4.7
+/// (`server_args.py` 0.4.3.post2:195-205), `(81559 − 10240) / 81559 = 0.874` in 0.4.9
+/// (`:280-319`), and 0.5.6's chunk-and-graphs rule (`:724-862`). The docs notebook of
+/// 2025-01-23 printed 444,500 tokens with the 0.88 default on an H100.
+#[test]
+fn sglang_default_fraction_follows_the_release() {
+    let at = |v: &str| serving("llama-3.1-8b", "H100-SXM", json!({"runtime": "sglang", "runtime-version": v}));
+    let (old, mid, cur) = (at("0.4.3"), at("0.4.9"), at("current"));
+    assert_eq!(old.gpu_memory_utilization, 0.88);
+    assert_eq!(mid.gpu_memory_utilization, 0.874);
+    assert!(cur.gpu_memory_utilization < mid.gpu_memory_utilization);
+    let (t_old, t_mid, t_cur) = (old.kv_tokens.unwrap(), mid.kv_tokens.unwrap(), cur.kv_tokens.unwrap());
+    assert!(t_old > t_mid && t_mid > t_cur, "{t_old} {t_mid} {t_cur}");
+    assert!((t_old as f64 / 444_500.0 - 1.0).abs() < 0.01, "{t_old}");
+    assert!(old.version.contains("by GPU count") && mid.version.contains("by GPU size"));
+}
+
+/// SGLang measures free memory after `init_torch_distributed`: NVLink ranks lose about 2 GiB
+/// to NCCL and the custom all-reduce (sglang#11716, H200 TP8), PCIe-only ranks 0.13 GiB
+/// ("Custom allreduce is disabled because it's not supported on more than two PCIe-only
+/// GPUs", 4 × L4, llms-in-clouds / sglang#4127). The same TP4 run keeps more pool on PCIe.
+#[test]
+fn sglang_distributed_init_follows_the_interconnect() {
+    let on =
+        |gpu: &str| serving("qwen2.5-32b", gpu, json!({"runtime": "sglang", "tp": 4, "mem-fraction-static": 0.85}));
+    let (nvlink, pcie) = (on("4xH100-SXM"), on("4xL40S"));
+    let gib = |x: f64| (x * GIB) as u64;
+    assert_eq!(nvlink.non_torch_bytes, gib(0.35) + gib(2.01), "{}", nvlink.non_torch_formula);
+    assert_eq!(pcie.non_torch_bytes, gib(0.35) + gib(0.13), "{}", pcie.non_torch_formula);
+    assert!(nvlink.non_torch_formula.contains("NVLink") && pcie.non_torch_formula.contains("PCIe"));
+    // One GPU has no distributed init at all.
+    let one = serving("qwen2.5-7b", "L40S", json!({"runtime": "sglang"}));
+    assert_eq!(one.non_torch_bytes, gib(0.35));
+}
+
 /// `fit` names the longest length that starts, the plans over the engine's levers, and the
 /// concurrency limits (`--batch` = requests of max_model_len wanted at once).
 #[test]

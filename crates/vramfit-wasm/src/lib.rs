@@ -14,6 +14,9 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vramfit_core::catalog;
+use vramfit_core::fit::gguf_files;
+use vramfit_core::formats::gguf_repo::{self, ListedModel, RepoModel, Step};
+use vramfit_core::formats::{gguf, Parsed};
 use vramfit_core::request::EstimateRequest;
 use vramfit_core::ParamCount;
 
@@ -181,6 +184,168 @@ pub fn fit(input: &str) -> String {
     run().map_or_else(err, ok)
 }
 
+// ---- Which GGUF file of a Hub repository fits -------------------------------------------
+//
+// The page fetches the Hub's tree listing and Range-reads each header itself (only when the
+// user asks); these functions do everything else with the core's own steps, so the page asks
+// for the bytes `vramfit fit ORG/NAME-GGUF` asks for and shows the table it prints.
+// Header bytes come in binary: the request's JSON, one NUL byte, then the bytes.
+
+/// `JSON NUL bytes` → (the JSON text, the bytes).
+fn framed(input: &[u8]) -> Result<(&str, &[u8]), String> {
+    let at = input.iter().position(|&b| b == 0).ok_or("request: no NUL byte after the JSON")?;
+    let text = std::str::from_utf8(&input[..at]).map_err(|e| format!("request is not UTF-8: {e}"))?;
+    Ok((text, &input[at + 1..]))
+}
+
+/// The GGUF models of a Hub tree listing (the listing's JSON text in): each model's name, its
+/// parts with their sizes, and its bytes; split files are one model.
+#[must_use]
+pub fn gguf_listing(input: &str) -> String {
+    match gguf_repo::listing(input.as_bytes()) {
+        Ok(models) => ok(Value::Array(
+            models
+                .iter()
+                .map(|m| {
+                    json!({
+                        "name": m.name,
+                        "parts": m.parts.iter().map(|(p, n)| json!({ "path": p, "size": n })).collect::<Vec<_>>(),
+                        "bytes": m.bytes(),
+                    })
+                })
+                .collect(),
+        )),
+        Err(e) => err(format!("not the Hub's tree listing: {e}")),
+    }
+}
+
+/// The next step of reading a header: `{"size": file bytes}` NUL the first bytes read so far
+/// in; `{"done": {"header_bytes": n}}` or `{"ask": {"start", "end", "need"}}` (an inclusive
+/// byte range) out.
+#[must_use]
+pub fn gguf_step(input: &[u8]) -> String {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct StepRequest {
+        size: u64,
+    }
+    let run = || -> Result<Value, String> {
+        let (text, bytes) = framed(input)?;
+        let r: StepRequest = parse(text)?;
+        match gguf_repo::next_step(bytes, r.size).map_err(|e| e.to_string())? {
+            Step::Done(f) => Ok(json!({ "done": { "header_bytes": f.header_bytes } })),
+            Step::Ask { start, end, need } => Ok(json!({ "ask": { "start": start, "end": end, "need": need } })),
+        }
+    };
+    run().map_or_else(err, ok)
+}
+
+thread_local! {
+    /// Models read by [`gguf_model`], by handle, until [`gguf_clear`].
+    static GGUF_MODELS: std::cell::RefCell<Vec<RepoModel>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A model of the repository from its parts' headers: `{"repo": "org/name@rev", "name",
+/// "parts": [{"path", "size"}], "lengths": [header bytes of each part read], "error": why a
+/// part could not be read or null}` NUL the headers one after the other in. Kept for
+/// [`gguf_table`]; out: `{"handle", "header_bytes", "file_type", "error"}`.
+#[must_use]
+pub fn gguf_model(input: &[u8]) -> String {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Part {
+        path: String,
+        size: u64,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ModelRequest {
+        repo: String,
+        name: String,
+        parts: Vec<Part>,
+        lengths: Vec<u64>,
+        #[serde(default)]
+        error: Option<String>,
+    }
+    let run = || -> Result<Value, String> {
+        let (text, mut bytes) = framed(input)?;
+        let r: ModelRequest = parse(text)?;
+        if r.lengths.len() > r.parts.len() {
+            return Err("request: more headers than parts".into());
+        }
+        let mut headers = Vec::with_capacity(r.lengths.len());
+        for (n, part) in r.lengths.iter().zip(&r.parts) {
+            let n = usize::try_from(*n).ok().filter(|&n| n <= bytes.len()).ok_or("request: lengths past the bytes")?;
+            let (head, rest) = bytes.split_at(n);
+            bytes = rest;
+            match gguf::parse_header(head).map_err(|e| format!("{}: {e}", part.path))? {
+                Parsed::Done(f) => headers.push(f),
+                Parsed::NeedBytes(_) => return Err(format!("{}: the header is incomplete", part.path)),
+            }
+        }
+        let listed = ListedModel { name: r.name, parts: r.parts.into_iter().map(|p| (p.path, p.size)).collect() };
+        let source = format!("{}/{}", r.repo, listed.name);
+        let m = gguf_repo::model_of_parts(&listed, headers, r.error, &source);
+        let answer = json!({
+            "header_bytes": m.header_bytes,
+            "file_type": m.file_type,
+            "error": m.spec.as_ref().err(),
+        });
+        let handle = GGUF_MODELS.with(|all| {
+            let mut all = all.borrow_mut();
+            all.push(m);
+            all.len() - 1
+        });
+        let mut answer = answer;
+        answer["handle"] = json!(handle);
+        Ok(answer)
+    };
+    run().map_or_else(err, ok)
+}
+
+/// Forget every model [`gguf_model`] kept (a new repository is read).
+#[must_use]
+pub fn gguf_clear() -> String {
+    GGUF_MODELS.with(|all| all.borrow_mut().clear());
+    ok(Value::Null)
+}
+
+/// The table: `{"request": EstimateRequest (its GPU and workload; model = the repo id),
+/// "repo": "org/name@rev", "handles": [..], "bytes_transferred", "requests"}` in; the object
+/// `vramfit fit ORG/NAME-GGUF --json` prints out.
+#[must_use]
+pub fn gguf_table(input: &str) -> String {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct TableRequest {
+        request: EstimateRequest,
+        repo: String,
+        handles: Vec<usize>,
+        bytes_transferred: u64,
+        requests: u64,
+    }
+    let run = || -> Result<Value, String> {
+        let t: TableRequest = parse(input)?;
+        let Some(gpu) = t.request.gpu.as_deref() else {
+            return Err("--gpu: the table needs a GPU: add one (T4, 2xA100-80GB, 24GiB)".into());
+        };
+        let gpu = catalog::GpuSpec::parse(gpu).map_err(|e| e.to_string())?;
+        let w = gguf_files::repo_workload(&t.request.workload, &t.request.model, &gpu).map_err(|e| e.to_string())?;
+        GGUF_MODELS.with(|all| {
+            let all = all.borrow();
+            let models = t
+                .handles
+                .iter()
+                .map(|&i| all.get(i).ok_or_else(|| "the repository's headers are gone: read it again".to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rows: Vec<_> = models.into_iter().map(|m| (m, gguf_files::judge(m, &w, &gpu))).collect();
+            let transfer = gguf_files::Transfer { bytes: t.bytes_transferred, requests: t.requests };
+            Ok(gguf_files::table_value(&t.repo, &gpu, &w, &rows, transfer))
+        })
+    };
+    run().map_or_else(err, ok)
+}
+
 /// The exports the page calls (wasm32 only in practice; they build everywhere).
 ///
 /// `#[no_mangle]` is what the `unsafe_code` lint objects to here; these functions contain no
@@ -218,6 +383,16 @@ pub mod ffi {
             Ok(s) => f(s),
             Err(e) => super::err(format!("request is not UTF-8: {e}")),
         };
+        OUTPUT.with(|b| {
+            let mut b = b.borrow_mut();
+            *b = out.into_bytes();
+            b.len()
+        })
+    }
+
+    fn answer_bytes(f: impl FnOnce(&[u8]) -> String) -> usize {
+        let input = INPUT.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let out = f(&input);
         OUTPUT.with(|b| {
             let mut b = b.borrow_mut();
             *b = out.into_bytes();
@@ -264,6 +439,31 @@ pub mod ffi {
     #[no_mangle]
     pub extern "C" fn vf_fit() -> usize {
         answer(super::fit)
+    }
+    /// [`super::gguf_listing`].
+    #[no_mangle]
+    pub extern "C" fn vf_gguf_listing() -> usize {
+        answer(super::gguf_listing)
+    }
+    /// [`super::gguf_step`] (binary input).
+    #[no_mangle]
+    pub extern "C" fn vf_gguf_step() -> usize {
+        answer_bytes(super::gguf_step)
+    }
+    /// [`super::gguf_model`] (binary input).
+    #[no_mangle]
+    pub extern "C" fn vf_gguf_model() -> usize {
+        answer_bytes(super::gguf_model)
+    }
+    /// [`super::gguf_clear`].
+    #[no_mangle]
+    pub extern "C" fn vf_gguf_clear() -> usize {
+        answer(|_| super::gguf_clear())
+    }
+    /// [`super::gguf_table`].
+    #[no_mangle]
+    pub extern "C" fn vf_gguf_table() -> usize {
+        answer(super::gguf_table)
     }
 
     #[cfg(test)]
@@ -356,5 +556,92 @@ mod tests {
         assert!(p[1]["device"].as_u64() < p[2]["device"].as_u64());
         assert!(p[3]["error"].as_str().unwrap().starts_with("--batch"));
         assert!(parsed(&sweep(r#"{"request":{"model":"llama-7b"},"over":"heads","values":[1]}"#))["error"].is_string());
+    }
+
+    /// The page's path through a GGUF repo: listing, header steps, models, table; the table
+    /// is the one the core builds from the same headers (what the CLI prints).
+    #[test]
+    fn a_gguf_repo_table_from_listing_and_header_steps() {
+        use vramfit_core::formats::gguf::GgufWriter;
+        let header = |ty: &str| {
+            let tokens: Vec<String> = (0..20_000).map(|i| format!("t{i}")).collect();
+            let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+            let mut w = GgufWriter::new()
+                .string("general.architecture", "llama")
+                .u32("llama.block_count", 4)
+                .u32("llama.embedding_length", 512)
+                .u32("llama.feed_forward_length", 1024)
+                .u32("llama.attention.head_count", 8)
+                .u32("llama.context_length", 4096)
+                .strings("tokenizer.ggml.tokens", &tokens)
+                .tensor("token_embd.weight", &[512, 20_000], ty);
+            for i in 0..4 {
+                for n in ["attn_q", "attn_k", "attn_v", "attn_output"] {
+                    w = w.tensor(&format!("blk.{i}.{n}.weight"), &[512, 512], ty);
+                }
+            }
+            w.build()
+        };
+        let files = [("m-Q8_0.gguf", header("Q8_0")), ("m-F16.gguf", header("F16"))];
+        let tree = json!(files
+            .iter()
+            .map(|(n, b)| json!({"type": "file", "path": n, "size": b.len() + 1000, "lfs": {"size": b.len() + 1000}}))
+            .collect::<Vec<_>>())
+        .to_string();
+        let listed = parsed(&gguf_listing(&tree))["ok"].clone();
+        assert_eq!(listed.as_array().unwrap().len(), 2);
+        let frame = |head: Value, bytes: &[u8]| [head.to_string().as_bytes(), &[0], bytes].concat();
+        let mut handles = Vec::new();
+        let mut requests = 0;
+        for (m, (_, file)) in listed.as_array().unwrap().iter().zip(&files) {
+            let size = m["bytes"].as_u64().unwrap();
+            let mut buf = Vec::new();
+            let n = loop {
+                let step = parsed(&gguf_step(&frame(json!({ "size": size }), &buf)))["ok"].clone();
+                if let Some(n) = step["done"]["header_bytes"].as_u64() {
+                    break n;
+                }
+                requests += 1;
+                let end = usize::try_from(step["ask"]["end"].as_u64().unwrap() + 1).unwrap().min(file.len());
+                buf.extend_from_slice(&file[buf.len()..end]);
+            };
+            let r = json!({"repo": "org/m-GGUF@main", "name": m["name"], "parts": m["parts"], "lengths": [buf.len()]});
+            let a = parsed(&gguf_model(&frame(r, &buf)))["ok"].clone();
+            assert_eq!((a["header_bytes"].as_u64(), a["file_type"].is_null()), (Some(n), true), "{a}");
+            handles.push(a["handle"].clone());
+        }
+        assert!(requests >= 4, "{requests} requests for two 200 kB headers");
+        let req = json!({"request": {"model": "org/m-GGUF", "gpu": "4GiB", "workload": {"kv-prealloc": 2048}},
+            "repo": "org/m-GGUF@main", "handles": handles, "bytes_transferred": 5, "requests": requests});
+        let table = parsed(&gguf_table(&req.to_string()))["ok"].clone();
+        // The same table from the core directly.
+        let gpu = catalog::GpuSpec::parse("4GiB").unwrap();
+        let wr: vramfit_core::request::WorkloadRequest = serde_json::from_value(json!({"kv-prealloc": 2048})).unwrap();
+        let w = gguf_files::repo_workload(&wr, "org/m-GGUF", &gpu).unwrap();
+        let models: Vec<RepoModel> = files
+            .iter()
+            .map(|(n, b)| {
+                let Parsed::Done(f) = gguf::parse_header(b).unwrap() else { panic!() };
+                let l = ListedModel { name: (*n).to_string(), parts: vec![((*n).to_string(), b.len() as u64 + 1000)] };
+                gguf_repo::model_of_parts(&l, vec![f], None, "x")
+            })
+            .collect();
+        let rows: Vec<_> = models.iter().map(|m| (m, gguf_files::judge(m, &w, &gpu))).collect();
+        let direct =
+            gguf_files::table_value("org/m-GGUF@main", &gpu, &w, &rows, gguf_files::Transfer { bytes: 5, requests });
+        assert_eq!(table, direct);
+        assert_eq!(table["files"][0]["fit"]["fits_fully"], json!(true), "{table}");
+        assert_eq!(table["files"][1]["fit"]["layers_total"], json!(5), "{table}");
+        // Bad input is an error, not a panic; a cleared store asks to read again.
+        assert!(parsed(&gguf_step(b"{\"size\":5}"))["error"].is_string());
+        assert!(parsed(&gguf_step(&frame(json!({"size": 4}), b"GGUF")))["error"]
+            .as_str()
+            .unwrap()
+            .contains("truncated"));
+        assert!(parsed(&gguf_model(&frame(json!({"repo":"r","name":"n","parts":[],"lengths":[3]}), b"abc")))["error"]
+            .is_string());
+        assert!(parsed(&gguf_listing("{}"))["error"].as_str().unwrap().contains("tree listing"));
+        let _ = gguf_clear();
+        assert!(parsed(&gguf_table(&req.to_string()))["error"].as_str().unwrap().contains("read it again"));
     }
 }

@@ -5,7 +5,7 @@ use crate::args::FitArgs;
 use crate::render;
 use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
-use vramfit_core::fit::gguf_files::{file_fit, FileFit};
+use vramfit_core::fit::gguf_files::{self, FileFit};
 use vramfit_core::fit::{fit, FitOptions};
 use vramfit_io::{HubClient, HubConfig, RepoId};
 
@@ -55,46 +55,16 @@ fn gguf_repo(model: &str) -> Option<RepoId> {
 
 /// Every GGUF file of the repo against the GPU.
 fn gguf_table(a: &FitArgs, repo: &RepoId, gpu: &GpuSpec, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut req = a.workload.request();
-    if req.runtime.is_none() {
-        req.runtime = Some("llama.cpp".into());
-    }
-    let workload = req.resolve(&format!("{}.gguf", repo.repo), Some(gpu.count))?;
+    let workload = gguf_files::repo_workload(&a.workload.request(), &repo.repo, gpu)?;
     let client = HubClient::new(HubConfig::from_env())?;
     let listing = vramfit_io::read_gguf_repo(&client, repo)?;
-    let mut rows: Vec<(&vramfit_io::GgufModelFile, Result<FileFit, String>)> = Vec::new();
-    for f in &listing.files {
-        let fit = match &f.spec {
-            Ok(spec) => file_fit(spec, &workload, gpu.usable_bytes).map_err(|e| e.to_string()),
-            Err(e) => Err(e.clone()),
-        };
-        rows.push((f, fit));
-    }
+    let rows: Vec<(&vramfit_io::GgufModelFile, Result<FileFit, String>)> =
+        listing.files.iter().map(|f| (f, gguf_files::judge(f, &workload, gpu))).collect();
     let headers: u64 = listing.files.iter().map(|f| f.header_bytes).sum();
     let ctx = workload.kv_prealloc;
     if a.json {
-        let files: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(f, fit)| {
-                serde_json::json!({
-                    "file": f.name,
-                    "parts": f.parts,
-                    "bytes": f.bytes,
-                    "file_type": f.file_type,
-                    "fit": fit.as_ref().ok(),
-                    "error": fit.as_ref().err(),
-                })
-            })
-            .collect();
-        let v = serde_json::json!({
-            "repo": listing.repo,
-            "gpu": gpu.label,
-            "ctx_size": ctx,
-            "files": files,
-            "header_bytes": headers,
-            "bytes_transferred": listing.bytes_transferred,
-            "requests": listing.requests,
-        });
+        let transfer = gguf_files::Transfer { bytes: listing.bytes_transferred, requests: listing.requests };
+        let v = gguf_files::table_value(&listing.repo, gpu, &workload, &rows, transfer);
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }

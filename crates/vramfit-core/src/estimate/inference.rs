@@ -37,7 +37,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     match profile.engine {
         Engine::Torch => {}
         Engine::LlamaCpp => return super::llamacpp::estimate_llamacpp(spec, w),
-        Engine::Serving => return super::serving::estimate_serving(spec, w),
+        Engine::Serving(_) => return super::serving::estimate_serving(spec, w),
         Engine::Unmodelled(why) => return Err(Error::workload("--runtime", why)),
     }
     check_model_can_run(spec, w)?;

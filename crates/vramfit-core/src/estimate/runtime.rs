@@ -51,7 +51,7 @@ impl Runtime {
     /// Serving engines: they budget memory at start-up (`--task serve`).
     #[must_use]
     pub fn is_serving_engine(self) -> bool {
-        super::profile::RuntimeProfile::of(self, None).engine == super::profile::Engine::Serving
+        matches!(super::profile::RuntimeProfile::of(self, None).engine, super::profile::Engine::Serving(_))
     }
 }
 

@@ -4,10 +4,14 @@
 //! the asked context fit (LM Studio's "full GPU offload possible", for any repo).
 
 use super::headroom::Verdict;
+use crate::catalog::GpuSpec;
 use crate::estimate::{estimate, Workload};
+use crate::formats::gguf_repo::RepoModel;
 use crate::model::ModelSpec;
+use crate::request::WorkloadRequest;
 use crate::Result;
 use serde::Serialize;
+use serde_json::{json, Value};
 
 /// The verdict for one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,4 +98,73 @@ pub fn file_fit(spec: &ModelSpec, w: &Workload, usable_bytes: u64) -> Result<Fil
         }
     }
     Ok(FileFit { fits_fully, full_offload_bytes, layers_offloaded, layers_total, max_context_full, kv_type_to_fit })
+}
+
+/// The workload a repository's files are judged under: the request's, with llama.cpp as the
+/// runtime unless another is asked (`repo` names the model in errors).
+///
+/// # Errors
+/// A bad workload setting (the message names its flag).
+pub fn repo_workload(req: &WorkloadRequest, repo: &str, gpu: &GpuSpec) -> Result<Workload> {
+    let mut req = req.clone();
+    if req.runtime.is_none() {
+        req.runtime = Some("llama.cpp".into());
+    }
+    req.resolve(&format!("{repo}.gguf"), Some(gpu.count))
+}
+
+/// One model of the repository judged on the GPU, or why it cannot be.
+///
+/// # Errors
+/// The model's headers could not be read, or the estimate fails (as text, kept in its row).
+pub fn judge(m: &RepoModel, w: &Workload, gpu: &GpuSpec) -> std::result::Result<FileFit, String> {
+    match &m.spec {
+        Ok(spec) => file_fit(spec, w, gpu.usable_bytes).map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// What was read from the Hub for a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// Bytes received for the listing and the headers.
+    pub bytes: u64,
+    /// Range requests made for the headers.
+    pub requests: u64,
+}
+
+/// The table as `vramfit fit ORG/NAME-GGUF --json` prints it and the page shows it: one row
+/// per model (file, parts, bytes, file type, the fit or the error), the context asked, and
+/// what reading the headers cost.
+#[must_use]
+pub fn table_value(
+    repo: &str,
+    gpu: &GpuSpec,
+    w: &Workload,
+    rows: &[(&RepoModel, std::result::Result<FileFit, String>)],
+    transfer: Transfer,
+) -> Value {
+    let files: Vec<Value> = rows
+        .iter()
+        .map(|(f, fit)| {
+            json!({
+                "file": f.name,
+                "parts": f.parts,
+                "bytes": f.bytes,
+                "file_type": f.file_type,
+                "fit": fit.as_ref().ok(),
+                "error": fit.as_ref().err(),
+            })
+        })
+        .collect();
+    let headers = rows.iter().fold(0u64, |a, (f, _)| a.saturating_add(f.header_bytes));
+    json!({
+        "repo": repo,
+        "gpu": gpu.label,
+        "ctx_size": w.kv_prealloc,
+        "files": files,
+        "header_bytes": headers,
+        "bytes_transferred": transfer.bytes,
+        "requests": transfer.requests,
+    })
 }

@@ -7,8 +7,11 @@
 //!   `__metadata__`).
 //! - [`gguf`]: GGUF v2/v3 metadata key/values and tensor infos, with the exact bytes of every
 //!   tensor from the GGML block table (`data/gguf_types.toml`).
+//! - [`gguf_repo`]: a Hub repository of GGUF files: its listing grouped into models, the next
+//!   Range to read of each header, split parts joined.
 
 pub mod gguf;
+pub mod gguf_repo;
 pub mod safetensors;
 
 use thiserror::Error;

@@ -107,8 +107,9 @@ pub enum Engine {
     Torch,
     /// llama.cpp's ggml buffers.
     LlamaCpp,
-    /// A serving engine's start-up budget (`estimate::serving`: vLLM, SGLang).
-    Serving,
+    /// A serving engine's start-up budget (`estimate::serving`: vLLM, SGLang), with the
+    /// engine's own estimator and flag names.
+    Serving(&'static crate::estimate::serving::ServingEngine),
     /// Not modelled yet: estimates are refused with this message.
     Unmodelled(&'static str),
 }

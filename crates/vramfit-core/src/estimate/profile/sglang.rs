@@ -8,7 +8,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
     RuntimeProfile {
         runtime: Runtime::Sglang,
         version,
-        engine: Engine::Serving,
+        engine: Engine::Serving(&crate::estimate::serving::sglang::ENGINE),
         // The token pool is sized once, from mem_fraction_static.
         inference: InferenceProfile { kv_allocation: KvAllocation::Preallocated, ..TORCH_INFERENCE },
         training: None,

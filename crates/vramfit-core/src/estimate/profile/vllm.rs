@@ -8,7 +8,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
     RuntimeProfile {
         runtime: Runtime::Vllm,
         version,
-        engine: Engine::Serving,
+        engine: Engine::Serving(&crate::estimate::serving::vllm::ENGINE),
         // The paged KV cache takes what the budget leaves, at start-up.
         inference: InferenceProfile { kv_allocation: KvAllocation::Preallocated, ..TORCH_INFERENCE },
         training: None,

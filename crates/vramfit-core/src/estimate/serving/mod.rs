@@ -13,7 +13,7 @@ pub mod sglang;
 pub mod vllm;
 
 use super::breakdown::{Breakdown, Component, Level};
-use super::runtime::Runtime;
+use super::profile::Engine;
 use super::weights::{weight_bytes, QuantScope};
 use super::workload::Workload;
 use crate::catalog::GpuSpec;
@@ -126,6 +126,19 @@ pub struct Device {
     pub sms: Option<u64>,
     /// Catalog name, when the GPU was named.
     pub name: Option<String>,
+    /// The GPUs are joined by NVLink (the catalog lists a GPU-to-GPU link of at least
+    /// [`NVLINK_GB_S`]): the engines' custom all-reduce and NCCL keep buffers on every GPU.
+    #[serde(skip)]
+    pub nvlink: bool,
+}
+
+/// The GPU-to-GPU bandwidth from which the catalog's link counts as an NVLink fabric (A100,
+/// H100, H200: 600–900 GB/s) rather than a two-card bridge (RTX 3090: 112.5 GB/s).
+pub const NVLINK_GB_S: f64 = 300.0;
+
+/// Whether the catalog GPU `name` is joined to its peers by NVLink.
+fn nvlink_of(gpu: Option<&crate::catalog::Gpu>) -> bool {
+    gpu.and_then(|g| g.nvlink_gb_s).is_some_and(|b| b >= NVLINK_GB_S)
 }
 
 /// Totals that `torch.cuda.mem_get_info()` reported in public start-up logs, which are a little
@@ -163,12 +176,14 @@ impl Device {
                 total_source: "torch.cuda.mem_get_info total seen in public vLLM logs on this GPU".into(),
                 sms: Some(*sms),
                 name,
+                nvlink: nvlink_of(gpu.gpu.as_ref()),
             },
             _ => Device {
                 total_bytes: gpu.usable_bytes,
                 total_source: "the GPU's usable bytes (nvidia-smi total; torch reports slightly less)".into(),
                 sms: known.map(|k| k.2),
                 name,
+                nvlink: nvlink_of(gpu.gpu.as_ref()),
             },
         }
     }
@@ -184,6 +199,9 @@ impl Device {
             total_bytes,
             total_source: "as the engine's log printed it".into(),
             sms,
+            nvlink: name
+                .and_then(|n| crate::catalog::GpuSpec::parse(n).ok())
+                .is_some_and(|g| nvlink_of(g.gpu.as_ref())),
             name: name.map(str::to_string),
         }
     }
@@ -382,6 +400,50 @@ impl ServingReport {
 impl Eq for ServingReport {}
 impl Eq for RankFigures {}
 
+/// A serving engine as its runtime profile names it: its start-up estimator, the source of
+/// its accounting, and its own spelling of the flags vramfit's plans suggest.
+pub struct ServingEngine {
+    /// `vllm` / `sglang`.
+    pub name: &'static str,
+    /// The start-up report of this engine.
+    pub report: fn(&ModelSpec, &Workload) -> Result<ServingReport>,
+    /// Where the accounting comes from (the components' source).
+    pub source: &'static str,
+    /// The engine's flag for the context length served.
+    pub max_model_len_flag: &'static str,
+    /// The engine's flag for tensor parallelism.
+    pub tensor_parallel_flag: &'static str,
+    /// Whether `--max-num-seqs` and `--enforce-eager` change the KV budget (vLLM profiles the
+    /// sampler over `max_num_seqs` rows and, from 0.20, budgets CUDA graphs; SGLang's pool
+    /// is what `mem_fraction_static` leaves, whatever they are).
+    pub seqs_and_graphs_in_budget: bool,
+}
+
+impl std::fmt::Debug for ServingEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServingEngine").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+// Engines are told apart by name (function pointers do not compare reliably).
+impl PartialEq for ServingEngine {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for ServingEngine {}
+
+/// The serving engine of the workload's runtime profile.
+///
+/// # Errors
+/// The runtime is not a serving engine.
+pub fn engine_of(w: &Workload) -> Result<&'static ServingEngine> {
+    match w.profile().engine {
+        Engine::Serving(e) => Ok(e),
+        _ => Err(Error::workload("--runtime", format!("{} is not a serving engine", w.runtime.name()))),
+    }
+}
+
 /// Estimate a serving engine's start-up.
 ///
 /// # Errors
@@ -393,19 +455,13 @@ pub fn estimate_serving(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             format!("{} is an encoder model; serving engines run decoders", spec.model_type),
         ));
     }
-    let report = match w.runtime {
-        Runtime::Sglang => sglang::report(spec, w)?,
-        _ => vllm::report(spec, w)?,
-    };
-    Ok(breakdown(&report, w.runtime))
+    let engine = engine_of(w)?;
+    let report = (engine.report)(spec, w)?;
+    Ok(breakdown(&report, engine.source))
 }
 
 /// The report as components: what the engine holds once it has started.
-fn breakdown(r: &ServingReport, runtime: Runtime) -> Breakdown {
-    let src = match runtime {
-        Runtime::Sglang => sglang::SRC_POOL,
-        _ => vllm::SRC_BUDGET,
-    };
+fn breakdown(r: &ServingReport, src: &'static str) -> Breakdown {
     let mut components = vec![
         Component::new("weights", r.weights_bytes, r.weights_formula.clone(), src),
         Component::new(

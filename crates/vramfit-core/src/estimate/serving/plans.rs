@@ -130,12 +130,9 @@ type Lever = Box<dyn Fn(&mut Workload) -> Option<ServingChange>>;
 fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>], asked_util: f64) -> Vec<Lever> {
     let mut out: Vec<Lever> = Vec::new();
     // Each engine's own flag names (vramfit accepts both spellings).
-    let sglang = w.runtime == crate::estimate::Runtime::Sglang;
-    let (len_flag, util_flag, tp_flag) = if sglang {
-        ("--context-length", "--mem-fraction-static", "--tp-size")
-    } else {
-        ("--max-model-len", "--gpu-memory-utilization", "--tensor-parallel-size")
-    };
+    let engine = super::engine_of(w).unwrap_or(&super::vllm::ENGINE);
+    let util_flag = crate::estimate::profile::row(w.runtime).memory_fraction_flag;
+    let (len_flag, tp_flag) = (engine.max_model_len_flag, engine.tensor_parallel_flag);
     let asked_len = w.serving.max_model_len.unwrap_or(spec.max_positions.unwrap_or(0));
     for len in lengths.iter().flatten().copied() {
         let (cost, severity) = if len < asked_len {
@@ -171,8 +168,8 @@ fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>]
             }));
         }
     }
-    // SGLang's pool does not depend on these two (they act on its reserved share).
-    if !sglang && w.serving.max_num_seqs.is_none_or(|s| s > 64) {
+    // Only where they change the budget (not SGLang's pool: they act on its reserved share).
+    if engine.seqs_and_graphs_in_budget && w.serving.max_num_seqs.is_none_or(|s| s > 64) {
         out.push(Box::new(|x: &mut Workload| {
             x.serving.max_num_seqs = Some(64);
             Some(ServingChange {
@@ -182,7 +179,7 @@ fn levers(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec, lengths: &[Option<u64>]
             })
         }));
     }
-    if !sglang && !w.serving.enforce_eager {
+    if engine.seqs_and_graphs_in_budget && !w.serving.enforce_eager {
         out.push(Box::new(|x: &mut Workload| {
             x.serving.enforce_eager = true;
             Some(ServingChange {

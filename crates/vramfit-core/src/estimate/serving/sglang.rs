@@ -2,6 +2,11 @@
 //! the memory that was free at start-up for activations and CUDA graphs and turns everything
 //! else into a token pool.
 //!
+//! The pool formula is the same in every release read (PyPI sdists 0.4.3.post2, 0.4.7, 0.4.9,
+//! 0.5.6): `model_runner.py` `profile_max_num_token` (0.4.3.post2:548-573, 0.4.9:928-963,
+//! 0.5.6:1367-1447) with `total_gpu_memory` from `init_torch_distributed` (0.4.3.post2:270-284,
+//! 0.4.9:547-574); what changed is the default fraction ([`FractionDefault`]).
+//!
 //! Sources (PyPI sdist sglang 0.5.6):
 //! - `sglang/srt/model_executor/model_runner.py:1367-1447` `profile_max_num_token`:
 //!   `cell_size = kv_heads(attn_tp) × head_dim × layers × 2 × kv_dtype bytes` (MLA:
@@ -16,6 +21,7 @@
 //!   (gpu_mem − reserved_mem) / gpu_mem` with `reserved_mem = 512 + max(chunked_prefill, 2048) ×
 //!   1.5 + cuda_graph_max_bs × 2 + tp × pp / 8 × 1024` MB (at least 10 GiB above 60 GiB).
 
+use super::EngineVersion;
 use super::{
     cdiv, gib, layer_token_bytes, rank_weights, serving_dtype, stage_layers, weight_quant, Fraction, RankFigures,
     ServingReport, GIB,
@@ -24,23 +30,106 @@ use crate::error::{Error, Result};
 use crate::estimate::workload::Workload;
 use crate::model::ModelSpec;
 
+/// SGLang as a serving engine.
+pub static ENGINE: super::ServingEngine = super::ServingEngine {
+    name: "sglang",
+    report,
+    source: SRC_POOL,
+    max_model_len_flag: "--context-length",
+    tensor_parallel_flag: "--tp-size",
+    seqs_and_graphs_in_budget: false,
+};
+
 /// Source of the pool components.
 pub const SRC_POOL: &str =
-    "SGLang sglang/srt/model_executor/model_runner.py profile_max_num_token (0.5.6:1367-1447); server_args.py _handle_gpu_memory_settings (0.5.6:724-862)";
+    "SGLang sglang/srt/model_executor/model_runner.py profile_max_num_token (0.4.3.post2:548-573, 0.4.9:928-963, 0.5.6:1367-1447); server_args.py default mem_fraction_static (0.4.3.post2:195-205, 0.4.9:280-319, 0.5.6:724-862)";
 
-/// Memory in use before the weights when SGLang measures "free" at start-up: the CUDA context
-/// and NCCL communicators. The 0.35 GiB vLLM 0.6.4 printed as non-torch memory on an RTX 3090
-/// (#10517), used here for the same CUDA context.
+/// Memory in use before the weights when SGLang measures "free" at start-up: the CUDA context.
+/// The 0.35 GiB vLLM 0.6.4 printed as non-torch memory on an RTX 3090 (#10517), used here for
+/// the same CUDA context; SGLang's own single-GPU logs agree (an H100 with 79.19 GiB had 78.81
+/// GiB free when SGLang measured: docs.sglang.ai/start/send_request.html, 2025-01-23).
 const CONTEXT_BYTES: u64 = 35 * GIB / 100;
 
-/// What `init_torch_distributed` takes on each rank when there are several (NCCL
-/// communicators): "Init torch distributed ends. mem usage=1.77–2.01 GB" (GiB: SGLang divides
-/// by 2^30) on every rank of a TP8 H200 log (sgl-project/sglang#11716); the largest is used.
-const DISTRIBUTED_INIT_BYTES: u64 = 201 * GIB / 100;
+/// What `init_torch_distributed` takes on each rank of an NVLink-joined node (NCCL
+/// communicators and the custom all-reduce's buffers): "Init torch distributed ends. mem
+/// usage=1.77–2.01 GB" (GiB: SGLang divides by 2^30) on every rank of a TP8 H200 log
+/// (sgl-project/sglang#11716); the largest is used.
+const DISTRIBUTED_INIT_NVLINK_BYTES: u64 = 201 * GIB / 100;
+
+/// The same on GPUs joined only by PCIe, where SGLang disables its custom all-reduce beyond two
+/// GPUs and only NCCL's communicators remain: "Init torch distributed ends. mem usage=0.13 GB"
+/// on each rank of 4 × L4 (didier-durand/llms-in-clouds docs/sglang.md; sglang#4127).
+const DISTRIBUTED_INIT_PCIE_BYTES: u64 = 13 * GIB / 100;
 
 /// Memory in use before SGLang measures the free memory its fraction applies to.
-fn before_free(tp: u64, pp: u64) -> u64 {
-    CONTEXT_BYTES + if tp * pp > 1 { DISTRIBUTED_INIT_BYTES } else { 0 }
+fn before_free(tp: u64, pp: u64, nvlink: bool) -> u64 {
+    let distributed = match (tp * pp > 1, nvlink) {
+        (false, _) => 0,
+        (true, true) => DISTRIBUTED_INIT_NVLINK_BYTES,
+        (true, false) => DISTRIBUTED_INIT_PCIE_BYTES,
+    };
+    CONTEXT_BYTES + distributed
+}
+
+/// How a release picks `mem_fraction_static` when it is not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FractionDefault {
+    /// By the number of GPUs of the model (`tp × pp`): 0.88, 0.87 (2), 0.85 (4), 0.81 (8),
+    /// 0.79 (16+) (server_args.py 0.4.3.post2:195-205; 0.4.7:252-267 for cards up to 80 GiB).
+    ByParallelSize,
+    /// Reserve `(2.8 + tp·pp/10)` GiB below 35 GiB cards, `(9.5 + tp·pp/2)` GiB up to 90 GiB,
+    /// `(12 + tp·pp/2)` GiB up to 160 GiB, 32 GiB above (server_args.py 0.4.9:280-319, after
+    /// sgl-project/sglang#7054 "Simplify the heuristics for setting --mem-fraction-static").
+    ReservedByGpuSize,
+    /// Reserve for chunked prefill and CUDA graphs (server_args.py 0.5.6:724-862).
+    ReservedForChunkAndGraphs,
+}
+
+impl FractionDefault {
+    /// The rule of a release (`None` = the current one). The boundaries are the releases read:
+    /// 0.4.7 still sizes by GPU count, 0.4.9 by GPU size, 0.5.6 by chunk and graphs; 0.4.8 and
+    /// the 0.5.0–0.5.5 releases in between are assigned to the later rule.
+    #[must_use]
+    pub fn of(version: Option<EngineVersion>) -> Self {
+        match version {
+            Some(v) if v < EngineVersion::new(0, 4, 8) => FractionDefault::ByParallelSize,
+            Some(v) if v < EngineVersion::new(0, 5, 0) => FractionDefault::ReservedByGpuSize,
+            _ => FractionDefault::ReservedForChunkAndGraphs,
+        }
+    }
+
+    /// The default fraction and `chunked_prefill_size` for a GPU of `gpu_mb` MiB.
+    #[must_use]
+    pub fn fraction(self, gpu_mb: f64, tp: u64, pp: u64) -> (f64, u64) {
+        let parallel = (tp * pp) as f64;
+        let small_chunk = if gpu_mb < 35.0 * 1024.0 { 2048 } else { 8192 };
+        match self {
+            FractionDefault::ByParallelSize => {
+                let f = match tp * pp {
+                    16.. => 0.79,
+                    8..=15 => 0.81,
+                    4..=7 => 0.85,
+                    2..=3 => 0.87,
+                    _ => 0.88,
+                };
+                (f, small_chunk)
+            }
+            FractionDefault::ReservedByGpuSize => {
+                let reserved_gib = if gpu_mb < 35.0 * 1024.0 {
+                    2.8 + parallel / 10.0
+                } else if gpu_mb < 90.0 * 1024.0 {
+                    9.5 + parallel / 2.0
+                } else if gpu_mb < 160.0 * 1024.0 {
+                    12.0 + parallel / 2.0
+                } else {
+                    32.0
+                };
+                let reserved = reserved_gib * 1024.0;
+                (((gpu_mb - reserved) / gpu_mb * 1000.0).round() / 1000.0, small_chunk)
+            }
+            FractionDefault::ReservedForChunkAndGraphs => default_fraction(gpu_mb, tp, pp),
+        }
+    }
 }
 
 /// SGLang's default `mem_fraction_static` and `chunked_prefill_size` for a GPU of `gpu_mb`
@@ -83,8 +172,9 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
     }
     let page = o.block_size.unwrap_or(1).max(1);
     let total = o.device.as_ref().map(|d| d.total_bytes);
-    let (default_f, default_chunk) =
-        default_fraction(total.map_or(81_559.0, |t| t as f64 / (1u64 << 20) as f64), tp, pp);
+    let nvlink = o.device.as_ref().is_some_and(|d| d.nvlink);
+    let rule = FractionDefault::of(o.version);
+    let (default_f, default_chunk) = rule.fraction(total.map_or(81_559.0, |t| t as f64 / (1u64 << 20) as f64), tp, pp);
     let fraction = o.gpu_memory_utilization.map_or(default_f, Fraction::get);
     let chunked = o.max_num_batched_tokens.unwrap_or(default_chunk);
     let stages = stage_layers(spec.num_layers(), pp);
@@ -98,7 +188,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
             .sum();
         let (rest, tokens) = match total {
             Some(t) => {
-                let free_init = t.saturating_sub(before_free(tp, pp)) as f64;
+                let free_init = t.saturating_sub(before_free(tp, pp, nvlink)) as f64;
                 let rest = free_init - weights as f64 - free_init * (1.0 - fraction);
                 let tokens = if rest > 0.0 && cell > 0 { (rest / cell as f64) as u64 / page * page } else { 0 };
                 (rest, tokens)
@@ -111,7 +201,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
             layers: range.1 - range.0,
             weights_bytes: weights,
             activation_peak_bytes: 0,
-            non_torch_bytes: before_free(tp, pp),
+            non_torch_bytes: before_free(tp, pp, nvlink),
             kv_cache_bytes: rest.max(0.0) as u64,
             kv_deficit_bytes: (-rest).max(0.0) as u64,
             kv_bytes_per_token: cell,
@@ -127,13 +217,21 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
     let error = (has_device && !starts).then(|| {
         format!("Not enough memory. Please try to increase --mem-fraction-static. Current value: self.server_args.mem_fraction_static={fraction}")
     });
-    let reserved = total.map(|t| t.saturating_sub(before_free(tp, pp)) as f64 * (1.0 - fraction));
+    let reserved = total.map(|t| t.saturating_sub(before_free(tp, pp, nvlink)) as f64 * (1.0 - fraction));
     Ok(ServingReport {
         engine: "sglang".into(),
-        version: "0.5.6 (mem_fraction_static of the free memory at start-up)".into(),
+        version: format!(
+            "{} (mem_fraction_static of the memory free after torch.distributed starts; default fraction {})",
+            o.version.map_or("0.5.6".to_string(), |v| v.to_string()),
+            match rule {
+                FractionDefault::ByParallelSize => "by GPU count",
+                FractionDefault::ReservedByGpuSize => "by GPU size",
+                FractionDefault::ReservedForChunkAndGraphs => "by chunked prefill and CUDA graphs",
+            }
+        ),
         weights_bytes: worst.weights_bytes,
         activation_peak_bytes: 0,
-        non_torch_bytes: before_free(tp, pp),
+        non_torch_bytes: before_free(tp, pp, nvlink),
         cuda_graph_bytes: 0,
         cuda_graph_counted: false,
         kv_cache_bytes: has_device.then_some(worst.kv_cache_bytes),
@@ -158,8 +256,12 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         weights_formula: super::weights_formula(spec, dtype, quant.as_ref(), tp, pp, worst.layers),
         non_torch_formula: format!(
             "in use before SGLang measures free memory: CUDA context 0.35 GiB (as vLLM 0.6.4 printed on an RTX 3090, #10517){} = {} GiB",
-            if tp * pp > 1 { " + NCCL init 2.01 GiB per rank (sglang#11716)" } else { "" },
-            gib(before_free(tp, pp))
+            match (tp * pp > 1, nvlink) {
+                (false, _) => "",
+                (true, true) => " + NCCL and custom all-reduce init 2.01 GiB per rank on NVLink (sglang#11716)",
+                (true, false) => " + NCCL init 0.13 GiB per rank on PCIe, no custom all-reduce (llms-in-clouds, sglang#4127)",
+            },
+            gib(before_free(tp, pp, nvlink))
         ),
         cuda_graph_formula: "not budgeted separately".into(),
         activation_formula: format!(
@@ -174,6 +276,34 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_fraction_by_release() {
+        let v = |m, p| Some(EngineVersion::new(0, m, p));
+        // 0.4.3.post2 server_args.py:195-205: by GPU count, whatever the card.
+        assert_eq!(FractionDefault::of(v(4, 3)), FractionDefault::ByParallelSize);
+        assert_eq!(FractionDefault::ByParallelSize.fraction(23_034.0, 4, 1).0, 0.85);
+        assert_eq!(FractionDefault::ByParallelSize.fraction(81_559.0, 1, 1).0, 0.88);
+        assert_eq!(FractionDefault::ByParallelSize.fraction(81_559.0, 8, 1).0, 0.81);
+        // 0.4.9 server_args.py:280-319: an H100 (81,559 MiB) at TP1 reserves 10 GiB:
+        // (81559 − 10240) / 81559 = 0.874.
+        assert_eq!(FractionDefault::of(v(4, 9)), FractionDefault::ReservedByGpuSize);
+        let (f, _) = FractionDefault::ReservedByGpuSize.fraction(81_559.0, 1, 1);
+        assert!((f - 0.874).abs() < 1e-9, "{f}");
+        // The current rule is 0.5.6's.
+        assert_eq!(FractionDefault::of(None), FractionDefault::ReservedForChunkAndGraphs);
+        assert_eq!(
+            FractionDefault::ReservedForChunkAndGraphs.fraction(81_559.0, 1, 1),
+            default_fraction(81_559.0, 1, 1)
+        );
+    }
+
+    #[test]
+    fn distributed_init_follows_the_interconnect() {
+        assert_eq!(before_free(1, 1, true), CONTEXT_BYTES);
+        assert_eq!(before_free(4, 1, false) - CONTEXT_BYTES, DISTRIBUTED_INIT_PCIE_BYTES);
+        assert_eq!(before_free(4, 1, true) - CONTEXT_BYTES, DISTRIBUTED_INIT_NVLINK_BYTES);
+    }
 
     #[test]
     fn default_fraction_follows_server_args() {

@@ -42,6 +42,16 @@ use crate::estimate::workload::Workload;
 use crate::model::ModelSpec;
 use crate::quant::QuantConfig;
 
+/// vLLM as a serving engine.
+pub static ENGINE: super::ServingEngine = super::ServingEngine {
+    name: "vllm",
+    report,
+    source: SRC_BUDGET,
+    max_model_len_flag: "--max-model-len",
+    tensor_parallel_flag: "--tensor-parallel-size",
+    seqs_and_graphs_in_budget: true,
+};
+
 /// Source line of the budget components.
 pub const SRC_BUDGET: &str = "vLLM vllm/v1/worker/gpu_worker.py determine_available_memory (0.19.0:366-420); vllm/worker/worker.py determine_num_available_blocks (0.6.3:228-245, 0.6.4:201-217); vllm/v1/core/kv_cache_utils.py (0.19.0)";
 
