@@ -66,8 +66,8 @@ gpu=validation/gpu/cases.json   # GPU measurements, when a session had a GPU (va
   echo
   echo "Decode tokens/s, prefill tokens/s and training tokens/s against published measurements"
   echo "(validation/speed/README.md lists the sources; \`make_cases.py\` writes the cases from them)."
-  echo "The constants η, t0 (decode), the prefill share and ceiling and the training MFU are fitted per"
-  echo "backend by \`validation/speed/fit.py\`; **leave-one-out** errors (each case predicted from"
+  echo "The constants η, t0, τ per layer and the Apple ALU bound (decode), the prefill share and ceiling and the training MFU are fitted per"
+  echo "backend (training: per runtime) by \`validation/speed/fit.py\`; **leave-one-out** errors (each case predicted from"
   echo "constants fitted without it) are the honest numbers and the bands \`estimate\` prints."
   echo
   "$bin" validate validation/speed/cases.json --json > "${TMPDIR:-/tmp}/vramfit-speed.json"

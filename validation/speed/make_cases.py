@@ -118,6 +118,13 @@ add("P40-llama-7b-q4_0-tg128", "llama-7b", "P40", "q4_0", "decode_tokens_per_s",
 add("P40-llama-7b-q4_0-pp512", "llama-7b", "P40", "q4_0", "prefill_tokens_per_s", 912.0,
     "https://github.com/ggml-org/llama.cpp/pull/4766 (llama-bench table)", prompt=512, build="llama.cpp Jan 2024",
     notes="Pascal has no fp16 tensor figure in the catalog: the prefill estimate is refused (skipped)")
+# NVIDIA's CUDA-graphs proposal (llama.cpp issue #6763, April 2024): H100 PCIe, Llama 2 7B
+# Q4_K_M, `--n-gpu-layers 100 -n 128`, before and with the graphs of PR #6766.
+G6763 = "https://github.com/ggml-org/llama.cpp/issues/6763 (agray3, 2024-04-19: H100-PCIe, llama-2-7b.Q4_K_M, -n 128)"
+for tag, v, what in [("master", 143.35, "master of April 2024 (one launch per kernel)"),
+                     ("cuda-graphs", 163.83, "the CUDA-graphs branch (PR #6766): one graph launch per token")]:
+    add(f"G6763-H100-PCIe-llama-2-7b-Q4_K_M-{tag}", "llama-2-7b", "H100-PCIe", "q4_k_m", "decode_tokens_per_s", v, G6763,
+        new=128, build="llama.cpp April 2024", notes=what + "; prompt not stated (short)")
 add("M4Pro24-gemma-3-27b-Q4_K_M", "gemma-3-27b", "M4-Pro-24GB", "q4_k_m", "decode_tokens_per_s", 13.24,
     "https://github.com/AlexsJones/llmfit/pull/812", new=128, build="llama.cpp (Metal), 2025",
     notes="15.4 GB GGUF; generated length not stated, 128 assumed")
@@ -137,6 +144,25 @@ add("MLX-M3Ultra-llama-3.1-8b-4bit", "llama-3.1-8b", "M3-Ultra-256GB", "q4_0", "
 add("MLX-M4Pro48-qwen3-0.6b-8bit", "qwen3-0.6b", "M4-Pro-48GB", "q8_0", "decode_tokens_per_s", 284.0,
     "https://github.com/waybarrios/vllm-mlx/issues/531 (TPOT 3.52 ms)", new=128, backend="mlx", build="vllm-mlx 2025",
     notes="MLX 8-bit priced as Q8_0")
+# chigkim's comparison on an M3 Max 64GB (mlx-examples issue #1029, 2024-12-16): Llama-3.3-70B
+# Instruct, MLX 4-bit against llama.cpp q4_0 and Q4_K_M, by prompt length; rows of the shortest
+# and of a 4k prompt (KV reads grow with the context).
+CHIG = "https://github.com/ml-explore/mlx-examples/issues/1029 (chigkim, 2024-12-16, M3 Max 64GB table)"
+for engine, q, prompt, new, v in [
+    ("llama.cpp", "q4_0", 260, 1999, 9.07),
+    ("llama.cpp", "Q4_K_M", 260, 599, 8.15),
+    ("llama.cpp", "q4_0", 4126, 522, 8.67),
+    ("mlx", "q4_0", 4126, 724, 8.917),
+]:
+    add(f"CHIG-M3Max64-llama-3.3-70b-{engine}-{q}-p{prompt}", "llama-3.3-70b", "M3-Max-64GB", Q.get(q, q),
+        "decode_tokens_per_s", v, CHIG, prompt=prompt, new=new,
+        backend="mlx" if engine == "mlx" else None, build="mlx-lm Dec 2024" if engine == "mlx" else "llama.cpp Dec 2024",
+        notes=("MLX 4-bit priced as Q4_0 (4.5 bits per weight); " if engine == "mlx" else "") +
+        f"prompt {prompt} tokens, {new} generated (the table's row)")
+add("MLX-M4Pro64-llama-3.1-8b-4bit-p32k", "llama-3.1-8b", "M4-Pro-64GB", "q4_0", "decode_tokens_per_s", 23.146,
+    "https://github.com/ml-explore/mlx-examples/issues/1029 (ilterpehlivan, 2025-02-11, Mac mini M4 Pro 64GB, mlx-lm 0.21.4)",
+    prompt=32159, new=1000, backend="mlx", build="mlx-lm 0.21.4 (Feb 2025)",
+    notes="MLX 4-bit priced as Q4_0; a 32k prompt, so the KV cache read each step (about 4 GB at the average context) is as large as the weights")
 # PyTorch eager decoding (litgpt generate/base.py, A100 40GB, Falcon-7B, prompt 5 + 256 new)
 LIT = "https://github.com/Lightning-AI/litgpt tutorials/quantize.md @03f819775040e06b436a68569cfd129d91c6a83b"
 for q, v in [(None, 26.23), ("nf4", 28.69), ("fp4", 27.83)]:
@@ -155,6 +181,32 @@ for f, method, lora, v in [
                   "precision": "pure-bf16", "optimizer": "adamw", "grad_checkpointing": False, "lora": lora},
         notes="'tokens / sec' of the training log (median of 20 reports); 4,198,051 tokens over 20,000 samples = "
               "210 tokens per sample on average (length-bucketed batches of 4); sdpa attention")
+# ---- training: torchtune README tables (tokens/s beside the memory tables) ----------------
+# 'Optimization flags' (Nov 2024): Llama 3.2 3B, full_finetune_single_device, batch 2, max
+# sequence 4096, bf16, A100; each technique added on top of the previous one (LoRA and QLoRA
+# without optimizer_in_bwd / 8-bit AdamW). The unpacked baseline (padded to the longest sample
+# of each batch: the tokens per step are not known) is left out.
+TT11 = "https://github.com/pytorch/torchtune README.md @1814feb17a9038e1a8053ce93111bd26774a8db6 ('Optimization flags' table, Tokens Per Second)"
+FLAGS = [  # name, tokens/s, method, compile, chunked CE, AC, optimizer in backward, act offload, optimizer
+    ("packed", 7075, "full", False, False, False, False, False, "adamw"),
+    ("compile", 8998, "full", True, False, False, False, False, "adamw"),
+    ("chunked-ce", 9174, "full", True, True, False, False, False, "adamw"),
+    ("act-ckpt", 7210, "full", True, True, True, False, False, "adamw"),
+    ("opt-in-bwd", 7309, "full", True, True, True, True, False, "adamw"),
+    ("act-offload", 7301, "full", True, True, True, True, True, "adamw"),
+    ("adamw8bit", 6960, "full", True, True, True, True, True, "adamw-8bit"),
+    ("lora", 8210, "lora", True, True, True, False, True, "adamw"),
+    ("qlora", 8035, "qlora", True, True, True, False, True, "adamw"),
+]
+LORA3B = {"rank": 64, "alpha": 128, "targets": ["q_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "dropout": None}
+for name, v, method, comp, cce, ac, oib, off, opt in FLAGS:
+    add(f"TT-flags-L32-3B-{name}", "llama-3.2-3b", "A100-80GB", "nf4" if method == "qlora" else None,
+        "train_tokens_per_s", v, TT11, runtime="torchtune", dtype="bfloat16", build="torchtune Nov 2024",
+        training={"method": method, "batch_size": 2, "seq_len": 4096, "seq_len_is_max": False, "grad_accum": 1,
+                  "precision": "pure-bf16", "optimizer": opt, "optimizer_in_backward": oib,
+                  "grad_checkpointing": ac, "activation_offload": off, "chunked_ce": cce, "compile": comp,
+                  "lora": LORA3B if method != "full" else None},
+        notes="packed to 4096 tokens, batch 2 (8192 tokens per step); A100 80GB (the 60 GiB row needs it)")
 with open(os.path.join(HERE, "cases.json"), "w") as f:
     json.dump(cases, f, indent=1)
     f.write("\n")

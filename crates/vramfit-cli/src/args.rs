@@ -340,6 +340,10 @@ pub struct WorkloadArgs {
     /// recommendedMaxWorkingSetSize, about 2/3 of unified memory up to 36 GB and 3/4 above].
     #[arg(long, value_name = "MB")]
     pub wired_limit_mb: Option<u64>,
+    /// llama.cpp --lora FILE: a LoRA adapter GGUF whose tensors load beside the blocks they
+    /// adapt (one LoRA buffer per device) [default: none].
+    #[arg(long)]
+    pub lora: Option<std::path::PathBuf>,
     /// Output head: causal-lm, sequence-classification or token-classification (a classifier
     /// scores config.json's num_labels, else 2) [default: what config.json's architectures
     /// names, e.g. LlamaForSequenceClassification].
@@ -562,6 +566,14 @@ impl WorkloadArgs {
             let bytes = vramfit_io::gguf_tensor_bytes(path)
                 .map_err(|e| Error::workload("--mmproj", format!("{}: {e}", path.display())))?;
             w.llama_cpp.mmproj_bytes = Some(bytes);
+        }
+        if let Some(path) = &self.lora {
+            if w.profile().inference.llamacpp.is_none() {
+                return Err(Error::workload("--lora", "is a llama.cpp setting: add --runtime llama.cpp"));
+            }
+            let adapter = vramfit_io::gguf_lora_adapter(path)
+                .map_err(|e| Error::workload("--lora", format!("{}: {e}", path.display())))?;
+            w.llama_cpp.lora = Some(adapter);
         }
         Ok(w)
     }

@@ -18,6 +18,7 @@ const FILES: &[&str] = &[
     "../shared/validation/serving/vllm_cases.json",
     "../shared/validation/serving/llamacpp_cases.json",
     "validation/serving/sglang_cases.json",
+    "validation/serving/llamacpp_repro_cases.json",
 ];
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -152,6 +152,37 @@ fn mmproj_weights_join_the_gpu_and_a_bad_file_names_the_flag() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--mmproj"));
 }
 
+#[test]
+fn a_lora_adapter_joins_the_device_of_its_blocks_and_a_bad_file_names_the_flag() {
+    let tiny =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vramfit-io/tests/data/tiny-llama-q8_0.gguf");
+    let tiny = tiny.to_str().unwrap();
+    // An F32 rank-4 adapter on block 0's q projection (convert_lora_to_gguf.py's names).
+    let adapter = vramfit_core::formats::gguf::GgufWriter::new()
+        .string("general.type", "adapter")
+        .tensor("blk.0.attn_q.weight.lora_a", &[64, 4], "F32")
+        .tensor("blk.0.attn_q.weight.lora_b", &[4, 64], "F32")
+        .build();
+    let dir = tmp("lora");
+    let path = dir.join("adapter.gguf");
+    std::fs::write(&path, adapter).unwrap();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["estimate", tiny, "--json"];
+        args.extend_from_slice(extra);
+        let out = crate::vramfit(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let plain = json(&[]);
+    let with = json(&["--lora", path.to_str().unwrap()]);
+    assert_eq!(with["total_bytes"].as_u64().unwrap() - plain["total_bytes"].as_u64().unwrap(), 2 * 64 * 4 * 4);
+    let components = with["components"].as_array().unwrap();
+    assert!(components.iter().any(|c| c["name"] == "lora_weights" && c["bytes"] == 2 * 64 * 4 * 4));
+    let bad = crate::vramfit(&["estimate", tiny, "--lora", "/nonexistent/adapter.gguf"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--lora"));
+}
+
 /// Newcomer D1, issue item 5: a checkpoint that does not match its config is not trusted —
 /// missing shards are an error naming them, a second copy of the tensors is counted once
 /// with a note, and too few tensors for the config fall back to the parameter count.

@@ -265,10 +265,12 @@ impl QuantConfig {
                     .filter(|&b| b > 0 && b <= 1 << 16);
                 Quant::Fp8 { block }
             }
+            // gpt-oss: MXFP4 routed experts, the rest unquantized.
+            "mxfp4" => Quant::Gguf { scheme: "MXFP4_MOE".into() },
             other => {
                 return Err(Error::config(
                     "quantization_config.quant_method",
-                    format!("{other:?} is not supported (gptq, awq, bitsandbytes, fp8 are)"),
+                    format!("{other:?} is not supported (gptq, awq, bitsandbytes, fp8, mxfp4 are)"),
                 ))
             }
         };
@@ -333,7 +335,10 @@ impl QuantConfig {
             }
             Quant::CompressedTensors(c) => c.weight_bytes(l.in_features, l.out_features),
             Quant::Gguf { scheme } => {
-                let ty = gguf_scheme(scheme).map_or("F16", |s| s.type_for(&l.name, layer));
+                let ty = gguf_scheme(scheme).map_or("F16", |s| match (&s.experts, l.group) {
+                    (Some(t), crate::model::ParamGroup::Experts) => t.as_str(),
+                    _ => s.type_for(&l.name, layer),
+                });
                 gguf_bytes(ty, n)
             }
         };
@@ -381,6 +386,9 @@ pub struct GgufScheme {
     /// Every attn_v gets `more_bits`, not only the chosen layers.
     #[serde(default)]
     pub all_attn_v: bool,
+    /// Type of the routed experts' tensors, when the scheme gives them their own.
+    #[serde(default)]
+    pub experts: Option<String>,
 }
 
 impl GgufScheme {

@@ -332,8 +332,13 @@ fn partial_offload_is_priced_against_the_next_card_up() {
     let plan = r.plans.iter().find(|p| p.flags().starts_with("--ngl ")).expect("an -ngl plan");
     let slow = plan.speed_estimate.unwrap().decode_tokens_per_s.unwrap();
     assert!(slow > 1.0, "{slow}");
+    // The MoE keeps every block on the GPU and only routed experts in CPU RAM: a token reads
+    // 8 of 128 experts there, so this beats moving whole blocks.
+    let moe = r.plans.iter().find(|p| p.flags().starts_with("--n-cpu-moe ")).expect("an experts-on-CPU plan");
+    let moe_rate = moe.speed_estimate.unwrap().decode_tokens_per_s.unwrap();
+    assert!(moe.verdict.fits && moe_rate > slow, "{moe_rate} vs {slow}");
     let note = r.notes.iter().find(|n| n.starts_with("partial offload")).expect("the cliff note");
-    assert!(note.contains("RTX-3090") && note.contains("faster"), "{note}");
+    assert!(note.contains("--n-cpu-moe") && note.contains("RTX-3090") && note.contains("faster"), "{note}");
     // The plan with all layers in CPU RAM but one would be slower still: more -ngl is faster.
     let sorted = fit(&spec, &w, &gpu, FitOptions { prefer_speed: true, ..FitOptions::default() }).unwrap();
     let rates: Vec<f64> = sorted.plans.iter().map(|p| p.speed_estimate.map_or(0.0, |s| s.rate())).collect();

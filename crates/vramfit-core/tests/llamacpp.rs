@@ -2,6 +2,14 @@
 //! `common/arg.cpp` (`--n-cpu-moe`, `--override-tensor`): routed experts kept in host memory,
 //! layers split over GPUs. Every expected figure is computed here from the model's
 //! dimensions, not read from the estimator.
+//!
+//! The patterns, as ggml-org/llama.cpp de93b991 `common/common.h` ("MoE utils") writes them:
+//! `LLM_FFN_EXPS_REGEX = "\\.ffn_(up|down|gate)_(ch|)exps"`; `--cpu-moe` is that pattern on
+//! the CPU buffer type (`llm_ffn_exps_cpu_override`), `--n-cpu-moe N` one override per block
+//! `i < N` of `llm_ffn_exps_block_regex(i) = "blk\\.%d" + LLM_FFN_EXPS_REGEX` (so `blk.1.`
+//! does not match `blk.11.`); the loader takes the first override whose pattern is found in
+//! the tensor's name (`std::regex_search`) and places the tensor in that buffer type instead
+//! of its layer's device.
 
 use vramfit_core::catalog::find_model;
 use vramfit_core::estimate::{estimate, Breakdown, LlamaCppOptions, Runtime, Workload};
@@ -152,4 +160,65 @@ fn context_padding_follows_flash_attention_in_older_builds() {
     assert_eq!(kv("b4000", false), 4000 * per_cell);
     assert_eq!(kv("b4000", true), 4096 * per_cell);
     assert_eq!(kv("b7800", false), 4096 * per_cell);
+}
+
+/// A rank-16 F16 adapter on q and v of every block of Llama-2-7B (as convert_lora_to_gguf.py
+/// writes it: `blk.N.attn_q.weight.lora_a` `[4096, 16]`, `.lora_b` `[16, 4096]`, ...).
+fn lora_gguf(ffn: bool) -> vramfit_core::estimate::LoraAdapter {
+    use vramfit_core::formats::gguf::{parse_header, GgufWriter};
+    let mut w = GgufWriter::new().string("general.architecture", "llama").string("general.type", "adapter");
+    for i in 0..32 {
+        let mut targets = vec![("attn_q", 4096u64, 4096u64), ("attn_v", 4096, 4096)];
+        if ffn {
+            targets.push(("ffn_up", 4096, 11008));
+        }
+        for (t, inp, out) in targets {
+            w = w.tensor(&format!("blk.{i}.{t}.weight.lora_a"), &[inp, 16], "F16").tensor(
+                &format!("blk.{i}.{t}.weight.lora_b"),
+                &[16, out],
+                "F16",
+            );
+        }
+    }
+    let bytes = w.build();
+    let vramfit_core::formats::Parsed::Done(f) = parse_header(&bytes).unwrap() else { panic!("header") };
+    vramfit_core::estimate::LoraAdapter::from_gguf(&f)
+}
+
+#[test]
+fn lora_adapter_tensors_sit_with_the_blocks_they_adapt() {
+    // src/llama-adapter.cpp llama_adapter_lora_init_impl: each lora_a/lora_b goes to the
+    // buffer type of the tensor it adapts. Per block: (4096·16 + 16·4096) · 2 B for q and v.
+    let per_block = 2 * (4096 * 16 + 16 * 4096) * 2;
+    let adapter = lora_gguf(false);
+    assert_eq!(adapter.bytes(), 32 * per_block);
+    let s = spec("llama-2-7b");
+    let run_at = |build: &str, lora: Option<vramfit_core::estimate::LoraAdapter>| {
+        let mut w = Workload {
+            runtime: Runtime::LlamaCpp,
+            kv_prealloc: Some(4096),
+            runtime_version: Some(vramfit_core::estimate::RuntimeVersion::parse(build).unwrap()),
+            quant: Some(QuantConfig::parse("q4_k_m", None).unwrap()),
+            // flash attention: no n_kv-wide scores, so the FFN is the graph's widest phase
+            llama_cpp: LlamaCppOptions { n_gpu_layers: Some(20), lora, flash_attn: Some(true), ..Default::default() },
+            ..Workload::default()
+        };
+        w.parallel.gpus_per_node = 1;
+        estimate(&s, &w).unwrap()
+    };
+    let base = run_at("b4000", None);
+    let with = run_at("b4000", Some(adapter.clone()));
+    // b4000: -ngl 20 puts blocks 12..31 on the GPU (the output layer stays on the CPU).
+    let gpu = |b: &Breakdown| device(b, "CUDA0").other_bytes;
+    let host = |b: &Breakdown| device(b, "CPU").other_bytes;
+    assert_eq!(gpu(&with) - gpu(&base), 20 * per_block);
+    assert_eq!(host(&with) - host(&base), 12 * per_block);
+    assert_eq!(device(&with, "CUDA0").compute_bytes, device(&base, "CUDA0").compute_bytes);
+    // An adapted FFN on a build before the GLU op: b·(a·x) (n_ff wide) is live beside gate
+    // and up while it is added into up's result: one more 11008 × 512 × 4 B.
+    let ffn = run_at("b4000", Some(lora_gguf(true)));
+    assert_eq!(device(&ffn, "CUDA0").compute_bytes - device(&base, "CUDA0").compute_bytes, 11008 * 512 * 4);
+    // Before PR #8332 (~b3400) --lora merged the adapter into the weights at load.
+    let old = run_at("b3000", Some(adapter));
+    assert_eq!(gpu(&old), gpu(&run_at("b3000", None)));
 }

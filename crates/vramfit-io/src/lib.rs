@@ -357,6 +357,14 @@ pub fn gguf_tensor_bytes(path: &Path) -> Result<u64, IoError> {
     headers::gguf_file(path).map(|(f, _)| f.tensor_bytes())
 }
 
+/// The tensors of a local LoRA adapter GGUF given with `--lora` (its header only is read).
+///
+/// # Errors
+/// The file cannot be read or is not a GGUF file.
+pub fn gguf_lora_adapter(path: &Path) -> Result<vramfit_core::estimate::LoraAdapter, IoError> {
+    headers::gguf_file(path).map(|(f, _)| vramfit_core::estimate::LoraAdapter::from_gguf(&f))
+}
+
 /// Read a config.json file into a model spec.
 ///
 /// # Errors

@@ -232,6 +232,16 @@ fn speed(s: &Speed, w: &vramfit_core::Workload, explain: bool, out: &mut dyn Wri
     if let (Some(t), true) = (s.decode_tokens_per_s_batch, w.batch > 1) {
         writeln!(out, "  decode, batch of {:<8} {t:>9.1} tokens/s   (all sequences)", w.batch)?;
     }
+    if !s.concurrency.is_empty() {
+        writeln!(out, "  aggregate decode by concurrency (all sequences; per sequence; bound):")?;
+        for p in &s.concurrency {
+            writeln!(
+                out,
+                "    {:>6} sequences  {:>9.1} tokens/s   {:>7.1} each   {}",
+                p.sequences, p.tokens_per_s, p.per_sequence_tokens_per_s, p.bound
+            )?;
+        }
+    }
     if let Some(t) = s.prefill_tokens_per_s {
         writeln!(out, "  prefill                   {t:>9.1} tokens/s   {}", band(s.error_band.prefill))?;
     }

@@ -3,7 +3,9 @@
 //! defaults. Every list that names families (the unsupported-type error, `--help`, the
 //! README's table) is drawn from [`FAMILIES`]; a new family is one converter file and one row.
 
-use super::{bert, bloom, deepseek, falcon, gpt2, gpt_neox, granite, llama, olmo2, opt, phi, t5, wire};
+use super::{
+    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, llama, olmo2, opt, phi, t5, wire,
+};
 use crate::error::Result;
 use crate::model::ModelSpec;
 use serde_json::Value;
@@ -74,6 +76,30 @@ pub const FAMILIES: &[Family] = &[
         key_aliases: LLAMA_KEYS,
         dropout: (0.0, 0.0),
         convert: |_, v| granite::convert(wire(v, "granite", LLAMA_KEYS)?),
+    },
+    Family {
+        model_types: &["cohere"],
+        aliases: &[],
+        about: "Cohere Command R / R+ (parallel attention and MLP, LayerNorm without bias, tied embeddings)",
+        key_aliases: LLAMA_KEYS,
+        dropout: (0.0, 0.0),
+        convert: |_, v| cohere::convert(v, wire(v, "cohere", LLAMA_KEYS)?),
+    },
+    Family {
+        model_types: &["glm4"],
+        aliases: &[],
+        about: "GLM-4 0414 (q/k/v biases, fused gate_up, four norms per block)",
+        key_aliases: LLAMA_KEYS,
+        dropout: (0.0, 0.0),
+        convert: |_, v| glm4::convert(wire(v, "glm4", LLAMA_KEYS)?),
+    },
+    Family {
+        model_types: &["gpt_oss"],
+        aliases: &[],
+        about: "gpt-oss (MXFP4 experts with biases, attention sinks, alternating sliding window)",
+        key_aliases: LLAMA_KEYS,
+        dropout: (0.0, 0.0),
+        convert: |_, v| gpt_oss::convert(v, wire(v, "gpt_oss", LLAMA_KEYS)?),
     },
     Family {
         model_types: &["phi"],

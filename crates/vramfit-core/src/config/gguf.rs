@@ -10,8 +10,21 @@ use crate::model::{CheckpointInfo, ModelSpec};
 use serde_json::{json, Map, Value};
 
 /// GGUF architectures vramfit reads (`general.architecture`).
-pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] =
-    &["llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "gemma", "gemma2", "gemma3", "phi3", "falcon"];
+pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &[
+    "llama",
+    "qwen2",
+    "qwen2moe",
+    "qwen3",
+    "qwen3moe",
+    "gemma",
+    "gemma2",
+    "gemma3",
+    "phi3",
+    "falcon",
+    "command-r",
+    "glm4",
+    "gpt-oss",
+];
 
 /// Build a model spec from a parsed GGUF header; `source` names the file or URL.
 ///
@@ -49,6 +62,9 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
         "gemma3" => "gemma3_text",
         "phi3" => "phi3",
         "falcon" => "falcon",
+        "command-r" => "cohere",
+        "glm4" => "glm4",
+        "gpt-oss" => "gpt_oss",
         other => {
             return Err(Error::UnsupportedModelType {
                 found: format!("{other} (GGUF general.architecture)"),
@@ -103,8 +119,25 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
             c.insert("shared_expert_intermediate_size".into(), json!(s));
         }
     }
-    if model_type == "llama" && has_tensor("blk.0.attn_q.bias") {
+    if matches!(model_type, "llama" | "glm4" | "gpt_oss")
+        && (has_tensor("blk.0.attn_q.bias") || has_tensor("blk.0.attn_qkv.bias"))
+    {
         c.insert("attention_bias".into(), json!(true));
+    }
+    if model_type == "cohere" {
+        c.insert("use_qk_norm".into(), json!(has_tensor("blk.0.attn_q_norm.weight")));
+    }
+    if model_type == "gpt_oss" {
+        // src/llama-model.cpp LLM_ARCH_OPENAI_MOE: hparams.set_swa_pattern(2), the even
+        // layers slide; the experts' width is the GGUF's expert_feed_forward_length.
+        let n = need("block_count")?;
+        let types: Vec<&str> =
+            (0..n).map(|i| if i % 2 == 0 { "sliding_attention" } else { "full_attention" }).collect();
+        c.insert("layer_types".into(), json!(types));
+        if let Some(e) = num("expert_feed_forward_length") {
+            c.insert("intermediate_size".into(), json!(e));
+        }
+        c.insert("experts_per_token".into(), json!(need("expert_used_count")?));
     }
     if model_type == "falcon" {
         let kv = num("attention.head_count_kv").unwrap_or(1);
@@ -169,6 +202,78 @@ mod tests {
         assert_eq!(ck.bytes, f.tensor_bytes());
         assert_eq!(ck.layer_bytes.len(), 2);
         assert_eq!(ck.input_bytes, 64 * 32 / 32 * 34);
+    }
+
+    /// The hyperparameters of ggml-org/gpt-oss-20b-GGUF (convert_hf_to_gguf.py `GptOssModel`
+    /// writes openai/gpt-oss-20b's config as these keys; the tensors here are a sample).
+    #[test]
+    fn gpt_oss_gguf_reads_experts_sinks_and_alternating_windows() {
+        let bytes = GgufWriter::new()
+            .string("general.architecture", "gpt-oss")
+            .u32("gpt-oss.block_count", 24)
+            .u32("gpt-oss.context_length", 131_072)
+            .u32("gpt-oss.embedding_length", 2880)
+            .u32("gpt-oss.feed_forward_length", 2880)
+            .u32("gpt-oss.attention.head_count", 64)
+            .u32("gpt-oss.attention.head_count_kv", 8)
+            .u32("gpt-oss.attention.key_length", 64)
+            .u32("gpt-oss.attention.value_length", 64)
+            .u32("gpt-oss.attention.sliding_window", 128)
+            .u32("gpt-oss.expert_count", 32)
+            .u32("gpt-oss.expert_used_count", 4)
+            .u32("gpt-oss.expert_feed_forward_length", 2880)
+            .u32("gpt-oss.vocab_size", 201_088)
+            .tensor("token_embd.weight", &[2880, 201_088], "Q8_0")
+            .tensor("blk.0.attn_q.weight", &[2880, 4096], "Q8_0")
+            .tensor("blk.0.attn_q.bias", &[4096], "F32")
+            .tensor("blk.0.attn_sinks.weight", &[64], "F32")
+            .tensor("blk.0.ffn_up_exps.weight", &[2880, 2880, 32], "MXFP4")
+            .tensor("output.weight", &[2880, 201_088], "Q8_0")
+            .build();
+        let Parsed::Done(f) = parse_header(&bytes).unwrap() else { panic!() };
+        let spec = spec_from_gguf(&f, "gpt-oss-20b-mxfp4.gguf").unwrap();
+        assert_eq!(spec.model_type, "gpt_oss");
+        assert_eq!(spec.layers.len(), 24);
+        let (l0, l1) = (&spec.layers[0], &spec.layers[1]);
+        assert_eq!((l0.attention.window, l1.attention.window), (Some(128), None));
+        assert_eq!((l0.mlp.experts, l0.mlp.top_k, l0.mlp.intermediate), (32, 4, 2880));
+        assert_eq!((l0.attention.head_dim, l0.attention.kv_heads()), (64, 8));
+        assert!(l0.others.iter().any(|t| t.name == "sinks" && t.numel == 64));
+        assert!(l0.linears.iter().any(|l| l.name == "o_proj" && l.bias));
+        assert!(spec.quirks.llamacpp_iswa && !spec.tied_embeddings);
+        // MXFP4 blocks: 2880 × 2880 × 32 weights at 17 bytes per 32.
+        assert!(spec.checkpoint.unwrap().bytes >= 2880 * 2880 * 32 / 32 * 17);
+    }
+
+    /// Command R+ (GGUF `command-r` with `attn_q_norm`) and GLM-4 (GGUF `glm4`, q/k/v biases).
+    #[test]
+    fn command_r_and_glm4_ggufs_map_to_their_families() {
+        let arch = |name: &str, extra: &[(&str, &[u64])]| {
+            let mut w = GgufWriter::new()
+                .string("general.architecture", name)
+                .u32(&format!("{name}.block_count"), 2)
+                .u32(&format!("{name}.embedding_length"), 256)
+                .u32(&format!("{name}.feed_forward_length"), 512)
+                .u32(&format!("{name}.attention.head_count"), 4)
+                .u32(&format!("{name}.attention.head_count_kv"), 2)
+                .strings("tokenizer.ggml.tokens", &["a"; 32])
+                .tensor("token_embd.weight", &[256, 32], "F16");
+            for (t, dims) in extra {
+                w = w.tensor(t, dims, "F32");
+            }
+            let bytes = w.build();
+            let Parsed::Done(f) = parse_header(&bytes).unwrap() else { panic!() };
+            spec_from_gguf(&f, "x.gguf").unwrap()
+        };
+        let r = arch("command-r", &[("blk.0.attn_q_norm.weight", &[64, 4])]);
+        assert_eq!(r.model_type, "cohere");
+        assert!(r.tied_embeddings && r.layers[0].attention.qk_norm && r.layers[0].parallel_residual);
+        let g = arch("glm4", &[("blk.0.attn_q.bias", &[256])]);
+        assert_eq!(g.model_type, "glm4");
+        let l = &g.layers[0];
+        assert!(l.linears.iter().any(|l| l.name == "q_proj" && l.bias));
+        assert!(l.linears.iter().any(|l| l.name == "o_proj" && !l.bias));
+        assert_eq!(l.norms.len(), 4);
     }
 
     #[test]

@@ -4,12 +4,15 @@
 
 mod bert;
 mod bloom;
+mod cohere;
 mod deepseek;
 mod falcon;
 pub mod families;
 mod gguf;
+mod glm4;
 mod gpt2;
 mod gpt_neox;
+mod gpt_oss;
 mod granite;
 mod llama;
 mod olmo2;

@@ -42,6 +42,8 @@ const SRC_KV: &str =
     "llama.cpp src/llama-kv-cache.cpp (K, V per layer: ggml_row_size(type_k/type_v, n_embd_gqa) × kv_size); src/llama-context.cpp (n_ctx padded to 256)";
 const SRC_COMPUTE: &str = "llama.cpp src/llama-context.cpp graph_reserve (n_ubatch tokens), src/llama-graph.cpp build_attn_mha/build_ffn/build_moe_ffn, ggml/src/ggml-alloc.c (tensors freed after last use; in-place ops)";
 
+const SRC_LORA: &str = "llama.cpp src/llama-adapter.cpp llama_adapter_lora_init_impl (adapter tensors in the adapted tensor's buffer type; \"LoRA buffer size\"), src/llama-graph.cpp build_lora_mm";
+
 /// KV cache types llama.cpp accepts (`common/arg.cpp` `kv_cache_types`).
 pub const KV_CACHE_TYPES: &[&str] = &["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "IQ4_NL", "Q5_0", "Q5_1"];
 
@@ -129,6 +131,30 @@ pub(crate) struct Placement {
     pub(crate) output: u64,
     /// How these were obtained.
     pub(crate) how: String,
+    /// What each block's tensors take beyond their bytes in a CUDA buffer (row padding of
+    /// quantized rows, 128-byte alignment); zero where unknown (GGUF headers).
+    cuda_extra: Vec<u64>,
+    /// The same for the output layer.
+    output_cuda_extra: u64,
+}
+
+/// `MATRIX_ROW_PADDING` (ggml/src/ggml-cuda/common.cuh): CUDA's buffer type allocates a
+/// quantized tensor with one more partial row, `ggml_row_size(type, 512 − ne0 % 512)`, when
+/// its rows (`ne0`, the input width) are not a multiple of 512
+/// (`ggml_backend_cuda_buffer_type_get_alloc_size`), and `ggml_backend_alloc_ctx_tensors`
+/// pads every tensor to the buffer's alignment (128 bytes for CUDA).
+const CUDA_ROW_PADDING: u64 = 512;
+const CUDA_ALIGNMENT: u64 = 128;
+
+/// Extra bytes one linear stored as `ty` (`bytes` as stored, one tensor for all its copies)
+/// takes in a CUDA buffer.
+fn cuda_extra_bytes(ty: &GgmlType, in_features: u64, bytes: u64) -> u64 {
+    let pad = if ty.block > 1 && in_features % CUDA_ROW_PADDING != 0 {
+        (CUDA_ROW_PADDING - in_features % CUDA_ROW_PADDING).saturating_mul(ty.bytes) / ty.block
+    } else {
+        0
+    };
+    align_up(bytes.saturating_add(pad), CUDA_ALIGNMENT).saturating_sub(bytes)
 }
 
 /// Bytes of each block's linears of one group, from the spec (`scheme` as `placement` uses it).
@@ -231,6 +257,8 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
                 input: ck.input_bytes,
                 output,
                 how: format!("exact GGUF tensor bytes ({})", ck.describe()),
+                cuda_extra: Vec::new(),
+                output_cuda_extra: 0,
             });
         }
     }
@@ -255,7 +283,39 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
         (Some(h), false) => linear_bytes(h, None),
         _ => input,
     };
+    // The type each linear is stored as, for CUDA's row padding.
+    let stored_type = |l: &crate::model::Linear, at: Option<(u64, u64)>| -> Option<&'static GgmlType> {
+        match scheme.map(|q| &q.quant) {
+            Some(Quant::Gguf { scheme: name }) => {
+                let s = crate::quant::gguf_scheme(name)?;
+                let ty = match (&s.experts, l.group) {
+                    (Some(t), ParamGroup::Experts) => t.as_str(),
+                    _ => s.type_for(&l.name, at),
+                };
+                ggml_type(ty)
+            }
+            _ => None,
+        }
+    };
+    let extra_of = |l: &crate::model::Linear, at: Option<(u64, u64)>| {
+        stored_type(l, at).map_or(0, |ty| cuda_extra_bytes(ty, l.in_features, linear_bytes(l, at)))
+    };
+    let cuda_extra: Vec<u64> = spec
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            layer.linears.iter().map(|l| extra_of(l, Some((i as u64, n)))).fold(0u64, u64::saturating_add)
+        })
+        .collect();
+    let output_cuda_extra = match (&spec.lm_head, spec.tied_embeddings) {
+        (Some(h), false) => extra_of(h, None),
+        // the token embeddings' copy, rows of hidden_size
+        _ => ggml_type(embed_type).map_or(0, |ty| cuda_extra_bytes(ty, spec.hidden_size, input)),
+    };
     Ok(Placement {
+        cuda_extra,
+        output_cuda_extra,
         layers,
         experts: spec_experts,
         ffn: spec_ffn,
@@ -266,6 +326,104 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
             None => format!("parameters × {dense} B ({dtype})"),
         },
     })
+}
+
+/// Where decode reads each block's weights from: the GPU(s) or CPU RAM, after `-ngl` (with the
+/// build's meaning of it), `--n-cpu-moe` and `-ot` rules, as [`estimate_llamacpp`] places them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Residency {
+    /// Bytes on the GPU(s): the dense part of the blocks (attention, norms, shared experts,
+    /// dense FFN) and the routed experts.
+    pub(crate) gpu_dense: f64,
+    pub(crate) gpu_experts: f64,
+    /// Bytes in CPU RAM, the same two parts.
+    pub(crate) cpu_dense: f64,
+    pub(crate) cpu_experts: f64,
+    /// Blocks wholly on the GPU(s).
+    pub(crate) gpu_blocks: u64,
+    /// Routed-expert bytes moved to CPU RAM by `--n-cpu-moe` / `-ot` from blocks on the GPU.
+    pub(crate) moved_experts: f64,
+    /// The output head is on a GPU.
+    pub(crate) output_on_gpu: bool,
+    /// `-ngl` as asked (or all layers).
+    pub(crate) ngl: u64,
+    /// The build's `-ngl` meaning, for the basis.
+    pub(crate) ngl_counts_output: bool,
+    /// Token embedding bytes (in CPU RAM; decode reads one row of them per token).
+    pub(crate) input: u64,
+    /// Output head bytes (with the final norm).
+    pub(crate) output: u64,
+    /// How the byte counts were obtained.
+    pub(crate) how: String,
+}
+
+/// The [`Residency`] of `w`'s weights.
+pub(crate) fn residency(spec: &ModelSpec, w: &Workload) -> Result<Residency> {
+    let place = placement(spec, w)?;
+    let b = w.profile().inference.llamacpp.unwrap_or_else(|| LlamaCppBehaviour::of(w.runtime_version));
+    let o = &w.llama_cpp;
+    let n_layer = spec.num_layers();
+    let gpus = usize::try_from(w.parallel.gpus_per_node.max(1)).unwrap_or(1).max(o.tensor_split.len()).max(1);
+    let ngl = o.n_gpu_layers.unwrap_or(n_layer + 1).min(n_layer + 1);
+    let start = b.first_gpu_layer(n_layer, ngl);
+    let on_gpu = |il: u64| ngl > 0 && il >= start && il - start < ngl;
+    let rules = overrides(w, gpus)?;
+    let n_cpu_moe = o.n_cpu_moe.unwrap_or(0);
+    let mut r = Residency {
+        gpu_dense: 0.0,
+        gpu_experts: 0.0,
+        cpu_dense: 0.0,
+        cpu_experts: 0.0,
+        gpu_blocks: 0,
+        moved_experts: 0.0,
+        output_on_gpu: on_gpu(n_layer),
+        ngl,
+        ngl_counts_output: b.ngl_counts_output,
+        input: place.input,
+        output: place.output,
+        how: place.how.clone(),
+    };
+    for (i, &bytes) in place.layers.iter().enumerate() {
+        let home_gpu = on_gpu(i as u64);
+        let experts = place.experts.get(i).copied().unwrap_or(0);
+        let ffn = place.ffn.get(i).copied().unwrap_or(0);
+        let (mut dense_gpu, mut dense_cpu, mut exp_gpu, mut exp_cpu) = (0u64, 0u64, 0u64, 0u64);
+        let mut rest = bytes;
+        for (kind, total) in [("_exps", experts), ("", ffn)] {
+            for (j, proj) in ["gate", "up", "down"].iter().enumerate() {
+                if total == 0 {
+                    continue;
+                }
+                let share = total / 3 + u64::from(j == 2) * (total % 3);
+                rest = rest.saturating_sub(share);
+                let name = format!("blk.{i}.ffn_{proj}{kind}.weight");
+                let mut gpu = home_gpu && !(kind == "_exps" && (i as u64) < n_cpu_moe);
+                if let Some(rule) = rules.iter().find(|r| r.pattern.is_match(&name)) {
+                    gpu = rule.dev != Dev::Cpu;
+                }
+                match (kind == "_exps", gpu) {
+                    (true, true) => exp_gpu += share,
+                    (true, false) => exp_cpu += share,
+                    (false, true) => dense_gpu += share,
+                    (false, false) => dense_cpu += share,
+                }
+                if kind == "_exps" && home_gpu && !gpu {
+                    r.moved_experts += share as f64;
+                }
+            }
+        }
+        if home_gpu {
+            dense_gpu += rest;
+            r.gpu_blocks += 1;
+        } else {
+            dense_cpu += rest;
+        }
+        r.gpu_dense += dense_gpu as f64;
+        r.cpu_dense += dense_cpu as f64;
+        r.gpu_experts += exp_gpu as f64;
+        r.cpu_experts += exp_cpu as f64;
+    }
+    Ok(r)
 }
 
 /// `--split-mode`.
@@ -324,6 +482,8 @@ struct Bufs {
     compute: u64,
     /// The multimodal projector's weights (`--mmproj`, clip's own buffer).
     mmproj: u64,
+    /// A LoRA adapter's tensors (`--lora`, the "LoRA buffer").
+    lora: u64,
 }
 
 fn put(bufs: &mut std::collections::BTreeMap<Dev, Bufs>, d: Dev, f: &dyn Fn(&mut Bufs)) {
@@ -346,6 +506,8 @@ struct Graph {
     h: u64,
     flash: bool,
     b: LlamaCppBehaviour,
+    /// A LoRA adapter adapts the FFN projections.
+    lora_ffn: bool,
 }
 
 impl Graph {
@@ -381,14 +543,13 @@ impl Graph {
         let m = &layer.mlp;
         // gate and up are live together; the activation and product run in place (UNARY,
         // MUL) before the GLU op, into a third tensor with it.
-        let glu = if m.gated {
-            if self.b.glu_op {
-                3
-            } else {
-                2
-            }
-        } else {
-            1
+        // build_lora_mm: with an adapter, the adapted product b·(a·x) is allocated while the
+        // projection's result is live, then added into it: one more n_ff-wide tensor beside
+        // gate and up (or beside up alone in a plain FFN).
+        let glu = match (m.gated, self.b.glu_op, self.lora_ffn) {
+            (true, true, _) | (true, false, true) => 3,
+            (true, false, false) | (false, _, true) => 2,
+            (false, _, false) => 1,
         };
         let ffn = if m.is_moe() {
             let slots = if self.b.batched_experts { m.top_k } else { 1 };
@@ -484,7 +645,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         .collect();
     let ngl = o.n_gpu_layers.unwrap_or(n_layer + 1).min(n_layer + 1);
     let act = ngl.min(n_layer + 1);
-    let i_gpu_start = if b.ngl_counts_output { (n_layer + 1).saturating_sub(ngl) } else { n_layer.saturating_sub(ngl) };
+    let i_gpu_start = b.first_gpu_layer(n_layer, ngl);
     // Index n_layer is the output layer.
     let dev_of = |il: u64| -> Dev {
         if il < i_gpu_start || il - i_gpu_start >= act || act == 0 {
@@ -552,10 +713,15 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                     put(&mut bufs, Dev::Gpu(g), &|x| x.model = x.model.saturating_add(part));
                 }
             }
+            (_, Dev::Gpu(_)) => {
+                let extra = place.cuda_extra.get(i).copied().unwrap_or(0);
+                put(&mut bufs, home, &|x| x.model = x.model.saturating_add(rest).saturating_add(extra));
+            }
             _ => put(&mut bufs, home, &|x| x.model = x.model.saturating_add(rest)),
         }
     }
-    put(&mut bufs, output_dev, &|x| x.model = x.model.saturating_add(place.output));
+    let output_extra = if matches!(output_dev, Dev::Gpu(_)) { place.output_cuda_extra } else { 0 };
+    put(&mut bufs, output_dev, &|x| x.model = x.model.saturating_add(place.output).saturating_add(output_extra));
     if let Some(mm) = o.mmproj_bytes {
         // tools/mtmd clip.cpp: the projector loads on the first GPU backend unless
         // --no-mmproj-offload; its image graph has a compute buffer of its own (not counted).
@@ -566,6 +732,29 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
             thousands(mm),
             d.name()
         ));
+    }
+    let lora = o.lora.as_ref().filter(|_| b.lora_buffers);
+    if o.lora.is_some() && lora.is_none() {
+        notes.push(format!(
+            "--lora: build b{} merges the adapter into the model's weights at load (no LoRA buffer)",
+            b.build
+        ));
+    }
+    if let Some(lora) = lora {
+        // src/llama-adapter.cpp llama_adapter_lora_init_impl: each lora_a/lora_b tensor goes
+        // to the buffer type of the model tensor it adapts (the block's device); tensors
+        // outside the blocks are counted with the output layer.
+        for (i, &bytes) in lora.block_bytes.iter().enumerate() {
+            let d = layer_dev.get(i).copied().unwrap_or(Dev::Cpu);
+            put(&mut bufs, d, &|x| x.lora = x.lora.saturating_add(bytes));
+        }
+        put(&mut bufs, output_dev, &|x| x.lora = x.lora.saturating_add(lora.other_bytes));
+        if lora.block_bytes.len() as u64 > n_layer {
+            notes.push(format!(
+                "--lora: the adapter has tensors for {} blocks, the model {n_layer}",
+                lora.block_bytes.len()
+            ));
+        }
     }
     // The host's buffer maps the file from its first to its last host tensor
     // (llama-model-loader get_mapping_range; file order: token_embd, blk.0 .. blk.N-1,
@@ -660,7 +849,8 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         let win = spec.layers.iter().filter_map(|l| l.attention.window).max().unwrap_or(0);
         n_ctx.min(align_up(win.saturating_mul(n_seq).saturating_add(t), CTX_PAD))
     });
-    let g = Graph { t, n_kv: n_ctx, n_kv_swa, h: spec.hidden_size, flash, b };
+    let lora_ffn = b.lora_buffers && o.lora.as_ref().is_some_and(|l| l.adapts_ffn);
+    let g = Graph { t, n_kv: n_ctx, n_kv_swa, h: spec.hidden_size, flash, b, lora_ffn };
     let reserve_all_outputs = !b.outputs_max;
     let out_rows = if reserve_all_outputs { t } else { t.min(n_seq) };
     let logits = prod(&[spec.vocab_size, out_rows, 4]);
@@ -668,18 +858,35 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let pipeline = gpus > 1 && mode == SplitMode::Layer && ngl > n_layer;
     let copies = if pipeline { SCHED_COPIES } else { 1 };
     let mut compute_notes = Vec::new();
+    // Before the backend scheduler: one scratch of the whole graph's measured size on the
+    // main GPU (when any layer or the output is there) and one in host memory.
+    let scratch = (!b.scheduler).then(|| super::llamacpp_scratch::pre_scheduler_scratch(spec, t, n_ctx));
     for d in (0..gpus).map(Dev::Gpu).chain(std::iter::once(Dev::Cpu)) {
         let mine: Vec<&Phases> = phases.iter().zip(&layer_dev).filter(|(_, ld)| **ld == d).map(|(p, _)| p).collect();
         let has_output = output_dev == d;
         let peak_block = mine.iter().map(|p| p.attention.max(p.ffn)).max().unwrap_or(0);
         let body = peak_block.max(if has_output { logits } else { 0 });
         let runs_graph = !mine.is_empty() || has_output;
-        let bytes = match d {
-            Dev::Gpu(_) if runs_graph => {
+        let any_gpu = layer_dev.iter().chain(std::iter::once(&output_dev)).any(|x| matches!(x, Dev::Gpu(_)));
+        let bytes = match (d, scratch) {
+            (Dev::Gpu(i), Some(s)) => {
+                if i == main && any_gpu {
+                    compute_notes.push(format!(
+                        "{}: VRAM scratch of the whole graph's measured size {} (one ggml-alloc best-fit allocator, fragmentation included; builds before the backend scheduler)",
+                        d.name(),
+                        thousands(s)
+                    ));
+                    s
+                } else {
+                    0
+                }
+            }
+            (Dev::Cpu, Some(s)) => s,
+            (Dev::Gpu(_), None) if runs_graph => {
                 g.mask().saturating_mul(copies).saturating_add(g.residual()).saturating_add(body)
             }
-            Dev::Gpu(_) => 0,
-            Dev::Cpu => {
+            (Dev::Gpu(_), None) => 0,
+            (Dev::Cpu, None) => {
                 // token embeddings looked up on the host, the f32 mask input where the build
                 // allocates inputs there, and the graph of the CPU layers / output.
                 prod(&[g.h, t, 4])
@@ -690,7 +897,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         if bytes > 0 || d == Dev::Cpu {
             put(&mut bufs, d, &|x| x.compute = x.compute.saturating_add(bytes));
         }
-        if let (Dev::Gpu(_), true) = (d, runs_graph) {
+        if let (Dev::Gpu(_), true, None) = (d, runs_graph, scratch) {
             let worst = mine.iter().max_by_key(|p| p.attention.max(p.ffn));
             compute_notes.push(format!(
                 "{}: mask {} + residual 2·h·t·4 {} + max(attention {}, FFN {}{}){}",
@@ -809,7 +1016,8 @@ fn assemble(
             Dev::Gpu(_) => ctx.bytes,
             Dev::Cpu => host_out,
         }
-        .saturating_add(x.mmproj);
+        .saturating_add(x.mmproj)
+        .saturating_add(x.lora);
         devices.push(DeviceBuffers {
             device: d.name(),
             model_bytes: x.model,
@@ -897,7 +1105,32 @@ fn assemble(
             .on(&dn),
         );
     }
+    let lora_gpu = bufs.get(&Dev::Gpu(busiest)).map_or(0, |x| x.lora);
+    if lora_gpu > 0 {
+        components.push(
+            Component::new(
+                "lora_weights",
+                lora_gpu,
+                "the --lora adapter's lora_a/lora_b tensors of this GPU's blocks (LoRA buffer)",
+                SRC_LORA,
+            )
+            .on(&dn),
+        );
+    }
     components.push(ctx);
+    let lora_host = bufs.get(&Dev::Cpu).map_or(0, |x| x.lora);
+    if lora_host > 0 {
+        components.push(
+            Component::new(
+                "host_lora_weights",
+                lora_host,
+                "the --lora adapter's tensors of the host's blocks",
+                SRC_LORA,
+            )
+            .at(Level::Host)
+            .on("CPU"),
+        );
+    }
     let mm_host = bufs.get(&Dev::Cpu).map_or(0, |x| x.mmproj);
     if mm_host > 0 {
         components.push(
@@ -1058,6 +1291,19 @@ mod tests {
             ..w()
         };
         assert_eq!(estimate_llamacpp(&llama7b(), &none).unwrap().component("weights"), 0);
+    }
+
+    #[test]
+    fn cuda_pads_quantized_rows_to_512_and_tensors_to_128_bytes() {
+        let q4k = ggml_type("Q4_K").unwrap();
+        // Llama-2's ffn_down: rows of 11008 (256 past a multiple of 512): one more 256-wide
+        // Q4_K row part (144 B), then 25,362,432 + 144 rounded up to 128 = +256.
+        let bytes = 11008 / 256 * 144 * 4096;
+        assert_eq!(cuda_extra_bytes(q4k, 11008, bytes), 256);
+        // Rows that are a multiple of 512 take nothing extra.
+        assert_eq!(cuda_extra_bytes(q4k, 4096, 4096 / 256 * 144 * 4096), 0);
+        // F16 is not padded by rows, only aligned.
+        assert_eq!(cuda_extra_bytes(ggml_type("F16").unwrap(), 11008, 100), 28);
     }
 
     #[test]

@@ -208,6 +208,54 @@ pub struct LlamaCppOptions {
     /// header by the caller), loaded on the main GPU.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mmproj_bytes: Option<u64>,
+    /// `--lora FILE`: the adapter's tensors (read from its GGUF header by the caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lora: Option<LoraAdapter>,
+}
+
+/// A LoRA adapter GGUF as llama.cpp loads it (`src/llama-adapter.cpp`
+/// `llama_adapter_lora_init_impl`): every `*.lora_a` / `*.lora_b` tensor is allocated in the
+/// buffer type of the model tensor it adapts, one "LoRA buffer" per device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoraAdapter {
+    /// Bytes of the adapter tensors of each block (`blk.N.*`), by block index.
+    pub block_bytes: Vec<u64>,
+    /// Bytes of the adapter tensors outside the blocks (`token_embd`, `output`).
+    pub other_bytes: u64,
+    /// Whether the FFN projections are adapted (their low-rank product is one more
+    /// n_ff-wide tensor in the graph).
+    pub adapts_ffn: bool,
+}
+
+impl LoraAdapter {
+    /// The adapter's tensors from a parsed GGUF header.
+    #[must_use]
+    pub fn from_gguf(f: &crate::formats::gguf::GgufFile) -> Self {
+        let mut a = LoraAdapter::default();
+        for t in &f.tensors {
+            if !(t.name.ends_with(".lora_a") || t.name.ends_with(".lora_b")) {
+                continue;
+            }
+            let block =
+                t.name.strip_prefix("blk.").and_then(|r| r.split('.').next()).and_then(|n| n.parse::<usize>().ok());
+            match block {
+                Some(i) if i < 1 << 16 => {
+                    if a.block_bytes.len() <= i {
+                        a.block_bytes.resize(i + 1, 0);
+                    }
+                    a.block_bytes[i] = a.block_bytes[i].saturating_add(t.bytes);
+                    a.adapts_ffn |= t.name.contains(".ffn_");
+                }
+                _ => a.other_bytes = a.other_bytes.saturating_add(t.bytes),
+            }
+        }
+        a
+    }
+    /// All the adapter's bytes.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.block_bytes.iter().fold(self.other_bytes, |s, b| s.saturating_add(*b))
+    }
 }
 
 impl Default for Workload {

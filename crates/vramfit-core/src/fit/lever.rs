@@ -83,6 +83,8 @@ pub enum LeverKind {
     Context,
     /// llama.cpp `-ngl`: blocks kept in CPU RAM.
     GpuLayers,
+    /// llama.cpp `--n-cpu-moe`: routed experts of the first blocks kept in CPU RAM.
+    CpuExperts,
 }
 
 /// A change to the workload, as a plan proposes it.
@@ -126,6 +128,7 @@ pub(crate) enum Setting {
     Seq(u64),
     Parallel(crate::estimate::parallel::Parallel),
     GpuLayers(u64),
+    CpuExperts(u64),
 }
 
 impl Setting {
@@ -144,6 +147,7 @@ impl Setting {
             }
             Setting::KvDtype(d) => w.kv_dtype = Some(*d),
             Setting::GpuLayers(n) => w.llama_cpp.n_gpu_layers = Some(*n),
+            Setting::CpuExperts(n) => w.llama_cpp.n_cpu_moe = Some(*n),
             Setting::Attn(a) => w.attn = *a,
             Setting::Precision(p) => w.training.precision = Some(*p),
             Setting::Method(m, r) => {
@@ -484,9 +488,11 @@ pub(crate) fn seq(asked: u64, to: u64) -> Change {
 }
 
 /// llama.cpp `-ngl n`: the first blocks stay in CPU RAM and are read from there every token.
+/// `first_gpu_block` is the build's `i_gpu_start` for `n` (newer builds count the output layer
+/// as one of the `n`).
 #[must_use]
-pub fn gpu_layers(n: u64, n_layer: u64) -> Change {
-    let cpu = (n_layer + 1).saturating_sub(n).min(n_layer);
+pub fn gpu_layers(n: u64, n_layer: u64, first_gpu_block: u64) -> Change {
+    let cpu = first_gpu_block.min(n_layer);
     Change {
         lever: LeverKind::GpuLayers,
         flag: format!("--ngl {n}"),
@@ -497,5 +503,24 @@ pub fn gpu_layers(n: u64, n_layer: u64) -> Change {
             format!("{cpu} blocks are read from CPU RAM for every token (decode runs at the RAM's bandwidth for them)"),
         )],
         setting: Setting::GpuLayers(n),
+    }
+}
+
+/// llama.cpp `--n-cpu-moe n`: every block on the GPU, the routed experts of the first `n` in
+/// CPU RAM; a token reads only its k experts there, so decode slows far less than with `-ngl`.
+#[must_use]
+pub fn cpu_experts(n: u64, n_layer: u64) -> Change {
+    Change {
+        lever: LeverKind::CpuExperts,
+        flag: format!("--n-cpu-moe {n}"),
+        description: format!(
+            "all {n_layer} blocks on the GPU, the routed experts of {n} of them in CPU RAM (llama.cpp -ot exps=CPU for those blocks)"
+        ),
+        costs: vec![Cost::new(
+            CostKind::Speed,
+            2,
+            format!("each token reads its active experts of {n} blocks from CPU RAM (attention and shared weights stay on the GPU)"),
+        )],
+        setting: Setting::CpuExperts(n),
     }
 }

@@ -645,7 +645,28 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
             let fits = |n: u64| estimate(spec, &with(n)).is_ok_and(|b| Verdict::new(b.total_bytes(), usable).fits);
             if let Some(n) = largest_fitting(0, n_layer, fits) {
                 if let Ok(b) = estimate(spec, &with(n)) {
-                    plans.push(plan_from(vec![super::lever::gpu_layers(n, n_layer)], with(n), &b, usable));
+                    let behaviour = start.profile().inference.llamacpp;
+                    let first = behaviour.map_or(n_layer.saturating_sub(n), |bh| bh.first_gpu_layer(n_layer, n));
+                    plans.push(plan_from(vec![super::lever::gpu_layers(n, n_layer, first)], with(n), &b, usable));
+                }
+            }
+            // A MoE model can keep every block on the GPU and only the routed experts of the
+            // first blocks in CPU RAM (`--n-cpu-moe`): the fewest such blocks that fit.
+            if spec.layers.iter().any(|l| l.mlp.is_moe()) {
+                let with_moe = |n: u64| {
+                    let mut w = start.clone();
+                    w.llama_cpp.n_cpu_moe = Some(n);
+                    w
+                };
+                let fits_moe = |on_gpu: u64| {
+                    estimate(spec, &with_moe(n_layer - on_gpu))
+                        .is_ok_and(|b| Verdict::new(b.total_bytes(), usable).fits)
+                };
+                if let Some(on_gpu) = largest_fitting(0, n_layer, fits_moe) {
+                    let n = n_layer - on_gpu;
+                    if let Ok(b) = estimate(spec, &with_moe(n)) {
+                        plans.push(plan_from(vec![super::lever::cpu_experts(n, n_layer)], with_moe(n), &b, usable));
+                    }
                 }
             }
         }
@@ -712,7 +733,14 @@ fn offload_cliff(
     ram: Option<f64>,
 ) -> Option<String> {
     let asked = gpu.gpu.as_ref()?;
-    let plan = plans.iter().find(|p| p.changes.iter().any(|c| c.lever == super::lever::LeverKind::GpuLayers))?;
+    // The fastest plan that keeps weights in CPU RAM (`-ngl` or `--n-cpu-moe`).
+    let offloads = |p: &&Plan| {
+        p.changes
+            .iter()
+            .any(|c| matches!(c.lever, super::lever::LeverKind::GpuLayers | super::lever::LeverKind::CpuExperts))
+    };
+    let rate = |p: &Plan| p.speed_estimate.and_then(|s| s.decode_tokens_per_s).unwrap_or(0.0);
+    let plan = plans.iter().filter(offloads).max_by(|a, b| rate(a).total_cmp(&rate(b)))?;
     let slow = plan.speed_estimate?.decode_tokens_per_s?;
     let next = crate::catalog::gpus()
         .iter()

@@ -4,6 +4,8 @@
 use super::case::Case;
 use super::score::CaseResult;
 use crate::catalog::find_gpu;
+use crate::estimate::profile::llamacpp::build_from_text;
+use crate::estimate::runtime::RuntimeVersion;
 use crate::estimate::speed::{estimate_speed, Backend, Speed, SpeedDevice};
 use crate::estimate::{Breakdown, Workload};
 use crate::model::ModelSpec;
@@ -26,6 +28,12 @@ pub fn speed_workload(case: &Case) -> Result<Workload, String> {
     let mut w = case.workload()?;
     if let Some(ngl) = case.speed.as_ref().and_then(|s| s.n_gpu_layers) {
         w.llama_cpp.n_gpu_layers = Some(ngl);
+    }
+    // A llama.cpp case measured on a stated build (`llama.cpp May 2024`, `b1618`) runs that
+    // build's behaviours (what -ngl counts, the decode kernels' ceiling).
+    if w.runtime_version.is_none() && w.profile().inference.llamacpp.is_some() {
+        let build = case.speed.as_ref().and_then(|s| s.build.as_deref()).and_then(build_from_text);
+        w.runtime_version = build.map(|b| RuntimeVersion::new(b, 0));
     }
     Ok(w)
 }

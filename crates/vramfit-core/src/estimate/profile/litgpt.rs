@@ -2,7 +2,7 @@
 
 use super::{
     Bnb4Load, DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, NoSyncUnits,
-    RuntimeProfile, TpWeights, TrainingProfile, TORCH_INFERENCE,
+    RuntimeProfile, TpWeights, TrainingProfile, TrainingSpeed, TORCH_INFERENCE, TRAINER_SPEED,
 };
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
 use crate::estimate::training::setup::Optimizer;
@@ -48,6 +48,12 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             loss: LossCode::Litgpt,
             no_sync: NoSyncUnits::BlocksWithAdapters,
             memory_recipes: false,
+            speed: TrainingSpeed {
+                mfu_source:
+                    "no litgpt training case yet: the transformers fit (PEFT MetaMathQA runs on an L40S) stands in",
+                clips_grad_norm: false,
+                ..TRAINER_SPEED
+            },
         }),
         loads_fp32_by_default: false,
         lazy_cuda_loading: true,

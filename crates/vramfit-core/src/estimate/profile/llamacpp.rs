@@ -4,12 +4,21 @@
 //! it); the behaviours below change with the build. Build numbers of each change are from the
 //! release tags of ggml-org/llama.cpp (approximate where marked: the tag nearest the PR).
 
-use super::{Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
+use super::{DecodePath, Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
 
 /// The build assumed when none is given (early 2026).
 pub const CURRENT_BUILD: u32 = 7800;
 
+/// `ggml_backend_sched` (ggml-org/llama.cpp PR #4766, January 2024, about b1833): before
+/// it one measure allocator placed the whole graph and CUDA allocated a "VRAM scratch
+/// buffer" of its size (`estimate::llamacpp_scratch`); after it, each backend's share of the
+/// graph has a compute buffer of its own.
+const SCHEDULER_SINCE: u32 = 1833;
+/// LoRA adapters kept as their own tensors and applied in the graph (`build_lora_mm`;
+/// ggml-org/llama.cpp PR #8332, July 2024, about b3400); before, `--lora` merged the adapter
+/// into the model's weights at load (no LoRA buffer, no extra graph tensors).
+const LORA_BUFFERS_SINCE: u32 = 3400;
 /// `-ub/--ubatch-size` and host-side graph inputs arrived with pipeline parallelism
 /// (ggml-org/llama.cpp PR #6017, tag b2424, March 2024): before it the graph was built for
 /// `n_batch` tokens (default 512) and the inputs lived with the first GPU layer.
@@ -42,6 +51,11 @@ const CTX_PAD_256_SINCE: u32 = 7600;
 pub struct LlamaCppBehaviour {
     /// The build number these behaviours are for.
     pub build: u32,
+    /// Per-backend compute buffers (`ggml_backend_sched`); before, one scratch buffer of the
+    /// whole graph's size on the GPU and one in host memory.
+    pub scheduler: bool,
+    /// `--lora` adapters live in their own buffers and run in the graph (else merged at load).
+    pub lora_buffers: bool,
     /// `-ngl N` counts the output layer as one of the N layers (newer builds); before, N
     /// repeating blocks went to the GPU and the output layer only with N > n_layer.
     pub ngl_counts_output: bool,
@@ -71,6 +85,8 @@ impl LlamaCppBehaviour {
     pub fn of_build(build: u32) -> Self {
         LlamaCppBehaviour {
             build,
+            scheduler: build >= SCHEDULER_SINCE,
+            lora_buffers: build >= LORA_BUFFERS_SINCE,
             ngl_counts_output: build >= NGL_COUNTS_OUTPUT_SINCE,
             has_ubatch: build >= UBATCH_SINCE,
             default_batch: if build >= UBATCH_SINCE { 2048 } else { 512 },
@@ -80,6 +96,18 @@ impl LlamaCppBehaviour {
             flash_by_default: build >= FLASH_AUTO_SINCE,
             outputs_max: build >= OUTPUTS_MAX_SINCE,
             ctx_pad_256: build >= CTX_PAD_256_SINCE,
+        }
+    }
+
+    /// The first block index on a GPU for `-ngl ngl` of `n_layer` blocks (index `n_layer` is
+    /// the output layer): `load_tensors`' `i_gpu_start`, which counts the output layer as one
+    /// of the `-ngl` layers in newer builds.
+    #[must_use]
+    pub fn first_gpu_layer(&self, n_layer: u64, ngl: u64) -> u64 {
+        if self.ngl_counts_output {
+            (n_layer + 1).saturating_sub(ngl)
+        } else {
+            n_layer.saturating_sub(ngl)
         }
     }
 
@@ -172,6 +200,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
         inference: InferenceProfile {
             kv_allocation: KvAllocation::Preallocated,
             llamacpp: Some(LlamaCppBehaviour::of(version)),
+            decode: DecodePath::LlamaCpp,
             ..TORCH_INFERENCE
         },
         training: None,
@@ -187,6 +216,7 @@ mod tests {
     #[test]
     fn ngl_meaning_and_graph_change_with_the_build() {
         let old = LlamaCppBehaviour::of(Some(RuntimeVersion::new(2300, 0)));
+        assert!(old.scheduler && !LlamaCppBehaviour::of_build(1600).scheduler);
         assert!(!old.ngl_counts_output && !old.has_ubatch && old.default_batch == 512 && !old.glu_op);
         let new = LlamaCppBehaviour::of(None);
         assert!(new.ngl_counts_output && new.has_ubatch && new.glu_op && new.flash_by_default && new.outputs_max);

@@ -114,6 +114,31 @@ pub enum Engine {
     Unmodelled(&'static str),
 }
 
+/// The code path that produces decode tokens, for the speed model's constants
+/// (`estimate::speed::backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodePath {
+    /// PyTorch eager decoding, one Python step per token.
+    TorchEager,
+    /// llama.cpp's ggml graph (CUDA, Metal, or Vulkan/ROCm by the GPU's vendor).
+    LlamaCpp,
+    /// A serving engine's CUDA-graph decode step (vLLM, SGLang).
+    Vllm,
+}
+
+/// The training loop's speed, as measured: its model FLOPs utilization and where that came
+/// from (`estimate::speed::train`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainingSpeed {
+    /// Model FLOPs utilization on one GPU, per mille of the datasheet peak.
+    pub mfu_per_mille: u32,
+    /// Where the MFU comes from.
+    pub mfu_source: &'static str,
+    /// The loop clips the gradient norm every step (one read of the gradients for the norm,
+    /// one read and write to scale them).
+    pub clips_grad_norm: bool,
+}
+
 /// How the KV cache is allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvAllocation {
@@ -206,6 +231,8 @@ pub struct InferenceProfile {
     pub llamacpp: Option<llamacpp::LlamaCppBehaviour>,
     /// Ollama's defaults in front of llama.cpp (`None`: not Ollama).
     pub ollama: Option<ollama::OllamaDefaults>,
+    /// The decode code path (the speed model's constants).
+    pub decode: DecodePath,
 }
 
 /// The loss code a runtime trains with (its logits and cross-entropy temporaries).
@@ -283,7 +310,18 @@ pub struct TrainingProfile {
     /// The runtime offers optimizer-in-backward and activation offloading
     /// (torchtune `optimizer_in_bwd`, `enable_activation_offloading`).
     pub memory_recipes: bool,
+    /// How fast its training loop runs.
+    pub speed: TrainingSpeed,
 }
+
+/// The transformers Trainer's training speed (PEFT MetaMathQA runs on an L40S); the stand-in
+/// where a runtime has no training case.
+pub(crate) const TRAINER_SPEED: TrainingSpeed = TrainingSpeed {
+    mfu_per_mille: 255,
+    mfu_source: "fitted by validation/speed/fit.py on the training cases of validation/speed/cases.json (PEFT MetaMathQA runs, transformers on an L40S)",
+    // transformers' Trainer and the PEFT benchmark clip the gradient norm (max_grad_norm 1.0).
+    clips_grad_norm: true,
+};
 
 /// Everything an estimator needs to know about the runtime, for one version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,6 +376,7 @@ pub(crate) const TORCH_INFERENCE: InferenceProfile = InferenceProfile {
     tp_weights: TpWeights::All,
     llamacpp: None,
     ollama: None,
+    decode: DecodePath::TorchEager,
 };
 
 #[cfg(test)]

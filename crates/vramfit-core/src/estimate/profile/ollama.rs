@@ -11,7 +11,7 @@
 //! `llm/server.go` (the runner gets `--ctx-size num_ctx × num_parallel`, `--batch-size 512`).
 
 use super::llamacpp::{build_at, LlamaCppBehaviour};
-use super::{Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
+use super::{DecodePath, Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
 
 /// The Ollama release assumed when none is given.
@@ -102,6 +102,8 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
                 ..LlamaCppBehaviour::of_build(llama_cpp_build(version.unwrap_or(CURRENT)))
             }),
             ollama: Some(OllamaDefaults::of(version)),
+            // Ollama's runner is llama.cpp: its decode has llama.cpp's constants.
+            decode: DecodePath::LlamaCpp,
             ..TORCH_INFERENCE
         },
         training: None,

@@ -2,7 +2,7 @@
 
 use super::{
     DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, NoSyncUnits, RuntimeProfile,
-    TrainingProfile, TORCH_INFERENCE,
+    TrainingProfile, TORCH_INFERENCE, TRAINER_SPEED,
 };
 use crate::estimate::runtime::{Runtime, RuntimeVersion, TransformersBehaviour};
 use crate::estimate::training::setup::Optimizer;
@@ -49,6 +49,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             loss: LossCode::Transformers,
             no_sync: NoSyncUnits::AdaptersOnly,
             memory_recipes: false,
+            speed: TRAINER_SPEED,
         }),
         // from_pretrained without torch_dtype loads fp32 in 4.x (modeling_utils.py 4.46.0);
         // 5.x defaults to dtype="auto" (the checkpoint's). No version given = current, 5.x.

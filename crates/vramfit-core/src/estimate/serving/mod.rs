@@ -460,6 +460,14 @@ pub fn estimate_serving(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     Ok(breakdown(&report, engine.source))
 }
 
+/// The engine's start-up report of `w` (its KV pool, scheduler limits and verdict).
+///
+/// # Errors
+/// Settings the engine would reject before loading.
+pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
+    (engine_of(w)?.report)(spec, w)
+}
+
 /// The report as components: what the engine holds once it has started.
 fn breakdown(r: &ServingReport, src: &'static str) -> Breakdown {
     let mut components = vec![

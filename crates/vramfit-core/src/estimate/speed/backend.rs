@@ -3,12 +3,13 @@
 //! bandwidth decode reaches), t0 (the fixed time per generated token: kernel launches,
 //! sampling, host work) and the share of datasheet matmul throughput prefill reaches.
 //!
-//! η and t0 are fitted per backend by least squares of the measured time per token against
-//! bytes read ÷ bandwidth (a straight line: slope 1/η, intercept t0) on the cases in
+//! η, t0, τ (per layer) and the ALU cost of a quantized weight are fitted per backend by least
+//! squares of the measured time per token against bytes read ÷ bandwidth, the number of layers
+//! and the unpacking time (linear in 1/η, t0 and τ; the ALU cost from a grid) on the cases in
 //! `validation/speed/cases.json` (`validation/speed/fit.py` does the fit and prints the
 //! leave-one-out errors that ACCURACY.md reports).
 
-use crate::estimate::runtime::Runtime;
+use crate::estimate::profile::DecodePath;
 use serde::Serialize;
 
 /// The software path that produces tokens.
@@ -37,6 +38,12 @@ pub struct BackendConstants {
     pub eta: f64,
     /// Fixed time per decode step, seconds.
     pub t0_s: f64,
+    /// Fixed time per layer and decode step, seconds (kernel floors: the same kernels run for
+    /// every layer).
+    pub t0_per_layer_s: f64,
+    /// ALU operations to unpack and multiply one quantized weight in a decode mat-vec, where
+    /// that and not memory bounds decode on some GPUs (`None`: never seen to bound).
+    pub alu_ops_per_weight: Option<f64>,
     /// Share of the datasheet dense 16-bit matmul peak that prefill reaches.
     pub prefill_share: f64,
     /// Kernel-limited ceiling of prefill throughput, TFLOPS (`None` = no ceiling seen).
@@ -46,7 +53,7 @@ pub struct BackendConstants {
 }
 
 const FIT: &str =
-    "fitted by validation/speed/fit.py on validation/speed/cases.json (least squares of 1/tok/s on bytes/bandwidth)";
+    "fitted by validation/speed/fit.py on validation/speed/cases.json (least squares of the relative error of 1/tok/s on bytes/bandwidth, layers and the quantized-weight unpacking time)";
 
 impl Backend {
     /// Every backend.
@@ -59,15 +66,16 @@ impl Backend {
         Backend::Vllm,
     ];
 
-    /// The backend a runtime uses on a GPU of `vendor` (`nvidia`, `amd`, `apple`, `intel`).
+    /// The backend a runtime's decode path uses on a GPU of `vendor` (`nvidia`, `amd`,
+    /// `apple`, `intel`).
     #[must_use]
-    pub fn of(runtime: Runtime, vendor: &str) -> Backend {
-        match (runtime, vendor) {
-            (Runtime::LlamaCpp, "apple") => Backend::LlamaCppMetal,
-            (Runtime::LlamaCpp, "amd" | "intel") => Backend::LlamaCppVulkan,
-            (Runtime::LlamaCpp, _) => Backend::LlamaCppCuda,
-            (Runtime::Vllm, _) => Backend::Vllm,
-            _ => Backend::TorchEager,
+    pub fn of(path: DecodePath, vendor: &str) -> Backend {
+        match (path, vendor) {
+            (DecodePath::LlamaCpp, "apple") => Backend::LlamaCppMetal,
+            (DecodePath::LlamaCpp, "amd" | "intel") => Backend::LlamaCppVulkan,
+            (DecodePath::LlamaCpp, _) => Backend::LlamaCppCuda,
+            (DecodePath::Vllm, _) => Backend::Vllm,
+            (DecodePath::TorchEager, _) => Backend::TorchEager,
         }
     }
 
@@ -94,47 +102,68 @@ impl Backend {
     #[must_use]
     pub fn constants(self) -> BackendConstants {
         match self {
-            // 39 decode cases (XiongjieDai LLaMA-2/3 tables, P40), 10 prefill cases.
+            // 41 decode cases (XiongjieDai LLaMA-2/3 tables, P40, NVIDIA's H100 CUDA-graphs
+            // issue), 10 prefill cases. The fixed time is all per layer: 7-8B models (32 layers)
+            // pay 4.0 ms, 70B (80 layers) 9.9 ms.
             Backend::LlamaCppCuda => BackendConstants {
-                eta: 0.881,
-                t0_s: 0.00326,
+                eta: 0.969,
+                t0_s: 0.0,
+                t0_per_layer_s: 0.000_124,
+                alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: Some(135.0),
                 source: FIT,
             },
-            // 22 decode cases (M1 to M4), 11 prefill cases.
+            // 25 decode cases (M1 to M4), 11 prefill cases. Quantized mat-vecs cost 26 ALU
+            // operations per weight (unpacking, scaling, the multiply-add): on an M1 Max (10.4
+            // TFLOPS for 400 GB/s) that, not memory, bounds a 4-bit decode, which is why it
+            // reaches under half its bandwidth on Q4_K_M but three quarters on f16.
             Backend::LlamaCppMetal => BackendConstants {
-                eta: 0.799,
-                t0_s: 0.00546,
+                eta: 0.843,
+                t0_s: 0.0051,
+                t0_per_layer_s: 0.0,
+                alu_ops_per_weight: Some(26.0),
                 prefill_share: 0.65,
                 prefill_cap_tflops: None,
                 source: FIT,
             },
             // No AMD/Intel case yet: the CUDA constants stand in.
             Backend::LlamaCppVulkan => BackendConstants {
-                eta: 0.881,
-                t0_s: 0.00326,
+                eta: 0.969,
+                t0_s: 0.0,
+                t0_per_layer_s: 0.000_124,
+                alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: None,
                 source: "no AMD or Intel speed case yet: llama.cpp CUDA's fitted constants stand in",
             },
-            // 4 decode cases (M2 Ultra, M3 Max, M3 Ultra, M4 Pro); prefill share as Metal's.
+            // 6 decode cases (M2 Ultra, M3 Max, M3 Ultra, M4 Pro); prefill share as Metal's.
             Backend::Mlx => BackendConstants {
-                eta: 0.854,
-                t0_s: 0.00097,
+                eta: 0.853,
+                t0_s: 0.00074,
+                t0_per_layer_s: 0.000_008_6,
+                alu_ops_per_weight: None,
                 prefill_share: 0.65,
                 prefill_cap_tflops: None,
                 source: FIT,
             },
             // 3 decode cases (litgpt, A100): one Python step per token dominates; η would fit
             // above 1 and is held at 1.
-            Backend::TorchEager => {
-                BackendConstants { eta: 1.0, t0_s: 0.0316, prefill_share: 0.475, prefill_cap_tflops: None, source: FIT }
-            }
+            Backend::TorchEager => BackendConstants {
+                eta: 1.0,
+                t0_s: 0.0316,
+                t0_per_layer_s: 0.0,
+                alu_ops_per_weight: None,
+                prefill_share: 0.475,
+                prefill_cap_tflops: None,
+                source: FIT,
+            },
             // No vLLM speed case yet: η as llama.cpp CUDA, t0 of a CUDA-graph decode step.
             Backend::Vllm => BackendConstants {
-                eta: 0.881,
+                eta: 0.969,
                 t0_s: 0.001,
+                t0_per_layer_s: 0.0,
+                alu_ops_per_weight: None,
                 prefill_share: 0.475,
                 prefill_cap_tflops: None,
                 source: "no vLLM speed case yet: η as llama.cpp CUDA's fit; t0 1 ms (CUDA graphs replay one step)",
@@ -154,9 +183,9 @@ mod tests {
             let c = e.constants();
             assert!(c.eta > 0.0 && c.eta <= 1.0 && c.t0_s >= 0.0 && c.prefill_share > 0.0);
         }
-        assert_eq!(Backend::of(Runtime::LlamaCpp, "apple"), Backend::LlamaCppMetal);
-        assert_eq!(Backend::of(Runtime::LlamaCpp, "nvidia"), Backend::LlamaCppCuda);
-        assert_eq!(Backend::of(Runtime::Transformers, "nvidia"), Backend::TorchEager);
+        assert_eq!(Backend::of(DecodePath::LlamaCpp, "apple"), Backend::LlamaCppMetal);
+        assert_eq!(Backend::of(DecodePath::LlamaCpp, "nvidia"), Backend::LlamaCppCuda);
+        assert_eq!(Backend::of(DecodePath::TorchEager, "nvidia"), Backend::TorchEager);
         assert_eq!(Backend::parse("nope"), None);
     }
 }

@@ -37,17 +37,18 @@ impl ErrorBand {
     /// The measured bands of `backend` (`None` where no case measures that figure).
     #[must_use]
     pub fn of(backend: Backend) -> ErrorBand {
-        // Training: 2 PEFT MetaMathQA cases (LoRA, full) on an L40S, leave-one-out.
-        let train = band(0.154, 0.223, 2);
+        // Training: 11 cases (2 PEFT MetaMathQA runs on an L40S, 9 torchtune runs on an A100),
+        // leave-one-out with one MFU per runtime.
+        let train = band(0.081, 0.223, 11);
         match backend {
             Backend::LlamaCppCuda => {
-                ErrorBand { decode: band(0.089, 0.391, 39), prefill: band(0.084, 0.243, 10), train }
+                ErrorBand { decode: band(0.066, 0.230, 41), prefill: band(0.084, 0.243, 10), train }
             }
             Backend::LlamaCppMetal => {
-                ErrorBand { decode: band(0.068, 0.419, 22), prefill: band(0.115, 0.206, 11), train }
+                ErrorBand { decode: band(0.092, 0.153, 25), prefill: band(0.115, 0.206, 11), train }
             }
-            Backend::Mlx => ErrorBand { decode: band(0.184, 0.295, 4), prefill: None, train },
-            Backend::TorchEager => ErrorBand { decode: band(0.071, 0.664, 3), prefill: None, train },
+            Backend::Mlx => ErrorBand { decode: band(0.148, 0.309, 6), prefill: None, train },
+            Backend::TorchEager => ErrorBand { decode: band(0.071, 0.081, 3), prefill: None, train },
             Backend::LlamaCppVulkan | Backend::Vllm => ErrorBand { decode: None, prefill: None, train },
         }
     }

@@ -2,9 +2,16 @@
 //! tokens need and every sequence's KV cache.
 //!
 //! ```text
-//! t_step(B) = W_gpu(B)/(η·BW_gpu) + W_cpu(B)/(η_cpu·BW_ram) + B·KV(ctx_avg)/(η·BW) + t0
-//! tokens/s(B) = B / max(t_step(B), compute floor 2·N_active·B / F_eff + t0)
+//! t_step(B) = max(W_gpu(B)/(η·BW_gpu) + B·KV(ctx_avg)/(η·BW), q·c/F32)
+//!             + W_cpu(B)/(η_cpu·BW_ram) + t0 + τ·n_layers
+//! tokens/s(B) = B / max(t_step(B), compute floor 2·N_active·B / F_eff + t0 + τ·n_layers)
 //! ```
+//! The fixed time per step is t0 plus τ per layer: the runtime launches the same kernels for
+//! every layer (norms, projections, rope, attention, adds), and each has a floor however few
+//! bytes it reads, so a 70B model of 80 layers pays 2.5× the fixed time of an 8B of 32.
+//! q·c/F32 is the arithmetic of unpacking quantized weights (q of them per token, c ALU
+//! operations each, at the GPU's fp32 rate F32): on GPUs with few FLOPs per byte of bandwidth
+//! (Apple M1) a quantized mat-vec is bound by it rather than by memory (backend constant `c`).
 //!
 //! W(B): dense models read every block weight, the output head and one embedding row; MoE
 //! models read the shared part and the experts the batch routes to — on average
@@ -16,25 +23,24 @@ use super::{Basis, SpeedDevice};
 use crate::dtype::DType;
 use crate::estimate::breakdown::Breakdown;
 use crate::estimate::kv_cache::{KvCache, KvPolicy};
-use crate::estimate::runtime::Runtime;
 use crate::estimate::workload::Workload;
 use crate::model::{ModelSpec, ParamCount, ParamGroup};
 
 /// The decode model of one run, ready to price any batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decode {
-    /// Block weight bytes on the GPU(s) and in CPU RAM.
-    gpu_block_bytes: f64,
-    /// Block weight bytes in CPU RAM.
-    cpu_block_bytes: f64,
+    /// Block weight bytes on the GPU(s): the dense part (read by every token) and the routed
+    /// experts (a token reads k of E).
+    gpu_dense: f64,
+    gpu_experts: f64,
+    /// The same in CPU RAM.
+    cpu_dense: f64,
+    cpu_experts: f64,
     /// Head, embedding row and other always-read bytes on the GPU (or CPU when none offloaded).
     fixed_gpu_bytes: f64,
     /// Head bytes read from CPU RAM (`-ngl 0`).
     fixed_cpu_bytes: f64,
-    /// Share of block parameters one token reads (1 for dense).
-    active_share: f64,
-    /// Routed experts share of block parameters, experts per layer and top-k.
-    routed_share: f64,
+    /// Experts per layer and top-k.
     experts: u64,
     top_k: u64,
     /// KV bytes read per sequence per step at the average context, GPU and CPU parts.
@@ -43,8 +49,10 @@ pub struct Decode {
     /// Bandwidths in B/s (already × η).
     gpu_bw: f64,
     cpu_bw: f64,
-    /// Fixed time per step.
+    /// Fixed time per step: t0 + τ·n_layers.
     t0: f64,
+    /// Time to unpack the quantized weights of one step at the GPU's ALU rate (0: not bound).
+    alu_s: f64,
     /// FLOPs per token and effective FLOP/s, for the compute floor at large batches.
     flops_per_token: f64,
     flops: Option<f64>,
@@ -63,7 +71,7 @@ impl Decode {
         backend: Backend,
         basis: &mut Vec<Basis>,
     ) -> Decode {
-        let BackendConstants { eta, t0_s, source, .. } = backend.constants();
+        let BackendConstants { eta, t0_s, t0_per_layer_s, alu_ops_per_weight, source, .. } = backend.constants();
         let p = ParamCount::of(spec);
         let emb = p.group(ParamGroup::Embeddings) as f64;
         let head = p.group(ParamGroup::LmHead) as f64;
@@ -77,45 +85,46 @@ impl Decode {
         let n_layers = spec.num_layers().max(1);
 
         // ---- weights, by where they live --------------------------------------------------
-        let (gpu_block, cpu_block, fixed_gpu, fixed_cpu, how) = if w.runtime == Runtime::LlamaCpp {
-            match crate::estimate::llamacpp::placement(spec, w) {
-                Ok(place) => {
-                    let ngl = w.llama_cpp.n_gpu_layers.unwrap_or(n_layers + 1).min(n_layers + 1);
-                    let start = (n_layers + 1).saturating_sub(ngl);
-                    let (mut g, mut c) = (0.0, 0.0);
-                    for (i, bytes) in place.layers.iter().enumerate() {
-                        if (i as u64) >= start {
-                            g += *bytes as f64;
-                        } else {
-                            c += *bytes as f64;
-                        }
-                    }
-                    let row = place.input as f64 / spec.vocab_size.max(1) as f64;
-                    // The one embedding row read per token is negligible next to a block; it is counted
-                    // with the head so that a model wholly on the GPU reads nothing from CPU RAM.
-                    let (fg, fc) =
-                        if ngl >= 1 { (place.output as f64 + row, 0.0) } else { (0.0, place.output as f64 + row) };
-                    let cpu_layers = start.min(n_layers);
-                    (
-                        g,
-                        c,
-                        fg,
-                        fc,
-                        format!(
-                            "llama.cpp -ngl {ngl}: {} of {n_layers} blocks on the GPU ({:.2} GB), {cpu_layers} in CPU RAM ({:.2} GB); output head {:.2} GB; {}",
-                            n_layers - cpu_layers,
-                            g / 1e9,
-                            c / 1e9,
-                            place.output as f64 / 1e9,
-                            place.how
-                        ),
-                    )
-                }
-                Err(_) => dense_split(spec, b, &p, dev, w),
-            }
+        // (dense part of the blocks, routed experts) on the GPU and in CPU RAM, head bytes.
+        let place = w.profile().inference.llamacpp.and_then(|_| crate::estimate::llamacpp::residency(spec, w).ok());
+        let (gpu_w, cpu_w, fixed_gpu, fixed_cpu, how) = if let Some(r) = place {
+            let row = r.input as f64 / spec.vocab_size.max(1) as f64;
+            // The one embedding row read per token is negligible next to a block; it is counted
+            // with the head so that a model wholly on the GPU reads nothing from CPU RAM.
+            let (fg, fc) = if r.output_on_gpu { (r.output as f64 + row, 0.0) } else { (0.0, r.output as f64 + row) };
+            let cpu_layers = n_layers - r.gpu_blocks.min(n_layers);
+            let moved = if r.moved_experts > 0.0 {
+                format!(
+                    "; {:.2} GB of routed experts of GPU blocks kept in CPU RAM (--n-cpu-moe / -ot)",
+                    r.moved_experts / 1e9
+                )
+            } else {
+                String::new()
+            };
+            (
+                    (r.gpu_dense, r.gpu_experts),
+                    (r.cpu_dense, r.cpu_experts),
+                    fg,
+                    fc,
+                    format!(
+                        "llama.cpp -ngl {} ({}): {} of {n_layers} blocks on the GPU ({:.2} GB), {cpu_layers} in CPU RAM ({:.2} GB){moved}; output head {:.2} GB on the {}; {}",
+                        r.ngl,
+                        if r.ngl_counts_output { "counts the output layer" } else { "counts repeating blocks" },
+                        r.gpu_blocks.min(n_layers),
+                        (r.gpu_dense + r.gpu_experts) / 1e9,
+                        (r.cpu_dense + r.cpu_experts) / 1e9,
+                        r.output as f64 / 1e9,
+                        if r.output_on_gpu { "GPU" } else { "CPU" },
+                        r.how
+                    ),
+                )
         } else {
-            dense_split(spec, b, &p, dev, w)
+            let (blocks, fixed, how) = dense_split(spec, b, &p, dev, w);
+            let k_over_e = if experts > 0 && top_k < experts { top_k as f64 / experts as f64 } else { 1.0 };
+            let dense = (active_share - routed_share * k_over_e).max(0.0);
+            ((blocks * dense, blocks * routed_share), (0.0, 0.0), fixed, 0.0, how)
         };
+        let (gpu_block, cpu_block) = (gpu_w.0 + gpu_w.1, cpu_w.0 + cpu_w.1);
 
         // ---- KV cache at the average context ---------------------------------------------
         let ctx_avg = w.prompt.saturating_add(w.new_tokens / 2).max(1);
@@ -132,13 +141,14 @@ impl Decode {
         let unified = dev.gpu.class == "apple" || dev.gpu.memory_type.starts_with("LPDDR");
         let cpu_bw = if unified { bw * eta } else { ram * 1e9 * CPU_ETA };
 
-        let per_token = gpu_block * active_share + cpu_block * active_share + fixed_gpu + fixed_cpu;
+        let routed_one = if experts > 0 && top_k < experts { top_k as f64 / experts as f64 } else { 1.0 };
+        let per_token = gpu_w.0 + cpu_w.0 + (gpu_w.1 + cpu_w.1) * routed_one + fixed_gpu + fixed_cpu;
         basis.push(Basis::new(
             "weight_bytes_per_token",
             per_token,
             "B",
             format!(
-                "{how}; read per token = blocks × active share {active_share:.3}{} + head and one embedding row",
+                "{how}; read per token = dense part of the blocks + routed experts × {routed_one:.4}{} + head and one embedding row",
                 if experts > 0 {
                     format!(" (MoE: {top_k} of {experts} routed experts; a batch of B reads E·(1 − (1 − k/E)^B))")
                 } else {
@@ -146,6 +156,54 @@ impl Decode {
                 }
             ),
             "weights as in the memory estimate; MoE active parameters from the model spec",
+        ));
+        // Quantized weights unpacked per token: the bytes read ÷ bytes per parameter of the
+        // model's weights (16-bit weights need no unpacking).
+        let all_bytes = gpu_block + cpu_block + fixed_gpu + fixed_cpu;
+        let bytes_per_param = (gpu_block + cpu_block) / blocks_total;
+        let quantized = (bytes_per_param < 1.9).then_some(per_token / bytes_per_param.max(1e-9));
+        if let Some(q) = quantized {
+            basis.push(Basis::new(
+                "quantized_weights_per_token",
+                q,
+                "1",
+                format!("weight bytes read per token ÷ {bytes_per_param:.3} B per parameter"),
+                "weights as in the memory estimate",
+            ));
+        }
+        if let Some(f) = dev.gpu.fp32_tflops {
+            basis.push(Basis::new(
+                "alu_tflops",
+                f,
+                "TFLOPS",
+                format!("{} datasheet fp32 (non-tensor) rate", dev.gpu.name),
+                dev.gpu.perf_source.clone().unwrap_or_else(|| dev.gpu.source.clone()),
+            ));
+        }
+        let alu_s = match (alu_ops_per_weight, quantized, dev.gpu.fp32_tflops) {
+            (Some(c), Some(q), Some(f)) if all_bytes > 0.0 && f > 0.0 => {
+                let s = q * c / (f * 1e12);
+                basis.push(Basis::new(
+                    "alu_s",
+                    s,
+                    "s",
+                    format!(
+                        "{q:.3e} quantized weights × {c} ALU operations each ÷ {f} TFLOPS fp32 (the step takes the longer of this and the memory read)"
+                    ),
+                    format!("{}: {source}", backend.name()),
+                ));
+                s
+            }
+            _ => 0.0,
+        };
+        let n_layers_f = n_layers as f64;
+        let fixed_s = t0_s + t0_per_layer_s * n_layers_f;
+        basis.push(Basis::new(
+            "layers",
+            n_layers_f,
+            "1",
+            "decoder layers: the runtime launches the same kernels for each",
+            "model spec",
         ));
         basis.push(Basis::new(
             "kv_bytes_per_sequence",
@@ -172,6 +230,17 @@ impl Decode {
             source,
         ));
         basis.push(Basis::new("t0_s", t0_s, "s", format!("{}: fixed time per decode step", backend.name()), source));
+        basis.push(Basis::new(
+            "t0_per_layer_s",
+            t0_per_layer_s,
+            "s",
+            format!(
+                "{}: fixed time per layer and step (kernel floors); with t0: {:.2} ms per step for {n_layers} layers",
+                backend.name(),
+                fixed_s * 1e3
+            ),
+            source,
+        ));
         if cpu_block + fixed_cpu > 0.0 {
             basis.push(Basis::new(
                 "ram_bandwidth",
@@ -194,46 +263,78 @@ impl Decode {
                 ));
             }
         }
+        // Batch-1 read times, for validation/speed/fit.py to refit η, t0, τ and c: the GPU-side
+        // bytes at the datasheet bandwidth (η = 1; unified memory: all of them) and the CPU RAM part.
+        let k_over_e = if experts > 0 && top_k < experts { top_k as f64 / experts as f64 } else { 1.0 };
+        let gpu_bytes = gpu_w.0 + gpu_w.1 * k_over_e + fixed_gpu + kv * (1.0 - cpu_share);
+        let cpu_bytes = cpu_w.0 + cpu_w.1 * k_over_e + fixed_cpu + kv * cpu_share;
+        let (read_s, cpu_read_s) =
+            if unified { ((gpu_bytes + cpu_bytes) / bw, 0.0) } else { (gpu_bytes / bw, cpu_bytes / cpu_bw) };
+        basis.push(Basis::new(
+            "read_s",
+            read_s,
+            "s",
+            "bytes read per token from GPU memory ÷ datasheet bandwidth (before η)",
+            "weight and KV bytes above",
+        ));
+        if cpu_read_s > 0.0 {
+            basis.push(Basis::new(
+                "cpu_read_s",
+                cpu_read_s,
+                "s",
+                "bytes read per token from CPU RAM ÷ (η_cpu × RAM bandwidth)",
+                "weight and KV bytes above",
+            ));
+        }
         let flops = super::prefill::effective_flops(dev, backend, w).map(|(f, _)| f * dev.count.max(1) as f64);
         Decode {
-            gpu_block_bytes: gpu_block,
-            cpu_block_bytes: cpu_block,
+            gpu_dense: gpu_w.0,
+            gpu_experts: gpu_w.1,
+            cpu_dense: cpu_w.0,
+            cpu_experts: cpu_w.1,
             fixed_gpu_bytes: fixed_gpu,
             fixed_cpu_bytes: fixed_cpu,
-            active_share,
-            routed_share,
             experts,
             top_k,
             kv_gpu: kv * (1.0 - cpu_share),
             kv_cpu: kv * cpu_share,
             gpu_bw: bw * eta,
             cpu_bw,
-            t0: t0_s,
+            t0: fixed_s,
+            alu_s,
             flops_per_token: 2.0 * p.active as f64,
             flops,
             cpu_weight_bytes: cpu_block + fixed_cpu,
         }
     }
 
-    /// Share of block weights a batch of `batch` reads in one step.
-    fn read_share(&self, batch: u64) -> f64 {
+    /// Share of routed-expert weights a batch of `batch` reads in one step: E·(1 − (1 − k/E)^B)
+    /// of E experts.
+    fn routed_read_share(&self, batch: u64) -> f64 {
         if self.experts == 0 || self.top_k == 0 || self.top_k >= self.experts {
-            return self.active_share;
+            return 1.0;
         }
         let k_over_e = self.top_k as f64 / self.experts as f64;
-        let touched = 1.0 - (1.0 - k_over_e).powf(batch as f64);
-        (self.active_share - self.routed_share * k_over_e + self.routed_share * touched).min(1.0)
+        1.0 - (1.0 - k_over_e).powf(batch as f64)
     }
 
     /// Seconds per decode step for `batch` sequences.
     #[must_use]
     pub fn step_s(&self, batch: u64) -> f64 {
-        let share = self.read_share(batch);
+        let share = self.routed_read_share(batch);
         let b = batch as f64;
-        let mem = (self.gpu_block_bytes * share + self.fixed_gpu_bytes + b * self.kv_gpu) / self.gpu_bw
-            + (self.cpu_block_bytes * share + self.fixed_cpu_bytes + b * self.kv_cpu) / self.cpu_bw;
+        let mem = ((self.gpu_dense + self.gpu_experts * share + self.fixed_gpu_bytes + b * self.kv_gpu) / self.gpu_bw)
+            .max(self.alu_s)
+            + (self.cpu_dense + self.cpu_experts * share + self.fixed_cpu_bytes + b * self.kv_cpu) / self.cpu_bw;
         let compute = self.flops.map_or(0.0, |f| self.flops_per_token * b / f);
         mem.max(compute) + self.t0
+    }
+
+    /// Whether a step of `batch` sequences is bound by matmul throughput rather than memory.
+    #[must_use]
+    pub fn compute_bound(&self, batch: u64) -> bool {
+        let t1 = self.step_s(batch) - self.t0;
+        self.flops.is_some_and(|f| self.flops_per_token * batch as f64 / f >= t1 - 1e-12)
     }
 
     /// Tokens/s of `batch` sequences together (`None` when no time can be given).
@@ -252,7 +353,7 @@ fn dense_split(
     p: &ParamCount,
     dev: &SpeedDevice<'_>,
     w: &Workload,
-) -> (f64, f64, f64, f64, String) {
+) -> (f64, f64, String) {
     let per_gpu = (b.component("weights") + b.component("base_weights")) as f64;
     let tensor = w.parallel.tp > 1;
     let total = if tensor { per_gpu } else { per_gpu * dev.count.max(1) as f64 };
@@ -268,12 +369,12 @@ fn dense_split(
         if tensor { format!(" per GPU (tensor parallel {})", w.parallel.tp) } else { String::new() },
         bpp
     );
-    (blocks, 0.0, fixed, 0.0, how)
+    (blocks, fixed, how)
 }
 
 /// Bytes per cached K/V element: the asked KV dtype (llama.cpp: its cache type).
 fn kv_bytes_per_element(w: &Workload, spec: &ModelSpec) -> f64 {
-    if w.runtime == Runtime::LlamaCpp {
+    if w.profile().inference.llamacpp.is_some() {
         if let Ok(t) = crate::estimate::llamacpp::kv_cache_type(w) {
             return t.bytes as f64 / t.block.max(1) as f64;
         }

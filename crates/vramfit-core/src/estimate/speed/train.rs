@@ -15,25 +15,10 @@ use super::{Basis, SpeedDevice};
 use crate::dtype::DType;
 use crate::estimate::breakdown::Breakdown;
 use crate::estimate::parallel::{Offload, Strategy};
-use crate::estimate::runtime::Runtime;
+use crate::estimate::profile::{TrainingSpeed, TRAINER_SPEED};
 use crate::estimate::training::setup::{Method, Optimizer};
 use crate::estimate::workload::Workload;
 use crate::model::{ModelSpec, ParamCount};
-
-/// Model FLOPs utilization of a runtime's training loop on one GPU, with its source.
-#[must_use]
-pub fn mfu(runtime: Runtime) -> (f64, &'static str) {
-    match runtime {
-        Runtime::Torchtune | Runtime::Litgpt => (
-            0.255,
-            "no torchtune/litgpt training case yet: the transformers fit (PEFT MetaMathQA runs on an L40S) stands in",
-        ),
-        _ => (
-            0.255,
-            "fitted by validation/speed/fit.py on the training cases of validation/speed/cases.json (PEFT MetaMathQA runs, transformers on an L40S)",
-        ),
-    }
-}
 
 /// Share of datasheet bandwidth element-wise passes (optimizer step, dequantization) reach.
 const STREAM_ETA: f64 = 0.8;
@@ -102,7 +87,10 @@ impl Step {
         let gpus = dev.count.max(1) as f64;
         let dp = w.parallel.dp().max(1) as f64;
         let tokens = w.batch as f64 * seq * t.grad_accum.max(1) as f64 * dp;
-        let (mfu, mfu_src) = mfu(w.runtime);
+        // The runtime's training loop: its MFU (torchtune's packed, compiled steps run at two
+        // thirds of the peak, the transformers Trainer's short unpacked batches at a quarter).
+        let speed = w.profile().training.map_or(TrainingSpeed { clips_grad_norm: false, ..TRAINER_SPEED }, |t| t.speed);
+        let (mfu, mfu_src) = (f64::from(speed.mfu_per_mille) / 1000.0, speed.mfu_source);
         let compute_s = tokens * per_token / (mfu * peak * 1e12 * gpus);
         basis.push(Basis::new(
             "train_flops_per_token",
@@ -141,9 +129,8 @@ impl Step {
         let grads = b.component("gradients") as f64;
         let offload = w.parallel.offload;
         let (opt_bytes, how) = optimizer_traffic(res.optimizer, states, grads, trained);
-        // transformers' Trainer and the PEFT benchmark clip the gradient norm (max_grad_norm 1.0):
-        // one read for the norm, one read and write to scale.
-        let clip = if w.runtime == Runtime::Transformers { 3.0 * grads } else { 0.0 };
+        // Clipping the gradient norm: one read for the norm, one read and write to scale.
+        let clip = if speed.clips_grad_norm { 3.0 * grads } else { 0.0 };
         let (ram, ram_why) = dev.ram_bandwidth();
         let opt_s = match offload {
             Some(_) => opt_bytes / (ram * 1e9 * super::host::CPU_ETA),
