@@ -69,7 +69,7 @@ PARAMS_B = {
     "mistralai__Mixtral-8x7B-v0.1": 46.7,
 }
 MAX_SEQ = {"gpt2": 1024, "falcon": 2048}
-SHORT = {"full": "full", "lora": "lora"}
+SHORT = {"full": "full", "lora": "lora", "dora": "dora"}
 PREC_SHORT = {"fp32": "fp32", "pure-bf16": "bf16", "mixed-bf16": "amp"}
 LORA_TARGETS = {"qv": ["q_proj", "v_proj"], "all": "all-linear"}
 FAMILY_QV = {"phi3": ["qkv_proj"], "falcon": ["query_key_value"], "gpt2": ["c_attn"]}  # fused q/k/v
@@ -85,7 +85,7 @@ def est_bytes(model, spec):
     if spec["task"] != "train":
         return p * {"fp32": 4, "fp16": 2, "bf16": 2}[spec["dtype"]]
     wb = 2 if spec["precision"] == "pure-bf16" else 4
-    if spec["method"] == "lora":
+    if spec["method"] in ("lora", "dora"):
         return p * wb * 1.15
     per = {"adamw": 3 * wb, "sgd": 2 * wb, "adafactor": wb * 1.1}[spec["optimizer"]]
     extra = 2 * p if spec["precision"] == "mixed-bf16" else 0
@@ -109,7 +109,7 @@ def build_cases(seed=20240601):
         t = spec["task"]
         if t == "train":
             lo = ""
-            if spec["method"] == "lora":
+            if spec["method"] in ("lora", "dora"):
                 tg = "qv" if spec["lora_targets"] != "all-linear" else "all"
                 lo = f"-r{spec['lora_r']}{tg}" + ("-do" if spec.get("lora_dropout") else "")
             cid = (f"ORC-{short_name(model)}-train-{spec['method']}{lo}-{PREC_SHORT[spec['precision']]}"
@@ -178,6 +178,15 @@ def build_cases(seed=20240601):
             if fam == "moe" and spec["lora_targets"] == "all-linear":
                 spec["lora_targets"] = ["q_proj", "k_proj", "v_proj", "o_proj"]
             k += add(fam, m, spec)
+    # DoRA (LoraConfig(use_dora=True)), appended outside the seeded draw so the cases above keep
+    # their ids: the magnitude rescaling keeps each adapted linear's base and LoRA outputs.
+    for m, spec in (
+        ("meta-llama__Llama-3.2-1B", {"grad_ckpt": False, "seq": 512, "batch": 1, "lora_targets": "all-linear"}),
+        ("meta-llama__Llama-3.2-1B", {"grad_ckpt": True, "seq": 1024, "batch": 2, "lora_targets": "all-linear"}),
+        ("Qwen__Qwen2.5-1.5B", {"grad_ckpt": False, "seq": 1024, "batch": 1, "lora_targets": ["q_proj", "v_proj"]}),
+    ):
+        add("dora", m, {"task": "train", "method": "dora", "precision": "pure-bf16", "optimizer": "adamw",
+                        "attn": "sdpa", "lora_r": 16, "lora_dropout": 0.0, **spec})
     return out
 
 
@@ -347,8 +356,9 @@ def to_case(case, res):
             notes.append("Gradient checkpointing: model.gradient_checkpointing_enable() defaults "
                          "(torch.utils.checkpoint use_reentrant=False per decoder layer, enable_input_require_grads).")
         lora = None
-        if spec["method"] == "lora":
+        if spec["method"] in ("lora", "dora"):
             notes.append(f"LoRA via peft.get_peft_model(LoraConfig(r={spec['lora_r']}, "
+                         + ("use_dora=True, " if spec["method"] == "dora" else "") +
                          f"lora_alpha={2 * spec['lora_r']}, lora_dropout={spec.get('lora_dropout', 0.0)}, "
                          f"target_modules={spec['lora_targets']!r})): wrapped modules "
                          f"{res.get('lora_targets')}; trainable {res.get('trainable_params')} params; peft's "
@@ -394,7 +404,7 @@ def to_case(case, res):
         "grade": "A",
         "model": {"name": name, "hf_id": f"{org}/{name}", "config_file": f"configs/{model}.json",
                   "params": int(res["n_params"])},
-        "runtime": "peft-transformers" if train and spec["method"] == "lora" else "transformers",
+        "runtime": "peft-transformers" if train and spec["method"] in ("lora", "dora") else "transformers",
         "task": task,
         "weights": {"dtype": wdt, "quant": None, "bits": None, "group_size": None},
         "inference": inference,

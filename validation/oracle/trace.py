@@ -543,7 +543,7 @@ class Spec:
     batch: int = 1
     seq: int = 512                   # prompt tokens (inference) or sequence length (train)
     new_tokens: int = 1              # generate: generate(max_new_tokens=new_tokens)
-    method: str = "full"             # train: full | lora
+    method: str = "full"             # train: full | lora | dora (LoraConfig(use_dora=True))
     precision: str = "pure-bf16"     # train: fp32 | pure-bf16 | mixed-bf16
     optimizer: str = "adamw"         # train: adamw | sgd | adafactor
     grad_ckpt: bool = False
@@ -687,14 +687,14 @@ def run(spec: Spec, peak_detail: int = 0) -> dict:
                 res["kv_cache_bytes_final"] = cache_bytes(cache)
                 ev["after_decode"] = tr.snapshot()
         elif spec.task == "train":
-            if spec.method == "lora":
+            if spec.method in ("lora", "dora"):
                 from peft import LoraConfig, get_peft_model
 
                 tr.set_phase("lora_init")
                 targets = spec.lora_targets
                 lcfg = LoraConfig(r=spec.lora_r, lora_alpha=spec.lora_alpha or 2 * spec.lora_r,
                                   lora_dropout=spec.lora_dropout, target_modules=targets,
-                                  task_type="CAUSAL_LM")
+                                  use_dora=spec.method == "dora", task_type="CAUSAL_LM")
                 model = get_peft_model(model, lcfg)
                 res["lora_targets"] = lora_target_names(model)
                 if tr.detail:

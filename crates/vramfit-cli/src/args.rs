@@ -335,6 +335,11 @@ pub struct WorkloadArgs {
     /// [default: none].
     #[arg(long)]
     pub mmproj: Option<std::path::PathBuf>,
+    /// Apple GPUs: macOS's `sudo sysctl iogpu.wired_limit_mb=N` raises (or lowers) the Metal
+    /// working set, the GPU's usable memory, to N MiB [default: the catalog's
+    /// recommendedMaxWorkingSetSize, about 2/3 of unified memory up to 36 GB and 3/4 above].
+    #[arg(long, value_name = "MB")]
+    pub wired_limit_mb: Option<u64>,
     /// llama.cpp --lora FILE: a LoRA adapter GGUF whose tensors load beside the blocks they
     /// adapt (one LoRA buffer per device) [default: none].
     #[arg(long)]
@@ -448,6 +453,29 @@ pub struct ValidateArgs {
 }
 
 impl WorkloadArgs {
+    /// Take a PEFT adapter's method, rank, targets and virtual tokens where the flags were
+    /// left at their defaults (newcomer D36); the flags the user gave win.
+    pub fn adopt_adapter(&mut self, a: &vramfit_io::PeftAdapter) {
+        if self.method == "full" {
+            if let Some(m) = a.method() {
+                self.method = m.to_string();
+            }
+        }
+        if self.lora_rank == 8 {
+            if let Some(r) = a.rank {
+                self.lora_rank = r;
+            }
+        }
+        if self.lora_targets.is_empty() {
+            self.lora_targets.clone_from(&a.targets);
+        }
+        if self.virtual_tokens == 20 {
+            if let Some(v) = a.virtual_tokens {
+                self.virtual_tokens = v;
+            }
+        }
+    }
+
     /// The flags as a core request: the same settings the web page sends, resolved by the
     /// same code.
     pub fn request(&self) -> WorkloadRequest {
@@ -515,6 +543,15 @@ impl WorkloadArgs {
             cpu_offload_gb: self.cpu_offload_gb,
             kv_cache_memory: self.kv_cache_memory.clone(),
             ram_bandwidth: self.ram_bandwidth,
+        }
+    }
+
+    /// A `--gpu` value with `--wired-limit-mb` applied.
+    pub fn gpu(&self, s: &str) -> Result<vramfit_core::catalog::GpuSpec, Error> {
+        let g = vramfit_core::catalog::GpuSpec::parse(s.trim())?;
+        match self.wired_limit_mb {
+            Some(mb) => g.with_wired_limit_mb(mb),
+            None => Ok(g),
         }
     }
 

@@ -35,7 +35,7 @@ where
     // Under --json an error is a JSON object too (on stderr, one line).
     let json = args.iter().any(|a| a == "--json");
     match args::Cli::try_parse_from(&args) {
-        Ok(cli) => execute(cli, json, out, err),
+        Ok(cli) => execute(cli, json, &args, out, err),
         Err(e) if e.use_stderr() => {
             report_error(err, json, &clap_line(&e));
             2
@@ -80,14 +80,41 @@ fn report_error(err: &mut dyn Write, json: bool, line: &str) {
     }
 }
 
-fn execute(cli: args::Cli, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+/// An error about a flag names it as the user spelled it: `--ctx-size 100000000` is told
+/// `--ctx-size: ...`, not the canonical `--kv-prealloc: ...` (newcomer D15).
+fn as_typed(line: String, args: &[OsString]) -> String {
+    use clap::CommandFactory;
+    let Some((flag, rest)) = line.split_once(": ") else { return line };
+    let Some(long) = flag.strip_prefix("--").filter(|f| !f.contains(' ')) else { return line };
+    let typed: Vec<String> = args
+        .iter()
+        .filter_map(|a| a.to_str())
+        .filter_map(|a| a.strip_prefix("--"))
+        .map(|a| a.split_once('=').map_or(a, |(f, _)| f).to_string())
+        .collect();
+    if typed.iter().any(|t| t == long) {
+        return line;
+    }
+    let cli = args::Cli::command();
+    let sub = args.get(1).and_then(|a| a.to_str()).and_then(|s| cli.find_subcommand(s));
+    let alias = sub.and_then(|sub| {
+        let arg = sub.get_arguments().find(|a| a.get_long() == Some(long))?;
+        arg.get_all_aliases()?.into_iter().find(|al| typed.iter().any(|t| t == al)).map(str::to_string)
+    });
+    match alias {
+        Some(alias) => format!("--{alias}: {rest}"),
+        None => line,
+    }
+}
+
+fn execute(cli: args::Cli, json: bool, args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     match cmd::run(cli.command, out).and_then(|()| out.flush().map_err(anyhow::Error::from)) {
         Ok(()) => 0,
         Err(e) => {
             if is_broken_pipe(&e) {
                 return 0;
             }
-            report_error(err, json, &one_line(&e));
+            report_error(err, json, &as_typed(one_line(&e), args));
             2
         }
     }

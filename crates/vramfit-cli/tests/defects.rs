@@ -357,6 +357,12 @@ fn range_errors_give_the_bound_that_was_crossed() {
     assert!(e.contains("between 1 and 100000"), "{e}");
     let e = super::stderr_of(&["estimate", "llama-7b", "--tp", "4294967296"]);
     assert!(e.starts_with("error: --tp:") && e.contains("between 1 and 4096"), "{e}");
+    // The count in --gpu NxNAME is refused under --gpu, with the same bound as --gpus.
+    let e = super::stderr_of(&["estimate", "llama-7b", "--gpu", "100000xA100-80GB"]);
+    assert!(e.starts_with("error: --gpu:") && e.contains("between 1 and 4096 per node"), "{e}");
+    // A flag given by an alias is named as typed (llama.cpp's --ctx-size is --kv-prealloc).
+    let e = super::stderr_of(&["estimate", "llama-7b", "--runtime", "llama.cpp", "--ctx-size", "100000000"]);
+    assert!(e.starts_with("error: --ctx-size: must be at most"), "{e}");
 }
 
 /// Newcomer D16, D34: tensor parallelism is not described as a single GPU; a local path is
@@ -389,5 +395,316 @@ fn completions_and_examples_in_help() {
     for cmd in ["estimate", "fit", "sweep"] {
         let help = String::from_utf8(vramfit(&[cmd, "--help"]).stdout).unwrap();
         assert!(help.contains("Examples:") && help.contains(&format!("vramfit {cmd} ")), "{cmd}: {help}");
+    }
+}
+
+fn notes_of(args: &[&str]) -> Vec<String> {
+    let mut a = args.to_vec();
+    a.push("--json");
+    json(&a)["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
+}
+
+/// Newcomer D17: a flag that changes nothing under the workload that runs is named in a note
+/// that says why; a value that cannot mean anything is an error naming the flag.
+#[test]
+fn contradictory_flags_are_noted_or_refused() {
+    let has = |args: &[&str], want: &str| {
+        let notes = notes_of(args);
+        assert!(notes.iter().any(|n| n.starts_with(want)), "{args:?}: no note starting {want:?} in {notes:?}");
+    };
+    has(&["estimate", "llama-7b", "--task", "train", "--lora-rank", "16"], "--lora-rank: ignored: --method full");
+    has(
+        &["estimate", "llama-7b", "--task", "generate", "--grad-ckpt", "--optimizer", "sgd"],
+        "--grad-ckpt, --optimizer are training settings",
+    );
+    has(
+        &["estimate", "llama-7b", "--task", "train", "--device-map", "--gpus", "2"],
+        "--device-map: training on several GPUs is estimated as DDP",
+    );
+    has(&["estimate", "llama-7b", "--sequence-parallel"], "--sequence-parallel: no effect without --tp");
+    has(&["estimate", "llama-7b", "--gpu", "4xA100-80GB", "--gpus", "2"], "--gpus 2 overrides the 4 in --gpu");
+    has(
+        &["estimate", "llama-7b", "--task", "train", "--precision", "fp32", "--dtype", "fp16"],
+        "--dtype fp16: a full fine-tune under --precision fp32 keeps its weights in fp32",
+    );
+    has(
+        &["fit", "llama-7b", "--gpu", "T4", "--task", "train", "--method", "qlora", "--virtual-tokens", "50"],
+        "--virtual-tokens: ignored: --method qlora",
+    );
+    // Nothing is said when nothing was ignored.
+    assert!(notes_of(&["estimate", "llama-7b", "--task", "train", "--method", "lora", "--lora-rank", "16"])
+        .iter()
+        .all(|n| !n.contains("ignored")));
+    // An AWQ group must hold whole input features; GPTQ keeps a partial last group.
+    assert!(vramfit(&["estimate", "llama-7b", "--quant", "gptq-4bit", "--group-size", "7"]).status.success());
+    // Values that cannot mean anything.
+    for (args, want) in [
+        (
+            &["estimate", "llama-7b", "--quant", "awq-4bit", "--group-size", "7"][..],
+            "error: --group-size: 7 does not divide",
+        ),
+        (
+            &["estimate", "llama-7b", "--kv-prealloc", "0", "--runtime", "litgpt"][..],
+            "error: --kv-prealloc: must be at least 1",
+        ),
+        (
+            &["estimate", "llama-7b", "--ctx-size", "0", "--runtime", "llama.cpp"][..],
+            "error: --ctx-size: must be at least 1",
+        ),
+        (
+            &["estimate", "gpt2", "--task", "train", "--method", "prompt-tuning", "--virtual-tokens", "0"][..],
+            "error: --virtual-tokens: must be between 1 and",
+        ),
+        (
+            &["estimate", "gpt2", "--task", "train", "--method", "prompt-tuning", "--virtual-tokens", "99999999999"][..],
+            "error: --virtual-tokens: must be between 1 and",
+        ),
+    ] {
+        let e = super::stderr_of(args);
+        assert!(e.starts_with(want), "{args:?}: {e}");
+    }
+}
+
+/// Newcomer D13: a network error prints its URL once, says what to try, and a Hub id one
+/// revision or `-hf` away from a catalog alias names the catalog entry.
+#[test]
+fn hub_errors_say_what_to_try_and_name_the_catalog_entry() {
+    let home = crate::io_util::tmp("d13-home");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+            .args(args)
+            .env_remove("HF_HUB_OFFLINE")
+            .env_remove("HF_TOKEN")
+            .env("HF_ENDPOINT", "http://127.0.0.1:9")
+            .env("HF_HOME", &home)
+            .env("HF_HUB_DOWNLOAD_TIMEOUT", "2")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    for (id, catalog) in
+        [("Qwen/Qwen3-8B@main", Some("qwen3-8b")), ("meta-llama/Llama-2-7b", Some("llama-2-7b")), ("foo/bar", None)]
+    {
+        let e = run(&["estimate", id]);
+        assert_eq!(e.lines().count(), 1, "{e}");
+        let url = e.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches(':');
+        assert_eq!(e.matches(url).count(), 1, "URL printed more than once: {e}");
+        assert!(e.contains("HF_HUB_OFFLINE=1") && e.contains("HF_ENDPOINT") && e.contains("local directory"), "{e}");
+        match catalog {
+            Some(c) => assert!(e.contains(&format!("did you mean {c} from the built-in catalog")), "{e}"),
+            None => assert!(!e.contains("did you mean"), "{e}"),
+        }
+    }
+}
+
+/// Newcomer D25: no suggestion that has nothing in common with what was typed; sizes that are
+/// not quite sizes say what is wrong.
+#[test]
+fn suggestions_are_related_to_what_was_typed() {
+    for m in ["foo", ""] {
+        let e = super::stderr_of(&["estimate", m]);
+        assert!(!e.contains("did you mean") && e.contains("`vramfit models` lists them"), "{m:?}: {e}");
+    }
+    for (gpu, want) in [
+        ("24", "\"24\" has no unit: write 24GB or 24GiB"),
+        ("4x", "no GPU after the count"),
+        ("-5GB", "memory size must be positive"),
+        ("99999999999999999999GB", "too large"),
+    ] {
+        let e = super::stderr_of(&["estimate", "llama-7b", &format!("--gpu={gpu}")]);
+        assert!(e.starts_with("error: --gpu:") && e.contains(want) && !e.contains("did you mean"), "{gpu}: {e}");
+    }
+}
+
+/// Newcomer D35: the reserve is 5 % of the usable bytes exactly (it divided before multiplying
+/// and came out 3 bytes short on a T4).
+#[test]
+fn the_reserve_is_five_percent_exactly() {
+    let v = json(&["fit", "llama-7b", "--gpu", "T4", "--json"]);
+    assert_eq!(v["gpu"]["usable_bytes"], 16_106_127_360u64);
+    assert_eq!(v["gpu"]["reserve_bytes"], 805_306_368u64);
+    assert_eq!(v["as_asked"]["reserve_bytes"], 805_306_368u64);
+}
+
+/// Newcomer D36: a PEFT adapter directory is read for its base model, method, rank and
+/// targets; flags the user gives still win.
+#[test]
+fn a_peft_adapter_directory_is_read_for_its_base_and_settings() {
+    let dir = crate::io_util::tmp("d36-adapter");
+    std::fs::write(
+        dir.join("adapter_config.json"),
+        r#"{"base_model_name_or_path": "meta-llama/Llama-2-7b-hf", "peft_type": "LORA", "r": 16, "lora_alpha": 32,
+            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"], "task_type": "CAUSAL_LM"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("adapter_model.safetensors"), b"").unwrap();
+    let d = dir.to_str().unwrap();
+    let from_dir = json(&["estimate", d, "--task", "train", "--json"]);
+    let by_hand = json(&[
+        "estimate",
+        "llama-2-7b",
+        "--task",
+        "train",
+        "--method",
+        "lora",
+        "--lora-rank",
+        "16",
+        "--lora-targets",
+        "q_proj,k_proj,v_proj,o_proj",
+        "--json",
+    ]);
+    assert_eq!(from_dir["total_bytes"], by_hand["total_bytes"]);
+    let notes = from_dir["notes"].to_string();
+    assert!(
+        notes.contains("PEFT LORA adapter") && notes.contains("r=16") && notes.contains("meta-llama/Llama-2-7b-hf"),
+        "{notes}"
+    );
+    // A flag given on the command line wins over the adapter's value.
+    let rank_64 = json(&["estimate", d, "--task", "train", "--lora-rank", "64", "--json"]);
+    let by_hand_64 = json(&[
+        "estimate",
+        "llama-2-7b",
+        "--task",
+        "train",
+        "--method",
+        "lora",
+        "--lora-rank",
+        "64",
+        "--lora-targets",
+        "q_proj,k_proj,v_proj,o_proj",
+        "--json",
+    ]);
+    assert_eq!(rank_64["total_bytes"], by_hand_64["total_bytes"]);
+    // No base model: one line saying what to pass instead.
+    let bare = crate::io_util::tmp("d36-bare");
+    std::fs::write(bare.join("adapter_config.json"), r#"{"peft_type": "LORA", "r": 8}"#).unwrap();
+    let e = super::stderr_of(&["estimate", bare.to_str().unwrap()]);
+    assert!(e.contains("no base_model_name_or_path") && e.lines().count() == 1, "{e}");
+    // An adapter whose base is itself is refused, not followed forever.
+    let selfish = crate::io_util::tmp("d36-self");
+    let s = selfish.to_str().unwrap();
+    std::fs::write(selfish.join("adapter_config.json"), format!(r#"{{"base_model_name_or_path": "{s}"}}"#)).unwrap();
+    let e = super::stderr_of(&["estimate", s]);
+    assert!(e.contains("is another adapter"), "{e}");
+}
+
+/// Newcomer D24: the README's examples run from a fresh clone. Each `vramfit ...` line of its
+/// code blocks runs from the checkout and exits 0, except those that need what a clone does
+/// not hold, which must say so: a file of the user's (`./my-model/`), the network (a Hub id at
+/// a revision, a GGUF repo) or the shared folder beside the checkout (`../shared`).
+#[test]
+fn the_readme_examples_run_from_a_clone() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let out_dir = crate::io_util::tmp("readme");
+    let mut ran = 0;
+    let mut lines = readme.lines().peekable();
+    let mut in_code = false;
+    while let Some(line) = lines.next() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        let Some(cmd) = line.strip_prefix("vramfit ").filter(|_| in_code) else { continue };
+        let (cmd, comment) = cmd.split_once(" #").unwrap_or((cmd, ""));
+        let mut cmd = cmd.trim().to_string();
+        // A trailing backslash continues on the next line.
+        while cmd.ends_with('\\') {
+            cmd.pop();
+            let next = lines.next().unwrap();
+            let (more, _) = next.split_once(" #").unwrap_or((next, ""));
+            cmd.push(' ');
+            cmd.push_str(more.trim());
+        }
+        if cmd.contains("../shared") {
+            assert!(comment.contains("shared folder"), "README example needs ../shared without saying so: {line}");
+            continue;
+        }
+        let args: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+        let needs_file = args.iter().any(|a| a.starts_with("./"));
+        let needs_hub = args.iter().any(|a| a.contains('@') || a.to_ascii_lowercase().ends_with("-gguf"));
+        if needs_file || needs_hub || cmd.contains(';') || cmd.contains('>') {
+            continue;
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+            .args(&args)
+            .current_dir(&out_dir)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("HF_HOME", out_dir.join("home"))
+            .output()
+            .unwrap();
+        let args_in_root: Vec<String> = args
+            .iter()
+            .map(|a| if a.starts_with("validation/") { root.join(a).display().to_string() } else { a.clone() })
+            .collect();
+        let out = if out.status.success() {
+            out
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_vramfit"))
+                .args(&args_in_root)
+                .current_dir(&out_dir)
+                .env("HF_HUB_OFFLINE", "1")
+                .env("HF_HOME", out_dir.join("home"))
+                .output()
+                .unwrap()
+        };
+        assert!(
+            out.status.success(),
+            "README example fails offline from a clone: vramfit {cmd}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran += 1;
+    }
+    assert!(ran > 30, "only {ran} README examples found");
+}
+
+/// Newcomer D22 and the issue's "Devices that are not CUDA": an Apple GPU gets no CUDA
+/// context and its working set (raised with --wired-limit-mb, as iogpu.wired_limit_mb does);
+/// an AMD GPU a ROCm context; plans on Metal leave out bitsandbytes and CPU offload.
+#[test]
+fn devices_that_are_not_cuda_are_modelled_by_their_stack() {
+    let names = |v: &Value| -> Vec<String> {
+        v["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+    };
+    let cuda = json(&["estimate", "llama-7b", "--gpu", "A100-80GB", "--json"]);
+    let metal = json(&["estimate", "llama-7b", "--gpu", "M2-Max-96GB", "--json"]);
+    let rocm = json(&["estimate", "llama-7b", "--gpu", "MI300X", "--json"]);
+    assert!(names(&cuda).contains(&"cuda_context".to_string()));
+    assert!(!names(&metal).contains(&"cuda_context".to_string()), "{:?}", names(&metal));
+    assert!(names(&rocm).contains(&"rocm_context".to_string()), "{:?}", names(&rocm));
+    let total = |v: &Value| v["total_bytes"].as_u64().unwrap();
+    assert_eq!(total(&cuda) - total(&metal), (512 + 32) << 20, "Metal drops exactly the CUDA context");
+    assert_eq!(total(&cuda), total(&rocm));
+    let table = String::from_utf8(vramfit(&["estimate", "llama-7b", "--gpu", "M2-Max-96GB"]).stdout).unwrap();
+    assert!(table.contains("device    (Metal working set: what must fit)") && !table.contains("nvidia-smi"), "{table}");
+    // The working set follows iogpu.wired_limit_mb.
+    let raised = json(&["estimate", "llama-7b", "--gpu", "M2-Max-96GB", "--wired-limit-mb", "90112", "--json"]);
+    assert_eq!(raised["headroom_bytes"].as_i64().unwrap() - metal["headroom_bytes"].as_i64().unwrap(), 16 << 30);
+    let e = super::stderr_of(&["estimate", "llama-7b", "--gpu", "T4", "--wired-limit-mb", "9000"]);
+    assert!(e.starts_with("error: --wired-limit-mb:"), "{e}");
+    // Plans on an M1 never use bitsandbytes (int8, nf4, QLoRA, 8-bit optimizers) or CPU offload.
+    for task in ["generate", "train"] {
+        let fit = json(&["fit", "llama-3.2-1b", "--gpu", "M1-16GB", "--task", task, "--all", "--json"]);
+        let plans: Vec<String> = fit["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| [p["flags"].to_string(), p["stretch"]["flags"].to_string()])
+            .collect();
+        let plans = plans.join(" ");
+        for bnb in ["int8", "nf4", "qlora", "8bit", "paged", "--offload", "--zero"] {
+            assert!(!plans.contains(bnb), "{task}: a {bnb} plan on Metal: {plans}");
+        }
+    }
+    for (args, flag) in [
+        (&["--quant", "nf4"][..], "--quant"),
+        (&["--task", "train", "--method", "qlora"][..], "--method"),
+        (&["--task", "train", "--optimizer", "adamw-8bit"][..], "--optimizer"),
+    ] {
+        let mut a = vec!["estimate", "llama-7b", "--gpu", "M2-Max-96GB"];
+        a.extend_from_slice(args);
+        let e = super::stderr_of(&a);
+        assert!(e.starts_with(&format!("error: {flag}:")) && e.contains("Metal"), "{e}");
     }
 }

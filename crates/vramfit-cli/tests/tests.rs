@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)]
 
 // The I/O crate's loopback fake Hub and tiny checkpoints, shared rather than copied.
+mod campaign;
 mod defects;
 mod fit;
 mod golden;

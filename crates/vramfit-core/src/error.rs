@@ -34,7 +34,7 @@ pub enum Error {
     #[error("config.json is not valid: {0}")]
     ConfigSyntax(String),
     /// No catalog model matches the name.
-    #[error("unknown model {name:?}{}", did_you_mean(.suggestions))]
+    #[error("unknown model {name:?}{}", model_hint(.suggestions))]
     UnknownModel {
         /// What was asked for.
         name: String,
@@ -98,6 +98,15 @@ fn did_you_mean(s: &[String]) -> String {
         String::new()
     } else {
         format!("; did you mean {}?", s.join(", "))
+    }
+}
+
+/// An unknown model with no close catalog name says what MODEL may be (newcomer D25).
+fn model_hint(s: &[String]) -> String {
+    if s.is_empty() {
+        "; MODEL is a catalog name (`vramfit models` lists them), a Hub id (org/name) or a local path".into()
+    } else {
+        did_you_mean(s)
     }
 }
 

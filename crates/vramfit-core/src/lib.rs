@@ -9,6 +9,7 @@ pub mod error;
 pub mod estimate;
 pub mod fit;
 pub mod formats;
+pub mod ignored_flags;
 pub mod limits;
 pub mod model;
 pub mod quant;

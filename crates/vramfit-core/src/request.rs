@@ -537,6 +537,7 @@ impl WorkloadRequest {
             training,
             llama_cpp,
             serving,
+            backend: crate::estimate::backend::Backend::Cuda,
         };
         w.check()?;
         Ok(w)
@@ -1120,6 +1121,7 @@ impl EstimateRequest {
         let ram = self.ram.as_deref().map(parse_ram).transpose()?;
         let mut breakdown = crate::estimate(&model.spec, &workload)?;
         breakdown.notes.extend(resolved);
+        breakdown.notes.extend(crate::ignored_flags::notes(&self.workload, &workload, gpu.as_ref().map(|g| g.count)));
         if gpu.is_some() {
             breakdown.notes.extend(gpu_not_judged_note(&workload, ram));
         }

@@ -32,6 +32,7 @@ pub(crate) struct FileSource {
 impl FileSource {
     pub(crate) fn open(path: &Path) -> Result<Self, IoError> {
         let err = |source| IoError::Read { path: path.to_path_buf(), source };
+        crate::refuse_pipe(path)?;
         let file = File::open(path).map_err(err)?;
         let len = file.metadata().map_err(err)?.len();
         Ok(FileSource { file, len, path: path.display().to_string(), read: 0 })

@@ -477,7 +477,10 @@ impl HubClient {
                     if Instant::now() >= deadline {
                         return Err((self.deadline_error(what, &current), None));
                     }
-                    let reason = self.scrub(&t.to_string());
+                    // ureq's text starts with the URL, which the error prints already.
+                    let text = t.to_string();
+                    let text = text.strip_prefix(&format!("{current}: ")).unwrap_or(&text);
+                    let reason = self.scrub(text);
                     let e = if permanent(&t) {
                         IoError::Hub { what: what.to_string(), reason: format!("{reason} (not retried)") }
                     } else {

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod adapter;
 mod gguf_repo;
 mod headers;
 pub mod hub;
@@ -18,6 +19,7 @@ use vramfit_core::formats::FormatError;
 use vramfit_core::validate::Case;
 use vramfit_core::ModelSpec;
 
+pub use adapter::{read_adapter, PeftAdapter};
 pub use gguf_repo::{read_gguf_repo, split_part, GgufModelFile, GgufRepo};
 pub use hub::{HubClient, HubConfig, Progress, RepoId};
 
@@ -104,7 +106,7 @@ pub enum IoError {
         reason: String,
     },
     /// The network failed (connection, timeout, dropped body).
-    #[error("{what}: cannot read {url}: {reason}")]
+    #[error("{what}: cannot read {url}: {reason} (offline? HF_HUB_OFFLINE=1 reads the Hugging Face cache, HF_ENDPOINT names a mirror, or pass a local directory)")]
     Network {
         /// Repo and file.
         what: String,
@@ -132,6 +134,14 @@ pub enum IoError {
         what: String,
         /// Why it failed.
         reason: String,
+    },
+    /// A Hub read failed for an id the catalog knows under a nearby spelling.
+    #[error("{source}; did you mean {catalog} from the built-in catalog (no network needed)?")]
+    HubNearCatalog {
+        /// The Hub's error.
+        source: Box<IoError>,
+        /// The catalog entry.
+        catalog: String,
     },
     /// `HF_HUB_OFFLINE` is set and the file is not cached.
     #[error("HF_HUB_OFFLINE is set and {repo} {what} is not in the cache ({}); unset HF_HUB_OFFLINE to fetch it", .cache.display())]
@@ -213,6 +223,7 @@ pub fn read_text(path: &Path) -> Result<String, IoError> {
 pub fn read_text_within(path: &Path, limit: u64) -> Result<String, IoError> {
     use std::io::Read;
     let err = |source| IoError::Read { path: path.to_path_buf(), source };
+    refuse_pipe(path)?;
     let file = std::fs::File::open(path).map_err(err)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(err)?;
@@ -223,6 +234,32 @@ pub fn read_text_within(path: &Path, limit: u64) -> Result<String, IoError> {
         )));
     }
     String::from_utf8(bytes).map_err(|_| err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")))
+}
+
+/// A named pipe or socket is refused before it is opened: opening a pipe waits for a writer,
+/// so `vramfit estimate some-fifo` would hang (newcomer D11). Devices are read within the
+/// byte limit instead (see [`read_text_within`]).
+///
+/// # Errors
+/// `path` is a named pipe or a socket.
+pub(crate) fn refuse_pipe(path: &Path) -> Result<(), IoError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let t = m.file_type();
+            if t.is_fifo() || t.is_socket() {
+                return Err(IoError::Local {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "is a {}, not a file: vramfit reads config.json, safetensors and GGUF files (save the model to a file first)",
+                        if t.is_fifo() { "named pipe" } else { "socket" }
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Resolve `MODEL` with the environment's Hub settings: see [`resolve_model_with`].
@@ -259,6 +296,18 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
         Err(e) => Some(e),
     };
     let path = Path::new(name);
+    if let Some(adapter) = adapter::read_adapter(path)? {
+        // The base model, resolved as MODEL would be (catalog, path or Hub), with the adapter said.
+        if adapter::read_adapter(Path::new(&adapter.base))?.is_some() {
+            return Err(IoError::Local {
+                path: adapter.config.clone(),
+                reason: format!("its base model {} is another adapter: pass the base model itself", adapter.base),
+            });
+        }
+        let mut base = resolve_model_with(&adapter.base, opts)?;
+        base.notes.insert(0, adapter.describe());
+        return Ok(base);
+    }
     if path.exists() {
         return local::read_path(name, path);
     }
@@ -272,7 +321,7 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
                 Some(p) => *p,
                 None => &mut ignore,
             };
-            let m = client.fetch_model(&repo, progress)?;
+            let m = client.fetch_model(&repo, progress).map_err(|e| near_catalog(e, &repo))?;
             return local::from_hub(name, m, client.config());
         }
     }
@@ -283,6 +332,19 @@ pub fn resolve_model_with(name: &str, mut opts: ResolveOptions<'_>) -> Result<Re
         }),
         Some(e) if !looks_like_path => Err(IoError::NotFound(e)),
         _ => Err(IoError::Local { path: path.to_path_buf(), reason: "no such file or directory".into() }),
+    }
+}
+
+/// A Hub failure for a repo id that differs from a catalog alias only by its revision
+/// (`Qwen/Qwen3-8B@main`) or a `-hf` suffix (`meta-llama/Llama-2-7b`) names the catalog
+/// entry (newcomer D13).
+fn near_catalog(e: IoError, repo: &RepoId) -> IoError {
+    let id = repo.repo.as_str();
+    let base = id.strip_suffix("-hf").or_else(|| id.strip_suffix("-HF"));
+    let spellings = [Some(id.to_string()), Some(format!("{id}-hf")), base.map(str::to_string)];
+    match spellings.into_iter().flatten().find_map(|s| catalog::find_model(&s).ok()) {
+        Some(m) => IoError::HubNearCatalog { source: Box::new(e), catalog: m.name.clone() },
+        None => e,
     }
 }
 

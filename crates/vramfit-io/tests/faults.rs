@@ -228,6 +228,27 @@ fn a_device_is_not_read_to_the_end() {
     assert!(!e.to_string().is_empty());
 }
 
+/// Newcomer D11: a named pipe as MODEL (or as a directory's config.json, or a .gguf) is an
+/// error at once; opening it used to wait forever for a writer.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_refused_without_waiting() {
+    let dir = tmp("fifo");
+    for name in ["fifo", "model.gguf", "model.safetensors"] {
+        let ok = std::process::Command::new("mkfifo").arg(dir.join(name)).status().unwrap().success();
+        assert!(ok);
+    }
+    std::fs::write(dir.join("config.json"), crate::util::CONFIG).unwrap();
+    let t = Instant::now();
+    for name in ["fifo", "model.gguf", "model.safetensors"] {
+        let e = resolve_model_with(dir.join(name).to_str().unwrap(), opts("http://127.0.0.1:9", &tmp("fifo-home")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a named pipe, not a file"), "{name}: {e}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(30));
+}
+
 /// The audit's speed case: a 30-shard repo, cold, with 50 ms added to every request (hub and
 /// CDN). One after another with two ranges per shard that was 122 requests; now one range per
 /// shard on 8 threads.

@@ -59,7 +59,8 @@ impl From<IoError> for Failure {
             | IoError::Network { .. }
             | IoError::Truncated { .. }
             | IoError::Hub { .. }
-            | IoError::Offline { .. } => true,
+            | IoError::Offline { .. }
+            | IoError::HubNearCatalog { .. } => true,
             IoError::Read { .. }
             | IoError::Cases { .. }
             | IoError::Core { .. }

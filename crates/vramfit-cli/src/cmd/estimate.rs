@@ -8,7 +8,14 @@ use vramfit_core::catalog::GpuSpec;
 use vramfit_core::request;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let gpus = a.gpu.iter().map(|g| GpuSpec::parse(g.trim())).collect::<Result<Vec<_>, _>>()?;
+    let gpus = a.gpu.iter().map(|g| a.workload.gpu(g)).collect::<Result<Vec<_>, _>>()?;
+    if a.workload.wired_limit_mb.is_some() && gpus.is_empty() {
+        return Err(vramfit_core::Error::workload(
+            "--wired-limit-mb",
+            "sets an Apple GPU's working set: add --gpu M2-Max-96GB (or another Apple GPU)",
+        )
+        .into());
+    }
     let gpu = gpus.first().cloned();
     // The flags are checked before the model is read: a bad flag costs no download.
     a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
@@ -17,6 +24,11 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (workload, resolved) = workload_on(a, &model.spec, gpu.as_ref())?;
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     breakdown.notes.extend(resolved);
+    breakdown.notes.extend(vramfit_core::ignored_flags::notes(
+        &a.workload.request(),
+        &workload,
+        gpu.as_ref().map(|g| g.count),
+    ));
     if gpu.is_some() {
         breakdown.notes.extend(request::gpu_not_judged_note(&workload, ram));
     }

@@ -10,7 +10,7 @@ use vramfit_core::fit::{fit, FitOptions};
 use vramfit_io::{HubClient, HubConfig, RepoId};
 
 pub fn run(a: &FitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let gpu = GpuSpec::parse(&a.gpu)?;
+    let gpu = a.workload.gpu(&a.gpu)?;
     if let Some(repo) = gguf_repo(&a.model) {
         return gguf_table(a, &repo, &gpu, out);
     }
@@ -30,12 +30,13 @@ pub fn run(a: &FitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             render::table::serving_fit(&model, &gpu, &f, out)
         };
     }
-    let report = fit(
+    let mut report = fit(
         &model.spec,
         &workload,
         &gpu,
         FitOptions { all: a.all, prefer_speed: a.prefer == "speed", ram_bandwidth: a.workload.ram_bandwidth },
     )?;
+    report.notes.extend(vramfit_core::ignored_flags::notes(&a.workload.request(), &workload, Some(gpu.count)));
     if a.json {
         render::json::fit(&model, &report, out)
     } else {

@@ -12,7 +12,17 @@ use crate::args::Command;
 use std::io::Write;
 
 /// Run a subcommand, writing to `out`.
-pub fn run(cmd: Command, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(mut cmd: Command, out: &mut dyn Write) -> anyhow::Result<()> {
+    // A PEFT adapter directory as MODEL: the base model is read in its place (vramfit-io), and
+    // the adapter's settings fill the flags left at their defaults.
+    if let Command::Estimate(crate::args::EstimateArgs { model, workload, .. })
+    | Command::Fit(crate::args::FitArgs { model, workload, .. })
+    | Command::Sweep(crate::args::SweepArgs { model, workload, .. }) = &mut cmd
+    {
+        if let Some(adapter) = vramfit_io::read_adapter(std::path::Path::new(model.as_str()))? {
+            workload.adopt_adapter(&adapter);
+        }
+    }
     match cmd {
         Command::Estimate(a) => estimate::run(&a, out),
         Command::Fit(a) => fit::run(&a, out),

@@ -13,8 +13,11 @@ use vramfit_io::ResolvedModel;
 
 pub fn run(a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let axis = SweepAxis::parse(&a.over)?;
-    let gpu = a.gpu.as_deref().map(GpuSpec::parse).transpose()?;
-    let workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    let gpu = a.gpu.as_deref().map(|g| a.workload.gpu(g)).transpose()?;
+    let mut workload = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    if let Some(g) = &gpu {
+        workload.backend = vramfit_core::estimate::backend::Backend::of(g);
+    }
     let color = match a.color.as_str() {
         "always" => true,
         "never" => false,

@@ -26,7 +26,7 @@ pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<(
         writeln!(
             out,
             "| **{}** | **{}** | **{}** | | |",
-            level_label(l).split_whitespace().next().unwrap_or(""),
+            level_label(l, r.workload.backend).split_whitespace().next().unwrap_or(""),
             gib(b.levels.get(l)),
             gb(b.levels.get(l))
         )?;

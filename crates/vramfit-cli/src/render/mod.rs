@@ -153,12 +153,13 @@ pub fn describe(w: &Workload, model: &ResolvedModel) -> String {
     parts.join(" · ")
 }
 
-/// What each level is, as people measure it.
-pub fn level_label(l: vramfit_core::Level) -> &'static str {
+/// What each level is, as people measure it on the GPU's stack (`rocm-smi` on ROCm, the
+/// Metal working set on Apple; newcomer D22).
+pub fn level_label(l: vramfit_core::Level, backend: vramfit_core::estimate::backend::Backend) -> String {
     match l {
-        vramfit_core::Level::Allocated => "allocated (torch max_memory_allocated)",
-        vramfit_core::Level::Reserved => "reserved  (torch max_memory_reserved)",
-        vramfit_core::Level::Device => "device    (nvidia-smi: what must fit)",
-        vramfit_core::Level::Host => "cpu ram",
+        vramfit_core::Level::Allocated => "allocated (torch max_memory_allocated)".into(),
+        vramfit_core::Level::Reserved => "reserved  (torch max_memory_reserved)".into(),
+        vramfit_core::Level::Device => format!("device    ({}: what must fit)", backend.device_reading()),
+        vramfit_core::Level::Host => "cpu ram".into(),
     }
 }

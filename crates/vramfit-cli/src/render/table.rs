@@ -39,7 +39,7 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
     writeln!(out, "{}", "-".repeat(62))?;
     for l in [Level::Allocated, Level::Reserved, Level::Device] {
         let v = b.levels.get(l);
-        writeln!(out, "{:<40} {:>8} GiB {:>8} GB", level_label(l), gib(v), gb(v))?;
+        writeln!(out, "{:<40} {:>8} GiB {:>8} GB", level_label(l, r.workload.backend), gib(v), gb(v))?;
     }
     if b.host_bytes > 0 {
         writeln!(

@@ -139,8 +139,18 @@ impl GpuSpec {
             }
             _ => (1, t),
         };
-        if count == 0 || count > 100_000 {
-            return Err(Error::workload("--gpu", format!("GPU count in {s:?} must be between 1 and 100000")));
+        // The same bound as --gpus (GPUs per node): a larger count is several nodes (--nodes).
+        if count == 0 || count > 4096 {
+            return Err(Error::workload(
+                "--gpu",
+                format!("GPU count in {s:?} must be between 1 and 4096 per node; use --nodes for more"),
+            ));
+        }
+        if rest.is_empty() {
+            return Err(Error::workload("--gpu", format!("no GPU after the count in {s:?}; write e.g. 4xA100-80GB")));
+        }
+        if let Some(why) = size_mistake(rest) {
+            return Err(Error::workload("--gpu", why));
         }
         if let Some(bytes) = parse_size(rest) {
             if bytes == 0 {
@@ -153,13 +163,75 @@ impl GpuSpec {
                 label: if count > 1 { format!("{count}×{rest}") } else { rest.to_string() },
             });
         }
-        let gpu = find_gpu(rest).map_err(|e| Error::workload("--gpu", e.to_string()))?;
+        let gpu = find_gpu(rest).map_err(|e| {
+            if rest.parse::<f64>().is_ok() {
+                return Error::workload(
+                    "--gpu",
+                    format!("{rest:?} has no unit: write {rest}GB or {rest}GiB for a memory size, or a GPU name (T4, RTX-4090)"),
+                );
+            }
+            Error::workload("--gpu", e.to_string())
+        })?;
         Ok(GpuSpec {
             gpu: Some(gpu.clone()),
             count,
             usable_bytes: gpu.usable_bytes,
             label: if count > 1 { format!("{count}×{}", gpu.name) } else { gpu.name.clone() },
         })
+    }
+}
+
+/// What is wrong with a `--gpu` value that was meant as a memory size but is not one
+/// (newcomer D25): a bare number (`24`), a negative or absurd size. `None` when it is not a
+/// size at all (a GPU name) or a valid one.
+fn size_mistake(s: &str) -> Option<String> {
+    let t = s.trim().to_ascii_lowercase().replace(' ', "");
+    let unit = ["gib", "mib", "tib", "gb", "mb", "tb"].into_iter().find(|u| t.ends_with(u))?;
+    let v: f64 = t[..t.len() - unit.len()].parse().ok()?;
+    if v < 0.0 || v == 0.0 && v.is_sign_negative() {
+        return Some("memory size must be positive".into());
+    }
+    if !(v.is_finite() && v < 1e7) {
+        return Some(format!("memory size {s:?} is too large (at most 10,000,000 of its unit)"));
+    }
+    None
+}
+
+impl GpuSpec {
+    /// An Apple GPU's usable memory after `sudo sysctl iogpu.wired_limit_mb=MB`: Metal's
+    /// recommendedMaxWorkingSetSize follows the sysctl in both directions (llmfit PR #754; on a
+    /// 128 GB M5 Max, 114688 reads back as 112.00 GiB: antirez/ds4 PR #893), so the working set
+    /// is `MB` MiB. `0` is the sysctl's "default" and leaves the catalog's value.
+    ///
+    /// # Errors
+    /// Not an Apple catalog GPU, or more than its unified memory.
+    pub fn with_wired_limit_mb(mut self, mb: u64) -> Result<Self> {
+        let flag = "--wired-limit-mb";
+        let Some(g) = self.gpu.as_ref() else {
+            return Err(Error::workload(
+                flag,
+                "applies to Apple GPUs from the catalog (M1 ... M4); a bare size is the usable memory already",
+            ));
+        };
+        if g.vendor != "apple" {
+            return Err(Error::workload(
+                flag,
+                format!("is macOS's iogpu.wired_limit_mb: {} is not an Apple GPU", g.name),
+            ));
+        }
+        if mb == 0 {
+            return Ok(self);
+        }
+        let bytes = mb.saturating_mul(1 << 20);
+        if bytes > g.memory_bytes {
+            return Err(Error::workload(
+                flag,
+                format!("{mb} MiB is more than the {} MiB of unified memory of {}", g.memory_bytes >> 20, g.name),
+            ));
+        }
+        self.usable_bytes = bytes;
+        self.label = format!("{} (iogpu.wired_limit_mb={mb})", self.label);
+        Ok(self)
     }
 }
 
@@ -200,6 +272,31 @@ mod tests {
         assert!(GpuSpec::parse("0xT4").is_err());
         assert!(GpuSpec::parse("nonsense-gpu").is_err());
         assert!(GpuSpec::parse("-5GB").is_err());
+    }
+
+    /// Apple's working set follows `iogpu.wired_limit_mb`; other GPUs refuse the flag.
+    #[test]
+    fn the_wired_limit_sets_an_apple_working_set() {
+        let m = GpuSpec::parse("M2-Max-96GB").unwrap();
+        assert_eq!(m.usable_bytes, 72 << 30);
+        assert_eq!(m.clone().with_wired_limit_mb(90_112).unwrap().usable_bytes, 88 << 30);
+        assert_eq!(m.clone().with_wired_limit_mb(0).unwrap().usable_bytes, 72 << 30);
+        assert!(m.with_wired_limit_mb(200_000).unwrap_err().to_string().contains("more than"));
+        assert!(GpuSpec::parse("T4").unwrap().with_wired_limit_mb(1000).is_err());
+        assert!(GpuSpec::parse("24GiB").unwrap().with_wired_limit_mb(1000).is_err());
+    }
+
+    /// Newcomer D25: sizes that are not quite sizes say what is wrong instead of suggesting
+    /// unrelated GPUs.
+    #[test]
+    fn size_mistakes_are_named() {
+        let e = |s: &str| GpuSpec::parse(s).unwrap_err().to_string();
+        assert!(e("24").contains("has no unit: write 24GB or 24GiB"), "{}", e("24"));
+        assert!(e("-5GB").contains("must be positive"), "{}", e("-5GB"));
+        assert!(e("99999999999999999999GB").contains("too large"), "{}", e("99999999999999999999GB"));
+        assert!(e("4x").contains("no GPU after the count"), "{}", e("4x"));
+        assert!(e("nanGB").contains("too large") || e("nanGB").contains("unknown GPU"));
+        assert_eq!(GpuSpec::parse("1.5GB").unwrap().usable_bytes, 1_500_000_000);
     }
 
     #[test]

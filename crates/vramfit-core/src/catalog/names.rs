@@ -88,7 +88,9 @@ pub(crate) fn suggest<'a>(query: &str, candidates: impl Iterator<Item = (&'a str
         .collect();
     // Stable: equally close names keep the catalog's order (its families, smallest first).
     scored.sort_by_key(|(d, _)| *d);
-    let limit = (q.len() / 2).max(3);
+    // At most half the query (3 for short ones), and never the whole of it: "foo" is three
+    // edits from "t5" and "" is two, which makes neither a suggestion (newcomer D25).
+    let limit = (q.len() / 2).max(3).min(q.len().saturating_sub(1));
     scored.into_iter().filter(|(d, _)| d.0 <= limit).take(3).map(|(_, n)| n.to_string()).collect()
 }
 
@@ -126,5 +128,16 @@ mod tests {
         assert!(
             prefix_ends_a_token("qwen2.5-7b", 5) && prefix_ends_a_token("rtx4090", 3) && prefix_ends_a_token("x", 5)
         );
+    }
+
+    /// Newcomer D25: "foo" and "" were offered t5-base; a suggestion shares something with
+    /// what was typed.
+    #[test]
+    fn nothing_in_common_is_no_suggestion() {
+        let c = [("t5-base", vec!["t5-base", "t5"]), ("gpt2", vec!["gpt2", "gpt-2"])];
+        for q in ["foo", "", "zz"] {
+            assert!(suggest(q, c.iter().map(|(n, v)| (*n, v.clone()))).is_empty(), "{q:?}");
+        }
+        assert_eq!(suggest("gtp2", c.iter().map(|(n, v)| (*n, v.clone())))[0], "gpt2");
     }
 }

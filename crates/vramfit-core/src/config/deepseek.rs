@@ -4,7 +4,7 @@
 //! Hugging Face transformers and is not counted.
 
 use super::{need, need_count, need_within, opt_dim, opt_within};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::limits;
 use crate::model::{
     Activation, Attention, KvLayout, Layer, Linear, Mlp, ModelSpec, Norm, NormKind, ParamGroup, Positions, Tensor,
@@ -77,6 +77,13 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
         let mlp = if moe_here {
             let ei = need(f, "moe_intermediate_size", w.moe_intermediate_size)?;
             let top_k = need_within(f, "num_experts_per_tok", w.num_experts_per_tok, &limits::EXPERTS)?;
+            // The router's top-k over the experts (torch.topk refuses k > n): never clamped.
+            if top_k > experts {
+                return Err(Error::config(
+                    "num_experts_per_tok",
+                    format!("{top_k} is more than the model's {experts} experts (n_routed_experts)"),
+                ));
+            }
             let shared = limits::product(
                 &limits::PROJECTION,
                 "config.json n_shared_experts × moe_intermediate_size",

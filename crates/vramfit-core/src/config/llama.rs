@@ -122,6 +122,13 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
         };
         let mlp = if sparse_here {
             let top_k = need_within(f, "num_experts_per_tok", w.num_experts_per_tok, &limits::EXPERTS)?;
+            // The router's top-k over the experts (torch.topk refuses k > n): never clamped.
+            if top_k > experts {
+                return Err(Error::config(
+                    "num_experts_per_tok",
+                    format!("{top_k} is more than the model's {experts} experts (num_local_experts)"),
+                ));
+            }
             let ei = if model_type == "mixtral" {
                 intermediate
             } else {

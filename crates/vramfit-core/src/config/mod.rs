@@ -95,6 +95,7 @@ fn convert(value: &Value, nesting: u64) -> Result<ModelSpec> {
         });
     };
     let mut spec = (family.convert)(&model_type, value)?;
+    check_dtype_name(obj)?;
     spec.torch_dtype = dtype_of(obj);
     spec.position_limit = position_limit(obj, spec.max_positions);
     let mut spec = spec.with_head(head_of(obj));
@@ -176,6 +177,49 @@ fn dropout_of(obj: &serde_json::Map<String, Value>, defaults: (f64, f64)) -> cra
                 .unwrap_or(hidden_default),
         ),
     }
+}
+
+/// A `torch_dtype` torch does not have (`"float128"`) is refused, as transformers'
+/// `getattr(torch, torch_dtype)` refuses it (newcomer D17: it was read as no dtype at all).
+/// Names torch has but vramfit does not model (`float64`, `int32`) stay unread, as before.
+fn check_dtype_name(obj: &serde_json::Map<String, Value>) -> Result<()> {
+    const TORCH: [&str; 22] = [
+        "auto",
+        "float32",
+        "float",
+        "float64",
+        "double",
+        "float16",
+        "half",
+        "bfloat16",
+        "float8_e4m3fn",
+        "float8_e5m2",
+        "float8_e4m3fnuz",
+        "float8_e5m2fnuz",
+        "float8_e8m0fnu",
+        "int8",
+        "uint8",
+        "int16",
+        "int32",
+        "int64",
+        "bool",
+        "complex64",
+        "complex128",
+        "float4_e2m1fn_x2",
+    ];
+    for key in ["torch_dtype", "dtype"] {
+        if let Some(s) = obj.get(key).and_then(Value::as_str) {
+            let t = s.trim().to_ascii_lowercase();
+            let t = t.strip_prefix("torch.").unwrap_or(&t);
+            if DType::parse(t).is_err() && !TORCH.contains(&t) {
+                return Err(Error::config(
+                    key,
+                    format!("{s:?} is not a torch dtype (float32, float16, bfloat16, ...)"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn dtype_of(obj: &serde_json::Map<String, Value>) -> Option<DType> {
@@ -275,6 +319,22 @@ mod tests {
         let e = parse_config(r#"{"model_type": "mamba"}"#).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("mamba") && msg.contains("llama") && msg.contains("falcon"), "{msg}");
+    }
+
+    /// Newcomer D17: a torch_dtype torch does not have is refused; one it has but vramfit does
+    /// not model is left unread.
+    #[test]
+    fn a_torch_dtype_torch_lacks_is_refused() {
+        let cfg = |d: &str| {
+            format!(
+                r#"{{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                "num_attention_heads": 4, "vocab_size": 100, "torch_dtype": "{d}"}}"#
+            )
+        };
+        let e = parse_config(&cfg("float128")).unwrap_err().to_string();
+        assert!(e.contains("torch_dtype") && e.contains("not a torch dtype"), "{e}");
+        assert_eq!(parse_config(&cfg("float64")).unwrap().torch_dtype, None);
+        assert_eq!(parse_config(&cfg("bfloat16")).unwrap().torch_dtype, Some(DType::Bf16));
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         notes.push(format!("{}: per-GPU memory of the most-loaded GPU", super::parallel::describe(par)));
     }
     let (phase, mut components) = run.peak(phases);
-    components.push(overhead::cuda_context(profile.lazy_cuda_loading));
+    components.push(w.backend.context(profile.lazy_cuda_loading));
     if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }

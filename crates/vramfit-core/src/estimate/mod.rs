@@ -1,6 +1,7 @@
 //! Estimators: a model spec and a workload in, a [`Breakdown`] out.
 
 pub mod activations;
+pub mod backend;
 pub mod breakdown;
 pub mod defaults;
 mod ggml_alloc;
@@ -53,6 +54,7 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
     };
     workload.check()?;
     workload.parallel.check_model(spec)?;
+    check_group_size(spec, workload)?;
     check_magnitude(spec, workload)?;
     if let (Some(asked), Some(stored)) = (&workload.quant, &spec.quantization) {
         if asked != stored {
@@ -68,7 +70,13 @@ pub fn estimate(spec: &ModelSpec, workload: &Workload) -> Result<Breakdown> {
         Task::Serve => serving::estimate_serving(spec, workload)?,
         Task::Merge => {
             let (dtype, note) = defaults::load_dtype(spec, workload);
-            let mut b = training::merge::estimate_merge(spec, dtype, &workload.training, workload.merge_on_gpu)?;
+            let mut b = training::merge::estimate_merge(
+                spec,
+                dtype,
+                &workload.training,
+                workload.merge_on_gpu,
+                workload.backend,
+            )?;
             b.notes.extend(note);
             b
         }
@@ -114,6 +122,33 @@ fn too_large(w: &Workload) -> crate::error::Error {
 /// Refuse workloads whose sizes multiply past [`MAX_PRODUCT`] (logits, attention scores,
 /// activations over every layer), before any estimator runs: an overflow is an error naming
 /// the flag, never a wrapped or pinned number.
+/// An AWQ group holds whole input features: AutoAWQ's `WQLinear_GEMM` asserts
+/// `in_features % group_size == 0` (newcomer D17: `--group-size 7`). GPTQ is not refused:
+/// AutoGPTQ's QuantLinear keeps ceil(in_features / group_size) groups (`scales` of that many
+/// rows), which `quant.rs` counts the same way.
+fn check_group_size(spec: &ModelSpec, w: &Workload) -> Result<()> {
+    let Some(g) = w.quant.as_ref().and_then(|q| match q.quant {
+        crate::quant::Quant::Awq { group_size, .. } => Some(group_size),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    if g == 0 {
+        return Ok(());
+    }
+    let bad = spec.encoder_layers.iter().chain(&spec.layers).flat_map(|l| &l.linears).find(|l| l.in_features % g != 0);
+    match bad {
+        Some(l) => Err(crate::error::Error::workload(
+            "--group-size",
+            format!(
+                "{g} does not divide {}'s {} input features (AutoAWQ's WQLinear_GEMM needs whole groups); use 32, 64 or 128",
+                l.name, l.in_features
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_magnitude(spec: &ModelSpec, w: &Workload) -> Result<()> {
     let t = &w.training;
     let ctx = u128::from(match w.task {

@@ -153,6 +153,15 @@ pub struct Workload {
     /// Serving-engine settings, used with `--task serve` (vLLM, SGLang).
     #[serde(skip_serializing_if = "crate::estimate::serving::ServingOptions::is_unset")]
     pub serving: crate::estimate::serving::ServingOptions,
+    /// The GPU's software stack (CUDA unless a catalog GPU says otherwise): the device-level
+    /// context it adds and what plans it can run.
+    #[serde(skip_serializing_if = "is_cuda")]
+    pub backend: crate::estimate::backend::Backend,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_cuda(b: &crate::estimate::backend::Backend) -> bool {
+    *b == crate::estimate::backend::Backend::Cuda
 }
 
 /// Settings only llama.cpp has, with its own flag names.
@@ -271,6 +280,7 @@ impl Default for Workload {
             llama_cpp: LlamaCppOptions::default(),
             head: None,
             serving: crate::estimate::serving::ServingOptions::default(),
+            backend: crate::estimate::backend::Backend::Cuda,
         }
     }
 }
@@ -306,9 +316,21 @@ impl Workload {
             return Err(Error::workload("--prompt", "must be at least 1 token"));
         }
         if let Some(p) = self.kv_prealloc {
+            if p == 0 {
+                // llama.cpp reads `-c 0` as the model's trained context; say so rather than
+                // silently using prompt + new.
+                return Err(Error::workload(
+                    "--kv-prealloc",
+                    "must be at least 1 token (llama.cpp's -c 0 means the model's trained context: give that length)",
+                ));
+            }
             if p > MAX_TOKENS {
                 return Err(Error::workload("--kv-prealloc", format!("must be at most {MAX_TOKENS}")));
             }
+        }
+        let v = self.training.virtual_tokens;
+        if v == 0 || v > MAX_TOKENS {
+            return Err(Error::workload("--virtual-tokens", format!("must be between 1 and {MAX_TOKENS}")));
         }
         self.parallel.check()?;
         if self.autocast.is_some() && self.quant.is_some() && self.task != Task::Train {

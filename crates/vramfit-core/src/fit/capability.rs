@@ -4,6 +4,7 @@
 use crate::catalog::{Gpu, GpuSpec};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::estimate::training::setup::{Method, Optimizer};
 use crate::estimate::{AttnImpl, Task, Workload};
 use crate::model::ModelSpec;
 use serde::Serialize;
@@ -56,8 +57,8 @@ pub fn check_supported(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<
     }
 }
 
-/// The workload as it runs on `gpu`, with notes saying what was resolved for it: a serving
-/// engine budgets that device, and a bf16 default on a GPU without bf16 starts from fp16
+/// The workload as it runs on `gpu`, with notes saying what was resolved for it: the GPU's
+/// software stack (CUDA, ROCm, Metal), a serving engine budgets that device, and a bf16 default on a GPU without bf16 starts from fp16
 /// ([`super::starting_point`], the same start `fit` searches from, so that `estimate` and `fit`
 /// name the same precision; web D13).
 ///
@@ -65,6 +66,8 @@ pub fn check_supported(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<
 /// Settings the GPU cannot run ([`check_supported`]).
 pub fn on_gpu(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<(Workload, Vec<String>)> {
     let mut w = w.clone();
+    // The GPU's stack: its context, and what it runs (no bitsandbytes on Metal).
+    w.backend = crate::estimate::backend::Backend::of(gpu);
     if w.runtime.is_serving_engine() {
         w.serving.device = Some(crate::estimate::serving::Device::of(gpu));
     }
@@ -74,13 +77,39 @@ pub fn on_gpu(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<(Workload
 
 /// [`check_supported`] for one catalog GPU.
 pub(crate) fn check_on(spec: &ModelSpec, w: &Workload, g: &Gpu) -> Result<()> {
-    if w.quant.as_ref().is_some_and(crate::quant::QuantConfig::is_bitsandbytes) && g.vendor == "apple" {
+    let backend = crate::estimate::backend::Backend::of_vendor(&g.vendor);
+    if w.quant.as_ref().is_some_and(crate::quant::QuantConfig::is_bitsandbytes) && !backend.runs_bitsandbytes() {
         return Err(Error::workload(
             "--quant",
             format!(
                 "bitsandbytes int8/nf4/fp4 kernels do not run on {} (Metal); use a GGUF scheme such as q4_k_m",
                 g.name
             ),
+        ));
+    }
+    if w.task == Task::Train && w.training.method == Method::Qlora && !backend.runs_bitsandbytes() {
+        return Err(Error::workload(
+            "--method",
+            format!(
+                "qlora quantizes the base with bitsandbytes, whose kernels do not run on {} (Metal); use lora",
+                g.name
+            ),
+        ));
+    }
+    let bnb_optimizer = matches!(
+        w.training.optimizer,
+        Some(Optimizer::Adamw8bit | Optimizer::PagedAdamw | Optimizer::PagedAdamw8bit | Optimizer::Lion8bit)
+    );
+    if w.task == Task::Train && bnb_optimizer && !backend.runs_bitsandbytes() {
+        return Err(Error::workload(
+            "--optimizer",
+            format!("8-bit and paged optimizers are bitsandbytes kernels, which do not run on {} (Metal); use adamw, adafactor or lion", g.name),
+        ));
+    }
+    if w.parallel.offload.is_some() && !backend.has_separate_host_memory() {
+        return Err(Error::workload(
+            "--offload",
+            format!("{} has unified memory: offloading to CPU RAM frees nothing the GPU can use", g.name),
         ));
     }
     let dtype = w.dtype.or(spec.torch_dtype);

@@ -19,7 +19,10 @@ pub const RESERVE_MIN_BYTES: u64 = 512 << 20;
 /// Bytes kept free on a GPU with `usable_bytes` of usable memory.
 #[must_use]
 pub fn reserve_bytes(usable_bytes: u64) -> u64 {
-    (usable_bytes / 100 * RESERVE_PERCENT).max(RESERVE_MIN_BYTES).min(usable_bytes)
+    // Multiplied before dividing (in u128): 5 % of a T4's 16,106,127,360 bytes is 805,306,368,
+    // not the 805,306,365 that dividing first gave (newcomer D35).
+    let share = u128::from(usable_bytes) * u128::from(RESERVE_PERCENT) / 100;
+    u64::try_from(share).unwrap_or(u64::MAX).max(RESERVE_MIN_BYTES).min(usable_bytes)
 }
 
 /// Whether a per-GPU peak fits a GPU under the headroom policy.
@@ -78,7 +81,8 @@ mod tests {
     #[test]
     fn reserve_is_five_percent_or_half_a_gib() {
         let t4 = 15 << 30;
-        assert_eq!(reserve_bytes(t4), t4 / 100 * 5);
+        assert_eq!(reserve_bytes(t4), 805_306_368); // exactly 5 % of 15 GiB
+        assert_eq!(reserve_bytes(16_106_127_360), 805_306_368);
         assert_eq!(reserve_bytes(8 << 30), 512 << 20);
         assert_eq!(reserve_bytes(100 << 20), 100 << 20);
     }

@@ -544,7 +544,14 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
     check_supported(spec, workload, gpu)?;
     let caps = Capabilities::of(gpu);
     let usable = gpu.usable_bytes;
-    let (start, mut notes) = starting_point(spec, workload, caps);
+    let (mut start, mut notes) = starting_point(spec, workload, caps);
+    start.backend = crate::estimate::backend::Backend::of(gpu);
+    if !start.backend.runs_bitsandbytes() {
+        notes.push(format!(
+            "{} runs Metal: plans with bitsandbytes (int8, nf4, QLoRA, 8-bit optimizers) or CPU offload are left out (no Metal kernels; unified memory); quantized inference on a Mac runs GGUF under llama.cpp (--runtime llama.cpp --quant q4_k_m)",
+            gpu.label
+        ));
+    }
     let breakdown = estimate(spec, &start)?;
     let verdict = Verdict::new(breakdown.total_bytes(), usable);
     let mut judge = Judge { spec, usable_bytes: usable, estimates: 1 };
@@ -593,6 +600,10 @@ pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOpt
             let mut w = start.clone();
             for c in &changes {
                 c.apply(&mut w);
+            }
+            // Only plans this GPU's stack runs (no bitsandbytes or CPU offload on Metal).
+            if gpu.gpu.as_ref().is_some_and(|g| super::capability::check_on(spec, &w, g).is_err()) {
+                continue;
             }
             judge.estimates += 1;
             let Ok(b) = estimate(spec, &w) else { continue };

@@ -16,7 +16,13 @@ pub const DEFAULT_SHARD_BYTES: u64 = 5_000_000_000;
 ///
 /// # Errors
 /// Unknown LoRA targets.
-pub fn estimate_merge(spec: &ModelSpec, dtype: DType, t: &TrainingSetup, on_gpu: bool) -> Result<Breakdown> {
+pub fn estimate_merge(
+    spec: &ModelSpec,
+    dtype: DType,
+    t: &TrainingSetup,
+    on_gpu: bool,
+    backend: crate::estimate::backend::Backend,
+) -> Result<Breakdown> {
     let targets = Targets::parse(if t.lora_targets.is_empty() { &[] } else { &t.lora_targets })?;
     let targets = if targets.roles.is_empty() && !targets.all_linear {
         Targets::parse(&["q_proj".into(), "v_proj".into()])?
@@ -63,7 +69,7 @@ pub fn estimate_merge(spec: &ModelSpec, dtype: DType, t: &TrainingSetup, on_gpu:
             )
             .at(Level::Host),
         );
-        components.push(crate::estimate::overhead::cuda_context(true));
+        components.push(backend.context(true));
     }
     Ok(Breakdown::from_components(
         components,

@@ -347,7 +347,7 @@ fn peak(
     // Activations are freed and re-allocated every step in varying sizes: the allocator keeps
     // their blocks cached and splits them imperfectly.
     components.push(overhead::allocator(large, 64, transient / 20, "5 % fragmentation of the per-step transients"));
-    components.push(overhead::cuda_context(step.profile.lazy_cuda_loading));
+    components.push(step.w.backend.context(step.profile.lazy_cuda_loading));
     if act_host > 0 {
         components.push(
             Component::new(

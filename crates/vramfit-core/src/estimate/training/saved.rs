@@ -26,6 +26,9 @@ pub struct SaveContext<'a> {
     pub quant_saves_input: bool,
     /// LoRA dropout is active (> 0).
     pub lora_dropout: bool,
+    /// DoRA (PEFT `use_dora=True`): each adapted linear's output is rescaled by the trainable
+    /// magnitude, which keeps the base and LoRA outputs for backward.
+    pub dora: bool,
     /// LoRA targets.
     pub targets: &'a Targets,
     /// Attention implementation.
@@ -227,6 +230,17 @@ fn save_linear_inputs(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) 
             } else if !shared.contains(&input) {
                 shared.push(input);
                 add(s, "lora inputs", per_token_in * input_dtype);
+            }
+            if ctx.dora {
+                // PEFT DoraLinearLayer.forward (peft 0.21.2, tuners/lora/dora.py:153-165):
+                // result = (m/‖W+ΔW‖ - 1) * base_result + (m/‖W+ΔW‖) * lora_result * scaling,
+                // with the norm detached: each product with the trainable magnitude keeps its
+                // other factor. base_result is the base layer's output (compute dtype), or
+                // F.linear in the adapter's dtype when dropout is active; lora_result is
+                // lora_B's output in the adapter's dtype.
+                let per_token_out = ctx.targets.adapted_out(l, layer) * n_experts_routed.min(l.copies.max(1));
+                let base_out = if ctx.lora_dropout { lora_dtype } else { c };
+                add(s, "dora outputs", per_token_out * (base_out + lora_dtype));
             }
         }
     }

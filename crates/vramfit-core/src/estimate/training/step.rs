@@ -369,6 +369,7 @@ impl<'a> Step<'a> {
             norms_train: self.full || method == Method::AdapterV2,
             quant_saves_input: self.quant.as_ref().is_some_and(QuantConfig::is_bitsandbytes),
             lora_dropout: self.res.lora_dropout && method.is_lora(),
+            dora: method == Method::Dora,
             targets: &self.res.targets,
             attn,
             expand_kv,
