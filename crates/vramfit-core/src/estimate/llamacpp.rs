@@ -27,14 +27,17 @@
 //!   `ggml_op_can_inplace` ops (ADD, MUL, UNARY, ROPE, RMS_NORM, SOFT_MAX) in their input's
 //!   memory, so the buffer is the largest set of tensors live at one node.
 
-use super::breakdown::{prod, thousands, Breakdown, Component, DeviceBuffers, Level};
-use super::overhead;
+mod compute;
+mod report;
+
+use super::breakdown::{thousands, Breakdown};
 use super::profile::llamacpp::LlamaCppBehaviour;
-use super::workload::{AttnImpl, Task, Workload};
+use super::profile::ollama::OllamaDefaults;
+use super::workload::{AttnImpl, LlamaCppOptions, Task, Workload};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::model::{CheckpointFormat, KvLayout, ModelSpec, ParamGroup};
-use crate::quant::{ggml_type, GgmlType, Quant};
+use crate::model::{CheckpointFormat, CheckpointInfo, KvLayout, Linear, ModelSpec, ParamGroup};
+use crate::quant::{ggml_type, GgmlType, Quant, QuantConfig};
 use crate::units::align_up;
 
 const SRC_LOAD: &str = "llama.cpp src/llama-model.cpp load_tensors (i_gpu_start, act_gpu_layers, tensor_split; input layer on the CPU); common/arg.cpp --override-tensor, --n-cpu-moe";
@@ -158,7 +161,7 @@ fn cuda_extra_bytes(ty: &GgmlType, in_features: u64, bytes: u64) -> u64 {
 }
 
 /// Bytes of each block's linears of one group, from the spec (`scheme` as `placement` uses it).
-fn group_bytes(spec: &ModelSpec, bytes_of: &dyn Fn(&crate::model::Linear, u64) -> u64, group: ParamGroup) -> Vec<u64> {
+fn group_bytes(spec: &ModelSpec, bytes_of: &dyn Fn(&Linear, u64) -> u64, group: ParamGroup) -> Vec<u64> {
     spec.layers
         .iter()
         .enumerate()
@@ -173,45 +176,27 @@ fn group_bytes(spec: &ModelSpec, bytes_of: &dyn Fn(&crate::model::Linear, u64) -
         .collect()
 }
 
+/// How `w` stores `spec`'s tensors for llama.cpp: exact from a GGUF file's headers, else from
+/// the spec in the GGUF scheme or dense dtype.
 pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
-    let override_weights = w.dtype.is_some() || w.quant.is_some();
-    let quant = w.quant.as_ref().or(spec.quantization.as_ref());
-    let scheme = match quant.map(|q| &q.quant) {
-        None => None,
-        Some(Quant::Gguf { .. }) => quant,
-        Some(_)
-            if !override_weights && spec.checkpoint.as_ref().is_some_and(|c| c.format == CheckpointFormat::Gguf) =>
-        {
-            None
-        }
-        Some(_) => {
-            return Err(Error::workload(
-                "--quant",
-                "llama.cpp runs GGUF schemes (q4_k_m, q8_0, ...), not bitsandbytes/GPTQ/AWQ/fp8",
-            ))
-        }
-    };
-    let dtype = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Fp16);
-    let dense = match dtype {
-        DType::Fp32 => 4,
-        DType::Fp16 | DType::Bf16 => 2,
-        DType::Fp8 | DType::Int8 => {
-            return Err(Error::workload(
-                "--dtype",
-                "llama.cpp stores fp32, fp16 or bf16 (or a GGUF scheme via --quant)",
-            ))
-        }
-    };
+    let storage = Storage::of(spec, w)?;
     let n = spec.num_layers();
-    let linear_bytes = |l: &crate::model::Linear, at: Option<(u64, u64)>| match scheme {
-        Some(q) => q.weight_bytes(l, at),
-        None => l.weight_numel().saturating_mul(dense),
-    };
-    let by_layer = |l: &crate::model::Linear, i: u64| linear_bytes(l, Some((i, n)));
+    let by_layer = |l: &Linear, i: u64| storage.linear_bytes(l, Some((i, n)));
     let spec_experts = group_bytes(spec, &by_layer, ParamGroup::Experts);
     let spec_ffn = group_bytes(spec, &by_layer, ParamGroup::Mlp);
-    let layers: Vec<u64> = spec
-        .layers
+    let layers = block_bytes(spec, &by_layer);
+    if let (Some(ck), false) = (&spec.checkpoint, storage.override_weights) {
+        if ck.format == CheckpointFormat::Gguf {
+            return Ok(gguf_header_placement(ck, &spec_ffn, &layers));
+        }
+    }
+    Ok(storage.spec_placement(spec, layers, spec_experts, spec_ffn))
+}
+
+/// Bytes of each block's tensors from the spec: linears as stored, biases, norms and other
+/// small tensors in F32 (as convert_hf_to_gguf.py writes them).
+fn block_bytes(spec: &ModelSpec, by_layer: &dyn Fn(&Linear, u64) -> u64) -> Vec<u64> {
+    spec.layers
         .iter()
         .enumerate()
         .map(|(i, layer)| {
@@ -229,63 +214,98 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
                 .saturating_mul(4);
             lin.saturating_add(small)
         })
+        .collect()
+}
+
+/// The exact tensor bytes a GGUF file's headers give, block by block; the dense FFN's share
+/// of each block is the spec's (`spec_ffn` of `spec_layers`), since headers give block totals.
+fn gguf_header_placement(ck: &CheckpointInfo, spec_ffn: &[u64], spec_layers: &[u64]) -> Placement {
+    let mut exact = ck.layer_bytes.clone();
+    exact.resize(spec_layers.len().max(exact.len()), 0);
+    let mut experts = ck.layer_expert_bytes.clone();
+    experts.resize(exact.len(), 0);
+    // The dense FFN's share of a block, from the spec (headers give the block total).
+    let ffn = exact
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let (f, t) = (spec_ffn.get(i).copied().unwrap_or(0), spec_layers.get(i).copied().unwrap_or(0));
+            if t == 0 {
+                0
+            } else {
+                (u128::from(*b) * u128::from(f) / u128::from(t)) as u64
+            }
+        })
         .collect();
-    if let (Some(ck), false) = (&spec.checkpoint, override_weights) {
-        if ck.format == CheckpointFormat::Gguf {
-            let mut exact = ck.layer_bytes.clone();
-            exact.resize(spec.layers.len().max(exact.len()), 0);
-            let mut experts = ck.layer_expert_bytes.clone();
-            experts.resize(exact.len(), 0);
-            // The dense FFN's share of a block, from the spec (headers give the block total).
-            let ffn = exact
-                .iter()
-                .enumerate()
-                .map(|(i, b)| {
-                    let (f, t) = (spec_ffn.get(i).copied().unwrap_or(0), layers.get(i).copied().unwrap_or(0));
-                    if t == 0 {
-                        0
-                    } else {
-                        (u128::from(*b) * u128::from(f) / u128::from(t)) as u64
-                    }
-                })
-                .collect();
-            let output = ck.output_bytes.saturating_add(if ck.has_output_head { 0 } else { ck.input_bytes });
-            return Ok(Placement {
-                layers: exact,
-                experts,
-                ffn,
-                input: ck.input_bytes,
-                output,
-                how: format!("exact GGUF tensor bytes ({})", ck.describe()),
-                cuda_extra: Vec::new(),
-                output_cuda_extra: 0,
-            });
+    let output = ck.output_bytes.saturating_add(if ck.has_output_head { 0 } else { ck.input_bytes });
+    Placement {
+        layers: exact,
+        experts,
+        ffn,
+        input: ck.input_bytes,
+        output,
+        how: format!("exact GGUF tensor bytes ({})", ck.describe()),
+        cuda_extra: Vec::new(),
+        output_cuda_extra: 0,
+    }
+}
+
+/// How llama.cpp stores the model's linears: a GGUF scheme, or dense parameters of a dtype.
+struct Storage<'a> {
+    /// The GGUF scheme (`--quant`, or the checkpoint's), if any.
+    scheme: Option<&'a QuantConfig>,
+    dtype: DType,
+    /// Bytes per parameter when there is no scheme.
+    dense: u64,
+    /// `--dtype` or `--quant` replaces what the checkpoint stores.
+    override_weights: bool,
+}
+
+impl<'a> Storage<'a> {
+    fn of(spec: &'a ModelSpec, w: &'a Workload) -> Result<Self> {
+        let override_weights = w.dtype.is_some() || w.quant.is_some();
+        let quant = w.quant.as_ref().or(spec.quantization.as_ref());
+        let scheme = match quant.map(|q| &q.quant) {
+            None => None,
+            Some(Quant::Gguf { .. }) => quant,
+            Some(_)
+                if !override_weights
+                    && spec.checkpoint.as_ref().is_some_and(|c| c.format == CheckpointFormat::Gguf) =>
+            {
+                None
+            }
+            Some(_) => {
+                return Err(Error::workload(
+                    "--quant",
+                    "llama.cpp runs GGUF schemes (q4_k_m, q8_0, ...), not bitsandbytes/GPTQ/AWQ/fp8",
+                ))
+            }
+        };
+        let dtype = w.dtype.or(spec.torch_dtype).unwrap_or(DType::Fp16);
+        let dense = match dtype {
+            DType::Fp32 => 4,
+            DType::Fp16 | DType::Bf16 => 2,
+            DType::Fp8 | DType::Int8 => {
+                return Err(Error::workload(
+                    "--dtype",
+                    "llama.cpp stores fp32, fp16 or bf16 (or a GGUF scheme via --quant)",
+                ))
+            }
+        };
+        Ok(Storage { scheme, dtype, dense, override_weights })
+    }
+
+    /// Bytes of one linear (`at`: its block and the block count, for per-layer scheme types).
+    fn linear_bytes(&self, l: &Linear, at: Option<(u64, u64)>) -> u64 {
+        match self.scheme {
+            Some(q) => q.weight_bytes(l, at),
+            None => l.weight_numel().saturating_mul(self.dense),
         }
     }
-    // From the spec: linears in the GGUF scheme (or dense dtype), norms and biases in F32 as
-    // convert_hf_to_gguf.py writes them.
-    let embed_numel = spec.embeddings.iter().map(|t| t.numel).fold(0u64, u64::saturating_add);
-    // llama-quant.cpp llama_tensor_get_type: without `output.weight` the token embeddings are
-    // the output tensor and get its type (Q6_K in the K-quant schemes).
-    let tied = spec.tied_embeddings || spec.lm_head.is_none();
-    let embed_type = scheme
-        .and_then(|q| match &q.quant {
-            Quant::Gguf { scheme } => {
-                crate::quant::gguf_scheme(scheme).map(|s| if tied { s.output.as_str() } else { s.default.as_str() })
-            }
-            _ => None,
-        })
-        .unwrap_or(if dense == 4 { "F32" } else { "F16" });
-    let input = crate::quant::gguf_bytes(embed_type, embed_numel);
-    let norms =
-        spec.final_norms.iter().map(crate::model::Norm::numel).fold(0u64, u64::saturating_add).saturating_mul(4);
-    let head = match (&spec.lm_head, spec.tied_embeddings) {
-        (Some(h), false) => linear_bytes(h, None),
-        _ => input,
-    };
-    // The type each linear is stored as, for CUDA's row padding.
-    let stored_type = |l: &crate::model::Linear, at: Option<(u64, u64)>| -> Option<&'static GgmlType> {
-        match scheme.map(|q| &q.quant) {
+
+    /// The type each linear is stored as, for CUDA's row padding.
+    fn stored_type(&self, l: &Linear, at: Option<(u64, u64)>) -> Option<&'static GgmlType> {
+        match self.scheme.map(|q| &q.quant) {
             Some(Quant::Gguf { scheme: name }) => {
                 let s = crate::quant::gguf_scheme(name)?;
                 let ty = match (&s.experts, l.group) {
@@ -296,36 +316,64 @@ pub(crate) fn placement(spec: &ModelSpec, w: &Workload) -> Result<Placement> {
             }
             _ => None,
         }
-    };
-    let extra_of = |l: &crate::model::Linear, at: Option<(u64, u64)>| {
-        stored_type(l, at).map_or(0, |ty| cuda_extra_bytes(ty, l.in_features, linear_bytes(l, at)))
-    };
-    let cuda_extra: Vec<u64> = spec
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, layer)| {
-            layer.linears.iter().map(|l| extra_of(l, Some((i as u64, n)))).fold(0u64, u64::saturating_add)
-        })
-        .collect();
-    let output_cuda_extra = match (&spec.lm_head, spec.tied_embeddings) {
-        (Some(h), false) => extra_of(h, None),
-        // the token embeddings' copy, rows of hidden_size
-        _ => ggml_type(embed_type).map_or(0, |ty| cuda_extra_bytes(ty, spec.hidden_size, input)),
-    };
-    Ok(Placement {
-        cuda_extra,
-        output_cuda_extra,
-        layers,
-        experts: spec_experts,
-        ffn: spec_ffn,
-        input,
-        output: head.saturating_add(norms),
-        how: match scheme {
-            Some(q) => format!("{} scheme applied to the model's tensors", q.label()),
-            None => format!("parameters × {dense} B ({dtype})"),
-        },
-    })
+    }
+
+    /// What one linear takes beyond its bytes in a CUDA buffer.
+    fn cuda_extra(&self, l: &Linear, at: Option<(u64, u64)>) -> u64 {
+        self.stored_type(l, at).map_or(0, |ty| cuda_extra_bytes(ty, l.in_features, self.linear_bytes(l, at)))
+    }
+
+    /// The placement from the spec: linears in the GGUF scheme (or dense dtype), norms and
+    /// biases in F32 as convert_hf_to_gguf.py writes them.
+    fn spec_placement(&self, spec: &ModelSpec, layers: Vec<u64>, experts: Vec<u64>, ffn: Vec<u64>) -> Placement {
+        let n = spec.num_layers();
+        let embed_numel = spec.embeddings.iter().map(|t| t.numel).fold(0u64, u64::saturating_add);
+        // llama-quant.cpp llama_tensor_get_type: without `output.weight` the token embeddings are
+        // the output tensor and get its type (Q6_K in the K-quant schemes).
+        let tied = spec.tied_embeddings || spec.lm_head.is_none();
+        let embed_type = self
+            .scheme
+            .and_then(|q| match &q.quant {
+                Quant::Gguf { scheme } => {
+                    crate::quant::gguf_scheme(scheme).map(|s| if tied { s.output.as_str() } else { s.default.as_str() })
+                }
+                _ => None,
+            })
+            .unwrap_or(if self.dense == 4 { "F32" } else { "F16" });
+        let input = crate::quant::gguf_bytes(embed_type, embed_numel);
+        let norms =
+            spec.final_norms.iter().map(crate::model::Norm::numel).fold(0u64, u64::saturating_add).saturating_mul(4);
+        let head = match (&spec.lm_head, spec.tied_embeddings) {
+            (Some(h), false) => self.linear_bytes(h, None),
+            _ => input,
+        };
+        let cuda_extra: Vec<u64> = spec
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, layer)| {
+                layer.linears.iter().map(|l| self.cuda_extra(l, Some((i as u64, n)))).fold(0u64, u64::saturating_add)
+            })
+            .collect();
+        let output_cuda_extra = match (&spec.lm_head, spec.tied_embeddings) {
+            (Some(h), false) => self.cuda_extra(h, None),
+            // the token embeddings' copy, rows of hidden_size
+            _ => ggml_type(embed_type).map_or(0, |ty| cuda_extra_bytes(ty, spec.hidden_size, input)),
+        };
+        Placement {
+            cuda_extra,
+            output_cuda_extra,
+            layers,
+            experts,
+            ffn,
+            input,
+            output: head.saturating_add(norms),
+            how: match self.scheme {
+                Some(q) => format!("{} scheme applied to the model's tensors", q.label()),
+                None => format!("parameters × {} B ({})", self.dense, self.dtype),
+            },
+        }
+    }
 }
 
 /// Where decode reads each block's weights from: the GPU(s) or CPU RAM, after `-ngl` (with the
@@ -486,190 +534,174 @@ struct Bufs {
     lora: u64,
 }
 
-fn put(bufs: &mut std::collections::BTreeMap<Dev, Bufs>, d: Dev, f: &dyn Fn(&mut Bufs)) {
+/// Each device's buffers.
+type DeviceMap = std::collections::BTreeMap<Dev, Bufs>;
+
+fn put(bufs: &mut DeviceMap, d: Dev, f: &dyn Fn(&mut Bufs)) {
     f(bufs.entry(d).or_default());
 }
 
-/// The largest set of tensors live at one node of a block's graph, per phase, for `t`
-/// tokens and `n_kv` cache cells (f32 activations).
-struct Phases {
-    attention: u64,
-    ffn: u64,
-}
-
-/// Everything the compute-buffer formulas read, in one place.
-struct Graph {
-    t: u64,
-    n_kv: u64,
-    /// Cells of the sliding-window cache (iSWA models): a second mask of this width.
-    n_kv_swa: Option<u64>,
-    h: u64,
-    flash: bool,
+/// What the workload asks of llama.cpp and what the build does with it, resolved once.
+struct Settings<'a> {
     b: LlamaCppBehaviour,
-    /// A LoRA adapter adapts the FFN projections.
-    lora_ffn: bool,
+    /// Ollama's defaults, when Ollama drives this llama.cpp.
+    ollama: Option<OllamaDefaults>,
+    o: &'a LlamaCppOptions,
+    k_type: &'static GgmlType,
+    v_type: &'static GgmlType,
+    flash: bool,
 }
 
-impl Graph {
-    /// The KQ mask as the GPU holds it: f32 `[n_kv, pad(t)]`, or its f16 cast for flash
-    /// attention (`llm_graph_input_attn_kv` / `build_attn_inp_kq_mask`).
-    /// With a sliding-window cache, `build_attn_inp_kv_iswa` builds a second mask over its
-    /// cells.
-    fn mask(&self) -> u64 {
-        let cells = self.n_kv.saturating_add(self.n_kv_swa.unwrap_or(0));
-        prod(&[cells, align_up(self.t, KQ_MASK_PAD), if self.flash { 2 } else { 4 }])
-    }
-    /// The f32 mask input itself (in host memory when the build allocates inputs there).
-    fn mask_input(&self) -> u64 {
-        let cells = self.n_kv.saturating_add(self.n_kv_swa.unwrap_or(0));
-        prod(&[cells, align_up(self.t, KQ_MASK_PAD), 4])
-    }
-    /// Tensors of width `h` live through a block: the residual stream and the normed input
-    /// (`inpSA`/`ffn_inp` and `cur`).
-    fn residual(&self) -> u64 {
-        prod(&[2, self.h, self.t, 4])
-    }
-    fn phases(&self, spec: &ModelSpec, il: usize) -> Phases {
-        let layer = &spec.layers[il];
-        let a = &layer.attention;
-        let t = self.t;
-        let q_w = a.q_width();
-        let fused_qkv = layer.linears.iter().any(|l| l.group == ParamGroup::AttentionQkv);
-        // Q (or the fused QKV it is a view of) stays live until KQ; the attention output is
-        // allocated while the scores are live; softmax runs in place.
-        let qkv_live = if fused_qkv { q_w.saturating_add(a.kv_width()) } else { q_w };
-        let scores = if self.flash { 0 } else { prod(&[a.heads, self.n_kv, t, 4]) };
-        let attention = scores.saturating_add(prod(&[qkv_live.saturating_add(q_w), t, 4]));
-        let m = &layer.mlp;
-        // gate and up are live together; the activation and product run in place (UNARY,
-        // MUL) before the GLU op, into a third tensor with it.
-        // build_lora_mm: with an adapter, the adapted product b·(a·x) is allocated while the
-        // projection's result is live, then added into it: one more n_ff-wide tensor beside
-        // gate and up (or beside up alone in a plain FFN).
-        let glu = match (m.gated, self.b.glu_op, self.lora_ffn) {
-            (true, true, _) | (true, false, true) => 3,
-            (true, false, false) | (false, _, true) => 2,
-            (false, _, false) => 1,
-        };
-        let ffn = if m.is_moe() {
-            let slots = if self.b.batched_experts { m.top_k } else { 1 };
-            let routed = prod(&[glu, m.intermediate, slots, t, 4]).saturating_add(if self.b.batched_experts {
-                0
-            } else {
-                // one slot at a time, with the running sum of the slots' outputs
-                prod(&[self.h, t, 4])
-            });
-            routed.max(prod(&[glu, m.shared_intermediate, t, 4]))
-        } else {
-            prod(&[glu, m.intermediate, t, 4])
-        };
-        Phases { attention, ffn }
+impl<'a> Settings<'a> {
+    /// The settings of `w`, with a note where Ollama overrides the asked cache type.
+    fn of(spec: &ModelSpec, w: &'a Workload, notes: &mut Vec<String>) -> Result<Self> {
+        if !spec.is_decoder {
+            return Err(Error::workload(
+                "--runtime",
+                format!("llama.cpp runs decoder models; {} is an encoder", spec.model_type),
+            ));
+        }
+        let profile = w.profile();
+        let b = profile.inference.llamacpp.unwrap_or_else(|| LlamaCppBehaviour::of(w.runtime_version));
+        let ollama = profile.inference.ollama;
+        let o = &w.llama_cpp;
+        let mut k_type = kv_cache_type(w)?;
+        let mut v_type = v_cache_type(w)?;
+        let flash = o.flash_attn.unwrap_or(match w.attn {
+            AttnImpl::Flash => true,
+            AttnImpl::Eager | AttnImpl::Math => false,
+            AttnImpl::Sdpa => b.flash_by_default,
+        });
+        if ollama.is_some() && !flash && (k_type.block > 1 || v_type.block > 1) {
+            // llm/memory.go: OLLAMA_KV_CACHE_TYPE is used only with flash attention.
+            notes.push(format!(
+                "Ollama ignores the {}/{} KV cache type without flash attention (OLLAMA_FLASH_ATTENTION=1): f16",
+                k_type.name, v_type.name
+            ));
+            k_type = cache_type("F16", "--cache-type-k")?;
+            v_type = k_type;
+        }
+        if v_type.block > 1 && !flash {
+            return Err(Error::workload(
+                "--attn",
+                format!(
+                    "llama.cpp quantizes the V cache ({}) only with flash attention; use --attn flash or an f16 cache",
+                    v_type.name
+                ),
+            ));
+        }
+        Ok(Settings { b, ollama, o, k_type, v_type, flash })
     }
 }
 
-/// Estimate llama.cpp's memory for `w` on `spec`.
-///
-/// # Errors
-/// Encoder models, cache types llama.cpp lacks, a quantized V cache without flash
-/// attention, cache rows that are not whole blocks of the cache type, bad split or override
-/// settings.
-#[allow(clippy::too_many_lines)]
-pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
-    if !spec.is_decoder {
-        return Err(Error::workload(
-            "--runtime",
-            format!("llama.cpp runs decoder models; {} is an encoder", spec.model_type),
-        ));
-    }
-    let profile = w.profile();
-    let b = profile.inference.llamacpp.unwrap_or_else(|| LlamaCppBehaviour::of(w.runtime_version));
-    let ollama = profile.inference.ollama;
-    let o = &w.llama_cpp;
-    let mut k_type = kv_cache_type(w)?;
-    let mut v_type = v_cache_type(w)?;
-    let flash = o.flash_attn.unwrap_or(match w.attn {
-        AttnImpl::Flash => true,
-        AttnImpl::Eager | AttnImpl::Math => false,
-        AttnImpl::Sdpa => b.flash_by_default,
-    });
-    let mut notes = Vec::new();
-    if ollama.is_some() && !flash && (k_type.block > 1 || v_type.block > 1) {
-        // llm/memory.go: OLLAMA_KV_CACHE_TYPE is used only with flash attention.
-        notes.push(format!(
-            "Ollama ignores the {}/{} KV cache type without flash attention (OLLAMA_FLASH_ATTENTION=1): f16",
-            k_type.name, v_type.name
-        ));
-        k_type = cache_type("F16", "--cache-type-k")?;
-        v_type = k_type;
-    }
-    if v_type.block > 1 && !flash {
-        return Err(Error::workload(
-            "--attn",
-            format!(
-                "llama.cpp quantizes the V cache ({}) only with flash attention; use --attn flash or an f16 cache",
-                v_type.name
-            ),
-        ));
-    }
-    let place = placement(spec, w)?;
-    let n_layer = spec.num_layers();
+/// The devices and the device of each layer (`load_tensors`: `i_gpu_start`,
+/// `act_gpu_layers`, the cumulative `--tensor-split`, `--split-mode`, `--main-gpu`).
+struct Layout {
+    gpus: usize,
+    mode: SplitMode,
+    main: usize,
+    /// `--tensor-split` shares, one per GPU, and their sum.
+    shares: Vec<f64>,
+    sum: f64,
+    /// `-ngl` as asked (or every layer and the output).
+    ngl: u64,
+    n_layer: u64,
+    layer_dev: Vec<Dev>,
+    /// The output layer's device (layer index `n_layer`).
+    output_dev: Dev,
+}
 
-    // ---- devices and layer placement ----------------------------------------------------
-    let gpus = usize::try_from(w.parallel.gpus_per_node.max(1)).unwrap_or(1).max(o.tensor_split.len()).max(1);
-    let mode = match o.split_mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("layer") => SplitMode::Layer,
-        Some("row") => SplitMode::Row,
-        Some("none") => SplitMode::None,
-        Some(other) => {
-            return Err(Error::workload("--split-mode", format!("{other:?} is not layer, row or none")));
-        }
-    };
-    let main = usize::try_from(o.main_gpu.unwrap_or(0)).unwrap_or(usize::MAX);
-    if main >= gpus {
-        return Err(Error::workload("--main-gpu", format!("GPU {main} is not one of the {gpus} GPUs")));
-    }
-    let shares: Vec<f64> = if o.tensor_split.is_empty() || o.tensor_split.iter().all(|&s| s == 0) {
-        vec![1.0; gpus]
-    } else {
-        let mut v: Vec<f64> = o.tensor_split.iter().map(|&s| s as f64).collect();
-        v.resize(gpus, 0.0);
-        v
-    };
-    let sum: f64 = shares.iter().sum();
-    let splits: Vec<f64> = shares
-        .iter()
-        .scan(0.0, |acc, s| {
-            *acc += s;
-            Some(*acc / sum)
-        })
-        .collect();
-    let ngl = o.n_gpu_layers.unwrap_or(n_layer + 1).min(n_layer + 1);
-    let act = ngl.min(n_layer + 1);
-    let i_gpu_start = b.first_gpu_layer(n_layer, ngl);
-    // Index n_layer is the output layer.
-    let dev_of = |il: u64| -> Dev {
-        if il < i_gpu_start || il - i_gpu_start >= act || act == 0 {
-            return Dev::Cpu;
-        }
-        match mode {
-            SplitMode::Layer => {
-                let x = (il - i_gpu_start) as f64 / act as f64;
-                Dev::Gpu(splits.iter().position(|&s| s > x).unwrap_or(gpus - 1).min(gpus - 1))
+impl Layout {
+    fn of(w: &Workload, b: &LlamaCppBehaviour, n_layer: u64) -> Result<Self> {
+        let o = &w.llama_cpp;
+        let gpus = usize::try_from(w.parallel.gpus_per_node.max(1)).unwrap_or(1).max(o.tensor_split.len()).max(1);
+        let mode = match o.split_mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("layer") => SplitMode::Layer,
+            Some("row") => SplitMode::Row,
+            Some("none") => SplitMode::None,
+            Some(other) => {
+                return Err(Error::workload("--split-mode", format!("{other:?} is not layer, row or none")));
             }
-            SplitMode::Row | SplitMode::None => Dev::Gpu(main),
+        };
+        let main = usize::try_from(o.main_gpu.unwrap_or(0)).unwrap_or(usize::MAX);
+        if main >= gpus {
+            return Err(Error::workload("--main-gpu", format!("GPU {main} is not one of the {gpus} GPUs")));
         }
+        let shares: Vec<f64> = if o.tensor_split.is_empty() || o.tensor_split.iter().all(|&s| s == 0) {
+            vec![1.0; gpus]
+        } else {
+            let mut v: Vec<f64> = o.tensor_split.iter().map(|&s| s as f64).collect();
+            v.resize(gpus, 0.0);
+            v
+        };
+        let sum: f64 = shares.iter().sum();
+        let splits: Vec<f64> = shares
+            .iter()
+            .scan(0.0, |acc, s| {
+                *acc += s;
+                Some(*acc / sum)
+            })
+            .collect();
+        let ngl = o.n_gpu_layers.unwrap_or(n_layer + 1).min(n_layer + 1);
+        let act = ngl.min(n_layer + 1);
+        let i_gpu_start = b.first_gpu_layer(n_layer, ngl);
+        // Index n_layer is the output layer.
+        let dev_of = |il: u64| -> Dev {
+            if il < i_gpu_start || il - i_gpu_start >= act || act == 0 {
+                return Dev::Cpu;
+            }
+            match mode {
+                SplitMode::Layer => {
+                    let x = (il - i_gpu_start) as f64 / act as f64;
+                    Dev::Gpu(splits.iter().position(|&s| s > x).unwrap_or(gpus - 1).min(gpus - 1))
+                }
+                SplitMode::Row | SplitMode::None => Dev::Gpu(main),
+            }
+        };
+        let layer_dev: Vec<Dev> = (0..n_layer).map(dev_of).collect();
+        let output_dev = dev_of(n_layer);
+        Ok(Layout { gpus, mode, main, shares, sum, ngl, n_layer, layer_dev, output_dev })
+    }
+
+    /// The device of block `i` (host memory past the model's blocks).
+    fn dev(&self, i: usize) -> Dev {
+        self.layer_dev.get(i).copied().unwrap_or(Dev::Cpu)
+    }
+
+    /// Blocks on a GPU.
+    fn gpu_layers(&self) -> u64 {
+        self.layer_dev.iter().filter(|d| matches!(d, Dev::Gpu(_))).count() as u64
+    }
+}
+
+/// What placing the model's tensors leaves for the notes and the host's mapped span.
+struct ModelBuffers<'r> {
+    /// Expert (or FFN) bytes `--n-cpu-moe` / `-ot` moved to host memory.
+    moved_experts: u64,
+    /// The last block with a tensor in host memory.
+    last_host_layer: Option<usize>,
+    /// `-ot` rules that matched no tensor.
+    unmatched: Vec<&'r str>,
+}
+
+/// The model buffer of each device: token embeddings on the host, each block on its device
+/// but for the expert / FFN tensors `--n-cpu-moe` and `-ot` move (split by rows over the GPUs
+/// with `--split-mode row`), the output layer on its device.
+fn model_buffers<'r>(
+    place: &Placement,
+    layout: &Layout,
+    rules: &'r [Override],
+    n_cpu_moe: u64,
+    bufs: &mut DeviceMap,
+) -> ModelBuffers<'r> {
+    put(bufs, Dev::Cpu, &|x| x.model = x.model.saturating_add(place.input));
+    let mut m = ModelBuffers {
+        moved_experts: 0,
+        last_host_layer: None,
+        unmatched: rules.iter().map(|r| r.text.as_str()).collect(),
     };
-    let layer_dev: Vec<Dev> = (0..n_layer).map(dev_of).collect();
-    let output_dev = dev_of(n_layer);
-    let rules = overrides(w, gpus)?;
-    let n_cpu_moe = o.n_cpu_moe.unwrap_or(0);
-    let mut bufs: std::collections::BTreeMap<Dev, Bufs> = std::collections::BTreeMap::new();
-    put(&mut bufs, Dev::Cpu, &|x| x.model = x.model.saturating_add(place.input));
-    let mut moved_experts = 0u64;
-    let mut last_host_layer: Option<usize> = None;
-    let mut unmatched: Vec<&str> = rules.iter().map(|r| r.text.as_str()).collect();
     for (i, &bytes) in place.layers.iter().enumerate() {
-        let home = layer_dev.get(i).copied().unwrap_or(Dev::Cpu);
+        let home = layout.dev(i);
         let experts = place.experts.get(i).copied().unwrap_or(0);
         let ffn = place.ffn.get(i).copied().unwrap_or(0);
         let mut rest = bytes;
@@ -688,45 +720,52 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 }
                 if let Some(r) = rules.iter().find(|r| r.pattern.is_match(&name)) {
                     dev = r.dev;
-                    unmatched.retain(|u| *u != r.text);
+                    m.unmatched.retain(|u| *u != r.text);
                 }
                 parts.push((name, share, dev));
             }
         }
         if home == Dev::Cpu || parts.iter().any(|p| p.2 == Dev::Cpu) {
-            last_host_layer = Some(i);
+            m.last_host_layer = Some(i);
         }
         for (_, share, dev) in &parts {
             if *dev != home {
                 rest = rest.saturating_sub(*share);
-                put(&mut bufs, *dev, &|x| x.model = x.model.saturating_add(*share));
+                put(bufs, *dev, &|x| x.model = x.model.saturating_add(*share));
                 if *dev == Dev::Cpu {
-                    moved_experts = moved_experts.saturating_add(*share);
+                    m.moved_experts = m.moved_experts.saturating_add(*share);
                 }
             }
         }
-        match (mode, home) {
+        match (layout.mode, home) {
             (SplitMode::Row, Dev::Gpu(_)) => {
                 // The block's matrices split by rows over every GPU by the shares.
-                for (g, s) in shares.iter().enumerate() {
-                    let part = (rest as f64 * s / sum) as u64;
-                    put(&mut bufs, Dev::Gpu(g), &|x| x.model = x.model.saturating_add(part));
+                for (g, s) in layout.shares.iter().enumerate() {
+                    let part = (rest as f64 * s / layout.sum) as u64;
+                    put(bufs, Dev::Gpu(g), &|x| x.model = x.model.saturating_add(part));
                 }
             }
             (_, Dev::Gpu(_)) => {
                 let extra = place.cuda_extra.get(i).copied().unwrap_or(0);
-                put(&mut bufs, home, &|x| x.model = x.model.saturating_add(rest).saturating_add(extra));
+                put(bufs, home, &|x| x.model = x.model.saturating_add(rest).saturating_add(extra));
             }
-            _ => put(&mut bufs, home, &|x| x.model = x.model.saturating_add(rest)),
+            _ => put(bufs, home, &|x| x.model = x.model.saturating_add(rest)),
         }
     }
+    let output_dev = layout.output_dev;
     let output_extra = if matches!(output_dev, Dev::Gpu(_)) { place.output_cuda_extra } else { 0 };
-    put(&mut bufs, output_dev, &|x| x.model = x.model.saturating_add(place.output).saturating_add(output_extra));
+    put(bufs, output_dev, &|x| x.model = x.model.saturating_add(place.output).saturating_add(output_extra));
+    m
+}
+
+/// The `--mmproj` projector's and the `--lora` adapter's buffers.
+fn adapter_buffers(s: &Settings, layout: &Layout, bufs: &mut DeviceMap, notes: &mut Vec<String>) {
+    let (o, b) = (s.o, &s.b);
     if let Some(mm) = o.mmproj_bytes {
         // tools/mtmd clip.cpp: the projector loads on the first GPU backend unless
         // --no-mmproj-offload; its image graph has a compute buffer of its own (not counted).
-        let d = if gpus > 0 && ngl > 0 { Dev::Gpu(main) } else { Dev::Cpu };
-        put(&mut bufs, d, &|x| x.mmproj = x.mmproj.saturating_add(mm));
+        let d = if layout.gpus > 0 && layout.ngl > 0 { Dev::Gpu(layout.main) } else { Dev::Cpu };
+        put(bufs, d, &|x| x.mmproj = x.mmproj.saturating_add(mm));
         notes.push(format!(
             "--mmproj: {} B of projector weights on {}; the vision encoder's own compute buffer (per image) is not counted",
             thousands(mm),
@@ -745,20 +784,29 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         // to the buffer type of the model tensor it adapts (the block's device); tensors
         // outside the blocks are counted with the output layer.
         for (i, &bytes) in lora.block_bytes.iter().enumerate() {
-            let d = layer_dev.get(i).copied().unwrap_or(Dev::Cpu);
-            put(&mut bufs, d, &|x| x.lora = x.lora.saturating_add(bytes));
+            put(bufs, layout.dev(i), &|x| x.lora = x.lora.saturating_add(bytes));
         }
-        put(&mut bufs, output_dev, &|x| x.lora = x.lora.saturating_add(lora.other_bytes));
-        if lora.block_bytes.len() as u64 > n_layer {
+        put(bufs, layout.output_dev, &|x| x.lora = x.lora.saturating_add(lora.other_bytes));
+        if lora.block_bytes.len() as u64 > layout.n_layer {
             notes.push(format!(
-                "--lora: the adapter has tensors for {} blocks, the model {n_layer}",
-                lora.block_bytes.len()
+                "--lora: the adapter has tensors for {} blocks, the model {}",
+                lora.block_bytes.len(),
+                layout.n_layer
             ));
         }
     }
-    // The host's buffer maps the file from its first to its last host tensor
-    // (llama-model-loader get_mapping_range; file order: token_embd, blk.0 .. blk.N-1,
-    // output): the log prints that span, GPU tensors inside it included.
+}
+
+/// The host's buffer maps the file from its first to its last host tensor
+/// (llama-model-loader get_mapping_range; file order: token_embd, blk.0 .. blk.N-1,
+/// output): the log prints that span, GPU tensors inside it included.
+fn host_mapped_span(
+    place: &Placement,
+    output_dev: Dev,
+    last_host_layer: Option<usize>,
+    bufs: &mut DeviceMap,
+    notes: &mut Vec<String>,
+) {
     let resident = bufs.get(&Dev::Cpu).map_or(0, |x| x.model);
     let span_end = if output_dev == Dev::Cpu { Some(place.layers.len()) } else { last_host_layer.map(|i| i + 1) };
     if let Some(end) = span_end {
@@ -772,45 +820,48 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
                 thousands(span),
                 thousands(resident)
             ));
-            put(&mut bufs, Dev::Cpu, &|x| x.model = span);
+            put(bufs, Dev::Cpu, &|x| x.model = span);
         }
     }
-    for u in unmatched {
-        notes.push(format!(
-            "-ot {u}: matches no expert or FFN tensor of this model (attention tensors are not moved by patterns here)"
-        ));
-    }
-    let gpu_layers = layer_dev.iter().filter(|d| matches!(d, Dev::Gpu(_))).count() as u64;
-    let cpu_layers = n_layer - gpu_layers;
+}
 
-    if w.task == Task::Load {
-        return Ok(assemble(
-            bufs,
-            gpus,
-            place.input,
-            &place.how,
-            ngl,
-            n_layer,
-            gpu_layers,
-            output_dev,
-            None,
-            notes,
-            "load",
-        ));
+/// The context llama.cpp creates (`llama-context.cpp`): sequences, cells and batches.
+struct Context {
+    /// Sequences (`--parallel` / `n_seq_max`).
+    n_seq: u64,
+    /// Cells asked for, and the padding applied.
+    asked: u64,
+    pad: u64,
+    n_ctx: u64,
+    /// Tokens of the reserved graph (`n_ubatch`, or `n_batch` in builds without it).
+    t: u64,
+}
+
+impl Context {
+    fn of(w: &Workload, s: &Settings) -> Self {
+        let (o, b) = (s.o, &s.b);
+        let n_seq = o.n_seq_max.unwrap_or(s.ollama.map_or(w.batch, |d| d.num_parallel)).max(1);
+        // Ollama's num_ctx is per sequence; its runner gets num_ctx × num_parallel.
+        let asked = match s.ollama {
+            Some(d) => w.kv_prealloc.unwrap_or_else(|| d.num_ctx_for(None)).saturating_mul(n_seq),
+            None => w.kv_prealloc.unwrap_or_else(|| w.batch.saturating_mul(w.prompt.saturating_add(w.new_tokens))),
+        }
+        .max(1);
+        let pad = if s.flash || b.ctx_pad_256 { CTX_PAD } else { 32 };
+        let n_ctx = align_up(asked, pad);
+        let n_batch = n_ctx.min(o.n_batch.unwrap_or(b.default_batch).max(1));
+        let t = if b.has_ubatch { n_batch.min(o.n_ubatch.unwrap_or(DEFAULT_UBATCH).max(1)) } else { n_batch };
+        Context { n_seq, asked, pad, n_ctx, t }
     }
 
-    // ---- KV cache -------------------------------------------------------------------------
-    let n_seq = o.n_seq_max.unwrap_or(ollama.map_or(w.batch, |d| d.num_parallel)).max(1);
-    // Ollama's num_ctx is per sequence; its runner gets num_ctx × num_parallel.
-    let asked = match ollama {
-        Some(d) => w.kv_prealloc.unwrap_or_else(|| d.num_ctx_for(None)).saturating_mul(n_seq),
-        None => w.kv_prealloc.unwrap_or_else(|| w.batch.saturating_mul(w.prompt.saturating_add(w.new_tokens))),
+    /// Cells of a sliding-window layer's cache: `min(n_ctx, GGML_PAD(n_swa·n_seq + n_ubatch, 256))`.
+    fn swa_cells(&self, window: u64) -> u64 {
+        self.n_ctx.min(align_up(window.saturating_mul(self.n_seq).saturating_add(self.t), CTX_PAD))
     }
-    .max(1);
-    let pad = if flash || b.ctx_pad_256 { CTX_PAD } else { 32 };
-    let n_ctx = align_up(asked, pad);
-    let n_batch = n_ctx.min(o.n_batch.unwrap_or(b.default_batch).max(1));
-    let t = if b.has_ubatch { n_batch.min(o.n_ubatch.unwrap_or(DEFAULT_UBATCH).max(1)) } else { n_batch };
+}
+
+/// The KV cache of each block on its device; returns the number of sliding-window layers.
+fn kv_buffers(spec: &ModelSpec, s: &Settings, layout: &Layout, ctx: &Context, bufs: &mut DeviceMap) -> Result<u64> {
     let honor_swa = spec.quirks.llamacpp_iswa;
     let mut swa_layers = 0u64;
     let row = |ty: &GgmlType, elements: u64, flag: &str| -> Result<u64> {
@@ -835,108 +886,21 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         let cells = match (a.window, honor_swa) {
             (Some(win), true) => {
                 swa_layers += 1;
-                n_ctx.min(align_up(win.saturating_mul(n_seq).saturating_add(t), CTX_PAD))
+                ctx.swa_cells(win)
             }
-            _ => n_ctx,
+            _ => ctx.n_ctx,
         };
-        let bytes =
-            row(k_type, k, "--cache-type-k")?.saturating_add(row(v_type, v, "--cache-type-v")?).saturating_mul(cells);
-        put(&mut bufs, layer_dev.get(i).copied().unwrap_or(Dev::Cpu), &|x| x.kv = x.kv.saturating_add(bytes));
+        let bytes = row(s.k_type, k, "--cache-type-k")?
+            .saturating_add(row(s.v_type, v, "--cache-type-v")?)
+            .saturating_mul(cells);
+        put(bufs, layout.dev(i), &|x| x.kv = x.kv.saturating_add(bytes));
     }
+    Ok(swa_layers)
+}
 
-    // ---- compute buffers ------------------------------------------------------------------
-    let n_kv_swa = (swa_layers > 0).then(|| {
-        let win = spec.layers.iter().filter_map(|l| l.attention.window).max().unwrap_or(0);
-        n_ctx.min(align_up(win.saturating_mul(n_seq).saturating_add(t), CTX_PAD))
-    });
-    let lora_ffn = b.lora_buffers && o.lora.as_ref().is_some_and(|l| l.adapts_ffn);
-    let g = Graph { t, n_kv: n_ctx, n_kv_swa, h: spec.hidden_size, flash, b, lora_ffn };
-    let reserve_all_outputs = !b.outputs_max;
-    let out_rows = if reserve_all_outputs { t } else { t.min(n_seq) };
-    let logits = prod(&[spec.vocab_size, out_rows, 4]);
-    let phases: Vec<Phases> = (0..spec.layers.len()).map(|i| g.phases(spec, i)).collect();
-    let pipeline = gpus > 1 && mode == SplitMode::Layer && ngl > n_layer;
-    let copies = if pipeline { SCHED_COPIES } else { 1 };
-    let mut compute_notes = Vec::new();
-    // Before the backend scheduler: one scratch of the whole graph's measured size on the
-    // main GPU (when any layer or the output is there) and one in host memory.
-    let scratch = (!b.scheduler).then(|| super::llamacpp_scratch::pre_scheduler_scratch(spec, t, n_ctx));
-    for d in (0..gpus).map(Dev::Gpu).chain(std::iter::once(Dev::Cpu)) {
-        let mine: Vec<&Phases> = phases.iter().zip(&layer_dev).filter(|(_, ld)| **ld == d).map(|(p, _)| p).collect();
-        let has_output = output_dev == d;
-        let peak_block = mine.iter().map(|p| p.attention.max(p.ffn)).max().unwrap_or(0);
-        let body = peak_block.max(if has_output { logits } else { 0 });
-        let runs_graph = !mine.is_empty() || has_output;
-        let any_gpu = layer_dev.iter().chain(std::iter::once(&output_dev)).any(|x| matches!(x, Dev::Gpu(_)));
-        let bytes = match (d, scratch) {
-            (Dev::Gpu(i), Some(s)) => {
-                if i == main && any_gpu {
-                    compute_notes.push(format!(
-                        "{}: VRAM scratch of the whole graph's measured size {} (one ggml-alloc best-fit allocator, fragmentation included; builds before the backend scheduler)",
-                        d.name(),
-                        thousands(s)
-                    ));
-                    s
-                } else {
-                    0
-                }
-            }
-            (Dev::Cpu, Some(s)) => s,
-            (Dev::Gpu(_), None) if runs_graph => {
-                g.mask().saturating_mul(copies).saturating_add(g.residual()).saturating_add(body)
-            }
-            (Dev::Gpu(_), None) => 0,
-            (Dev::Cpu, None) => {
-                // token embeddings looked up on the host, the f32 mask input where the build
-                // allocates inputs there, and the graph of the CPU layers / output.
-                prod(&[g.h, t, 4])
-                    .saturating_add(if b.host_inputs { g.mask_input() } else { 0 })
-                    .saturating_add(if runs_graph { g.residual().saturating_add(body) } else { 0 })
-            }
-        };
-        if bytes > 0 || d == Dev::Cpu {
-            put(&mut bufs, d, &|x| x.compute = x.compute.saturating_add(bytes));
-        }
-        if let (Dev::Gpu(_), true, None) = (d, runs_graph, scratch) {
-            let worst = mine.iter().max_by_key(|p| p.attention.max(p.ffn));
-            compute_notes.push(format!(
-                "{}: mask {} + residual 2·h·t·4 {} + max(attention {}, FFN {}{}){}",
-                d.name(),
-                thousands(g.mask()),
-                thousands(g.residual()),
-                thousands(worst.map_or(0, |p| p.attention)),
-                thousands(worst.map_or(0, |p| p.ffn)),
-                if has_output { format!(", logits V·{out_rows}·4 = {}", thousands(logits)) } else { String::new() },
-                if copies > 1 { format!(" (mask × {copies} pipeline copies)") } else { String::new() },
-            ));
-        }
-    }
-    let graph = GraphSummary {
-        pad,
-        t,
-        n_ctx,
-        asked,
-        swa_layers,
-        flash,
-        out_rows,
-        k: k_type.name.clone(),
-        v: v_type.name.clone(),
-        compute: compute_notes,
-        n_seq,
-        vocab: spec.vocab_size,
-    };
-    if cpu_layers > 0 {
-        notes.push(format!(
-            "{cpu_layers} blocks run on the CPU: slower, but their weights and KV cache use host memory"
-        ));
-    }
-    if moved_experts > 0 {
-        notes.push(format!(
-            "{} B of expert weights kept in host memory (--n-cpu-moe / -ot); with op offload (default) prompt batches copy them to the GPU per micro-batch (not counted)",
-            thousands(moved_experts)
-        ));
-    }
-    notes.push(format!(
+/// The build's behaviours this estimate used, as one note.
+fn behaviour_note(b: &LlamaCppBehaviour) -> String {
+    format!(
         "llama.cpp build {} behaviours: -ngl {}; {}; FFN {}; logits of the reserved graph {}",
         b.build,
         if b.ngl_counts_output {
@@ -951,18 +915,75 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         } else {
             "one row per micro-batch token"
         },
-    ));
-    let printed = ollama.map(|d| {
-        let per_seq = asked / n_seq;
+    )
+}
+
+/// Estimate llama.cpp's memory for `w` on `spec`.
+///
+/// # Errors
+/// Encoder models, cache types llama.cpp lacks, a quantized V cache without flash
+/// attention, cache rows that are not whole blocks of the cache type, bad split or override
+/// settings.
+pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
+    let mut notes = Vec::new();
+    let s = Settings::of(spec, w, &mut notes)?;
+    let place = placement(spec, w)?;
+    let n_layer = spec.num_layers();
+    let layout = Layout::of(w, &s.b, n_layer)?;
+    let rules = overrides(w, layout.gpus)?;
+    let mut bufs = DeviceMap::new();
+    let model = model_buffers(&place, &layout, &rules, s.o.n_cpu_moe.unwrap_or(0), &mut bufs);
+    adapter_buffers(&s, &layout, &mut bufs, &mut notes);
+    host_mapped_span(&place, layout.output_dev, model.last_host_layer, &mut bufs, &mut notes);
+    for u in model.unmatched {
+        notes.push(format!(
+            "-ot {u}: matches no expert or FFN tensor of this model (attention tensors are not moved by patterns here)"
+        ));
+    }
+    if w.task == Task::Load {
+        return Ok(report::assemble(&bufs, &layout, &place, None, notes, "load"));
+    }
+    let ctx = Context::of(w, &s);
+    let swa_layers = kv_buffers(spec, &s, &layout, &ctx, &mut bufs)?;
+    let (compute_notes, out_rows) = compute::compute_buffers(spec, &s, &layout, &ctx, swa_layers, &mut bufs);
+    let graph = report::GraphSummary {
+        pad: ctx.pad,
+        t: ctx.t,
+        n_ctx: ctx.n_ctx,
+        asked: ctx.asked,
+        swa_layers,
+        flash: s.flash,
+        out_rows,
+        k: s.k_type.name.clone(),
+        v: s.v_type.name.clone(),
+        compute: compute_notes,
+        n_seq: ctx.n_seq,
+        vocab: spec.vocab_size,
+    };
+    let cpu_layers = n_layer - layout.gpu_layers();
+    if cpu_layers > 0 {
+        notes.push(format!(
+            "{cpu_layers} blocks run on the CPU: slower, but their weights and KV cache use host memory"
+        ));
+    }
+    if model.moved_experts > 0 {
+        notes.push(format!(
+            "{} B of expert weights kept in host memory (--n-cpu-moe / -ot); with op offload (default) prompt batches copy them to the GPU per micro-batch (not counted)",
+            thousands(model.moved_experts)
+        ));
+    }
+    notes.push(behaviour_note(&s.b));
+    let printed = s.ollama.map(|d| {
+        let per_seq = ctx.asked / ctx.n_seq;
         super::ollama::printed_estimate(
             spec,
             &super::ollama::OllamaInputs {
                 layers: &place.layers,
                 gate_exps: place.experts.first().copied().unwrap_or(0) / 3,
                 output: place.output,
-                context: asked,
+                context: ctx.asked,
                 batch: per_seq.min(d.num_batch),
-                cache_type: &k_type.name.to_ascii_lowercase(),
+                cache_type: &s.k_type.name.to_ascii_lowercase(),
                 minimum_memory: d.minimum_memory,
             },
         )
@@ -970,250 +991,9 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     if let Some(p) = &printed {
         notes.push(p.describe());
     }
-    let mut out =
-        assemble(bufs, gpus, place.input, &place.how, ngl, n_layer, gpu_layers, output_dev, Some(graph), notes, "");
+    let mut out = report::assemble(&bufs, &layout, &place, Some(graph), notes, "");
     out.ollama = printed;
     Ok(out)
-}
-
-/// What the compute formulas used, for the components' formulas.
-struct GraphSummary {
-    pad: u64,
-    t: u64,
-    n_ctx: u64,
-    asked: u64,
-    swa_layers: u64,
-    flash: bool,
-    out_rows: u64,
-    k: String,
-    v: String,
-    compute: Vec<String>,
-    n_seq: u64,
-    vocab: u64,
-}
-
-/// Components (the busiest GPU's, then host memory) and the per-device table.
-#[allow(clippy::too_many_arguments)]
-fn assemble(
-    bufs: std::collections::BTreeMap<Dev, Bufs>,
-    gpus: usize,
-    input: u64,
-    how: &str,
-    ngl: u64,
-    n_layer: u64,
-    gpu_layers: u64,
-    output_dev: Dev,
-    graph: Option<GraphSummary>,
-    mut notes: Vec<String>,
-    phase: &str,
-) -> Breakdown {
-    let ctx = cuda_context();
-    let host_out = graph.as_ref().map_or(0, |g| prod(&[g.vocab, g.n_seq, 4]));
-    let mut devices = Vec::new();
-    for d in (0..gpus).map(Dev::Gpu).chain(std::iter::once(Dev::Cpu)) {
-        let x = bufs.get(&d).copied().unwrap_or_default();
-        let other = match d {
-            Dev::Gpu(_) => ctx.bytes,
-            Dev::Cpu => host_out,
-        }
-        .saturating_add(x.mmproj)
-        .saturating_add(x.lora);
-        devices.push(DeviceBuffers {
-            device: d.name(),
-            model_bytes: x.model,
-            kv_bytes: x.kv,
-            compute_bytes: x.compute,
-            other_bytes: other,
-            total_bytes: x.model.saturating_add(x.kv).saturating_add(x.compute).saturating_add(other),
-        });
-    }
-    let busiest = devices[..gpus]
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, d)| (d.total_bytes, std::cmp::Reverse(*i)))
-        .map_or(0, |(i, _)| i);
-    let gb = &devices[busiest];
-    let dn = gb.device.clone();
-    let where_out = if output_dev == Dev::Cpu {
-        "output layer on the CPU".to_string()
-    } else {
-        format!("output layer on {}", output_dev.name())
-    };
-    let mut components = vec![Component::new(
-        "weights",
-        gb.model_bytes,
-        format!(
-            "-ngl {ngl}: {gpu_layers} of {n_layer} blocks on {} GPU(s), {where_out}, token_embd ({} B) on the CPU; {how}",
-            gpus,
-            thousands(input)
-        ),
-        SRC_LOAD,
-    )
-    .on(&dn)];
-    let host = &devices[gpus];
-    if let Some(g) = &graph {
-        components.push(
-            Component::new(
-                "kv_cache",
-                gb.kv_bytes,
-                format!(
-                    "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}",
-                    g.k,
-                    g.v,
-                    thousands(g.n_ctx),
-                    thousands(g.asked),
-                    g.pad,
-                    if g.swa_layers > 0 {
-                        format!(
-                            "; {} sliding-window layers keep min(n_ctx, pad(window·n_seq + n_ubatch, 256)) cells",
-                            g.swa_layers
-                        )
-                    } else {
-                        String::new()
-                    }
-                ),
-                SRC_KV,
-            )
-            .on(&dn),
-        );
-        components.push(
-            Component::new(
-                "compute_buffer",
-                gb.compute_bytes,
-                format!(
-                    "t = n_ubatch {} tokens, {} n_kv cells, logits rows {}, {}; {} (graph-allocator peak: the largest set of live tensors)",
-                    g.t,
-                    thousands(g.n_ctx),
-                    g.out_rows,
-                    if g.flash { "flash attention (no scores)".to_string() } else { "no flash attention (scores heads·n_kv·t·4)".to_string() },
-                    g.compute.iter().find(|c| c.starts_with(&dn)).map_or("no layers here", String::as_str)
-                ),
-                SRC_COMPUTE,
-            )
-            .on(&dn),
-        );
-    }
-    let mm_gpu = bufs.get(&Dev::Gpu(busiest)).map_or(0, |x| x.mmproj);
-    if mm_gpu > 0 {
-        components.push(
-            Component::new(
-                "mmproj_weights",
-                mm_gpu,
-                "the --mmproj file's tensors (clip model buffer)",
-                "llama.cpp tools/mtmd/clip.cpp (clip_model_loader: weights on the GPU backend)",
-            )
-            .on(&dn),
-        );
-    }
-    let lora_gpu = bufs.get(&Dev::Gpu(busiest)).map_or(0, |x| x.lora);
-    if lora_gpu > 0 {
-        components.push(
-            Component::new(
-                "lora_weights",
-                lora_gpu,
-                "the --lora adapter's lora_a/lora_b tensors of this GPU's blocks (LoRA buffer)",
-                SRC_LORA,
-            )
-            .on(&dn),
-        );
-    }
-    components.push(ctx);
-    let lora_host = bufs.get(&Dev::Cpu).map_or(0, |x| x.lora);
-    if lora_host > 0 {
-        components.push(
-            Component::new(
-                "host_lora_weights",
-                lora_host,
-                "the --lora adapter's tensors of the host's blocks",
-                SRC_LORA,
-            )
-            .at(Level::Host)
-            .on("CPU"),
-        );
-    }
-    let mm_host = bufs.get(&Dev::Cpu).map_or(0, |x| x.mmproj);
-    if mm_host > 0 {
-        components.push(
-            Component::new(
-                "host_mmproj_weights",
-                mm_host,
-                "the --mmproj file's tensors in host memory",
-                "llama.cpp tools/mtmd/clip.cpp",
-            )
-            .at(Level::Host)
-            .on("CPU"),
-        );
-    }
-    components.push(
-        Component::new(
-            "host_weights",
-            host.model_bytes,
-            "token_embd, the CPU blocks and any tensors -ot / --n-cpu-moe keep on the host (mmapped: CPU_Mapped)",
-            SRC_LOAD,
-        )
-        .at(Level::Host)
-        .on("CPU"),
-    );
-    if graph.is_some() {
-        if host.kv_bytes > 0 {
-            components.push(
-                Component::new("host_kv_cache", host.kv_bytes, "KV cache of the CPU blocks", SRC_KV)
-                    .at(Level::Host)
-                    .on("CPU"),
-            );
-        }
-        components.push(
-            Component::new(
-                "host_compute_buffer",
-                host.compute_bytes,
-                "token embeddings h·t·4 + the f32 mask input (builds that allocate inputs on the host) + the CPU blocks' and CPU output layer's graph",
-                SRC_COMPUTE,
-            )
-            .at(Level::Host)
-            .on("CUDA_Host"),
-        );
-        components.push(
-            Component::new(
-                "output_buffer",
-                host_out,
-                "logits of one position per sequence, f32 (V·n_seq·4)",
-                "llama.cpp src/llama-context.cpp output_reserve",
-            )
-            .at(Level::Host)
-            .on("CUDA_Host"),
-        );
-    }
-    if gpus > 1 {
-        notes.push(format!(
-            "per device: {}",
-            devices
-                .iter()
-                .map(|d| format!(
-                    "{} model {} + KV {} + compute {} + other {} = {}",
-                    d.device,
-                    thousands(d.model_bytes),
-                    thousands(d.kv_bytes),
-                    thousands(d.compute_bytes),
-                    thousands(d.other_bytes),
-                    thousands(d.total_bytes)
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-    }
-    if graph.is_some() {
-        notes.push(
-            "llama.cpp allocates every buffer when the context is created: the peak does not depend on the phase"
-                .into(),
-        );
-    }
-    let mut b = Breakdown::from_components(
-        components,
-        if phase.is_empty() { "context creation (all buffers reserved)" } else { phase },
-        notes,
-    );
-    b.devices = devices;
-    b
 }
 
 /// The figure a llama.cpp log line prints, from an estimate: `metric` is
@@ -1231,15 +1011,6 @@ pub fn log_figure(b: &Breakdown, metric: &str, device: &str) -> Option<u64> {
         _ => None,
     }
 }
-
-fn cuda_context() -> Component {
-    let mut c = overhead::cuda_context(true);
-    c.formula =
-        "CUDA context and ggml-cuda kernels with lazy module loading (512 MiB) + cuBLAS workspace (32 MiB)".into();
-    c.source = "ggml/src/ggml-cuda/ggml-cuda.cu (one context and cuBLAS handle per device); PyTorch-free but the same CUDA runtime costs".into();
-    c
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,280 @@
+//! llama.cpp's estimate as a breakdown: the per-device table (model, KV, compute and other
+//! buffers of each GPU and of host memory), and the components of the busiest GPU, then of
+//! host memory.
+
+use super::{Bufs, Dev, DeviceMap, Layout, Placement, SRC_COMPUTE, SRC_KV, SRC_LOAD, SRC_LORA};
+use crate::estimate::breakdown::{prod, thousands, Breakdown, Component, DeviceBuffers, Level};
+use crate::estimate::overhead;
+
+/// What the compute formulas used, for the components' formulas.
+pub(super) struct GraphSummary {
+    pub(super) pad: u64,
+    pub(super) t: u64,
+    pub(super) n_ctx: u64,
+    pub(super) asked: u64,
+    pub(super) swa_layers: u64,
+    pub(super) flash: bool,
+    pub(super) out_rows: u64,
+    pub(super) k: String,
+    pub(super) v: String,
+    pub(super) compute: Vec<String>,
+    pub(super) n_seq: u64,
+    pub(super) vocab: u64,
+}
+
+/// Components (the busiest GPU's, then host memory) and the per-device table; `graph` is
+/// `None` when only the model is loaded.
+pub(super) fn assemble(
+    bufs: &DeviceMap,
+    layout: &Layout,
+    place: &Placement,
+    graph: Option<GraphSummary>,
+    mut notes: Vec<String>,
+    phase: &str,
+) -> Breakdown {
+    let gpus = layout.gpus;
+    let ctx = cuda_context();
+    let host_out = graph.as_ref().map_or(0, |g| prod(&[g.vocab, g.n_seq, 4]));
+    let devices = devices_table(bufs, gpus, ctx.bytes, host_out);
+    let busiest = devices[..gpus]
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, d)| (d.total_bytes, std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    let gpu = bufs.get(&Dev::Gpu(busiest)).copied().unwrap_or_default();
+    let mut components = gpu_components(&devices[busiest], gpu, layout, place, graph.as_ref());
+    components.push(ctx);
+    let host = bufs.get(&Dev::Cpu).copied().unwrap_or_default();
+    components.extend(host_components(&devices[gpus], host, graph.is_some(), host_out));
+    if gpus > 1 {
+        notes.push(format!(
+            "per device: {}",
+            devices
+                .iter()
+                .map(|d| format!(
+                    "{} model {} + KV {} + compute {} + other {} = {}",
+                    d.device,
+                    thousands(d.model_bytes),
+                    thousands(d.kv_bytes),
+                    thousands(d.compute_bytes),
+                    thousands(d.other_bytes),
+                    thousands(d.total_bytes)
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if graph.is_some() {
+        notes.push(
+            "llama.cpp allocates every buffer when the context is created: the peak does not depend on the phase"
+                .into(),
+        );
+    }
+    let mut b = Breakdown::from_components(
+        components,
+        if phase.is_empty() { "context creation (all buffers reserved)" } else { phase },
+        notes,
+    );
+    b.devices = devices;
+    b
+}
+
+/// One row per GPU, then host memory: each GPU's other bytes are its CUDA context, the host's
+/// the output buffer; both add the projector's and the adapter's tensors.
+fn devices_table(bufs: &DeviceMap, gpus: usize, context_bytes: u64, host_out: u64) -> Vec<DeviceBuffers> {
+    (0..gpus)
+        .map(Dev::Gpu)
+        .chain(std::iter::once(Dev::Cpu))
+        .map(|d| {
+            let x = bufs.get(&d).copied().unwrap_or_default();
+            let other = match d {
+                Dev::Gpu(_) => context_bytes,
+                Dev::Cpu => host_out,
+            }
+            .saturating_add(x.mmproj)
+            .saturating_add(x.lora);
+            DeviceBuffers {
+                device: d.name(),
+                model_bytes: x.model,
+                kv_bytes: x.kv,
+                compute_bytes: x.compute,
+                other_bytes: other,
+                total_bytes: x.model.saturating_add(x.kv).saturating_add(x.compute).saturating_add(other),
+            }
+        })
+        .collect()
+}
+
+/// The busiest GPU's weights, KV cache, compute buffer, projector and adapter tensors.
+fn gpu_components(
+    gb: &DeviceBuffers,
+    x: Bufs,
+    layout: &Layout,
+    place: &Placement,
+    graph: Option<&GraphSummary>,
+) -> Vec<Component> {
+    let dn = gb.device.clone();
+    let output_dev = layout.output_dev;
+    let where_out = if output_dev == Dev::Cpu {
+        "output layer on the CPU".to_string()
+    } else {
+        format!("output layer on {}", output_dev.name())
+    };
+    let mut components = vec![Component::new(
+        "weights",
+        gb.model_bytes,
+        format!(
+            "-ngl {}: {} of {} blocks on {} GPU(s), {where_out}, token_embd ({} B) on the CPU; {}",
+            layout.ngl,
+            layout.gpu_layers(),
+            layout.n_layer,
+            layout.gpus,
+            thousands(place.input),
+            place.how
+        ),
+        SRC_LOAD,
+    )
+    .on(&dn)];
+    if let Some(g) = graph {
+        components.push(kv_component(g, gb.kv_bytes, &dn));
+        components.push(
+            Component::new(
+                "compute_buffer",
+                gb.compute_bytes,
+                format!(
+                    "t = n_ubatch {} tokens, {} n_kv cells, logits rows {}, {}; {} (graph-allocator peak: the largest set of live tensors)",
+                    g.t,
+                    thousands(g.n_ctx),
+                    g.out_rows,
+                    if g.flash { "flash attention (no scores)".to_string() } else { "no flash attention (scores heads·n_kv·t·4)".to_string() },
+                    g.compute.iter().find(|c| c.starts_with(&dn)).map_or("no layers here", String::as_str)
+                ),
+                SRC_COMPUTE,
+            )
+            .on(&dn),
+        );
+    }
+    if x.mmproj > 0 {
+        components.push(
+            Component::new(
+                "mmproj_weights",
+                x.mmproj,
+                "the --mmproj file's tensors (clip model buffer)",
+                "llama.cpp tools/mtmd/clip.cpp (clip_model_loader: weights on the GPU backend)",
+            )
+            .on(&dn),
+        );
+    }
+    if x.lora > 0 {
+        components.push(
+            Component::new(
+                "lora_weights",
+                x.lora,
+                "the --lora adapter's lora_a/lora_b tensors of this GPU's blocks (LoRA buffer)",
+                SRC_LORA,
+            )
+            .on(&dn),
+        );
+    }
+    components
+}
+
+/// The busiest GPU's KV cache.
+fn kv_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
+    Component::new(
+        "kv_cache",
+        bytes,
+        format!(
+            "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}",
+            g.k,
+            g.v,
+            thousands(g.n_ctx),
+            thousands(g.asked),
+            g.pad,
+            if g.swa_layers > 0 {
+                format!(
+                    "; {} sliding-window layers keep min(n_ctx, pad(window·n_seq + n_ubatch, 256)) cells",
+                    g.swa_layers
+                )
+            } else {
+                String::new()
+            }
+        ),
+        SRC_KV,
+    )
+    .on(dn)
+}
+
+/// Host memory's adapter, projector and model tensors, and (with a context) its KV cache,
+/// compute buffer and output buffer.
+fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: u64) -> Vec<Component> {
+    let mut components = Vec::new();
+    if x.lora > 0 {
+        components.push(
+            Component::new("host_lora_weights", x.lora, "the --lora adapter's tensors of the host's blocks", SRC_LORA)
+                .at(Level::Host)
+                .on("CPU"),
+        );
+    }
+    if x.mmproj > 0 {
+        components.push(
+            Component::new(
+                "host_mmproj_weights",
+                x.mmproj,
+                "the --mmproj file's tensors in host memory",
+                "llama.cpp tools/mtmd/clip.cpp",
+            )
+            .at(Level::Host)
+            .on("CPU"),
+        );
+    }
+    components.push(
+        Component::new(
+            "host_weights",
+            host.model_bytes,
+            "token_embd, the CPU blocks and any tensors -ot / --n-cpu-moe keep on the host (mmapped: CPU_Mapped)",
+            SRC_LOAD,
+        )
+        .at(Level::Host)
+        .on("CPU"),
+    );
+    if !with_context {
+        return components;
+    }
+    if host.kv_bytes > 0 {
+        components.push(
+            Component::new("host_kv_cache", host.kv_bytes, "KV cache of the CPU blocks", SRC_KV)
+                .at(Level::Host)
+                .on("CPU"),
+        );
+    }
+    components.push(
+        Component::new(
+            "host_compute_buffer",
+            host.compute_bytes,
+            "token embeddings h·t·4 + the f32 mask input (builds that allocate inputs on the host) + the CPU blocks' and CPU output layer's graph",
+            SRC_COMPUTE,
+        )
+        .at(Level::Host)
+        .on("CUDA_Host"),
+    );
+    components.push(
+        Component::new(
+            "output_buffer",
+            host_out,
+            "logits of one position per sequence, f32 (V·n_seq·4)",
+            "llama.cpp src/llama-context.cpp output_reserve",
+        )
+        .at(Level::Host)
+        .on("CUDA_Host"),
+    );
+    components
+}
+
+fn cuda_context() -> Component {
+    let mut c = overhead::cuda_context(true);
+    c.formula =
+        "CUDA context and ggml-cuda kernels with lazy module loading (512 MiB) + cuBLAS workspace (32 MiB)".into();
+    c.source = "ggml/src/ggml-cuda/ggml-cuda.cu (one context and cuBLAS handle per device); PyTorch-free but the same CUDA runtime costs".into();
+    c
+}
