@@ -579,3 +579,23 @@ fn several_gpus_are_compared() {
     let table = String::from_utf8(vramfit(&["estimate", "llama-7b", "--gpu", "T4,RTX-4090"]).stdout).unwrap();
     assert!(table.contains("GPUs compared") && table.contains("RTX-4090"), "{table}");
 }
+
+/// Web D13: on a GPU without bf16, `estimate` named the trainer's default "pure-bf16" while
+/// `fit` started from fp16 (same bytes, two precisions). Both now start where `fit` does.
+#[test]
+fn estimate_and_fit_name_the_same_precision_on_a_gpu_without_bf16() {
+    let args = ["mistral-7b-v0.1", "--gpu", "T4", "--task", "train", "--json"];
+    let e = json(&[&["estimate"][..], &args[..]].concat());
+    let f = json(&[&["fit"][..], &args[..]].concat());
+    let a = &f["as_asked"];
+    assert_eq!(e["workload"]["dtype"], "fp16");
+    assert_eq!(e["workload"], a["workload"], "estimate runs what fit starts from");
+    assert_eq!(e["components"], a["components"]);
+    let notes = e["notes"].to_string();
+    assert!(notes.contains("pure-fp16") && !notes.contains("pure-bf16"), "{notes}");
+    assert!(notes.contains("this GPU has no bf16: starting from fp16"), "{notes}");
+    // A GPU with bf16 keeps the checkpoint's dtype.
+    let h = json(&["estimate", "mistral-7b-v0.1", "--gpu", "A100-80GB", "--task", "train", "--json"]);
+    assert_eq!(h["workload"]["dtype"], serde_json::Value::Null);
+    assert!(h["notes"].to_string().contains("pure-bf16"));
+}

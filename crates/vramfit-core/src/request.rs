@@ -9,7 +9,7 @@
 use crate::catalog::{self, GpuSpec};
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::profile::Engine;
-use crate::estimate::serving::{Device, EngineVersion, Fraction, ServingOptions};
+use crate::estimate::serving::{EngineVersion, Fraction, ServingOptions};
 use crate::estimate::speed::{Speed, SpeedDevice};
 use crate::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use crate::estimate::{
@@ -1113,14 +1113,13 @@ impl EstimateRequest {
         // Same order as the CLI, so the same input fails with the same message.
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
         let mut workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
+        let mut resolved = vec![];
         if let Some(g) = &gpu {
-            if workload.runtime.is_serving_engine() {
-                workload.serving.device = Some(Device::of(g));
-            }
-            crate::fit::check_supported(&model.spec, &workload, g)?;
+            (workload, resolved) = crate::fit::on_gpu(&model.spec, &workload, g)?;
         }
         let ram = self.ram.as_deref().map(parse_ram).transpose()?;
         let mut breakdown = crate::estimate(&model.spec, &workload)?;
+        breakdown.notes.extend(resolved);
         if gpu.is_some() {
             breakdown.notes.extend(gpu_not_judged_note(&workload, ram));
         }

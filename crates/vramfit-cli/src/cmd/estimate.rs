@@ -14,8 +14,9 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let ram = a.ram.as_deref().map(request::parse_ram).transpose()?;
     let model = super::source::resolve(&a.model, &a.source)?;
-    let workload = workload_on(a, &model.spec, gpu.as_ref())?;
+    let (workload, resolved) = workload_on(a, &model.spec, gpu.as_ref())?;
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
+    breakdown.notes.extend(resolved);
     if gpu.is_some() {
         breakdown.notes.extend(request::gpu_not_judged_note(&workload, ram));
     }
@@ -35,7 +36,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                     return render::Compared { label: g.label.clone(), verdict: Ok(v.clone()) };
                 }
                 let one = || -> anyhow::Result<Verdict> {
-                    let w = workload_on(a, &model.spec, Some(g))?;
+                    let (w, _) = workload_on(a, &model.spec, Some(g))?;
                     Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
                 };
                 render::Compared { label: g.label.clone(), verdict: one().map_err(|e| format!("{e:#}")) }
@@ -66,19 +67,17 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
 }
 
-/// The workload the flags describe on `gpu` (its count shares the work; a serving engine
-/// budgets that device), refused when the GPU cannot run it.
+/// The workload the flags describe on `gpu` (its count shares the work; the core's
+/// `fit::on_gpu` resolves what the GPU decides), refused when the GPU cannot run it; with the
+/// notes saying what was resolved.
 fn workload_on(
     a: &EstimateArgs,
     spec: &vramfit_core::model::ModelSpec,
     gpu: Option<&GpuSpec>,
-) -> anyhow::Result<vramfit_core::estimate::Workload> {
-    let mut w = a.workload.resolve(&a.model, gpu.map(|g| g.count))?;
-    if let Some(g) = gpu {
-        if w.runtime.is_serving_engine() {
-            w.serving.device = Some(vramfit_core::estimate::serving::Device::of(g));
-        }
-        vramfit_core::fit::check_supported(spec, &w, g)?;
-    }
-    Ok(w)
+) -> anyhow::Result<(vramfit_core::estimate::Workload, Vec<String>)> {
+    let w = a.workload.resolve(&a.model, gpu.map(|g| g.count))?;
+    Ok(match gpu {
+        Some(g) => vramfit_core::fit::on_gpu(spec, &w, g)?,
+        None => (w, vec![]),
+    })
 }

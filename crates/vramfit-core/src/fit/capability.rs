@@ -56,6 +56,22 @@ pub fn check_supported(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<
     }
 }
 
+/// The workload as it runs on `gpu`, with notes saying what was resolved for it: a serving
+/// engine budgets that device, and a bf16 default on a GPU without bf16 starts from fp16
+/// ([`super::starting_point`], the same start `fit` searches from, so that `estimate` and `fit`
+/// name the same precision; web D13).
+///
+/// # Errors
+/// Settings the GPU cannot run ([`check_supported`]).
+pub fn on_gpu(spec: &ModelSpec, w: &Workload, gpu: &GpuSpec) -> Result<(Workload, Vec<String>)> {
+    let mut w = w.clone();
+    if w.runtime.is_serving_engine() {
+        w.serving.device = Some(crate::estimate::serving::Device::of(gpu));
+    }
+    check_supported(spec, &w, gpu)?;
+    Ok(super::starting_point(spec, &w, Capabilities::of(gpu)))
+}
+
 /// [`check_supported`] for one catalog GPU.
 pub(crate) fn check_on(spec: &ModelSpec, w: &Workload, g: &Gpu) -> Result<()> {
     if w.quant.as_ref().is_some_and(crate::quant::QuantConfig::is_bitsandbytes) && g.vendor == "apple" {

@@ -12,7 +12,7 @@ mod limits;
 mod search;
 pub mod sweep;
 
-pub use capability::{check_supported, Capabilities};
+pub use capability::{check_supported, on_gpu, Capabilities};
 pub use headroom::{reserve_bytes, Verdict, RESERVE_MIN_BYTES, RESERVE_PERCENT};
 pub use lever::{Change, Cost, CostKind, LeverKind};
 pub use limits::{

@@ -76,8 +76,10 @@ pub fn resolve(spec: &ModelSpec, w: &Workload) -> Result<Resolved> {
     if t.precision.is_none() {
         notes.push(match tp.default_precision {
             DefaultPrecision::AsLoaded => format!(
-                "no --precision: {}, the Trainer's default (no --bf16/--fp16: the model trains as loaded, no autocast); --precision bf16 for mixed precision",
-                precision.name()
+                "no --precision: {}, the Trainer's default (no --bf16/--fp16: the model trains as loaded, no autocast); --precision {} for mixed precision",
+                precision.name(),
+                // fp16 where the model loads in fp16 (or a GPU without bf16 made it so).
+                if half == DType::Fp16 { "fp16" } else { "bf16" }
             ),
             _ => format!("no --precision: {} ({} default)", precision.name(), profile.name()),
         });
