@@ -23,6 +23,7 @@ use super::{Basis, SpeedDevice};
 use crate::dtype::DType;
 use crate::estimate::breakdown::Breakdown;
 use crate::estimate::kv_cache::{KvCache, KvPolicy};
+use crate::estimate::llamacpp::Residency;
 use crate::estimate::workload::Workload;
 use crate::model::{ModelSpec, ParamCount, ParamGroup};
 
@@ -71,133 +72,17 @@ impl Decode {
         backend: Backend,
         basis: &mut Vec<Basis>,
     ) -> Decode {
-        let BackendConstants { eta, t0_s, t0_per_layer_s, alu_ops_per_weight, source, .. } = backend.constants();
-        let p = ParamCount::of(spec);
-        let emb = p.group(ParamGroup::Embeddings) as f64;
-        let head = p.group(ParamGroup::LmHead) as f64;
-        let blocks_total = (p.total as f64 - emb - head).max(1.0);
-        let blocks_active = (p.active as f64 - emb - head).max(0.0);
-        let active_share = blocks_active / blocks_total;
-        let routed_total = p.group(ParamGroup::Experts) as f64;
-        let (experts, top_k) =
-            spec.layers.iter().find(|l| l.mlp.is_moe()).map_or((0, 0), |l| (l.mlp.experts, l.mlp.top_k));
-        let routed_share = routed_total / blocks_total;
-        let n_layers = spec.num_layers().max(1);
+        let c = backend.constants();
+        let m = ModelFacts::of(spec);
+        let weights = PlacedWeights::of(spec, w, b, dev, &m);
+        let kv = KvRead::of(spec, w, backend);
+        let cpu_share = weights.cpu_share();
+        let bws = Bandwidths::of(dev, c.eta);
 
-        // ---- weights, by where they live --------------------------------------------------
-        // (dense part of the blocks, routed experts) on the GPU and in CPU RAM, head bytes.
-        let place = w.profile().inference.llamacpp.and_then(|_| crate::estimate::llamacpp::residency(spec, w).ok());
-        let (gpu_w, cpu_w, fixed_gpu, fixed_cpu, how) = if let Some(r) = place {
-            let row = r.input as f64 / spec.vocab_size.max(1) as f64;
-            // The one embedding row read per token is negligible next to a block; it is counted
-            // with the head so that a model wholly on the GPU reads nothing from CPU RAM.
-            let (fg, fc) = if r.output_on_gpu { (r.output as f64 + row, 0.0) } else { (0.0, r.output as f64 + row) };
-            let cpu_layers = n_layers - r.gpu_blocks.min(n_layers);
-            let moved = if r.moved_experts > 0.0 {
-                format!(
-                    "; {:.2} GB of routed experts of GPU blocks kept in CPU RAM (--n-cpu-moe / -ot)",
-                    r.moved_experts / 1e9
-                )
-            } else {
-                String::new()
-            };
-            (
-                    (r.gpu_dense, r.gpu_experts),
-                    (r.cpu_dense, r.cpu_experts),
-                    fg,
-                    fc,
-                    format!(
-                        "llama.cpp -ngl {} ({}): {} of {n_layers} blocks on the GPU ({:.2} GB), {cpu_layers} in CPU RAM ({:.2} GB){moved}; output head {:.2} GB on the {}; {}",
-                        r.ngl,
-                        if r.ngl_counts_output { "counts the output layer" } else { "counts repeating blocks" },
-                        r.gpu_blocks.min(n_layers),
-                        (r.gpu_dense + r.gpu_experts) / 1e9,
-                        (r.cpu_dense + r.cpu_experts) / 1e9,
-                        r.output as f64 / 1e9,
-                        if r.output_on_gpu { "GPU" } else { "CPU" },
-                        r.how
-                    ),
-                )
-        } else {
-            let (blocks, fixed, how) = dense_split(spec, b, &p, dev, w);
-            let k_over_e = if experts > 0 && top_k < experts { top_k as f64 / experts as f64 } else { 1.0 };
-            let dense = (active_share - routed_share * k_over_e).max(0.0);
-            ((blocks * dense, blocks * routed_share), (0.0, 0.0), fixed, 0.0, how)
-        };
-        let (gpu_block, cpu_block) = (gpu_w.0 + gpu_w.1, cpu_w.0 + cpu_w.1);
-
-        // ---- KV cache at the average context ---------------------------------------------
-        let ctx_avg = w.prompt.saturating_add(w.new_tokens / 2).max(1);
-        let latent = backend != Backend::TorchEager;
-        let policy = KvPolicy { honor_window: true, latent, expanded_heads: false };
-        let kv16 = KvCache::of(spec, 1, ctx_avg, DType::Fp16, policy).bytes as f64;
-        let kv_elem_bytes = kv_bytes_per_element(w, spec);
-        let kv = kv16 / 2.0 * kv_elem_bytes;
-        let cpu_share = if (gpu_block + cpu_block) > 0.0 { cpu_block / (gpu_block + cpu_block) } else { 0.0 };
-
-        // ---- bandwidths ---------------------------------------------------------------------
-        let bw = dev.gpu.bandwidth_gb_s as f64 * 1e9;
-        let (ram, ram_why) = dev.ram_bandwidth();
-        let unified = dev.gpu.class == "apple" || dev.gpu.memory_type.starts_with("LPDDR");
-        let cpu_bw = if unified { bw * eta } else { ram * 1e9 * CPU_ETA };
-
-        let routed_one = if experts > 0 && top_k < experts { top_k as f64 / experts as f64 } else { 1.0 };
-        let per_token = gpu_w.0 + cpu_w.0 + (gpu_w.1 + cpu_w.1) * routed_one + fixed_gpu + fixed_cpu;
-        basis.push(Basis::new(
-            "weight_bytes_per_token",
-            per_token,
-            "B",
-            format!(
-                "{how}; read per token = dense part of the blocks + routed experts × {routed_one:.4}{} + head and one embedding row",
-                if experts > 0 {
-                    format!(" (MoE: {top_k} of {experts} routed experts; a batch of B reads E·(1 − (1 − k/E)^B))")
-                } else {
-                    String::new()
-                }
-            ),
-            "weights as in the memory estimate; MoE active parameters from the model spec",
-        ));
-        // Quantized weights unpacked per token: the bytes read ÷ bytes per parameter of the
-        // model's weights (16-bit weights need no unpacking).
-        let all_bytes = gpu_block + cpu_block + fixed_gpu + fixed_cpu;
-        let bytes_per_param = (gpu_block + cpu_block) / blocks_total;
-        let quantized = (bytes_per_param < 1.9).then_some(per_token / bytes_per_param.max(1e-9));
-        if let Some(q) = quantized {
-            basis.push(Basis::new(
-                "quantized_weights_per_token",
-                q,
-                "1",
-                format!("weight bytes read per token ÷ {bytes_per_param:.3} B per parameter"),
-                "weights as in the memory estimate",
-            ));
-        }
-        if let Some(f) = dev.gpu.fp32_tflops {
-            basis.push(Basis::new(
-                "alu_tflops",
-                f,
-                "TFLOPS",
-                format!("{} datasheet fp32 (non-tensor) rate", dev.gpu.name),
-                dev.gpu.perf_source.clone().unwrap_or_else(|| dev.gpu.source.clone()),
-            ));
-        }
-        let alu_s = match (alu_ops_per_weight, quantized, dev.gpu.fp32_tflops) {
-            (Some(c), Some(q), Some(f)) if all_bytes > 0.0 && f > 0.0 => {
-                let s = q * c / (f * 1e12);
-                basis.push(Basis::new(
-                    "alu_s",
-                    s,
-                    "s",
-                    format!(
-                        "{q:.3e} quantized weights × {c} ALU operations each ÷ {f} TFLOPS fp32 (the step takes the longer of this and the memory read)"
-                    ),
-                    format!("{}: {source}", backend.name()),
-                ));
-                s
-            }
-            _ => 0.0,
-        };
-        let n_layers_f = n_layers as f64;
-        let fixed_s = t0_s + t0_per_layer_s * n_layers_f;
+        weights.record(&m, basis);
+        let alu_s = unpacking_bound(dev, backend, &m, &weights, basis);
+        let n_layers_f = m.n_layers as f64;
+        let fixed_s = c.t0_s + c.t0_per_layer_s * n_layers_f;
         basis.push(Basis::new(
             "layers",
             n_layers_f,
@@ -205,106 +90,31 @@ impl Decode {
             "decoder layers: the runtime launches the same kernels for each",
             "model spec",
         ));
-        basis.push(Basis::new(
-            "kv_bytes_per_sequence",
-            kv,
-            "B",
-            format!(
-                "KV cache of one sequence at the average decode context prompt + new/2 = {ctx_avg} tokens (sliding-window layers capped at their window){}",
-                if kv_elem_bytes == 2.0 { String::new() } else { format!(", {kv_elem_bytes:.3} B per element") }
-            ),
-            "every decode step reads the whole cache of each sequence",
-        ));
-        basis.push(Basis::new(
-            "bandwidth",
-            dev.gpu.bandwidth_gb_s as f64,
-            "GB/s",
-            format!("{} datasheet memory bandwidth", dev.gpu.name),
-            dev.gpu.source.clone(),
-        ));
-        basis.push(Basis::new(
-            "eta",
-            eta,
-            "1",
-            format!("{}: share of datasheet bandwidth a decode step reaches", backend.name()),
-            source,
-        ));
-        basis.push(Basis::new("t0_s", t0_s, "s", format!("{}: fixed time per decode step", backend.name()), source));
-        basis.push(Basis::new(
-            "t0_per_layer_s",
-            t0_per_layer_s,
-            "s",
-            format!(
-                "{}: fixed time per layer and step (kernel floors); with t0: {:.2} ms per step for {n_layers} layers",
-                backend.name(),
-                fixed_s * 1e3
-            ),
-            source,
-        ));
-        if cpu_block + fixed_cpu > 0.0 {
-            basis.push(Basis::new(
-                "ram_bandwidth",
-                if unified { dev.gpu.bandwidth_gb_s as f64 } else { ram },
-                "GB/s",
-                if unified {
-                    "unified memory: CPU-resident weights read at the GPU's bandwidth".to_string()
-                } else {
-                    ram_why
-                },
-                "--ram-bandwidth",
-            ));
-            if !unified {
-                basis.push(Basis::new(
-                    "eta_cpu",
-                    CPU_ETA,
-                    "1",
-                    "share of peak DDR bandwidth a CPU decode reaches",
-                    CPU_ETA_SOURCE,
-                ));
-            }
+        kv.record(basis);
+        record_rates(dev, backend, &m, fixed_s, basis);
+        if weights.cpu_block() + weights.fixed_cpu > 0.0 {
+            bws.record_ram(dev, basis);
         }
-        // Batch-1 read times, for validation/speed/fit.py to refit η, t0, τ and c: the GPU-side
-        // bytes at the datasheet bandwidth (η = 1; unified memory: all of them) and the CPU RAM part.
-        let k_over_e = if experts > 0 && top_k < experts { top_k as f64 / experts as f64 } else { 1.0 };
-        let gpu_bytes = gpu_w.0 + gpu_w.1 * k_over_e + fixed_gpu + kv * (1.0 - cpu_share);
-        let cpu_bytes = cpu_w.0 + cpu_w.1 * k_over_e + fixed_cpu + kv * cpu_share;
-        let (read_s, cpu_read_s) =
-            if unified { ((gpu_bytes + cpu_bytes) / bw, 0.0) } else { (gpu_bytes / bw, cpu_bytes / cpu_bw) };
-        basis.push(Basis::new(
-            "read_s",
-            read_s,
-            "s",
-            "bytes read per token from GPU memory ÷ datasheet bandwidth (before η)",
-            "weight and KV bytes above",
-        ));
-        if cpu_read_s > 0.0 {
-            basis.push(Basis::new(
-                "cpu_read_s",
-                cpu_read_s,
-                "s",
-                "bytes read per token from CPU RAM ÷ (η_cpu × RAM bandwidth)",
-                "weight and KV bytes above",
-            ));
-        }
+        record_read_times(&m, &weights, kv.bytes, cpu_share, &bws, basis);
         let flops = super::prefill::effective_flops(dev, backend, w).map(|(f, _)| f * dev.count.max(1) as f64);
         Decode {
-            gpu_dense: gpu_w.0,
-            gpu_experts: gpu_w.1,
-            cpu_dense: cpu_w.0,
-            cpu_experts: cpu_w.1,
-            fixed_gpu_bytes: fixed_gpu,
-            fixed_cpu_bytes: fixed_cpu,
-            experts,
-            top_k,
-            kv_gpu: kv * (1.0 - cpu_share),
-            kv_cpu: kv * cpu_share,
-            gpu_bw: bw * eta,
-            cpu_bw,
+            gpu_dense: weights.gpu_dense,
+            gpu_experts: weights.gpu_experts,
+            cpu_dense: weights.cpu_dense,
+            cpu_experts: weights.cpu_experts,
+            fixed_gpu_bytes: weights.fixed_gpu,
+            fixed_cpu_bytes: weights.fixed_cpu,
+            experts: m.experts,
+            top_k: m.top_k,
+            kv_gpu: kv.bytes * (1.0 - cpu_share),
+            kv_cpu: kv.bytes * cpu_share,
+            gpu_bw: bws.gpu * c.eta,
+            cpu_bw: bws.cpu,
             t0: fixed_s,
             alu_s,
-            flops_per_token: 2.0 * p.active as f64,
+            flops_per_token: 2.0 * m.params.active as f64,
             flops,
-            cpu_weight_bytes: cpu_block + fixed_cpu,
+            cpu_weight_bytes: weights.cpu_block() + weights.fixed_cpu,
         }
     }
 
@@ -342,6 +152,378 @@ impl Decode {
     pub fn tokens_per_s(&self, batch: u64) -> Option<f64> {
         let t = self.step_s(batch);
         (t.is_finite() && t > 0.0).then(|| batch as f64 / t)
+    }
+}
+
+/// What decode needs to know of the model: its parameter groups, the blocks' share that every
+/// token reads, its MoE shape and its layers.
+struct ModelFacts {
+    params: ParamCount,
+    /// Parameters of the blocks (all but embeddings and head), at least 1.
+    blocks_total: f64,
+    /// Share of the block parameters active per token.
+    active_share: f64,
+    /// Share of the block parameters in routed experts.
+    routed_share: f64,
+    /// Experts per layer and top-k (0, 0 for dense models).
+    experts: u64,
+    top_k: u64,
+    /// Decoder layers, at least 1.
+    n_layers: u64,
+}
+
+impl ModelFacts {
+    fn of(spec: &ModelSpec) -> ModelFacts {
+        let p = ParamCount::of(spec);
+        let emb = p.group(ParamGroup::Embeddings) as f64;
+        let head = p.group(ParamGroup::LmHead) as f64;
+        let blocks_total = (p.total as f64 - emb - head).max(1.0);
+        let blocks_active = (p.active as f64 - emb - head).max(0.0);
+        let routed_total = p.group(ParamGroup::Experts) as f64;
+        let (experts, top_k) =
+            spec.layers.iter().find(|l| l.mlp.is_moe()).map_or((0, 0), |l| (l.mlp.experts, l.mlp.top_k));
+        ModelFacts {
+            blocks_total,
+            active_share: blocks_active / blocks_total,
+            routed_share: routed_total / blocks_total,
+            experts,
+            top_k,
+            n_layers: spec.num_layers().max(1),
+            params: p,
+        }
+    }
+
+    /// Share of the routed experts one token reads: k/E (1 for dense models).
+    fn routed_one(&self) -> f64 {
+        if self.experts > 0 && self.top_k < self.experts {
+            self.top_k as f64 / self.experts as f64
+        } else {
+            1.0
+        }
+    }
+}
+
+/// Weight bytes by where they live: the dense part of the blocks and the routed experts on the
+/// GPU(s) and in CPU RAM, and the head bytes (with one embedding row) read every token.
+struct PlacedWeights {
+    gpu_dense: f64,
+    gpu_experts: f64,
+    cpu_dense: f64,
+    cpu_experts: f64,
+    fixed_gpu: f64,
+    fixed_cpu: f64,
+    /// How they were placed, for the basis.
+    how: String,
+}
+
+impl PlacedWeights {
+    /// llama.cpp's per-layer placement where it has one, else the memory estimate's weights.
+    fn of(spec: &ModelSpec, w: &Workload, b: &Breakdown, dev: &SpeedDevice<'_>, m: &ModelFacts) -> PlacedWeights {
+        let place = w.profile().inference.llamacpp.and_then(|_| crate::estimate::llamacpp::residency(spec, w).ok());
+        if let Some(r) = place {
+            return PlacedWeights::of_llamacpp(&r, spec, m.n_layers);
+        }
+        let (blocks, fixed, how) = dense_split(spec, b, &m.params, dev, w);
+        let dense = (m.active_share - m.routed_share * m.routed_one()).max(0.0);
+        PlacedWeights {
+            gpu_dense: blocks * dense,
+            gpu_experts: blocks * m.routed_share,
+            cpu_dense: 0.0,
+            cpu_experts: 0.0,
+            fixed_gpu: fixed,
+            fixed_cpu: 0.0,
+            how,
+        }
+    }
+
+    /// Where llama.cpp keeps each block (`-ngl`, `--n-cpu-moe`, `-ot`) and the output head.
+    fn of_llamacpp(r: &Residency, spec: &ModelSpec, n_layers: u64) -> PlacedWeights {
+        let row = r.input as f64 / spec.vocab_size.max(1) as f64;
+        // The one embedding row read per token is negligible next to a block; it is counted
+        // with the head so that a model wholly on the GPU reads nothing from CPU RAM.
+        let (fixed_gpu, fixed_cpu) =
+            if r.output_on_gpu { (r.output as f64 + row, 0.0) } else { (0.0, r.output as f64 + row) };
+        let cpu_layers = n_layers - r.gpu_blocks.min(n_layers);
+        let moved = if r.moved_experts > 0.0 {
+            format!(
+                "; {:.2} GB of routed experts of GPU blocks kept in CPU RAM (--n-cpu-moe / -ot)",
+                r.moved_experts / 1e9
+            )
+        } else {
+            String::new()
+        };
+        let how = format!(
+            "llama.cpp -ngl {} ({}): {} of {n_layers} blocks on the GPU ({:.2} GB), {cpu_layers} in CPU RAM ({:.2} GB){moved}; output head {:.2} GB on the {}; {}",
+            r.ngl,
+            if r.ngl_counts_output { "counts the output layer" } else { "counts repeating blocks" },
+            r.gpu_blocks.min(n_layers),
+            (r.gpu_dense + r.gpu_experts) / 1e9,
+            (r.cpu_dense + r.cpu_experts) / 1e9,
+            r.output as f64 / 1e9,
+            if r.output_on_gpu { "GPU" } else { "CPU" },
+            r.how
+        );
+        PlacedWeights {
+            gpu_dense: r.gpu_dense,
+            gpu_experts: r.gpu_experts,
+            cpu_dense: r.cpu_dense,
+            cpu_experts: r.cpu_experts,
+            fixed_gpu,
+            fixed_cpu,
+            how,
+        }
+    }
+
+    /// Block bytes on the GPU(s).
+    fn gpu_block(&self) -> f64 {
+        self.gpu_dense + self.gpu_experts
+    }
+
+    /// Block bytes in CPU RAM.
+    fn cpu_block(&self) -> f64 {
+        self.cpu_dense + self.cpu_experts
+    }
+
+    /// Share of the block bytes in CPU RAM: the KV cache is split the same way.
+    fn cpu_share(&self) -> f64 {
+        let (gpu_block, cpu_block) = (self.gpu_block(), self.cpu_block());
+        if (gpu_block + cpu_block) > 0.0 {
+            cpu_block / (gpu_block + cpu_block)
+        } else {
+            0.0
+        }
+    }
+
+    /// Weight bytes one token reads: the dense part of the blocks, k/E of the routed experts,
+    /// the head and one embedding row.
+    fn per_token(&self, routed_one: f64) -> f64 {
+        self.gpu_dense
+            + self.cpu_dense
+            + (self.gpu_experts + self.cpu_experts) * routed_one
+            + self.fixed_gpu
+            + self.fixed_cpu
+    }
+
+    /// Record the weight bytes read per token.
+    fn record(&self, m: &ModelFacts, basis: &mut Vec<Basis>) {
+        let routed_one = m.routed_one();
+        basis.push(Basis::new(
+            "weight_bytes_per_token",
+            self.per_token(routed_one),
+            "B",
+            format!(
+                "{}; read per token = dense part of the blocks + routed experts × {routed_one:.4}{} + head and one embedding row",
+                self.how,
+                if m.experts > 0 {
+                    format!(
+                        " (MoE: {} of {} routed experts; a batch of B reads E·(1 − (1 − k/E)^B))",
+                        m.top_k, m.experts
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            "weights as in the memory estimate; MoE active parameters from the model spec",
+        ));
+    }
+}
+
+/// The time to unpack the quantized weights of one step at the GPU's fp32 ALU rate, q·c/F32
+/// (0 where the backend has no such bound, the weights are 16-bit or the GPU has no fp32 rate).
+fn unpacking_bound(
+    dev: &SpeedDevice<'_>,
+    backend: Backend,
+    m: &ModelFacts,
+    weights: &PlacedWeights,
+    basis: &mut Vec<Basis>,
+) -> f64 {
+    let BackendConstants { alu_ops_per_weight, source, .. } = backend.constants();
+    let per_token = weights.per_token(m.routed_one());
+    // Quantized weights unpacked per token: the bytes read ÷ bytes per parameter of the
+    // model's weights (16-bit weights need no unpacking).
+    let all_bytes = weights.gpu_block() + weights.cpu_block() + weights.fixed_gpu + weights.fixed_cpu;
+    let bytes_per_param = (weights.gpu_block() + weights.cpu_block()) / m.blocks_total;
+    let quantized = (bytes_per_param < 1.9).then_some(per_token / bytes_per_param.max(1e-9));
+    if let Some(q) = quantized {
+        basis.push(Basis::new(
+            "quantized_weights_per_token",
+            q,
+            "1",
+            format!("weight bytes read per token ÷ {bytes_per_param:.3} B per parameter"),
+            "weights as in the memory estimate",
+        ));
+    }
+    if let Some(f) = dev.gpu.fp32_tflops {
+        basis.push(Basis::new(
+            "alu_tflops",
+            f,
+            "TFLOPS",
+            format!("{} datasheet fp32 (non-tensor) rate", dev.gpu.name),
+            dev.gpu.perf_source.clone().unwrap_or_else(|| dev.gpu.source.clone()),
+        ));
+    }
+    match (alu_ops_per_weight, quantized, dev.gpu.fp32_tflops) {
+        (Some(c), Some(q), Some(f)) if all_bytes > 0.0 && f > 0.0 => {
+            let s = q * c / (f * 1e12);
+            basis.push(Basis::new(
+                "alu_s",
+                s,
+                "s",
+                format!(
+                    "{q:.3e} quantized weights × {c} ALU operations each ÷ {f} TFLOPS fp32 (the step takes the longer of this and the memory read)"
+                ),
+                format!("{}: {source}", backend.name()),
+            ));
+            s
+        }
+        _ => 0.0,
+    }
+}
+
+/// The KV cache one sequence's decode step reads, at the average decode context.
+struct KvRead {
+    /// prompt + new/2 tokens.
+    ctx_avg: u64,
+    /// Bytes per cached element.
+    elem_bytes: f64,
+    /// Bytes per sequence.
+    bytes: f64,
+}
+
+impl KvRead {
+    fn of(spec: &ModelSpec, w: &Workload, backend: Backend) -> KvRead {
+        let ctx_avg = w.prompt.saturating_add(w.new_tokens / 2).max(1);
+        let latent = backend != Backend::TorchEager;
+        let policy = KvPolicy { honor_window: true, latent, expanded_heads: false };
+        let kv16 = KvCache::of(spec, 1, ctx_avg, DType::Fp16, policy).bytes as f64;
+        let elem_bytes = kv_bytes_per_element(w, spec);
+        KvRead { ctx_avg, elem_bytes, bytes: kv16 / 2.0 * elem_bytes }
+    }
+
+    fn record(&self, basis: &mut Vec<Basis>) {
+        basis.push(Basis::new(
+            "kv_bytes_per_sequence",
+            self.bytes,
+            "B",
+            format!(
+                "KV cache of one sequence at the average decode context prompt + new/2 = {} tokens (sliding-window layers capped at their window){}",
+                self.ctx_avg,
+                if self.elem_bytes == 2.0 { String::new() } else { format!(", {:.3} B per element", self.elem_bytes) }
+            ),
+            "every decode step reads the whole cache of each sequence",
+        ));
+    }
+}
+
+/// The bandwidths decode reads at.
+struct Bandwidths {
+    /// GPU datasheet bandwidth, B/s (before η).
+    gpu: f64,
+    /// CPU RAM bandwidth, GB/s, and what it stands for.
+    ram: f64,
+    ram_why: String,
+    /// Unified memory (Apple, LPDDR): CPU-resident weights read at the GPU's bandwidth.
+    unified: bool,
+    /// What CPU-resident bytes are read at, B/s (already × η).
+    cpu: f64,
+}
+
+impl Bandwidths {
+    fn of(dev: &SpeedDevice<'_>, eta: f64) -> Bandwidths {
+        let bw = dev.gpu.bandwidth_gb_s as f64 * 1e9;
+        let (ram, ram_why) = dev.ram_bandwidth();
+        let unified = dev.gpu.class == "apple" || dev.gpu.memory_type.starts_with("LPDDR");
+        let cpu = if unified { bw * eta } else { ram * 1e9 * CPU_ETA };
+        Bandwidths { gpu: bw, ram, ram_why, unified, cpu }
+    }
+
+    /// Record the CPU RAM bandwidth (when some bytes live there).
+    fn record_ram(&self, dev: &SpeedDevice<'_>, basis: &mut Vec<Basis>) {
+        basis.push(Basis::new(
+            "ram_bandwidth",
+            if self.unified { dev.gpu.bandwidth_gb_s as f64 } else { self.ram },
+            "GB/s",
+            if self.unified {
+                "unified memory: CPU-resident weights read at the GPU's bandwidth".to_string()
+            } else {
+                self.ram_why.clone()
+            },
+            "--ram-bandwidth",
+        ));
+        if !self.unified {
+            basis.push(Basis::new(
+                "eta_cpu",
+                CPU_ETA,
+                "1",
+                "share of peak DDR bandwidth a CPU decode reaches",
+                CPU_ETA_SOURCE,
+            ));
+        }
+    }
+}
+
+/// Record the GPU bandwidth, the backend's η and its fixed time per step, t0 + τ·n_layers.
+fn record_rates(dev: &SpeedDevice<'_>, backend: Backend, m: &ModelFacts, fixed_s: f64, basis: &mut Vec<Basis>) {
+    let BackendConstants { eta, t0_s, t0_per_layer_s, source, .. } = backend.constants();
+    basis.push(Basis::new(
+        "bandwidth",
+        dev.gpu.bandwidth_gb_s as f64,
+        "GB/s",
+        format!("{} datasheet memory bandwidth", dev.gpu.name),
+        dev.gpu.source.clone(),
+    ));
+    basis.push(Basis::new(
+        "eta",
+        eta,
+        "1",
+        format!("{}: share of datasheet bandwidth a decode step reaches", backend.name()),
+        source,
+    ));
+    basis.push(Basis::new("t0_s", t0_s, "s", format!("{}: fixed time per decode step", backend.name()), source));
+    basis.push(Basis::new(
+        "t0_per_layer_s",
+        t0_per_layer_s,
+        "s",
+        format!(
+            "{}: fixed time per layer and step (kernel floors); with t0: {:.2} ms per step for {} layers",
+            backend.name(),
+            fixed_s * 1e3,
+            m.n_layers
+        ),
+        source,
+    ));
+}
+
+/// Batch-1 read times, for validation/speed/fit.py to refit η, t0, τ and c: the GPU-side
+/// bytes at the datasheet bandwidth (η = 1; unified memory: all of them) and the CPU RAM part.
+fn record_read_times(
+    m: &ModelFacts,
+    weights: &PlacedWeights,
+    kv: f64,
+    cpu_share: f64,
+    bws: &Bandwidths,
+    basis: &mut Vec<Basis>,
+) {
+    let k_over_e = m.routed_one();
+    let gpu_bytes = weights.gpu_dense + weights.gpu_experts * k_over_e + weights.fixed_gpu + kv * (1.0 - cpu_share);
+    let cpu_bytes = weights.cpu_dense + weights.cpu_experts * k_over_e + weights.fixed_cpu + kv * cpu_share;
+    let (read_s, cpu_read_s) =
+        if bws.unified { ((gpu_bytes + cpu_bytes) / bws.gpu, 0.0) } else { (gpu_bytes / bws.gpu, cpu_bytes / bws.cpu) };
+    basis.push(Basis::new(
+        "read_s",
+        read_s,
+        "s",
+        "bytes read per token from GPU memory ÷ datasheet bandwidth (before η)",
+        "weight and KV bytes above",
+    ));
+    if cpu_read_s > 0.0 {
+        basis.push(Basis::new(
+            "cpu_read_s",
+            cpu_read_s,
+            "s",
+            "bytes read per token from CPU RAM ÷ (η_cpu × RAM bandwidth)",
+            "weight and KV bytes above",
+        ));
     }
 }
 
