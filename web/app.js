@@ -777,6 +777,11 @@ function renderSpeed(rep) {
     if (sp.ttft_s != null) rows.push(['ttft', 'time to first token', `${sp.ttft_s.toFixed(3)} s`, band(eb.prefill)]);
     if (sp.step_s != null) rows.push(['step', 'training step', `${sp.step_s.toFixed(3)} s`, band(eb.train)]);
     if (sp.train_tokens_per_s != null) rows.push(['train', 'training', `${sp.train_tokens_per_s.toFixed(1)} tokens/s`, band(eb.train)]);
+    // Serving engines: aggregate decode by concurrency, up to what the KV pool holds.
+    for (const c of sp.concurrency || []) {
+      rows.push([`concurrency-${c.sequences}`, `${c.sequences.toLocaleString('en')} sequences at once`,
+        `${c.tokens_per_s.toFixed(1)} tokens/s (${c.per_sequence_tokens_per_s.toFixed(1)} each)`, `${c.bound}-bound; ${band(eb.decode)}`]);
+    }
   }
   sec.hidden = !rows.length;
   if (!rows.length) { $('#speed').replaceChildren(); $('#speed-basis').replaceChildren(); return; }

@@ -46,7 +46,7 @@ def describe(spec):
         nt = f" +{spec.get('new_tokens', 1) - 1} decode" if t == "generate" else ""
         return f"{t} {spec.get('dtype', 'bf16')} {spec.get('attn', 'sdpa')} b{spec.get('batch', 1)} s{spec.get('seq', 512)}{nt}"
     lo = ""
-    if spec.get("method") == "lora":
+    if spec.get("method") in ("lora", "dora"):
         tg = spec.get("lora_targets", ["q_proj", "v_proj"])
         tg = tg if isinstance(tg, str) else "+".join(tg)
         lo = f" r{spec.get('lora_r', 8)} {tg}" + (f" dropout {spec['lora_dropout']}" if spec.get("lora_dropout") else "")

@@ -31,7 +31,7 @@ DTYPE_SHORT = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 # what the oracle's Spec (and so this kit) can run
 PRECISIONS = ("fp32", "pure-bf16", "mixed-bf16")
 OPTIMIZERS = ("adamw", "sgd", "adafactor")
-METHODS = ("full", "lora")
+METHODS = ("full", "lora", "dora")
 # transformers refuses SDPA for Gemma-2 (attention-logit softcapping); the oracle runs it eager
 EAGER_ONLY = ("gemma2",)
 
@@ -128,7 +128,7 @@ def spec_from_fields(case, model_type=None):
         spec.update(method=tr["method"], precision=tr["precision"], optimizer=tr["optimizer"],
                     grad_ckpt=bool(tr["grad_checkpointing"]), batch=tr["batch_size"], seq=tr["seq_len"],
                     attn="eager" if model_type in EAGER_ONLY else "sdpa")
-        if tr["method"] == "lora":
+        if tr["method"] in ("lora", "dora"):
             lo = tr["lora"]
             spec.update(lora_r=lo["rank"], lora_alpha=lo["alpha"], lora_targets=list(lo["targets"]),
                         lora_dropout=lo["dropout"] or 0.0)

@@ -306,13 +306,14 @@ def run_workload(spec_dict, meter, info):
         return
     if spec.task != "train":
         raise ValueError(spec.task)
-    if spec.method == "lora":
+    if spec.method in ("lora", "dora"):
         from peft import LoraConfig, get_peft_model
 
         with _phase(meter, "lora_init"):
+            # DoRA is LoRA with use_dora=True, as the oracle traces it (trace.py).
             lcfg = LoraConfig(r=spec.lora_r, lora_alpha=spec.lora_alpha or 2 * spec.lora_r,
                               lora_dropout=spec.lora_dropout, target_modules=spec.lora_targets,
-                              task_type="CAUSAL_LM")
+                              use_dora=spec.method == "dora", task_type="CAUSAL_LM")
             model = get_peft_model(model, lcfg)
             gc.collect()
         info["lora_targets"] = oracle.lora_target_names(model)
