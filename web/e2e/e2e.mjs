@@ -744,9 +744,9 @@ test('speed, llama.cpp devices, engine flags: tokens/s in the verdict and its ow
   // A serving engine's aggregate decode by concurrency, as the CLI prints it.
   await page.goto(`${base}?model=llama-3.1-8b&gpu=A100-80GB&runtime=vllm`);
   await page.waitForSelector('html[data-ready="1"]');
-  const served = (await pageReport(page)).speed.concurrency;
-  assert.ok(served.length >= 2, 'a concurrency curve');
-  for (const c of served) {
+  const curve = (await pageReport(page)).speed.concurrency;
+  assert.ok(curve.length >= 2, "a concurrency curve");
+  for (const c of curve) {
     const row = await page.locator(`#speed tr[data-speed="concurrency-${c.sequences}"]`).innerText();
     assert.ok(row.includes(`${c.tokens_per_s.toFixed(1)} tokens/s`) && row.includes(`${c.bound}-bound`), row);
   }
@@ -754,10 +754,10 @@ test('speed, llama.cpp devices, engine flags: tokens/s in the verdict and its ow
   // estimate) while the plans started from fp16. Both start from fp16 now, and say why.
   await page.goto(`${base}?model=mistral-7b-v0.1&gpu=T4&task=train`);
   await page.waitForSelector('html[data-ready="1"]');
-  const notes = await page.locator('#notes').innerText();
-  assert.match(notes, /pure-fp16/, notes);
-  assert.match(notes, /this GPU has no bf16: starting from fp16/, notes);
-  assert.doesNotMatch(notes, /pure-bf16|mixed-bf16|--precision bf16/, notes);
+  const shown = await page.locator('#notes').innerText();
+  assert.match(shown, /pure-fp16/, shown);
+  assert.match(shown, /this GPU has no bf16: starting from fp16/, shown);
+  assert.doesNotMatch(shown, /pure-bf16|mixed-bf16|--precision bf16/, shown);
   assert.equal((await pageReport(page)).workload.dtype, 'fp16');
   // D27: "llama3" typed in the catalog box suggests Llama 3 first (it led with codellama-34b).
   await page.fill('#model', 'llama3');
