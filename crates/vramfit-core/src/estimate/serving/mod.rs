@@ -157,7 +157,9 @@ const DEVICE_TOTALS: &[(&str, Option<u64>, u64)] = &[
     ("A100-80GB-PCIe", None, 108),
     ("RTX-4090", None, 128),
     ("RTX-5090", None, 170),
-    ("L4", None, 58),
+    // "GPU 0 has a total capacity of 22.03 GiB" (torch's cudaMemGetInfo total in a PyTorch OOM
+    // on an L4, ArcInstitute/evo2#190): nvidia-smi's 23,034 MiB less what the driver keeps.
+    ("L4", Some(23_654_532_383), 58),
     ("L40S", None, 142),
     ("A10G", None, 80),
     ("T4", None, 40),
