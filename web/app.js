@@ -60,7 +60,7 @@ const PALETTE = ['#3b6fd8', '#e07b39', '#3aa675', '#c8475d', '#8a63c9', '#c9a227
 const COMPONENT_COLOURS = {
   weights: '#3b6fd8', kv_cache: '#e07b39', activations: '#3aa675', logits: '#c8475d', logits_and_loss: '#c8475d',
   optimizer_state: '#8a63c9', gradients: '#c9a227', adapter_weights: '#2aa3b5', autocast_weight_copies: '#d05fa8',
-  allocator: '#8c6d52', cuda_context: '#5a6b8c', mask: '#6b8e23', buffers: '#b35c2e', kv_cache_growth: '#f0a868',
+  allocator: '#8c6d52', cuda_context: '#5a6b8c', rocm_context: '#5a6b8c', metal_context: '#5a6b8c', mask: '#6b8e23', buffers: '#b35c2e', kv_cache_growth: '#f0a868',
   kv_cache_previous: '#f0a868', recomputed_layer: '#7cc49b', backward_working_set: '#4f9e6c',
   optimizer_step_temporaries: '#b39ddb', dequantization_temporaries: '#9e9d24', quantization_transient: '#9e9d24',
   head_gradient: '#e6c550', embedding_gradient: '#e6c550', compute_buffer: '#3aa675',
