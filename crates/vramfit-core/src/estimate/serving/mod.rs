@@ -155,7 +155,9 @@ const DEVICE_TOTALS: &[(&str, Option<u64>, u64)] = &[
     ("A100-40GB", Some(42_284_285_952), 108),
     ("A100-80GB", None, 108),
     ("A100-80GB-PCIe", None, 108),
-    ("RTX-4090", None, 128),
+    // "GPU 0 has a total capacty of 23.64 GiB" (a PyTorch OOM on an RTX 4090,
+    // 3DTopia/Phidias-Diffusion#8): nvidia-smi's 24,564 MiB less what the driver keeps.
+    ("RTX-4090", Some(25_383_256_719), 128),
     ("RTX-5090", None, 170),
     // "GPU 0 has a total capacity of 22.03 GiB" (torch's cudaMemGetInfo total in a PyTorch OOM
     // on an L4, ArcInstitute/evo2#190): nvidia-smi's 23,034 MiB less what the driver keeps.
