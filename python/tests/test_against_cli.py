@@ -141,3 +141,19 @@ def test_python_m_vramfit_runs_the_cli():
     assert p.stderr.startswith("error: --batch")
     p = subprocess.run([sys.executable, "-m", "vramfit", "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("vramfit ")
+
+
+def test_speed_serving_and_devices_are_the_cli_json():
+    """The speed section (issue 17), a serving engine's start-up and llama.cpp's devices are
+    attributes, equal to the CLI's objects."""
+    r = vramfit.estimate("llama-2-7b", gpu="RTX-3060-12GB", runtime="llama.cpp", quant="q4_k_m")
+    expected = cli_json(["estimate", "llama-2-7b", "--gpu", "RTX-3060-12GB", "--runtime", "llama.cpp",
+                         "--quant", "q4_k_m"])
+    assert r.speed == expected["speed"] and r.speed["decode_tokens_per_s"] > 0
+    assert r.devices == expected["devices"] and r.devices
+    assert r.serving is None
+    s = vramfit.estimate("llama-3.1-8b", gpu="A100-80GB", runtime="vllm")
+    expected = cli_json(["estimate", "llama-3.1-8b", "--gpu", "A100-80GB", "--runtime", "vllm"])
+    assert s.serving == expected["serving"] and s.serving["starts"] is True
+    assert s.speed["concurrency"] == expected["speed"]["concurrency"]
+    assert [c["sequences"] for c in s.speed["concurrency"]][:3] == [1, 2, 4]

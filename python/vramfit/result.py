@@ -53,6 +53,13 @@ class Result:
         self.reserve_bytes: Optional[int] = r.get("reserve_bytes")
         self.per_gpu_bytes: Optional[int] = r.get("per_gpu_bytes")
         self.bytes_transferred: int = r["bytes_transferred"]
+        # How fast (decode/prefill tokens/s, time to first token, training step, a serving
+        # engine's aggregate decode by concurrency), each with its measured error band and its
+        # basis; a serving engine's start-up (KV tokens, concurrency, whether it starts); a
+        # llama.cpp run's buffers per device. None where the estimate has none.
+        self.speed: Optional[Dict[str, Any]] = r.get("speed")
+        self.serving: Optional[Dict[str, Any]] = r.get("serving")
+        self.devices: Optional[List[Dict[str, Any]]] = r.get("devices")
         self.components: List[Component] = [
             Component(c["name"], c["bytes"], c["formula"], c["source"], c["level"]) for c in r["components"]
         ]
