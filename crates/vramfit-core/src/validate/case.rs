@@ -279,11 +279,7 @@ impl Case {
         };
         let dtype = DType::parse(&self.weights.dtype).map_err(|e| e.to_string())?;
         let quant = self.quant().map_err(|e| e.to_string())?;
-        let version = match runtime {
-            Runtime::Transformers => transformers_version(&self.source, &self.notes),
-            Runtime::Torchtune => dated_version(&self.source, &self.notes, RuntimeVersion::torchtune_at),
-            _ => None,
-        };
+        let version = case_version(runtime, &self.source, &self.notes);
         if task == Task::Train {
             let tr = self.training.as_ref().ok_or("training settings missing")?;
             let training = training_setup(tr, runtime, &self.notes)?;
@@ -454,7 +450,9 @@ fn training_setup(tr: &Training, runtime: Runtime, notes: &str) -> std::result::
         lora_rank: lora.map_or(8, |l| l.rank),
         lora_targets: lora.map(|l| l.targets.clone()).unwrap_or_default(),
         lora_dropout: lora.and_then(|l| l.dropout).map(|d| (d.clamp(0.0, 1.0) * 1000.0).round() as u32),
-        grad_ckpt: tr.grad_checkpointing.unwrap_or(runtime == Runtime::Torchtune),
+        grad_ckpt: tr.grad_checkpointing.unwrap_or(
+            crate::estimate::profile::RuntimeProfile::of(runtime, None).training.is_some_and(|t| t.recipes_checkpoint),
+        ),
         grad_accum: tr.grad_accum.unwrap_or(1).max(1),
         chunked_ce: tr.chunked_ce,
         optimizer_in_backward: tr.optimizer_in_backward.unwrap_or(false),
@@ -473,25 +471,32 @@ fn virtual_tokens(notes: &str) -> Option<u64> {
     digits.parse().ok().filter(|&n| n > 0 && n <= 1 << 20)
 }
 
-/// The transformers version a case ran, from an explicit version in its text or, failing
-/// that, the release current at the date it gives.
-#[must_use]
-pub fn transformers_version(source: &str, notes: &str) -> Option<RuntimeVersion> {
+/// The version of a dated runtime (its `RUNTIMES` row has `release_at`) a case ran: the one
+/// its text names after the runtime's name, or failing that the release current at the date
+/// it gives.
+fn case_version(runtime: Runtime, source: &str, notes: &str) -> Option<RuntimeVersion> {
+    let at = crate::estimate::profile::row(runtime).release_at?;
+    named_version(runtime.name(), source, notes).or_else(|| dated_version(source, notes, at))
+}
+
+/// The version a case's text gives after the runtime's name (`transformers==4.36.2`,
+/// `transformers v4.46`): a 1.x or later release, as a `0.` after a name is rarely its version.
+fn named_version(name: &str, source: &str, notes: &str) -> Option<RuntimeVersion> {
     for text in [source, notes] {
         let lower = text.to_ascii_lowercase();
         let mut rest = lower.as_str();
-        while let Some(i) = rest.find("transformers") {
-            let after = rest[i + "transformers".len()..].trim_start_matches([' ', '=', 'v', '>', '<', '~', '/']);
+        while let Some(i) = rest.find(name) {
+            let after = rest[i + name.len()..].trim_start_matches([' ', '=', 'v', '>', '<', '~', '/']);
             let ver: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-            if ver.starts_with("4.") || ver.starts_with("5.") {
-                if let Ok(v) = RuntimeVersion::parse(&ver) {
+            if let Ok(v) = RuntimeVersion::parse(&ver) {
+                if v.major >= 1 && ver.contains('.') {
                     return Some(v);
                 }
             }
             rest = &rest[i + 1..];
         }
     }
-    dated_version(source, notes, RuntimeVersion::transformers_at)
+    None
 }
 
 /// A runtime version from the first date in a case's source or notes.
@@ -562,15 +567,22 @@ mod tests {
 
     #[test]
     fn versions_from_text() {
-        assert_eq!(transformers_version("x transformers==4.36.2 y", ""), Some(RuntimeVersion::new(4, 36)));
         assert_eq!(
-            transformers_version(
+            case_version(Runtime::Transformers, "x transformers==4.36.2 y", ""),
+            Some(RuntimeVersion::new(4, 36))
+        );
+        assert_eq!(
+            case_version(
+                Runtime::Transformers,
                 "optimum benchmark",
                 "framework=transformers generate (optimum benchmark_gptq.py, Aug 2023)"
             ),
             Some(RuntimeVersion::new(4, 32))
         );
-        assert_eq!(transformers_version("numbers added 2023-07-25", ""), Some(RuntimeVersion::new(4, 31)));
-        assert_eq!(transformers_version("no date", "nothing"), None);
+        assert_eq!(
+            case_version(Runtime::Transformers, "numbers added 2023-07-25", ""),
+            Some(RuntimeVersion::new(4, 31))
+        );
+        assert_eq!(case_version(Runtime::Transformers, "no date", "nothing"), None);
     }
 }

@@ -142,8 +142,9 @@ pub(super) fn serving_workload(case: &Case) -> std::result::Result<Workload, Str
     {
         return Err(format!("GPU {:?} is not in the catalog and the log printed no total", case.gpu));
     }
-    let fraction = match runtime {
-        Runtime::Sglang => e.mem_fraction_static.or(e.gpu_memory_utilization),
+    // The case keeps each engine's fraction under the engine's own flag name.
+    let fraction = match crate::estimate::profile::row(runtime).memory_fraction_flag {
+        "--mem-fraction-static" => e.mem_fraction_static.or(e.gpu_memory_utilization),
         _ => e.gpu_memory_utilization,
     };
     let dtype = DType::parse(&case.weights.dtype).map_err(|e| e.to_string())?;

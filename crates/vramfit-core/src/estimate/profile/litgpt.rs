@@ -48,6 +48,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             loss: LossCode::Litgpt,
             no_sync: NoSyncUnits::BlocksWithAdapters,
             memory_recipes: false,
+            recipes_checkpoint: false,
             speed: TrainingSpeed {
                 mfu_source:
                     "no litgpt training case yet: the transformers fit (PEFT MetaMathQA runs on an L40S) stands in",

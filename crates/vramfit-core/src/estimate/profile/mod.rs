@@ -31,6 +31,9 @@ pub struct RuntimeRow {
     /// `--gpu-memory-utilization`, SGLang's `--mem-fraction-static`; other runtimes refuse it
     /// under vLLM's name).
     pub memory_fraction_flag: &'static str,
+    /// The release current at a date (year, month), for published runs that give a date and
+    /// not a version (`None`: the runtime's versions are not dated).
+    pub release_at: Option<fn(u32, u32) -> RuntimeVersion>,
 }
 
 /// Every runtime vramfit knows. A new runtime is one file in this module and one row here.
@@ -41,6 +44,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "Hugging Face transformers generate / Trainer, with PEFT",
         profile: transformers::profile,
         memory_fraction_flag: "--gpu-memory-utilization",
+        release_at: Some(RuntimeVersion::transformers_at),
     },
     RuntimeRow {
         runtime: Runtime::Litgpt,
@@ -48,6 +52,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "Lightning AI litgpt",
         profile: litgpt::profile,
         memory_fraction_flag: "--gpu-memory-utilization",
+        release_at: None,
     },
     RuntimeRow {
         runtime: Runtime::Torchtune,
@@ -55,6 +60,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "PyTorch torchtune recipes",
         profile: torchtune::profile,
         memory_fraction_flag: "--gpu-memory-utilization",
+        release_at: Some(RuntimeVersion::torchtune_at),
     },
     RuntimeRow {
         runtime: Runtime::Vllm,
@@ -62,6 +68,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "vLLM serving engine (start-up budget by release: estimate::serving::vllm)",
         profile: vllm::profile,
         memory_fraction_flag: "--gpu-memory-utilization",
+        release_at: None,
     },
     RuntimeRow {
         runtime: Runtime::Sglang,
@@ -69,6 +76,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "SGLang serving engine (token pool from mem_fraction_static: estimate::serving::sglang)",
         profile: sglang::profile,
         memory_fraction_flag: "--mem-fraction-static",
+        release_at: None,
     },
     RuntimeRow {
         runtime: Runtime::LlamaCpp,
@@ -76,6 +84,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "llama.cpp (GGUF)",
         profile: llamacpp::profile,
         memory_fraction_flag: "--gpu-memory-utilization",
+        release_at: None,
     },
     RuntimeRow {
         runtime: Runtime::MetaReference,
@@ -83,6 +92,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "Meta's reference LLaMA code (llama repository, Llama.build / generate)",
         profile: meta_reference::profile,
         memory_fraction_flag: "--gpu-memory-utilization",
+        release_at: None,
     },
     RuntimeRow {
         runtime: Runtime::Ollama,
@@ -90,6 +100,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
         about: "Ollama (llama.cpp runner; its defaults and its own printed estimate)",
         profile: ollama::profile,
         memory_fraction_flag: "--gpu-memory-utilization",
+        release_at: None,
     },
 ];
 
@@ -310,6 +321,9 @@ pub struct TrainingProfile {
     /// The runtime offers optimizer-in-backward and activation offloading
     /// (torchtune `optimizer_in_bwd`, `enable_activation_offloading`).
     pub memory_recipes: bool,
+    /// Its published recipes turn activation checkpointing on (torchtune's configs:
+    /// `enable_activation_checkpointing: True`): what a published run that does not say used.
+    pub recipes_checkpoint: bool,
     /// How fast its training loop runs.
     pub speed: TrainingSpeed,
 }

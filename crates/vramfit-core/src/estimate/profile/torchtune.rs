@@ -36,6 +36,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             loss: if chunked { LossCode::Torchtune } else { LossCode::TorchtuneFp32Logits },
             no_sync: NoSyncUnits::None,
             memory_recipes: true,
+            recipes_checkpoint: true,
             // Packed, compiled steps of 8,192 tokens run at two thirds of the bf16 peak.
             speed: TrainingSpeed {
                 mfu_per_mille: 687,

@@ -49,6 +49,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             loss: LossCode::Transformers,
             no_sync: NoSyncUnits::AdaptersOnly,
             memory_recipes: false,
+            recipes_checkpoint: false,
             speed: TRAINER_SPEED,
         }),
         // from_pretrained without torch_dtype loads fp32 in 4.x (modeling_utils.py 4.46.0);
