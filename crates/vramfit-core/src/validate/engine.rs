@@ -190,6 +190,12 @@ fn llamacpp_workload(case: &Case, e: &CaseEngine) -> std::result::Result<Workloa
     use crate::estimate::profile::{llamacpp as build, ollama};
     let quant = match e.file_type.as_deref() {
         Some(ft) => Some(QuantConfig::parse(&ft.to_ascii_lowercase(), None).map_err(|e| format!("file type: {e}"))?),
+        // weights.dtype is nominal for a GGUF file (the format's README): without the file
+        // type the weights' bytes are unknown, and scoring them as the nominal dtype would be
+        // a guess. The buffers that do not hold weights (KV, compute) are still scored.
+        None if case.measured.metric.ends_with("_model_buffer") => {
+            return Err("the GGUF file type is not printed (engine.file_type null): the weights' bytes are unknown".into())
+        }
         None => None,
     };
     let n_ctx = e.n_ctx.ok_or("n_ctx not printed")?;
