@@ -61,14 +61,7 @@ pub fn sweep(r: &SweepReport<'_>, color: bool, out: &mut dyn Write) -> anyhow::R
         writeln!(out, "base workload: {}", describe(r.workload, r.model))?;
     }
     writeln!(out)?;
-    let max_total = r
-        .points
-        .iter()
-        .filter_map(|p| p.outcome.as_ref().ok())
-        .map(vramfit_core::Breakdown::total_bytes)
-        .max()
-        .unwrap_or(0);
-    let max = max_total.max(r.gpu.map_or(0, |g| g.usable_bytes));
+    let max = super::sweep_max(r);
     let (scale, step) = nice_scale(max as f64 / GIB);
     let label_w = r.points.iter().map(|p| p.value.to_string().len()).max().unwrap_or(1).max(label.len());
 

@@ -62,6 +62,14 @@ pub fn stack(points: &[vramfit_core::fit::sweep::SweepPoint]) -> Vec<(String, Ve
         .collect()
 }
 
+/// The top of a sweep chart's scale: the largest estimate, or the GPU's usable bytes when
+/// that is more (the GPU line stays on the chart).
+pub fn sweep_max(r: &SweepReport<'_>) -> u64 {
+    let max_total =
+        r.points.iter().filter_map(|p| p.outcome.as_ref().ok()).map(Breakdown::total_bytes).max().unwrap_or(0);
+    max_total.max(r.gpu.map_or(0, |g| g.usable_bytes))
+}
+
 /// The label of a sweep axis value (`batch 4`, `seq 2048`).
 pub fn axis_label(axis: vramfit_core::fit::sweep::SweepAxis, w: &Workload) -> &'static str {
     use vramfit_core::fit::sweep::SweepAxis;

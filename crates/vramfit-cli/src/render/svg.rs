@@ -30,14 +30,7 @@ fn num(v: f64) -> String {
 pub fn sweep(r: &SweepReport<'_>) -> String {
     let series = stack(r.points);
     let label = axis_label(r.axis, r.workload);
-    let max_total = r
-        .points
-        .iter()
-        .filter_map(|p| p.outcome.as_ref().ok())
-        .map(vramfit_core::Breakdown::total_bytes)
-        .max()
-        .unwrap_or(0);
-    let max = max_total.max(r.gpu.map_or(0, |g| g.usable_bytes));
+    let max = super::sweep_max(r);
     let (scale, step) = nice_scale(max as f64 / GIB);
     let y = |bytes: f64| BOTTOM - bytes / GIB / scale * (BOTTOM - TOP);
     let mut s = String::new();

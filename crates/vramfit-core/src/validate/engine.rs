@@ -194,7 +194,9 @@ fn llamacpp_workload(case: &Case, e: &CaseEngine) -> std::result::Result<Workloa
         // type the weights' bytes are unknown, and scoring them as the nominal dtype would be
         // a guess. The buffers that do not hold weights (KV, compute) are still scored.
         None if case.measured.metric.ends_with("_model_buffer") => {
-            return Err("the GGUF file type is not printed (engine.file_type null): the weights' bytes are unknown".into())
+            return Err(
+                "the GGUF file type is not printed (engine.file_type null): the weights' bytes are unknown".into()
+            )
         }
         None => None,
     };
