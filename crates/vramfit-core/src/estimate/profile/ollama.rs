@@ -11,7 +11,7 @@
 //! `llm/server.go` (the runner gets `--ctx-size num_ctx × num_parallel`, `--batch-size 512`).
 
 use super::llamacpp::{build_at, LlamaCppBehaviour};
-use super::{DecodePath, Engine, InferenceProfile, KvAllocation, RuntimeProfile, TORCH_INFERENCE};
+use super::{InferenceProfile, RuntimeProfile};
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
 
 /// The Ollama release assumed when none is given.
@@ -85,30 +85,28 @@ pub fn llama_cpp_build(v: RuntimeVersion) -> u32 {
     build_at(y, m)
 }
 
-/// Ollama at a release (`None` = current).
+/// Ollama at a release (`None` = current): llama.cpp's profile at the build the release
+/// vendors, with Ollama's own runner settings and defaults on top.
 pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
+    let build = llama_cpp_build(version.unwrap_or(CURRENT));
+    let llama_cpp = super::llamacpp::profile(Some(RuntimeVersion::new(build, 0)));
+    let behaviour = LlamaCppBehaviour {
+        // Ollama's runner is not llama-server: the reserved graph keeps a row of logits per
+        // micro-batch token.
+        outputs_max: false,
+        // OLLAMA_FLASH_ATTENTION is off unless set.
+        flash_by_default: false,
+        ..LlamaCppBehaviour::of_build(build)
+    };
     RuntimeProfile {
         runtime: Runtime::Ollama,
         version,
-        engine: Engine::LlamaCpp,
         inference: InferenceProfile {
-            kv_allocation: KvAllocation::Preallocated,
-            llamacpp: Some(LlamaCppBehaviour {
-                // Ollama's runner is not llama-server: the reserved graph keeps a row of
-                // logits per micro-batch token.
-                outputs_max: false,
-                // OLLAMA_FLASH_ATTENTION is off unless set.
-                flash_by_default: false,
-                ..LlamaCppBehaviour::of_build(llama_cpp_build(version.unwrap_or(CURRENT)))
-            }),
+            llamacpp: Some(behaviour),
             ollama: Some(OllamaDefaults::of(version)),
-            // Ollama's runner is llama.cpp: its decode has llama.cpp's constants.
-            decode: DecodePath::LlamaCpp,
-            ..TORCH_INFERENCE
+            ..llama_cpp.inference
         },
-        training: None,
-        loads_fp32_by_default: false,
-        lazy_cuda_loading: true,
+        ..llama_cpp
     }
 }
 
