@@ -380,8 +380,8 @@ fn sglang_accuracy_gate() {
 /// The question on the command line: vLLM 0.6.4 refused 29,000 tokens on an RTX 3090.
 #[test]
 fn vllm_0_6_4_refuses_29000_tokens_on_an_rtx_3090() {
-    let args = |len: &'static str| {
-        json(&[
+    let argv = |len: &'static str| {
+        vec![
             "estimate",
             "llama-3.1-8b",
             "--runtime",
@@ -392,9 +392,9 @@ fn vllm_0_6_4_refuses_29000_tokens_on_an_rtx_3090() {
             "RTX-3090",
             "--max-model-len",
             len,
-            "--json",
-        ])
+        ]
     };
+    let args = |len: &'static str| json(&[argv(len), vec!["--json"]].concat());
     let no = args("29000");
     assert_eq!(no["serving"]["starts"], Value::Bool(false));
     assert!(no["serving"]["error"].as_str().unwrap().contains("larger than the maximum number of tokens"));
@@ -417,18 +417,7 @@ fn vllm_0_6_4_refuses_29000_tokens_on_an_rtx_3090() {
         assert!(no["serving"].get(key).is_some(), "serving lacks {key}");
     }
     assert_eq!(args("20000")["serving"]["starts"], Value::Bool(true));
-    let table = vramfit(&[
-        "estimate",
-        "llama-3.1-8b",
-        "--runtime",
-        "vllm",
-        "--runtime-version",
-        "0.6.4",
-        "--gpu",
-        "RTX-3090",
-        "--max-model-len",
-        "20000",
-    ]);
+    let table = vramfit(&argv("20000"));
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("→ starts; 31,") && text.contains("requests of 20,000 tokens at once"), "{text}");
     let e = stderr_of(&["estimate", "llama-3.1-8b", "--runtime", "vllm", "--gpu-memory-utilization", "2"]);
