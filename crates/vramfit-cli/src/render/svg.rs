@@ -22,6 +22,20 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// One legend entry at (x, y): the k-th colour's swatch and its label.
+fn legend_item(s: &mut String, x: f64, y: f64, k: usize, label: &str) {
+    let _ = writeln!(
+        s,
+        r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+        num(x),
+        num(y),
+        COLORS[k % COLORS.len()],
+        num(x + 18.0),
+        num(y + 10.0),
+        esc(label)
+    );
+}
+
 fn num(v: f64) -> String {
     let s = format!("{v:.1}");
     s.strip_suffix(".0").map_or(s.clone(), str::to_string)
@@ -128,16 +142,7 @@ pub fn sweep(r: &SweepReport<'_>) -> String {
     let lx = RIGHT + 24.0;
     for (row, (k, (name, _))) in series.iter().enumerate().rev().enumerate() {
         let ly = TOP + 18.0 * row as f64;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
-            num(lx),
-            num(ly),
-            COLORS[k % COLORS.len()],
-            num(lx + 18.0),
-            num(ly + 10.0),
-            esc(name)
-        );
+        legend_item(&mut s, lx, ly, k, name);
     }
     if let Some(g) = r.gpu {
         let ly = TOP + 18.0 * series.len() as f64 + 8.0;
@@ -264,17 +269,7 @@ pub fn estimate(r: &EstimateReport<'_>) -> String {
     for (k, c) in gpu_parts.iter().enumerate() {
         let lx = 10.0 + 270.0 * (k % 3) as f64;
         let ly = legend_top + 18.0 * (k / 3) as f64;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{} ({} GiB)</text>"#,
-            num(lx),
-            num(ly),
-            COLORS[k % COLORS.len()],
-            num(lx + 18.0),
-            num(ly + 10.0),
-            esc(&c.name),
-            gib(c.bytes)
-        );
+        legend_item(&mut s, lx, ly, k, &format!("{} ({} GiB)", c.name, gib(c.bytes)));
     }
     s.push_str("</svg>\n");
     s
