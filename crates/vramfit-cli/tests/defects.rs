@@ -541,20 +541,23 @@ fn a_peft_adapter_directory_is_read_for_its_base_and_settings() {
     std::fs::write(dir.join("adapter_model.safetensors"), b"").unwrap();
     let d = dir.to_str().unwrap();
     let from_dir = json(&["estimate", d, "--task", "train", "--json"]);
-    let by_hand = json(&[
-        "estimate",
-        "llama-2-7b",
-        "--task",
-        "train",
-        "--method",
-        "lora",
-        "--lora-rank",
-        "16",
-        "--lora-targets",
-        "q_proj,k_proj,v_proj,o_proj",
-        "--json",
-    ]);
-    assert_eq!(from_dir["total_bytes"], by_hand["total_bytes"]);
+    // The same workload spelled out by hand, at a LoRA rank.
+    let by_hand = |rank: &str| {
+        json(&[
+            "estimate",
+            "llama-2-7b",
+            "--task",
+            "train",
+            "--method",
+            "lora",
+            "--lora-rank",
+            rank,
+            "--lora-targets",
+            "q_proj,k_proj,v_proj,o_proj",
+            "--json",
+        ])
+    };
+    assert_eq!(from_dir["total_bytes"], by_hand("16")["total_bytes"]);
     let notes = from_dir["notes"].to_string();
     assert!(
         notes.contains("PEFT LORA adapter") && notes.contains("r=16") && notes.contains("meta-llama/Llama-2-7b-hf"),
@@ -562,20 +565,8 @@ fn a_peft_adapter_directory_is_read_for_its_base_and_settings() {
     );
     // A flag given on the command line wins over the adapter's value.
     let rank_64 = json(&["estimate", d, "--task", "train", "--lora-rank", "64", "--json"]);
-    let by_hand_64 = json(&[
-        "estimate",
-        "llama-2-7b",
-        "--task",
-        "train",
-        "--method",
-        "lora",
-        "--lora-rank",
-        "64",
-        "--lora-targets",
-        "q_proj,k_proj,v_proj,o_proj",
-        "--json",
-    ]);
-    assert_eq!(rank_64["total_bytes"], by_hand_64["total_bytes"]);
+
+    assert_eq!(rank_64["total_bytes"], by_hand("64")["total_bytes"]);
     // No base model: one line saying what to pass instead.
     let bare = crate::io_util::tmp("d36-bare");
     std::fs::write(bare.join("adapter_config.json"), r#"{"peft_type": "LORA", "r": 8}"#).unwrap();
