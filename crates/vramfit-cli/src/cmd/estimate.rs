@@ -18,10 +18,10 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     let gpu = gpus.first().cloned();
     // The flags are checked before the model is read: a bad flag costs no download.
-    a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
+    let asked = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let ram = a.ram.as_deref().map(request::parse_ram).transpose()?;
     let model = super::source::resolve(&a.model, &a.source)?;
-    let (workload, resolved) = workload_on(a, &model.spec, gpu.as_ref())?;
+    let (workload, resolved) = on_gpu(&model.spec, asked, gpu.as_ref())?;
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     breakdown.notes.extend(resolved);
     breakdown.notes.extend(vramfit_core::ignored_flags::notes(
@@ -48,7 +48,8 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                     return render::Compared { label: g.label.clone(), verdict: Ok(v.clone()) };
                 }
                 let one = || -> anyhow::Result<Verdict> {
-                    let (w, _) = workload_on(a, &model.spec, Some(g))?;
+                    let w = a.workload.resolve(&a.model, Some(g.count))?;
+                    let (w, _) = on_gpu(&model.spec, w, Some(g))?;
                     Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
                 };
                 render::Compared { label: g.label.clone(), verdict: one().map_err(|e| format!("{e:#}")) }
@@ -79,15 +80,14 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     }
 }
 
-/// The workload the flags describe on `gpu` (its count shares the work; the core's
-/// `fit::on_gpu` resolves what the GPU decides), refused when the GPU cannot run it; with the
-/// notes saying what was resolved.
-fn workload_on(
-    a: &EstimateArgs,
+/// The workload `w` (resolved from the flags for `gpu`'s count) as it runs on `gpu` (the
+/// core's `fit::on_gpu` resolves what the GPU decides), refused when the GPU cannot run it;
+/// with the notes saying what was resolved.
+fn on_gpu(
     spec: &vramfit_core::model::ModelSpec,
+    w: vramfit_core::estimate::Workload,
     gpu: Option<&GpuSpec>,
 ) -> anyhow::Result<(vramfit_core::estimate::Workload, Vec<String>)> {
-    let w = a.workload.resolve(&a.model, gpu.map(|g| g.count))?;
     Ok(match gpu {
         Some(g) => vramfit_core::fit::on_gpu(spec, &w, g)?,
         None => (w, vec![]),
