@@ -13,7 +13,7 @@
 //! by the least quality loss, then speed, then memory. Severities are small integers per
 //! change (see `lever.rs`), summed over a plan's changes.
 
-use super::capability::{check_supported, Capabilities};
+use super::capability::Capabilities;
 use super::headroom::Verdict;
 use super::lever::{self, Change, CostKind, LeverKind};
 use super::limits::{
@@ -541,11 +541,11 @@ fn prequantized(judge: &mut Judge<'_>, spec: &ModelSpec, start: &Workload, usabl
 /// The workload is invalid, asks for what the GPU cannot run, or cannot be estimated.
 pub fn fit(spec: &ModelSpec, workload: &Workload, gpu: &GpuSpec, options: FitOptions) -> Result<FitReport> {
     workload.check()?;
-    check_supported(spec, workload, gpu)?;
     let caps = Capabilities::of(gpu);
     let usable = gpu.usable_bytes;
-    let (mut start, mut notes) = starting_point(spec, workload, caps);
-    start.backend = crate::estimate::backend::Backend::of(gpu);
+    // Where estimate starts on this GPU too: its stack, a serving engine's device, the
+    // capability check, the GPU's defaults.
+    let (start, mut notes) = super::on_gpu(spec, workload, gpu)?;
     if !start.backend.runs_bitsandbytes() {
         notes.push(format!(
             "{} runs Metal: plans with bitsandbytes (int8, nf4, QLoRA, 8-bit optimizers) or CPU offload are left out (no Metal kernels; unified memory); quantized inference on a Mac runs GGUF under llama.cpp (--runtime llama.cpp --quant q4_k_m)",
