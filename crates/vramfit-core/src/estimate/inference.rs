@@ -17,15 +17,13 @@ use crate::quant::{Quant, QuantConfig};
 
 const HF_SRC: &str = "transformers modeling_llama.py / generation/utils.py";
 
-/// Resolve dtypes: (weights, compute).
-pub(crate) fn dtypes(spec: &ModelSpec, w: &Workload) -> (DType, DType) {
-    let weights = super::defaults::load_dtype(spec, w).0;
-    // fp8 weights compute in bf16; quantized models compute in the dense dtype.
-    let compute = w.autocast.unwrap_or(match weights {
+/// The compute dtype of weights loaded as `weights`: the autocast dtype, else bf16 for fp8
+/// and int8 weights (quantized models compute in the dense dtype), else the weights'.
+fn compute_dtype(w: &Workload, weights: DType) -> DType {
+    w.autocast.unwrap_or(match weights {
         DType::Fp8 | DType::Int8 => DType::Bf16,
         d => d,
-    });
-    (weights, compute)
+    })
 }
 
 /// Estimate an inference workload.
@@ -51,9 +49,6 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         w
     };
     let run = Run::new(spec, w, p, &mut notes);
-    if let (None, Some(note)) = (w.autocast, super::defaults::load_dtype(spec, w).1) {
-        notes.push(note);
-    }
     let base = run.every_phase(&mut notes);
     let mut phases: Vec<(String, Vec<Component>)> = vec![("load".into(), run.load(&base))];
     if w.task != Task::Load {
@@ -126,11 +121,16 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn new(spec: &'a ModelSpec, w: &'a Workload, p: InferenceProfile, notes: &mut Vec<String>) -> Self {
-        let (wdtype, cdtype) = dtypes(spec, w);
+        let (wdtype, dtype_note) = super::defaults::load_dtype(spec, w);
+        let cdtype = compute_dtype(w, wdtype);
         let quant = w.quant.as_ref().or(spec.quantization.as_ref());
         let static_cache = p.kv_allocation == KvAllocation::Preallocated || w.kv_prealloc.is_some();
         let hf = p.transformers;
         let attn = attention(spec, w, &p, cdtype, notes);
+        // What loading without --dtype resolved to (autocast states its own dtype).
+        if let (None, Some(note)) = (w.autocast, dtype_note) {
+            notes.push(note);
+        }
         let wb = weight_bytes(
             spec,
             wdtype,
