@@ -563,9 +563,10 @@ impl WorkloadArgs {
             if w.profile().inference.llamacpp.is_none() {
                 return Err(Error::workload("--mmproj", "is a llama.cpp setting: add --runtime llama.cpp"));
             }
-            let bytes = vramfit_io::gguf_tensor_bytes(path)
+            let (bytes, projector) = vramfit_io::gguf_mmproj(path)
                 .map_err(|e| Error::workload("--mmproj", format!("{}: {e}", path.display())))?;
             w.llama_cpp.mmproj_bytes = Some(bytes);
+            w.llama_cpp.mmproj_projector = Some(projector);
         }
         if let Some(path) = &self.lora {
             if w.profile().inference.llamacpp.is_none() {

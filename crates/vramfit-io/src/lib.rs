@@ -357,6 +357,20 @@ pub fn gguf_tensor_bytes(path: &Path) -> Result<u64, IoError> {
     headers::gguf_file(path).map(|(f, _)| f.tensor_bytes())
 }
 
+/// A local `--mmproj` GGUF (its header only is read): the bytes of its tensors, and its
+/// vision encoder's shape for the warm-up compute buffers, or why that graph is not modelled.
+///
+/// # Errors
+/// The file cannot be read or is not a GGUF file.
+pub fn gguf_mmproj(
+    path: &Path,
+) -> Result<(u64, Result<vramfit_core::estimate::mmproj::ClipProjector, String>), IoError> {
+    headers::gguf_file(path).map(|(f, _)| {
+        let projector = vramfit_core::estimate::mmproj::ClipProjector::from_gguf(&f).map_err(|e| e.to_string());
+        (f.tensor_bytes(), projector)
+    })
+}
+
 /// The tensors of a local LoRA adapter GGUF given with `--lora` (its header only is read).
 ///
 /// # Errors

@@ -62,7 +62,14 @@ impl Graph {
     /// An input the graph build allocated at once (`ggml_allocr_alloc` in the callback), from
     /// the same allocator, before the graph; freed after its last use like any node.
     pub(crate) fn input(&mut self, bytes: u64) -> usize {
-        let id = self.push(Tensor { bytes, srcs: Vec::new(), view_of: None, inplace: false, external: false, strided: false });
+        let id = self.push(Tensor {
+            bytes,
+            srcs: Vec::new(),
+            view_of: None,
+            inplace: false,
+            external: false,
+            strided: false,
+        });
         self.placed_first.push(id);
         self.visited[id] = true;
         id
@@ -79,7 +86,14 @@ impl Graph {
     pub(crate) fn view(&mut self, of: usize, srcs: &[usize]) -> usize {
         let root = self.tensors[of].view_of.unwrap_or(of);
         let bytes = self.tensors[root].bytes;
-        self.push(Tensor { bytes, srcs: srcs.to_vec(), view_of: Some(root), inplace: false, external: false, strided: false })
+        self.push(Tensor {
+            bytes,
+            srcs: srcs.to_vec(),
+            view_of: Some(root),
+            inplace: false,
+            external: false,
+            strided: false,
+        })
     }
     /// A view with other strides than its source's (`ggml_permute`, `ggml_transpose`, a
     /// `ggml_view_3d` slice): shares the memory like [`Graph::view`], never reused in place.
@@ -171,7 +185,8 @@ impl Graph {
         let t = &self.tensors[id];
         for &p in &t.srcs {
             let pt = &self.tensors[p];
-            if pt.external || pt.strided || at[p].is_none() || children[p] != 1 || views[p] != 0 || pt.bytes != t.bytes {
+            if pt.external || pt.strided || at[p].is_none() || children[p] != 1 || views[p] != 0 || pt.bytes != t.bytes
+            {
                 continue;
             }
             match pt.view_of {

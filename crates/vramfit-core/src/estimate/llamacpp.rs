@@ -31,6 +31,7 @@ mod compute;
 mod report;
 
 use super::breakdown::{thousands, Breakdown};
+use super::mmproj;
 use super::profile::llamacpp::LlamaCppBehaviour;
 use super::profile::ollama::OllamaDefaults;
 use super::workload::{AttnImpl, LlamaCppOptions, Task, Workload};
@@ -530,6 +531,8 @@ struct Bufs {
     compute: u64,
     /// The multimodal projector's weights (`--mmproj`, clip's own buffer).
     mmproj: u64,
+    /// The projector's warm-up compute buffer (`alloc_compute_meta`, its own scheduler).
+    mmproj_compute: u64,
     /// A LoRA adapter's tensors (`--lora`, the "LoRA buffer").
     lora: u64,
 }
@@ -766,11 +769,41 @@ fn adapter_buffers(s: &Settings, layout: &Layout, bufs: &mut DeviceMap, notes: &
         // --no-mmproj-offload; its image graph has a compute buffer of its own (not counted).
         let d = if layout.gpus > 0 && layout.ngl > 0 { Dev::Gpu(layout.main) } else { Dev::Cpu };
         put(bufs, d, &|x| x.mmproj = x.mmproj.saturating_add(mm));
-        notes.push(format!(
-            "--mmproj: {} B of projector weights on {}; the vision encoder's own compute buffer (per image) is not counted",
-            thousands(mm),
-            d.name()
-        ));
+        match &o.mmproj_projector {
+            Some(Ok(p)) => {
+                let c = mmproj::graph::warmup_buffers(p, s.flash, d != Dev::Cpu);
+                put(bufs, d, &|x| x.mmproj_compute = x.mmproj_compute.saturating_add(c.device));
+                put(bufs, Dev::Cpu, &|x| x.mmproj_compute = x.mmproj_compute.saturating_add(c.host));
+                notes.push(format!(
+                    "--mmproj: {} B of projector weights on {}; {} warm-up image {}x{} ({} patches, {} nodes, flash attention {}): compute buffer {} B on {}{}",
+                    thousands(mm),
+                    d.name(),
+                    p.kind.gguf_name(),
+                    c.side,
+                    c.side,
+                    thousands(c.patches),
+                    c.nodes,
+                    if s.flash { "on" } else { "off" },
+                    thousands(if d == Dev::Cpu { c.host } else { c.device }),
+                    d.name(),
+                    if d == Dev::Cpu {
+                        String::new()
+                    } else {
+                        format!(" and {} B on the host (the graph's inputs)", thousands(c.host))
+                    }
+                ));
+            }
+            Some(Err(why)) => notes.push(format!(
+                "--mmproj: {} B of projector weights on {}; its compute buffer is not counted: {why}",
+                thousands(mm),
+                d.name()
+            )),
+            None => notes.push(format!(
+                "--mmproj: {} B of projector weights on {}; the vision encoder's own compute buffer (per image) is not counted",
+                thousands(mm),
+                d.name()
+            )),
+        }
     }
     let lora = o.lora.as_ref().filter(|_| b.lora_buffers);
     if o.lora.is_some() && lora.is_none() {

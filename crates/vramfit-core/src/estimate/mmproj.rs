@@ -144,8 +144,11 @@ impl ClipProjector {
             .unwrap_or(0);
         let projection_dim = key_u64(f, "clip.vision.projection_dim").unwrap_or(0);
         let default_merge = if kind == ProjectorKind::Gemma3 { 4 } else { 2 };
-        let merge_key =
-            if kind == ProjectorKind::Gemma3 { "clip.vision.projector.scale_factor" } else { "clip.vision.spatial_merge_size" };
+        let merge_key = if kind == ProjectorKind::Gemma3 {
+            "clip.vision.projector.scale_factor"
+        } else {
+            "clip.vision.spatial_merge_size"
+        };
         let pos = tensor("v.position_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(0);
         let deepstack = (0..n_layer).filter(|il| has(&format!("v.deepstack.{il}.fc1.weight"))).collect();
         let p = ClipProjector {
@@ -288,7 +291,7 @@ impl ClipProjector {
                     n_layer: u("num_hidden_layers").ok_or_else(|| missing("num_hidden_layers"))?,
                     image_size,
                     patch_size,
-                    n_merge: if out_side > 0 { per_side / out_side } else { 4 },
+                    n_merge: per_side.checked_div(out_side).unwrap_or(4),
                     projection_dim: text_hidden.unwrap_or(0),
                     n_wa_pattern: 0,
                     gated_ffn: false,
@@ -331,7 +334,9 @@ impl ClipProjector {
     #[must_use]
     pub fn warmup_side(&self) -> u64 {
         match self.kind {
-            ProjectorKind::Qwen2Vl | ProjectorKind::Qwen25Vl | ProjectorKind::Qwen3Vl => 46 * self.patch_size * self.n_merge,
+            ProjectorKind::Qwen2Vl | ProjectorKind::Qwen25Vl | ProjectorKind::Qwen3Vl => {
+                46 * self.patch_size * self.n_merge
+            }
             ProjectorKind::Gemma3 => self.image_size,
         }
     }
@@ -411,7 +416,10 @@ mod tests {
                 "tokens_per_second": 2, "temporal_patch_size": 2}}"#,
         )
         .unwrap();
-        assert_eq!((p.kind, p.n_wa_pattern, p.projection_dim, p.warmup_side()), (ProjectorKind::Qwen25Vl, 8, 3584, 1288));
+        assert_eq!(
+            (p.kind, p.n_wa_pattern, p.projection_dim, p.warmup_side()),
+            (ProjectorKind::Qwen25Vl, 8, 3584, 1288)
+        );
         assert!(p.gated_ffn && !p.norm_bias);
     }
 }

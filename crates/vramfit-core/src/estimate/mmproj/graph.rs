@@ -264,7 +264,7 @@ impl Builder<'_> {
         let sum = self.g.op_inplace(e, &[c0, c1]);
         let merged = self.spatial_merge(sum);
         let mut inp = self.add_weight(merged, e, true); // patch bias
-        // resize_position_embeddings: the learned table interpolated to the patch grid
+                                                        // resize_position_embeddings: the learned table interpolated to the patch grid
         let pos = if p.pos_per_side == self.per_side {
             self.g.external()
         } else {
