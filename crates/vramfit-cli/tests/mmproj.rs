@@ -76,3 +76,35 @@ fn the_projectors_compute_buffers_are_components_of_their_own() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_config_json_stands_for_a_projector_not_downloaded() {
+    let tiny =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vramfit-io/tests/data/tiny-llama-q8_0.gguf");
+    let config = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../validation/serving/configs/Qwen__Qwen2.5-VL-7B-Instruct.vision.json");
+    let v = crate::json(&[
+        "estimate",
+        tiny.to_str().unwrap(),
+        "--runtime",
+        "llama.cpp",
+        "--flash-attn",
+        "on",
+        "--json",
+        "--mmproj",
+        config.to_str().unwrap(),
+    ]);
+    // unsloth's mmproj-BF16.gguf of this model: "model size: 1291.40 MiB", and on ROCm0
+    // "compute buffer size = 704.79 MiB", "CPU compute buffer size = 292.41 MiB"
+    let mib = |name: &str| component(&v, name).unwrap() as f64 / 1024.0 / 1024.0;
+    for (name, want) in
+        [("mmproj_weights", 1291.40), ("mmproj_compute_buffer", 704.79), ("host_mmproj_compute_buffer", 292.41)]
+    {
+        assert!((mib(name) - want).abs() < 0.005, "{name} {}", mib(name));
+    }
+    // a config without a vision tower names the flag
+    let text_only = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../validation/serving/configs/Qwen__Qwen3-4B.json");
+    let e = crate::stderr_of(&["estimate", tiny.to_str().unwrap(), "--mmproj", text_only.to_str().unwrap()]);
+    assert!(e.contains("--mmproj") && e.contains("vision_config"), "{e}");
+}

@@ -329,6 +329,36 @@ impl ClipProjector {
         Ok(())
     }
 
+    /// Bytes of the projector's tensors as `convert_hf_to_gguf.py --mmproj --outtype f16`
+    /// writes them, for a projector known from its config.json alone: matrices and patch
+    /// kernels 2 B per element, 1-D tensors (biases, norms) and the learned position table 4 B
+    /// (unsloth's mmproj files: Qwen2.5-VL-7B 1291.40 MiB printed, this formula 1291.40;
+    /// Qwen3.6-27B 887.99 printed, 884.62 here, its patch kernels being F32).
+    #[must_use]
+    pub fn weight_bytes(&self) -> u64 {
+        let (e, f) = (self.n_embd, self.n_ff);
+        let one = |yes: bool, n: u64| if yes { n } else { 0 };
+        let norm = e + one(self.norm_bias, e);
+        let per_layer_2d = 4 * e * e + f * e * if self.gated_ffn { 3 } else { 2 };
+        let per_layer_1d =
+            one(self.attn_bias, 4 * e) + one(self.ffn_bias, f * if self.gated_ffn { 2 } else { 1 } + e) + 2 * norm;
+        let kernels = if self.kind == ProjectorKind::Gemma3 { 1 } else { 2 };
+        let patch = kernels * 3 * self.patch_size * self.patch_size * e;
+        let patch_bias = one(matches!(self.kind, ProjectorKind::Qwen3Vl | ProjectorKind::Gemma3), e);
+        let pos = self.pos_per_side * self.pos_per_side * e;
+        let post = one(self.post_ln, norm);
+        let (h, proj) = (self.merger_hidden, self.projection_dim);
+        let (head_2d, head_1d) = match self.kind {
+            ProjectorKind::Gemma3 => (e * proj, e),
+            _ => (h * h + h * proj, h + proj),
+        };
+        let deep = self.deepstack.len() as u64;
+        let (deep_2d, deep_1d) = (deep * (h * h + h * proj), deep * (2 * h + h + proj));
+        let two = self.n_layer * per_layer_2d + patch + head_2d + deep_2d;
+        let four = self.n_layer * per_layer_1d + patch_bias + pos + post + head_1d + deep_1d;
+        two.saturating_mul(2).saturating_add(four.saturating_mul(4))
+    }
+
     /// The square image side `warmup` reserves with: Qwen mergers `46·patch·n_merge`
     /// (`set_warmup_n_tokens(46*46)`), Gemma 3 its `image_size`.
     #[must_use]
@@ -421,5 +451,8 @@ mod tests {
             (ProjectorKind::Qwen25Vl, 8, 3584, 1288)
         );
         assert!(p.gated_ffn && !p.norm_bias);
+        // the log's "load_hparams: model size: 1291.40 MiB" of unsloth's mmproj-BF16.gguf
+        let mib = p.weight_bytes() as f64 / 1024.0 / 1024.0;
+        assert!((mib - 1291.40).abs() < 0.005, "{mib}");
     }
 }

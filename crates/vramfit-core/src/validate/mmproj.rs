@@ -57,7 +57,7 @@ mod tests {
             "inference": null, "training": null,
             "parallel": {"gpus": gpus, "strategy": "none", "cpu_offload": null},
             "gpu": null,
-            "measured": {"bytes": mib * 1048576.0, "tokens": null, "value": null,
+            "measured": {"bytes": mib * 1_048_576.0, "tokens": null, "value": null,
                          "metric": MMPROJ_METRIC, "per_device": true, "device": device},
             "notes": ""
         }))
