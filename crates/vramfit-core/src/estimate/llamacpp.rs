@@ -792,6 +792,12 @@ fn adapter_buffers(s: &Settings, layout: &Layout, bufs: &mut DeviceMap, notes: &
                         format!(" and {} B on the host (the graph's inputs)", thousands(c.host))
                     }
                 ));
+                if p.kind == mmproj::ProjectorKind::Gemma3 {
+                    notes.push(
+                        "--mmproj: the Gemma 3 graph is read from clip.cpp's siglip builder; no public log checks its buffer yet (the Qwen projectors' reproduce seven)"
+                            .into(),
+                    );
+                }
             }
             Some(Err(why)) => notes.push(format!(
                 "--mmproj: {} B of projector weights on {}; its compute buffer is not counted: {why}",

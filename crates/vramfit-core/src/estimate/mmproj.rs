@@ -150,7 +150,13 @@ impl ClipProjector {
             "clip.vision.spatial_merge_size"
         };
         let pos = tensor("v.position_embd.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(0);
-        let deepstack = (0..n_layer).filter(|il| has(&format!("v.deepstack.{il}.fc1.weight"))).collect();
+        let mut deepstack: Vec<u64> = f
+            .tensors
+            .iter()
+            .filter_map(|t| t.name.strip_prefix("v.deepstack.")?.strip_suffix(".fc1.weight")?.parse().ok())
+            .collect();
+        deepstack.sort_unstable();
+        deepstack.dedup();
         let p = ClipProjector {
             kind,
             n_embd,
@@ -323,7 +329,19 @@ impl ClipProjector {
         if self.n_ff == 0 || self.projection_dim == 0 {
             return bad("no feed-forward width or projection width");
         }
-        if self.n_embd > 1 << 16 || self.n_ff > 1 << 18 || self.n_layer > 1024 || self.image_size > 1 << 14 {
+        let beyond = self.n_embd > 1 << 16
+            || self.n_ff > 1 << 18
+            || self.n_head > 1024
+            || self.n_layer > 1024
+            || self.image_size > 1 << 14
+            || self.patch_size > 64
+            || self.n_merge > 16
+            || self.merger_hidden > 1 << 20
+            || self.projection_dim > 1 << 20;
+        // with these bounds every buffer size below fits u64 (the scores n_pos²·n_head·4 <
+        // 2^(2·22+10+2))
+        let per_side = self.warmup_side() / self.patch_size;
+        if beyond || per_side * per_side > 1 << 22 {
             return bad("dimensions beyond any released vision encoder");
         }
         Ok(())
@@ -425,6 +443,51 @@ mod tests {
         assert!(p.norm_bias && p.attn_bias && p.ffn_bias && !p.gated_ffn && !p.pre_ln && p.post_ln);
         // the log: "warmup: warmup with image size = 1472 x 1472"
         assert_eq!(p.warmup_side(), 1472);
+    }
+
+    #[test]
+    fn deepstack_layers_are_read_from_the_tensor_names() {
+        let mut w = GgufWriter::new()
+            .string("clip.projector_type", "qwen3vl_merger")
+            .u32("clip.vision.embedding_length", 1152)
+            .u32("clip.vision.attention.head_count", 16)
+            .u32("clip.vision.feed_forward_length", 4304)
+            .u32("clip.vision.block_count", 27)
+            .u32("clip.vision.projection_dim", 4096)
+            .u32("clip.vision.image_size", 768)
+            .u32("clip.vision.patch_size", 16);
+        for il in [24, 8, 16] {
+            w = w.tensor(&format!("v.deepstack.{il}.fc1.weight"), &[8, 8], "F16");
+            w = w.tensor(&format!("v.deepstack.{il}.fc2.weight"), &[8, 8], "F16");
+        }
+        let bytes = w.build();
+        let Ok(Parsed::Done(f)) = parse_header(&bytes) else { panic!("a complete header") };
+        assert_eq!(ClipProjector::from_gguf(&f).unwrap().deepstack, vec![8, 16, 24]);
+    }
+
+    #[test]
+    fn absurd_dimensions_are_refused_not_overflowed() {
+        for (k, v) in [
+            ("clip.vision.spatial_merge_size", u32::MAX),
+            ("clip.vision.patch_size", 1 << 20),
+            ("clip.vision.embedding_length", u32::MAX),
+            ("clip.vision.attention.head_count", 0),
+            ("clip.vision.block_count", 1 << 30),
+        ] {
+            let only = GgufWriter::new()
+                .string("clip.projector_type", "qwen2.5vl_merger")
+                .u32("clip.vision.embedding_length", if k.ends_with("embedding_length") { v } else { 1280 })
+                .u32("clip.vision.attention.head_count", if k.ends_with("head_count") { v } else { 16 })
+                .u32("clip.vision.feed_forward_length", 3420)
+                .u32("clip.vision.block_count", if k.ends_with("block_count") { v } else { 32 })
+                .u32("clip.vision.projection_dim", 3584)
+                .u32("clip.vision.image_size", 560)
+                .u32("clip.vision.patch_size", if k.ends_with("patch_size") { v } else { 14 })
+                .u32("clip.vision.spatial_merge_size", if k.ends_with("merge_size") { v } else { 2 })
+                .build();
+            let Ok(Parsed::Done(f)) = parse_header(&only) else { panic!("a complete header") };
+            assert!(ClipProjector::from_gguf(&f).is_err(), "{k} = {v}");
+        }
     }
 
     #[test]
