@@ -108,3 +108,34 @@ fn a_config_json_stands_for_a_projector_not_downloaded() {
     let e = crate::stderr_of(&["estimate", tiny.to_str().unwrap(), "--mmproj", text_only.to_str().unwrap()]);
     assert!(e.contains("--mmproj") && e.contains("vision_config"), "{e}");
 }
+
+#[test]
+fn the_projector_goes_to_the_first_gpu_whatever_ngl_and_main_gpu_say() {
+    // clip.cpp's clip_ctx takes the first GPU device, and llama-server passes
+    // --no-mmproj-offload (not -ngl) as its use_gpu
+    let tiny =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vramfit-io/tests/data/tiny-llama-q8_0.gguf");
+    let config = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../validation/serving/configs/Qwen__Qwen2.5-VL-7B-Instruct.vision.json");
+    let (tiny, config) = (tiny.to_str().unwrap(), config.to_str().unwrap());
+    let device_other = |extra: &[&str]| -> Vec<(String, u64)> {
+        let mut a = vec!["estimate", tiny, "--runtime", "llama.cpp", "--json", "--mmproj", config];
+        a.extend_from_slice(extra);
+        let v = crate::json(&a);
+        v["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["device"].as_str().unwrap().to_string(), d["other_bytes"].as_u64().unwrap()))
+            .collect()
+    };
+    let cpu_only_blocks = device_other(&["--ngl", "0"]);
+    let two = device_other(&["--gpus", "2", "--main-gpu", "1", "--split-mode", "none"]);
+    // the projector's weights and compute buffer (well over 1 GiB) sit on CUDA0 in both
+    for devices in [&cpu_only_blocks, &two] {
+        let cuda0 = devices.iter().find(|(d, _)| d == "CUDA0").unwrap().1;
+        assert!(cuda0 > 1 << 30, "{devices:?}");
+    }
+    let cuda1 = two.iter().find(|(d, _)| d == "CUDA1").unwrap().1;
+    assert!(cuda1 < 1 << 30, "{two:?}");
+}

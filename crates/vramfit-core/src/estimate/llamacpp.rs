@@ -765,9 +765,11 @@ fn model_buffers<'r>(
 fn adapter_buffers(s: &Settings, layout: &Layout, bufs: &mut DeviceMap, notes: &mut Vec<String>) {
     let (o, b) = (s.o, &s.b);
     if let Some(mm) = o.mmproj_bytes {
-        // tools/mtmd clip.cpp: the projector loads on the first GPU backend unless
-        // --no-mmproj-offload; its image graph has a compute buffer of its own (not counted).
-        let d = if layout.gpus > 0 && layout.ngl > 0 { Dev::Gpu(layout.main) } else { Dev::Cpu };
+        // tools/mtmd clip.cpp clip_ctx: the projector loads on the first GPU device
+        // (ggml_backend_init_by_type(GPU): CUDA0, whatever --main-gpu says) unless
+        // --no-mmproj-offload; llama-server passes mmproj_use_gpu, not -ngl (tools/server
+        // load_model: mparams.use_gpu = params_base.mmproj_use_gpu).
+        let d = if layout.gpus > 0 { Dev::Gpu(0) } else { Dev::Cpu };
         put(bufs, d, &|x| x.mmproj = x.mmproj.saturating_add(mm));
         match &o.mmproj_projector {
             Some(Ok(p)) => {
