@@ -58,11 +58,11 @@ fn the_projectors_compute_buffers_are_components_of_their_own() {
     a.push(path.to_str().unwrap());
     let off = crate::json(&a);
     assert_eq!(component(&off, "mmproj_compute_buffer"), Some(4_884_066_560));
-    // a projector type whose graph is not modelled: weights counted, no compute figure, said so
+    // a projector type whose graph is not modelled (MobileVLM's ldp): weights counted, no compute figure, said so
     let llava = dir.join("mmproj-llava.gguf");
     std::fs::write(
         &llava,
-        GgufWriter::new().string("clip.projector_type", "mlp").tensor("mm.0.weight", &[8, 8], "F32").build(),
+        GgufWriter::new().string("clip.projector_type", "ldp").tensor("mm.0.weight", &[8, 8], "F32").build(),
     )
     .unwrap();
     let mut a = args("on");
@@ -70,7 +70,7 @@ fn the_projectors_compute_buffers_are_components_of_their_own() {
     let other = crate::json(&a);
     assert_eq!(component(&other, "mmproj_compute_buffer"), None);
     assert!(
-        other["notes"].to_string().contains("its compute buffer is not counted: projector type \\\"mlp\\\""),
+        other["notes"].to_string().contains("its compute buffer is not counted: projector type \\\"ldp\\\""),
         "{}",
         other["notes"]
     );

@@ -8,10 +8,11 @@
 //! `.feed_forward_length`, `.block_count`, `.projection_dim`, `.image_size`, `.patch_size`,
 //! `.spatial_merge_size`, `.n_wa_pattern`, `.projector.scale_factor`, `clip.projector_type`;
 //! Qwen2-VL, Qwen2.5-VL and Qwen3-VL default `n_merge` 2 and `set_warmup_n_tokens(46*46)`;
-//! Gemma 3 `n_merge` 4 and the warm-up at `image_size`), `load_tensors` (tensor names
+//! Gemma 3 `n_merge` 4 and LLaVA's `mlp` the warm-up at `image_size`), `load_tensors` (tensor names
 //! `v.blk.N.attn_qkv`, `ffn_gate`, `v.pre_ln`, `v.post_ln`, `v.patch_embd.weight(.1)`,
 //! `v.patch_embd.bias`, `v.position_embd.weight`, `v.deepstack.N.*`, `mm.0`,
-//! `mm.input_projection.weight`).
+//! `mm.input_projection.weight`, `v.class_embd`). Other projector types (pixtral, idefics3,
+//! minicpmv, internvl, ...) are refused by name: their graphs are not modelled.
 
 pub mod graph;
 
@@ -30,6 +31,9 @@ pub enum ProjectorKind {
     Qwen3Vl,
     /// `gemma3` (SigLIP encoder, average pooling by `n_merge`, a projection to the text width).
     Gemma3,
+    /// `mlp` (LLaVA 1.5/1.6 style: a CLIP encoder with a class token, the penultimate layer's
+    /// patches through a two-layer MLP).
+    LlavaMlp,
 }
 
 impl ProjectorKind {
@@ -41,6 +45,7 @@ impl ProjectorKind {
             ProjectorKind::Qwen25Vl => "qwen2.5vl_merger",
             ProjectorKind::Qwen3Vl => "qwen3vl_merger",
             ProjectorKind::Gemma3 => "gemma3",
+            ProjectorKind::LlavaMlp => "mlp",
         }
     }
     fn from_gguf_name(s: &str) -> Option<Self> {
@@ -50,6 +55,7 @@ impl ProjectorKind {
             "qwen2.5vl_merger" | "qwen2.5o" => Some(ProjectorKind::Qwen25Vl),
             "qwen3vl_merger" => Some(ProjectorKind::Qwen3Vl),
             "gemma3" => Some(ProjectorKind::Gemma3),
+            "mlp" => Some(ProjectorKind::LlavaMlp),
             _ => None,
         }
     }
@@ -101,6 +107,8 @@ pub struct ClipProjector {
     /// Gemma 3 `mm.input_projection.weight` bytes per element (its transpose is copied in
     /// the compute buffer).
     pub input_proj_elem_bytes: u64,
+    /// A class token joins the patches (`v.class_embd`, CLIP): n_patches + 1 positions.
+    pub class_embd: bool,
 }
 
 /// Why a projector's warm-up graph is not modelled: printed, never replaced by a guess.
@@ -130,7 +138,7 @@ impl ClipProjector {
             .ok_or_else(|| NotModelled("no clip.projector_type key (not a clip/mtmd projector file)".into()))?;
         let kind = ProjectorKind::from_gguf_name(name).ok_or_else(|| {
             NotModelled(format!(
-                "projector type {name:?}: its warm-up graph is not modelled (modelled: qwen2vl_merger, qwen2.5vl_merger, qwen3vl_merger, gemma3)"
+                "projector type {name:?}: its warm-up graph is not modelled (modelled: qwen2vl_merger, qwen2.5vl_merger, qwen3vl_merger, gemma3, mlp)"
             ))
         })?;
         let need = |k: &str| key_u64(f, k).ok_or_else(|| NotModelled(format!("the projector file lacks {k}")));
@@ -143,7 +151,17 @@ impl ClipProjector {
             .or_else(|| tensor("v.blk.0.ffn_up.weight").and_then(|t| t.dims.get(1).copied()))
             .unwrap_or(0);
         let projection_dim = key_u64(f, "clip.vision.projection_dim").unwrap_or(0);
-        let default_merge = if kind == ProjectorKind::Gemma3 { 4 } else { 2 };
+        if kind == ProjectorKind::LlavaMlp && f.get("clip.vision.feature_layer").is_some() {
+            return Err(NotModelled(
+                "projector \"mlp\" with explicit vision feature layers (granite's stacked embeddings): not modelled"
+                    .into(),
+            ));
+        }
+        let default_merge = match kind {
+            ProjectorKind::Gemma3 => 4,
+            ProjectorKind::LlavaMlp => 1,
+            _ => 2,
+        };
         let merge_key = if kind == ProjectorKind::Gemma3 {
             "clip.vision.projector.scale_factor"
         } else {
@@ -165,7 +183,7 @@ impl ClipProjector {
             n_layer,
             image_size: need("clip.vision.image_size")?,
             patch_size: need("clip.vision.patch_size")?,
-            n_merge: key_u64(f, merge_key).unwrap_or(default_merge),
+            n_merge: if kind == ProjectorKind::LlavaMlp { 1 } else { key_u64(f, merge_key).unwrap_or(default_merge) },
             projection_dim,
             n_wa_pattern: key_u64(f, "clip.vision.n_wa_pattern").unwrap_or(0),
             gated_ffn: has("v.blk.0.ffn_gate.weight"),
@@ -179,6 +197,7 @@ impl ClipProjector {
             merger_hidden: tensor("mm.0.weight").and_then(|t| t.dims.get(1).copied()).unwrap_or(4 * n_embd),
             deepstack,
             input_proj_elem_bytes: tensor("mm.input_projection.weight").map_or(2, |t| elem_bytes(&t.ggml_type.name)),
+            class_embd: has("v.class_embd"),
         };
         p.check()?;
         Ok(p)
@@ -237,6 +256,7 @@ impl ClipProjector {
                     merger_hidden: 4 * n_embd,
                     deepstack: Vec::new(),
                     input_proj_elem_bytes: 2,
+                    class_embd: false,
                 }
             }
             ProjectorKind::Qwen25Vl | ProjectorKind::Qwen3Vl => {
@@ -280,7 +300,11 @@ impl ClipProjector {
                     merger_hidden: 4 * n_embd,
                     deepstack,
                     input_proj_elem_bytes: 2,
+                    class_embd: false,
                 }
+            }
+            ProjectorKind::LlavaMlp => {
+                return Err(NotModelled("a LLaVA projector from config.json: give its mmproj GGUF".into()));
             }
             ProjectorKind::Gemma3 => {
                 let n_embd = u("hidden_size").ok_or_else(|| missing("hidden_size"))?;
@@ -311,6 +335,7 @@ impl ClipProjector {
                     merger_hidden: 0,
                     deepstack: Vec::new(),
                     input_proj_elem_bytes: 2,
+                    class_embd: false,
                 }
             }
         };
@@ -360,7 +385,7 @@ impl ClipProjector {
         let per_layer_2d = 4 * e * e + f * e * if self.gated_ffn { 3 } else { 2 };
         let per_layer_1d =
             one(self.attn_bias, 4 * e) + one(self.ffn_bias, f * if self.gated_ffn { 2 } else { 1 } + e) + 2 * norm;
-        let kernels = if self.kind == ProjectorKind::Gemma3 { 1 } else { 2 };
+        let kernels = if matches!(self.kind, ProjectorKind::Gemma3 | ProjectorKind::LlavaMlp) { 1 } else { 2 };
         let patch = kernels * 3 * self.patch_size * self.patch_size * e;
         let patch_bias = one(matches!(self.kind, ProjectorKind::Qwen3Vl | ProjectorKind::Gemma3), e);
         let pos = self.pos_per_side * self.pos_per_side * e;
@@ -368,6 +393,7 @@ impl ClipProjector {
         let (h, proj) = (self.merger_hidden, self.projection_dim);
         let (head_2d, head_1d) = match self.kind {
             ProjectorKind::Gemma3 => (e * proj, e),
+            ProjectorKind::LlavaMlp => (e * h + h * proj, h + proj),
             _ => (h * h + h * proj, h + proj),
         };
         let deep = self.deepstack.len() as u64;
@@ -378,14 +404,14 @@ impl ClipProjector {
     }
 
     /// The square image side `warmup` reserves with: Qwen mergers `46·patch·n_merge`
-    /// (`set_warmup_n_tokens(46*46)`), Gemma 3 its `image_size`.
+    /// (`set_warmup_n_tokens(46*46)`), Gemma 3 and LLaVA their `image_size`.
     #[must_use]
     pub fn warmup_side(&self) -> u64 {
         match self.kind {
             ProjectorKind::Qwen2Vl | ProjectorKind::Qwen25Vl | ProjectorKind::Qwen3Vl => {
                 46 * self.patch_size * self.n_merge
             }
-            ProjectorKind::Gemma3 => self.image_size,
+            ProjectorKind::Gemma3 | ProjectorKind::LlavaMlp => self.image_size,
         }
     }
 }
@@ -492,10 +518,10 @@ mod tests {
 
     #[test]
     fn projector_types_without_a_graph_are_refused_by_name() {
-        let bytes = GgufWriter::new().string("clip.projector_type", "mlp").build();
+        let bytes = GgufWriter::new().string("clip.projector_type", "ldp").build();
         let Ok(Parsed::Done(f)) = parse_header(&bytes) else { panic!("a complete header") };
         let e = ClipProjector::from_gguf(&f).unwrap_err();
-        assert!(e.0.contains("\"mlp\"") && e.0.contains("not modelled"), "{e}");
+        assert!(e.0.contains("\"ldp\"") && e.0.contains("not modelled"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! Sources (ggml-org/llama.cpp): `tools/mtmd/clip.cpp` at 0024aa74 (`clip_model_loader::warmup`,
 //! `alloc_compute_meta`, `clip_graph::build_vit`, `build_attn`, `build_ffn`, `build_norm`,
 //! `resize_position_embeddings`, `build_inp`), `tools/mtmd/models/qwen2vl.cpp` (06e514f6),
-//! `qwen3vl.cpp` (0186f0c5), `siglip.cpp` (81d97dfb); `ggml/src/ggml.c` (`ggml_conv_2d`:
+//! `qwen3vl.cpp` (0186f0c5), `siglip.cpp` (81d97dfb), `llava.cpp` (623ea2ba); `ggml/src/ggml.c` (`ggml_conv_2d`:
 //! im2col in the kernel's type, a matmul, a contiguous permutation; `ggml_cast`;
 //! `ggml_flash_attn_ext`'s `[d_head, n_head, n_pos]` result); `ggml/src/ggml-alloc.c` at
 //! 0450e2f9 (inputs placed first, `ggml_op_can_inplace`, `ggml_are_same_layout`, the best-fit
@@ -47,11 +47,13 @@ pub struct ClipBuffers {
 pub fn warmup_buffers(p: &ClipProjector, flash: bool, on_gpu: bool) -> ClipBuffers {
     let side = p.warmup_side();
     let per_side = side / p.patch_size;
-    let mut b = Builder { g: Graph::for_gallocr(), p, n_pos: per_side * per_side, per_side, flash, inputs: Vec::new() };
+    let n_pos = per_side * per_side + u64::from(p.class_embd);
+    let mut b = Builder { g: Graph::for_gallocr(), p, n_pos, per_side, flash, inputs: Vec::new() };
     match p.kind {
         ProjectorKind::Qwen2Vl | ProjectorKind::Qwen25Vl => b.qwen2vl(side),
         ProjectorKind::Qwen3Vl => b.qwen3vl(side),
         ProjectorKind::Gemma3 => b.gemma3(side),
+        ProjectorKind::LlavaMlp => b.llava(side),
     }
     let nodes = b.g.nodes();
     let (device, host) = if on_gpu {
@@ -103,18 +105,20 @@ impl Builder<'_> {
         let n = self.add_weight(n, bytes, true);
         self.add_weight(n, bytes, bias)
     }
-    /// `ggml_conv_2d(kernel, inp)`: im2col `[3·p·p, n_pos]` in the kernel's type, the
-    /// matmul `[n_pos, n_embd]`, its permutation made contiguous.
+    /// `ggml_conv_2d(kernel, inp)`: im2col `[3·p·p, patches]` in the kernel's type, the
+    /// matmul `[patches, n_embd]`, its permutation made contiguous.
     fn conv2d(&mut self, inp: usize) -> usize {
         let p = self.p;
+        let patches = self.per_side * self.per_side;
+        let out = patches * p.n_embd * F32;
         let kernel = self.g.external();
-        let im2col = self.g.op(3 * p.patch_size * p.patch_size * self.n_pos * p.patch_elem_bytes, &[kernel, inp]);
+        let im2col = self.g.op(3 * p.patch_size * p.patch_size * patches * p.patch_elem_bytes, &[kernel, inp]);
         let cols = self.g.view(im2col, &[im2col]);
         let k2 = self.g.view(kernel, &[kernel]);
-        let mm = self.g.op(self.e(), &[cols, k2]);
+        let mm = self.g.op(out, &[cols, k2]);
         let r4 = self.g.view(mm, &[mm]);
         let perm = self.g.strided_view(r4, &[r4]);
-        self.g.op(self.e(), &[perm])
+        self.g.op(out, &[perm])
     }
     /// The Qwen spatial merge of `[w, h, c]` patches: permute, contiguous, reshape,
     /// permute, contiguous.
@@ -345,6 +349,44 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// `clip_graph_llava::build` with the `mlp` projector: `build_inp`, the class token
+    /// concatenated, learned positions gathered by index, the encoder up to the penultimate
+    /// layer (`il_last = n_layer - 1`), the patches gathered back (the class token dropped),
+    /// then `mm.0`, GELU, `mm.2`.
+    fn llava(&mut self, side: u64) {
+        let (e, p, n) = (self.e(), self.p, self.n_pos);
+        let patches = self.per_side * self.per_side;
+        let inp_raw = self.input(side * side * 3 * F32);
+        let positions = self.input(n * 4);
+        let patch_idx = self.input(patches * 4);
+        let conv = self.conv2d(inp_raw);
+        let r = self.g.view(conv, &[conv]);
+        let t = self.g.strided_view(r, &[r]);
+        let mut inp = self.g.op(patches * p.n_embd * F32, &[t]);
+        if p.class_embd {
+            let cls = self.g.external();
+            inp = self.g.op(e, &[inp, cls]);
+        }
+        let table = self.g.external();
+        let pos = self.g.op(e, &[table, positions]);
+        inp = self.g.op_inplace(e, &[inp, pos]);
+        if p.pre_ln {
+            inp = self.norm(inp, e, false, p.norm_bias);
+        }
+        for _ in 0..p.n_layer.saturating_sub(1) {
+            inp = self.layer(inp, false, Qkv::Separate, None, None);
+        }
+        if p.post_ln {
+            inp = self.norm(inp, e, false, p.norm_bias);
+        }
+        let r = self.g.view(inp, &[inp]);
+        let rows = self.g.op(patches * p.n_embd * F32, &[r, patch_idx]);
+        let out = self.ffn(rows, patches, p.merger_hidden, p.projection_dim, false, true);
+        self.g.expand(out);
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Qkv {
     /// One `attn_qkv` matmul, q/k/v as strided views of it.
@@ -384,6 +426,7 @@ mod tests {
             merger_hidden: 4 * n_embd,
             deepstack: Vec::new(),
             input_proj_elem_bytes: 2,
+            class_embd: false,
         }
     }
 
@@ -466,5 +509,36 @@ mod tests {
         // "ggml_gallocr_reserve_n_impl: failed to allocate CUDA0 buffer of size 4884066560"
         let b = warmup_buffers(&qwen3vl(1152, 4304, 27, 2048), false, true);
         assert_eq!(b.device, 4_884_066_560);
+    }
+
+    #[test]
+    fn llava_15_projector_reserves_one_336_pixel_tile_and_drops_the_class_token() {
+        // llava-v1.5-7b's mmproj (CLIP ViT-L/14-336 as converted: 23 blocks, the graph runs to
+        // the penultimate one; mm.0 1024→4096, mm.2 4096→4096). No public log checks it yet.
+        let p = ClipProjector {
+            kind: ProjectorKind::LlavaMlp,
+            n_embd: 1024,
+            n_head: 16,
+            n_ff: 4096,
+            n_layer: 23,
+            image_size: 336,
+            patch_size: 14,
+            n_merge: 1,
+            projection_dim: 4096,
+            pre_ln: true,
+            post_ln: false,
+            pos_per_side: 24,
+            merger_hidden: 4096,
+            class_embd: true,
+            ..qwen3vl(1024, 4096, 23, 4096)
+        };
+        let b = warmup_buffers(&p, true, true);
+        assert_eq!((b.side, b.patches), (336, 577));
+        // the host keeps the image, the 577 positions and the 576 patch indices (each padded
+        // to the CPU buffer's 32 B)
+        assert_eq!(b.host, 336 * 336 * 3 * 4 + (577 * 4u64).div_ceil(32) * 32 + 576 * 4);
+        // the widest tensor alive: the MLP's [577, 4096] f32 with its input and the residual
+        let e = 577 * 1024 * 4;
+        assert!(b.device > 577 * 4096 * 4 + 2 * e && b.device < 16 * e, "{}", b.device);
     }
 }
