@@ -794,11 +794,11 @@ fn adapter_buffers(s: &Settings, layout: &Layout, bufs: &mut DeviceMap, notes: &
                         format!(" and {} B on the host (the graph's inputs)", thousands(c.host))
                     }
                 ));
-                if matches!(p.kind, mmproj::ProjectorKind::Gemma3 | mmproj::ProjectorKind::LlavaMlp) {
-                    notes.push(format!(
-                        "--mmproj: the {} graph is read from clip.cpp's builder; no public log checks its buffer yet (the Qwen projectors' reproduce seven)",
-                        p.kind.gguf_name()
-                    ));
+                if p.kind == mmproj::ProjectorKind::LlavaMlp {
+                    notes.push(
+                        "--mmproj: the mlp (LLaVA) graph is read from clip.cpp's llava builder; no public log checks its buffer yet (the Qwen and Gemma 3 projectors' reproduce fifteen)"
+                            .into(),
+                    );
                 }
             }
             Some(Err(why)) => notes.push(format!(

@@ -541,4 +541,30 @@ mod tests {
         let e = 577 * 1024 * 4;
         assert!(b.device > 577 * 4096 * 4 + 2 * e && b.device < 16 * e, "{}", b.device);
     }
+
+    #[test]
+    fn gemma3_and_qwen2vl_projectors_are_the_measured_family_figures() {
+        // gpustack/gguf-parser-go issue #44 (MI300X, ROCm0, whole MiB): "Real clip compute
+        // buffer, flash attention off then on": gemma3 1132 / 121, Qwen2-VL 4598 / 267
+        let gemma3 = ClipProjector {
+            kind: ProjectorKind::Gemma3,
+            image_size: 896,
+            patch_size: 14,
+            n_merge: 4,
+            projection_dim: 2560,
+            pos_per_side: 64,
+            merger_hidden: 0,
+            ..qwen3vl(1152, 4304, 27, 2560)
+        };
+        let qwen2vl = ClipProjector {
+            kind: ProjectorKind::Qwen2Vl,
+            patch_size: 14,
+            pos_per_side: 0,
+            ..qwen3vl(1280, 5120, 32, 1536)
+        };
+        for (p, off, on) in [(gemma3, 1132.0, 121.0), (qwen2vl, 4598.0, 267.0)] {
+            let (a, b) = (warmup_buffers(&p, false, true), warmup_buffers(&p, true, true));
+            assert!((mib(a.device) - off).abs() <= 0.5 && (mib(b.device) - on).abs() <= 0.5, "{:?}", p.kind);
+        }
+    }
 }
