@@ -771,9 +771,13 @@ fn adapter_buffers(s: &Settings, layout: &Layout, bufs: &mut DeviceMap, notes: &
         // load_model: mparams.use_gpu = params_base.mmproj_use_gpu).
         let d = if layout.gpus > 0 { Dev::Gpu(0) } else { Dev::Cpu };
         put(bufs, d, &|x| x.mmproj = x.mmproj.saturating_add(mm));
-        match &o.mmproj_projector {
-            Some(Ok(p)) => {
-                let c = mmproj::graph::warmup_buffers(p, s.flash, d != Dev::Cpu);
+        let buffers = o.mmproj_projector.as_ref().map(|r| {
+            r.clone().and_then(|p| {
+                mmproj::graph::warmup_buffers(&p, s.flash, d != Dev::Cpu).map(|c| (p, c)).map_err(|e| e.to_string())
+            })
+        });
+        match buffers {
+            Some(Ok((p, c))) => {
                 put(bufs, d, &|x| x.mmproj_compute = x.mmproj_compute.saturating_add(c.device));
                 put(bufs, Dev::Cpu, &|x| x.mmproj_compute = x.mmproj_compute.saturating_add(c.host));
                 notes.push(format!(

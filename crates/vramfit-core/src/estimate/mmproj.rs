@@ -365,8 +365,7 @@ impl ClipProjector {
             || self.projection_dim > 1 << 20;
         // with these bounds every buffer size below fits u64 (the scores n_pos²·n_head·4 <
         // 2^(2·22+10+2))
-        let per_side = self.warmup_side() / self.patch_size;
-        if beyond || per_side * per_side > 1 << 22 {
+        if beyond || (self.warmup_side() / self.patch_size).pow(2) > 1 << 22 {
             return bad("dimensions beyond any released vision encoder");
         }
         Ok(())

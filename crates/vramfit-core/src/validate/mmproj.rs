@@ -21,7 +21,7 @@ pub fn mmproj_figure(case: &Case, config_json: &str) -> Result<u64, String> {
     let p = ClipProjector::from_config_json(config_json).map_err(|e| e.to_string())?;
     let flash = case.engine.as_ref().and_then(|e| e.flash_attn).unwrap_or(true);
     let on_gpu = case.parallel.as_ref().and_then(|p| p.gpus) != Some(0);
-    let b = warmup_buffers(&p, flash, on_gpu);
+    let b = warmup_buffers(&p, flash, on_gpu).map_err(|e| e.to_string())?;
     let host = matches!(case.measured.device.as_deref(), Some("CPU" | "CPU_Mapped" | "CUDA_Host"));
     Ok(if host { b.host } else { b.device })
 }

@@ -17,7 +17,7 @@
 //! free list); `ggml/src/ggml-backend.cpp` (`ggml_backend_sched_split_graph`: split inputs
 //! copied into the split). The CUDA/ROCm buffer alignment is 128 B, the CPU's 32 B.
 
-use super::{ClipProjector, ProjectorKind};
+use super::{ClipProjector, NotModelled, ProjectorKind};
 use crate::estimate::ggml_alloc::Graph;
 
 /// `ggml_backend_cuda_buffer_type_get_alignment`.
@@ -43,8 +43,11 @@ pub struct ClipBuffers {
 
 /// The compute buffers `clip.cpp`'s warm-up reserves for `p`, with flash attention or not,
 /// on a GPU backend or on the CPU alone.
-#[must_use]
-pub fn warmup_buffers(p: &ClipProjector, flash: bool, on_gpu: bool) -> ClipBuffers {
+///
+/// # Errors
+/// Dimensions no vision encoder has (checked again here: the fields are public).
+pub fn warmup_buffers(p: &ClipProjector, flash: bool, on_gpu: bool) -> Result<ClipBuffers, NotModelled> {
+    p.check()?;
     let side = p.warmup_side();
     let per_side = side / p.patch_size;
     let n_pos = per_side * per_side + u64::from(p.class_embd);
@@ -62,7 +65,7 @@ pub fn warmup_buffers(p: &ClipProjector, flash: bool, on_gpu: bool) -> ClipBuffe
     } else {
         (0, b.g.measure(CPU_ALIGNMENT))
     };
-    ClipBuffers { device, host, side, patches: b.n_pos, nodes }
+    Ok(ClipBuffers { device, host, side, patches: b.n_pos, nodes })
 }
 
 struct Builder<'a> {
@@ -437,7 +440,7 @@ mod tests {
         // "alloc_compute_meta:      CUDA0 compute buffer size =   248.10 MiB"
         // "alloc_compute_meta:        CPU compute buffer size =    24.93 MiB"
         // "alloc_compute_meta: graph splits = 1, nodes = 823"
-        let b = warmup_buffers(&qwen3vl(1152, 4304, 27, 5120), true, true);
+        let b = warmup_buffers(&qwen3vl(1152, 4304, 27, 5120), true, true).unwrap();
         assert_eq!((b.side, b.patches, b.nodes), (1472, 8464, 823));
         assert!((mib(b.device) - 248.10).abs() < 0.005, "{}", mib(b.device));
         assert!((mib(b.host) - 24.93).abs() < 0.005, "{}", mib(b.host));
@@ -447,7 +450,7 @@ mod tests {
     fn qwen35_2b_projector_on_the_cpu_alone_is_the_logs_figure() {
         // unsloth/Qwen3.5-2B-GGUF mmproj-BF16.gguf, "clip_ctx: CLIP using CPU backend":
         // "alloc_compute_meta:        CPU compute buffer size =   223.30 MiB", nodes = 736
-        let b = warmup_buffers(&qwen3vl(1024, 4096, 24, 2048), true, false);
+        let b = warmup_buffers(&qwen3vl(1024, 4096, 24, 2048), true, false).unwrap();
         assert_eq!((b.device, b.nodes), (0, 736));
         assert!((mib(b.host) - 223.30).abs() < 0.005, "{}", mib(b.host));
     }
@@ -455,8 +458,8 @@ mod tests {
     #[test]
     fn without_flash_attention_the_scores_dominate() {
         let p = qwen3vl(1152, 4304, 27, 5120);
-        let fa = warmup_buffers(&p, true, true);
-        let no = warmup_buffers(&p, false, true);
+        let fa = warmup_buffers(&p, true, true).unwrap();
+        let no = warmup_buffers(&p, false, true).unwrap();
         // 8464² scores × 16 heads × 4 B = 4.27 GiB
         assert!(no.device > fa.device + 8464 * 8464 * 16 * 4, "{} {}", no.device, fa.device);
         assert_eq!(no.host, fa.host);
@@ -471,7 +474,7 @@ mod tests {
         // "alloc_compute_meta: graph splits = 1, nodes = 853"
         let mut p = qwen3vl(1152, 4304, 27, 4096);
         p.deepstack = vec![8, 16, 24];
-        let b = warmup_buffers(&p, true, true);
+        let b = warmup_buffers(&p, true, true).unwrap();
         assert_eq!((b.device, b.nodes), (390_156_544, 853));
     }
 
@@ -494,7 +497,7 @@ mod tests {
             pos_per_side: 0,
             ..qwen3vl(1280, 3420, 32, 3584)
         };
-        let b = warmup_buffers(&p, true, true);
+        let b = warmup_buffers(&p, true, true).unwrap();
         assert_eq!((b.side, b.nodes), (1288, 1091));
         assert!((mib(b.device) - 704.79).abs() < 0.005, "{}", mib(b.device));
         // the image, positions, window indices and the f32 window mask (8464² × 4 B)
@@ -507,7 +510,7 @@ mod tests {
         // 1152/27/4304 encoder, RTX 3090, llama.cpp b8610): the non-flash reservation
         // "ggml_backend_cuda_buffer_type_alloc_buffer: allocating 4657.81 MiB on device 0"
         // "ggml_gallocr_reserve_n_impl: failed to allocate CUDA0 buffer of size 4884066560"
-        let b = warmup_buffers(&qwen3vl(1152, 4304, 27, 2048), false, true);
+        let b = warmup_buffers(&qwen3vl(1152, 4304, 27, 2048), false, true).unwrap();
         assert_eq!(b.device, 4_884_066_560);
     }
 
@@ -532,7 +535,7 @@ mod tests {
             class_embd: true,
             ..qwen3vl(1024, 4096, 23, 4096)
         };
-        let b = warmup_buffers(&p, true, true);
+        let b = warmup_buffers(&p, true, true).unwrap();
         assert_eq!((b.side, b.patches), (336, 577));
         // the host keeps the image, the 577 positions and the 576 patch indices (each padded
         // to the CPU buffer's 32 B)
@@ -563,8 +566,16 @@ mod tests {
             ..qwen3vl(1280, 5120, 32, 1536)
         };
         for (p, off, on) in [(gemma3, 1132.0, 121.0), (qwen2vl, 4598.0, 267.0)] {
-            let (a, b) = (warmup_buffers(&p, false, true), warmup_buffers(&p, true, true));
+            let (a, b) = (warmup_buffers(&p, false, true).unwrap(), warmup_buffers(&p, true, true).unwrap());
             assert!((mib(a.device) - off).abs() <= 0.5 && (mib(b.device) - on).abs() <= 0.5, "{:?}", p.kind);
         }
+    }
+
+    #[test]
+    fn a_projector_built_by_hand_with_impossible_dimensions_is_an_error_not_a_panic() {
+        let zero_patch = ClipProjector { patch_size: 0, ..qwen3vl(1152, 4304, 27, 5120) };
+        assert!(warmup_buffers(&zero_patch, true, true).is_err());
+        let huge = ClipProjector { n_merge: u64::MAX / 2, ..qwen3vl(1152, 4304, 27, 5120) };
+        assert!(warmup_buffers(&huge, false, true).is_err());
     }
 }
