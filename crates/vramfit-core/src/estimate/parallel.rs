@@ -432,6 +432,33 @@ mod tests {
     }
 
     #[test]
+    fn vocabulary_gradients_split_over_tensor_parallel_ranks_only() {
+        let shape = TrainingShape {
+            full: true,
+            mixed: false,
+            compute: 2,
+            params: 1000,
+            trainable: 1000,
+            layer_unit_bytes: 10,
+            embed_unit_bytes: 10,
+            expert_per_mille: 0,
+            tp_activation_per_mille: 1000,
+        };
+        let cs = [
+            Component::new(ComponentKind::HeadGradient, 4000, "V × h × 2", ""),
+            Component::new(ComponentKind::EmbeddingGradient, 8000, "2 × V × h × 2", ""),
+        ];
+        let bytes = |p: &Parallel| -> Vec<u64> {
+            shard_training_phase(&cs, p, &shape, Phase::BackwardLayers).iter().map(|c| c.bytes).collect()
+        };
+        let tp = Parallel { gpus_per_node: 4, tp: 4, ..Parallel::default() };
+        assert_eq!(bytes(&tp), [1000, 2000]);
+        // FSDP's root unit (embeddings and head) keeps them whole until the end of backward.
+        let fsdp = Parallel { gpus_per_node: 4, strategy: Strategy::FsdpFull, ..Parallel::default() };
+        assert_eq!(bytes(&fsdp), [4000, 8000]);
+    }
+
+    #[test]
     fn layouts_are_checked() {
         let p = Parallel { gpus_per_node: 4, tp: 3, ..Parallel::default() };
         assert!(p.check().unwrap_err().to_string().starts_with("--tp"));
@@ -640,8 +667,16 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
             K::Activations | K::RecomputedLayer | K::BackwardWorkingSet | K::LogitsAndLoss => {
                 out.push(scaled(c, act, "tensor parallel (Korthikanti et al. 2022)"));
             }
-            // Not split today: the head's and the tied embedding's gradients.
-            K::HeadGradient | K::EmbeddingGradient => out.push(c.clone()),
+            // The head's weight gradient and a tied embedding's two gradients have the shape of
+            // the vocabulary matrix, which tensor parallelism splits by rows (Megatron's
+            // VocabParallelEmbedding / column-parallel output layer): one part in `tp`. A
+            // pipeline keeps the whole matrix on its first or last stage, and data-parallel
+            // sharding leaves them whole: they belong to the root unit (embeddings, final
+            // norm, head), which FSDP reduce-scatters only when the embedding's gradient
+            // arrives at the end of backward.
+            K::HeadGradient | K::EmbeddingGradient => {
+                out.push(scaled(c, Share::one_in(p.tp), "vocabulary split over tensor-parallel ranks"));
+            }
             // Not part of a training step's phases (added after sharding, or other runtimes').
             K::MasterWeights
             | K::BaseWeights
