@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 
 use super::component::ComponentKind;
 use super::phase::Phase;
+use super::term::Formula;
 
 /// The three levels people measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -55,6 +56,12 @@ impl Component {
             level: Level::Allocated,
             device: None,
         }
+    }
+
+    /// A component whose bytes and formula text come from one [`Formula`].
+    #[must_use]
+    pub fn of(kind: ComponentKind, formula: &Formula, source: &str) -> Self {
+        Component::new(kind, formula.bytes(), formula.text(), source)
     }
 
     /// The same component on a named device.

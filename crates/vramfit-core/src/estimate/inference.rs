@@ -10,6 +10,7 @@ use super::overhead;
 use super::phase::Phase;
 use super::profile::{Bnb4Load, CacheSlots, Engine, InferenceProfile, KvAllocation, MaskPolicy, TpWeights};
 use super::runtime::TransformersBehaviour;
+use super::term::{Formula, Term};
 use super::weights::{weight_bytes, QuantScope, WeightBytes};
 use super::workload::{AttnImpl, Task, Workload};
 use crate::dtype::DType;
@@ -310,16 +311,11 @@ impl<'a> Run<'a> {
             format!("decode working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
             "transformers/litgpt decoder layer forward",
         ));
-        let v = spec.logit_width();
-        let lg = prod(&[w.batch, v, c + 4]);
-        dec.push(Component::new(
+        let logits = Term::of(&[("batch", w.batch), ("vocab", spec.logit_width())])
+            .times_sum(&[("compute bytes", c), ("fp32 copy", 4)]);
+        dec.push(Component::of(
             ComponentKind::Logits,
-            lg,
-            format!(
-                "b·V·(c + 4): last-position logits and their fp32 copy for sampling = {}·{}·({c}+4)",
-                w.batch,
-                thousands(v)
-            ),
+            &Formula::of(logits).lead("last-position logits and their fp32 copy for sampling"),
             HF_SRC,
         ));
         dec
@@ -563,25 +559,29 @@ fn prefill_logits(spec: &ModelSpec, w: &Workload, p: &InferenceProfile, c: u64) 
         || matches!(spec.head, crate::model::Head::TokenClassification { .. });
     let rows = if all_positions { w.batch.saturating_mul(w.prompt) } else { w.batch };
     let upcast = p.logits_fp32 || (hf.is_some_and(|b| b.upcast_logits) && spec.quirks.hf_logits_upcast);
-    let per = if upcast { c + 4 } else { c } + if spec.softcap.logits { c } else { 0 };
+    let mut per = vec![("compute bytes", c)];
+    if upcast {
+        per.push(("fp32 upcast", 4));
+    }
+    if spec.softcap.logits {
+        per.push(("soft-capped copy", c));
+    }
+    let logits = Term::of(&[(if all_positions { "batch × prompt" } else { "batch" }, rows), ("vocab", v)]);
+    let logits = if per.len() > 1 { logits.times_sum(&per) } else { logits.times("compute bytes", c) };
     // Final hidden states stay alive while the head runs; generate then copies the last row
     // in fp32 for sampling.
-    let bytes =
-        prod(&[rows, v, per]).saturating_add(prod(&[w.batch, w.prompt, h, c])).saturating_add(prod(&[w.batch, v, 4]));
-    Component::new(
+    let formula = Formula::sum(vec![
+        logits,
+        Term::of(&[("batch", w.batch), ("prompt", w.prompt), ("hidden", h), ("compute bytes", c)]),
+        Term::of(&[("batch", w.batch), ("vocab", v), ("fp32", 4)]),
+    ])
+    .lead(format!(
+        "logits at {}, the final hidden states, the fp32 sampling copy",
+        if all_positions { "every prompt position" } else { "the last position only" }
+    ));
+    Component::of(
         ComponentKind::Logits,
-        bytes,
-        format!(
-            "{} × V × {per} B{} + b·s·h·c final hidden + b·V·4 sampling copy = {} × {} × {per} + {}·{}·{h}·{c} + {}·{}·4",
-            if all_positions { "b·s (every prompt position)" } else { "b (last position only)" },
-            if upcast { " (model dtype + fp32 upcast)" } else { "" },
-            thousands(rows),
-            thousands(v),
-            w.batch,
-            thousands(w.prompt),
-            w.batch,
-            thousands(v)
-        ),
+        &formula,
         match (p.mask, all_positions) {
             (MaskPolicy::Square, true) => "llama model.py (Llama 2): self.output(h).float()",
             (MaskPolicy::Square, false) => "llama model.py (LLaMA 1): self.output(h[:, -1, :]).float()",

@@ -18,6 +18,7 @@ pub mod profile;
 pub mod runtime;
 pub mod serving;
 pub mod speed;
+pub mod term;
 pub mod training;
 pub mod weights;
 pub mod workload;

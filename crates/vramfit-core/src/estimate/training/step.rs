@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::estimate::breakdown::{prod, thousands, Component};
 use crate::estimate::component::ComponentKind;
 use crate::estimate::profile::{LossCode, RuntimeProfile, TrainingProfile};
+use crate::estimate::term::{Formula, Term};
 use crate::estimate::weights::{weight_bytes, QuantScope, WeightBytes};
 use crate::estimate::workload::{AttnImpl, Workload};
 use crate::model::{Layer, Linear, ModelSpec};
@@ -214,20 +215,16 @@ impl<'a> Step<'a> {
             "torch/optim/adamw.py, bitsandbytes optim, transformers Adafactor",
         );
         let gradients = if t.optimizer_in_backward {
-            Component::new(
+            Component::of(
                 ComponentKind::Gradients,
-                largest_trainable,
-                format!(
-                    "optimizer step runs in backward: one parameter's gradient at a time (largest = {})",
-                    thousands(largest_trainable)
-                ),
+                &Formula::of(Term::of(&[("largest trainable tensor bytes", largest_trainable)]))
+                    .lead("optimizer step runs in backward: one parameter's gradient at a time"),
                 "torchtune optimizer_in_bwd (register_post_accumulate_grad_hook)",
             )
         } else {
-            Component::new(
+            Component::of(
                 ComponentKind::Gradients,
-                self.trainable * tb,
-                format!("trainable params × {tb} B = {} × {tb}", thousands(self.trainable)),
+                &Formula::of(Term::of(&[("trainable params", self.trainable), ("bytes", tb)])),
                 "autograd .grad buffers (param dtype)",
             )
         };
