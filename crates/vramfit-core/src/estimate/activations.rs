@@ -154,7 +154,7 @@ struct MlpPart {
     kept_probs: u64,
     /// A mixture of experts' terms (experts, shared expert, router, embedding output),
     /// empty for a dense MLP.
-    moe: Vec<Term>,
+    moe: Formula,
 }
 
 fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
@@ -180,7 +180,7 @@ fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
             Term::of(&[("batch", b), ("tokens", q), ("hidden", h), ("compute bytes", c)]),
         ])
     };
-    let moe: Vec<Term> = if m.is_moe() && s.grouped_experts {
+    let moe = Formula::sum(if m.is_moe() && s.grouped_experts {
         // Every routed token at once: its gathered input (h), the stacked gate/up output
         // (2·I), the activation and the product (I each).
         let routed = Term::of(&[("batch", b), ("tokens", q), ("top_k", m.top_k)])
@@ -200,9 +200,9 @@ fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
         std::iter::once(expert).chain(beside_experts()).collect()
     } else {
         Vec::new()
-    };
+    });
     let mlp = if m.is_moe() {
-        Formula::sum(moe.clone()).bytes()
+        moe.bytes()
     } else {
         // transformers' model forward keeps the embedding output (`inputs_embeds`) referenced
         // through every layer: beside the residual in and out and the normed input, a fourth
@@ -239,7 +239,7 @@ fn describe(
     match dominant {
         "MLP" if m.is_moe() => {
             let resid = Term::of(&[("3", 3), ("batch", b), ("tokens", q), ("hidden", h), ("compute bytes", c)]);
-            let mut f = Formula::sum(std::iter::once(resid).chain(mlp.moe.iter().cloned()).collect());
+            let mut f = Formula::of(resid).plus_all(&mlp.moe);
             if kept_probs > 0 {
                 f = f.plus(Term::of(&[
                     ("batch", b),

@@ -8,13 +8,37 @@
 
 use crate::units::thousands;
 
-/// One named factor of a product and the value it takes.
+/// One factor of a product: a named value, or a parenthesized sum of named values
+/// (`(k_dim + v_dim)`). Names are static, so building a term allocates nothing but its list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Factor {
-    symbol: String,
-    value: u64,
-    /// The value as printed when it is itself a sum (`(128 + 64)`), else `None`.
-    shown: Option<String>,
+enum Factor {
+    One(&'static str, u64),
+    Sum(Vec<(&'static str, u64)>),
+}
+
+impl Factor {
+    fn value(&self) -> Option<u64> {
+        match self {
+            Factor::One(_, v) => Some(*v),
+            Factor::Sum(parts) => parts.iter().try_fold(0u64, |a, (_, v)| a.checked_add(*v)),
+        }
+    }
+
+    fn symbol(&self) -> String {
+        match self {
+            Factor::One(s, _) => (*s).to_string(),
+            Factor::Sum(parts) => format!("({})", parts.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(" + ")),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            Factor::One(_, v) => thousands(*v),
+            Factor::Sum(parts) => {
+                format!("({})", parts.iter().map(|(_, v)| thousands(*v)).collect::<Vec<_>>().join(" + "))
+            }
+        }
+    }
 }
 
 /// A product of named factors.
@@ -26,14 +50,14 @@ pub struct Term {
 impl Term {
     /// The product of `factors`, each `(symbol, value)`.
     #[must_use]
-    pub fn of(factors: &[(&str, u64)]) -> Self {
-        factors.iter().fold(Term::default(), |t, &(s, v)| t.times(s, v))
+    pub fn of(factors: &[(&'static str, u64)]) -> Self {
+        Term { factors: factors.iter().map(|&(s, v)| Factor::One(s, v)).collect() }
     }
 
     /// This term times one more factor.
     #[must_use]
-    pub fn times(mut self, symbol: &str, value: u64) -> Self {
-        self.factors.push(Factor { symbol: symbol.to_string(), value, shown: None });
+    pub fn times(mut self, symbol: &'static str, value: u64) -> Self {
+        self.factors.push(Factor::One(symbol, value));
         self
     }
 
@@ -46,21 +70,15 @@ impl Term {
 
     /// This term times a factor that is a sum of parts, `(a + b)`, each `(symbol, value)`.
     #[must_use]
-    pub fn times_sum(mut self, parts: &[(&str, u64)]) -> Self {
-        let value = parts.iter().fold(0u64, |a, &(_, v)| a.saturating_add(v));
-        let join = |f: &dyn Fn(&(&str, u64)) -> String| parts.iter().map(f).collect::<Vec<_>>().join(" + ");
-        self.factors.push(Factor {
-            symbol: format!("({})", join(&|(s, _)| (*s).to_string())),
-            value,
-            shown: Some(format!("({})", join(&|(_, v)| thousands(*v)))),
-        });
+    pub fn times_sum(mut self, parts: &[(&'static str, u64)]) -> Self {
+        self.factors.push(Factor::Sum(parts.to_vec()));
         self
     }
 
     /// The product, `None` when it overflows.
     #[must_use]
     pub fn checked_bytes(&self) -> Option<u64> {
-        self.factors.iter().try_fold(1u64, |a, f| a.checked_mul(f.value))
+        self.factors.iter().try_fold(1u64, |a, f| a.checked_mul(f.value()?))
     }
 
     /// The product, saturating (estimates never overflow, whatever the input).
@@ -70,15 +88,11 @@ impl Term {
     }
 
     fn symbols(&self) -> String {
-        self.factors.iter().map(|f| f.symbol.as_str()).collect::<Vec<_>>().join(" × ")
+        self.factors.iter().map(Factor::symbol).collect::<Vec<_>>().join(" × ")
     }
 
     fn values(&self) -> String {
-        self.factors
-            .iter()
-            .map(|f| f.shown.clone().unwrap_or_else(|| thousands(f.value)))
-            .collect::<Vec<_>>()
-            .join(" × ")
+        self.factors.iter().map(Factor::shown).collect::<Vec<_>>().join(" × ")
     }
 }
 
@@ -107,6 +121,13 @@ impl Formula {
     #[must_use]
     pub fn plus(mut self, term: Term) -> Self {
         self.terms.push(term);
+        self
+    }
+
+    /// This formula plus every term of `other`.
+    #[must_use]
+    pub fn plus_all(mut self, other: &Formula) -> Self {
+        self.terms.extend(other.terms.iter().cloned());
         self
     }
 
@@ -264,11 +285,12 @@ mod tests {
             terms in prop::collection::vec(prop::collection::vec(0u64..5_000_000, 1..6), 1..4),
             grouped in 0u64..100_000,
         ) {
+            const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
             let mut f = Formula::default();
             for (i, factors) in terms.iter().enumerate() {
                 let mut t = Term::default();
-                for (j, v) in factors.iter().enumerate() {
-                    t = t.times(&format!("f{i}{j}"), *v);
+                for (name, v) in NAMES.iter().zip(factors) {
+                    t = t.times(name, *v);
                 }
                 if i == 0 {
                     t = t.times_sum(&[("g", grouped), ("h", 3)]);
