@@ -234,6 +234,11 @@ pub struct ServingOptions {
     pub kv_cache_memory: Option<u64>,
     /// `--cpu-offload-gb` as bytes: weights kept in CPU memory and streamed in.
     pub cpu_offload_bytes: Option<u64>,
+    /// `--other-processes-memory`: bytes other processes (a desktop, another engine) hold on
+    /// each GPU when the engine starts; counted where the release counts them
+    /// ([`vllm::Accounting`], [`sglang`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_processes_bytes: Option<u64>,
     /// The device as the engine sees it (set from `--gpu`).
     pub device: Option<Device>,
 }
@@ -266,6 +271,8 @@ impl ServingOptions {
             Some("--kv-cache-memory")
         } else if self.cpu_offload_bytes.is_some() {
             Some("--cpu-offload-gb")
+        } else if self.other_processes_bytes.is_some() {
+            Some("--other-processes-memory")
         } else {
             None
         }
@@ -421,6 +428,20 @@ pub struct ServingEngine {
     /// sampler over `max_num_seqs` rows and, from 0.20, budgets CUDA graphs; SGLang's pool
     /// is what `mem_fraction_static` leaves, whatever they are).
     pub seqs_and_graphs_in_budget: bool,
+    /// What the engine itself holds on a GPU (CUDA context, distributed init) when it measures
+    /// the free memory at start-up, by TP, PP and NVLink: the free memory a log prints there,
+    /// taken from the device total, leaves what other processes held.
+    pub own_memory_at_start: fn(u64, u64, bool) -> u64,
+}
+
+impl ServingEngine {
+    /// Other processes' memory on a GPU whose log printed `free` bytes at start-up: the total
+    /// less the engine's own memory and the free memory (0 when the engine's own is smaller
+    /// than modelled).
+    #[must_use]
+    pub fn other_processes_from_free(&self, device: &Device, free: u64, tp: u64, pp: u64) -> u64 {
+        device.total_bytes.saturating_sub((self.own_memory_at_start)(tp, pp, device.nvlink)).saturating_sub(free)
+    }
 }
 
 impl std::fmt::Debug for ServingEngine {
