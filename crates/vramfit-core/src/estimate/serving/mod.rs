@@ -8,6 +8,7 @@
 //! per-rank pieces (weights, the forward pass of the profile run, KV pages per layer), and
 //! the report ([`ServingReport`]) printed next to the engine's own log lines.
 
+pub mod mxfp4;
 pub mod plans;
 pub mod sglang;
 pub mod vllm;
@@ -130,11 +131,21 @@ pub struct Device {
     /// [`NVLINK_GB_S`]): the engines' custom all-reduce and NCCL keep buffers on every GPU.
     #[serde(skip)]
     pub nvlink: bool,
+    /// CUDA compute capability from the catalog (`(9, 0)` for an H100): which kernels the
+    /// engine picks (MXFP4 experts, [`mxfp4::Backend`]).
+    #[serde(skip)]
+    pub compute_capability: Option<(u32, u32)>,
 }
 
 /// The GPU-to-GPU bandwidth from which the catalog's link counts as an NVLink fabric (A100,
 /// H100, H200: 600–900 GB/s) rather than a two-card bridge (RTX 3090: 112.5 GB/s).
 pub const NVLINK_GB_S: f64 = 300.0;
+
+/// The catalog GPU's CUDA compute capability (`"9.0"` → `(9, 0)`).
+fn capability_of(gpu: Option<&crate::catalog::Gpu>) -> Option<(u32, u32)> {
+    let (major, minor) = gpu?.compute_capability.as_deref()?.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
 
 /// Whether the catalog GPU `name` is joined to its peers by NVLink.
 fn nvlink_of(gpu: Option<&crate::catalog::Gpu>) -> bool {
@@ -181,6 +192,7 @@ impl Device {
                 sms: Some(*sms),
                 name,
                 nvlink: nvlink_of(gpu.gpu.as_ref()),
+                compute_capability: capability_of(gpu.gpu.as_ref()),
             },
             _ => Device {
                 total_bytes: gpu.usable_bytes,
@@ -188,6 +200,7 @@ impl Device {
                 sms: known.map(|k| k.2),
                 name,
                 nvlink: nvlink_of(gpu.gpu.as_ref()),
+                compute_capability: capability_of(gpu.gpu.as_ref()),
             },
         }
     }
@@ -199,13 +212,13 @@ impl Device {
             let n = n.to_ascii_lowercase();
             DEVICE_TOTALS.iter().find(|(k, _, _)| n.starts_with(&k.to_ascii_lowercase())).map(|k| k.2)
         });
+        let gpu = name.and_then(|n| crate::catalog::GpuSpec::parse(n).ok());
         Device {
             total_bytes,
             total_source: "as the engine's log printed it".into(),
             sms,
-            nvlink: name
-                .and_then(|n| crate::catalog::GpuSpec::parse(n).ok())
-                .is_some_and(|g| nvlink_of(g.gpu.as_ref())),
+            nvlink: gpu.as_ref().is_some_and(|g| nvlink_of(g.gpu.as_ref())),
+            compute_capability: gpu.as_ref().and_then(|g| capability_of(g.gpu.as_ref())),
             name: name.map(str::to_string),
         }
     }

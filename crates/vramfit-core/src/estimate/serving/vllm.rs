@@ -440,7 +440,9 @@ fn run_stages(spec: &ModelSpec, w: &Workload, p: &Profile, quant: Option<&QuantC
         .iter()
         .enumerate()
         .map(|(i, &range)| {
-            let weights = rank_weights(spec, s.dtype, quant, range, s.pp, s.tp)
+            let backend = super::mxfp4::Backend::of(p.version, device.and_then(|d| d.compute_capability));
+            let weights = super::mxfp4::stage_weights(spec, s.dtype, quant, range, s.pp, s.tp, backend)
+                .unwrap_or_else(|| rank_weights(spec, s.dtype, quant, range, s.pp, s.tp))
                 .saturating_sub(w.serving.cpu_offload_bytes.unwrap_or(0));
             let (act, formula_act) = activation(spec, s, p, i + 1 == n, device);
             let nt = non_torch(p, s.tp).0 + others_counted(p, s);
@@ -647,7 +649,22 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         largest_max_model_len: largest.flatten(),
         gpu_memory_utilization_to_start: util_to_start,
         activation_formula: worst.formula_act.clone(),
-        weights_formula: super::weights_formula(spec, s.dtype, quant.as_ref(), s.tp, s.pp, f.layers),
+        weights_formula: {
+            let formula = super::weights_formula(spec, s.dtype, quant.as_ref(), s.tp, s.pp, f.layers);
+            if super::mxfp4::is_mxfp4(quant.as_ref()) {
+                let backend = super::mxfp4::Backend::of(
+                    p.version,
+                    w.serving.device.as_ref().and_then(|d| d.compute_capability),
+                );
+                format!(
+                    "{formula}; MXFP4 experts as vLLM's {} MoE kernel keeps them (expert dims padded, scales and biases converted: estimate::serving::mxfp4) = {} GiB in all",
+                    backend.name(),
+                    gib(f.weights_bytes)
+                )
+            } else {
+                formula
+            }
+        },
         non_torch_formula: match others_counted(&p, &s) {
             0 => format!("{} = {} GiB", non_torch(&p, s.tp).1, gib(f.non_torch_bytes)),
             o => format!(
