@@ -279,6 +279,10 @@ fn other_processes_count_where_the_release_counts_them() {
     assert!(
         err.starts_with("Free memory on device cuda:0 (") && err.contains("reduce GPU memory used by other processes")
     );
+    // A lower utilization starts: (23.58 − 0.35 − 3) / 23.58 = 0.858 is the most the free
+    // memory allows, and the cache of an 8,192-token request fits well below it.
+    let lower = crowded.gpu_memory_utilization_to_start.expect("a utilization that starts");
+    assert!(lower <= 0.85, "{lower}");
     // 0.8.5 has no such check (its init_device takes the free memory and goes on).
     assert_eq!(with("vllm", "0.8.5", Some("3GiB"), 0.9).starts, Some(true));
 }

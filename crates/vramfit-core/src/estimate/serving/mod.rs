@@ -410,7 +410,14 @@ impl ServingReport {
             }
         }
         if let Some(u) = self.gpu_memory_utilization_to_start {
-            out.push(format!("starts with --gpu-memory-utilization {u:.2} or more"));
+            if self.error.as_deref().is_some_and(|e| e.starts_with("Free memory on device")) {
+                // vLLM 0.9.1+ refuses a utilization above the free memory's share.
+                out.push(format!(
+                    "starts with --gpu-memory-utilization {u:.2} or more, up to the free memory's share of the device"
+                ));
+            } else {
+                out.push(format!("starts with --gpu-memory-utilization {u:.2} or more"));
+            }
         }
         if self.starts == Some(false)
             && self.largest_max_model_len.is_none()

@@ -609,10 +609,20 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         }
     });
     let util_to_start = if has_device && !starts && w.serving.kv_cache_memory.is_none() {
-        // Starting is monotone in the utilization: find the largest that still fails.
-        match largest_true(1, 100, |h| !starts_with(max_model_len, Some(Fraction(h as u32 * 10_000)))) {
+        // Up to the free memory at start-up (V1 0.9.1+ refuses a utilization above it), the
+        // cache grows with the utilization and starting is monotone: find the largest
+        // utilization (in hundredths) that still fails.
+        let cap = match (p.checks_free_at_start, total) {
+            (true, Some(t)) if t > 0 => {
+                let free = u128::from(t.saturating_sub(CONTEXT_BYTES + s.others));
+                u64::try_from(free * 100 / u128::from(t)).unwrap_or(100).min(100)
+            }
+            _ => 100,
+        };
+        match largest_true(1, cap, |h| !starts_with(max_model_len, Some(Fraction(h as u32 * 10_000)))) {
+            _ if cap == 0 => None,
             None => Some(0.01),
-            Some(100) => None,
+            Some(h) if h >= cap => None,
             Some(h) => Some((h + 1) as f64 / 100.0),
         }
     } else {
