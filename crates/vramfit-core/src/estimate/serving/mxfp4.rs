@@ -162,6 +162,33 @@ mod tests {
         assert_eq!(Backend::of(v(19, 0), Some((10, 0))), Backend::FlashInferTrtllm);
     }
 
+    /// gpt-oss-120b on vLLM 0.10.1.x, one H100 (vllm#23278): "Model loading took 65.9651 GiB"
+    /// = 70,829,486,794 B. Marlin's padded experts plus the bf16 rest come within 0.2 %; the
+    /// checkpoint's own MXFP4 bytes were 7.9 % short.
+    #[test]
+    fn gpt_oss_120b_on_0_10_1_matches_the_log() {
+        let layers = vec!["\"sliding_attention\",\"full_attention\""; 18].join(",");
+        let config = format!(
+            r#"{{"architectures":["GptOssForCausalLM"],"attention_bias":true,"experts_per_token":4,
+                "head_dim":64,"hidden_act":"silu","hidden_size":2880,"intermediate_size":2880,
+                "layer_types":[{layers}],"max_position_embeddings":131072,"model_type":"gpt_oss",
+                "num_attention_heads":64,"num_hidden_layers":36,"num_key_value_heads":8,"num_local_experts":128,
+                "quantization_config":{{"quant_method":"mxfp4"}},"rms_norm_eps":1e-05,"sliding_window":128,
+                "tie_word_embeddings":false,"torch_dtype":"bfloat16","vocab_size":201088}}"#
+        );
+        let spec = crate::config::parse_config(&config).unwrap();
+        let quant = spec.quantization.clone();
+        let backend = Backend::of(EngineVersion::new(0, 10, 1), Some((9, 0)));
+        assert_eq!(backend, Backend::Marlin);
+        let w = stage_weights(&spec, DType::Bf16, quant.as_ref(), (0, 36), 1, 1, backend).unwrap();
+        let logged = 70_829_486_794.0;
+        assert!((w as f64 / logged - 1.0).abs() < 0.002, "{w}");
+        let checkpoint = rank_weights(&spec, DType::Bf16, quant.as_ref(), (0, 36), 1, 1);
+        assert!(checkpoint as f64 / logged < 0.93, "{checkpoint}");
+        // Not MXFP4: no replacement.
+        assert_eq!(stage_weights(&spec, DType::Bf16, None, (0, 36), 1, 1, backend), None);
+    }
+
     #[test]
     fn marlin_pads_gpt_oss_experts() {
         // gpt-oss: hidden 2880 → 3072, intermediate 2880 → 2944 on one GPU; 128 experts:
