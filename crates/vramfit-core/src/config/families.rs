@@ -4,7 +4,8 @@
 //! README's table) is drawn from [`FAMILIES`]; a new family is one converter file and one row.
 
 use super::{
-    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, llama, olmo2, opt, phi, t5, wire,
+    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, llama, olmo2, opt, phi, qwen3_next,
+    t5, wire,
 };
 use crate::error::Result;
 use crate::model::ModelSpec;
@@ -100,6 +101,14 @@ pub const FAMILIES: &[Family] = &[
         key_aliases: LLAMA_KEYS,
         dropout: (0.0, 0.0),
         convert: |_, v| gpt_oss::convert(v, wire(v, "gpt_oss", LLAMA_KEYS)?),
+    },
+    Family {
+        model_types: &["qwen3_next", "qwen3_5", "qwen3_5_moe"],
+        aliases: &["qwen3_5_text", "qwen3_5_moe_text"],
+        about: "Qwen3-Next, Qwen3.5/3.6 (hybrid: Gated DeltaNet linear attention with a recurrent state, gated full attention every 4th block; MoE)",
+        key_aliases: &[],
+        dropout: (0.0, 0.0),
+        convert: |t, v| qwen3_next::convert(t, wire(v, t, &[])?),
     },
     Family {
         model_types: &["phi"],

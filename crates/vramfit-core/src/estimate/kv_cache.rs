@@ -35,7 +35,10 @@ impl KvCache {
         let mut bytes = 0u64;
         let mut largest_layer = 0u64;
         let mut windowed = 0u64;
-        for layer in &spec.layers {
+        // Recurrent and MLP-only blocks keep no keys and values (their state is
+        // `super::recurrent_state`).
+        let attending = spec.layers.iter().filter(|l| l.mixer.is_attention()).count();
+        for layer in spec.layers.iter().filter(|l| l.mixer.is_attention()) {
             let a = &layer.attention;
             let t = match (a.window, policy.honor_window) {
                 (Some(w), true) => {
@@ -53,15 +56,16 @@ impl KvCache {
             largest_layer = largest_layer.max(l);
             bytes = bytes.saturating_add(l);
         }
-        let formula = match (spec.layers.first().map(|l| l.attention.kv), policy.latent) {
+        let first = spec.layers.iter().find(|l| l.mixer.is_attention()).map(|l| &l.attention);
+        let formula = match (first.map(|a| a.kv), policy.latent) {
             (Some(KvLayout::Latent { kv_lora_rank, rope_dim, .. }), true) => format!(
                 "layers × (kv_lora_rank + rope_dim) × tokens × batch × bytes = {} × ({kv_lora_rank} + {rope_dim}) × {} × {batch} × {} (MLA latent)",
-                spec.layers.len(),
+                attending,
                 thousands(tokens),
                 dtype.bytes()
             ),
             (Some(kv), _) => {
-                let heads = spec.first_attention().map_or(0, |a| a.heads);
+                let heads = first.map_or(0, |a| a.heads);
                 let (kvh, kd, vd) = match kv {
                     KvLayout::Heads { k_dim, v_dim, .. } if policy.expanded_heads => (heads, k_dim, v_dim),
                     KvLayout::Heads { kv_heads, k_dim, v_dim } => (kv_heads, k_dim, v_dim),
@@ -74,7 +78,7 @@ impl KvCache {
                 };
                 let mut s = format!(
                     "layers × 2 × kv_heads × head_dim × tokens × batch × bytes = {} × {dims} × {} × {batch} × {} ({dtype})",
-                    spec.layers.len(),
+                    attending,
                     thousands(tokens),
                     dtype.bytes()
                 );
@@ -84,9 +88,16 @@ impl KvCache {
                 if windowed > 0 {
                     s.push_str(&format!("; {windowed} sliding-window layers keep at most their window"));
                 }
+                if attending < spec.layers.len() {
+                    s.push_str(&format!(
+                        "; the other {} blocks attend to nothing (recurrent or MLP-only: no K/V)",
+                        spec.layers.len() - attending
+                    ));
+                }
                 s
             }
-            (None, _) => "no decoder layers".to_string(),
+            (None, _) if spec.layers.is_empty() => "no decoder layers".to_string(),
+            (None, _) => "no attention layers: every block is recurrent or MLP-only".to_string(),
         };
         KvCache { bytes, largest_layer, formula }
     }

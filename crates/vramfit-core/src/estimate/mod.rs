@@ -13,6 +13,7 @@ pub mod ollama;
 pub mod overhead;
 pub mod parallel;
 pub mod profile;
+pub mod recurrent_state;
 pub mod runtime;
 pub mod serving;
 pub mod speed;

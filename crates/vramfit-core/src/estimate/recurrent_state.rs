@@ -1,0 +1,143 @@
+//! The recurrent state of hybrid models (Mamba-2, Gated DeltaNet layers): per recurrent layer
+//! and per sequence, a convolution state and an SSM / delta state of fixed size. It does not
+//! grow with the context, only with the sequences held — what a KV cache would be for these
+//! layers. The factors are [`crate::model::Recurrent`]'s; the runtimes differ in the
+//! convolution columns they keep and in the dtypes:
+//!
+//! - llama.cpp (`src/llama-memory-recurrent.cpp`: per layer `cache_r_l` of `n_embd_r()` and
+//!   `cache_s_l` of `n_embd_s()` elements × `mem_size · (1 + n_rs_seq)` rows;
+//!   `src/llama-model.cpp` `create_memory`: both f32, `mem_size = max(1, n_seq_max)`): the
+//!   convolution keeps `d_conv - 1` columns.
+//! - transformers (`cache_utils.py` `LinearAttentionLayer.lazy_initialization`: conv states
+//!   `[batch, conv_dim, conv_kernel]` in the hidden states' dtype; recurrent states
+//!   `zeros_like` the kernel's final state, which `torch_chunk_gated_delta_rule` and the
+//!   Mamba-2 torch scan compute in fp32): the convolution keeps `conv_kernel` columns.
+
+use super::breakdown::{prod, thousands};
+use crate::model::{ModelSpec, Recurrent};
+
+/// How a runtime stores each recurrent layer's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateLayout {
+    /// Past inputs the convolution state keeps per channel (`d_conv - 1` in llama.cpp and
+    /// vLLM; the whole kernel in transformers).
+    pub conv_columns: ConvColumns,
+    /// Bytes per element of the convolution state.
+    pub conv_bytes: u64,
+    /// Bytes per element of the SSM / delta state.
+    pub state_bytes: u64,
+}
+
+/// Columns of the convolution state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvColumns {
+    /// `conv_kernel - 1`: the oldest input is shifted out before it is stored.
+    KernelMinusOne,
+    /// `conv_kernel`.
+    Kernel,
+}
+
+impl StateLayout {
+    /// Columns kept for a kernel of `kernel`.
+    #[must_use]
+    pub fn columns(&self, kernel: u64) -> u64 {
+        match self.conv_columns {
+            ConvColumns::KernelMinusOne => kernel.saturating_sub(1),
+            ConvColumns::Kernel => kernel,
+        }
+    }
+
+    /// Bytes of one layer's convolution state for one sequence.
+    #[must_use]
+    pub fn conv_layer_bytes(&self, r: &Recurrent) -> u64 {
+        prod(&[r.conv_elements(self.columns(r.conv_kernel)), self.conv_bytes])
+    }
+
+    /// Bytes of one layer's SSM / delta state for one sequence.
+    #[must_use]
+    pub fn state_layer_bytes(&self, r: &Recurrent) -> u64 {
+        prod(&[r.state_elements(), self.state_bytes])
+    }
+
+    /// Bytes of one layer's whole state for one sequence.
+    #[must_use]
+    pub fn layer_bytes(&self, r: &Recurrent) -> u64 {
+        self.conv_layer_bytes(r).saturating_add(self.state_layer_bytes(r))
+    }
+}
+
+/// The recurrent state of a model for some sequences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecurrentState {
+    /// Total bytes.
+    pub bytes: u64,
+    /// Recurrent layers.
+    pub layers: u64,
+    /// Formula with numbers.
+    pub formula: String,
+}
+
+impl RecurrentState {
+    /// The state `spec`'s recurrent layers keep for `sequences` sequences under `layout`;
+    /// `None` for a model without recurrent layers.
+    #[must_use]
+    pub fn of(spec: &ModelSpec, sequences: u64, layout: StateLayout) -> Option<Self> {
+        let (_, first) = spec.recurrent_layers().next()?;
+        let mut bytes = 0u64;
+        let mut layers = 0u64;
+        for (_, r) in spec.recurrent_layers() {
+            bytes = bytes.saturating_add(prod(&[layout.layer_bytes(r), sequences]));
+            layers += 1;
+        }
+        Some(RecurrentState { bytes, layers, formula: formula(first, layers, sequences, layout) })
+    }
+}
+
+/// `layers × sequences × (conv + state)` with the first recurrent layer's factors.
+#[must_use]
+pub fn formula(r: &Recurrent, layers: u64, sequences: u64, layout: StateLayout) -> String {
+    let cols = layout.columns(r.conv_kernel);
+    format!(
+        "{} layers ({}) × {sequences} seq × (conv {cols} cols × (inner {} + 2 × groups {} × state {}) × {} B + state inner {} × state {} × {} B) = {layers} × {sequences} × ({} + {}) B; does not grow with the context",
+        layers,
+        r.kind.name(),
+        r.inner,
+        r.groups,
+        r.state,
+        layout.conv_bytes,
+        r.inner,
+        r.state,
+        layout.state_bytes,
+        thousands(layout.conv_layer_bytes(r)),
+        thousands(layout.state_layer_bytes(r)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RecurrentKind;
+
+    fn qwen35_27b_layer() -> Recurrent {
+        Recurrent { kind: RecurrentKind::GatedDeltaNet, inner: 6144, state: 128, groups: 16, heads: 48, conv_kernel: 4 }
+    }
+
+    /// llama.cpp, f32, three columns: 3,268,608 B per layer per sequence (see
+    /// `model::mixer`), so 48 layers × 4 sequences = 627,572,736 B = 598.5 MiB, the recurrent
+    /// state the lmstudio-bug-tracker #1862 log prints for Qwen3.6-27B with 4 sequences.
+    #[test]
+    fn llamacpp_layout_of_a_gated_deltanet_layer() {
+        let l = StateLayout { conv_columns: ConvColumns::KernelMinusOne, conv_bytes: 4, state_bytes: 4 };
+        assert_eq!(l.conv_layer_bytes(&qwen35_27b_layer()), 3 * 10_240 * 4);
+        assert_eq!(l.state_layer_bytes(&qwen35_27b_layer()), 128 * 6144 * 4);
+        assert_eq!(l.layer_bytes(&qwen35_27b_layer()) * 48 * 4, 627_572_736);
+        assert_eq!(627_572_736.0 / 1_048_576.0, 598.5);
+    }
+
+    /// transformers keeps the whole kernel in bf16 and the state in fp32.
+    #[test]
+    fn transformers_layout_keeps_the_kernel() {
+        let l = StateLayout { conv_columns: ConvColumns::Kernel, conv_bytes: 2, state_bytes: 4 };
+        assert_eq!(l.layer_bytes(&qwen35_27b_layer()), 4 * 10_240 * 2 + 786_432 * 4);
+    }
+}
