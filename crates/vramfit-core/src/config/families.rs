@@ -4,8 +4,8 @@
 //! README's table) is drawn from [`FAMILIES`]; a new family is one converter file and one row.
 
 use super::{
-    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, llama, olmo2, opt, phi, qwen3_next,
-    t5, wire,
+    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, granitemoehybrid, llama, olmo2, opt,
+    phi, qwen3_next, t5, wire,
 };
 use crate::error::Result;
 use crate::model::ModelSpec;
@@ -77,6 +77,14 @@ pub const FAMILIES: &[Family] = &[
         key_aliases: LLAMA_KEYS,
         dropout: (0.0, 0.0),
         convert: |_, v| granite::convert(wire(v, "granite", LLAMA_KEYS)?),
+    },
+    Family {
+        model_types: &["granitemoehybrid"],
+        aliases: &[],
+        about: "IBM Granite 4.0 hybrids (Mamba-2 blocks with a recurrent state, a few attention blocks; shared MLP and routed experts)",
+        key_aliases: &[&["layer_types", "layers_block_type"]],
+        dropout: (0.0, 0.0),
+        convert: |_, v| granitemoehybrid::convert(wire(v, "granitemoehybrid", row("granitemoehybrid").key_aliases)?),
     },
     Family {
         model_types: &["cohere"],

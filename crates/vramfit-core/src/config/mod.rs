@@ -14,6 +14,7 @@ mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
 mod granite;
+mod granitemoehybrid;
 mod llama;
 mod olmo2;
 mod opt;

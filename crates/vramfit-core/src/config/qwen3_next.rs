@@ -323,6 +323,27 @@ mod tests {
         assert_eq!((r.inner, r.state, r.groups, r.heads, r.conv_kernel), (32, 8, 2, 4, 4));
     }
 
+    /// Qwen3-Next-80B-A3B (the catalog's config): the causal LM transformers loads has
+    /// 79,674,391,296 parameters, the Hub's safetensors total of Qwen/Qwen3-Coder-Next (the
+    /// same architecture without an MTP block) as github.com/AlexsJones/llmfit
+    /// llmfit-core/data/hf_models.json records it (79.674391296 B). Qwen/Qwen3-Next-80B-A3B-
+    /// Instruct's total there, 81.32486272 B, adds the multi-token-prediction block vLLM loads
+    /// (model_executor/models/qwen3_next_mtp.py: `fc` 2h → h, two pre-fc RMSNorms, one
+    /// full-attention MoE decoder block, a final norm) — to the parameter.
+    #[test]
+    fn qwen3_next_80b_matches_the_published_totals() {
+        let spec = crate::catalog::find_model("qwen3-next-80b-a3b").unwrap().spec().unwrap();
+        let total = ParamCount::of(&spec).total;
+        assert_eq!(total, 79_674_391_296);
+        let h = 2048u64;
+        let attention = h * 2 * 16 * 256 + 2 * h * 2 * 256 + 16 * 256 * h + 2 * 256;
+        let moe = h * 512 + 512 * 3 * h * 512 + 3 * h * 512 + h;
+        let mtp = 2 * h * h + 2 * h + (2 * h + attention + moe) + h;
+        assert_eq!(total + mtp, 81_324_862_720);
+        assert_eq!(spec.layers.iter().filter(|l| l.mixer.is_attention()).count(), 12);
+        assert_eq!(spec.recurrent_layers().count(), 36);
+    }
+
     #[test]
     fn layer_types_must_name_every_block() {
         let e = parse_config(

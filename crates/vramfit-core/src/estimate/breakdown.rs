@@ -172,6 +172,12 @@ impl Breakdown {
 // The estimators' arithmetic, from the bottom module (kept importable from here).
 pub use crate::units::{prod, thousands};
 
+/// For `skip_serializing_if`: a zero field is left out.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,10 +196,4 @@ mod tests {
         assert_eq!(b.levels, Levels { allocated: 10, reserved: 15, device: 16 });
         assert_eq!(b.total_bytes(), 16);
     }
-}
-
-/// For `skip_serializing_if`: a zero field is left out.
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
