@@ -40,8 +40,19 @@ fn a_hybrid_model_keeps_kv_for_its_attention_layers_and_a_recurrent_state_for_th
     std::fs::write(&cfg, QWEN36_27B).unwrap();
     let cfg = cfg.to_str().unwrap();
     let one = json(&[
-        "estimate", cfg, "--runtime", "llama.cpp", "--quant", "q8_0", "--ctx-size", "262144", "--parallel", "4", "--gpu",
-        "H100-SXM", "--json",
+        "estimate",
+        cfg,
+        "--runtime",
+        "llama.cpp",
+        "--quant",
+        "q8_0",
+        "--ctx-size",
+        "262144",
+        "--parallel",
+        "4",
+        "--gpu",
+        "H100-SXM",
+        "--json",
     ]);
     assert_eq!(component(&one, "kv_cache"), 16 * 2 * 4 * 256 * 2 * 262_144);
     assert_eq!(component(&one, "kv_cache"), 16_384 << 20);
@@ -50,8 +61,19 @@ fn a_hybrid_model_keeps_kv_for_its_attention_layers_and_a_recurrent_state_for_th
     let cuda0 = &one["devices"][0];
     assert_eq!(cuda0["recurrent_bytes"], 627_572_736);
     let explain = super::vramfit(&[
-        "estimate", cfg, "--runtime", "llama.cpp", "--quant", "q8_0", "--ctx-size", "262144", "--parallel", "4", "--gpu",
-        "H100-SXM", "--explain",
+        "estimate",
+        cfg,
+        "--runtime",
+        "llama.cpp",
+        "--quant",
+        "q8_0",
+        "--ctx-size",
+        "262144",
+        "--parallel",
+        "4",
+        "--gpu",
+        "H100-SXM",
+        "--explain",
     ]);
     let text = String::from_utf8_lossy(&explain.stdout);
     assert!(text.contains("recurrent_state") && text.contains("Gated DeltaNet"), "{text}");
@@ -59,8 +81,21 @@ fn a_hybrid_model_keeps_kv_for_its_attention_layers_and_a_recurrent_state_for_th
     // Two GPUs: each keeps the state of its own recurrent blocks; the state does not grow with
     // the context.
     let two = json(&[
-        "estimate", cfg, "--runtime", "llama.cpp", "--quant", "q8_0", "--ctx-size", "8192", "--parallel", "4", "--gpus",
-        "2", "--gpu", "H100-SXM", "--json",
+        "estimate",
+        cfg,
+        "--runtime",
+        "llama.cpp",
+        "--quant",
+        "q8_0",
+        "--ctx-size",
+        "8192",
+        "--parallel",
+        "4",
+        "--gpus",
+        "2",
+        "--gpu",
+        "H100-SXM",
+        "--json",
     ]);
     let per_layer = 4 * (3 * 10_240 + 128 * 6144) * 4;
     let rs: Vec<u64> = (0..2).map(|i| two["devices"][i]["recurrent_bytes"].as_u64().unwrap()).collect();

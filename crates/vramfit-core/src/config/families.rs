@@ -4,8 +4,8 @@
 //! README's table) is drawn from [`FAMILIES`]; a new family is one converter file and one row.
 
 use super::{
-    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, granitemoehybrid, llama, olmo2, opt,
-    phi, qwen3_next, t5, wire,
+    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, granitemoehybrid, llama, nemotron_h,
+    olmo2, opt, phi, qwen3_next, t5, wire,
 };
 use crate::error::Result;
 use crate::model::ModelSpec;
@@ -85,6 +85,14 @@ pub const FAMILIES: &[Family] = &[
         key_aliases: &[&["layer_types", "layers_block_type"]],
         dropout: (0.0, 0.0),
         convert: |_, v| granitemoehybrid::convert(wire(v, "granitemoehybrid", row("granitemoehybrid").key_aliases)?),
+    },
+    Family {
+        model_types: &["nemotron_h"],
+        aliases: &[],
+        about: "NVIDIA Nemotron-H (single-mixer blocks: Mamba-2 with a recurrent state, attention, ReLU² MLP or routed MoE)",
+        key_aliases: &[&["layer_types", "layers_block_type"], &["n_groups", "mamba_n_groups"], &["conv_kernel", "mamba_d_conv"], &["use_conv_bias", "mamba_conv_bias"], &["n_routed_experts", "num_local_experts"]],
+        dropout: (0.0, 0.0),
+        convert: |_, v| nemotron_h::convert(wire(v, "nemotron_h", row("nemotron_h").key_aliases)?),
     },
     Family {
         model_types: &["cohere"],
