@@ -5,8 +5,8 @@
 //!
 //! From transformers 5.25 `modeling_nemotron_h.py` (`NemotronHBlock`: `norm` and `mixer`):
 //! - Mamba-2 (`NemotronHMamba2Mixer`): d_inner = `mamba_num_heads` · `mamba_head_dim`;
-//!   conv_dim = d_inner + 2 · `n_groups` · `ssm_state_size`; `in_proj` h → d_inner + conv_dim
-//!   + heads (bias `use_bias`); depthwise `conv1d` of `conv_kernel` taps (bias
+//!   conv_dim = d_inner + 2 · `n_groups` · `ssm_state_size`; `in_proj` h → d_inner +
+//!   conv_dim + heads (bias `use_bias`); depthwise `conv1d` of `conv_kernel` taps (bias
 //!   `use_conv_bias`); `dt_bias`, `A_log`, `D` per head; a gated RMSNorm over d_inner;
 //!   `out_proj` d_inner → h.
 //! - attention (`NemotronHAttention`): q/k/v/o without bias, `head_dim`; no rotary.
