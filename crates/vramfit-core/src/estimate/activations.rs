@@ -45,17 +45,34 @@ pub struct LayerWorkingSet {
 /// Working set of a forward pass: the residual stream plus the largest layer's temporaries.
 #[must_use]
 pub fn forward_working_set(spec: &ModelSpec, s: ForwardShape) -> LayerWorkingSet {
-    let mut best = LayerWorkingSet { bytes: 0, dominant: "none", formula: String::new() };
+    // The first largest layer wins; only its formula is written (this runs on every estimate
+    // and thousands of times in a fit search).
+    let mut best: Option<(&Layer, LayerParts)> = None;
     for layer in &spec.layers {
-        let ws = layer_working_set(spec, layer, s);
-        if ws.bytes > best.bytes {
-            best = ws;
+        let parts = layer_parts(spec, layer, s);
+        if parts.bytes > best.as_ref().map_or(0, |(_, p)| p.bytes) {
+            best = Some((layer, parts));
         }
     }
-    best
+    match best {
+        Some((layer, p)) => LayerWorkingSet {
+            bytes: p.bytes,
+            dominant: p.dominant,
+            formula: describe(spec, layer, s, p.dominant, &p.att, &p.mlp),
+        },
+        None => LayerWorkingSet { bytes: 0, dominant: "none", formula: String::new() },
+    }
 }
 
-fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerWorkingSet {
+/// One layer's working set before its formula is written.
+struct LayerParts {
+    bytes: u64,
+    dominant: &'static str,
+    att: AttentionPart,
+    mlp: MlpPart,
+}
+
+fn layer_parts(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerParts {
     let (b, q, c) = (s.batch, s.query, s.compute_bytes);
     let h = spec.hidden_size;
     let tokens = b.saturating_mul(q);
@@ -76,9 +93,7 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     } else {
         ("norm", norm)
     };
-    let bytes = resid.saturating_add(body);
-    let formula = describe(spec, layer, s, dominant, &att, &mlp);
-    LayerWorkingSet { bytes, dominant, formula }
+    LayerParts { bytes: resid.saturating_add(body), dominant, att, mlp }
 }
 
 /// The attention half of a layer's working set.
