@@ -8,7 +8,7 @@
 //! per-rank pieces (weights, the forward pass of the profile run, KV pages per layer), and
 //! the report ([`ServingReport`]) printed next to the engine's own log lines.
 
-mod hybrid;
+pub mod hybrid;
 pub mod plans;
 pub mod sglang;
 pub mod vllm;
