@@ -202,7 +202,7 @@ fn kv_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
         "kv_cache",
         bytes,
         format!(
-            "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}",
+            "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}{}",
             g.k,
             g.v,
             thousands(g.n_ctx),
@@ -212,6 +212,14 @@ fn kv_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
                 format!(
                     "; {} sliding-window layers keep min(n_ctx, pad(window·n_seq + n_ubatch, 256)) cells",
                     g.swa_layers
+                )
+            } else {
+                String::new()
+            },
+            if g.recurrent_layers > 0 {
+                format!(
+                    "; attention blocks only: the {} recurrent blocks keep a state instead (llama_memory_hybrid)",
+                    g.recurrent_layers
                 )
             } else {
                 String::new()
