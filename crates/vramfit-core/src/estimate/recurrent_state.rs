@@ -134,6 +134,18 @@ mod tests {
         assert_eq!(627_572_736.0 / 1_048_576.0, 598.5);
     }
 
+    /// ggml-org/llama.cpp PR #23792 (a Qwen3.5/3.6-27B GGUF with its MTP block, 65 layers, 3
+    /// sequences): `llama_memory_recurrent: size = 448.88 MiB (3 cells, 65 layers, 3 seqs 0
+    /// rs_seq), R (f32): 16.88 MiB, S (f32): 432.00 MiB` — the 48 recurrent layers' R and S
+    /// (the MTP block and the attention layers are skipped by the filter).
+    #[test]
+    fn llamacpp_r_and_s_of_a_three_sequence_log() {
+        let l = StateLayout { conv_columns: ConvColumns::KernelMinusOne, conv_bytes: 4, state_bytes: 4 };
+        let r = qwen35_27b_layer();
+        assert_eq!(48 * 3 * l.conv_layer_bytes(&r), 17_694_720); // 16.875 MiB
+        assert_eq!(48 * 3 * l.state_layer_bytes(&r), 432 << 20);
+    }
+
     /// transformers keeps the whole kernel in bf16 and the state in fp32.
     #[test]
     fn transformers_layout_keeps_the_kernel() {
