@@ -28,6 +28,8 @@ pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &[
     "qwen35",
     "qwen35moe",
     "granitehybrid",
+    "nemotron_h",
+    "nemotron_h_moe",
 ];
 
 /// Build a model spec from a parsed GGUF header; `source` names the file or URL.
@@ -73,6 +75,7 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
         "qwen35" => "qwen3_5_text",
         "qwen35moe" => "qwen3_5_moe_text",
         "granitehybrid" => "granitemoehybrid",
+        "nemotron_h" | "nemotron_h_moe" => "nemotron_h",
         other => {
             return Err(Error::UnsupportedModelType {
                 found: format!("{other} (GGUF general.architecture)"),
@@ -147,7 +150,7 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
         }
         c.insert("experts_per_token".into(), json!(need("expert_used_count")?));
     }
-    if matches!(model_type, "qwen3_next" | "qwen3_5_text" | "qwen3_5_moe_text" | "granitemoehybrid") {
+    if matches!(model_type, "qwen3_next" | "qwen3_5_text" | "qwen3_5_moe_text" | "granitemoehybrid" | "nemotron_h") {
         recurrent_keys(&mut c, model_type, &need, &num, &|k| get(k).cloned())?;
     }
     if model_type == "falcon" {
@@ -226,6 +229,16 @@ fn recurrent_keys(
     if let Some(kd) = num("attention.key_length") {
         c.insert("head_dim".into(), json!(kd));
     }
+    let per_block = |k: &str| -> Vec<u64> {
+        match raw(k) {
+            Some(GgufValue::Array { items, .. }) => items.iter().filter_map(GgufValue::as_u64).collect(),
+            Some(v) => v.as_u64().map_or_else(Vec::new, |n| vec![n; usize::try_from(blocks).unwrap_or(0)]),
+            None => Vec::new(),
+        }
+    };
+    if model_type == "nemotron_h" {
+        return nemotron_h_keys(c, blocks, (kernel, inner, state, groups, heads), num, &per_block);
+    }
     let nextn = num("nextn_predict_layers").unwrap_or(0);
     if nextn >= blocks {
         return Err(Error::config("nextn_predict_layers", format!("{nextn} is not below block_count {blocks}")));
@@ -239,6 +252,60 @@ fn recurrent_keys(
     c.insert("full_attention_interval".into(), json!(num("full_attention_interval").unwrap_or(4)));
     if model_type == "qwen3_next" || model_type == "qwen3_5_moe_text" {
         c.insert("num_experts".into(), json!(need("expert_count")?));
+    }
+    Ok(())
+}
+
+/// Nemotron-H (`nemotron_h`, `nemotron_h_moe`; llama.cpp `llama_model_nemotron_h`): one mixer
+/// per block, told apart by the per-block `attention.head_count_kv` and `feed_forward_length`
+/// arrays — attention where the KV heads are not 0, an MLP (an MoE when the file has experts)
+/// where the FFN width is not 0, Mamba-2 where both are 0 (`is_recr_impl[i] = n_head_kv(i) ==
+/// 0 && n_ff(i) == 0`); d_inner = Mamba heads (dt_rank) × head dim. A trailing NextN block
+/// (`nextn_predict_layers`) is not a trunk block.
+fn nemotron_h_keys(
+    c: &mut Map<String, Value>,
+    blocks: u64,
+    (kernel, inner, state, groups, heads): (u64, u64, u64, u64, u64),
+    num: &dyn Fn(&str) -> Option<u64>,
+    per_block: &dyn Fn(&str) -> Vec<u64>,
+) -> Result<()> {
+    let kv = per_block("attention.head_count_kv");
+    let ff = per_block("feed_forward_length");
+    let trunk = blocks.saturating_sub(num("nextn_predict_layers").unwrap_or(0));
+    if trunk == 0 || (kv.len() as u64) < trunk || (ff.len() as u64) < trunk {
+        return Err(Error::config(
+            "attention.head_count_kv",
+            format!("needs one entry per block (head_count_kv and feed_forward_length) for {trunk} blocks"),
+        ));
+    }
+    let moe = num("expert_count").unwrap_or(0) > 0;
+    let pattern: String = (0..trunk as usize)
+        .map(|i| match (kv[i], ff[i]) {
+            (k, _) if k > 0 => '*',
+            (_, f) if f > 0 => {
+                if moe {
+                    'E'
+                } else {
+                    '-'
+                }
+            }
+            _ => 'M',
+        })
+        .collect();
+    c.insert("hybrid_override_pattern".into(), json!(pattern));
+    c.insert("conv_kernel".into(), json!(kernel));
+    c.insert("ssm_state_size".into(), json!(state));
+    c.insert("n_groups".into(), json!(groups));
+    c.insert("mamba_num_heads".into(), json!(heads));
+    c.insert("mamba_head_dim".into(), json!(inner / heads.max(1)));
+    if let Some(kd) = num("attention.key_length") {
+        c.insert("head_dim".into(), json!(kd));
+    }
+    if moe {
+        c.insert("n_routed_experts".into(), json!(num("expert_count")));
+        if let Some(sh) = num("expert_shared_feed_forward_length") {
+            c.insert("moe_shared_expert_intermediate_size".into(), json!(sh));
+        }
     }
     Ok(())
 }
@@ -419,6 +486,38 @@ mod tests {
         let r = g.layers[0].mixer.recurrent().unwrap();
         assert_eq!((r.inner, r.state, r.groups, r.heads), (256, 64, 1, 8));
         assert_eq!(g.layers[0].mlp.intermediate, 256);
+    }
+
+    /// A Nemotron-H GGUF (`nemotron_h`, pattern `M-*M`): per-block head_count_kv and
+    /// feed_forward_length arrays tell the mixers apart.
+    #[test]
+    fn nemotron_h_gguf_reads_its_block_pattern() {
+        let bytes = GgufWriter::new()
+            .string("general.architecture", "nemotron_h")
+            .u32("nemotron_h.block_count", 4)
+            .u32("nemotron_h.embedding_length", 64)
+            .i32s("nemotron_h.feed_forward_length", &[0, 128, 0, 0])
+            .i32s("nemotron_h.attention.head_count", &[0, 0, 4, 0])
+            .i32s("nemotron_h.attention.head_count_kv", &[0, 0, 2, 0])
+            .u32("nemotron_h.attention.key_length", 16)
+            .u32("nemotron_h.ssm.conv_kernel", 4)
+            .u32("nemotron_h.ssm.inner_size", 128)
+            .u32("nemotron_h.ssm.state_size", 16)
+            .u32("nemotron_h.ssm.group_count", 2)
+            .u32("nemotron_h.ssm.time_step_rank", 4)
+            .strings("tokenizer.ggml.tokens", &["a"; 32])
+            .tensor("token_embd.weight", &[64, 32], "F16")
+            .build();
+        let Parsed::Done(f) = parse_header(&bytes).unwrap() else { panic!() };
+        let spec = spec_from_gguf(&f, "nemotron-h.gguf").unwrap();
+        assert_eq!(spec.model_type, "nemotron_h");
+        let mixers: Vec<_> = spec.layers.iter().map(|l| l.mixer).collect();
+        assert!(matches!(mixers[0], crate::model::Mixer::Recurrent(_)));
+        assert_eq!((mixers[1], mixers[2]), (crate::model::Mixer::None, crate::model::Mixer::Attention));
+        assert_eq!(spec.layers[1].mlp.intermediate, 128);
+        assert_eq!((spec.layers[2].attention.heads, spec.layers[2].attention.kv_heads()), (4, 2));
+        let r = spec.layers[3].mixer.recurrent().unwrap();
+        assert_eq!((r.inner, r.state, r.groups, r.heads, r.conv_kernel), (128, 16, 2, 4, 4));
     }
 
     #[test]
