@@ -13,7 +13,8 @@
 //!   `zeros_like` the kernel's final state, which `torch_chunk_gated_delta_rule` and the
 //!   Mamba-2 torch scan compute in fp32): the convolution keeps `conv_kernel` columns.
 
-use super::breakdown::{prod, thousands};
+use super::breakdown::prod;
+use super::term::{Formula, Term};
 use crate::model::{ModelSpec, Recurrent};
 
 /// How a runtime stores each recurrent layer's state.
@@ -79,38 +80,41 @@ pub struct RecurrentState {
 
 impl RecurrentState {
     /// The state `spec`'s recurrent layers keep for `sequences` sequences under `layout`;
-    /// `None` for a model without recurrent layers.
+    /// `None` for a model without recurrent layers. Bytes and formula come from one
+    /// [`Formula`]: per group of layers with the same dims, a convolution term and a state
+    /// term.
     #[must_use]
     pub fn of(spec: &ModelSpec, sequences: u64, layout: StateLayout) -> Option<Self> {
-        let (_, first) = spec.recurrent_layers().next()?;
-        let mut bytes = 0u64;
-        let mut layers = 0u64;
+        let mut groups: Vec<(Recurrent, u64)> = Vec::new();
         for (_, r) in spec.recurrent_layers() {
-            bytes = bytes.saturating_add(prod(&[layout.layer_bytes(r), sequences]));
-            layers += 1;
+            match groups.iter_mut().find(|(g, _)| g == r) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((*r, 1)),
+            }
         }
-        Some(RecurrentState { bytes, layers, formula: formula(first, layers, sequences, layout) })
+        let (first, _) = *groups.first()?;
+        let layers = groups.iter().map(|(_, n)| n).sum();
+        let f = groups
+            .iter()
+            .fold(Formula::default(), |f, (r, n)| f.plus_all(&formula(r, *n, sequences, layout)))
+            .tail(format!(" ({}; does not grow with the context)", first.kind.name()));
+        Some(RecurrentState { bytes: f.bytes(), layers, formula: f.text() })
     }
 }
 
-/// `layers × sequences × (conv + state)` with the first recurrent layer's factors.
+/// `layers` recurrent layers' state for `sequences` sequences: the convolution term
+/// `layers × seqs × cols × (inner + 2·groups·state) × bytes` plus the SSM / delta term
+/// `layers × seqs × inner × state × bytes`.
 #[must_use]
-pub fn formula(r: &Recurrent, layers: u64, sequences: u64, layout: StateLayout) -> String {
-    let cols = layout.columns(r.conv_kernel);
-    format!(
-        "{} layers ({}) × {sequences} seq × (conv {cols} cols × (inner {} + 2 × groups {} × state {}) × {} B + state inner {} × state {} × {} B) = {layers} × {sequences} × ({} + {}) B; does not grow with the context",
-        layers,
-        r.kind.name(),
-        r.inner,
-        r.groups,
-        r.state,
-        layout.conv_bytes,
-        r.inner,
-        r.state,
-        layout.state_bytes,
-        thousands(layout.conv_layer_bytes(r)),
-        thousands(layout.state_layer_bytes(r)),
-    )
+pub fn formula(r: &Recurrent, layers: u64, sequences: u64, layout: StateLayout) -> Formula {
+    let base = Term::of(&[("layers", layers), ("seqs", sequences)]);
+    let conv = base
+        .clone()
+        .times("conv_cols", layout.columns(r.conv_kernel))
+        .times_sum(&[("inner", r.inner), ("2·groups·state", 2 * r.groups * r.state)])
+        .times("bytes", layout.conv_bytes);
+    let state = base.times("inner", r.inner).times("state", r.state).times("bytes", layout.state_bytes);
+    Formula::sum(vec![conv, state])
 }
 
 #[cfg(test)]
@@ -144,6 +148,17 @@ mod tests {
         let r = qwen35_27b_layer();
         assert_eq!(48 * 3 * l.conv_layer_bytes(&r), 17_694_720); // 16.875 MiB
         assert_eq!(48 * 3 * l.state_layer_bytes(&r), 432 << 20);
+    }
+
+    /// The formula text evaluates to the bytes (both come from the same terms).
+    #[test]
+    fn the_formula_evaluates_to_the_bytes() {
+        let spec = crate::catalog::find_model("qwen3.6-35b-a3b").unwrap().spec().unwrap();
+        let l = StateLayout { conv_columns: ConvColumns::Kernel, conv_bytes: 2, state_bytes: 4 };
+        let rs = RecurrentState::of(&spec, 3, l).unwrap();
+        assert_eq!(rs.layers, 30);
+        assert_eq!(rs.bytes, 30 * 3 * (4 * 8192 * 2 + 4096 * 128 * 4));
+        assert_eq!(crate::estimate::term::evaluate(&rs.formula), Some(rs.bytes));
     }
 
     /// transformers keeps the whole kernel in bf16 and the state in fp32.

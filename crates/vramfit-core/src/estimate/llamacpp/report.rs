@@ -235,11 +235,13 @@ fn rs_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
         Some(r) => {
             let seqs = g.n_seq.max(1);
             let here = bytes / RS_LAYOUT.layer_bytes(r).saturating_mul(seqs).max(1);
-            format!(
-                "{here} of the {} recurrent blocks on {dn}, mem_size = max(1, n_seq_max) rows of R and S in f32: {}",
-                g.recurrent_layers,
-                crate::estimate::recurrent_state::formula(r, here, seqs, RS_LAYOUT)
-            )
+            crate::estimate::recurrent_state::formula(r, here, seqs, RS_LAYOUT)
+                .lead(format!(
+                    "{here} of the {} recurrent blocks on {dn}, R and S in f32, mem_size = max(1, n_seq_max) rows",
+                    g.recurrent_layers
+                ))
+                .tail(format!(" ({}; does not grow with the context)", r.kind.name()))
+                .text()
         }
         None => format!("{dn}'s recurrent blocks' conv and SSM states"),
     };
