@@ -16,6 +16,7 @@ mod gpt_oss;
 mod granite;
 mod granitemoehybrid;
 mod llama;
+mod mistral3;
 mod nemotron_h;
 mod olmo2;
 mod opt;
