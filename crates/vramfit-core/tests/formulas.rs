@@ -6,7 +6,7 @@
 use crate::util::spec;
 use vramfit_core::estimate::term::evaluate;
 use vramfit_core::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
-use vramfit_core::estimate::AttnImpl;
+use vramfit_core::estimate::{AttnImpl, Runtime};
 use vramfit_core::quant::QuantConfig;
 use vramfit_core::{catalog, estimate, Breakdown, ComponentKind, DType, Task, Workload};
 
@@ -14,9 +14,11 @@ use vramfit_core::{catalog, estimate, Breakdown, ComponentKind, DType, Task, Wor
 /// experts dominates (the other working-set formulas are not built from terms yet).
 fn checked(c: &vramfit_core::Component) -> bool {
     match c.kind {
-        ComponentKind::KvCache | ComponentKind::Logits | ComponentKind::Gradients | ComponentKind::OptimizerState => {
-            true
-        }
+        ComponentKind::KvCache
+        | ComponentKind::Logits
+        | ComponentKind::LogitsAndLoss
+        | ComponentKind::Gradients
+        | ComponentKind::OptimizerState => true,
         // The checkpoint's stored bytes are a sum over its tensors, not a product.
         ComponentKind::Weights => !c.formula.starts_with("exact tensor bytes"),
         ComponentKind::Activations => c.formula.contains("router probabilities"),
@@ -86,7 +88,7 @@ fn training_formulas_evaluate_to_their_bytes() {
         O::Lion8bit,
     ];
     let mut seen = std::collections::BTreeSet::new();
-    for name in ["llama-2-7b", "gpt2", "mixtral-8x7b", "qwen3-1.7b"] {
+    for name in ["llama-2-7b", "gpt2", "mixtral-8x7b", "qwen3-1.7b", "gemma-2-2b"] {
         let s = spec(name);
         for (i, opt) in optimizers.into_iter().enumerate() {
             let method = if i % 2 == 0 { Method::Full } else { Method::Lora };
@@ -98,13 +100,26 @@ fn training_formulas_evaluate_to_their_bytes() {
                 seq: 512,
                 ..TrainingSetup::default()
             };
-            let w = Workload { task: Task::Train, batch: 2, training: t, ..Workload::default() };
-            let b = estimate(&s, &w).unwrap_or_else(|e| panic!("{name} {opt:?}: {e}"));
-            check(&format!("{name} {opt:?}"), &b);
-            seen.extend(b.components.iter().filter(|c| checked(c)).map(|c| c.kind));
+            // Every runtime's loss, chunked or not, compiled or not.
+            for (runtime, chunked, compile) in [
+                (Runtime::Transformers, false, false),
+                (Runtime::Transformers, true, false),
+                (Runtime::Litgpt, true, false),
+                (Runtime::Torchtune, true, true),
+                (Runtime::Torchtune, false, false),
+            ] {
+                let t = TrainingSetup { chunked_ce: Some(chunked), compile, ..t.clone() };
+                let w = Workload { task: Task::Train, batch: 2, training: t, runtime, ..Workload::default() };
+                let what = format!("{name} {opt:?} {runtime:?} chunked {chunked}");
+                let b = estimate(&s, &w).unwrap_or_else(|e| panic!("{what}: {e}"));
+                check(&what, &b);
+                seen.extend(b.components.iter().filter(|c| checked(c)).map(|c| c.kind));
+            }
         }
     }
-    for k in [ComponentKind::Weights, ComponentKind::Gradients, ComponentKind::OptimizerState] {
+    for k in
+        [ComponentKind::Weights, ComponentKind::Gradients, ComponentKind::OptimizerState, ComponentKind::LogitsAndLoss]
+    {
         assert!(seen.contains(&k), "no {k} formula was checked");
     }
 }
