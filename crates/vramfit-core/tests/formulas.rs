@@ -10,15 +10,25 @@ use vramfit_core::estimate::{AttnImpl, Runtime};
 use vramfit_core::quant::QuantConfig;
 use vramfit_core::{catalog, estimate, Breakdown, ComponentKind, DType, Task, Workload};
 
-/// Components whose formula is built with its bytes; the activations only where a mixture of
-/// experts dominates (the other working-set formulas are not built from terms yet).
+/// Components whose formula is built with its bytes, or written as one product whose numbers
+/// must read back to the bytes; the activations only where a mixture of experts dominates (the
+/// other working-set formulas are not built from terms yet).
 fn checked(c: &vramfit_core::Component) -> bool {
     match c.kind {
         ComponentKind::KvCache
         | ComponentKind::Logits
         | ComponentKind::LogitsAndLoss
         | ComponentKind::Gradients
-        | ComponentKind::OptimizerState => true,
+        | ComponentKind::OptimizerState
+        | ComponentKind::OptimizerStepTemporaries
+        | ComponentKind::PagedOptimizerState
+        | ComponentKind::AutocastWeightCopies
+        | ComponentKind::HeadGradient
+        | ComponentKind::EmbeddingGradient
+        | ComponentKind::DequantizationTemporaries
+        | ComponentKind::DequantScratch
+        | ComponentKind::QuantizationTransient
+        | ComponentKind::KvCachePrevious => true,
         // The checkpoint's stored bytes are a sum over its tensors, not a product.
         ComponentKind::Weights => !c.formula.starts_with("exact tensor bytes"),
         ComponentKind::Activations => c.formula.contains("router probabilities"),
