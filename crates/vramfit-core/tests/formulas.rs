@@ -11,8 +11,7 @@ use vramfit_core::quant::QuantConfig;
 use vramfit_core::{catalog, estimate, Breakdown, ComponentKind, DType, Task, Workload};
 
 /// Components whose formula is built with its bytes, or written as one product whose numbers
-/// must read back to the bytes; the activations only where a mixture of experts dominates (the
-/// other working-set formulas are not built from terms yet).
+/// must read back to the bytes.
 fn checked(c: &vramfit_core::Component) -> bool {
     match c.kind {
         ComponentKind::KvCache
@@ -31,7 +30,9 @@ fn checked(c: &vramfit_core::Component) -> bool {
         | ComponentKind::KvCachePrevious => true,
         // The checkpoint's stored bytes are a sum over its tensors, not a product.
         ComponentKind::Weights => !c.formula.starts_with("exact tensor bytes"),
-        ComponentKind::Activations => c.formula.contains("router probabilities"),
+        // Inference's working set of the busiest layer (training's saved activations are
+        // sums over the layers, not built from terms yet).
+        ComponentKind::Activations => c.formula.contains("working set of the busiest layer"),
         _ => false,
     }
 }
@@ -61,6 +62,8 @@ fn inference_formulas_evaluate_to_their_bytes() {
         let workloads = [
             Workload { task: Task::Generate, batch: 3, prompt: 1000, new_tokens: 100, ..Workload::default() },
             Workload { task: Task::Prefill, batch: 2, prompt: 4096, attn: AttnImpl::Eager, ..Workload::default() },
+            Workload { task: Task::Prefill, batch: 4, prompt: 2048, dtype: Some(DType::Fp32), ..Workload::default() },
+            Workload { task: Task::Generate, batch: 64, prompt: 16, new_tokens: 4, ..Workload::default() },
             Workload {
                 task: Task::Generate,
                 prompt: 300,
