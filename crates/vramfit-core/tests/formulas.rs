@@ -19,6 +19,7 @@ fn checked(c: &vramfit_core::Component) -> bool {
         | ComponentKind::LogitsAndLoss
         | ComponentKind::Gradients
         | ComponentKind::OptimizerState
+        | ComponentKind::AdapterWeights
         | ComponentKind::OptimizerStepTemporaries
         | ComponentKind::PagedOptimizerState
         | ComponentKind::AutocastWeightCopies

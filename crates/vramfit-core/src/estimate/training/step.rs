@@ -188,14 +188,12 @@ impl<'a> Step<'a> {
         )];
         if !self.full {
             let (tb, train_dtype) = (self.tb, self.res.adapter);
-            weights.push(Component::new(
+            let adapters = Formula::of(Term::of(&[("trainable params", self.trainable), ("bytes", tb)]))
+                .lead(format!("{} adapter parameters", self.setup().method.name()))
+                .tail(format!(" ({train_dtype})"));
+            weights.push(Component::of(
                 ComponentKind::AdapterWeights,
-                self.trainable * tb,
-                format!(
-                    "{} trainable {} params × {tb} B ({train_dtype})",
-                    thousands(self.trainable),
-                    self.setup().method.name()
-                ),
+                &adapters,
                 "PEFT tuners / litgpt lora.py / torchtune LoRALinear",
             ));
         }
