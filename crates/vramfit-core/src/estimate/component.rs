@@ -241,4 +241,65 @@ mod tests {
             assert_eq!(serde_json::to_value(k).unwrap(), serde_json::json!(n));
         }
     }
+
+    /// [`ComponentKind::ALL`] lists the kinds in declaration order, each once. The match is
+    /// exhaustive: a new kind does not compile here until it is numbered beside `ALL`.
+    #[test]
+    fn all_lists_every_kind_once() {
+        use ComponentKind as K;
+        let position = |k: ComponentKind| match k {
+            K::Weights => 0,
+            K::MasterWeights => 1,
+            K::AdapterWeights => 2,
+            K::BaseWeights => 3,
+            K::MergeDelta => 4,
+            K::SaveShardBuffer => 5,
+            K::ShardStaging => 6,
+            K::LoraWeights => 7,
+            K::MmprojWeights => 8,
+            K::HostWeights => 9,
+            K::HostLoraWeights => 10,
+            K::HostMmprojWeights => 11,
+            K::AutocastWeightCopies => 12,
+            K::Buffers => 13,
+            K::GatheredParameters => 14,
+            K::KvCache => 15,
+            K::KvCachePrevious => 16,
+            K::KvCacheGrowth => 17,
+            K::HostKvCache => 18,
+            K::Activations => 19,
+            K::Mask => 20,
+            K::Logits => 21,
+            K::LogitsAndLoss => 22,
+            K::ActivationPeak => 23,
+            K::BackwardWorkingSet => 24,
+            K::RecomputedLayer => 25,
+            K::OffloadedActivations => 26,
+            K::Gradients => 27,
+            K::HeadGradient => 28,
+            K::EmbeddingGradient => 29,
+            K::GradientBuckets => 30,
+            K::OptimizerState => 31,
+            K::PagedOptimizerState => 32,
+            K::OptimizerStepTemporaries => 33,
+            K::DequantizationTemporaries => 34,
+            K::QuantizationTransient => 35,
+            K::Int8MatmulWorkspace => 36,
+            K::DequantScratch => 37,
+            K::ComputeBuffer => 38,
+            K::HostComputeBuffer => 39,
+            K::OutputBuffer => 40,
+            K::CudaGraphs => 41,
+            K::NonTorch => 42,
+            K::Allocator => 43,
+            K::CudaContext => 44,
+            K::RocmContext => 45,
+            K::MetalContext => 46,
+            K::XpuContext => 47,
+        };
+        for (i, k) in ComponentKind::ALL.into_iter().enumerate() {
+            assert_eq!(position(k), i, "{k}");
+        }
+        assert_eq!(ComponentKind::ALL.len(), 48);
+    }
 }
