@@ -296,18 +296,20 @@ mod tests {
             K::DequantScratch => 37,
             K::ComputeBuffer => 38,
             K::HostComputeBuffer => 39,
-            K::OutputBuffer => 40,
-            K::CudaGraphs => 41,
-            K::NonTorch => 42,
-            K::Allocator => 43,
-            K::CudaContext => 44,
-            K::RocmContext => 45,
-            K::MetalContext => 46,
-            K::XpuContext => 47,
+            K::MmprojComputeBuffer => 40,
+            K::HostMmprojComputeBuffer => 41,
+            K::OutputBuffer => 42,
+            K::CudaGraphs => 43,
+            K::NonTorch => 44,
+            K::Allocator => 45,
+            K::CudaContext => 46,
+            K::RocmContext => 47,
+            K::MetalContext => 48,
+            K::XpuContext => 49,
         };
         for (i, k) in ComponentKind::ALL.into_iter().enumerate() {
             assert_eq!(position(k), i, "{k}");
         }
-        assert_eq!(ComponentKind::ALL.len(), 48);
+        assert_eq!(ComponentKind::ALL.len(), 50);
     }
 }
