@@ -184,6 +184,14 @@ def build_cases(seed=20240601):
         ("meta-llama__Llama-3.2-1B", {"grad_ckpt": False, "seq": 512, "batch": 1, "lora_targets": "all-linear"}),
         ("meta-llama__Llama-3.2-1B", {"grad_ckpt": True, "seq": 1024, "batch": 2, "lora_targets": "all-linear"}),
         ("Qwen__Qwen2.5-1.5B", {"grad_ckpt": False, "seq": 1024, "batch": 1, "lora_targets": ["q_proj", "v_proj"]}),
+        # With lora_dropout DoRA recomputes the base output as F.linear(dropout(x), W.to(x.dtype)) and
+        # keeps that weight copy (adapter dtype; compute dtype under autocast) for backward.
+        ("Qwen__Qwen2.5-0.5B", {"grad_ckpt": False, "seq": 512, "batch": 1, "lora_targets": "all-linear",
+                                "lora_dropout": 0.05}),
+        ("Qwen__Qwen2.5-0.5B", {"grad_ckpt": False, "seq": 512, "batch": 1, "lora_targets": "all-linear",
+                                "lora_dropout": 0.05, "precision": "mixed-bf16"}),
+        ("meta-llama__Llama-3.2-1B", {"grad_ckpt": True, "seq": 1024, "batch": 2, "lora_targets": "all-linear",
+                                      "lora_dropout": 0.05}),
     ):
         add("dora", m, {"task": "train", "method": "dora", "precision": "pure-bf16", "optimizer": "adamw",
                         "attn": "sdpa", "lora_r": 16, "lora_dropout": 0.0, **spec})

@@ -160,6 +160,45 @@ fn bad_training_settings_name_the_flag() {
         .starts_with("--lora-targets"));
 }
 
+/// PEFT DoRA with LoRA dropout recomputes each adapted module's base output as
+/// `F.linear(dropout(x), W.to(x.dtype))` (peft 0.21.2 tuners/lora/dora.py:142, 163): the frozen
+/// weight is copied into the adapter's dtype (again into the compute dtype under autocast) and
+/// that copy is saved for grad_input. The copies do not grow with the batch: the activations'
+/// intercept over the batch (everything else is linear in it) is the adapted weights × the
+/// copy's bytes. Traced by the oracle's `-dora-...-do-` cases.
+#[test]
+fn dora_with_dropout_keeps_a_copy_of_each_adapted_weight() {
+    let model = "qwen2.5-0.5b";
+    let adapted: u64 =
+        spec(model).layers.iter().flat_map(|l| &l.linears).map(vramfit_core::model::Linear::weight_numel).sum();
+    let intercept = |precision: Precision, dropout: u32| {
+        let act = |batch: u64| {
+            let t = TrainingSetup {
+                method: Method::Dora,
+                precision: Some(precision),
+                optimizer: Some(Optimizer::Adamw),
+                lora_rank: 16,
+                lora_targets: vec!["all-linear".into()],
+                lora_dropout: Some(dropout),
+                seq: 256,
+                ..TrainingSetup::default()
+            };
+            let b = run(model, &Workload { batch, ..train(t) });
+            let a: u64 = b.components.iter().filter(|c| c.name == "activations").map(|c| c.bytes).sum();
+            i128::from(a)
+        };
+        2 * act(1) - act(2)
+    };
+    // pure bf16: bf16 base, fp32 adapters (PEFT autocast_adapter_dtype): fp32 copies.
+    assert_eq!(intercept(Precision::Pure(DType::Bf16), 50), i128::from(adapted * 4));
+    // Under bf16 autocast the fp32 copy (or an fp32 base itself) is cast to bf16, and saved.
+    assert_eq!(intercept(Precision::Mixed(DType::Bf16), 50), i128::from(adapted * 2));
+    // fp32 everywhere: the saved weight is the parameter, no copy.
+    assert_eq!(intercept(Precision::Fp32, 50), 0);
+    // No dropout: DoRA reuses the base layer's output, no second F.linear.
+    assert_eq!(intercept(Precision::Pure(DType::Bf16), 0), 0);
+}
+
 const MODELS: &[&str] =
     &["llama-2-7b", "mistral-7b-v0.1", "gemma-2-2b", "phi-2", "gpt2", "qwen2.5-0.5b", "falcon-7b", "mixtral-8x7b"];
 

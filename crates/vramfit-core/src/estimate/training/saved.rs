@@ -29,6 +29,9 @@ pub struct SaveContext<'a> {
     /// DoRA (PEFT `use_dora=True`): each adapted linear's output is rescaled by the trainable
     /// magnitude, which keeps the base and LoRA outputs for backward.
     pub dora: bool,
+    /// Bytes per element of the copy of each adapted weight that DoRA's dropout path keeps for
+    /// backward (0: the weight it multiplies by is the parameter itself, no copy).
+    pub dora_weight_copy: u64,
     /// LoRA targets.
     pub targets: &'a Targets,
     /// Attention implementation.
@@ -71,6 +74,8 @@ pub struct LayerSaved {
     /// Of `parts`, the bytes per token that belong to the MLP half of the layer (its core,
     /// its linears' saved inputs): backward releases them before it reaches the attention.
     pub mlp_side: u64,
+    /// Bytes per layer that do not scale with the tokens (copies of weights saved for backward).
+    pub per_layer: u64,
 }
 
 impl LayerSaved {
@@ -104,6 +109,11 @@ impl LayerSaved {
             s.push(format!("scores {}×{seq}", self.per_token_per_key));
         }
         s.join(" + ")
+    }
+    /// Bytes of the layer over `tokens` tokens at `seq` keys.
+    #[must_use]
+    pub fn bytes(&self, tokens: u64, seq: u64) -> u64 {
+        tokens.saturating_mul(self.per_token(seq)).saturating_add(self.per_layer)
     }
 }
 
@@ -241,6 +251,14 @@ fn save_linear_inputs(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) 
                 let per_token_out = ctx.targets.adapted_out(l, layer) * n_experts_routed.min(l.copies.max(1));
                 let base_out = if ctx.lora_dropout { lora_dtype } else { c };
                 add(s, "dora outputs", per_token_out * (base_out + lora_dtype));
+                if ctx.lora_dropout {
+                    // With dropout the base output is recomputed from the dropped-out input
+                    // (variants.py:245-246): F.linear(x, W.to(x.dtype)) (dora.py:142, 163),
+                    // x in the adapter's dtype, cast again to the compute dtype under
+                    // autocast. The weight does not train, so F.linear keeps only the weight
+                    // for grad_input: a copy of the whole module's weight.
+                    s.per_layer = s.per_layer.saturating_add(l.weight_numel().saturating_mul(ctx.dora_weight_copy));
+                }
             }
         }
     }

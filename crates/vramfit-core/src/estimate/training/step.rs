@@ -370,6 +370,7 @@ impl<'a> Step<'a> {
             quant_saves_input: self.quant.as_ref().is_some_and(QuantConfig::is_bitsandbytes),
             lora_dropout: self.res.lora_dropout && method.is_lora(),
             dora: method == Method::Dora,
+            dora_weight_copy: self.dora_weight_copy(),
             targets: &self.res.targets,
             attn,
             expand_kv,
@@ -384,6 +385,22 @@ impl<'a> Step<'a> {
             hf_activations: self.hf,
             softmax: spec.eager_softmax,
             norm_weight_fp32: spec.norm_weight_fp32 && self.tp.norm_weight_fp32,
+        }
+    }
+
+    /// Bytes per element of the weight copy DoRA's dropout path saves (PEFT 0.21.2
+    /// dora.py:142, 163: `F.linear(x, W.to(x.dtype))`, x in the adapter's dtype): none when
+    /// the weight is already in that dtype and no autocast recasts it; a quantized weight is
+    /// always dequantized into a new tensor. PEFT's code path only: torchtune's `DoRALinear`
+    /// reuses its base output.
+    fn dora_weight_copy(&self) -> u64 {
+        let (base, adapter, compute) = (self.dense_dtype, self.res.adapter, self.res.precision.compute());
+        let differs = if self.autocast { base != adapter || adapter != compute } else { base != adapter };
+        let copied = self.hf && (self.quant.is_some() || differs);
+        match (copied, self.autocast) {
+            (false, _) => 0,
+            (true, true) => self.c,
+            (true, false) => adapter.bytes(),
         }
     }
 
@@ -482,11 +499,15 @@ impl<'a> Step<'a> {
             }
             let s = layer_saved(layer, h, ctx);
             let per_token = s.per_token(seq_keys(layer));
-            let bytes = prod(&[tokens, per_token]);
+            let bytes = s.bytes(tokens, seq_keys(layer));
             walk.saved_total = walk.saved_total.saturating_add(bytes);
             if bytes > walk.busiest {
                 walk.busiest = bytes;
                 walk.busiest_desc = format!("{} = {} B/token", s.describe(seq_keys(layer)), thousands(per_token));
+                if s.per_layer > 0 {
+                    walk.busiest_desc +=
+                        &format!(" + DoRA's weight copies {} B per layer (dropout path)", thousands(s.per_layer));
+                }
             }
             // The MLP is differentiated first; by the time attention's backward builds its
             // gradients, the MLP half's saved tensors are gone.
