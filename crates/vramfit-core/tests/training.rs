@@ -199,6 +199,32 @@ fn dora_with_dropout_keeps_a_copy_of_each_adapted_weight() {
     assert_eq!(intercept(Precision::Pure(DType::Bf16), 0), 0);
 }
 
+fn torchtune_qlora(version: (u32, u32), batch: u64, compile: bool) -> Breakdown {
+    let t = TrainingSetup { method: Method::Qlora, grad_ckpt: true, compile, seq: 512, ..TrainingSetup::default() };
+    let w = Workload {
+        runtime: Runtime::Torchtune,
+        runtime_version: Some(vramfit_core::estimate::RuntimeVersion::new(version.0, version.1)),
+        batch,
+        ..train(t)
+    };
+    run("llama-2-7b", &w)
+}
+
+fn component(b: &Breakdown, name: &str) -> u64 {
+    b.components.iter().filter(|c| c.name == name).map(|c| c.bytes).sum()
+}
+
+/// torchao's `NF4Tensor.get_original_weight` dequantizes through two int64 code tensors, two
+/// bf16 lookups, two scaled halves and their stack: 14 B per element of the linear (traced,
+/// torchao 0.3.1), where bitsandbytes writes the 2-byte weight only; compiled, the
+/// dequantization is one fused kernel.
+#[test]
+fn torchao_nf4_dequantizes_through_int64_codes() {
+    let mlp = 11_008 * 4096;
+    assert_eq!(component(&torchtune_qlora((0, 2), 8, false), "dequantization_temporaries"), 14 * mlp);
+    assert_eq!(component(&torchtune_qlora((0, 2), 8, true), "dequantization_temporaries"), 2 * mlp);
+}
+
 const MODELS: &[&str] =
     &["llama-2-7b", "mistral-7b-v0.1", "gemma-2-2b", "phi-2", "gpt2", "qwen2.5-0.5b", "falcon-7b", "mixtral-8x7b"];
 

@@ -9,7 +9,7 @@ use super::{resolve, Resolved};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::estimate::breakdown::{prod, thousands, Component};
-use crate::estimate::profile::{LossCode, RuntimeProfile, TrainingProfile};
+use crate::estimate::profile::{LossCode, Nf4Code, RuntimeProfile, TrainingProfile};
 use crate::estimate::weights::{weight_bytes, QuantScope, WeightBytes};
 use crate::estimate::workload::{AttnImpl, Workload};
 use crate::model::{Layer, Linear, ModelSpec};
@@ -580,15 +580,31 @@ impl<'a> Step<'a> {
     /// bitsandbytes dequantizes the largest quantized linear for each matmul.
     pub fn dequantization(&self, wb: &WeightBytes) -> Component {
         let c = self.c;
-        match self.quant.as_ref().map(|q| &q.quant) {
-            Some(Quant::Bnb4 { .. } | Quant::BnbInt8) => Component::new(
+        let n = wb.largest_quantized;
+        match (self.quant.as_ref().map(|q| &q.quant), self.tp.nf4) {
+            // Eager only: torch.compile traces NF4Tensor (a traceable wrapper subclass) and
+            // fuses the dequantization into one kernel writing the bf16 weight (counted below).
+            (Some(Quant::Bnb4 { .. }), Nf4Code::Torchao { .. }) if !self.setup().compile => Component::new(
                 "dequantization_temporaries",
-                wb.largest_quantized * c,
+                prod(&[n, 14]),
+                format!(
+                    "largest NF4 linear dequantized for each forward and backward matmul: two int64 code tensors (N/2 × 8 B each), their two bf16 lookups, the two scaled halves (N/2 × 2 B each) and their stack (N × 2 B) = 14 B × {}",
+                    thousands(n)
+                ),
+                "torchao dtypes/nf4tensor.py NF4Tensor.get_original_weight (0.1 and 0.3.1 alike), LinearNF4 forward/backward",
+            ),
+            (Some(Quant::Bnb4 { .. } | Quant::BnbInt8), nf4) => Component::new(
+                "dequantization_temporaries",
+                n * c,
                 format!(
                     "largest quantized linear dequantized to {c} B for each forward and backward matmul = {} × {c}",
-                    thousands(wb.largest_quantized)
+                    thousands(n)
                 ),
-                "bitsandbytes MatMul4Bit (dequantize_4bit per call)",
+                if nf4 == Nf4Code::Bitsandbytes {
+                    "bitsandbytes MatMul4Bit (dequantize_4bit per call)"
+                } else {
+                    "torchao NF4Tensor under torch.compile (dequantization fused into one kernel)"
+                },
             ),
             _ => Component::new("dequantization_temporaries", 0, "no quantized weights", ""),
         }
