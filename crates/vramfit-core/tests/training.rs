@@ -214,6 +214,28 @@ fn component(b: &Breakdown, name: &str) -> u64 {
     b.components.iter().filter(|c| c.name == name).map(|c| c.bytes).sum()
 }
 
+/// torchtune's QLoRA recipe builds the model on the GPU and quantizes each base weight in
+/// `LoRALinear.__init__` (torchao `to_nf4`); at a small batch the step needs less than
+/// construction, whose peak is the last large linear's quantization: torchao 0.1 (torchtune
+/// 0.1) compares every element with the 16 codes at once (68 B per element with the bf16
+/// source, traced on CPU tensors), torchao 0.3.1 (torchtune 0.2 on) in 2^20-element chunks.
+#[test]
+fn torchtune_qlora_peaks_while_quantizing_at_construction() {
+    let mlp = 11_008 * 4096; // Llama-2-7B's largest linear
+    let old = torchtune_qlora((0, 1), 1, false);
+    assert_eq!(old.peak_phase, "model initialisation");
+    assert_eq!(component(&old, "quantization_temporaries"), 68 * mlp);
+    // No optimizer state, gradients or activations exist yet.
+    assert_eq!(component(&old, "optimizer_state") + component(&old, "activations"), 0);
+    // Chunked, construction needs 5 B per element + 64 MiB: less than the step.
+    assert_ne!(torchtune_qlora((0, 2), 1, false).peak_phase, "model initialisation");
+    // A large batch: the step is the peak again.
+    assert_ne!(torchtune_qlora((0, 1), 8, false).peak_phase, "model initialisation");
+    // transformers + PEFT loads bitsandbytes weights quantized from the checkpoint: no such phase.
+    let t = TrainingSetup { method: Method::Qlora, grad_ckpt: true, seq: 512, ..TrainingSetup::default() };
+    assert_ne!(run("llama-2-7b", &train(t)).peak_phase, "model initialisation");
+}
+
 /// torchao's `NF4Tensor.get_original_weight` dequantizes through two int64 code tensors, two
 /// bf16 lookups, two scaled halves and their stack: 14 B per element of the linear (traced,
 /// torchao 0.3.1), where bitsandbytes writes the 2-byte weight only; compiled, the

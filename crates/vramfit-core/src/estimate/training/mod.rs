@@ -128,6 +128,9 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let loss = step.loss();
     let dequant = step.dequantization(&wb);
     let mut phases = phases(&step, weights, &optimizer, autocast_copies, &activations, loss, dequant).to_vec();
+    if let Some(init) = step.initialisation(&wb) {
+        phases.push(("model initialisation", init));
+    }
     shard_phases(&step, &mut phases, &mut notes);
     Ok(peak(&step, phases, &wb, &optimizer, activations.host, notes))
 }

@@ -609,6 +609,63 @@ impl<'a> Step<'a> {
             _ => Component::new("dequantization_temporaries", 0, "no quantized weights", ""),
         }
     }
+
+    /// torchtune QLoRA on one GPU builds the model on the GPU (`with self._device:
+    /// config.instantiate(cfg_model)`, recipes 0.1 to 0.6), and each `LoRALinear` makes its
+    /// base weight in bf16 there and quantizes it in `__init__` (`to_nf4(linear.weight)`).
+    /// Construction peaks while the last large linear is quantized, with every weight before it
+    /// built (the head and the final norm come after the layers). The checkpoint is loaded
+    /// afterwards from CPU tensors, quantized on the CPU (`NF4Tensor.copy_`). `None` where
+    /// nothing is quantized at construction on this GPU.
+    pub fn initialisation(&self, wb: &WeightBytes) -> Option<Vec<Component>> {
+        let Nf4Code::Torchao { chunked_quantize } = self.tp.nf4 else { return None };
+        if self.setup().method != Method::Qlora || !self.w.parallel.is_single() || wb.largest_quantized == 0 {
+            return None;
+        }
+        let n = wb.largest_quantized;
+        let head = if self.spec.tied_embeddings || self.profile.inference.quantized_head {
+            0
+        } else {
+            self.head_numel() * self.dense_dtype.bytes()
+        };
+        let built = wb.total.saturating_sub(head);
+        let (transient, formula) = if chunked_quantize {
+            (
+                prod(&[n, 5]).saturating_add(64 << 20),
+                format!("the bf16 source (2 B), the scaled blocks (2 B) and the uint8 codes (1 B) per element of the largest linear, 5 B × {}, + one 2^20-element chunk's differences to the 16 codes and their abs (2 × 16 × 2 B × 2^20 = 64 MiB)", thousands(n)),
+            )
+        } else {
+            (
+                prod(&[n, 68]),
+                format!("the bf16 source (2 B), the scaled blocks (2 B), and every element's differences to the 16 codes and their abs at once (2 × 16 × 2 B) = 68 B × {}", thousands(n)),
+            )
+        };
+        let adapters = self.trainable * self.tb;
+        Some(vec![
+            Component::new(
+                "weights",
+                built,
+                format!("every weight built before the last large linear: {} B as stored, less the head built after the layers ({} B)", thousands(wb.total), thousands(head)),
+                "torchtune LoRALinear(quantize_base=True).__init__ (to_nf4), model built on the GPU",
+            ),
+            Component::new(
+                "adapter_weights",
+                adapters,
+                format!("{} trainable params × {} B", thousands(self.trainable), self.tb),
+                "torchtune LoRALinear",
+            ),
+            Component::new(
+                "quantization_temporaries",
+                transient,
+                formula,
+                if chunked_quantize {
+                    "torchao 0.3.1 dtypes/nf4tensor.py NF4Tensor.convert_to_norm_float_weight (CHUNK_SIZE = 1024**2)"
+                } else {
+                    "torchao 0.1 dtypes/nf4tensor.py NF4Tensor.convert_to_norm_float_weight / quantize_tensor_nearest (traced on CPU tensors: 68 B per element)"
+                },
+            ),
+        ])
+    }
 }
 
 /// What walking the layers found.
