@@ -236,6 +236,20 @@ fn torchtune_qlora_peaks_while_quantizing_at_construction() {
     assert_ne!(run("llama-2-7b", &train(t)).peak_phase, "model initialisation");
 }
 
+/// QLoRA's default storage follows the runtime's 4-bit code: torchao's NF4Tensor always
+/// double-quantizes its block scales (torchtune), bitsandbytes keeps fp32 absmax unless
+/// `bnb_4bit_use_double_quant` (transformers + PEFT).
+#[test]
+fn qlora_default_storage_follows_the_runtime() {
+    let weights = |runtime: Runtime, quant: Option<&str>| {
+        let t = TrainingSetup { method: Method::Qlora, seq: 512, ..TrainingSetup::default() };
+        let quant = quant.map(|q| vramfit_core::quant::QuantConfig::parse(q, None).unwrap());
+        component(&run("llama-2-7b", &Workload { runtime, quant, ..train(t) }), "weights")
+    };
+    assert_eq!(weights(Runtime::Torchtune, None), weights(Runtime::Torchtune, Some("nf4-dq")));
+    assert_eq!(weights(Runtime::Transformers, None), weights(Runtime::Transformers, Some("nf4")));
+}
+
 /// torchao's `NF4Tensor.get_original_weight` dequantizes through two int64 code tensors, two
 /// bf16 lookups, two scaled halves and their stack: 14 B per element of the linear (traced,
 /// torchao 0.3.1), where bitsandbytes writes the 2-byte weight only; compiled, the

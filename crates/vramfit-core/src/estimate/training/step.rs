@@ -108,7 +108,13 @@ impl<'a> Step<'a> {
         let method = t.method;
         let full = method == Method::Full;
         let quant: Option<QuantConfig> = match (method, &w.quant) {
-            (Method::Qlora, None) => Some(QuantConfig::parse("nf4", None)?),
+            // torchao's NF4Tensor always quantizes its block scales (int8 per 64 elements, a
+            // bf16 factor per 256 scales: nf4tensor.py double_quantize_scalers); bitsandbytes
+            // leaves them fp32 unless asked (BitsAndBytesConfig bnb_4bit_use_double_quant).
+            (Method::Qlora, None) => Some(QuantConfig::parse(
+                if matches!(tp.nf4, Nf4Code::Torchao { .. }) { "nf4-dq" } else { "nf4" },
+                None,
+            )?),
             (_, q) => q.clone(),
         };
         if full && quant.is_some() {
