@@ -261,6 +261,23 @@ fn torchao_nf4_dequantizes_through_int64_codes() {
     assert_eq!(component(&torchtune_qlora((0, 2), 8, true), "dequantization_temporaries"), 2 * mlp);
 }
 
+/// PEFT IA3 keeps, per token and layer, the K and V base outputs its vectors scale (compute
+/// dtype) and the MLP input cast to the vectors' fp32 (peft tuners/ia3/layer.py); traced by
+/// the oracle's `-ia3-` cases.
+#[test]
+fn ia3_keeps_the_scaled_outputs_and_the_cast_mlp_input() {
+    let t = TrainingSetup {
+        method: Method::Ia3,
+        precision: Some(Precision::Pure(DType::Bf16)),
+        seq: 512,
+        ..TrainingSetup::default()
+    };
+    let b = run("llama-2-7b", &train(t));
+    let act = b.components.iter().find(|c| c.name == "activations").expect("activations");
+    // K and V: 2 × 4096 × 2 B; down_proj's input: 11008 × 4 B.
+    assert!(act.formula.contains(&format!("ia3 inputs {}", 2 * 4096 * 2 + 11_008 * 4)), "{}", act.formula);
+}
+
 const MODELS: &[&str] =
     &["llama-2-7b", "mistral-7b-v0.1", "gemma-2-2b", "phi-2", "gpt2", "qwen2.5-0.5b", "falcon-7b", "mixtral-8x7b"];
 

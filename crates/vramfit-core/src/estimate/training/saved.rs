@@ -32,6 +32,8 @@ pub struct SaveContext<'a> {
     /// Bytes per element of the copy of each adapted weight that DoRA's dropout path keeps for
     /// backward (0: the weight it multiplies by is the parameter itself, no copy).
     pub dora_weight_copy: u64,
+    /// IA3 (PEFT): bytes of the learned scaling vectors' dtype (0: not IA3).
+    pub ia3: u64,
     /// LoRA targets.
     pub targets: &'a Targets,
     /// Attention implementation.
@@ -135,7 +137,21 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
     save_linear_inputs(&mut s, layer, ctx);
     save_attention(&mut s, layer, ctx);
     save_mlp(&mut s, layer, h, ctx);
+    save_ia3(&mut s, layer, ctx);
     s
+}
+
+/// PEFT IA3 (peft 0.21.2 tuners/ia3/layer.py `Linear.forward`): on keys and values the base
+/// output is multiplied by the vector (`result * ia3_scaling`), which keeps that output for
+/// the vector's gradient; on the feed-forward module (`down_proj`) its input is cast to the
+/// vector's dtype first (`x.to(dtype)`, fp32 under `autocast_adapter_dtype`) and the product
+/// keeps that cast input. The same modules as the trainable count: K/V and the MLP input.
+fn save_ia3(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) {
+    if ctx.ia3 == 0 {
+        return;
+    }
+    s.add("ia3 inputs", layer.attention.kv_width() * ctx.compute);
+    s.add_mlp("ia3 inputs", layer.mlp.intermediate.max(layer.mlp.shared_intermediate) * ctx.ia3);
 }
 
 /// Norm inputs (and outputs where the weight trains), over the hidden size and per head.

@@ -377,6 +377,7 @@ impl<'a> Step<'a> {
             lora_dropout: self.res.lora_dropout && method.is_lora(),
             dora: method == Method::Dora,
             dora_weight_copy: self.dora_weight_copy(),
+            ia3: if method == Method::Ia3 { self.res.adapter.bytes() } else { 0 },
             targets: &self.res.targets,
             attn,
             expand_kv,
