@@ -384,6 +384,11 @@ pub struct WorkloadArgs {
     /// vLLM 0.11+: KV cache size (bytes, or 8GiB), skipping the profile.
     #[arg(long)]
     pub kv_cache_memory: Option<String>,
+    /// vLLM/SGLang: memory other processes (a desktop, another engine) hold on each GPU when
+    /// the engine starts, as nvidia-smi shows it (bytes, or 1.2GiB); counted where the release
+    /// counts it [default: none].
+    #[arg(long)]
+    pub other_processes_memory: Option<String>,
     /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
     /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
     /// data-center hosts (8 × DDR4-3200); unified memory reads at the GPU's bandwidth].
@@ -542,6 +547,7 @@ impl WorkloadArgs {
             quantization: self.quantization.clone(),
             cpu_offload_gb: self.cpu_offload_gb,
             kv_cache_memory: self.kv_cache_memory.clone(),
+            other_processes_memory: self.other_processes_memory.clone(),
             ram_bandwidth: self.ram_bandwidth,
         }
     }
