@@ -283,6 +283,30 @@ fn ia3_keeps_the_scaled_outputs_and_the_cast_mlp_input() {
     assert!(act.formula.contains(&format!("ia3 inputs {}", 2 * 4096 * 2 + 11_008 * 4)), "{}", act.formula);
 }
 
+/// litgpt adapter v2 makes every linear an `AdapterV2Linear`, whose
+/// `adapter_scale * (linear(x) + adapter_bias)` keeps the biased output for the scale's
+/// gradient (litgpt 0.5.13 adapter_v2.py:57-58), the head's included; its scales, biases and
+/// norms train in every block, so every block saves for backward (v1 starts at layer 2).
+#[test]
+fn adapter_v2_keeps_every_linears_output() {
+    let t = TrainingSetup {
+        method: Method::AdapterV2,
+        precision: Some(Precision::Pure(DType::Bf16)),
+        seq: 512,
+        ..TrainingSetup::default()
+    };
+    let w = Workload { runtime: Runtime::Litgpt, ..train(t) };
+    let b = run("llama-2-7b", &w);
+    let act = b.components.iter().find(|c| c.kind.name() == "activations").expect("activations");
+    // q, k, v, o 4 × 4096 + gate, up 2 × 11008 + down 4096 outputs, × 2 B.
+    assert!(
+        act.formula.contains(&format!("adapter_v2 outputs {}", (4 * 4096 + 2 * 11_008 + 4096) * 2)),
+        "{}",
+        act.formula
+    );
+    assert!(act.formula.contains("× 32 layers"), "{}", act.formula);
+}
+
 const MODELS: &[&str] =
     &["llama-2-7b", "mistral-7b-v0.1", "gemma-2-2b", "phi-2", "gpt2", "qwen2.5-0.5b", "falcon-7b", "mixtral-8x7b"];
 

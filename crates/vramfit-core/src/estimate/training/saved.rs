@@ -34,6 +34,10 @@ pub struct SaveContext<'a> {
     pub dora_weight_copy: u64,
     /// IA3 (PEFT): bytes of the learned scaling vectors' dtype (0: not IA3).
     pub ia3: u64,
+    /// litgpt adapter v2: every linear is `AdapterV2Linear`, whose output
+    /// `adapter_scale * (linear(x) + adapter_bias)` keeps the biased output for the scale's
+    /// gradient.
+    pub scaled_outputs: bool,
     /// LoRA targets.
     pub targets: &'a Targets,
     /// Attention implementation.
@@ -240,6 +244,11 @@ fn save_linear_inputs(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) 
                 shared.push(input);
                 add(s, "linear inputs", per_token_in * input_dtype);
             }
+        }
+        if ctx.scaled_outputs {
+            // litgpt adapter_v2.py AdapterV2Linear.forward (0.5.13, lines 57-58).
+            let per_token_out = l.out_features * if l.copies > 1 { n_experts_routed } else { 1 };
+            add(s, "adapter_v2 outputs", per_token_out * c);
         }
         let fused_part = ctx.fused_qkv && matches!(r, Role::Q | Role::K | Role::V | Role::Qkv);
         if adapted && !ctx.full && fused_part && fused_lora_counted {

@@ -376,6 +376,7 @@ impl<'a> Step<'a> {
             dora: method == Method::Dora,
             dora_weight_copy: self.dora_weight_copy(),
             ia3: if method == Method::Ia3 { self.res.adapter.bytes() } else { 0 },
+            scaled_outputs: method == Method::AdapterV2,
             targets: &self.res.targets,
             attn,
             expand_kv,
@@ -409,10 +410,11 @@ impl<'a> Step<'a> {
         }
     }
 
-    /// Layers whose inputs need gradients start here (litgpt adapters start at layer 2;
-    /// everything else trains something at or below layer 0).
+    /// Layers whose inputs need gradients start here (litgpt's adapter v1 starts at layer 2;
+    /// everything else trains something at or below layer 0: adapter v2's linear scales and
+    /// norms train in every block).
     fn first_grad_layer(&self) -> u64 {
-        if matches!(self.setup().method, Method::Adapter | Method::AdapterV2) {
+        if self.setup().method == Method::Adapter {
             peft::ADAPTER_START_LAYER.min(self.n_layers())
         } else {
             0
@@ -432,6 +434,13 @@ impl<'a> Step<'a> {
         // Final norm and the head's input.
         let head_trains = self.full || self.res.targets.roles.contains(&Role::Head);
         let head_saved = prod(&[tokens, h, if ctx.compile { resid } else { 4 } + if head_trains { self.c } else { 0 }]);
+        // litgpt adapter v2's head is an AdapterV2Linear too: each chunk's biased logits are
+        // kept for the scale's gradient, V per token in the compute dtype.
+        let head_saved = if ctx.scaled_outputs {
+            head_saved.saturating_add(prod(&[tokens, self.head_numel() / h.max(1), self.c]))
+        } else {
+            head_saved
+        };
         let ckpt_inputs = prod(&[tokens, h, resid, layers_saving]);
         let (act_bytes, act_formula, act_src) = if t.grad_ckpt {
             (
