@@ -371,6 +371,7 @@ impl WorkloadRequest {
             main_gpu: self.main_gpu,
             flash_attn,
             mmproj_bytes: None,
+            mmproj_projector: None,
             lora: None,
         })
     }
