@@ -48,6 +48,7 @@ const FIELDS = [
   { flag: 'pp', kind: 'int', group: 'multi' },
   { flag: 'offload', kind: 'text', group: 'multi' },
   { flag: 'offload-params', kind: 'bool', group: 'multi' },
+  { flag: 'wired-limit-mb', kind: 'int', group: 'all' },
 ];
 const LORA_METHODS = new Set(['lora', 'qlora', 'dora']);
 const DEFAULT_GPUS = ['T4'];

@@ -550,16 +550,13 @@ impl WorkloadArgs {
             kv_cache_memory: self.kv_cache_memory.clone(),
             other_processes_memory: self.other_processes_memory.clone(),
             ram_bandwidth: self.ram_bandwidth,
+            wired_limit_mb: self.wired_limit_mb,
         }
     }
 
-    /// A `--gpu` value with `--wired-limit-mb` applied.
+    /// A `--gpu` value with `--wired-limit-mb` applied (as the core's request applies it).
     pub fn gpu(&self, s: &str) -> Result<vramfit_core::catalog::GpuSpec, Error> {
-        let g = vramfit_core::catalog::GpuSpec::parse(s.trim())?;
-        match self.wired_limit_mb {
-            Some(mb) => g.with_wired_limit_mb(mb),
-            None => Ok(g),
-        }
+        WorkloadRequest { wired_limit_mb: self.wired_limit_mb, ..WorkloadRequest::default() }.gpu(s)
     }
 
     /// Resolve flags into a checked workload; `model` picks the default runtime and
