@@ -35,14 +35,17 @@ fn main() {
         println!("cargo:rerun-if-changed={}", src.display());
         let text = std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
         let value: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-        let json = serde_json::to_string(&value).expect("TOML values are JSON values");
-        std::fs::write(Path::new(&out_dir).join(format!("{name}.json")), json).expect("write catalog JSON");
+        // The model and GPU catalogs as one entry per row (looked up by name, parsed row by
+        // row); the GGUF type table as one JSON document.
         if let Some((table, keys)) = match name {
             "models" => Some(("model", &["name", "hf_id"][..])),
             "gpus" => Some(("gpu", &["name"][..])),
             _ => None,
         } {
             write_entries(&value, table, keys, &Path::new(&out_dir).join(format!("{name}_entries.rs")));
+        } else {
+            let json = serde_json::to_string(&value).expect("TOML values are JSON values");
+            std::fs::write(Path::new(&out_dir).join(format!("{name}.json")), json).expect("write catalog JSON");
         }
     }
 }

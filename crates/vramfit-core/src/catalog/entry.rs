@@ -16,6 +16,17 @@ pub(crate) struct CatalogEntry {
     pub json: &'static str,
 }
 
+impl CatalogEntry {
+    /// The row parsed.
+    ///
+    /// # Panics
+    /// A row that does not parse: the catalog-integrity tests parse every row.
+    pub fn parse<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_str(self.json)
+            .unwrap_or_else(|e| panic!("catalog row {} is checked by the catalog-integrity test: {e}", self.names[0]))
+    }
+}
+
 /// The first row one of whose names equals `name` ignoring ASCII case, else the first whose
 /// names equal it once normalized (case, `-`, `_`, `.` and spaces ignored); exact matches win
 /// because `opt-1.3b` and `opt-13b` differ by a dot only.
@@ -39,9 +50,5 @@ pub(crate) fn parsed<T: DeserializeOwned>(
     cells: &'static [OnceLock<T>],
     i: usize,
 ) -> &'static T {
-    cells[i].get_or_init(|| {
-        serde_json::from_str(entries[i].json).unwrap_or_else(|e| {
-            panic!("catalog row {} is checked by the catalog-integrity test: {e}", entries[i].names[0])
-        })
-    })
+    cells[i].get_or_init(|| entries[i].parse())
 }

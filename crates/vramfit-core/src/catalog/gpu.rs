@@ -78,20 +78,11 @@ impl Eq for Gpu {}
 /// Every row of data/gpus.toml: its names (name, aliases) and its JSON.
 const ENTRIES: &[CatalogEntry] = include!(concat!(env!("OUT_DIR"), "/gpus_entries.rs"));
 
-#[derive(Deserialize)]
-struct GpuFile {
-    gpu: Vec<Gpu>,
-}
-
 /// Every catalog GPU.
 #[must_use]
 pub fn gpus() -> &'static [Gpu] {
     static GPUS: OnceLock<Vec<Gpu>> = OnceLock::new();
-    GPUS.get_or_init(|| {
-        serde_json::from_str::<GpuFile>(include_str!(concat!(env!("OUT_DIR"), "/gpus.json")))
-            .expect("gpus.toml is checked by the catalog-integrity test")
-            .gpu
-    })
+    GPUS.get_or_init(|| ENTRIES.iter().map(CatalogEntry::parse).collect())
 }
 
 /// Find a GPU by name or alias (case, spaces, dashes ignored).

@@ -64,20 +64,11 @@ impl CatalogModel {
     }
 }
 
-#[derive(Deserialize)]
-struct ModelFile {
-    model: Vec<CatalogModel>,
-}
-
 /// Every catalog model.
 #[must_use]
 pub fn models() -> &'static [CatalogModel] {
     static MODELS: OnceLock<Vec<CatalogModel>> = OnceLock::new();
-    MODELS.get_or_init(|| {
-        serde_json::from_str::<ModelFile>(include_str!(concat!(env!("OUT_DIR"), "/models.json")))
-            .expect("models.toml is checked by the catalog-integrity test")
-            .model
-    })
+    MODELS.get_or_init(|| ENTRIES.iter().map(CatalogEntry::parse).collect())
 }
 
 /// An embedded config.json by file name.
