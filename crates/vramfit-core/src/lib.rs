@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod choice;
 pub mod config;
 pub mod dtype;
 pub mod error;
