@@ -13,6 +13,7 @@ pub mod formats;
 pub mod ignored_flags;
 pub mod limits;
 pub mod model;
+pub mod options;
 pub mod quant;
 pub mod request;
 pub mod units;

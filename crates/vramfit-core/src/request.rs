@@ -7,6 +7,9 @@
 //! (keys are the flag names without `--`: `{"task": "train", "lora-rank": 16}`).
 
 use crate::catalog::{self, GpuSpec};
+#[cfg(feature = "clap")]
+use crate::choice::clap_support::ChoiceParser;
+use crate::choice::Choice;
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::profile::Engine;
 use crate::estimate::serving::{EngineVersion, Fraction, ServingOptions};
@@ -16,155 +19,272 @@ use crate::estimate::{
     llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeProfile, RuntimeVersion, Task, Workload,
 };
 use crate::fit;
+use crate::model::Head;
 use crate::model::ModelSpec;
+use crate::options::{FlashAttn, FsdpMode, KvCacheDtype, SplitMode};
 use crate::quant::QuantConfig;
 use crate::{DType, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// The workload settings, one field per command-line flag, before any parsing.
+/// The workload settings, one field per command-line flag: the CLI's flags (it derives them
+/// from this struct under the `clap` feature, help included) and the page's and the Python
+/// package's JSON, with the defaults written once, in [`WorkloadRequest::default`].
 ///
-/// Defaults are the CLI's defaults (a test in the CLI checks they stay equal). In JSON the
-/// keys are the flag names: `new` for `--new`, `lora-rank` for `--lora-rank`, and so on.
+/// Enumerated values are typed, each read by its [`crate::choice::Choice`] table; numbers and
+/// open-ended values (quantization schemes, llama.cpp cache types, versions) stay as given
+/// until [`WorkloadRequest::resolve`]. In JSON the keys are the flag names: `new` for `--new`,
+/// `lora-rank` for `--lora-rank`, and so on, and an enumerated value is any of its spellings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WorkloadRequest {
-    /// `--task`: load | prefill | generate | train | merge.
-    pub task: String,
-    /// `--dtype`: weights and compute dtype; `None` = the checkpoint's.
-    pub dtype: Option<String>,
-    /// `--quant`: weight quantization.
+    /// load | prefill | generate | train | merge | serve (the default with --runtime vllm|sglang).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().task, value_parser = ChoiceParser::<Task>::default()))]
+    #[serde(with = "crate::choice::serde_name")]
+    pub task: Task,
+    /// Weights and compute dtype: fp32 | fp16 | bf16 | fp8 (also float16, bfloat16) [default:
+    /// the runtime's: the checkpoint's under transformers 5.x, fp32 under 4.x].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "torch-dtype", value_parser = ChoiceParser::<DType>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub dtype: Option<DType>,
+    /// Weight quantization: int8 | nf4 | nf4-dq | fp4 | fp4-dq | gptq-4bit | gptq-8bit |
+    /// awq-4bit | fp8 | a GGUF scheme (q4_k_m, q8_0, ...) [default: none].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub quant: Option<String>,
-    /// `--group-size`: GPTQ/AWQ group size (bitsandbytes block size).
+    /// Group size for GPTQ/AWQ (block size for bitsandbytes 4-bit) [default: 128; bnb 64].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub group_size: Option<u64>,
-    /// `--batch`: sequences processed together.
+    /// Sequences processed together.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().batch, allow_negative_numbers = true))]
     pub batch: u64,
-    /// `--prompt`: prompt tokens per sequence.
+    /// Prompt tokens per sequence.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().prompt, allow_negative_numbers = true))]
     pub prompt: u64,
-    /// `--new`: new tokens generated per sequence.
+    /// New tokens generated per sequence.
+    #[cfg_attr(feature = "clap", arg(long = "new", default_value_t = WorkloadRequest::default().new_tokens, allow_negative_numbers = true))]
     #[serde(rename = "new")]
     pub new_tokens: u64,
-    /// `--kv-dtype`: KV cache dtype; `None` = the compute dtype.
+    /// KV cache dtype: fp32 | fp16 | bf16 | fp8; with --runtime llama.cpp also its cache
+    /// types f16 | q8_0 | q4_0 | q4_1 | iq4_nl | q5_0 | q5_1 [default: compute dtype; f16].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub kv_dtype: Option<String>,
-    /// `--attn`: eager | sdpa | flash.
-    pub attn: String,
-    /// `--runtime`: transformers | litgpt | torchtune | vllm | llama.cpp; `None` = llama.cpp
-    /// for a `.gguf` model, else transformers.
-    pub runtime: Option<String>,
-    /// `--runtime-version`.
+    /// Attention implementation: eager | sdpa | flash.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().attn, value_parser = ChoiceParser::<AttnImpl>::default()))]
+    #[serde(with = "crate::choice::serde_name")]
+    pub attn: AttnImpl,
+    /// Software: transformers | litgpt | torchtune | vllm | sglang | llama.cpp | ollama | meta-reference [default: llama.cpp for
+    /// a .gguf file, else transformers].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Runtime>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub runtime: Option<Runtime>,
+    /// Runtime version where behaviour changed (transformers 4.31 kept every prompt logit in
+    /// fp32 and rebuilt the KV cache tuple each step; vLLM 0.6.3, 0.6.4, 0.7.3, 0.8.5,
+    /// 0.8.5-v0, 0.19.0, 0.21.0 budget the KV cache differently) [default: current; vLLM 0.19].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub runtime_version: Option<String>,
-    /// `--precision`: fp32 | mixed-fp16 | mixed-bf16 | pure-bf16 | pure-fp16.
-    pub precision: Option<String>,
-    /// `--kv-prealloc`: KV cache tokens allocated up front.
+    /// Precision policy: fp32; bf16 / fp16 (= mixed-bf16 / mixed-fp16, as HF --bf16 and
+    /// Lightning "bf16": fp32 weights, autocast matmuls); pure-bf16 / pure-fp16 (= bf16-true /
+    /// 16-true: everything half) [default: the runtime's: transformers trains the model as
+    /// loaded, fp32 under 4.x, the checkpoint's dtype under 5.x; litgpt/torchtune pure]
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Precision>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub precision: Option<Precision>,
+    /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches,
+    /// llama.cpp --ctx-size, the reference code's --max-seq-len) [default: prompt + new for
+    /// litgpt/torchtune, batch × (prompt + new) for llama.cpp, 512 for meta-reference; growing
+    /// for transformers].
+    #[cfg_attr(feature = "clap", arg(long, visible_aliases = ["ctx-size", "max-seq-len"]))]
     pub kv_prealloc: Option<u64>,
-    /// `--max-batch-size`: sequences a cache built at load holds (the reference code's
-    /// `Llama.build(max_batch_size=...)`); `None` = the runtime's default.
+    /// Sequences the KV cache is built for at load (meta-reference `Llama.build(max_batch_size=)`;
+    /// --batch must not exceed it) [default: 32 for meta-reference].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub max_batch_size: Option<u64>,
-    /// `--seq`: training tokens per sample.
+    /// Training: tokens per sample.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().seq, allow_negative_numbers = true))]
     pub seq: u64,
-    /// `--method`: full | lora | qlora | dora | ia3 | prompt-tuning | prefix-tuning | ...
-    pub method: String,
-    /// `--optimizer`; `None` = the runtime's default.
-    pub optimizer: Option<String>,
-    /// `--grad-ckpt`: gradient checkpointing.
+    /// Training: full | lora | qlora | dora | ia3 | prompt-tuning | prefix-tuning | adapter |
+    /// adapter-v2.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().method, value_parser = ChoiceParser::<Method>::default()))]
+    #[serde(with = "crate::choice::serde_name")]
+    pub method: Method,
+    /// Training: adamw | adamw-fused | adamw-8bit | paged-adamw | paged-adamw-8bit |
+    /// adafactor | sgd | sgd-momentum | lion | lion-8bit [default: the runtime's: adamw
+    /// (foreach) for transformers and litgpt, adamw-fused for torchtune].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Optimizer>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub optimizer: Option<Optimizer>,
+    /// Training: gradient checkpointing.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub grad_ckpt: bool,
-    /// `--grad-accum`: micro-batches per optimizer step.
+    /// Training: micro-batches per optimizer step (gradients persist between them).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().grad_accum))]
     pub grad_accum: u64,
-    /// `--lora-rank`.
+    /// Training: LoRA rank.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().lora_rank))]
     pub lora_rank: u64,
-    /// `--lora-targets`: module names, or `all-linear`; empty = the runtime's default.
+    /// Training: LoRA target modules, comma-separated (q_proj,v_proj) or all-linear
+    /// [default: q_proj,v_proj].
+    #[cfg_attr(feature = "clap", arg(long, value_delimiter = ','))]
     pub lora_targets: Vec<String>,
-    /// `--lora-dropout`: probability in [0, 1).
+    /// Training: LoRA dropout probability [default: 0; litgpt 0.05].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub lora_dropout: Option<f64>,
-    /// `--chunked-ce`: cross-entropy in chunks.
+    /// Training: cross-entropy in chunks (logits never upcast whole) [default: litgpt yes,
+    /// others no].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub chunked_ce: bool,
-    /// `--optimizer-in-backward` (torchtune).
+    /// Training: run the optimizer step inside backward, freeing each gradient (torchtune).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub optimizer_in_backward: bool,
-    /// `--activation-offload` (torchtune).
+    /// Training: offload saved activations to CPU RAM (torchtune).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub activation_offload: bool,
-    /// `--compile`: torch.compile.
+    /// Training: torch.compile (fewer saved activations).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub compile: bool,
-    /// `--virtual-tokens`: prompt/prefix tuning tokens.
+    /// Training: virtual tokens of prompt/prefix tuning.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().virtual_tokens))]
     pub virtual_tokens: u64,
-    /// `--merge-on-gpu`.
+    /// Merge: run the merge on the GPU instead of in CPU RAM.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub merge_on_gpu: bool,
-    /// `--gpus`: GPUs per node; `None` = the count in `--gpu NxNAME`, else 1.
+    /// GPUs per node [default: the count in --gpu 4xA100-80GB, else 1].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub gpus: Option<u64>,
-    /// `--nodes`.
+    /// Nodes.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().nodes))]
     pub nodes: u64,
-    /// `--zero`: DeepSpeed ZeRO stage.
+    /// DeepSpeed ZeRO stage 0|1|2|3 (0 = plain data parallel, DDP).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub zero: Option<u8>,
-    /// `--fsdp`: full | grad-op | hybrid.
-    pub fsdp: Option<String>,
-    /// `--tp`: tensor-parallel degree (`--tensor-parallel-size`, `--tp-size`).
+    /// PyTorch FSDP sharding: full | grad-op | hybrid.
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<FsdpMode>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub fsdp: Option<FsdpMode>,
+    /// Tensor-parallel degree (vLLM --tensor-parallel-size, SGLang --tp-size).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().tp, visible_aliases = ["tensor-parallel-size", "tp-size"]))]
     #[serde(alias = "tensor-parallel-size", alias = "tp-size")]
     pub tp: u64,
-    /// `--pp`: pipeline-parallel degree (`--pipeline-parallel-size`, `--pp-size`).
+    /// Pipeline-parallel degree (vLLM --pipeline-parallel-size, SGLang --pp-size).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().pp, visible_aliases = ["pipeline-parallel-size", "pp-size"]))]
     #[serde(alias = "pipeline-parallel-size", alias = "pp-size")]
     pub pp: u64,
-    /// `--ep`: expert-parallel degree.
+    /// Expert-parallel degree (MoE).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().ep))]
     pub ep: u64,
-    /// `--sequence-parallel`.
+    /// Megatron sequence parallelism with --tp.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub sequence_parallel: bool,
-    /// `--offload`: cpu | nvme.
-    pub offload: Option<String>,
-    /// `--offload-params`.
+    /// Offload optimizer state (ZeRO / FSDP): cpu | nvme.
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Offload>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub offload: Option<Offload>,
+    /// Offload parameters too (ZeRO-3 offload_param, FSDP CPUOffload).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub offload_params: bool,
-    /// `--device-map`: sequential layer split for inference on several GPUs.
+    /// Inference across GPUs: split layers sequentially (accelerate device_map="auto")
+    /// rather than tensor parallel.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub device_map: bool,
-    /// `--ngl`: llama.cpp blocks offloaded to the GPU; `None` = all.
+    /// llama.cpp -ngl: blocks offloaded to the GPU, the output layer counting as one more; the
+    /// rest stays in CPU RAM [default: all].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "n-gpu-layers"))]
     pub ngl: Option<u64>,
-    /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
+    /// llama.cpp --ubatch-size: tokens per compute micro-batch [default: 512].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "ub"))]
     pub ubatch_size: Option<u64>,
-    /// `--batch-size`: llama.cpp logical batch (n_batch).
+    /// llama.cpp --batch-size (n_batch): the logical batch; the compute graph has
+    /// min(n_batch, n_ubatch) tokens [default: 2048; 512 for builds before the micro-batch].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub batch_size: Option<u64>,
-    /// `--cache-type-k`: llama.cpp K cache type (f16, q8_0, q4_0 ...).
+    /// llama.cpp --cache-type-k: K cache type (f16, bf16, f32, q8_0, q4_0, q4_1, iq4_nl, q5_0,
+    /// q5_1) [default: f16, or --kv-dtype].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub cache_type_k: Option<String>,
-    /// `--cache-type-v`: llama.cpp V cache type; `None` = the K cache's.
+    /// llama.cpp --cache-type-v: V cache type (a quantized V cache needs flash attention)
+    /// [default: the K cache's].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub cache_type_v: Option<String>,
-    /// `--parallel`: llama.cpp sequences (n_seq_max); `None` = `--batch`.
+    /// llama.cpp --parallel (n_seq_max; Ollama's OLLAMA_NUM_PARALLEL): sequences sharing the
+    /// context [default: --batch].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "np"))]
     pub parallel: Option<u64>,
-    /// `--n-cpu-moe`: the routed experts of the first N blocks stay in CPU RAM.
+    /// llama.cpp --n-cpu-moe N: keep the routed experts of the first N blocks in CPU RAM
+    /// [default: none].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub n_cpu_moe: Option<u64>,
-    /// `--override-tensor PATTERN=DEVICE` (`-ot`), each given once per rule.
+    /// llama.cpp --override-tensor PATTERN=DEVICE (-ot), e.g. exps=CPU or
+    /// 'blk\.(1[0-9])\.ffn_.*_exps=CUDA1'; repeatable, first match wins [default: none].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "ot"))]
     pub override_tensor: Vec<String>,
-    /// `--split-mode layer|row|none`.
-    pub split_mode: Option<String>,
-    /// `--tensor-split A,B,...`: each GPU's share.
+    /// llama.cpp --split-mode layer|row|none over the --gpus GPUs [default: layer].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "sm", value_parser = ChoiceParser::<SplitMode>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub split_mode: Option<SplitMode>,
+    /// llama.cpp --tensor-split A,B,...: each GPU's share of the layers (or rows)
+    /// [default: equal shares].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "ts"))]
     pub tensor_split: Option<String>,
-    /// `--main-gpu`: the GPU for `--split-mode none|row`.
+    /// llama.cpp --main-gpu: the GPU holding everything with --split-mode none, and the KV
+    /// cache and compute with row [default: 0].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "mg"))]
     pub main_gpu: Option<u64>,
-    /// `--flash-attn on|off|auto` (llama.cpp's spelling; `auto` = the build's default).
-    pub flash_attn: Option<String>,
-    /// `--head`: causal-lm | sequence-classification | token-classification; `None` = what
-    /// config.json's `architectures` names.
-    pub head: Option<String>,
-    /// `--gpu-memory-utilization` (vLLM) / `--mem-fraction-static` (SGLang).
+    /// llama.cpp --flash-attn on|off|auto [default: auto: on from build ~6250, off before;
+    /// --attn eager/flash also decide it].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "fa", value_parser = ChoiceParser::<FlashAttn>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub flash_attn: Option<FlashAttn>,
+    /// Output head: causal-lm, sequence-classification or token-classification (a classifier
+    /// scores config.json's num_labels, else 2) [default: what config.json's architectures
+    /// names, e.g. LlamaForSequenceClassification].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Head>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub head: Option<Head>,
+    /// vLLM/SGLang: fraction of the device the engine takes (SGLang --mem-fraction-static)
+    /// [default: vLLM 0.9, 0.92 from 0.20; SGLang by GPU size].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "mem-fraction-static"))]
     #[serde(alias = "mem-fraction-static")]
     pub gpu_memory_utilization: Option<f64>,
-    /// `--max-model-len` / `--context-length`.
+    /// vLLM/SGLang: context length served (SGLang --context-length) [default: the model's
+    /// max_position_embeddings].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "context-length"))]
     #[serde(alias = "context-length")]
     pub max_model_len: Option<u64>,
-    /// `--max-num-seqs` / `--max-running-requests`.
+    /// vLLM/SGLang: requests scheduled together (SGLang --max-running-requests) [default: vLLM
+    /// 256, 1024 in V1 on GPUs of 70 GiB or more].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "max-running-requests"))]
     #[serde(alias = "max-running-requests")]
     pub max_num_seqs: Option<u64>,
-    /// `--max-num-batched-tokens` / `--chunked-prefill-size`.
+    /// vLLM/SGLang: tokens per scheduler step, which sizes the profile run (SGLang
+    /// --chunked-prefill-size) [default: by version and GPU].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "chunked-prefill-size"))]
     #[serde(alias = "chunked-prefill-size")]
     pub max_num_batched_tokens: Option<u64>,
-    /// `--enforce-eager`.
+    /// vLLM: no CUDA graphs.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub enforce_eager: bool,
-    /// `--kv-cache-dtype`: auto | fp8 | fp8_e4m3 | fp8_e5m2 | bfloat16 | float16.
-    pub kv_cache_dtype: Option<String>,
-    /// `--block-size`: tokens per KV page.
+    /// vLLM/SGLang KV cache dtype: auto | fp8 | fp8_e4m3 | fp8_e5m2 | bfloat16 [default: auto].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<KvCacheDtype>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub kv_cache_dtype: Option<KvCacheDtype>,
+    /// vLLM/SGLang: tokens per KV page (SGLang --page-size) [default: vLLM 16, SGLang 1].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "page-size"))]
     pub block_size: Option<u64>,
-    /// `--quantization`: awq | gptq | fp8 | bitsandbytes | ... (vLLM's method names).
+    /// vLLM/SGLang weight quantization method: fp8 | awq | gptq | bitsandbytes [default: the
+    /// checkpoint's quantization_config].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub quantization: Option<String>,
-    /// `--cpu-offload-gb`.
+    /// vLLM: GB of weights kept in CPU memory.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub cpu_offload_gb: Option<f64>,
-    /// `--kv-cache-memory`: bytes, or a size like `8GiB`.
+    /// vLLM 0.11+: KV cache size (bytes, or 8GiB), skipping the profile.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub kv_cache_memory: Option<String>,
-    /// `--ram-bandwidth`: CPU RAM bandwidth in GB/s for the speed of weights kept in CPU RAM;
-    /// `None` = the platform default the speed basis states.
+    /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
+    /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
+    /// data-center hosts (8 × DDR4-3200); unified memory reads at the GPU's bandwidth].
+    #[cfg_attr(feature = "clap", arg(long, value_name = "GB/s"))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ram_bandwidth: Option<f64>,
 }
@@ -172,7 +292,7 @@ pub struct WorkloadRequest {
 impl Default for WorkloadRequest {
     fn default() -> Self {
         WorkloadRequest {
-            task: "generate".into(),
+            task: Task::Generate,
             dtype: None,
             quant: None,
             group_size: None,
@@ -180,14 +300,14 @@ impl Default for WorkloadRequest {
             prompt: 512,
             new_tokens: 256,
             kv_dtype: None,
-            attn: "sdpa".into(),
+            attn: AttnImpl::Sdpa,
             runtime: None,
             runtime_version: None,
             precision: None,
             kv_prealloc: None,
             max_batch_size: None,
             seq: 512,
-            method: "full".into(),
+            method: Method::Full,
             optimizer: None,
             grad_ckpt: false,
             grad_accum: 1,
@@ -280,11 +400,7 @@ impl WorkloadRequest {
                 }
             }
         }
-        let split_mode = match self.split_mode.as_deref().map(str::to_ascii_lowercase) {
-            None => None,
-            Some(m) if ["layer", "row", "none"].contains(&m.as_str()) => Some(m),
-            Some(m) => return Err(Error::workload("--split-mode", format!("{m:?} is not layer, row or none"))),
-        };
+        let split_mode = self.split_mode.and_then(SplitMode::canonical).map(str::to_string);
         let tensor_split = match self.tensor_split.as_deref() {
             None => Vec::new(),
             Some(t) => {
@@ -305,12 +421,7 @@ impl WorkloadRequest {
                 parts.iter().map(|p| (p / sum * 1e6).round() as u64).collect()
             }
         };
-        let flash_attn = match self.flash_attn.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("auto") => None,
-            Some("on" | "1" | "true") => Some(true),
-            Some("off" | "0" | "false") => Some(false),
-            Some(f) => return Err(Error::workload("--flash-attn", format!("{f:?} is not on, off or auto"))),
-        };
+        let flash_attn = self.flash_attn.and_then(FlashAttn::forced);
         if self.batch_size == Some(0) || self.ubatch_size == Some(0) || self.parallel == Some(0) {
             let flag = if self.batch_size == Some(0) {
                 "--batch-size"
@@ -345,21 +456,11 @@ impl WorkloadRequest {
     /// Contradictory or unknown strategy settings (the error names the flag).
     pub fn parallel(&self, task: Task, gpu_count: Option<u64>) -> Result<Parallel> {
         let gpus = self.gpus.or(gpu_count).unwrap_or(1);
-        let strategy = match (self.zero, self.fsdp.as_deref()) {
+        let strategy = match (self.zero, self.fsdp) {
             (Some(_), Some(_)) => return Err(Error::workload("--fsdp", "give --zero or --fsdp, not both")),
             (Some(0), None) => Strategy::Ddp,
             (Some(z), None) => Strategy::Zero(z),
-            (None, Some(f)) => match f.to_ascii_lowercase().as_str() {
-                "full" | "full-shard" | "full_shard" => Strategy::FsdpFull,
-                "grad-op" | "shard-grad-op" | "shard_grad_op" => Strategy::FsdpGradOp,
-                "hybrid" | "hybrid-shard" | "hybrid_shard" => Strategy::FsdpHybrid,
-                _ => {
-                    return Err(Error::workload(
-                        "--fsdp",
-                        format!("unknown FSDP mode {f:?}; use full, grad-op or hybrid"),
-                    ))
-                }
-            },
+            (None, Some(f)) => f.strategy(),
             (None, None) if gpus.saturating_mul(self.nodes) > 1 && self.tp == 1 && self.pp == 1 => match task {
                 Task::Train => Strategy::Ddp,
                 _ => Strategy::Sequential,
@@ -367,14 +468,7 @@ impl WorkloadRequest {
             (None, None) if self.device_map => Strategy::Sequential,
             (None, None) => Strategy::None,
         };
-        let offload = match self.offload.as_deref() {
-            None => None,
-            Some("cpu") => Some(Offload::Cpu),
-            Some("nvme") => Some(Offload::Nvme),
-            Some(o) => {
-                return Err(Error::workload("--offload", format!("unknown offload target {o:?}; use cpu or nvme")))
-            }
-        };
+        let offload: Option<Offload> = self.offload;
         let p = Parallel {
             gpus_per_node: gpus,
             nodes: self.nodes,
@@ -398,9 +492,9 @@ impl WorkloadRequest {
         }
         Ok(TrainingSetup {
             seq: self.seq,
-            precision: self.precision.as_deref().map(Precision::parse).transpose()?,
-            optimizer: self.optimizer.as_deref().map(Optimizer::parse).transpose()?,
-            method: Method::parse(&self.method)?,
+            precision: self.precision,
+            optimizer: self.optimizer,
+            method: self.method,
             lora_rank: self.lora_rank,
             lora_targets: self.lora_targets.clone(),
             lora_dropout: self.lora_dropout.map(|p| (p * 1000.0).round() as u32),
@@ -420,17 +514,17 @@ impl WorkloadRequest {
     /// # Errors
     /// An unknown value or an impossible combination; the error names the flag that fixes it.
     pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload> {
-        let mut task = Task::parse(&self.task)?;
+        let mut task = self.task;
         if let Some(bw) = self.ram_bandwidth {
             if !(bw.is_finite() && bw > 0.0 && bw <= 100_000.0) {
                 return Err(Error::workload("--ram-bandwidth", "must be a bandwidth in GB/s between 0 and 100000"));
             }
         }
-        let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
+        let dtype = self.dtype;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
-        let attn = AttnImpl::parse(&self.attn)?;
-        let runtime = match self.runtime.as_deref() {
-            Some(r) => Runtime::parse(r)?,
+        let attn = self.attn;
+        let runtime = match self.runtime {
+            Some(r) => r,
             None if model.to_ascii_lowercase().ends_with(".gguf") => Runtime::LlamaCpp,
             None => Runtime::Transformers,
         };
@@ -450,7 +544,7 @@ impl WorkloadRequest {
         let serving = self.serving(runtime)?;
         let ggml_runtime = RuntimeProfile::of(runtime, None).engine == Engine::LlamaCpp;
         let mut llama_cpp = self.llama_cpp_options()?;
-        let kv_dtype = match self.kv_dtype.as_deref().or(serving_kv_dtype(self.kv_cache_dtype.as_deref())?) {
+        let kv_dtype = match self.kv_dtype.as_deref().or(self.kv_cache_dtype.and_then(KvCacheDtype::kv_dtype)) {
             None => None,
             Some(s) => {
                 let ggml = s.trim().to_ascii_uppercase();
@@ -504,11 +598,11 @@ impl WorkloadRequest {
         if !matches!(task, Task::Train | Task::Merge)
             && self.precision.is_some()
             && self.dtype.is_some()
-            && dtype != self.dtype.as_deref().map(DType::parse).transpose()?
+            && dtype != self.dtype
         {
             return Err(Error::workload("--dtype", "contradicts --precision; give one of them"));
         }
-        let head = self.head.as_deref().map(|h| crate::model::Head::parse(h, 0)).transpose()?;
+        let head = self.head;
         let w = Workload {
             head,
             task,
@@ -542,26 +636,6 @@ impl WorkloadRequest {
         w.check()?;
         Ok(w)
     }
-}
-
-/// `--kv-cache-dtype` as the `--kv-dtype` it means: `auto` is the model's dtype.
-fn serving_kv_dtype(s: Option<&str>) -> Result<Option<&'static str>> {
-    Ok(match s.map(|s| s.trim().to_ascii_lowercase()) {
-        None => None,
-        Some(s) => match s.as_str() {
-            "auto" => None,
-            "fp8" | "fp8_e4m3" | "fp8_e5m2" | "fp8_inc" | "fp8_ds_mla" => Some("fp8"),
-            "bfloat16" | "bf16" => Some("bf16"),
-            "float16" | "half" | "fp16" => Some("fp16"),
-            "float32" | "fp32" | "float" => Some("fp32"),
-            _ => {
-                return Err(Error::workload(
-                    "--kv-cache-dtype",
-                    format!("unknown KV cache dtype {s:?}; use auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16 or float16"),
-                ))
-            }
-        },
-    })
 }
 
 impl WorkloadRequest {
@@ -979,6 +1053,29 @@ pub fn serving_fit_value(m: &ModelReport<'_>, gpu: &GpuSpec, f: &crate::estimate
     })
 }
 
+/// Read a request (or any part of one) from JSON text, as the page and the Python package
+/// send it. A value an enumerated flag's table refuses is that flag's one-line error, as the
+/// CLI prints it (`--task: unknown task "x"; use ...`); anything else is `request: ` and
+/// serde's message, with its position.
+///
+/// # Errors
+/// Not JSON, or not the request's shape.
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, String> {
+    serde_json::from_str(text).map_err(|e| json_error_line(&e))
+}
+
+/// [`parse_json`]'s message for a serde error.
+#[must_use]
+pub fn json_error_line(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if e.is_data() && msg.starts_with("--") {
+        // A table's own error: the flag says where; serde's position would only repeat it.
+        let end = if e.line() > 0 { msg.rfind(" at line ").unwrap_or(msg.len()) } else { msg.len() };
+        return msg[..end].to_string();
+    }
+    format!("request: {msg}")
+}
+
 /// A whole estimate request, as the web page sends it: the model (a catalog name, or a
 /// config.json text with a display name), the GPUs, and the workload settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -1142,9 +1239,29 @@ mod tests {
     fn keys_are_flag_names() {
         let r: WorkloadRequest =
             serde_json::from_str(r#"{"task":"train","new":7,"lora-rank":16,"grad-ckpt":true}"#).unwrap();
-        assert_eq!((r.task.as_str(), r.new_tokens, r.lora_rank, r.grad_ckpt), ("train", 7, 16, true));
+        assert_eq!((r.task, r.new_tokens, r.lora_rank, r.grad_ckpt), (Task::Train, 7, 16, true));
         assert_eq!(r.batch, 1);
         assert!(serde_json::from_str::<WorkloadRequest>(r#"{"lora_rank":16}"#).is_err());
+    }
+
+    #[test]
+    fn enumerated_values_are_read_by_their_tables() {
+        // Any spelling the CLI accepts; written back as the canonical name.
+        let r: WorkloadRequest = serde_json::from_str(
+            r#"{"task":"fine-tune","runtime":"llama_cpp","optimizer":"adamw_torch_fused","precision":"bf16-true","fsdp":"FULL_SHARD"}"#,
+        )
+        .unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            (&v["task"], &v["runtime"], &v["optimizer"], &v["precision"], &v["fsdp"]),
+            (&json!("train"), &json!("llama.cpp"), &json!("adamw-fused"), &json!("pure-bf16"), &json!("full"))
+        );
+        // A bad value is the flag's own error.
+        let e = parse_json::<WorkloadRequest>(r#"{"method":"lorax"}"#).unwrap_err();
+        assert!(e.starts_with("--method: unknown method \"lorax\"; use full, lora"), "{e}");
+        assert!(e.ends_with("or adapter-v2"), "{e}");
+        assert!(parse_json::<WorkloadRequest>(r#"{"batch":"x"}"#).unwrap_err().starts_with("request: invalid type"));
+        assert_eq!(serde_json::from_value::<WorkloadRequest>(v).unwrap(), r);
     }
 
     #[test]

@@ -30,8 +30,8 @@ fn err(e: impl std::fmt::Display) -> String {
     json!({ "error": e.to_string() }).to_string()
 }
 
-fn parse<'a, T: Deserialize<'a>>(input: &'a str) -> Result<T, String> {
-    serde_json::from_str(input).map_err(|e| format!("request: {e}"))
+fn parse<T: serde::de::DeserializeOwned>(input: &str) -> Result<T, String> {
+    vramfit_core::request::parse_json(input)
 }
 
 /// What this build offers: its version and whether the fit solver (ranked plans) is in.

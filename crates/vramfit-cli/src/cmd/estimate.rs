@@ -25,7 +25,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     breakdown.notes.extend(resolved);
     breakdown.notes.extend(vramfit_core::ignored_flags::notes(
-        &a.workload.request(),
+        &a.workload.request,
         &workload,
         gpu.as_ref().map(|g| g.count),
     ));
@@ -35,8 +35,13 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     // A merge in CPU RAM uses no GPU: it is judged against --ram only.
     let verdict = gpu.filter(|_| request::gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
     let ram = ram.map(|r| request::RamVerdict::new(r, &breakdown));
-    let speed =
-        vramfit_core::request::speed_of(&model.spec, &workload, &breakdown, verdict.as_ref(), a.workload.ram_bandwidth);
+    let speed = vramfit_core::request::speed_of(
+        &model.spec,
+        &workload,
+        &breakdown,
+        verdict.as_ref(),
+        a.workload.request.ram_bandwidth,
+    );
     // Every GPU compared: its own estimate (a count changes how the work is shared), or why it
     // cannot run this.
     let compare: Vec<render::Compared> = if gpus.len() > 1 && request::gpu_judges(&workload) {
