@@ -87,6 +87,26 @@ pub trait Choice: Copy + PartialEq + Sized + 'static {
     }
 }
 
+/// A listed value as the page offers it (the wasm module's `options()`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Listed {
+    /// The canonical name, the value sent back.
+    pub value: &'static str,
+    /// Its label ([`Entry::help`]).
+    pub label: &'static str,
+    /// Other spellings accepted.
+    pub aliases: &'static [&'static str],
+}
+
+/// The listed values of `T`, in table order.
+#[must_use]
+pub fn listing<T: Choice>() -> Vec<Listed> {
+    T::entries()
+        .filter(|e| e.listed)
+        .map(|e| Listed { value: e.name(), label: e.help, aliases: &e.names[1..] })
+        .collect()
+}
+
 /// Serde for request fields that hold a choice: written as its canonical name, read by
 /// [`Choice::parse_choice`] (any accepted spelling).
 pub mod serde_name {

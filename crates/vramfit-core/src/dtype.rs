@@ -62,15 +62,15 @@ impl Choice for DType {
 
 /// `--dtype`: every dtype, its spellings (config.json, PyTorch, safetensors) and help.
 const DTYPES: &[Entry<DType>] = &[
-    Entry::new(DType::Fp32, &["fp32", "float32", "float", "f32"], "4 bytes"),
-    Entry::new(DType::Fp16, &["fp16", "float16", "half", "f16"], "2 bytes"),
-    Entry::new(DType::Bf16, &["bf16", "bfloat16"], "2 bytes (Ampere or newer)"),
+    Entry::new(DType::Fp32, &["fp32", "float32", "float", "f32"], "fp32 (4 bytes)"),
+    Entry::new(DType::Fp16, &["fp16", "float16", "half", "f16"], "fp16 (2 bytes)"),
+    Entry::new(DType::Bf16, &["bf16", "bfloat16"], "bf16 (2 bytes)"),
     Entry::new(
         DType::Fp8,
         &["fp8", "float8", "float8_e4m3fn", "float8_e5m2", "f8_e4m3", "f8_e5m2", "e4m3"],
-        "1 byte (Ada, Hopper or newer)",
+        "fp8 (1 byte)",
     ),
-    Entry::unlisted(DType::Int8, &["int8", "i8"], "1 byte (quantized weights)"),
+    Entry::unlisted(DType::Int8, &["int8", "i8"], "int8 (1 byte)"),
 ];
 
 crate::choice_traits!(DType);

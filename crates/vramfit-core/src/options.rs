@@ -40,9 +40,9 @@ impl Choice for FsdpMode {
 }
 
 const FSDP_MODES: &[Entry<FsdpMode>] = &[
-    Entry::new(FsdpMode::Full, &["full", "full-shard", "full_shard"], "FULL_SHARD"),
-    Entry::new(FsdpMode::GradOp, &["grad-op", "shard-grad-op", "shard_grad_op"], "SHARD_GRAD_OP"),
-    Entry::new(FsdpMode::Hybrid, &["hybrid", "hybrid-shard", "hybrid_shard"], "HYBRID_SHARD"),
+    Entry::new(FsdpMode::Full, &["full", "full-shard", "full_shard"], "full shard"),
+    Entry::new(FsdpMode::GradOp, &["grad-op", "shard-grad-op", "shard_grad_op"], "shard grad-op"),
+    Entry::new(FsdpMode::Hybrid, &["hybrid", "hybrid-shard", "hybrid_shard"], "hybrid shard"),
 ];
 
 /// `--offload`: where ZeRO / FSDP put the optimizer state.
@@ -56,10 +56,8 @@ impl Choice for Offload {
     }
 }
 
-const OFFLOADS: &[Entry<Offload>] = &[
-    Entry::new(Offload::Cpu, &["cpu"], "pinned CPU RAM"),
-    Entry::new(Offload::Nvme, &["nvme"], "NVMe (ZeRO-Infinity)"),
-];
+const OFFLOADS: &[Entry<Offload>] =
+    &[Entry::new(Offload::Cpu, &["cpu"], "to CPU RAM"), Entry::new(Offload::Nvme, &["nvme"], "to NVMe")];
 
 /// `--split-mode`: how llama.cpp spreads a model over several GPUs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,10 +172,10 @@ impl Choice for KvCacheDtype {
 }
 
 const KV_CACHE_DTYPES: &[Entry<KvCacheDtype>] = &[
-    Entry::new(KvCacheDtype::Auto, &["auto"], "the model's dtype"),
+    Entry::new(KvCacheDtype::Auto, &["auto"], "auto (the model's)"),
     Entry::new(KvCacheDtype::Fp8, &["fp8", "fp8_inc", "fp8_ds_mla"], "fp8"),
-    Entry::new(KvCacheDtype::Fp8E4m3, &["fp8_e4m3"], "fp8, E4M3"),
-    Entry::new(KvCacheDtype::Fp8E5m2, &["fp8_e5m2"], "fp8, E5M2"),
+    Entry::new(KvCacheDtype::Fp8E4m3, &["fp8_e4m3"], "fp8_e4m3"),
+    Entry::new(KvCacheDtype::Fp8E5m2, &["fp8_e5m2"], "fp8_e5m2"),
     Entry::new(KvCacheDtype::Bfloat16, &["bfloat16", "bf16"], "bfloat16"),
     Entry::new(KvCacheDtype::Float16, &["float16", "half", "fp16"], "float16"),
     Entry::unlisted(KvCacheDtype::Float32, &["float32", "fp32", "float"], "float32"),
@@ -207,6 +205,6 @@ mod tests {
             "--kv-cache-dtype: unknown KV cache dtype \"x\"; use auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16 or float16"
         );
         assert_eq!(KvCacheDtype::parse_choice("FP8_DS_MLA").unwrap().kv_dtype(), Some("fp8"));
-        assert_eq!(FsdpMode::parse_choice("SHARD_GRAD_OP").unwrap().strategy(), Strategy::FsdpGradOp);
+        assert_eq!(FsdpMode::parse_choice("shard grad-op").unwrap().strategy(), Strategy::FsdpGradOp);
     }
 }

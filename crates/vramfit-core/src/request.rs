@@ -359,6 +359,61 @@ impl Default for WorkloadRequest {
     }
 }
 
+/// An enumerated flag as a form offers it: its listed values and, for a flag that may be left
+/// unset, what leaving it unset means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldOptions {
+    /// The listed values, in table order.
+    pub choices: Vec<crate::choice::Listed>,
+    /// The label of "not given" (`None`: the flag always has a value, or its first listed
+    /// value is what not giving it means).
+    pub unset: Option<&'static str>,
+}
+
+impl FieldOptions {
+    fn of<T: Choice>(unset: Option<&'static str>) -> Self {
+        FieldOptions { choices: crate::choice::listing::<T>(), unset }
+    }
+}
+
+/// What a form needs to ask for a request (the wasm module's `options()`, the page's selects):
+/// the defaults and every enumerated flag's values with their labels, from the same tables the
+/// CLI and JSON parse with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestOptions {
+    /// [`WorkloadRequest::default`], keyed by flag name.
+    pub defaults: WorkloadRequest,
+    /// Each enumerated flag (by name without `--`) and its values.
+    pub fields: std::collections::BTreeMap<&'static str, FieldOptions>,
+    /// The methods that read `--lora-rank` and `--lora-targets`.
+    pub lora_methods: Vec<&'static str>,
+}
+
+/// The options of every enumerated workload flag.
+#[must_use]
+pub fn options() -> RequestOptions {
+    let fields = [
+        ("task", FieldOptions::of::<Task>(None)),
+        ("dtype", FieldOptions::of::<DType>(Some("checkpoint's"))),
+        ("attn", FieldOptions::of::<AttnImpl>(None)),
+        ("runtime", FieldOptions::of::<Runtime>(None)),
+        ("precision", FieldOptions::of::<Precision>(Some("default"))),
+        ("method", FieldOptions::of::<Method>(None)),
+        ("optimizer", FieldOptions::of::<Optimizer>(Some("default"))),
+        ("fsdp", FieldOptions::of::<FsdpMode>(Some("no"))),
+        ("offload", FieldOptions::of::<Offload>(Some("no"))),
+        ("split-mode", FieldOptions::of::<SplitMode>(Some("default (layer)"))),
+        ("flash-attn", FieldOptions::of::<FlashAttn>(None)),
+        ("head", FieldOptions::of::<Head>(Some("what config.json names"))),
+        ("kv-cache-dtype", FieldOptions::of::<KvCacheDtype>(None)),
+    ];
+    RequestOptions {
+        defaults: WorkloadRequest::default(),
+        fields: fields.into_iter().collect(),
+        lora_methods: Method::entries().filter(|e| e.value.is_lora()).map(|e| e.name()).collect(),
+    }
+}
+
 impl WorkloadRequest {
     /// The first llama.cpp-only flag given, if any.
     fn llama_cpp_flag_given(&self) -> Option<&'static str> {

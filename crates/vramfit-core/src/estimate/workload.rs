@@ -38,12 +38,12 @@ impl crate::choice::Choice for Task {
 
 /// `--task`: every task, its spellings and help.
 const TASKS: &[Entry<Task>] = &[
-    Entry::new(Task::Load, &["load"], "load the weights only"),
-    Entry::new(Task::Prefill, &["prefill"], "one forward pass over the prompt"),
-    Entry::new(Task::Generate, &["generate", "infer", "inference"], "prefill, then decode the new tokens"),
-    Entry::new(Task::Train, &["train", "finetune", "fine-tune"], "training / fine-tuning steps"),
-    Entry::new(Task::Merge, &["merge"], "merge an adapter into the base weights"),
-    Entry::new(Task::Serve, &["serve", "serving"], "a serving engine's start-up (vLLM, SGLang)"),
+    Entry::new(Task::Load, &["load"], "Load the weights only"),
+    Entry::new(Task::Prefill, &["prefill"], "Inference: prefill only"),
+    Entry::new(Task::Generate, &["generate", "infer", "inference"], "Inference: generate"),
+    Entry::new(Task::Train, &["train", "finetune", "fine-tune"], "Training / fine-tuning"),
+    Entry::new(Task::Merge, &["merge"], "Merge an adapter into the weights"),
+    Entry::new(Task::Serve, &["serve", "serving"], "Serving engine start-up (vLLM, SGLang)"),
 ];
 
 impl Task {
@@ -88,10 +88,10 @@ impl crate::choice::Choice for AttnImpl {
 
 /// `--attn`: every implementation, its spellings and help.
 const ATTN_IMPLS: &[Entry<AttnImpl>] = &[
-    Entry::new(AttnImpl::Eager, &["eager"], "matmul + softmax: scores materialized"),
-    Entry::new(AttnImpl::Sdpa, &["sdpa"], "PyTorch scaled_dot_product_attention"),
+    Entry::new(AttnImpl::Eager, &["eager"], "eager (matmul + softmax)"),
+    Entry::new(AttnImpl::Sdpa, &["sdpa"], "sdpa (PyTorch SDPA)"),
     Entry::new(AttnImpl::Flash, &["flash", "flash_attention_2", "flash-attention-2", "fa2"], "FlashAttention-2"),
-    Entry::unlisted(AttnImpl::Math, &["math"], "SDPA's math kernel (its fallback)"),
+    Entry::unlisted(AttnImpl::Math, &["math"], "SDPA's math kernel"),
 ];
 
 impl AttnImpl {

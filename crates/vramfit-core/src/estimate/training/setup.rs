@@ -64,23 +64,19 @@ impl Choice for Precision {
 
 /// `--precision`: every policy, its spellings (HF, Accelerate and Lightning's) and help.
 const PRECISIONS: &[Entry<Precision>] = &[
-    Entry::new(Precision::Fp32, &["fp32", "32-true", "32"], "everything fp32"),
+    Entry::new(Precision::Fp32, &["fp32", "32-true", "32"], "fp32"),
     Entry::new(
         Precision::Mixed(DType::Bf16),
         &["mixed-bf16", "bf16-mixed", "bf16"],
-        "fp32 weights, bf16 autocast (HF --bf16)",
+        "mixed bf16 (fp32 weights, HF --bf16)",
     ),
     Entry::new(
         Precision::Mixed(DType::Fp16),
         &["mixed-fp16", "fp16-mixed", "16-mixed", "fp16", "16"],
-        "fp32 weights, fp16 autocast (HF --fp16)",
+        "mixed fp16 (fp32 weights, HF --fp16)",
     ),
-    Entry::new(Precision::Pure(DType::Bf16), &["pure-bf16", "bf16-true"], "everything bf16 (Lightning bf16-true)"),
-    Entry::new(
-        Precision::Pure(DType::Fp16),
-        &["pure-fp16", "16-true", "fp16-true"],
-        "everything fp16 (Lightning 16-true)",
-    ),
+    Entry::new(Precision::Pure(DType::Bf16), &["pure-bf16", "bf16-true"], "pure bf16"),
+    Entry::new(Precision::Pure(DType::Fp16), &["pure-fp16", "16-true", "fp16-true"], "pure fp16"),
 ];
 
 /// Optimizers, by how much state they keep and what their step allocates.
@@ -145,25 +141,21 @@ impl Choice for Optimizer {
 /// `--optimizer`: every optimizer, its spellings (torch, transformers' `optim`, bitsandbytes)
 /// and help.
 const OPTIMIZERS: &[Entry<Optimizer>] = &[
-    Entry::new(Optimizer::Adamw, &["adamw", "adam", "adamw-torch", "adamw-foreach"], "torch AdamW (foreach)"),
-    Entry::new(Optimizer::AdamwFused, &["adamw-fused", "adamw-torch-fused", "fused-adamw"], "torch AdamW, fused=True"),
+    Entry::new(Optimizer::Adamw, &["adamw", "adam", "adamw-torch", "adamw-foreach"], "AdamW (foreach)"),
+    Entry::new(Optimizer::AdamwFused, &["adamw-fused", "adamw-torch-fused", "fused-adamw"], "AdamW fused"),
     Entry::new(
         Optimizer::AdamwLoop,
         &["adamw-loop", "adamw-hf", "adamw-foreach-false"],
-        "AdamW one parameter at a time",
+        "AdamW, one parameter at a time",
     ),
-    Entry::new(
-        Optimizer::Adamw8bit,
-        &["adamw-8bit", "adamw8bit", "adamw-bnb-8bit", "8bit-adamw"],
-        "bitsandbytes 8-bit AdamW",
-    ),
-    Entry::new(Optimizer::PagedAdamw, &["paged-adamw", "paged-adamw-32bit"], "bitsandbytes paged AdamW"),
-    Entry::new(Optimizer::PagedAdamw8bit, &["paged-adamw-8bit"], "bitsandbytes paged 8-bit AdamW"),
-    Entry::new(Optimizer::Adafactor, &["adafactor"], "Adafactor (factored second moment)"),
-    Entry::new(Optimizer::Sgd, &["sgd"], "plain SGD, no state"),
-    Entry::new(Optimizer::SgdMomentum, &["sgd-momentum", "momentum"], "SGD with momentum"),
+    Entry::new(Optimizer::Adamw8bit, &["adamw-8bit", "adamw8bit", "adamw-bnb-8bit", "8bit-adamw"], "AdamW 8-bit"),
+    Entry::new(Optimizer::PagedAdamw, &["paged-adamw", "paged-adamw-32bit"], "paged AdamW"),
+    Entry::new(Optimizer::PagedAdamw8bit, &["paged-adamw-8bit"], "paged AdamW 8-bit"),
+    Entry::new(Optimizer::Adafactor, &["adafactor"], "Adafactor"),
+    Entry::new(Optimizer::Sgd, &["sgd"], "SGD"),
+    Entry::new(Optimizer::SgdMomentum, &["sgd-momentum", "momentum"], "SGD + momentum"),
     Entry::new(Optimizer::Lion, &["lion"], "Lion"),
-    Entry::new(Optimizer::Lion8bit, &["lion-8bit", "lion8bit"], "bitsandbytes 8-bit Lion"),
+    Entry::new(Optimizer::Lion8bit, &["lion-8bit", "lion8bit"], "Lion 8-bit"),
 ];
 
 /// What is trained.
@@ -227,7 +219,7 @@ impl Choice for Method {
 const METHODS: &[Entry<Method>] = &[
     Entry::new(Method::Full, &["full"], "full fine-tuning"),
     Entry::new(Method::Lora, &["lora", "loha", "lokr", "vera", "other"], "LoRA"),
-    Entry::new(Method::Qlora, &["qlora"], "QLoRA (LoRA on a 4-bit base)"),
+    Entry::new(Method::Qlora, &["qlora"], "QLoRA (4-bit)"),
     Entry::new(Method::Dora, &["dora"], "DoRA"),
     Entry::new(Method::Ia3, &["ia3"], "IA3"),
     Entry::new(Method::PromptTuning, &["prompt-tuning", "prompt"], "prompt tuning"),
