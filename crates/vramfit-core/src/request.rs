@@ -772,40 +772,40 @@ fn parse_bytes(s: &str) -> Result<u64> {
     Ok(b as u64)
 }
 
-/// Whether an estimate fits the GPUs asked about, under the headroom policy of
-/// [`crate::fit::reserve_bytes`] (5 % of usable memory, at least 512 MiB, kept free).
+/// An estimate judged on the GPUs asked about: the one headroom [`fit::Verdict`] (the same
+/// type `fit` ranks plans with), and a serving engine's own verdict, whether it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct GpuVerdict {
     /// The GPUs.
     pub gpu: GpuSpec,
-    /// Bytes needed on the most-loaded GPU.
-    pub needed_per_gpu: u64,
-    /// Whether that plus the reserve fits in one GPU's usable memory.
-    pub fits: bool,
-    /// Fits the raw memory, but with less than the reserve free.
-    pub tight: bool,
-    /// Usable minus needed (negative when it does not fit).
-    pub headroom_bytes: i128,
-    /// Memory the headroom policy keeps free.
-    pub reserve_bytes: u64,
+    /// The device peak of the most-loaded GPU against one GPU's usable memory, under the
+    /// headroom policy of [`crate::fit::reserve_bytes`] (5 % of usable memory, at least
+    /// 512 MiB, kept free).
+    pub headroom: fit::Verdict,
+    /// A serving engine's verdict (`None`: not a serving engine, or it cannot say).
+    pub starts: Option<bool>,
 }
 
-impl Verdict {
+impl GpuVerdict {
     /// The verdict for `b` on `gpu`.
     #[must_use]
     pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
         // Estimates are for the most-loaded rank, so the device total is what one GPU holds.
-        let v = crate::fit::Verdict::new(b.total_bytes(), gpu.usable_bytes);
-        // A serving engine's verdict is its own: whether it starts.
-        let starts = b.serving.as_ref().and_then(|s| s.starts);
-        Verdict {
-            gpu,
-            needed_per_gpu: v.per_gpu_bytes,
-            fits: starts.unwrap_or(v.fits),
-            tight: v.tight(),
-            headroom_bytes: v.headroom_bytes,
-            reserve_bytes: v.reserve_bytes,
-        }
+        let headroom = fit::Verdict::new(b.total_bytes(), gpu.usable_bytes);
+        GpuVerdict { gpu, headroom, starts: b.serving.as_ref().and_then(|s| s.starts) }
+    }
+
+    /// Whether it fits: a serving engine's verdict is its own (whether it starts), any other
+    /// workload's is the headroom verdict.
+    #[must_use]
+    pub fn fits(&self) -> bool {
+        self.starts.unwrap_or(self.headroom.fits)
+    }
+
+    /// Fits the raw memory, but with less than the reserve free.
+    #[must_use]
+    pub fn tight(&self) -> bool {
+        self.headroom.tight()
     }
 }
 
@@ -867,17 +867,232 @@ pub fn gpu_not_judged_note(w: &Workload, ram: Option<u64>) -> Option<String> {
 }
 
 /// The `ram` object of the JSON report (present only with `--ram`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RamJson {
+    /// `--ram`.
+    pub ram_bytes: u64,
+    /// Peak CPU RAM of the workload.
+    pub needed_bytes: u64,
+    /// It fits.
+    pub fits: bool,
+    /// RAM minus needed, saturated to 64 bits.
+    pub headroom_bytes: i64,
+}
+
+impl From<&RamVerdict> for RamJson {
+    fn from(r: &RamVerdict) -> Self {
+        RamJson {
+            ram_bytes: r.ram_bytes,
+            needed_bytes: r.needed_bytes,
+            fits: r.fits,
+            headroom_bytes: sat(r.headroom_bytes),
+        }
+    }
+}
+
+/// The `ram` object of the JSON report (`null` without `--ram`).
 #[must_use]
 pub fn ram_value(r: Option<&RamVerdict>) -> Value {
-    r.map_or(Value::Null, |r| {
-        json!({"ram_bytes": r.ram_bytes, "needed_bytes": r.needed_bytes, "fits": r.fits, "headroom_bytes": sat(r.headroom_bytes)})
-    })
+    r.map_or(Value::Null, |r| json!(RamJson::from(r)))
 }
 
 /// Signed byte counts as JSON numbers: saturated to 64 bits (estimates saturate at u64::MAX
 /// for absurd inputs, and serde_json has no 128-bit numbers).
 fn sat(x: i128) -> i64 {
     i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The GPUs of a report: `gpu` in `estimate --json` and `fit --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GpuJson<'a> {
+    /// As given (`4xA100-80GB`).
+    pub label: &'a str,
+    /// How many.
+    pub count: u64,
+    /// Usable memory per GPU.
+    pub usable_bytes: u64,
+    /// The headroom policy's reserve (`fit --json` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserve_bytes: Option<u64>,
+    /// What the GPUs can run (`fit --json` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<&'a fit::Capabilities>,
+}
+
+impl<'a> GpuJson<'a> {
+    fn of(gpu: &'a GpuSpec) -> Self {
+        GpuJson {
+            label: &gpu.label,
+            count: gpu.count,
+            usable_bytes: gpu.usable_bytes,
+            reserve_bytes: None,
+            capabilities: None,
+        }
+    }
+}
+
+/// Ollama's own estimate, with the layers it would offload to the GPU of the verdict.
+#[derive(Debug, Serialize)]
+pub struct OllamaJson<'a> {
+    /// Ollama's estimate.
+    #[serde(flatten)]
+    pub estimate: &'a crate::estimate::ollama::OllamaEstimate,
+    /// What it offloads to the GPU asked about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offload: Option<crate::estimate::ollama::OllamaOffload>,
+}
+
+/// One GPU of `estimate --gpu A --gpu B`: its verdict, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum CompareJson<'a> {
+    /// The verdict.
+    Judged {
+        /// The GPU as given.
+        gpu: &'a str,
+        /// How many.
+        count: u64,
+        /// Usable memory per GPU.
+        usable_bytes: u64,
+        /// The most-loaded GPU's peak.
+        per_gpu_bytes: u64,
+        /// It fits (a serving engine: it starts).
+        fits: bool,
+        /// Fits the raw memory, with less than the reserve free.
+        tight: bool,
+        /// Usable minus needed.
+        headroom_bytes: i64,
+    },
+    /// No verdict.
+    Failed {
+        /// The GPU as given.
+        gpu: &'a str,
+        /// Why.
+        error: &'a str,
+    },
+}
+
+impl<'a> CompareJson<'a> {
+    /// The entry of the GPU given as `label`.
+    #[must_use]
+    pub fn new(label: &'a str, verdict: std::result::Result<&GpuVerdict, &'a str>) -> Self {
+        match verdict {
+            Ok(x) => CompareJson::Judged {
+                gpu: label,
+                count: x.gpu.count,
+                usable_bytes: x.gpu.usable_bytes,
+                per_gpu_bytes: x.headroom.per_gpu_bytes,
+                fits: x.fits(),
+                tight: x.tight(),
+                headroom_bytes: i64::try_from(x.headroom.headroom_bytes).unwrap_or(i64::MIN),
+            },
+            Err(error) => CompareJson::Failed { gpu: label, error },
+        }
+    }
+}
+
+/// The estimate object as `vramfit estimate --json` prints it (CLI.md), the page and the
+/// Python package return it. Printed through [`serde_json::Value`], whose keys are sorted.
+#[derive(Debug, Serialize)]
+pub struct EstimateJson<'a> {
+    /// The model's display name.
+    pub model: &'a str,
+    /// How it was read (`catalog`, a path, a Hub address).
+    pub origin: &'a str,
+    /// The resolved workload.
+    pub workload: &'a Workload,
+    /// The device level.
+    pub total_bytes: u64,
+    /// The three levels.
+    pub levels: &'a crate::Levels,
+    /// Every component.
+    pub components: &'a [crate::Component],
+    /// The phase of the peak.
+    pub peak_phase: &'a str,
+    /// Peak CPU RAM.
+    pub host_bytes: u64,
+    /// How the model was read, then the estimate's notes.
+    pub notes: Vec<&'a String>,
+    /// Bytes received to describe the model.
+    pub bytes_transferred: u64,
+    /// llama.cpp's buffers per device.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub devices: &'a [crate::estimate::breakdown::DeviceBuffers],
+    /// Ollama's own estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ollama: Option<OllamaJson<'a>>,
+    /// A serving engine's start-up report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serving: Option<&'a crate::estimate::serving::ServingReport>,
+    /// The GPUs judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuJson<'a>>,
+    /// The verdict (a serving engine: whether it starts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fits: Option<bool>,
+    /// Usable minus needed per GPU, saturated to 64 bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headroom_bytes: Option<i64>,
+    /// The headroom policy's reserve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserve_bytes: Option<u64>,
+    /// The most-loaded GPU's peak.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_gpu_bytes: Option<u64>,
+    /// Speed on the GPUs judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<&'a Speed>,
+    /// CPU RAM judged (`--ram`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ram: Option<RamJson>,
+    /// Other GPUs compared (`--gpu A --gpu B`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compare: Vec<CompareJson<'a>>,
+}
+
+impl<'a> EstimateJson<'a> {
+    /// The report of `b` for `w`, judged by `verdict`, with its speed.
+    #[must_use]
+    pub fn new(
+        model: &ModelReport<'a>,
+        w: &'a Workload,
+        b: &'a Breakdown,
+        verdict: Option<&'a GpuVerdict>,
+        speed: Option<&'a Speed>,
+    ) -> Self {
+        EstimateJson {
+            model: model.name,
+            origin: model.origin,
+            workload: w,
+            total_bytes: b.total_bytes(),
+            levels: &b.levels,
+            components: &b.components,
+            peak_phase: &b.peak_phase,
+            host_bytes: b.host_bytes,
+            notes: model.notes.iter().chain(&b.notes).collect(),
+            bytes_transferred: model.bytes_transferred,
+            devices: &b.devices,
+            ollama: b
+                .ollama
+                .as_ref()
+                .map(|o| OllamaJson { estimate: o, offload: verdict.map(|v| o.offload(v.gpu.usable_bytes)) }),
+            serving: b.serving.as_ref(),
+            gpu: verdict.map(|v| GpuJson::of(&v.gpu)),
+            fits: verdict.map(GpuVerdict::fits),
+            headroom_bytes: verdict.map(|v| sat(v.headroom.headroom_bytes)),
+            reserve_bytes: verdict.map(|v| v.headroom.reserve_bytes),
+            per_gpu_bytes: verdict.map(|v| v.headroom.per_gpu_bytes),
+            speed,
+            ram: None,
+            compare: vec![],
+        }
+    }
+
+    /// As a JSON value (keys sorted, as every report prints).
+    #[must_use]
+    pub fn value(&self) -> Value {
+        serde_json::to_value(self).expect("reports serialize")
+    }
 }
 
 /// The estimate object exactly as `vramfit estimate --json` prints it: `model` names the
@@ -887,45 +1102,10 @@ pub fn estimate_value(
     model: &ModelReport<'_>,
     w: &Workload,
     b: &Breakdown,
-    verdict: Option<&Verdict>,
+    verdict: Option<&GpuVerdict>,
     speed: Option<&Speed>,
 ) -> Value {
-    let mut v = json!({
-        "model": model.name,
-        "origin": model.origin,
-        "workload": w,
-        "total_bytes": b.total_bytes(),
-        "levels": b.levels,
-        "components": b.components,
-        "peak_phase": b.peak_phase,
-        "host_bytes": b.host_bytes,
-        "notes": model.notes.iter().chain(&b.notes).collect::<Vec<_>>(),
-        "bytes_transferred": model.bytes_transferred,
-    });
-    if !b.devices.is_empty() {
-        v["devices"] = json!(b.devices);
-    }
-    if let Some(o) = &b.ollama {
-        v["ollama"] = json!(o);
-        if let Some(verdict) = verdict {
-            v["ollama"]["offload"] = json!(o.offload(verdict.gpu.usable_bytes));
-        }
-    }
-    if let Some(s) = &b.serving {
-        v["serving"] = json!(s);
-    }
-    if let Some(verdict) = verdict {
-        v["gpu"] =
-            json!({"label": verdict.gpu.label, "count": verdict.gpu.count, "usable_bytes": verdict.gpu.usable_bytes});
-        v["fits"] = json!(verdict.fits);
-        v["headroom_bytes"] = json!(sat(verdict.headroom_bytes));
-        v["reserve_bytes"] = json!(verdict.reserve_bytes);
-        v["per_gpu_bytes"] = json!(verdict.needed_per_gpu);
-    }
-    if let Some(s) = speed {
-        v["speed"] = json!(s);
-    }
-    v
+    EstimateJson::new(model, w, b, verdict, speed).value()
 }
 
 /// The speed of an estimate on the GPUs of its verdict (a catalog GPU is needed: a bare size
@@ -935,7 +1115,7 @@ pub fn speed_of(
     spec: &ModelSpec,
     w: &Workload,
     b: &Breakdown,
-    verdict: Option<&Verdict>,
+    verdict: Option<&GpuVerdict>,
     ram_bandwidth: Option<f64>,
 ) -> Option<Speed> {
     let v = verdict?;
@@ -1214,11 +1394,11 @@ impl EstimateRequest {
             bytes_transferred: self.bytes_transferred,
         };
         let speed = speed_of(&model.spec, &workload, &breakdown, verdict.as_ref(), self.workload.ram_bandwidth);
-        let mut v = estimate_value(&report, &workload, &breakdown, verdict.as_ref(), speed.as_ref());
+        let mut report = EstimateJson::new(&report, &workload, &breakdown, verdict.as_ref(), speed.as_ref());
         if let Some(r) = self.ram.as_deref().map(parse_ram).transpose()? {
-            v["ram"] = ram_value(Some(&RamVerdict::new(r, &breakdown)));
+            report.ram = Some(RamJson::from(&RamVerdict::new(r, &breakdown)));
         }
-        Ok(v)
+        Ok(report.value())
     }
 
     /// Run the request the way `vramfit fit --json` runs its flags (the GPU is required), and
@@ -1262,7 +1442,7 @@ impl EstimateRequest {
     ///
     /// # Errors
     /// As [`EstimateRequest::run`].
-    pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<Verdict>)> {
+    pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<GpuVerdict>)> {
         // Same order as the CLI, so the same input fails with the same message.
         let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
         let mut workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
@@ -1277,7 +1457,7 @@ impl EstimateRequest {
         if gpu.is_some() {
             breakdown.notes.extend(gpu_not_judged_note(&workload, ram));
         }
-        let verdict = gpu.filter(|_| gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
+        let verdict = gpu.filter(|_| gpu_judges(&workload)).map(|g| GpuVerdict::new(g, &breakdown));
         Ok((workload, breakdown, verdict))
     }
 }

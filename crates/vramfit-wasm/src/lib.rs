@@ -174,7 +174,7 @@ pub fn sweep(input: &str) -> String {
                     "reserved": b.levels.reserved,
                     "device": b.levels.device,
                     "peak_phase": b.peak_phase,
-                    "fits": verdict.as_ref().map(|x| x.fits),
+                    "fits": verdict.as_ref().map(vramfit_core::request::GpuVerdict::fits),
                 }),
                 Err(e) => json!({ "value": v, "error": e.to_string() }),
             });

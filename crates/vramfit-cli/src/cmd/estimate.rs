@@ -1,7 +1,7 @@
 //! `vramfit estimate`.
 
 use crate::args::EstimateArgs;
-use crate::render::{self, Verdict};
+use crate::render::{self, GpuVerdict};
 use anyhow::Context;
 use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
@@ -33,7 +33,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         breakdown.notes.extend(request::gpu_not_judged_note(&workload, ram));
     }
     // A merge in CPU RAM uses no GPU: it is judged against --ram only.
-    let verdict = gpu.filter(|_| request::gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
+    let verdict = gpu.filter(|_| request::gpu_judges(&workload)).map(|g| GpuVerdict::new(g, &breakdown));
     let ram = ram.map(|r| request::RamVerdict::new(r, &breakdown));
     let speed = vramfit_core::request::speed_of(
         &model.spec,
@@ -52,10 +52,10 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 if let (0, Some(v)) = (i, &verdict) {
                     return render::Compared { label: g.label.clone(), verdict: Ok(v.clone()) };
                 }
-                let one = || -> anyhow::Result<Verdict> {
+                let one = || -> anyhow::Result<GpuVerdict> {
                     let w = a.workload.resolve(&a.model, Some(g.count))?;
                     let (w, _) = on_gpu(&model.spec, w, Some(g))?;
-                    Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
+                    Ok(GpuVerdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
                 };
                 render::Compared { label: g.label.clone(), verdict: one().map_err(|e| format!("{e:#}")) }
             })

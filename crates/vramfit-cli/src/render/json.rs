@@ -15,38 +15,21 @@ pub fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The estimate object (built in the core, so the web page returns the very same object).
+/// The estimate object (the core's report, so the web page returns the very same object),
+/// with the CPU RAM verdict and the GPUs compared.
 pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
-    let model = vramfit_core::request::ModelReport {
+    use vramfit_core::request::{CompareJson, EstimateJson, ModelReport, RamJson};
+    let model = ModelReport {
         name: &r.model.name,
         origin: &r.model.origin,
         notes: &r.model.notes,
         bytes_transferred: r.model.bytes_transferred,
     };
-    let mut v = vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict, r.speed);
-    if r.ram.is_some() {
-        v["ram"] = vramfit_core::request::ram_value(r.ram);
-    }
-    if !r.compare.is_empty() {
-        v["compare"] = Value::Array(
-            r.compare
-                .iter()
-                .map(|c| match &c.verdict {
-                    Ok(x) => json!({
-                        "gpu": c.label,
-                        "count": x.gpu.count,
-                        "usable_bytes": x.gpu.usable_bytes,
-                        "per_gpu_bytes": x.needed_per_gpu,
-                        "fits": x.fits,
-                        "tight": x.tight,
-                        "headroom_bytes": i64::try_from(x.headroom_bytes).unwrap_or(i64::MIN),
-                    }),
-                    Err(e) => json!({ "gpu": c.label, "error": e }),
-                })
-                .collect(),
-        );
-    }
-    v
+    let mut report = EstimateJson::new(&model, r.workload, r.breakdown, r.verdict, r.speed);
+    report.ram = r.ram.map(RamJson::from);
+    report.compare =
+        r.compare.iter().map(|c| CompareJson::new(&c.label, c.verdict.as_ref().map_err(String::as_str))).collect();
+    report.value()
 }
 
 pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {
