@@ -15,6 +15,7 @@ pub mod limits;
 pub mod model;
 pub mod options;
 pub mod quant;
+pub mod reports;
 pub mod request;
 pub mod units;
 pub mod validate;

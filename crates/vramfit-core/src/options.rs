@@ -205,6 +205,6 @@ mod tests {
             "--kv-cache-dtype: unknown KV cache dtype \"x\"; use auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16 or float16"
         );
         assert_eq!(KvCacheDtype::parse_choice("FP8_DS_MLA").unwrap().kv_dtype(), Some("fp8"));
-        assert_eq!(FsdpMode::parse_choice("shard grad-op").unwrap().strategy(), Strategy::FsdpGradOp);
+        assert_eq!(FsdpMode::parse_choice("SHARD_GRAD_OP").unwrap().strategy(), Strategy::FsdpGradOp);
     }
 }

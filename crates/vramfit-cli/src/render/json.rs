@@ -18,7 +18,8 @@ pub fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
 /// The estimate object (the core's report, so the web page returns the very same object),
 /// with the CPU RAM verdict and the GPUs compared.
 pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
-    use vramfit_core::request::{CompareJson, EstimateJson, ModelReport, RamJson};
+    use vramfit_core::reports::{CompareJson, EstimateJson, RamJson};
+    use vramfit_core::request::ModelReport;
     let model = ModelReport {
         name: &r.model.name,
         origin: &r.model.origin,
