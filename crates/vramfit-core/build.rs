@@ -37,5 +37,30 @@ fn main() {
         let value: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
         let json = serde_json::to_string(&value).expect("TOML values are JSON values");
         std::fs::write(Path::new(&out_dir).join(format!("{name}.json")), json).expect("write catalog JSON");
+        if let Some((table, keys)) = match name {
+            "models" => Some(("model", &["name", "hf_id"][..])),
+            "gpus" => Some(("gpu", &["name"][..])),
+            _ => None,
+        } {
+            write_entries(&value, table, keys, &Path::new(&out_dir).join(format!("{name}_entries.rs")));
+        }
     }
+}
+
+/// One `CatalogEntry` per catalog table: the names it answers to (the `keys`, then its
+/// aliases) as string literals, and its own JSON. A lookup by name then parses one entry, not
+/// the whole catalog (the catalogs were most of an estimate's start-up).
+fn write_entries(value: &toml::Value, table: &str, keys: &[&str], dest: &Path) {
+    let rows = value.get(table).and_then(toml::Value::as_array).map_or(&[][..], Vec::as_slice);
+    let mut out = String::from("&[\n");
+    for row in rows {
+        let mut names: Vec<&str> = keys.iter().filter_map(|k| row.get(*k).and_then(toml::Value::as_str)).collect();
+        if let Some(aliases) = row.get("aliases").and_then(toml::Value::as_array) {
+            names.extend(aliases.iter().filter_map(toml::Value::as_str));
+        }
+        let json = serde_json::to_string(row).expect("TOML values are JSON values");
+        writeln!(out, "    CatalogEntry {{ names: &{names:?}, json: {json:?} }},").expect("write to string");
+    }
+    out.push(']');
+    std::fs::write(dest, out).expect("write catalog entries");
 }

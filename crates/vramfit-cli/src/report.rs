@@ -49,6 +49,14 @@ pub fn fit_text(model: &ResolvedModel, report: &FitReport, all: bool) -> String 
     text(|out| render::table::fit(model, report, all, out))
 }
 
+/// The workload `vramfit sweep` sweeps on `gpu`: as `estimate` and `fit` resolve it there.
+///
+/// # Errors
+/// Settings the GPU cannot run.
+pub fn sweep_workload(model: &ResolvedModel, asked: Workload, gpu: Option<&GpuSpec>) -> anyhow::Result<Workload> {
+    crate::cmd::sweep::on_gpu(model, asked, gpu)
+}
+
 /// The points of `vramfit sweep` (see the command for the checks and the default values).
 ///
 /// # Errors

@@ -101,3 +101,29 @@ fn bad_sweep_input_exits_2() {
     assert!(stderr_of(&["sweep", "llama-7b", "--over", "batch", "--color", "pink"]).contains("--color"));
     assert!(stderr_of(&["sweep", "llama-7b", "--over", "batch", "--svg", "/nonexistent/dir/x.svg"]).contains("--svg"));
 }
+
+/// A sweep on a GPU starts where `estimate` and `fit` start on it (the core's `fit::on_gpu`):
+/// each point is the estimate of that setting on that GPU. A vLLM sweep on an A100 used to
+/// leave the engine's device out and report a 35 GB peak where `estimate` says 77.7 GB (the
+/// engine takes its `gpu_memory_utilization` share of the card); bf16 on a T4 starts from fp16.
+#[test]
+fn each_point_is_the_estimate_on_that_gpu() {
+    for (base, over, flag, values) in [
+        (&["llama-3.1-8b", "--runtime", "vllm", "--gpu", "A100-80GB"][..], "prompt", "--prompt", ["4096", "8192"]),
+        (&["llama-3.1-8b", "--gpu", "T4"][..], "batch", "--batch", ["1", "2"]),
+    ] {
+        let list = values.join(",");
+        let mut args = vec!["sweep"];
+        args.extend(base);
+        args.extend(["--over", over, "--values", &list, "--json"]);
+        let sweep = json(&args);
+        for (i, v) in values.iter().enumerate() {
+            let mut e = vec!["estimate"];
+            e.extend(base);
+            e.extend([flag, v, "--json"]);
+            let est = json(&e);
+            assert_eq!(sweep["points"][i]["total_bytes"], est["total_bytes"], "{args:?} at {v}");
+            assert_eq!(sweep["workload"]["dtype"], est["workload"]["dtype"], "{args:?}");
+        }
+    }
+}

@@ -22,5 +22,5 @@ pub mod validate;
 
 pub use dtype::DType;
 pub use error::{Error, Result};
-pub use estimate::{estimate, Breakdown, Component, Level, Levels, Task, Workload};
+pub use estimate::{estimate, Breakdown, Component, ComponentKind, Level, Levels, Phase, Task, Workload};
 pub use model::{ModelSpec, ParamCount};

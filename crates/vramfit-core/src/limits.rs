@@ -34,6 +34,17 @@ impl Limit {
         Ok(value)
     }
 
+    /// As [`Limit::check`], naming the value with `what()` only when it is above the limit.
+    ///
+    /// # Errors
+    /// `value` above the limit.
+    pub fn check_with(&'static self, what: impl FnOnce() -> String, value: u64) -> Result<u64> {
+        if value > self.max {
+            return Err(self.exceeded(&what(), value));
+        }
+        Ok(value)
+    }
+
     /// The error for `what` reaching `value` (a value computed to be above the limit, or
     /// `u64::MAX` for an overflow).
     #[must_use]

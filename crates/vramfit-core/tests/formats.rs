@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use vramfit_core::formats::gguf::{self, GgufWriter};
 use vramfit_core::formats::safetensors::{self, build_file, SafetensorsDtype};
 use vramfit_core::formats::Parsed;
+use vramfit_core::ComponentKind;
 
 fn a_gguf() -> Vec<u8> {
     GgufWriter::new()
@@ -137,7 +138,7 @@ fn weights_come_from_the_checkpoint_when_loaded_as_stored() {
     let mut spec = config(r#","quantization_config":{"quant_method":"fp8"}"#);
     spec.checkpoint = Some(CheckpointInfo::from_safetensors(&[header(SafetensorsDtype::F8E4M3)], "mem"));
     let b = estimate(&spec, &load).unwrap();
-    assert_eq!(b.component("weights"), 128 * 64 + 64 * 2);
+    assert_eq!(b.component(ComponentKind::Weights), 128 * 64 + 64 * 2);
     assert!(b.components[0].formula.contains("exact"));
     // F32 tensors in a bf16 model: loaded as bf16, from the parameter count, with a note.
     let mut spec = config("");
@@ -148,7 +149,7 @@ fn weights_come_from_the_checkpoint_when_loaded_as_stored() {
     let mut spec = config("");
     spec.checkpoint = Some(CheckpointInfo::from_safetensors(&[header(SafetensorsDtype::BF16)], "mem"));
     let exact = estimate(&spec, &load).unwrap();
-    assert_eq!(exact.component("weights"), (128 * 64 + 64) * 2);
+    assert_eq!(exact.component(ComponentKind::Weights), (128 * 64 + 64) * 2);
     let asked = estimate(&spec, &Workload { dtype: Some(DType::Fp32), ..load.clone() }).unwrap();
-    assert!(asked.component("weights") > exact.component("weights") * 2);
+    assert!(asked.component(ComponentKind::Weights) > exact.component(ComponentKind::Weights) * 2);
 }

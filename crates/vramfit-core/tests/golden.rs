@@ -11,6 +11,10 @@
 //! ```sh
 //! VRAMFIT_BLESS=1 cargo test -p vramfit-core --test golden
 //! ```
+//!
+//! A change of formula text alone moves digests but no number: dump the reports before and
+//! after (`VRAMFIT_GOLDEN_DUMP`) and `scripts/only-formulas-moved.py` shows that the headline
+//! bytes and every report with its formula strings blanked are unchanged.
 
 use serde_json::Value;
 use std::fmt::Write as _;

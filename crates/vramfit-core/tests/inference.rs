@@ -4,6 +4,7 @@ use crate::util::{run, spec, GIB};
 use vramfit_core::catalog::find_gpu;
 use vramfit_core::estimate::{AttnImpl, Runtime, RuntimeVersion};
 use vramfit_core::quant::QuantConfig;
+use vramfit_core::ComponentKind;
 use vramfit_core::{estimate, DType, Task, Workload};
 
 fn load(dtype: DType) -> Workload {
@@ -13,10 +14,10 @@ fn load(dtype: DType) -> Workload {
 #[test]
 fn llama_7b_fp32_is_27_gb_and_does_not_fit_a_t4() {
     let b = run("llama-7b", &load(DType::Fp32));
-    assert_eq!(b.component("weights"), 6_738_415_616 * 4);
+    assert_eq!(b.component(ComponentKind::Weights), 6_738_415_616 * 4);
     let t4 = find_gpu("T4").unwrap().usable_bytes;
     assert!(b.total_bytes() > t4);
-    assert!((26.9e9..27.0e9).contains(&(b.component("weights") as f64)));
+    assert!((26.9e9..27.0e9).contains(&(b.component(ComponentKind::Weights) as f64)));
 }
 
 #[test]
@@ -41,7 +42,7 @@ fn quantized_weights_carry_their_overheads() {
         "llama-7b",
         &Workload { task: Task::Load, quant: Some(QuantConfig::parse("int8", None).unwrap()), ..load(DType::Fp16) },
     );
-    let w = |b: &vramfit_core::Breakdown| b.component("weights") as f64;
+    let w = |b: &vramfit_core::Breakdown| b.component(ComponentKind::Weights) as f64;
     // 4-bit: linears at 0.5625 B/param (absmax fp32 per 64), embeddings and head in fp16.
     let linears = 32.0 * 202_375_168.0;
     let rest = 6_738_415_616.0 - linears;
@@ -54,8 +55,8 @@ fn quantized_weights_carry_their_overheads() {
 fn llama_13b_fp32_and_fp16() {
     let fp32 = run("llama-13b", &load(DType::Fp32));
     let fp16 = run("llama-13b", &load(DType::Fp16));
-    assert_eq!(fp32.component("weights"), 13_015_864_320 * 4);
-    assert_eq!(fp16.component("weights"), 13_015_864_320 * 2);
+    assert_eq!(fp32.component(ComponentKind::Weights), 13_015_864_320 * 4);
+    assert_eq!(fp16.component(ComponentKind::Weights), 13_015_864_320 * 2);
     // 13B in fp16 does not fit a 24 GB card; 26 GB of weights.
     assert!(fp16.total_bytes() > find_gpu("RTX-4090").unwrap().usable_bytes);
 }
@@ -88,7 +89,10 @@ fn transformers_falcon_caches_kv_for_every_query_head() {
         runtime,
         ..Workload::default()
     };
-    assert_eq!(run("falcon-40b", &w(Runtime::Transformers)).component("kv_cache"), 60 * 2 * 128 * 64 * 2 * 1000);
+    assert_eq!(
+        run("falcon-40b", &w(Runtime::Transformers)).component(ComponentKind::KvCache),
+        60 * 2 * 128 * 64 * 2 * 1000
+    );
     let s = spec("falcon-40b");
     let grouped = vramfit_core::estimate::kv_cache::KvCache::of(
         &s,
@@ -111,7 +115,7 @@ fn gpt2_runs_gelu_new_and_a_native_softmax() {
     // (x, 0.5·x, x³, 0.044715·x³), a fused GELU two: the MLP's prefill working set doubles.
     let prefill =
         Workload { task: Task::Prefill, batch: 16, prompt: 256, dtype: Some(DType::Bf16), ..Workload::default() };
-    let acts = run("gpt2", &prefill).component("activations");
+    let acts = run("gpt2", &prefill).component(ComponentKind::Activations);
     assert!(acts >= 4 * 16 * 256 * 3072 * 2, "{acts}");
 }
 
@@ -127,8 +131,8 @@ fn transformers_5_runs_all_experts_at_once() {
         runtime_version: Some(v),
         ..Workload::default()
     };
-    let grouped = run("mixtral-8x7b", &w(RuntimeVersion::new(5, 0))).component("activations");
-    let looped = run("mixtral-8x7b", &w(RuntimeVersion::new(4, 57))).component("activations");
+    let grouped = run("mixtral-8x7b", &w(RuntimeVersion::new(5, 0))).component(ComponentKind::Activations);
+    let looped = run("mixtral-8x7b", &w(RuntimeVersion::new(4, 57))).component(ComponentKind::Activations);
     assert!(grouped >= 16 * 2048 * 2 * (4096 + 4 * 14336) * 2, "{grouped}");
     assert!(looped < grouped, "{looped} {grouped}");
 }
@@ -140,7 +144,7 @@ fn kv_cache_is_exact() {
         "llama-3-8b",
         &Workload { task: Task::Prefill, prompt: 1000, dtype: Some(DType::Bf16), ..Workload::default() },
     );
-    assert_eq!(b.component("kv_cache"), 131_072 * 1000);
+    assert_eq!(b.component(ComponentKind::KvCache), 131_072 * 1000);
     let fp8 = run(
         "llama-3-8b",
         &Workload {
@@ -151,7 +155,7 @@ fn kv_cache_is_exact() {
             ..Workload::default()
         },
     );
-    assert_eq!(fp8.component("kv_cache"), 65_536 * 1000);
+    assert_eq!(fp8.component(ComponentKind::KvCache), 65_536 * 1000);
 }
 
 #[test]
@@ -164,7 +168,7 @@ fn gemma_sliding_layers_and_the_cache() {
         estimate(&s, &Workload { task: Task::Prefill, prompt: 8192, dtype: Some(DType::Bf16), ..Workload::default() })
             .unwrap();
     // transformers keeps the whole prompt in every layer's cache after prefill.
-    let ratio = long.component("kv_cache") as f64 / short.component("kv_cache") as f64;
+    let ratio = long.component(ComponentKind::KvCache) as f64 / short.component(ComponentKind::KvCache) as f64;
     assert!((ratio - 2.0).abs() < 1e-9, "{ratio}");
     // A preallocated cache (litgpt, static caches) is sized to the window in local layers:
     // doubling the context doubles only the global half.
@@ -177,7 +181,7 @@ fn gemma_sliding_layers_and_the_cache() {
             runtime: vramfit_core::estimate::Runtime::Litgpt,
             ..Workload::default()
         };
-        estimate(&s, &w).unwrap().component("kv_cache") as f64
+        estimate(&s, &w).unwrap().component(ComponentKind::KvCache) as f64
     };
     assert!((pre(8192) / pre(4096) - 1.5).abs() < 1e-9);
 }
@@ -205,7 +209,7 @@ fn old_transformers_keeps_two_caches_and_all_logits() {
     };
     let new = run("llama-2-13b", &w);
     let old = run("llama-2-13b", &Workload { runtime_version: Some(RuntimeVersion::new(4, 31)), ..w });
-    assert!(old.component("kv_cache_previous") > 6_000_000_000);
+    assert!(old.component(ComponentKind::KvCachePrevious) > 6_000_000_000);
     assert!(old.levels.allocated > new.levels.allocated + 6_000_000_000);
 }
 
@@ -220,7 +224,7 @@ fn litgpt_preallocates_the_cache() {
         ..Workload::default()
     };
     let b = run("llama-2-7b", &w);
-    assert_eq!(b.component("kv_cache"), 2 * 32 * 4096 * 2048 * 2);
+    assert_eq!(b.component(ComponentKind::KvCache), 2 * 32 * 4096 * 2048 * 2);
 }
 
 #[test]
@@ -255,7 +259,7 @@ fn levels_are_ordered_and_components_sum() {
         let sum: u64 = b.components.iter().map(|c| c.bytes).sum();
         assert_eq!(sum, b.levels.device, "{name}");
         for c in &b.components {
-            assert!(!c.formula.is_empty() && !c.source.is_empty(), "{name}: {} lacks formula/source", c.name);
+            assert!(!c.formula.is_empty() && !c.source.is_empty(), "{name}: {} lacks formula/source", c.label());
         }
     }
 }
@@ -271,15 +275,15 @@ fn meta_reference_preallocates_its_cache_for_max_batch_size() {
     let t4 = find_gpu("T4").unwrap().usable_bytes;
     let example = run("llama-7b", &reference(None));
     // 32 layers × (K and V) × 32 sequences × 512 tokens × 4096 × 2 B (fp16).
-    assert_eq!(example.component("kv_cache"), 32 * 2 * 32 * 512 * 4096 * 2);
-    assert_eq!(example.component("weights"), 6_738_415_616 * 2);
+    assert_eq!(example.component(ComponentKind::KvCache), 32 * 2 * 32 * 512 * 4096 * 2);
+    assert_eq!(example.component(ComponentKind::Weights), 6_738_415_616 * 2);
     assert!(example.total_bytes() > t4, "the example's 32 × 512 cache does not fit a T4");
     let one = run("llama-7b", &reference(Some(1)));
-    assert_eq!(one.component("kv_cache"), 32 * 2 * 512 * 4096 * 2);
+    assert_eq!(one.component(ComponentKind::KvCache), 32 * 2 * 512 * 4096 * 2);
     assert!(one.total_bytes() < t4, "max_batch_size 1 fits a T4");
     // The batch actually run does not change the cache.
     let two = run("llama-7b", &Workload { batch: 2, ..reference(Some(4)) });
-    assert_eq!(two.component("kv_cache"), 4 * 32 * 2 * 512 * 4096 * 2);
+    assert_eq!(two.component(ComponentKind::KvCache), 4 * 32 * 2 * 512 * 4096 * 2);
 }
 
 #[test]
@@ -311,7 +315,7 @@ fn meta_reference_logits_by_version() {
     let spec = spec("llama-7b");
     let logits = |v: u32| {
         let b = estimate(&spec, &w(v)).unwrap();
-        b.components.iter().find(|c| c.name == "logits").map_or(0, |c| c.bytes)
+        b.components.iter().find(|c| c.kind == ComponentKind::Logits).map_or(0, |c| c.bytes)
     };
     // v2: 512 rows × 32000 × (2 + 4) B + final hidden 512 × 4096 × 2 + sampling copy 32000 × 4:
     // larger than the busiest layer, so it is the prefill peak's transient.
@@ -339,5 +343,5 @@ fn tp_prefill_peak_is_picked_after_the_split() {
     let (short, long) = (at(3), at(6));
     assert!(short.total_bytes() <= long.total_bytes(), "{} > {}", short.total_bytes(), long.total_bytes());
     // Under tp 40 the logits (whole on each GPU) outweigh the split activations at 6 tokens.
-    assert!(long.component("logits") > 0, "{:?}", long.components);
+    assert!(long.component(ComponentKind::Logits) > 0, "{:?}", long.components);
 }

@@ -7,7 +7,7 @@ use vramfit_core::{DType, Task, Workload};
 fn table(b: &vramfit_core::Breakdown) -> String {
     let mut s = format!("peak_phase: {}\n", b.peak_phase);
     for c in &b.components {
-        s.push_str(&format!("{:<26} {:>16}  {:?}  {}\n", c.name, c.bytes, c.level, c.formula));
+        s.push_str(&format!("{:<26} {:>16}  {:?}  {}\n", c.label(), c.bytes, c.level, c.formula));
     }
     s.push_str(&format!("levels: {:?}\n", b.levels));
     s

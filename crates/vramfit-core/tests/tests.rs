@@ -5,6 +5,7 @@ mod util;
 mod catalog;
 mod fit;
 mod formats;
+mod formulas;
 mod golden;
 mod hostile;
 mod inference;

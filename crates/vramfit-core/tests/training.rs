@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use vramfit_core::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
 use vramfit_core::estimate::{AttnImpl, Runtime};
 use vramfit_core::{estimate, Breakdown, DType, Task, Workload};
+use vramfit_core::{ComponentKind, Phase};
 
 fn train(t: TrainingSetup) -> Workload {
     Workload { task: Task::Train, batch: 1, training: t, ..Workload::default() }
@@ -25,7 +26,7 @@ fn full_finetune_mixed_adamw_is_20_bytes_per_param() {
     // fp32 weights 4 + fp32 grads 4 + exp_avg/exp_avg_sq 8 + foreach sqrt temporary 4 (the
     // oracle in shared/validation/ORACLE.md measured 20 B/param): far above "8 bytes/param".
     let b = run("llama-7b", &train(full(Precision::Mixed(DType::Bf16), Optimizer::Adamw)));
-    assert_eq!(b.peak_phase, "optimizer step");
+    assert_eq!(b.peak_phase, Phase::OptimizerStep);
     assert_eq!(b.levels.allocated, 20 * 6_738_415_616);
     let fused = run("llama-7b", &train(full(Precision::Mixed(DType::Bf16), Optimizer::AdamwFused)));
     assert!((fused.levels.allocated as f64 / LLAMA_7B - 16.0).abs() < 0.1);
@@ -63,7 +64,7 @@ fn activations_grow_linearly_with_batch() {
             training: TrainingSetup { method: Method::Lora, seq: 1024, ..TrainingSetup::default() },
             ..Workload::default()
         };
-        run("llama-2-7b", &w).component("activations")
+        run("llama-2-7b", &w).component(ComponentKind::Activations)
     };
     let (a1, a2, a3) = (at(1), at(2), at(3));
     assert_eq!(a2 - a1, a3 - a2);
@@ -78,7 +79,7 @@ fn peft(method: Method, seq: u64, virtual_tokens: u64) -> Workload {
 #[test]
 fn prompt_tuning_runs_the_model_over_its_virtual_tokens() {
     // PEFT prepends the virtual tokens to inputs_embeds: 512 + 200 tokens cost what 612 + 100 do.
-    let acts = |seq, v| run("llama-3.2-3b", &peft(Method::PromptTuning, seq, v)).component("activations");
+    let acts = |seq, v| run("llama-3.2-3b", &peft(Method::PromptTuning, seq, v)).component(ComponentKind::Activations);
     assert_eq!(acts(512, 200), acts(612, 100));
     assert!(acts(512, 200) > acts(512, 20));
 }
@@ -87,9 +88,9 @@ fn prompt_tuning_runs_the_model_over_its_virtual_tokens() {
 fn prefix_tuning_lengthens_the_keys() {
     let at = |v| run("llama-3.2-3b", &peft(Method::PrefixTuning, 512, v));
     let (short, long) = (at(20), at(200));
-    assert!(long.component("activations") > short.component("activations"));
+    assert!(long.component(ComponentKind::Activations) > short.component(ComponentKind::Activations));
     // The prefix adds keys, not queries: the loss is over the same 512 tokens.
-    assert_eq!(long.component("logits_and_loss"), short.component("logits_and_loss"));
+    assert_eq!(long.component(ComponentKind::LogitsAndLoss), short.component(ComponentKind::LogitsAndLoss));
 }
 
 #[test]
@@ -107,13 +108,17 @@ fn litgpt_fuses_qkv_and_fabric_returns_fp32_logits() {
     // One LoRA dropout on the fused qkv input serves the query and the value adapters.
     let q = lora(Runtime::Litgpt, &["q_proj"]);
     let qv = lora(Runtime::Litgpt, &["q_proj", "v_proj"]);
-    assert_eq!(q.component("activations"), qv.component("activations"));
-    let hf = |t: &[&str]| lora(Runtime::Transformers, t).component("activations");
+    assert_eq!(q.component(ComponentKind::Activations), qv.component(ComponentKind::Activations));
+    let hf = |t: &[&str]| lora(Runtime::Transformers, t).component(ComponentKind::Activations);
     assert!(hf(&["q_proj", "v_proj"]) > hf(&["q_proj"]));
     // Fabric's precision plugin converts the chunked bf16 logits to fp32, and the loss runs on
     // them: 4 B logits + 4 B log-softmax per token and vocabulary entry at backward start.
     let vocab = spec("phi-2").vocab_size;
-    assert!(qv.component("logits_and_loss") >= 1024 * vocab * 8, "{}", qv.component("logits_and_loss"));
+    assert!(
+        qv.component(ComponentKind::LogitsAndLoss) >= 1024 * vocab * 8,
+        "{}",
+        qv.component(ComponentKind::LogitsAndLoss)
+    );
 }
 
 #[test]
@@ -131,7 +136,7 @@ fn a_tied_head_gradient_outlives_an_optimizer_step_in_backward() {
     let b = run("llama-3.2-3b", &Workload { runtime: Runtime::Torchtune, ..train(t) });
     let s = spec("llama-3.2-3b");
     assert!(s.tied_embeddings);
-    assert!(b.component("head_gradient") >= s.vocab_size * s.hidden_size * 2, "{:#?}", b.components);
+    assert!(b.component(ComponentKind::HeadGradient) >= s.vocab_size * s.hidden_size * 2, "{:#?}", b.components);
 }
 
 #[test]
@@ -204,9 +209,9 @@ proptest! {
             training: TrainingSetup { method, grad_ckpt: ckpt, seq: s, ..TrainingSetup::default() }, ..Workload::default() };
         let on = estimate(&spec, &w(true)).unwrap();
         let off = estimate(&spec, &w(false)).unwrap();
-        let in_pass = |b: &Breakdown| b.peak_phase.starts_with("forward") || b.peak_phase.starts_with("backward");
+        let in_pass = |b: &Breakdown| matches!(b.peak_phase, Phase::Forward | Phase::BackwardLoss | Phase::BackwardLayers);
         if in_pass(&on) && in_pass(&off) {
-            prop_assert!(on.component("activations") <= off.component("activations"));
+            prop_assert!(on.component(ComponentKind::Activations) <= off.component(ComponentKind::Activations));
         }
         // At the very end of backward a checkpointed run still holds the first layer's input
         // next to its recomputed tensors: one hidden-state tensor more, never more than that.
@@ -262,9 +267,17 @@ mod multi_gpu {
             run("llama-2-7b", &w)
         };
         let (synced, accumulating) = (lora(1), lora(8));
-        assert!(synced.component("gradients") < 100_000_000, "{}", synced.component("gradients"));
+        assert!(
+            synced.component(ComponentKind::Gradients) < 100_000_000,
+            "{}",
+            synced.component(ComponentKind::Gradients)
+        );
         // 32 blocks of 202,383,360 parameters in bf16.
-        assert!(accumulating.component("gradients") >= 32 * 202_383_360 * 2, "{}", accumulating.component("gradients"));
+        assert!(
+            accumulating.component(ComponentKind::Gradients) >= 32 * 202_383_360 * 2,
+            "{}",
+            accumulating.component(ComponentKind::Gradients)
+        );
     }
 
     /// "13B fine-tune OOMs on 4×A100": DDP replicates 20 bytes per parameter on every GPU;
@@ -275,7 +288,7 @@ mod multi_gpu {
         let a80 = vramfit_core::catalog::find_gpu("A100-80GB").unwrap().usable_bytes;
         let ddp = thirteen_b(Strategy::Ddp, None);
         assert!(ddp.total_bytes() > 2 * a80);
-        assert!(ddp.component("gradient_buckets") > 0);
+        assert!(ddp.component(ComponentKind::GradientBuckets) > 0);
         let z2 = thirteen_b(Strategy::Zero(2), None).total_bytes();
         let z3 = thirteen_b(Strategy::Zero(3), None).total_bytes();
         let fsdp = thirteen_b(Strategy::FsdpFull, None).total_bytes();
@@ -298,8 +311,8 @@ mod multi_gpu {
             ..Workload::default()
         };
         let eight = run("llama-2-70b", &tp);
-        assert_eq!(eight.component("weights"), one.component("weights").div_ceil(8));
+        assert_eq!(eight.component(ComponentKind::Weights), one.component(ComponentKind::Weights).div_ceil(8));
         // 8 KV heads over 8 GPUs: one head each.
-        assert_eq!(eight.component("kv_cache"), one.component("kv_cache").div_ceil(8));
+        assert_eq!(eight.component(ComponentKind::KvCache), one.component(ComponentKind::KvCache).div_ceil(8));
     }
 }

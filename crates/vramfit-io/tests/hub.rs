@@ -6,6 +6,7 @@ use crate::util::{hub_config, shards, tmp, WEIGHT_BYTES};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vramfit_core::estimate::{Task, Workload};
+use vramfit_core::ComponentKind;
 use vramfit_core::ParamCount;
 use vramfit_io::{resolve_model_with, IoError, ResolveOptions};
 
@@ -50,7 +51,7 @@ fn sharded_model_is_estimated_from_headers_only() {
     // The estimate's weights are the exact stored bytes.
     let w = Workload { task: Task::Load, ..Workload::default() };
     let b = vramfit_core::estimate(&m.spec, &w).unwrap();
-    assert_eq!(b.component("weights"), WEIGHT_BYTES);
+    assert_eq!(b.component(ComponentKind::Weights), WEIGHT_BYTES);
     assert!(b.components[0].source.contains("safetensors headers"));
 
     // Cached: config.json and the index in the standard layout, headers beside it.

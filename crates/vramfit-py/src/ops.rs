@@ -110,6 +110,7 @@ fn sweep_value(input: &str, revision: Option<String>, over: &str, values: &[u64]
     let gpu = r.gpu.as_deref().map(GpuSpec::parse).transpose()?;
     let w = r.workload.resolve(&r.model, gpu.as_ref().map(|g| g.count))?;
     let model = resolve(&r, revision)?;
+    let w = report::sweep_workload(&model, w, gpu.as_ref())?;
     let points = report::sweep_points(&model, &w, axis, values, gpu.as_ref())?;
     Ok(json!({
         "report": report::sweep_json(&model, &w, axis, &points, gpu.as_ref()),

@@ -13,7 +13,7 @@ fn field(s: &str) -> String {
 pub fn sweep(r: &SweepReport<'_>) -> String {
     let series = stack(r.points);
     let mut header: Vec<String> = vec![axis_label(r.axis, r.workload).to_string()];
-    header.extend(series.iter().map(|(name, _)| field(name)));
+    header.extend(series.iter().map(|(name, _)| field(name.name())));
     header.extend(
         ["allocated_bytes", "reserved_bytes", "device_bytes", "host_bytes", "peak_phase", "fits", "error"]
             .map(String::from),
@@ -30,7 +30,7 @@ pub fn sweep(r: &SweepReport<'_>) -> String {
                     b.levels.reserved.to_string(),
                     b.levels.device.to_string(),
                     b.host_bytes.to_string(),
-                    field(&b.peak_phase),
+                    field(b.peak_phase.name()),
                     r.gpu.map_or(String::new(), |g| {
                         vramfit_core::fit::Verdict::new(b.total_bytes(), g.usable_bytes).fits.to_string()
                     }),

@@ -158,7 +158,7 @@ pub fn sweep_value(r: &super::SweepReport<'_>) -> Value {
                     "levels": b.levels,
                     "host_bytes": b.host_bytes,
                     "peak_phase": b.peak_phase,
-                    "components": b.components.iter().map(|c| json!({"name": c.name, "bytes": c.bytes, "level": c.level})).collect::<Vec<_>>(),
+                    "components": b.components.iter().map(|c| json!({"name": c.label(), "bytes": c.bytes, "level": c.level})).collect::<Vec<_>>(),
                 });
                 if let Some(g) = r.gpu {
                     let verdict = fit::Verdict::new(b.total_bytes(), g.usable_bytes);

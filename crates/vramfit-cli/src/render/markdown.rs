@@ -15,7 +15,7 @@ pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<(
         writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
-            c.name,
+            c.label(),
             gib(c.bytes),
             gb(c.bytes),
             c.formula.replace('|', "\\|"),
@@ -113,7 +113,7 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
             figure(&r.metric, r.estimate_bytes, r.estimate_tokens, r.estimate_value),
             figure(&r.metric, Some(r.measured_bytes), r.measured_tokens, r.measured_value),
             r.error.unwrap_or(0.0) * 100.0,
-            r.peak_phase.as_deref().unwrap_or("")
+            r.peak_phase.map_or("", vramfit_core::Phase::name)
         )?;
     }
     let skipped: Vec<&CaseResult> = results.iter().filter(|r| r.skipped.is_some()).collect();

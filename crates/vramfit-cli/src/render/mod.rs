@@ -41,7 +41,7 @@ pub struct SweepReport<'a> {
 
 /// One stacked series per component: its name and bytes at each point (0 where absent or
 /// where the point has no estimate). Host-memory components are left out.
-pub fn stack(points: &[vramfit_core::fit::sweep::SweepPoint]) -> Vec<(String, Vec<u64>)> {
+pub fn stack(points: &[vramfit_core::fit::sweep::SweepPoint]) -> Vec<(vramfit_core::ComponentKind, Vec<u64>)> {
     vramfit_core::fit::sweep::component_names(points)
         .into_iter()
         .map(|name| {
@@ -51,7 +51,7 @@ pub fn stack(points: &[vramfit_core::fit::sweep::SweepPoint]) -> Vec<(String, Ve
                     p.outcome.as_ref().map_or(0, |b| {
                         b.components
                             .iter()
-                            .filter(|c| c.name == name && c.level != vramfit_core::Level::Host)
+                            .filter(|c| c.kind == name && c.level != vramfit_core::Level::Host)
                             .map(|c| c.bytes)
                             .sum()
                     })

@@ -113,7 +113,7 @@ pub fn sweep(r: &SweepReport<'_>) -> String {
                 num(bar),
                 num(h),
                 COLORS[k % COLORS.len()],
-                esc(name),
+                esc(name.name()),
                 gib(v)
             );
         }
@@ -142,7 +142,7 @@ pub fn sweep(r: &SweepReport<'_>) -> String {
     let lx = RIGHT + 24.0;
     for (row, (k, (name, _))) in series.iter().enumerate().rev().enumerate() {
         let ly = TOP + 18.0 * row as f64;
-        legend_item(&mut s, lx, ly, k, name);
+        legend_item(&mut s, lx, ly, k, name.name());
     }
     if let Some(g) = r.gpu {
         let ly = TOP + 18.0 * series.len() as f64 + 8.0;
@@ -196,7 +196,7 @@ pub fn estimate(r: &EstimateReport<'_>) -> String {
         s,
         r#"<text x="10" y="22" font-size="16" font-weight="bold">{}: peak memory, {}</text>"#,
         esc(&r.model.name),
-        esc(&b.peak_phase)
+        esc(b.peak_phase.name())
     );
     let _ = writeln!(s, r##"<text x="10" y="42" fill="#555555">{}</text>"##, esc(&describe(r.workload, r.model)));
     // Grid and x axis.
@@ -232,7 +232,7 @@ pub fn estimate(r: &EstimateReport<'_>) -> String {
                 num(y),
                 num(x((cum + c.bytes) as f64) - x(cum as f64)),
                 COLORS[k % COLORS.len()],
-                esc(&c.name),
+                esc(&c.label()),
                 gib(c.bytes),
                 name
             );
@@ -269,7 +269,7 @@ pub fn estimate(r: &EstimateReport<'_>) -> String {
     for (k, c) in gpu_parts.iter().enumerate() {
         let lx = 10.0 + 270.0 * (k % 3) as f64;
         let ly = legend_top + 18.0 * (k / 3) as f64;
-        legend_item(&mut s, lx, ly, k, &format!("{} ({} GiB)", c.name, gib(c.bytes)));
+        legend_item(&mut s, lx, ly, k, &format!("{} ({} GiB)", c.label(), gib(c.bytes)));
     }
     s.push_str("</svg>\n");
     s

@@ -30,7 +30,7 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             Level::Device => "device",
             Level::Host => "cpu ram",
         };
-        writeln!(out, "{:<28} {:>10} {:>10}  {level}", c.name, gib(c.bytes), gb(c.bytes))?;
+        writeln!(out, "{:<28} {:>10} {:>10}  {level}", c.label(), gib(c.bytes), gb(c.bytes))?;
         if explain {
             writeln!(out, "    = {}", c.formula)?;
             writeln!(out, "      source: {}", c.source)?;
@@ -433,7 +433,7 @@ pub fn validate(results: &[CaseResult], s: &Summary, out: &mut dyn Write) -> any
                 gb(r.measured_bytes),
                 err * 100.0,
                 r.metric,
-                r.peak_phase.as_deref().unwrap_or("")
+                r.peak_phase.map_or("", vramfit_core::Phase::name)
             )?,
             (reason, _, _) => writeln!(out, "{:<44} skipped: {}", r.id, reason.as_deref().unwrap_or("?"))?,
         }

@@ -1,6 +1,7 @@
 //! The GPU catalog (data/gpus.toml) and GPU specs as typed on the command line.
 
-use super::names::{normalize, suggest};
+use super::entry::{parsed, position, CatalogEntry};
+use super::names::suggest;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -74,6 +75,9 @@ pub struct Gpu {
 // Catalog figures are finite numbers (the catalog-integrity test checks), so equality is total.
 impl Eq for Gpu {}
 
+/// Every row of data/gpus.toml: its names (name, aliases) and its JSON.
+const ENTRIES: &[CatalogEntry] = include!(concat!(env!("OUT_DIR"), "/gpus_entries.rs"));
+
 #[derive(Deserialize)]
 struct GpuFile {
     gpu: Vec<Gpu>,
@@ -95,20 +99,18 @@ pub fn gpus() -> &'static [Gpu] {
 /// # Errors
 /// No match; the error carries close names.
 pub fn find_gpu(name: &str) -> Result<&'static Gpu> {
-    let q = normalize(name);
-    gpus().iter().find(|g| normalize(&g.name) == q || g.aliases.iter().any(|a| normalize(a) == q)).ok_or_else(|| {
-        Error::UnknownGpu {
-            name: name.to_string(),
-            suggestions: suggest(
-                name,
-                gpus().iter().map(|g| {
-                    (
-                        g.name.as_str(),
-                        std::iter::once(g.name.as_str()).chain(g.aliases.iter().map(String::as_str)).collect(),
-                    )
-                }),
-            ),
-        }
+    static CELLS: [OnceLock<Gpu>; ENTRIES.len()] = [const { OnceLock::new() }; ENTRIES.len()];
+    position(ENTRIES, name, false).map(|i| parsed(ENTRIES, &CELLS, i)).ok_or_else(|| Error::UnknownGpu {
+        name: name.to_string(),
+        suggestions: suggest(
+            name,
+            gpus().iter().map(|g| {
+                (
+                    g.name.as_str(),
+                    std::iter::once(g.name.as_str()).chain(g.aliases.iter().map(String::as_str)).collect(),
+                )
+            }),
+        ),
     })
 }
 
@@ -260,7 +262,27 @@ fn parse_size(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::names::normalize;
     use super::*;
+
+    /// A lookup parses one row: every row parses to the catalog's GPU, and every name of it
+    /// finds that GPU (or an earlier one answering to the same name, as the whole-catalog
+    /// search did).
+    #[test]
+    fn each_row_is_the_catalog_gpu_and_answers_to_its_names() {
+        assert_eq!(ENTRIES.len(), gpus().len());
+        for (e, g) in ENTRIES.iter().zip(gpus()) {
+            assert_eq!(&serde_json::from_str::<Gpu>(e.json).unwrap(), g);
+            assert_eq!(e.names[0], g.name);
+            assert_eq!(e.names[1..], g.aliases.iter().map(String::as_str).collect::<Vec<_>>()[..]);
+            for n in e.names {
+                let q = normalize(n);
+                let first =
+                    gpus().iter().find(|g| normalize(&g.name) == q || g.aliases.iter().any(|a| normalize(a) == q));
+                assert_eq!(find_gpu(n).ok(), first, "{n}");
+            }
+        }
+    }
 
     #[test]
     fn specs() {

@@ -1,6 +1,7 @@
 //! Built-in catalogs: GPUs and models, compiled in from TOML/JSON data files that give a
 //! source for every entry.
 
+mod entry;
 mod gpu;
 mod model;
 mod names;

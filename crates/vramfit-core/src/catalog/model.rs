@@ -1,12 +1,16 @@
 //! The model catalog (data/models.toml + data/configs/*.json).
 
-use super::names::{normalize, suggest};
+use super::entry::{parsed, position, CatalogEntry};
+use super::names::suggest;
 use crate::error::{Error, Result};
 use crate::model::ModelSpec;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 include!(concat!(env!("OUT_DIR"), "/configs.rs"));
+
+/// Every row of data/models.toml: its names (name, Hugging Face id, aliases) and its JSON.
+const ENTRIES: &[CatalogEntry] = include!(concat!(env!("OUT_DIR"), "/models_entries.rs"));
 
 /// One catalog model.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -87,15 +91,11 @@ pub fn builtin_config(file: &str) -> Option<&'static str> {
 /// # Errors
 /// No match; the error carries close names.
 pub fn find_model(name: &str) -> Result<&'static CatalogModel> {
-    let exact = name.trim().to_ascii_lowercase();
-    let spellings =
-        |m: &'static CatalogModel| std::iter::once(&m.name).chain(std::iter::once(&m.hf_id)).chain(m.aliases.iter());
-    // Exact (case-insensitive) first: `opt-1.3b` and `opt-13b` only differ by a dot.
-    if let Some(m) = models().iter().find(|m| spellings(m).any(|s| s.to_ascii_lowercase() == exact)) {
-        return Ok(m);
+    static CELLS: [OnceLock<CatalogModel>; ENTRIES.len()] = [const { OnceLock::new() }; ENTRIES.len()];
+    if let Some(i) = position(ENTRIES, name, true) {
+        return Ok(parsed(ENTRIES, &CELLS, i));
     }
-    let q = normalize(name.trim());
-    models().iter().find(|m| spellings(m).any(|s| normalize(s) == q)).ok_or_else(|| Error::UnknownModel {
+    Err(Error::UnknownModel {
         name: name.to_string(),
         suggestions: suggest(
             name,
@@ -110,4 +110,33 @@ pub fn find_model(name: &str) -> Result<&'static CatalogModel> {
             }),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::names::normalize;
+    use super::*;
+
+    /// A lookup parses one row: every row parses to the catalog's model, and every name of it
+    /// finds what the whole-catalog search found (exact spelling first, then normalized).
+    #[test]
+    fn each_row_is_the_catalog_model_and_answers_to_its_names() {
+        assert_eq!(ENTRIES.len(), models().len());
+        for (e, m) in ENTRIES.iter().zip(models()) {
+            assert_eq!(&serde_json::from_str::<CatalogModel>(e.json).unwrap(), m);
+            let spellings: Vec<&str> =
+                [m.name.as_str(), m.hf_id.as_str()].into_iter().chain(m.aliases.iter().map(String::as_str)).collect();
+            assert_eq!(e.names, &spellings[..]);
+            for n in spellings.iter().flat_map(|s| [s.to_string(), s.to_uppercase(), s.replace('-', "_")]) {
+                let all = |m: &&CatalogModel| {
+                    [m.name.clone(), m.hf_id.clone()].into_iter().chain(m.aliases.iter().cloned()).collect::<Vec<_>>()
+                };
+                let exact = models().iter().find(|m| all(m).iter().any(|s| s.eq_ignore_ascii_case(&n)));
+                let first =
+                    exact.or_else(|| models().iter().find(|m| all(m).iter().any(|s| normalize(s) == normalize(&n))));
+                assert_eq!(find_model(&n).ok(), first, "{n}");
+            }
+        }
+        assert!(find_model("no-such-model-anywhere").is_err());
+    }
 }

@@ -3,6 +3,7 @@
 //! one layer's working set.
 
 use super::breakdown::{prod, thousands};
+use super::term::{Formula, Term};
 use super::workload::AttnImpl;
 use crate::model::{Layer, ModelSpec, NormKind};
 
@@ -45,17 +46,34 @@ pub struct LayerWorkingSet {
 /// Working set of a forward pass: the residual stream plus the largest layer's temporaries.
 #[must_use]
 pub fn forward_working_set(spec: &ModelSpec, s: ForwardShape) -> LayerWorkingSet {
-    let mut best = LayerWorkingSet { bytes: 0, dominant: "none", formula: String::new() };
+    // The first largest layer wins; only its formula is written (this runs on every estimate
+    // and thousands of times in a fit search).
+    let mut best: Option<(&Layer, LayerParts)> = None;
     for layer in &spec.layers {
-        let ws = layer_working_set(spec, layer, s);
-        if ws.bytes > best.bytes {
-            best = ws;
+        let parts = layer_parts(spec, layer, s);
+        if parts.bytes > best.as_ref().map_or(0, |(_, p)| p.bytes) {
+            best = Some((layer, parts));
         }
     }
-    best
+    match best {
+        Some((layer, p)) => LayerWorkingSet {
+            bytes: p.bytes,
+            dominant: p.dominant,
+            formula: describe(spec, layer, s, p.dominant, &p.att, &p.mlp),
+        },
+        None => LayerWorkingSet { bytes: 0, dominant: "none", formula: String::new() },
+    }
 }
 
-fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerWorkingSet {
+/// One layer's working set before its formula is written.
+struct LayerParts {
+    bytes: u64,
+    dominant: &'static str,
+    att: AttentionPart,
+    mlp: MlpPart,
+}
+
+fn layer_parts(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerParts {
     let (b, q, c) = (s.batch, s.query, s.compute_bytes);
     let h = spec.hidden_size;
     let tokens = b.saturating_mul(q);
@@ -76,9 +94,7 @@ fn layer_working_set(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> LayerW
     } else {
         ("norm", norm)
     };
-    let bytes = resid.saturating_add(body);
-    let formula = describe(spec, layer, s, dominant, &att, &mlp);
-    LayerWorkingSet { bytes, dominant, formula }
+    LayerParts { bytes: resid.saturating_add(body), dominant, att, mlp }
 }
 
 /// The attention half of a layer's working set.
@@ -136,6 +152,9 @@ struct MlpPart {
     act: crate::model::Activation,
     /// Eager attention's probabilities, held through the MLP.
     kept_probs: u64,
+    /// A mixture of experts' terms (experts, shared expert, router, embedding output),
+    /// empty for a dense MLP.
+    moe: Formula,
 }
 
 fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
@@ -149,23 +168,41 @@ fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
     let fused_gate_up =
         layer.linears.iter().any(|l| super::training::peft::role(l) == super::training::peft::Role::GateUp);
     let mlp_factor = act.working_intermediates() + u64::from(m.gated) + u64::from(m.gated && fused_gate_up);
-    let mlp = if m.is_moe() && s.grouped_experts {
+    // Beside the experts: the shared expert, the fp32 router probabilities and the
+    // embedding output.
+    let beside_experts = || {
+        let shared = (m.shared_intermediate > 0).then(|| {
+            Term::of(&[("batch", b), ("tokens", q), ("shared intermediate", m.shared_intermediate), ("3", 3)])
+                .times("compute bytes", c)
+        });
+        shared.into_iter().chain([
+            Term::of(&[("batch", b), ("tokens", q), ("experts", m.experts), ("fp32", 4)]),
+            Term::of(&[("batch", b), ("tokens", q), ("hidden", h), ("compute bytes", c)]),
+        ])
+    };
+    let moe = Formula::sum(if m.is_moe() && s.grouped_experts {
         // Every routed token at once: its gathered input (h), the stacked gate/up output
-        // (2·I), the activation and the product (I each), plus the shared expert and the
-        // fp32 router probabilities.
-        let routed = tokens.saturating_mul(m.top_k);
-        prod(&[routed, h.saturating_add(m.intermediate.saturating_mul(4)), c])
-            .saturating_add(prod(&[tokens, m.shared_intermediate, 3, c]))
-            .saturating_add(prod(&[tokens, m.experts, 4]))
-            .saturating_add(prod(&[tokens, h, c]))
+        // (2·I), the activation and the product (I each).
+        let routed = Term::of(&[("batch", b), ("tokens", q), ("top_k", m.top_k)])
+            .times_sum(&[("hidden", h), ("4 × intermediate", m.intermediate.saturating_mul(4))])
+            .times("compute bytes", c);
+        std::iter::once(routed).chain(beside_experts()).collect()
     } else if m.is_moe() {
         // Experts run one at a time over the tokens routed to them (balanced: tokens·k/E,
-        // allowing 2× imbalance), plus the shared expert and fp32 router probabilities.
+        // allowing 2× imbalance).
         let per_expert = tokens.saturating_mul(m.top_k).saturating_mul(2).div_ceil(m.experts.max(1)).min(tokens);
-        prod(&[per_expert, m.intermediate, 3, c])
-            .saturating_add(prod(&[tokens, m.shared_intermediate, 3, c]))
-            .saturating_add(prod(&[tokens, m.experts, 4]))
-            .saturating_add(prod(&[tokens, h, c]))
+        let expert = Term::of(&[
+            ("tokens per expert", per_expert),
+            ("intermediate", m.intermediate),
+            ("3", 3),
+            ("compute bytes", c),
+        ]);
+        std::iter::once(expert).chain(beside_experts()).collect()
+    } else {
+        Vec::new()
+    });
+    let mlp = if m.is_moe() {
+        moe.bytes()
     } else {
         // transformers' model forward keeps the embedding output (`inputs_embeds`) referenced
         // through every layer: beside the residual in and out and the normed input, a fourth
@@ -181,7 +218,7 @@ fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
     // the MLP.
     let kept_probs =
         if s.attn == AttnImpl::Eager && s.hf_activations { prod(&[b, layer.attention.heads, q, t, c]) } else { 0 };
-    MlpPart { bytes: mlp.saturating_add(kept_probs), factor: mlp_factor, act, kept_probs }
+    MlpPart { bytes: mlp.saturating_add(kept_probs), factor: mlp_factor, act, kept_probs, moe }
 }
 
 /// The formula of the dominant part, with its numbers.
@@ -200,17 +237,30 @@ fn describe(
     let (q_w, kv_w, repeat, act, mlp_factor, kept_probs) =
         (a.q_width(), a.kv_width(), att.repeat, mlp.act, mlp.factor, mlp.kept_probs);
     match dominant {
-        "MLP" if m.is_moe() && s.grouped_experts => format!(
-            "3·b·s·h·c (residual, normed input) + b·s·k·(h + 4·I)·c (all experts at once over the routed tokens: gathered input, gate/up, act, product) + shared expert, fp32 router probabilities, embedding output = 3·{b}·{}·{h}·{c} + {b}·{}·{}·({h} + 4·{})·{c} + …",
-            thousands(q),
-            thousands(q),
-            m.top_k,
-            m.intermediate
-        ),
-        "MLP" if m.is_moe() => format!(
-            "3·b·s·h·c (residual, normed input) + one expert at a time over its routed tokens (2× the balanced share): 3·tokens·I·c, shared expert, router probabilities = 3·{b}·{}·{h}·{c} + …",
-            thousands(q)
-        ),
+        "MLP" if m.is_moe() => {
+            let resid = Term::of(&[("3", 3), ("batch", b), ("tokens", q), ("hidden", h), ("compute bytes", c)]);
+            let mut f = Formula::of(resid).plus_all(&mlp.moe);
+            if kept_probs > 0 {
+                f = f.plus(Term::of(&[
+                    ("batch", b),
+                    ("heads", a.heads),
+                    ("tokens", q),
+                    ("keys", window_keys),
+                    ("compute bytes", c),
+                ]));
+            }
+            f.lead(format!(
+                "residual in and out and the normed input + {}{}, fp32 router probabilities, the embedding output{}",
+                if s.grouped_experts {
+                    "all experts at once over the routed tokens (gathered input, gate/up, act, product)"
+                } else {
+                    "one expert at a time over its routed tokens (2× the balanced share: gate, up, product)"
+                },
+                if m.shared_intermediate > 0 { ", the shared expert" } else { "" },
+                if kept_probs > 0 { ", the eager attention probabilities the layer still holds" } else { "" }
+            ))
+            .text()
+        }
         "MLP" => format!(
             "3·b·s·h·c (residual, normed input) + {}·b·s·I·c (MLP{}){} = 3·{b}·{}·{h}·{c} + {}·{b}·{}·{}·{c}{}",
             mlp_factor,

@@ -4,6 +4,7 @@
 //! Without `--gpu` (or with a bare memory size) the estimate is for CUDA, as before.
 
 use super::breakdown::{Component, Level};
+use super::component::ComponentKind;
 use super::overhead::{CUBLAS_WORKSPACE_BYTES, CUDA_CONTEXT_BYTES};
 use serde::Serialize;
 
@@ -65,21 +66,21 @@ impl Backend {
         match self {
             Backend::Cuda => super::overhead::cuda_context(lazy),
             Backend::Rocm => Component::new(
-                "rocm_context",
+                ComponentKind::RocmContext,
                 CUDA_CONTEXT_BYTES + CUBLAS_WORKSPACE_BYTES,
                 "HIP runtime context and kernel objects (512 MiB, as CUDA's: not measured on ROCm) + hipBLASLt/rocBLAS workspace (32 MiB)",
                 "llama.cpp PR #11080 (rocblas_initialize: 498 MiB on a 7900 XTX); PyTorch HIP semantics notes",
             )
             .at(Level::Device),
             Backend::Metal => Component::new(
-                "metal_context",
+                ComponentKind::MetalContext,
                 0,
                 "no CUDA context on Metal: PyTorch MPS allocates tensors from the device's heaps, inside the working set (recommendedMaxWorkingSetSize) that is the usable figure",
                 "PyTorch MPS backend notes (torch.mps.driver_allocated_memory, recommended_max_memory); Apple MTLDevice.recommendedMaxWorkingSetSize",
             )
             .at(Level::Device),
             Backend::Xpu => Component::new(
-                "xpu_context",
+                ComponentKind::XpuContext,
                 CUDA_CONTEXT_BYTES + CUBLAS_WORKSPACE_BYTES,
                 "Level Zero context and kernels (512 MiB, as CUDA's: not measured on XPU) + oneDNN/oneMKL scratch (32 MiB)",
                 "PyTorch XPU notes; not measured",
@@ -115,7 +116,7 @@ mod tests {
         assert_eq!(Backend::of(&GpuSpec::parse("M2-Max-96GB").unwrap()), Backend::Metal);
         assert_eq!(Backend::of(&GpuSpec::parse("24GiB").unwrap()), Backend::Cuda);
         assert_eq!(Backend::Metal.context(true).bytes, 0);
-        assert_eq!(Backend::Rocm.context(true).name, "rocm_context");
+        assert_eq!(Backend::Rocm.context(true).kind, ComponentKind::RocmContext);
         assert!(!Backend::Metal.runs_bitsandbytes() && !Backend::Metal.has_separate_host_memory());
     }
 }

@@ -1,7 +1,13 @@
 //! [`Breakdown`]: an estimate as named components, each with its bytes, its formula with the
 //! numbers put in, and where the formula comes from.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Serialize, Serializer};
+
+use super::component::ComponentKind;
+use super::phase::Phase;
+use super::term::Formula;
 
 /// The three levels people measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -18,10 +24,12 @@ pub enum Level {
 }
 
 /// One named part of an estimate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Component {
-    /// Short name (`weights`, `kv_cache`, `activations`...).
-    pub name: String,
+    /// What it is (`weights`, `kv_cache`, `activations`...).
+    pub kind: ComponentKind,
+    /// Moved to host memory by an offload (reported as `<kind> (offloaded)`).
+    pub offloaded: bool,
     /// Bytes.
     pub bytes: u64,
     /// The formula with the numbers put in.
@@ -32,22 +40,28 @@ pub struct Component {
     pub level: Level,
     /// The device whose buffer this is, as the runtime's log names it (`CUDA0`, `CPU`,
     /// `CUDA_Host`); `None` where the runtime does not say.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
 }
 
 impl Component {
     /// A component at the allocated level.
     #[must_use]
-    pub fn new(name: &str, bytes: u64, formula: impl Into<String>, source: &str) -> Self {
+    pub fn new(kind: ComponentKind, bytes: u64, formula: impl Into<String>, source: &str) -> Self {
         Component {
-            name: name.to_string(),
+            kind,
+            offloaded: false,
             bytes,
             formula: formula.into(),
             source: source.to_string(),
             level: Level::Allocated,
             device: None,
         }
+    }
+
+    /// A component whose bytes and formula text come from one [`Formula`].
+    #[must_use]
+    pub fn of(kind: ComponentKind, formula: &Formula, source: &str) -> Self {
+        Component::new(kind, formula.bytes(), formula.text(), source)
     }
 
     /// The same component on a named device.
@@ -62,6 +76,41 @@ impl Component {
     pub fn at(mut self, level: Level) -> Self {
         self.level = level;
         self
+    }
+
+    /// The name reports show: the kind's, marked when offloaded.
+    #[must_use]
+    pub fn label(&self) -> Cow<'static, str> {
+        if self.offloaded {
+            Cow::Owned(format!("{} (offloaded)", self.kind.name()))
+        } else {
+            Cow::Borrowed(self.kind.name())
+        }
+    }
+}
+
+impl Serialize for Component {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The JSON shape (field order as it always was).
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            name: Cow<'static, str>,
+            bytes: u64,
+            formula: &'a str,
+            source: &'a str,
+            level: Level,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            device: Option<&'a str>,
+        }
+        Wire {
+            name: self.label(),
+            bytes: self.bytes,
+            formula: &self.formula,
+            source: &self.source,
+            level: self.level,
+            device: self.device.as_deref(),
+        }
+        .serialize(s)
     }
 }
 
@@ -94,7 +143,7 @@ pub struct Breakdown {
     /// Components at the peak, allocated-level ones first.
     pub components: Vec<Component>,
     /// The moment of the peak (`load`, `prefill`, `decode`, `optimizer step`...).
-    pub peak_phase: String,
+    pub peak_phase: Phase,
     /// Totals.
     pub levels: Levels,
     /// Bytes outside the GPU (CPU RAM), when the workload needs them (offload, merge).
@@ -133,7 +182,7 @@ pub struct DeviceBuffers {
 impl Breakdown {
     /// Build from components; totals are derived, never stored separately.
     #[must_use]
-    pub fn from_components(components: Vec<Component>, peak_phase: &str, notes: Vec<String>) -> Self {
+    pub fn from_components(components: Vec<Component>, peak_phase: Phase, notes: Vec<String>) -> Self {
         let sum = |max: Level| -> u64 {
             components.iter().filter(|c| c.level <= max).fold(0u64, |a, c| a.saturating_add(c.bytes))
         };
@@ -143,7 +192,7 @@ impl Breakdown {
             components.iter().filter(|c| c.level == Level::Host).fold(0u64, |a, c| a.saturating_add(c.bytes));
         Breakdown {
             components,
-            peak_phase: peak_phase.to_string(),
+            peak_phase,
             levels,
             host_bytes,
             notes,
@@ -159,10 +208,10 @@ impl Breakdown {
         self.levels.device
     }
 
-    /// Bytes of the component named `name` (0 if absent).
+    /// Bytes of the components of `kind` that were not offloaded (0 if absent).
     #[must_use]
-    pub fn component(&self, name: &str) -> u64 {
-        self.components.iter().filter(|c| c.name == name).fold(0u64, |a, c| a.saturating_add(c.bytes))
+    pub fn component(&self, kind: ComponentKind) -> u64 {
+        self.components.iter().filter(|c| c.kind == kind && !c.offloaded).fold(0u64, |a, c| a.saturating_add(c.bytes))
     }
 }
 
@@ -177,11 +226,11 @@ mod tests {
     fn levels_accumulate() {
         let b = Breakdown::from_components(
             vec![
-                Component::new("a", 10, "", ""),
-                Component::new("r", 5, "", "").at(Level::Reserved),
-                Component::new("d", 1, "", "").at(Level::Device),
+                Component::new(ComponentKind::Weights, 10, "", ""),
+                Component::new(ComponentKind::Allocator, 5, "", "").at(Level::Reserved),
+                Component::new(ComponentKind::CudaContext, 1, "", "").at(Level::Device),
             ],
-            "x",
+            Phase::Load,
             vec![],
         );
         assert_eq!(b.levels, Levels { allocated: 10, reserved: 15, device: 16 });

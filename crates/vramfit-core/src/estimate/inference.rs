@@ -4,10 +4,13 @@
 
 use super::activations::{forward_working_set, ForwardShape};
 use super::breakdown::{prod, thousands, Breakdown, Component};
+use super::component::ComponentKind;
 use super::kv_cache::{KvCache, KvPolicy};
 use super::overhead;
+use super::phase::Phase;
 use super::profile::{Bnb4Load, CacheSlots, Engine, InferenceProfile, KvAllocation, MaskPolicy, TpWeights};
 use super::runtime::TransformersBehaviour;
+use super::term::{Formula, Term};
 use super::weights::{weight_bytes, QuantScope, WeightBytes};
 use super::workload::{AttnImpl, Task, Workload};
 use crate::dtype::DType;
@@ -50,11 +53,11 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     };
     let run = Run::new(spec, w, p, &mut notes);
     let base = run.every_phase(&mut notes);
-    let mut phases: Vec<(String, Vec<Component>)> = vec![("load".into(), run.load(&base))];
+    let mut phases: Vec<(Phase, Vec<Component>)> = vec![(Phase::Load, run.load(&base))];
     if w.task != Task::Load {
         phases.extend(run.prefill(&base));
         if w.task == Task::Generate && w.new_tokens > 1 {
-            phases.push(("decode".into(), run.last_decode_step(&base)));
+            phases.push((Phase::Decode, run.last_decode_step(&base)));
         }
     }
     let par = &w.parallel;
@@ -69,7 +72,7 @@ pub fn estimate_inference(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     if w.batch > 1 && matches!(spec.positions, Positions::Alibi) {
         notes.push("ALiBi bias tensors (batch × heads × tokens) are small and folded into activations".into());
     }
-    Ok(Breakdown::from_components(components, &phase, notes))
+    Ok(Breakdown::from_components(components, phase, notes))
 }
 
 /// Heads that do not generate and encoders run only the tasks modelled for them.
@@ -180,7 +183,7 @@ impl<'a> Run<'a> {
         let (spec, w, wb) = (self.spec, self.w, &self.wb);
         let mut base = vec![match exact_checkpoint(spec, w, self.wdtype, notes) {
             Some(ck) => Component::new(
-                "weights",
+                ComponentKind::Weights,
                 ck.bytes,
                 format!(
                     "exact tensor bytes stored in the checkpoint, as loaded without --dtype/--quant: {}",
@@ -189,7 +192,7 @@ impl<'a> Run<'a> {
                 &format!("{} headers read from {}", ck.format.name(), ck.source),
             ),
             None => Component::new(
-                "weights",
+                ComponentKind::Weights,
                 wb.total,
                 wb.formula.clone(),
                 "exact parameter count per tensor × storage bytes (vramfit model spec)",
@@ -198,7 +201,7 @@ impl<'a> Run<'a> {
         if let Some(ac) = w.autocast {
             let copies = prod(&[linear_params(spec), ac.bytes()]);
             base.push(Component::new(
-                "autocast_weight_copies",
+                ComponentKind::AutocastWeightCopies,
                 copies,
                 format!("linear params × {} B: autocast caches a {ac} copy of every weight for the whole forward/generate = {} × {}", ac.bytes(), thousands(linear_params(spec)), ac.bytes()),
                 "torch/csrc/autograd autocast weight cache (cached casts of leaf tensors that require grad)",
@@ -238,7 +241,7 @@ impl<'a> Run<'a> {
     }
 
     /// The end of prefill, at two moments: with the logits, and with the busiest layer.
-    fn prefill(&self, base: &[Component]) -> [(String, Vec<Component>); 2] {
+    fn prefill(&self, base: &[Component]) -> [(Phase, Vec<Component>); 2] {
         let (spec, w, c) = (self.spec, self.w, self.cdtype.bytes());
         let prompt = w.prompt;
         let kv_prefill_tokens = if self.static_cache { self.prealloc_tokens } else { prompt };
@@ -257,7 +260,7 @@ impl<'a> Run<'a> {
         at_logits.push(logits);
         at_logits.extend(workspace.clone());
         pre.push(Component::new(
-            "activations",
+            ComponentKind::Activations,
             ws.bytes,
             format!("prefill working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
             "transformers/litgpt decoder layer forward (tensors alive at once)",
@@ -267,7 +270,7 @@ impl<'a> Run<'a> {
         }
         pre.extend(workspace);
         // The busiest layer's moment last: on a tie the busiest layer is reported, as before.
-        [("prefill".into(), at_logits), ("prefill".into(), pre)]
+        [(Phase::Prefill, at_logits), (Phase::Prefill, pre)]
     }
 
     /// The last decode step: the grown cache, one token's working set and its logits.
@@ -282,7 +285,7 @@ impl<'a> Run<'a> {
             let old = KvCache::of(spec, w.batch, t - 1, self.kv_dtype, self.policy);
             if self.hf.is_some_and(|b| b.tuple_cache) {
                 dec.push(Component::new(
-                    "kv_cache_previous",
+                    ComponentKind::KvCachePrevious,
                     old.bytes,
                     format!(
                         "previous step's cache tuple ({} tokens) alive until the forward returns: {}",
@@ -294,7 +297,7 @@ impl<'a> Run<'a> {
             } else {
                 let layer_old = old.largest_layer;
                 dec.push(Component::new(
-                    "kv_cache_growth",
+                    ComponentKind::KvCacheGrowth,
                     layer_old,
                     format!("one layer's old K/V while torch.cat builds the grown copy = {}", thousands(layer_old)),
                     "transformers cache_utils.py DynamicCache.update (torch.cat per layer)",
@@ -303,21 +306,16 @@ impl<'a> Run<'a> {
         }
         let ws = self.working_set(1, kv_tokens);
         dec.push(Component::new(
-            "activations",
+            ComponentKind::Activations,
             ws.bytes,
             format!("decode working set of the busiest layer ({}): {}", ws.dominant, ws.formula),
             "transformers/litgpt decoder layer forward",
         ));
-        let v = spec.logit_width();
-        let lg = prod(&[w.batch, v, c + 4]);
-        dec.push(Component::new(
-            "logits",
-            lg,
-            format!(
-                "b·V·(c + 4): last-position logits and their fp32 copy for sampling = {}·{}·({c}+4)",
-                w.batch,
-                thousands(v)
-            ),
+        let logits = Term::of(&[("batch", w.batch), ("vocab", spec.logit_width())])
+            .times_sum(&[("compute bytes", c), ("fp32 copy", 4)]);
+        dec.push(Component::of(
+            ComponentKind::Logits,
+            &Formula::of(logits).lead("last-position logits and their fp32 copy for sampling"),
             HF_SRC,
         ));
         dec
@@ -330,14 +328,17 @@ impl<'a> Run<'a> {
     /// block) reserved more than the allocated peak's tensors plus overhead, those cached
     /// blocks are still held. Picking on the tensors and then adding only the peak moment's
     /// overhead would let a larger workload report less device memory.
-    fn peak(&self, phases: Vec<(String, Vec<Component>)>) -> (String, Vec<Component>) {
+    fn peak(&self, phases: Vec<(Phase, Vec<Component>)>) -> (Phase, Vec<Component>) {
         let growing = self.hf.is_some() && !self.static_cache;
-        let with_overhead = |phase: &str, mut components: Vec<Component>| {
-            let transient_tensors = components.iter().filter(|c| c.name != "weights").count() as u64 * 4;
-            let fragmentation = if growing && phase == "decode" {
+        let with_overhead = |phase: Phase, mut components: Vec<Component>| {
+            let transient_tensors =
+                components.iter().filter(|c| overhead::allocation(c.kind) != overhead::Allocation::PerTensor).count()
+                    as u64
+                    * 4;
+            let fragmentation = if growing && phase == Phase::Decode {
                 // A growing cache allocates a slightly larger block per layer every step; the
                 // freed ones are cached and mostly unusable for the next, larger request.
-                components.iter().find(|c| c.name == "kv_cache_growth").map_or(0, |c| c.bytes)
+                components.iter().find(|c| c.kind == ComponentKind::KvCacheGrowth).map_or(0, |c| c.bytes)
             } else {
                 0
             };
@@ -350,24 +351,24 @@ impl<'a> Run<'a> {
             components
         };
         let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
-        let phases: Vec<(String, u64, Vec<Component>)> = phases
+        let phases: Vec<(Phase, u64, Vec<Component>)> = phases
             .into_iter()
             .map(|(phase, cs)| {
                 let live = sum(&cs);
-                let cs = with_overhead(&phase, cs);
+                let cs = with_overhead(phase, cs);
                 (phase, live, cs)
             })
             .collect();
         let (reserved_phase, reserved_max) = phases
             .iter()
-            .map(|(p, _, cs)| (p.clone(), sum(cs)))
+            .map(|(p, _, cs)| (*p, sum(cs)))
             .max_by_key(|(_, r)| *r)
             .expect("the load phase is always present");
         let (phase, _, mut components) =
             phases.into_iter().max_by_key(|(_, live, _)| *live).expect("the load phase is always present");
         let short = reserved_max.saturating_sub(sum(&components));
         if short > 0 {
-            if let Some(a) = components.iter_mut().find(|c| c.name == "allocator") {
+            if let Some(a) = components.iter_mut().find(|c| c.kind == ComponentKind::Allocator) {
                 a.bytes = a.bytes.saturating_add(short);
                 a.formula = format!(
                     "{} + blocks still cached from the {reserved_phase} moment ({})",
@@ -441,7 +442,7 @@ fn linear_params(spec: &ModelSpec) -> u64 {
 
 fn kv_component(kv: &KvCache, prealloc: bool, tokens: u64) -> Component {
     Component::new(
-        "kv_cache",
+        ComponentKind::KvCache,
         kv.bytes,
         format!(
             "{}{}",
@@ -461,7 +462,7 @@ fn buffers(spec: &ModelSpec, w: &Workload, hf: bool) -> Option<Component> {
         // GPTBigCode registers one max_positions² bool causal mask for the model.
         let n = spec.max_positions.unwrap_or(0);
         return Some(Component::new(
-            "buffers",
+            ComponentKind::Buffers,
             n.saturating_mul(n),
             format!("causal mask buffer max_positions² × 1 B (bool) = {}²", thousands(n)),
             "transformers modeling_gpt_bigcode.py (register_buffer 'bias')",
@@ -476,7 +477,7 @@ fn buffers(spec: &ModelSpec, w: &Workload, hf: bool) -> Option<Component> {
         let n = spec.max_positions.unwrap_or(2048);
         let bytes = prod(&[2, spec.num_layers(), n, a.head_dim, 4]);
         return Some(Component::new(
-            "buffers",
+            ComponentKind::Buffers,
             bytes,
             format!(
                 "per-layer rotary cos/sin caches: 2 × layers × max_positions × head_dim × 4 B = 2 × {} × {} × {} × 4",
@@ -508,14 +509,14 @@ fn causal_mask(
         MaskPolicy::Cache => {
             let n = prealloc;
             Some(Component::new(
-                "mask",
+                ComponentKind::Mask,
                 n.saturating_mul(n),
                 format!("mask cache max_seq_length² × 1 B = {}²", thousands(n)),
                 "litgpt model.py build_mask_cache",
             ))
         }
         MaskPolicy::Square => Some(Component::new(
-            "mask",
+            ComponentKind::Mask,
             prod(&[prompt, prompt, c]),
             format!("1 × 1 × s × s causal mask in the compute dtype = {}² × {c}", thousands(prompt)),
             "llama model.py Transformer.forward (torch.full((1, 1, seqlen, seqlen), -inf))",
@@ -533,7 +534,7 @@ fn causal_mask(
             let copies = if b.eager_only || mixed { 2 } else { 1 };
             let bytes = prod(&[copies, w.batch, prompt, prompt, c]);
             Some(Component::new(
-                "mask",
+                ComponentKind::Mask,
                 bytes,
                 format!(
                     "{copies} × b × 1 × s × t × c 4-D additive mask = {copies}·{}·{}·{}·{c}",
@@ -558,25 +559,29 @@ fn prefill_logits(spec: &ModelSpec, w: &Workload, p: &InferenceProfile, c: u64) 
         || matches!(spec.head, crate::model::Head::TokenClassification { .. });
     let rows = if all_positions { w.batch.saturating_mul(w.prompt) } else { w.batch };
     let upcast = p.logits_fp32 || (hf.is_some_and(|b| b.upcast_logits) && spec.quirks.hf_logits_upcast);
-    let per = if upcast { c + 4 } else { c } + if spec.softcap.logits { c } else { 0 };
+    let mut per = vec![("compute bytes", c)];
+    if upcast {
+        per.push(("fp32 upcast", 4));
+    }
+    if spec.softcap.logits {
+        per.push(("soft-capped copy", c));
+    }
+    let logits = Term::of(&[(if all_positions { "batch × prompt" } else { "batch" }, rows), ("vocab", v)]);
+    let logits = if per.len() > 1 { logits.times_sum(&per) } else { logits.times("compute bytes", c) };
     // Final hidden states stay alive while the head runs; generate then copies the last row
     // in fp32 for sampling.
-    let bytes =
-        prod(&[rows, v, per]).saturating_add(prod(&[w.batch, w.prompt, h, c])).saturating_add(prod(&[w.batch, v, 4]));
-    Component::new(
-        "logits",
-        bytes,
-        format!(
-            "{} × V × {per} B{} + b·s·h·c final hidden + b·V·4 sampling copy = {} × {} × {per} + {}·{}·{h}·{c} + {}·{}·4",
-            if all_positions { "b·s (every prompt position)" } else { "b (last position only)" },
-            if upcast { " (model dtype + fp32 upcast)" } else { "" },
-            thousands(rows),
-            thousands(v),
-            w.batch,
-            thousands(w.prompt),
-            w.batch,
-            thousands(v)
-        ),
+    let formula = Formula::sum(vec![
+        logits,
+        Term::of(&[("batch", w.batch), ("prompt", w.prompt), ("hidden", h), ("compute bytes", c)]),
+        Term::of(&[("batch", w.batch), ("vocab", v), ("fp32", 4)]),
+    ])
+    .lead(format!(
+        "logits at {}, the final hidden states, the fp32 sampling copy",
+        if all_positions { "every prompt position" } else { "the last position only" }
+    ));
+    Component::of(
+        ComponentKind::Logits,
+        &formula,
         match (p.mask, all_positions) {
             (MaskPolicy::Square, true) => "llama model.py (Llama 2): self.output(h).float()",
             (MaskPolicy::Square, false) => "llama model.py (LLaMA 1): self.output(h[:, -1, :]).float()",
@@ -667,7 +672,7 @@ fn quant_load_transient(q: &QuantConfig, wb: &WeightBytes, bnb4: Bnb4Load) -> Op
         _ => return None,
     };
     Some(Component::new(
-        "quantization_transient",
+        ComponentKind::QuantizationTransient,
         prod(&[n, per]),
         format!("largest quantized linear × {per} B ({why}) = {} × {per}", thousands(n)),
         src,
@@ -688,7 +693,7 @@ fn quant_forward_workspace(
             let h = spec.hidden_size;
             let bytes = prod(&[tokens, 2 * h + 4 * i]);
             Some(Component::new(
-                "int8_matmul_workspace",
+                ComponentKind::Int8MatmulWorkspace,
                 bytes,
                 format!("tokens × (2·h int8 copies + 4·I int32 accumulator) = {} × (2·{h} + 4·{i})", thousands(tokens)),
                 "bitsandbytes MatMul8bitLt (double_quant, igemmlt)",
@@ -697,7 +702,7 @@ fn quant_forward_workspace(
         Quant::Gptq { .. } | Quant::Awq { .. } => {
             let bytes = prod(&[wb.largest_quantized, 2]);
             Some(Component::new(
-                "dequant_scratch",
+                ComponentKind::DequantScratch,
                 bytes,
                 format!(
                     "largest quantized linear dequantized to fp16 for large inputs = {} × 2",
@@ -732,24 +737,77 @@ fn shard_inference(
     let kv_heads = spec.first_attention().map_or(1, crate::model::Attention::kv_heads).max(1);
     let mut out = Vec::new();
     for c in cs {
-        let share = match (c.name.as_str(), tensor) {
+        use ComponentKind as K;
+        let share = match (c.kind, tensor) {
             // litgpt's tensor parallelism shards the blocks' linears only; embeddings and head
             // stay whole on every GPU (litgpt/generate/tp.py). vLLM splits the vocabulary too.
-            ("weights", true) if tp_weights == TpWeights::BlocksOnly => {
+            (K::Weights, true) if tp_weights == TpWeights::BlocksOnly => {
                 Share { num: layers_pm + (1000 - layers_pm) * g, den: 1000 * g }
             }
-            ("weights", true) => Share::one_in(g),
-            ("weights", false) => {
+            (K::Weights, true) => Share::one_in(g),
+            (K::Weights, false) => {
                 // Most-loaded GPU: its block of layers plus the larger of embeddings and head.
                 let end = per_mille(params.total - layer_params);
                 Share { num: layers_pm + end * g, den: 1000 * g }
             }
-            ("kv_cache" | "kv_cache_growth" | "kv_cache_previous", true) => {
+            (K::KvCache | K::KvCacheGrowth | K::KvCachePrevious, true) => {
                 Share { num: kv_heads.div_ceil(g).max(1), den: kv_heads }
             }
-            ("kv_cache" | "kv_cache_growth" | "kv_cache_previous", false) => Share::one_in(g),
-            ("activations" | "mask", true) => Share::one_in(g),
-            _ => Share::ALL,
+            (K::KvCache | K::KvCacheGrowth | K::KvCachePrevious, false) => Share::one_in(g),
+            (K::Activations | K::Mask, true) => Share::one_in(g),
+            // A layer split runs one stage at a time: each GPU's working set is a layer's.
+            (K::Activations | K::Mask, false) => Share::ALL,
+            // Not split today: every GPU holds them whole.
+            (
+                K::AutocastWeightCopies
+                | K::Buffers
+                | K::Logits
+                | K::QuantizationTransient
+                | K::Int8MatmulWorkspace
+                | K::DequantScratch,
+                _,
+            ) => Share::ALL,
+            // Not part of a transformers inference phase (training's, other runtimes', or
+            // added after the split).
+            (
+                K::MasterWeights
+                | K::AdapterWeights
+                | K::BaseWeights
+                | K::MergeDelta
+                | K::SaveShardBuffer
+                | K::ShardStaging
+                | K::LoraWeights
+                | K::MmprojWeights
+                | K::HostWeights
+                | K::HostLoraWeights
+                | K::HostMmprojWeights
+                | K::GatheredParameters
+                | K::HostKvCache
+                | K::LogitsAndLoss
+                | K::ActivationPeak
+                | K::BackwardWorkingSet
+                | K::RecomputedLayer
+                | K::OffloadedActivations
+                | K::Gradients
+                | K::HeadGradient
+                | K::EmbeddingGradient
+                | K::GradientBuckets
+                | K::OptimizerState
+                | K::PagedOptimizerState
+                | K::OptimizerStepTemporaries
+                | K::DequantizationTemporaries
+                | K::ComputeBuffer
+                | K::HostComputeBuffer
+                | K::OutputBuffer
+                | K::CudaGraphs
+                | K::NonTorch
+                | K::Allocator
+                | K::CudaContext
+                | K::RocmContext
+                | K::MetalContext
+                | K::XpuContext,
+                _,
+            ) => Share::ALL,
         };
         let how = match (tensor, p.pp > 1) {
             (true, true) => "tensor × pipeline parallel",

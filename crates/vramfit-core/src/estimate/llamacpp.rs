@@ -31,6 +31,7 @@ mod compute;
 mod report;
 
 use super::breakdown::{thousands, Breakdown};
+use super::phase::Phase;
 use super::profile::llamacpp::LlamaCppBehaviour;
 use super::profile::ollama::OllamaDefaults;
 use super::workload::{AttnImpl, LlamaCppOptions, Task, Workload};
@@ -941,7 +942,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         ));
     }
     if w.task == Task::Load {
-        return Ok(report::assemble(&bufs, &layout, &place, None, notes, "load"));
+        return Ok(report::assemble(&bufs, &layout, &place, None, notes, Phase::Load));
     }
     let ctx = Context::of(w, &s);
     let swa_layers = kv_buffers(spec, &s, &layout, &ctx, &mut bufs)?;
@@ -991,7 +992,7 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     if let Some(p) = &printed {
         notes.push(p.describe());
     }
-    let mut out = report::assemble(&bufs, &layout, &place, Some(graph), notes, "");
+    let mut out = report::assemble(&bufs, &layout, &place, Some(graph), notes, Phase::ContextCreation);
     out.ollama = printed;
     Ok(out)
 }
@@ -1016,6 +1017,7 @@ mod tests {
     use super::*;
     use crate::catalog::find_model;
     use crate::quant::QuantConfig;
+    use crate::ComponentKind;
 
     fn llama7b() -> ModelSpec {
         find_model("llama-2-7b").unwrap().spec().unwrap()
@@ -1035,7 +1037,7 @@ mod tests {
     fn kv_cache_pads_the_context_and_uses_block_sizes() {
         let b = estimate_llamacpp(&llama7b(), &w()).unwrap();
         // 1024 tokens: 32 layers × 2 × 4096 × 2 B × 1024.
-        assert_eq!(b.component("kv_cache"), 32 * 2 * 4096 * 2 * 1024);
+        assert_eq!(b.component(ComponentKind::KvCache), 32 * 2 * 4096 * 2 * 1024);
         let q8 = Workload {
             llama_cpp: super::super::LlamaCppOptions { cache_type: Some("q8_0".into()), ..Default::default() },
             prompt: 1001,
@@ -1043,7 +1045,7 @@ mod tests {
         };
         let b = estimate_llamacpp(&llama7b(), &q8).unwrap();
         // 1025 tokens pad to 1280; q8_0 stores 32 elements in 34 bytes.
-        assert_eq!(b.component("kv_cache"), 32 * 2 * (4096 / 32 * 34) * 1280);
+        assert_eq!(b.component(ComponentKind::KvCache), 32 * 2 * (4096 / 32 * 34) * 1280);
     }
 
     #[test]
@@ -1054,14 +1056,14 @@ mod tests {
             ..w()
         };
         let half = estimate_llamacpp(&llama7b(), &half).unwrap();
-        assert!(half.component("weights") < all.component("weights") * 6 / 10);
-        assert_eq!(half.component("kv_cache"), all.component("kv_cache") / 2);
-        assert!(half.host_bytes > all.host_bytes + all.component("weights") / 3);
+        assert!(half.component(ComponentKind::Weights) < all.component(ComponentKind::Weights) * 6 / 10);
+        assert_eq!(half.component(ComponentKind::KvCache), all.component(ComponentKind::KvCache) / 2);
+        assert!(half.host_bytes > all.host_bytes + all.component(ComponentKind::Weights) / 3);
         let none = Workload {
             llama_cpp: super::super::LlamaCppOptions { n_gpu_layers: Some(0), ..Default::default() },
             ..w()
         };
-        assert_eq!(estimate_llamacpp(&llama7b(), &none).unwrap().component("weights"), 0);
+        assert_eq!(estimate_llamacpp(&llama7b(), &none).unwrap().component(ComponentKind::Weights), 0);
     }
 
     #[test]
@@ -1080,9 +1082,15 @@ mod tests {
     #[test]
     fn log_figures_by_device() {
         let b = estimate_llamacpp(&llama7b(), &w()).unwrap();
-        assert_eq!(log_figure(&b, "llamacpp_kv_buffer", "CUDA0"), Some(b.component("kv_cache")));
-        assert_eq!(log_figure(&b, "llamacpp_model_buffer", "CPU_Mapped"), Some(b.component("host_weights")));
-        assert_eq!(log_figure(&b, "llamacpp_compute_buffer", "CUDA_Host"), Some(b.component("host_compute_buffer")));
+        assert_eq!(log_figure(&b, "llamacpp_kv_buffer", "CUDA0"), Some(b.component(ComponentKind::KvCache)));
+        assert_eq!(
+            log_figure(&b, "llamacpp_model_buffer", "CPU_Mapped"),
+            Some(b.component(ComponentKind::HostWeights))
+        );
+        assert_eq!(
+            log_figure(&b, "llamacpp_compute_buffer", "CUDA_Host"),
+            Some(b.component(ComponentKind::HostComputeBuffer))
+        );
         assert_eq!(log_figure(&b, "llamacpp_kv_buffer", "CUDA1"), None);
     }
 

@@ -3,6 +3,7 @@
 pub mod activations;
 pub mod backend;
 pub mod breakdown;
+pub mod component;
 pub mod defaults;
 mod ggml_alloc;
 pub mod inference;
@@ -12,15 +13,19 @@ mod llamacpp_scratch;
 pub mod ollama;
 pub mod overhead;
 pub mod parallel;
+pub mod phase;
 pub mod profile;
 pub mod runtime;
 pub mod serving;
 pub mod speed;
+pub mod term;
 pub mod training;
 pub mod weights;
 pub mod workload;
 
 pub use breakdown::{Breakdown, Component, DeviceBuffers, Level, Levels};
+pub use component::ComponentKind;
+pub use phase::Phase;
 pub use profile::RuntimeProfile;
 pub use runtime::{Runtime, RuntimeVersion};
 pub use workload::{AttnImpl, LlamaCppOptions, LoraAdapter, Task, Workload};

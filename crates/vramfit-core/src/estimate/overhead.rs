@@ -1,6 +1,7 @@
 //! Memory that is not tensors: the caching allocator's rounding and the CUDA context.
 
 use super::breakdown::{thousands, Component, Level};
+use super::component::ComponentKind;
 
 /// CUDA context, kernel images and library handles with lazy module loading (the default
 /// since CUDA 11.7 / PyTorch 2.0): 300–600 MiB on Ampere and Hopper GPUs per
@@ -32,6 +33,71 @@ pub fn rounding_waste(bytes: u64) -> u64 {
     }
 }
 
+/// How the caching allocator model treats a component's tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// The weights: their rounding is counted tensor by tensor (`WeightBytes::rounding_waste`).
+    PerTensor,
+    /// Freed and allocated again every training step in varying sizes: a share of them stays
+    /// cached in blocks that do not fit the next request (fragmentation).
+    PerStep,
+    /// Held in a few large blocks, counted as blocks of average rounding.
+    Blocks,
+}
+
+/// The allocator's treatment of `kind`; every kind is placed, so a new one must be.
+#[must_use]
+pub const fn allocation(kind: ComponentKind) -> Allocation {
+    use ComponentKind as K;
+    match kind {
+        K::Weights => Allocation::PerTensor,
+        K::Activations | K::LogitsAndLoss | K::BackwardWorkingSet | K::RecomputedLayer => Allocation::PerStep,
+        K::MasterWeights
+        | K::AdapterWeights
+        | K::BaseWeights
+        | K::MergeDelta
+        | K::SaveShardBuffer
+        | K::ShardStaging
+        | K::LoraWeights
+        | K::MmprojWeights
+        | K::HostWeights
+        | K::HostLoraWeights
+        | K::HostMmprojWeights
+        | K::AutocastWeightCopies
+        | K::Buffers
+        | K::GatheredParameters
+        | K::KvCache
+        | K::KvCachePrevious
+        | K::KvCacheGrowth
+        | K::HostKvCache
+        | K::Mask
+        | K::Logits
+        | K::ActivationPeak
+        | K::OffloadedActivations
+        | K::Gradients
+        | K::HeadGradient
+        | K::EmbeddingGradient
+        | K::GradientBuckets
+        | K::OptimizerState
+        | K::PagedOptimizerState
+        | K::OptimizerStepTemporaries
+        | K::DequantizationTemporaries
+        | K::QuantizationTransient
+        | K::Int8MatmulWorkspace
+        | K::DequantScratch
+        | K::ComputeBuffer
+        | K::HostComputeBuffer
+        | K::OutputBuffer
+        | K::CudaGraphs
+        | K::NonTorch
+        | K::Allocator
+        | K::CudaContext
+        | K::RocmContext
+        | K::MetalContext
+        | K::XpuContext => Allocation::Blocks,
+    }
+}
+
 /// Reserved-level component: rounding of the persistent tensors, rounding of the transient
 /// ones, and the cached blocks of transients that cannot be reused exactly.
 #[must_use]
@@ -40,7 +106,7 @@ pub fn allocator(persistent_waste: u64, transient_tensors: u64, fragmentation: u
         .saturating_add(transient_tensors.saturating_mul(LARGE_BLOCK_ROUNDING))
         .saturating_add(fragmentation);
     Component::new(
-        "allocator",
+        ComponentKind::Allocator,
         bytes,
         format!(
             "2 MiB-segment rounding of persistent tensors ({}) + {transient_tensors} transient blocks × 1 MiB{}",
@@ -62,7 +128,7 @@ pub const CUDA_CONTEXT_EAGER_BYTES: u64 = 1343 << 20;
 pub fn cuda_context(lazy: bool) -> Component {
     if lazy {
         Component::new(
-            "cuda_context",
+            ComponentKind::CudaContext,
             CUDA_CONTEXT_BYTES + CUBLAS_WORKSPACE_BYTES,
             "CUDA context with lazy module loading (512 MiB) + cuBLAS workspace (32 MiB)",
             "PyTorch CUDA semantics notes (CUDA_MODULE_LOADING=LAZY); shared/validation/ORACLE.md",
@@ -70,7 +136,7 @@ pub fn cuda_context(lazy: bool) -> Component {
         .at(Level::Device)
     } else {
         Component::new(
-            "cuda_context",
+            ComponentKind::CudaContext,
             CUDA_CONTEXT_EAGER_BYTES + CUBLAS_WORKSPACE_BYTES,
             "CUDA context with every kernel loaded at start-up (PyTorch < 2.0: 1343 MiB) + cuBLAS workspace (32 MiB)",
             "transformers docs model_memory_anatomy.md (v4.27): 'CUDA kernels ... 1343 MB'",

@@ -3,6 +3,8 @@
 //! layers), and what offload moves to CPU RAM. Estimates are for the most-loaded rank.
 
 use super::breakdown::{thousands, Component, Level};
+use super::component::ComponentKind;
+use super::phase::Phase;
 use crate::error::{Error, Result};
 use serde::Serialize;
 
@@ -334,7 +336,7 @@ pub fn scaled(c: &Component, share: Share, why: &str) -> Component {
 pub fn to_host(c: &Component, why: &str) -> Component {
     let mut out = c.clone();
     out.level = Level::Host;
-    out.name = format!("{} (offloaded)", c.name);
+    out.offloaded = true;
     out.formula = format!("{} — {why}", c.formula);
     out
 }
@@ -430,6 +432,33 @@ mod tests {
     }
 
     #[test]
+    fn vocabulary_gradients_split_over_tensor_parallel_ranks_only() {
+        let shape = TrainingShape {
+            full: true,
+            mixed: false,
+            compute: 2,
+            params: 1000,
+            trainable: 1000,
+            layer_unit_bytes: 10,
+            embed_unit_bytes: 10,
+            expert_per_mille: 0,
+            tp_activation_per_mille: 1000,
+        };
+        let cs = [
+            Component::new(ComponentKind::HeadGradient, 4000, "V × h × 2", ""),
+            Component::new(ComponentKind::EmbeddingGradient, 8000, "2 × V × h × 2", ""),
+        ];
+        let bytes = |p: &Parallel| -> Vec<u64> {
+            shard_training_phase(&cs, p, &shape, Phase::BackwardLayers).iter().map(|c| c.bytes).collect()
+        };
+        let tp = Parallel { gpus_per_node: 4, tp: 4, ..Parallel::default() };
+        assert_eq!(bytes(&tp), [1000, 2000]);
+        // FSDP's root unit (embeddings and head) keeps them whole until the end of backward.
+        let fsdp = Parallel { gpus_per_node: 4, strategy: Strategy::FsdpFull, ..Parallel::default() };
+        assert_eq!(bytes(&fsdp), [4000, 8000]);
+    }
+
+    #[test]
     fn layouts_are_checked() {
         let p = Parallel { gpus_per_node: 4, tp: 3, ..Parallel::default() };
         assert!(p.check().unwrap_err().to_string().starts_with("--tp"));
@@ -471,7 +500,7 @@ pub const ZERO_REDUCE_BUCKET: u64 = 500_000_000;
 /// Split one phase's components for the most-loaded rank of layout `p`.
 #[must_use]
 #[allow(clippy::too_many_lines)]
-pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, phase: &str) -> Vec<Component> {
+pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, phase: Phase) -> Vec<Component> {
     let mp = Share::one_in(p.tp * p.pp);
     // Routed experts are also split across expert-parallel ranks.
     let ep = if p.ep > 1 && s.expert_per_mille > 0 {
@@ -490,23 +519,24 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
     let shard_grads = zero >= 2 || fsdp;
     let shard_states = zero >= 1 || fsdp;
     let offload = p.offload.is_some();
-    let in_pass = phase.starts_with("forward") || phase.starts_with("backward") || phase == "end of backward";
+    let in_pass = phase.in_pass();
     let mut out = Vec::new();
     for c in cs {
-        match c.name.as_str() {
-            "weights" => {
+        use ComponentKind as K;
+        match c.kind {
+            K::Weights => {
                 let c = scaled(c, model, "tensor/pipeline/expert split");
                 if s.full && s.mixed && (deepspeed || fsdp) {
                     // fp32 master weights live with the (sharded) optimizer; the model holds
                     // 16-bit weights (DeepSpeed) or gathers 16-bit units (FSDP).
-                    let master = Component { name: "master_weights".into(), ..c.clone() };
+                    let master = Component { kind: K::MasterWeights, ..c.clone() };
                     let master = scaled(&master, dp, "fp32 master partition");
                     let half_bytes = c.bytes / 4 * s.compute;
                     if shard_params || fsdp {
                         // FSDP keeps only the sharded fp32 parameters; ZeRO-3 shards the 16-bit ones.
                         if deepspeed {
                             let w = Component::new(
-                                "weights",
+                                ComponentKind::Weights,
                                 Share::one_in(p.shard_group()).of(half_bytes),
                                 format!("16-bit parameters partitioned over {} ranks", p.shard_group()),
                                 "DeepSpeed ZeRO-3 (stage3.py)",
@@ -515,7 +545,7 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                         }
                     } else {
                         out.push(Component::new(
-                            "weights",
+                            ComponentKind::Weights,
                             half_bytes,
                             "16-bit model parameters, replicated",
                             "DeepSpeed ZeRO-1/2 (bf16/fp16 module + fp32 partition)",
@@ -539,11 +569,11 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                 if shard_params && in_pass {
                     // The unit being computed and the prefetched next (in backward also the
                     // unit's unsharded gradient); the embedding table is gathered on its own.
-                    let units = if phase.starts_with("backward") { 3 } else { 2 };
+                    let units = if matches!(phase, Phase::BackwardLoss | Phase::BackwardLayers) { 3 } else { 2 };
                     let layers = units * s.layer_unit_bytes / (p.tp * p.pp);
                     let bytes = layers.max(s.embed_unit_bytes / (p.tp * p.pp));
                     out.push(Component::new(
-                        "gathered_parameters",
+                        ComponentKind::GatheredParameters,
                         bytes,
                         format!(
                             "all-gathered units: max({units} × largest layer {} B (computing, prefetched{}), embeddings {} B)",
@@ -556,14 +586,14 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                 }
                 if p.strategy == Strategy::FsdpGradOp && in_pass {
                     out.push(Component::new(
-                        "gathered_parameters",
+                        ComponentKind::GatheredParameters,
                         model.of(s.params * s.compute),
                         "SHARD_GRAD_OP keeps every unit gathered from forward to the end of backward",
                         "PyTorch FSDP ShardingStrategy.SHARD_GRAD_OP",
                     ));
                 }
             }
-            "adapter_weights" if shard_params => {
+            K::AdapterWeights if shard_params => {
                 out.push(scaled(c, model.then(dp), "adapters sharded with the parameters"));
             }
             // Mixed-precision full fine-tuning under a sharding engine keeps no autocast copy of
@@ -572,8 +602,8 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
             // 18 B/param / N + the largest layer, no model-sized cast), and FSDP's
             // MixedPrecision(param_dtype) casts each gathered unit, not the model (both counted
             // in weights / gathered_parameters). Autocast finds the weights already 16-bit.
-            "autocast_weight_copies" if s.full && s.mixed && (deepspeed || fsdp) => out.push(Component::new(
-                "autocast_weight_copies",
+            K::AutocastWeightCopies if s.full && s.mixed && (deepspeed || fsdp) => out.push(Component::new(
+                ComponentKind::AutocastWeightCopies,
                 0,
                 if deepspeed {
                     "none: DeepSpeed bf16/fp16 keeps the module's parameters in 16 bits (ZeRO-3: gathered per layer), nothing to cast"
@@ -586,10 +616,10 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                     "PyTorch FSDP MixedPrecision(param_dtype) (torch/distributed/fsdp/api.py)"
                 },
             )),
-            "adapter_weights" | "autocast_weight_copies" | "dequantization_temporaries" => {
+            K::AdapterWeights | K::AutocastWeightCopies | K::DequantizationTemporaries => {
                 out.push(scaled(c, model, "tensor/pipeline split"));
             }
-            "gradients" => {
+            K::Gradients => {
                 let c = scaled(c, model, "tensor/pipeline/expert split");
                 if shard_grads {
                     let sh = scaled(&c, dp, "gradients reduce-scattered to their shard");
@@ -602,7 +632,7 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                     // stage whose partitions go to CPU).
                     if (deepspeed && offload) || (zero == 2 && in_pass) {
                         out.push(Component::new(
-                            "gradient_buckets",
+                            ComponentKind::GradientBuckets,
                             ZERO_REDUCE_BUCKET.min(s.trainable) * s.compute,
                             format!(
                                 "reduce bucket of min(reduce_bucket_size 5e8, trainable) elements × {} B",
@@ -612,9 +642,9 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                         ));
                     }
                 } else {
-                    if p.strategy == Strategy::Ddp && (phase.starts_with("backward") || phase == "end of backward") {
+                    if p.strategy == Strategy::Ddp && phase.in_backward() {
                         out.push(Component::new(
-                            "gradient_buckets",
+                            ComponentKind::GradientBuckets,
                             c.bytes,
                             "DDP copies every gradient into all-reduce buckets (gradient_as_bucket_view=False)",
                             "torch/nn/parallel/distributed.py (Reducer buckets, bucket_cap_mb=25 each)",
@@ -624,8 +654,8 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                 }
             }
             // DeepSpeed steps with its own fused Adam (GPU) or DeepSpeedCPUAdam: no foreach copy.
-            "optimizer_step_temporaries" if deepspeed => {}
-            "optimizer_state" | "optimizer_step_temporaries" => {
+            K::OptimizerStepTemporaries if deepspeed => {}
+            K::OptimizerState | K::OptimizerStepTemporaries => {
                 let c = scaled(c, model, "tensor/pipeline/expert split");
                 let c = if shard_states { scaled(&c, dp, "optimizer state partitioned") } else { c };
                 if offload {
@@ -634,10 +664,55 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
                     out.push(c);
                 }
             }
-            "activations" | "recomputed_layer" | "backward_working_set" | "logits_and_loss" => {
+            K::Activations | K::RecomputedLayer | K::BackwardWorkingSet | K::LogitsAndLoss => {
                 out.push(scaled(c, act, "tensor parallel (Korthikanti et al. 2022)"));
             }
-            _ => out.push(c.clone()),
+            // The head's weight gradient and a tied embedding's two gradients have the shape of
+            // the vocabulary matrix, which tensor parallelism splits by rows (Megatron's
+            // VocabParallelEmbedding / column-parallel output layer): one part in `tp`. A
+            // pipeline keeps the whole matrix on its first or last stage, and data-parallel
+            // sharding leaves them whole: they belong to the root unit (embeddings, final
+            // norm, head), which FSDP reduce-scatters only when the embedding's gradient
+            // arrives at the end of backward.
+            K::HeadGradient | K::EmbeddingGradient => {
+                out.push(scaled(c, Share::one_in(p.tp), "vocabulary split over tensor-parallel ranks"));
+            }
+            // Not part of a training step's phases (added after sharding, or other runtimes').
+            K::MasterWeights
+            | K::BaseWeights
+            | K::MergeDelta
+            | K::SaveShardBuffer
+            | K::ShardStaging
+            | K::LoraWeights
+            | K::MmprojWeights
+            | K::HostWeights
+            | K::HostLoraWeights
+            | K::HostMmprojWeights
+            | K::Buffers
+            | K::GatheredParameters
+            | K::KvCache
+            | K::KvCachePrevious
+            | K::KvCacheGrowth
+            | K::HostKvCache
+            | K::Mask
+            | K::Logits
+            | K::ActivationPeak
+            | K::OffloadedActivations
+            | K::GradientBuckets
+            | K::PagedOptimizerState
+            | K::QuantizationTransient
+            | K::Int8MatmulWorkspace
+            | K::DequantScratch
+            | K::ComputeBuffer
+            | K::HostComputeBuffer
+            | K::OutputBuffer
+            | K::CudaGraphs
+            | K::NonTorch
+            | K::Allocator
+            | K::CudaContext
+            | K::RocmContext
+            | K::MetalContext
+            | K::XpuContext => out.push(c.clone()),
         }
     }
     out

@@ -1,6 +1,7 @@
 //! Weight bytes: every parameter tensor in the dtype or quantization it is stored in.
 
 use super::breakdown::thousands;
+use super::term::{Formula, Term};
 use crate::dtype::DType;
 use crate::model::{Linear, ModelSpec, ParamCount};
 use crate::quant::QuantConfig;
@@ -72,24 +73,19 @@ pub fn weight_bytes(spec: &ModelSpec, dtype: DType, quant: Option<&QuantConfig>,
         rounding_waste += super::overhead::rounding_waste(t.numel.saturating_mul(dtype.bytes()));
     }
     let dense_params = params.total.saturating_sub(quantized_params);
-    let dense = dense_params.saturating_mul(dtype.bytes());
-    let total = dense.saturating_add(quantized);
+    let dense = Term::of(&[("params", dense_params), ("bytes", dtype.bytes())]);
     let formula = match quant {
-        None => format!(
-            "params × bytes = {} × {} ({dtype})",
-            thousands(params.total),
-            dtype.bytes()
-        ),
-        Some(q) => format!(
-            "{} quantized linear params as {} ({} B incl. scales/absmax/zeros, {:.3} B/param) + {} other params × {} ({dtype})",
+        None => Formula::of(dense),
+        Some(q) => Formula::sum(vec![Term::of(&[("quantized linear bytes", quantized)]), dense]).lead(format!(
+            "{} linear params quantized as {} (payload with scales/absmax/zeros, {:.3} B/param) + the other params",
             thousands(quantized_params),
             q.label(),
-            thousands(quantized),
             if quantized_params > 0 { quantized as f64 / quantized_params as f64 } else { 0.0 },
-            thousands(dense_params),
-            dtype.bytes()
-        ),
-    };
+        )),
+    }
+    .tail(format!(" ({dtype})"));
+    let total = formula.bytes();
+    let formula = formula.text();
     WeightBytes {
         total,
         quantized,

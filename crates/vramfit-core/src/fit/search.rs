@@ -103,7 +103,7 @@ pub struct Plan {
     /// Its verdict (always fitting).
     pub verdict: Verdict,
     /// The moment of its peak.
-    pub peak_phase: String,
+    pub peak_phase: crate::Phase,
     /// How far it can grow; `None` when the search budget ran out first.
     pub limits: Option<Limits>,
     /// For training plans: the limits with the speed-only levers the plan does not pull
@@ -431,7 +431,7 @@ fn plan_from(changes: Vec<Change>, workload: Workload, b: &Breakdown, usable: u6
         scope: sum(CostKind::Scope),
         speed: sum(CostKind::Speed),
         verdict: Verdict::new(b.total_bytes(), usable),
-        peak_phase: b.peak_phase.clone(),
+        peak_phase: b.peak_phase,
         limits: None,
         stretch: None,
         speed_estimate: None,

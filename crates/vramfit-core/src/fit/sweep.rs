@@ -151,15 +151,16 @@ pub fn sweep(spec: &ModelSpec, w: &Workload, axis: SweepAxis, values: &[u64]) ->
         .collect()
 }
 
-/// Component names across a sweep, in order of first appearance (for stacking and legends).
+/// Component kinds on the GPU across a sweep, in order of first appearance (for stacking and
+/// legends).
 #[must_use]
-pub fn component_names(points: &[SweepPoint]) -> Vec<String> {
-    let mut names: Vec<String> = vec![];
+pub fn component_names(points: &[SweepPoint]) -> Vec<crate::ComponentKind> {
+    let mut names: Vec<crate::ComponentKind> = vec![];
     for p in points {
         if let Ok(b) = &p.outcome {
             for c in &b.components {
-                if c.level != crate::Level::Host && !names.contains(&c.name) {
-                    names.push(c.name.clone());
+                if c.level != crate::Level::Host && !names.contains(&c.kind) {
+                    names.push(c.kind);
                 }
             }
         }
@@ -182,7 +183,7 @@ mod tests {
         let ctx = sweep(&spec, &w, SweepAxis::Context, &[100, 1024]);
         assert!(ctx[0].outcome.is_err(), "100 tokens leave no prompt beside 256 new ones");
         assert_eq!(SweepAxis::Context.apply(&w, 1024).unwrap().prompt, 768);
-        assert!(component_names(&points).contains(&"kv_cache".to_string()));
+        assert!(component_names(&points).contains(&crate::ComponentKind::KvCache));
         let vals = SweepAxis::Seq.default_values(&spec, &w, |_| None, None);
         assert_eq!(vals, vec![128, 256, 512, 1024, 2048]);
         assert_eq!(SweepAxis::Batch.default_values(&spec, &w, |_| None, None).len(), 8);

@@ -656,9 +656,11 @@ impl ModelSpec {
         DIMENSION.check("hidden_size", self.hidden_size)?;
         DIMENSION.check("vocab_size", self.vocab_size)?;
         for l in self.all_linears().chain(self.lm_head.iter()) {
-            PROJECTION.check(&format!("{} in_features", l.name), l.in_features)?;
-            PROJECTION.check(&format!("{} out_features", l.name), l.out_features)?;
-            EXPERTS.check(&format!("{} copies", l.name), l.copies)?;
+            // The name is formatted only for the error: this runs for every linear of every
+            // model read, on the start-up path of each estimate.
+            PROJECTION.check_with(|| format!("{} in_features", l.name), l.in_features)?;
+            PROJECTION.check_with(|| format!("{} out_features", l.name), l.out_features)?;
+            EXPERTS.check_with(|| format!("{} copies", l.name), l.copies)?;
         }
         for layer in self.encoder_layers.iter().chain(&self.layers) {
             for a in std::iter::once(&layer.attention).chain(layer.cross_attention.as_ref()) {

@@ -27,7 +27,7 @@ pub struct CaseResult {
     /// Why it was skipped, or None.
     pub skipped: Option<String>,
     /// Phase of the estimated peak.
-    pub peak_phase: Option<String>,
+    pub peak_phase: Option<crate::Phase>,
     /// Serving cases that count tokens: the estimate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate_tokens: Option<u64>,
@@ -136,7 +136,7 @@ pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>
         match estimate.and_then(|b| serving_figure(case, b).map(|q| (q, b))) {
             Err(reason) => r.skipped = Some(reason),
             Ok((q, b)) => {
-                r.peak_phase = Some(b.peak_phase.clone());
+                r.peak_phase = Some(b.peak_phase);
                 let (est, meas) = match q {
                     Quantity::Bytes(e) => {
                         r.estimate_bytes = Some(e);
@@ -172,7 +172,7 @@ pub fn score_case(case: &Case, estimate: std::result::Result<&Breakdown, String>
             };
             r.estimate_bytes = Some(est);
             r.error = Some(est as f64 / measured as f64 - 1.0);
-            r.peak_phase = Some(b.peak_phase.clone());
+            r.peak_phase = Some(b.peak_phase);
         }
     }
     r

@@ -4,7 +4,9 @@
 
 use super::{Bufs, Dev, DeviceMap, Layout, Placement, SRC_COMPUTE, SRC_KV, SRC_LOAD, SRC_LORA};
 use crate::estimate::breakdown::{prod, thousands, Breakdown, Component, DeviceBuffers, Level};
+use crate::estimate::component::ComponentKind;
 use crate::estimate::overhead;
+use crate::estimate::phase::Phase;
 
 /// What the compute formulas used, for the components' formulas.
 pub(super) struct GraphSummary {
@@ -30,7 +32,7 @@ pub(super) fn assemble(
     place: &Placement,
     graph: Option<GraphSummary>,
     mut notes: Vec<String>,
-    phase: &str,
+    phase: Phase,
 ) -> Breakdown {
     let gpus = layout.gpus;
     let ctx = cuda_context();
@@ -70,11 +72,7 @@ pub(super) fn assemble(
                 .into(),
         );
     }
-    let mut b = Breakdown::from_components(
-        components,
-        if phase.is_empty() { "context creation (all buffers reserved)" } else { phase },
-        notes,
-    );
+    let mut b = Breakdown::from_components(components, phase, notes);
     b.devices = devices;
     b
 }
@@ -121,7 +119,7 @@ fn gpu_components(
         format!("output layer on {}", output_dev.name())
     };
     let mut components = vec![Component::new(
-        "weights",
+        ComponentKind::Weights,
         gb.model_bytes,
         format!(
             "-ngl {}: {} of {} blocks on {} GPU(s), {where_out}, token_embd ({} B) on the CPU; {}",
@@ -139,7 +137,7 @@ fn gpu_components(
         components.push(kv_component(g, gb.kv_bytes, &dn));
         components.push(
             Component::new(
-                "compute_buffer",
+                ComponentKind::ComputeBuffer,
                 gb.compute_bytes,
                 format!(
                     "t = n_ubatch {} tokens, {} n_kv cells, logits rows {}, {}; {} (graph-allocator peak: the largest set of live tensors)",
@@ -157,7 +155,7 @@ fn gpu_components(
     if x.mmproj > 0 {
         components.push(
             Component::new(
-                "mmproj_weights",
+                ComponentKind::MmprojWeights,
                 x.mmproj,
                 "the --mmproj file's tensors (clip model buffer)",
                 "llama.cpp tools/mtmd/clip.cpp (clip_model_loader: weights on the GPU backend)",
@@ -168,7 +166,7 @@ fn gpu_components(
     if x.lora > 0 {
         components.push(
             Component::new(
-                "lora_weights",
+                ComponentKind::LoraWeights,
                 x.lora,
                 "the --lora adapter's lora_a/lora_b tensors of this GPU's blocks (LoRA buffer)",
                 SRC_LORA,
@@ -182,7 +180,7 @@ fn gpu_components(
 /// The busiest GPU's KV cache.
 fn kv_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
     Component::new(
-        "kv_cache",
+        ComponentKind::KvCache,
         bytes,
         format!(
             "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}",
@@ -211,15 +209,20 @@ fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: 
     let mut components = Vec::new();
     if x.lora > 0 {
         components.push(
-            Component::new("host_lora_weights", x.lora, "the --lora adapter's tensors of the host's blocks", SRC_LORA)
-                .at(Level::Host)
-                .on("CPU"),
+            Component::new(
+                ComponentKind::HostLoraWeights,
+                x.lora,
+                "the --lora adapter's tensors of the host's blocks",
+                SRC_LORA,
+            )
+            .at(Level::Host)
+            .on("CPU"),
         );
     }
     if x.mmproj > 0 {
         components.push(
             Component::new(
-                "host_mmproj_weights",
+                ComponentKind::HostMmprojWeights,
                 x.mmproj,
                 "the --mmproj file's tensors in host memory",
                 "llama.cpp tools/mtmd/clip.cpp",
@@ -230,7 +233,7 @@ fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: 
     }
     components.push(
         Component::new(
-            "host_weights",
+            ComponentKind::HostWeights,
             host.model_bytes,
             "token_embd, the CPU blocks and any tensors -ot / --n-cpu-moe keep on the host (mmapped: CPU_Mapped)",
             SRC_LOAD,
@@ -243,14 +246,14 @@ fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: 
     }
     if host.kv_bytes > 0 {
         components.push(
-            Component::new("host_kv_cache", host.kv_bytes, "KV cache of the CPU blocks", SRC_KV)
+            Component::new(ComponentKind::HostKvCache, host.kv_bytes, "KV cache of the CPU blocks", SRC_KV)
                 .at(Level::Host)
                 .on("CPU"),
         );
     }
     components.push(
         Component::new(
-            "host_compute_buffer",
+            ComponentKind::HostComputeBuffer,
             host.compute_bytes,
             "token embeddings h·t·4 + the f32 mask input (builds that allocate inputs on the host) + the CPU blocks' and CPU output layer's graph",
             SRC_COMPUTE,
@@ -260,7 +263,7 @@ fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: 
     );
     components.push(
         Component::new(
-            "output_buffer",
+            ComponentKind::OutputBuffer,
             host_out,
             "logits of one position per sequence, f32 (V·n_seq·4)",
             "llama.cpp src/llama-context.cpp output_reserve",

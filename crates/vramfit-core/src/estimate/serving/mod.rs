@@ -13,6 +13,8 @@ pub mod sglang;
 pub mod vllm;
 
 use super::breakdown::{Breakdown, Component, Level};
+use super::component::ComponentKind;
+use super::phase::Phase;
 use super::profile::Engine;
 use super::weights::{weight_bytes, QuantScope};
 use super::workload::Workload;
@@ -475,19 +477,19 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
 /// The report as components: what the engine holds once it has started.
 fn breakdown(r: &ServingReport, src: &'static str) -> Breakdown {
     let mut components = vec![
-        Component::new("weights", r.weights_bytes, r.weights_formula.clone(), src),
+        Component::new(ComponentKind::Weights, r.weights_bytes, r.weights_formula.clone(), src),
         Component::new(
-            "activation_peak",
+            ComponentKind::ActivationPeak,
             r.activation_peak_bytes,
             format!("{}; freed before the KV cache is allocated, but subtracted from the budget", r.activation_formula),
             src,
         ),
-        Component::new("non_torch", r.non_torch_bytes, r.non_torch_formula.clone(), src).at(Level::Device),
+        Component::new(ComponentKind::NonTorch, r.non_torch_bytes, r.non_torch_formula.clone(), src).at(Level::Device),
     ];
     let mut notes = Vec::new();
     if let (Some(kv), Some(_)) = (r.kv_cache_bytes, r.device_total_bytes) {
         components.push(Component::new(
-            "kv_cache",
+            ComponentKind::KvCache,
             kv,
             format!(
                 "{} blocks × {} tokens × {} B/token (what is left of {:.2} × the device)",
@@ -500,7 +502,7 @@ fn breakdown(r: &ServingReport, src: &'static str) -> Breakdown {
         ));
     } else {
         components.push(Component::new(
-            "kv_cache",
+            ComponentKind::KvCache,
             r.kv_bytes_per_token.saturating_mul(r.max_model_len),
             format!(
                 "the least the engine needs to start: one request of max_model_len = {} tokens × {} B/token (the engine takes {:.2} × the device and gives the rest to the cache: add --gpu)",
@@ -512,7 +514,7 @@ fn breakdown(r: &ServingReport, src: &'static str) -> Breakdown {
     }
     components.push(
         Component::new(
-            "cuda_graphs",
+            ComponentKind::CudaGraphs,
             r.cuda_graph_bytes,
             format!(
                 "{}; {}",
@@ -530,7 +532,7 @@ fn breakdown(r: &ServingReport, src: &'static str) -> Breakdown {
     if let Some(e) = &r.error {
         notes.push(format!("the engine refuses to start: {e}"));
     }
-    let mut b = Breakdown::from_components(components, "serving (after start-up)", notes);
+    let mut b = Breakdown::from_components(components, Phase::Serving, notes);
     b.serving = Some(r.clone());
     b
 }

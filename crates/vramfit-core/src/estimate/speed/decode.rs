@@ -22,6 +22,7 @@ use super::host::{CPU_ETA, CPU_ETA_SOURCE};
 use super::{Basis, SpeedDevice};
 use crate::dtype::DType;
 use crate::estimate::breakdown::Breakdown;
+use crate::estimate::component::ComponentKind;
 use crate::estimate::kv_cache::{KvCache, KvPolicy};
 use crate::estimate::llamacpp::Residency;
 use crate::estimate::workload::Workload;
@@ -536,7 +537,7 @@ fn dense_split(
     dev: &SpeedDevice<'_>,
     w: &Workload,
 ) -> (f64, f64, String) {
-    let per_gpu = (b.component("weights") + b.component("base_weights")) as f64;
+    let per_gpu = (b.component(ComponentKind::Weights) + b.component(ComponentKind::BaseWeights)) as f64;
     let tensor = w.parallel.tp > 1;
     let total = if tensor { per_gpu } else { per_gpu * dev.count.max(1) as f64 };
     let bpp = total / (p.total.max(1) as f64);

@@ -15,6 +15,7 @@ use super::{Basis, SpeedDevice};
 use crate::catalog::Gpu;
 use crate::dtype::DType;
 use crate::estimate::breakdown::Breakdown;
+use crate::estimate::component::ComponentKind;
 use crate::estimate::parallel::{Offload, Strategy};
 use crate::estimate::profile::{TrainingSpeed, TRAINER_SPEED};
 use crate::estimate::training::setup::{Method, Optimizer};
@@ -177,9 +178,10 @@ impl StepBytes {
     fn of(w: &Workload, b: &Breakdown) -> StepBytes {
         let full = w.training.method == Method::Full;
         StepBytes {
-            trained: if full { b.component("weights") } else { b.component("adapter_weights") } as f64,
-            states: b.component("optimizer_state") as f64,
-            grads: b.component("gradients") as f64,
+            trained: if full { b.component(ComponentKind::Weights) } else { b.component(ComponentKind::AdapterWeights) }
+                as f64,
+            states: b.component(ComponentKind::OptimizerState) as f64,
+            grads: b.component(ComponentKind::Gradients) as f64,
         }
     }
 }
@@ -257,7 +259,7 @@ fn offload_time(w: &Workload, b: &Breakdown, bytes: &StepBytes, pcie: f64, basis
         Some(Offload::Cpu | Offload::Nvme) => {
             let mut moved = bytes.grads + bytes.trained / 2.0;
             if w.parallel.offload_params {
-                moved += 2.0 * (b.component("weights") as f64);
+                moved += 2.0 * (b.component(ComponentKind::Weights) as f64);
             }
             let s = moved / pcie;
             basis.push(Basis::new(

@@ -6,6 +6,8 @@ use super::setup::TrainingSetup;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::estimate::breakdown::{prod, thousands, Breakdown, Component, Level};
+use crate::estimate::component::ComponentKind;
+use crate::estimate::phase::Phase;
 use crate::estimate::weights::{weight_bytes, QuantScope};
 use crate::model::ModelSpec;
 
@@ -48,11 +50,11 @@ pub fn estimate_merge(
     let shard = wb.total.min(DEFAULT_SHARD_BYTES);
     let where_weights = if on_gpu { Level::Allocated } else { Level::Host };
     let mut components = vec![
-        Component::new("base_weights", wb.total, wb.formula.clone(), "from_pretrained(torch_dtype=…) of the base model").at(where_weights),
-        Component::new("adapter_weights", adapter * 4, format!("{} LoRA params × 4 B (fp32 adapter file)", thousands(adapter)), "PEFT PeftModel.from_pretrained").at(where_weights),
-        Component::new("merge_delta", delta, format!("(B @ A) · scale of the largest adapted weight, {delta_bytes} B per element = {} × {delta_bytes}", thousands(largest)), "PEFT LoraLayer.get_delta_weight / merge").at(where_weights),
+        Component::new(ComponentKind::BaseWeights, wb.total, wb.formula.clone(), "from_pretrained(torch_dtype=…) of the base model").at(where_weights),
+        Component::new(ComponentKind::AdapterWeights, adapter * 4, format!("{} LoRA params × 4 B (fp32 adapter file)", thousands(adapter)), "PEFT PeftModel.from_pretrained").at(where_weights),
+        Component::new(ComponentKind::MergeDelta, delta, format!("(B @ A) · scale of the largest adapted weight, {delta_bytes} B per element = {} × {delta_bytes}", thousands(largest)), "PEFT LoraLayer.get_delta_weight / merge").at(where_weights),
         Component::new(
-            "save_shard_buffer",
+            ComponentKind::SaveShardBuffer,
             shard,
             format!("one safetensors shard serialized in memory before it is written: min(weights, max_shard_size 5 GB) = {}", thousands(shard)),
             "transformers save_pretrained(max_shard_size=\"5GB\") + safetensors serialize",
@@ -62,7 +64,7 @@ pub fn estimate_merge(
     if on_gpu {
         components.push(
             Component::new(
-                "shard_staging",
+                ComponentKind::ShardStaging,
                 shard,
                 "the shard's tensors copied to CPU before serialization",
                 "transformers save_pretrained (tensors moved to CPU per shard)",
@@ -73,7 +75,7 @@ pub fn estimate_merge(
     }
     Ok(Breakdown::from_components(
         components,
-        "save_pretrained",
+        Phase::SavePretrained,
         vec![format!(
             "merge on {}: peak CPU RAM {:.2} GB",
             if on_gpu { "GPU" } else { "CPU" },

@@ -18,7 +18,9 @@ use self::peft::Targets;
 use self::setup::{Method, Optimizer, Precision};
 use self::step::{ActivationParts, OptimizerParts, Step};
 use super::breakdown::{prod, thousands, Breakdown, Component};
+use super::component::ComponentKind;
 use super::overhead;
+use super::phase::Phase;
 use super::profile::{DefaultPrecision, NoSyncUnits};
 use super::weights::WeightBytes;
 use super::workload::Workload;
@@ -133,7 +135,7 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 }
 
 /// A moment of the step and the components alive then.
-type Phase = (&'static str, Vec<Component>);
+type Moment = (Phase, Vec<Component>);
 
 /// The five moments of a steady-state step.
 fn phases(
@@ -144,7 +146,7 @@ fn phases(
     act: &ActivationParts,
     (loss_fwd, loss_bwd): (Component, Component),
     dequant: Component,
-) -> [Phase; 5] {
+) -> [Moment; 5] {
     let (spec, t, full, tb, h) = (step.spec, &step.w.training, step.full, step.tb, step.spec.hidden_size);
     let head_numel = step.head_numel();
     let accum_grads = t.grad_accum > 1 && !t.optimizer_in_backward;
@@ -176,7 +178,7 @@ fn phases(
     if full && !accum_grads && head_numel > 0 && (!t.optimizer_in_backward || spec.tied_embeddings) {
         let g = prod(&[head_numel, tb]);
         bwd.push(Component::new(
-            "head_gradient",
+            ComponentKind::HeadGradient,
             g,
             format!(
                 "the head's weight gradient V × h × {tb} B = {} × {tb}, held through the layers' backward",
@@ -188,7 +190,7 @@ fn phases(
     if full && step.res.chunked_ce && head_numel > 0 {
         let copies = if accum_grads { 1 } else { 2 };
         bwd_loss.push(Component::new(
-            "head_gradient",
+            ComponentKind::HeadGradient,
             prod(&[head_numel, tb, copies]),
             format!("chunked head: the accumulated weight gradient plus the next chunk's, {copies} × V × h × {tb} B = {copies} × {} × {tb}", thousands(head_numel)),
             "autograd InputBuffer accumulation over the head's chunks",
@@ -202,7 +204,7 @@ fn phases(
         // embedding gradient and their sum (the new .grad, counted with the gradients) are
         // alive together.
         Component::new(
-            "embedding_gradient",
+            ComponentKind::EmbeddingGradient,
             prod(&[spec.vocab_size, h, tb, 2]),
             format!(
                 "the tied head's gradient and the dense embedding gradient, V × h × {tb} B each, summed out of place into .grad = 2 × {} × {h} × {tb}",
@@ -211,7 +213,7 @@ fn phases(
             "aten embedding_dense_backward + autograd InputBuffer accumulation",
         )
     } else {
-        Component::new("embedding_gradient", 0, "", "")
+        Component::new(ComponentKind::EmbeddingGradient, 0, "", "")
     };
     let mut bwd_end = weights.clone();
     bwd_end.push(tied_grad);
@@ -224,7 +226,7 @@ fn phases(
     ]);
     if t.grad_ckpt {
         bwd_end.push(Component::new(
-            "activations",
+            ComponentKind::Activations,
             prod(&[step.tokens, h, act.resid]),
             "the first layer's checkpointed input",
             "torch.utils.checkpoint",
@@ -232,7 +234,7 @@ fn phases(
     } else if !t.activation_offload {
         // The first layer's saved tensors are the last to be freed.
         bwd_end.push(Component::new(
-            "activations",
+            ComponentKind::Activations,
             act.busiest,
             format!("the first layer's saved tensors, freed last: {}", act.busiest_desc),
             "autograd saved tensors",
@@ -241,16 +243,16 @@ fn phases(
     let mut opt_step = weights;
     opt_step.extend([opt.states.clone(), opt.gradients.clone(), opt.step_temporaries.clone()]);
     [
-        ("forward", fwd),
-        ("backward (loss)", bwd_loss),
-        ("backward (layers)", bwd),
-        ("end of backward", bwd_end),
-        ("optimizer step", opt_step),
+        (Phase::Forward, fwd),
+        (Phase::BackwardLoss, bwd_loss),
+        (Phase::BackwardLayers, bwd),
+        (Phase::EndOfBackward, bwd_end),
+        (Phase::OptimizerStep, opt_step),
     ]
 }
 
 /// Each phase on the most-loaded rank of a parallel layout.
-fn shard_phases(step: &Step<'_>, phases: &mut [Phase; 5], notes: &mut Vec<String>) {
+fn shard_phases(step: &Step<'_>, phases: &mut [Moment; 5], notes: &mut Vec<String>) {
     let (spec, w, t) = (step.spec, step.w, &step.w.training);
     let par = &w.parallel;
     if par.is_single() {
@@ -267,8 +269,8 @@ fn shard_phases(step: &Step<'_>, phases: &mut [Phase; 5], notes: &mut Vec<String
         w.batch,
         step.quant.as_ref(),
     );
-    for (name, cs) in phases.iter_mut() {
-        *cs = super::parallel::shard_training_phase(cs, par, &shape, name);
+    for (phase, cs) in phases.iter_mut() {
+        *cs = super::parallel::shard_training_phase(cs, par, &shape, *phase);
     }
     let accum_grads = t.grad_accum > 1 && !t.optimizer_in_backward;
     if par.strategy.is_fsdp() && accum_grads && step.tp.no_sync != NoSyncUnits::None {
@@ -291,7 +293,7 @@ fn shard_phases(step: &Step<'_>, phases: &mut [Phase; 5], notes: &mut Vec<String
 /// parameter has a gradient as soon as one of its parameters trains: litgpt wraps each Block
 /// with its frozen weights and adapters together (all block parameters), a full fine-tune all
 /// parameters; the Trainer wraps PEFT adapters in units of their own.
-fn unsharded_gradients(step: &Step<'_>, phases: &mut [Phase; 5]) {
+fn unsharded_gradients(step: &Step<'_>, phases: &mut [Moment; 5]) {
     let (par, tb, trainable) = (&step.w.parallel, step.tb, step.trainable);
     let counts = ParamCount::of(step.spec);
     let block_params = counts
@@ -310,13 +312,13 @@ fn unsharded_gradients(step: &Step<'_>, phases: &mut [Phase; 5]) {
     };
     let mp = par.tp.max(1) * par.pp.max(1);
     let bytes = prod(&[n, tb]) / mp;
-    for (name, cs) in phases.iter_mut() {
-        if *name == "optimizer step" {
+    for (phase, cs) in phases.iter_mut() {
+        if *phase == Phase::OptimizerStep {
             continue;
         }
-        cs.retain(|c| c.name != "gradients");
+        cs.retain(|c| c.kind != ComponentKind::Gradients || c.offloaded);
         cs.push(Component::new(
-            "gradients",
+            ComponentKind::Gradients,
             bytes,
             format!("unsharded under no_sync while micro-batches accumulate: {what} = {} × {tb} B", thousands(n)),
             "torch FSDP no_sync() (Fabric no_backward_sync, Accelerate accumulate)",
@@ -327,7 +329,7 @@ fn unsharded_gradients(step: &Step<'_>, phases: &mut [Phase; 5]) {
 /// The largest phase, with the allocator's and CUDA's overheads and what lives on the host.
 fn peak(
     step: &Step<'_>,
-    phases: [Phase; 5],
+    phases: [Moment; 5],
     wb: &WeightBytes,
     opt: &OptimizerParts,
     act_host: u64,
@@ -340,9 +342,7 @@ fn peak(
     let large = wb.rounding_waste * if step.full { 4 } else { 1 };
     let transient: u64 = components
         .iter()
-        .filter(|c| {
-            matches!(c.name.as_str(), "activations" | "logits_and_loss" | "backward_working_set" | "recomputed_layer")
-        })
+        .filter(|c| overhead::allocation(c.kind) == overhead::Allocation::PerStep)
         .fold(0u64, |a, c| a.saturating_add(c.bytes));
     // Activations are freed and re-allocated every step in varying sizes: the allocator keeps
     // their blocks cached and splits them imperfectly.
@@ -351,7 +351,7 @@ fn peak(
     if act_host > 0 {
         components.push(
             Component::new(
-                "offloaded_activations",
+                ComponentKind::OffloadedActivations,
                 act_host,
                 "saved activations streamed to pinned CPU memory",
                 "torchtune training.OffloadActivations",
@@ -362,7 +362,7 @@ fn peak(
     if opt.memory.paged_state > 0 {
         components.push(
             Component::new(
-                "paged_optimizer_state",
+                ComponentKind::PagedOptimizerState,
                 opt.memory.paged_state,
                 opt.memory.formula.clone(),
                 "bitsandbytes paged optimizers (cudaMallocManaged)",

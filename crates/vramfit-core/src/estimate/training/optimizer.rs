@@ -2,6 +2,7 @@
 
 use super::setup::Optimizer;
 use crate::estimate::breakdown::thousands;
+use crate::estimate::term::{Formula, Term};
 
 /// A trainable tensor: `rows × cols`, `count` copies, stored with `bytes` per element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,12 @@ fn eight_bit(t: &Trainable, states: u64) -> u64 {
     per.saturating_mul(states).saturating_mul(t.count)
 }
 
+/// Adam's two moments in the parameters' dtype.
+fn adam_states(same_dtype: u64) -> Formula {
+    Formula::of(Term::of(&[("states", 2), ("trainable param bytes", same_dtype)]))
+        .lead("exp_avg + exp_avg_sq in the parameters' dtype")
+}
+
 /// State and step temporaries of `opt` over `params`.
 #[must_use]
 pub fn optimizer_memory(opt: Optimizer, params: &[Trainable]) -> OptimizerMemory {
@@ -59,20 +66,18 @@ pub fn optimizer_memory(opt: Optimizer, params: &[Trainable]) -> OptimizerMemory
     let largest = params.iter().map(Trainable::numel).max().unwrap_or(0);
     let (state, paged, temp, formula, temp_formula) = match opt {
         Optimizer::Sgd => (0, 0, 0, "plain SGD keeps no state".to_string(), String::new()),
-        Optimizer::SgdMomentum => (
-            same_dtype,
-            0,
-            0,
-            format!("momentum buffer: params × param bytes = {}", thousands(same_dtype)),
-            String::new(),
-        ),
+        Optimizer::SgdMomentum => {
+            let f = Formula::of(Term::of(&[("trainable param bytes", same_dtype)])).lead("momentum buffer");
+            (f.bytes(), 0, 0, f.text(), String::new())
+        }
         Optimizer::Adamw | Optimizer::AdamwFused => {
             let temp = if opt == Optimizer::Adamw { same_dtype } else { 0 };
+            let f = adam_states(same_dtype);
             (
-                2 * same_dtype,
+                f.bytes(),
                 0,
                 temp,
-                format!("exp_avg + exp_avg_sq in the parameters' dtype: 2 × {} B", thousands(same_dtype)),
+                f.text(),
                 if temp > 0 {
                     format!("foreach step: torch._foreach_sqrt(exp_avg_sq) copies one state = {}", thousands(temp))
                 } else {
@@ -82,30 +87,34 @@ pub fn optimizer_memory(opt: Optimizer, params: &[Trainable]) -> OptimizerMemory
         }
         Optimizer::AdamwLoop => {
             let temp = params.iter().map(|t| t.numel().saturating_mul(t.bytes)).max().unwrap_or(0);
+            let f = adam_states(same_dtype);
             (
-                2 * same_dtype,
+                f.bytes(),
                 0,
                 temp,
-                format!("exp_avg + exp_avg_sq in the parameters' dtype: 2 × {} B", thousands(same_dtype)),
+                f.text(),
                 format!("per-parameter loop: exp_avg_sq.sqrt() of the largest tensor = {}", thousands(temp)),
             )
         }
         Optimizer::Adamw8bit | Optimizer::PagedAdamw8bit => {
             let s: u64 = params.iter().map(|t| eight_bit(t, 2)).sum();
-            let f = format!("2 uint8 states + fp32 absmax per {BLOCK_8BIT} elements (tensors under {MIN_8BIT_SIZE} elements keep fp32) = {}", thousands(s));
+            let what = format!(
+                "2 uint8 states + fp32 absmax per {BLOCK_8BIT} elements (tensors under {MIN_8BIT_SIZE} elements keep fp32)"
+            );
+            let f = Formula::of(Term::of(&[("blockwise state bytes", s)]));
             if opt == Optimizer::PagedAdamw8bit {
-                (0, s, 0, format!("paged (unified memory, evictable): {f}"), String::new())
+                let f = f.lead(format!("paged (unified memory, evictable): {what}"));
+                (0, f.bytes(), 0, f.text(), String::new())
             } else {
-                (s, 0, 0, f, String::new())
+                let f = f.lead(what);
+                (f.bytes(), 0, 0, f.text(), String::new())
             }
         }
-        Optimizer::PagedAdamw => (
-            0,
-            8 * n,
-            0,
-            format!("fp32 exp_avg + exp_avg_sq in unified memory (evictable to CPU): 8 × {}", thousands(n)),
-            String::new(),
-        ),
+        Optimizer::PagedAdamw => {
+            let f = Formula::of(Term::of(&[("states", 2), ("fp32 bytes", 4), ("trainable params", n)]))
+                .lead("fp32 exp_avg + exp_avg_sq in unified memory (evictable to CPU)");
+            (0, f.bytes(), 0, f.text(), String::new())
+        }
         Optimizer::Adafactor => {
             let s: u64 = params
                 .iter()
@@ -116,24 +125,25 @@ pub fn optimizer_memory(opt: Optimizer, params: &[Trainable]) -> OptimizerMemory
             // and the parameter when they are 16-bit.
             let per =
                 params.iter().map(|t| t.numel().saturating_mul(8 + if t.bytes < 4 { 8 } else { 0 })).max().unwrap_or(0);
+            let f = Formula::of(Term::of(&[("factored state bytes", s)]))
+                .lead("factored second moment: (rows + cols) × 4 B per matrix, n × 4 B per vector");
             (
-                s,
+                f.bytes(),
                 0,
                 per,
-                format!("factored second moment: (rows + cols) × 4 B per matrix, n × 4 B per vector = {}", thousands(s)),
+                f.text(),
                 format!("per-parameter loop: fp32 update and reconstructed second moment (8 B), plus fp32 grad and param copies for 16-bit tensors (8 B), of the largest tensor = {}", thousands(per)),
             )
         }
-        Optimizer::Lion => (
-            same_dtype,
-            0,
-            largest.saturating_mul(4),
-            format!("one momentum buffer = {}", thousands(same_dtype)),
-            "update of the largest tensor".into(),
-        ),
+        Optimizer::Lion => {
+            let f = Formula::of(Term::of(&[("trainable param bytes", same_dtype)])).lead("one momentum buffer");
+            (f.bytes(), 0, largest.saturating_mul(4), f.text(), "update of the largest tensor".into())
+        }
         Optimizer::Lion8bit => {
             let s: u64 = params.iter().map(|t| eight_bit(t, 1)).sum();
-            (s, 0, 0, format!("uint8 momentum + fp32 absmax per {BLOCK_8BIT} = {}", thousands(s)), String::new())
+            let f = Formula::of(Term::of(&[("blockwise state bytes", s)]))
+                .lead(format!("uint8 momentum + fp32 absmax per {BLOCK_8BIT}"));
+            (f.bytes(), 0, 0, f.text(), String::new())
         }
     };
     OptimizerMemory { state, paged_state: paged, step_temp: temp, formula, temp_formula }

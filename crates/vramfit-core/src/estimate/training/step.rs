@@ -9,7 +9,9 @@ use super::{resolve, Resolved};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::estimate::breakdown::{prod, thousands, Component};
+use crate::estimate::component::ComponentKind;
 use crate::estimate::profile::{LossCode, RuntimeProfile, TrainingProfile};
+use crate::estimate::term::{Formula, Term};
 use crate::estimate::weights::{weight_bytes, QuantScope, WeightBytes};
 use crate::estimate::workload::{AttnImpl, Workload};
 use crate::model::{Layer, Linear, ModelSpec};
@@ -171,7 +173,7 @@ impl<'a> Step<'a> {
     /// The base weights, and the adapters' when they are separate.
     pub fn weights(&self, wb: &WeightBytes) -> Vec<Component> {
         let mut weights = vec![Component::new(
-            "weights",
+            ComponentKind::Weights,
             wb.total,
             format!(
                 "{}{}",
@@ -187,7 +189,7 @@ impl<'a> Step<'a> {
         if !self.full {
             let (tb, train_dtype) = (self.tb, self.res.adapter);
             weights.push(Component::new(
-                "adapter_weights",
+                ComponentKind::AdapterWeights,
                 self.trainable * tb,
                 format!(
                     "{} trainable {} params × {tb} B ({train_dtype})",
@@ -207,26 +209,22 @@ impl<'a> Step<'a> {
         let memory = optimizer_memory(self.res.optimizer, &trainables);
         let largest_trainable = trainables.iter().map(|x| x.rows * x.cols * x.bytes).max().unwrap_or(0);
         let states = Component::new(
-            "optimizer_state",
+            ComponentKind::OptimizerState,
             memory.state,
             memory.formula.clone(),
             "torch/optim/adamw.py, bitsandbytes optim, transformers Adafactor",
         );
         let gradients = if t.optimizer_in_backward {
-            Component::new(
-                "gradients",
-                largest_trainable,
-                format!(
-                    "optimizer step runs in backward: one parameter's gradient at a time (largest = {})",
-                    thousands(largest_trainable)
-                ),
+            Component::of(
+                ComponentKind::Gradients,
+                &Formula::of(Term::of(&[("largest trainable tensor bytes", largest_trainable)]))
+                    .lead("optimizer step runs in backward: one parameter's gradient at a time"),
                 "torchtune optimizer_in_bwd (register_post_accumulate_grad_hook)",
             )
         } else {
-            Component::new(
-                "gradients",
-                self.trainable * tb,
-                format!("trainable params × {tb} B = {} × {tb}", thousands(self.trainable)),
+            Component::of(
+                ComponentKind::Gradients,
+                &Formula::of(Term::of(&[("trainable params", self.trainable), ("bytes", tb)])),
                 "autograd .grad buffers (param dtype)",
             )
         };
@@ -234,7 +232,7 @@ impl<'a> Step<'a> {
             notes.push(format!("paged optimizer state ({:.2} GiB) lives in unified memory and is evicted to CPU RAM under pressure: not counted on the GPU", memory.paged_state as f64 / f64::from(1u32 << 30)));
         }
         let step_temporaries = Component::new(
-            "optimizer_step_temporaries",
+            ComponentKind::OptimizerStepTemporaries,
             if t.optimizer_in_backward { 0 } else { memory.step_temp },
             memory.temp_formula.clone(),
             "torch/optim/adamw.py _multi_tensor_adamw; transformers Adafactor.step",
@@ -269,7 +267,7 @@ impl<'a> Step<'a> {
         if recast && head_chunk_casts > 0 {
             let n = dense_linears + head_chunk_casts;
             Component::new(
-                "autocast_weight_copies",
+                ComponentKind::AutocastWeightCopies,
                 n * c,
                 format!("linear weights cast to {c}-byte copies kept for backward, the head once per {head_chunk}-token chunk ({} chunks) = {} × {c}", self.seq.div_ceil(head_chunk), thousands(n)),
                 "torch autocast + litgpt GPT.forward(lm_head_chunk_size=128)",
@@ -287,7 +285,7 @@ impl<'a> Step<'a> {
             // The head runs outside the checkpointed layers: its cast is saved for backward.
             let head = if self.quant.is_some() && self.profile.inference.quantized_head { 0 } else { head_numel };
             Component::new(
-                "autocast_weight_copies",
+                ComponentKind::AutocastWeightCopies,
                 (per_layer + head) * c,
                 format!(
                     "frozen weights under checkpointing: one layer's {c}-byte casts during its recomputation ({}) + the head's, saved for backward ({}) = {} × {c}",
@@ -299,7 +297,7 @@ impl<'a> Step<'a> {
             )
         } else if recast {
             Component::new(
-                "autocast_weight_copies",
+                ComponentKind::AutocastWeightCopies,
                 dense_linears * c,
                 format!(
                     "{} linear weights cast to {}-byte copies, kept for backward = {} × {c}",
@@ -311,7 +309,7 @@ impl<'a> Step<'a> {
             )
         } else {
             Component::new(
-                "autocast_weight_copies",
+                ComponentKind::AutocastWeightCopies,
                 0,
                 "no autocast copies (weights already in the compute dtype)",
                 "torch autocast",
@@ -438,7 +436,7 @@ impl<'a> Step<'a> {
             (act_bytes, 0)
         };
         let activations = Component::new(
-            "activations",
+            ComponentKind::Activations,
             act_gpu,
             if t.activation_offload {
                 format!("{act_formula}; offloaded to CPU except ~2 layers in flight ({} B on host)", thousands(host))
@@ -448,12 +446,12 @@ impl<'a> Step<'a> {
             act_src,
         );
         let recompute = Component::new(
-            "recomputed_layer",
+            ComponentKind::RecomputedLayer,
             if t.grad_ckpt { walk.busiest } else { 0 },
             format!("one layer's saved tensors rebuilt during backward: {busiest_desc}"),
             "torch.utils.checkpoint recomputation",
         );
-        let backward_working_set = Component::new("backward_working_set", walk.backward_working_set, "gradients of the residual stream (2·h) and of the MLP intermediates (3·I) for the layer being differentiated, × tokens", "autograd engine, one layer at a time");
+        let backward_working_set = Component::new(ComponentKind::BackwardWorkingSet, walk.backward_working_set, "gradients of the residual stream (2·h) and of the MLP intermediates (3·I) for the layer being differentiated, × tokens", "autograd engine, one layer at a time");
         ActivationParts {
             activations,
             recompute,
@@ -542,13 +540,13 @@ impl<'a> Step<'a> {
         };
         (
             Component::new(
-                "logits_and_loss",
+                ComponentKind::LogitsAndLoss,
                 loss_fwd,
                 format!("forward: {loss_desc}"),
                 "transformers loss_utils.ForCausalLMLoss / litgpt chunked_cross_entropy / torchtune CEWithChunkedOutputLoss",
             ),
             Component::new(
-                "logits_and_loss",
+                ComponentKind::LogitsAndLoss,
                 loss_bwd,
                 format!("backward start: {loss_desc}"),
                 "log_softmax backward: saved output + incoming and outgoing gradients",
@@ -561,7 +559,7 @@ impl<'a> Step<'a> {
         let c = self.c;
         match self.quant.as_ref().map(|q| &q.quant) {
             Some(Quant::Bnb4 { .. } | Quant::BnbInt8) => Component::new(
-                "dequantization_temporaries",
+                ComponentKind::DequantizationTemporaries,
                 wb.largest_quantized * c,
                 format!(
                     "largest quantized linear dequantized to {c} B for each forward and backward matmul = {} × {c}",
@@ -569,7 +567,7 @@ impl<'a> Step<'a> {
                 ),
                 "bitsandbytes MatMul4Bit (dequantize_4bit per call)",
             ),
-            _ => Component::new("dequantization_temporaries", 0, "no quantized weights", ""),
+            _ => Component::new(ComponentKind::DequantizationTemporaries, 0, "no quantized weights", ""),
         }
     }
 }
