@@ -156,7 +156,7 @@ pub struct EstimateJson<'a> {
     /// Every component.
     pub components: &'a [crate::Component],
     /// The phase of the peak.
-    pub peak_phase: &'a str,
+    pub peak_phase: &'a crate::Phase,
     /// Peak CPU RAM.
     pub host_bytes: u64,
     /// How the model was read, then the estimate's notes.
@@ -313,7 +313,7 @@ pub struct AsAskedJson<'a> {
     /// The workload as asked (after the GPU's starting point).
     pub workload: &'a Workload,
     /// The phase of the peak.
-    pub peak_phase: &'a str,
+    pub peak_phase: &'a crate::Phase,
     /// Every component.
     pub components: &'a [crate::Component],
     /// The estimate's notes.
@@ -359,7 +359,7 @@ pub struct PlanJson<'a> {
     /// The cost's parts.
     pub severity: SeverityJson,
     /// The phase of its peak.
-    pub peak_phase: &'a str,
+    pub peak_phase: &'a crate::Phase,
     /// Its estimated speed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speed_estimate: Option<&'a fit::PlanSpeed>,
