@@ -40,12 +40,12 @@ use serde_json::{json, Value};
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WorkloadRequest {
-    /// load | prefill | generate | train | merge | serve (the default with --runtime vllm|sglang).
+    /// What runs (serve is the default, and the only task, with --runtime vllm|sglang).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().task, value_parser = ChoiceParser::<Task>::default()))]
     #[serde(with = "crate::choice::serde_name")]
     pub task: Task,
-    /// Weights and compute dtype: fp32 | fp16 | bf16 | fp8 (also float16, bfloat16) [default:
-    /// the runtime's: the checkpoint's under transformers 5.x, fp32 under 4.x].
+    /// Weights and compute dtype (PyTorch spellings too: float16, bfloat16) [default: the
+    /// runtime's: the checkpoint's under transformers 5.x, fp32 under 4.x].
     #[cfg_attr(feature = "clap", arg(long, visible_alias = "torch-dtype", value_parser = ChoiceParser::<DType>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
     pub dtype: Option<DType>,
@@ -70,12 +70,11 @@ pub struct WorkloadRequest {
     /// types f16 | q8_0 | q4_0 | q4_1 | iq4_nl | q5_0 | q5_1 [default: compute dtype; f16].
     #[cfg_attr(feature = "clap", arg(long))]
     pub kv_dtype: Option<String>,
-    /// Attention implementation: eager | sdpa | flash.
+    /// Attention implementation.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().attn, value_parser = ChoiceParser::<AttnImpl>::default()))]
     #[serde(with = "crate::choice::serde_name")]
     pub attn: AttnImpl,
-    /// Software: transformers | litgpt | torchtune | vllm | sglang | llama.cpp | ollama | meta-reference [default: llama.cpp for
-    /// a .gguf file, else transformers].
+    /// Software that runs it [default: llama.cpp for a .gguf file, else transformers].
     #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Runtime>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
     pub runtime: Option<Runtime>,
@@ -84,9 +83,9 @@ pub struct WorkloadRequest {
     /// 0.8.5-v0, 0.19.0, 0.21.0 budget the KV cache differently) [default: current; vLLM 0.19].
     #[cfg_attr(feature = "clap", arg(long))]
     pub runtime_version: Option<String>,
-    /// Precision policy: fp32; bf16 / fp16 (= mixed-bf16 / mixed-fp16, as HF --bf16 and
-    /// Lightning "bf16": fp32 weights, autocast matmuls); pure-bf16 / pure-fp16 (= bf16-true /
-    /// 16-true: everything half) [default: the runtime's: transformers trains the model as
+    /// Precision policy: bf16 and fp16 mean mixed-bf16 / mixed-fp16 (as HF --bf16 and
+    /// Lightning "bf16": fp32 weights, autocast matmuls); bf16-true / 16-true mean pure
+    /// (everything half) [default: the runtime's: transformers trains the model as
     /// loaded, fp32 under 4.x, the checkpoint's dtype under 5.x; litgpt/torchtune pure]
     #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Precision>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
@@ -104,14 +103,12 @@ pub struct WorkloadRequest {
     /// Training: tokens per sample.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().seq, allow_negative_numbers = true))]
     pub seq: u64,
-    /// Training: full | lora | qlora | dora | ia3 | prompt-tuning | prefix-tuning | adapter |
-    /// adapter-v2.
+    /// Training: what is trained.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().method, value_parser = ChoiceParser::<Method>::default()))]
     #[serde(with = "crate::choice::serde_name")]
     pub method: Method,
-    /// Training: adamw | adamw-fused | adamw-8bit | paged-adamw | paged-adamw-8bit |
-    /// adafactor | sgd | sgd-momentum | lion | lion-8bit [default: the runtime's: adamw
-    /// (foreach) for transformers and litgpt, adamw-fused for torchtune].
+    /// Training: the optimizer [default: the runtime's: adamw (foreach) for transformers and
+    /// litgpt, adamw-fused for torchtune].
     #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Optimizer>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
     pub optimizer: Option<Optimizer>,
@@ -159,7 +156,7 @@ pub struct WorkloadRequest {
     /// DeepSpeed ZeRO stage 0|1|2|3 (0 = plain data parallel, DDP).
     #[cfg_attr(feature = "clap", arg(long))]
     pub zero: Option<u8>,
-    /// PyTorch FSDP sharding: full | grad-op | hybrid.
+    /// PyTorch FSDP sharding strategy.
     #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<FsdpMode>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
     pub fsdp: Option<FsdpMode>,
@@ -177,7 +174,7 @@ pub struct WorkloadRequest {
     /// Megatron sequence parallelism with --tp.
     #[cfg_attr(feature = "clap", arg(long))]
     pub sequence_parallel: bool,
-    /// Offload optimizer state (ZeRO / FSDP): cpu | nvme.
+    /// Offload optimizer state (ZeRO / FSDP).
     #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Offload>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
     pub offload: Option<Offload>,
@@ -219,7 +216,7 @@ pub struct WorkloadRequest {
     /// 'blk\.(1[0-9])\.ffn_.*_exps=CUDA1'; repeatable, first match wins [default: none].
     #[cfg_attr(feature = "clap", arg(long, visible_alias = "ot"))]
     pub override_tensor: Vec<String>,
-    /// llama.cpp --split-mode layer|row|none over the --gpus GPUs [default: layer].
+    /// llama.cpp --split-mode over the --gpus GPUs [default: layer].
     #[cfg_attr(feature = "clap", arg(long, visible_alias = "sm", value_parser = ChoiceParser::<SplitMode>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
     pub split_mode: Option<SplitMode>,
@@ -231,13 +228,12 @@ pub struct WorkloadRequest {
     /// cache and compute with row [default: 0].
     #[cfg_attr(feature = "clap", arg(long, visible_alias = "mg"))]
     pub main_gpu: Option<u64>,
-    /// llama.cpp --flash-attn on|off|auto [default: auto: on from build ~6250, off before;
+    /// llama.cpp --flash-attn [default: auto: on from build ~6250, off before;
     /// --attn eager/flash also decide it].
     #[cfg_attr(feature = "clap", arg(long, visible_alias = "fa", value_parser = ChoiceParser::<FlashAttn>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
     pub flash_attn: Option<FlashAttn>,
-    /// Output head: causal-lm, sequence-classification or token-classification (a classifier
-    /// scores config.json's num_labels, else 2) [default: what config.json's architectures
+    /// Output head (a classifier scores config.json's num_labels, else 2) [default: what config.json's architectures
     /// names, e.g. LlamaForSequenceClassification].
     #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Head>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
@@ -265,7 +261,7 @@ pub struct WorkloadRequest {
     /// vLLM: no CUDA graphs.
     #[cfg_attr(feature = "clap", arg(long))]
     pub enforce_eager: bool,
-    /// vLLM/SGLang KV cache dtype: auto | fp8 | fp8_e4m3 | fp8_e5m2 | bfloat16 [default: auto].
+    /// vLLM/SGLang KV cache dtype [default: auto].
     #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<KvCacheDtype>::default()))]
     #[serde(with = "crate::choice::serde_opt_name")]
     pub kv_cache_dtype: Option<KvCacheDtype>,
