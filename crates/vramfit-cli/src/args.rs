@@ -2,7 +2,9 @@
 //! core [`Workload`] ("high" arguments).
 
 use clap::{Args, Parser, Subcommand};
+use vramfit_core::choice::clap_support::ChoiceParser;
 use vramfit_core::estimate::training::setup::Method;
+use vramfit_core::fit::sweep::SweepAxis;
 use vramfit_core::request::WorkloadRequest;
 use vramfit_core::{Error, Workload};
 
@@ -119,10 +121,9 @@ pub struct FitArgs {
 pub struct SweepArgs {
     /// Catalog name or alias, a directory with config.json, or a config.json file.
     pub model: String,
-    /// What to vary: batch | seq (--seq when training, --prompt otherwise) | context (prompt +
-    /// new tokens; --seq when training).
-    #[arg(long)]
-    pub over: String,
+    /// What to vary.
+    #[arg(long, value_parser = ChoiceParser::<SweepAxis>::default())]
+    pub over: SweepAxis,
     /// The values, comma-separated [default: powers of two from 1 (batch) or 128 tokens; with
     /// --gpu, until past the GPU's memory].
     #[arg(long, value_delimiter = ',')]
