@@ -63,6 +63,7 @@ class Workload(TypedDict, total=False):
     quantization: Optional[str]
     cpu_offload_gb: Optional[float]
     kv_cache_memory: Optional[str]
+    other_processes_memory: Optional[str]
     # llama.cpp / Ollama
     batch_size: Optional[int]
     cache_type_k: Optional[str]

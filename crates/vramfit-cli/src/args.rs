@@ -155,8 +155,9 @@ pub struct SweepArgs {
 pub struct WorkloadArgs {
     #[command(flatten)]
     pub request: WorkloadRequest,
-    /// llama.cpp --mmproj FILE: a multimodal projector GGUF whose weights load on the GPU
-    /// [default: none].
+    /// llama.cpp --mmproj FILE: a multimodal projector GGUF whose weights load on the GPU,
+    /// with its image warm-up's compute buffers (GPU and host); a config.json (FILE.json)
+    /// stands for the projector its vision_config describes [default: none].
     #[arg(long)]
     pub mmproj: Option<std::path::PathBuf>,
     /// Apple GPUs: macOS's `sudo sysctl iogpu.wired_limit_mb=N` raises (or lowers) the Metal
@@ -274,9 +275,10 @@ impl WorkloadArgs {
             if w.profile().inference.llamacpp.is_none() {
                 return Err(Error::workload("--mmproj", "is a llama.cpp setting: add --runtime llama.cpp"));
             }
-            let bytes = vramfit_io::gguf_tensor_bytes(path)
+            let (bytes, projector) = vramfit_io::gguf_mmproj(path)
                 .map_err(|e| Error::workload("--mmproj", format!("{}: {e}", path.display())))?;
             w.llama_cpp.mmproj_bytes = Some(bytes);
+            w.llama_cpp.mmproj_projector = Some(projector);
         }
         if let Some(path) = &self.lora {
             if w.profile().inference.llamacpp.is_none() {

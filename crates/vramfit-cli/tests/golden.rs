@@ -19,6 +19,7 @@ const FILES: &[&str] = &[
     "../shared/validation/serving/llamacpp_cases.json",
     "validation/serving/sglang_cases.json",
     "validation/serving/llamacpp_repro_cases.json",
+    "validation/serving/llamacpp_cases_mmproj.json",
 ];
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -12,6 +12,7 @@ mod hostile;
 #[path = "../../vramfit-io/tests/util.rs"]
 #[allow(dead_code)]
 mod io_util;
+mod mmproj;
 #[path = "../../vramfit-io/tests/server.rs"]
 mod server;
 mod sources;

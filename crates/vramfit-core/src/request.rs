@@ -278,6 +278,12 @@ pub struct WorkloadRequest {
     /// vLLM 0.11+: KV cache size (bytes, or 8GiB), skipping the profile.
     #[cfg_attr(feature = "clap", arg(long))]
     pub kv_cache_memory: Option<String>,
+    /// vLLM/SGLang: memory other processes (a desktop, another engine) hold on each GPU when
+    /// the engine starts, as nvidia-smi shows it (bytes, or 1.2GiB); counted where the release
+    /// counts it [default: none].
+    #[cfg_attr(feature = "clap", arg(long))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_processes_memory: Option<String>,
     /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
     /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
     /// data-center hosts (8 × DDR4-3200); unified memory reads at the GPU's bandwidth].
@@ -355,6 +361,7 @@ impl Default for WorkloadRequest {
             quantization: None,
             cpu_offload_gb: None,
             kv_cache_memory: None,
+            other_processes_memory: None,
             ram_bandwidth: None,
         }
     }
@@ -502,6 +509,7 @@ impl WorkloadRequest {
             main_gpu: self.main_gpu,
             flash_attn,
             mmproj_bytes: None,
+            mmproj_projector: None,
             lora: None,
         })
     }
@@ -711,12 +719,21 @@ impl WorkloadRequest {
             enforce_eager: self.enforce_eager,
             block_size: self.block_size,
             quantization: self.quantization.clone(),
-            kv_cache_memory: self.kv_cache_memory.as_deref().map(parse_bytes).transpose()?,
+            kv_cache_memory: self
+                .kv_cache_memory
+                .as_deref()
+                .map(|m| parse_bytes(m, "--kv-cache-memory"))
+                .transpose()?,
             cpu_offload_bytes: match self.cpu_offload_gb {
                 None => None,
                 Some(g) if (0.0..1e6).contains(&g) => Some((g * 1e9) as u64),
                 Some(_) => return Err(Error::workload("--cpu-offload-gb", "must be a number of GB between 0 and 1e6")),
             },
+            other_processes_bytes: self
+                .other_processes_memory
+                .as_deref()
+                .map(|m| parse_bytes(m, "--other-processes-memory"))
+                .transpose()?,
             device: None,
         };
         if !runtime.is_serving_engine() {
@@ -750,12 +767,11 @@ impl WorkloadRequest {
 }
 
 /// A byte count as typed: `8589934592`, `8GiB`, `8G` (GiB), `8GB`.
-fn parse_bytes(s: &str) -> Result<u64> {
+fn parse_bytes(s: &str, flag: &str) -> Result<u64> {
     let t = s.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let x: f64 =
-        num.parse().map_err(|_| Error::workload("--kv-cache-memory", format!("{s:?} is not a size like 8GiB")))?;
+    let x: f64 = num.parse().map_err(|_| Error::workload(flag, format!("{s:?} is not a size like 8GiB")))?;
     let mult = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kib" => 1024.0,
@@ -764,11 +780,11 @@ fn parse_bytes(s: &str) -> Result<u64> {
         "kb" => 1e3,
         "mb" => 1e6,
         "gb" => 1e9,
-        _ => return Err(Error::workload("--kv-cache-memory", format!("{s:?}: unknown unit; use GiB, MiB, GB"))),
+        _ => return Err(Error::workload(flag, format!("{s:?}: unknown unit; use GiB, MiB, GB"))),
     };
     let b = x * mult;
     if !(b.is_finite() && b > 0.0 && b < 1e15) {
-        return Err(Error::workload("--kv-cache-memory", "must be a positive size below 1 PB"));
+        return Err(Error::workload(flag, "must be a positive size below 1 PB"));
     }
     Ok(b as u64)
 }

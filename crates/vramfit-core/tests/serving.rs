@@ -236,6 +236,58 @@ fn sglang_distributed_init_follows_the_interconnect() {
     assert_eq!(one.non_torch_bytes, gib(0.35));
 }
 
+/// Another process's memory (`--other-processes-memory`, a desktop on the same card) counts
+/// where the release counts it:
+/// - SGLang: `total_gpu_memory` is the free memory after `init_torch_distributed`
+///   (model_runner.py 0.4.2:260-262, utils.py `get_available_gpu_memory` 0.4.2:172-189), so the
+///   pool loses `mem_fraction_static` × the other process's bytes (`profile_max_num_token`,
+///   0.4.2:535-560: `rest = free_after_weights − free_at_start × (1 − f)`).
+/// - vLLM 0.6.4 / V1 0.8.5: `non_torch = (total − free) − torch allocated` (worker.py
+///   0.6.4:203-212, v1/worker/gpu_worker.py 0.8.5:200-207) includes it: the cache loses all of it.
+/// - vLLM 0.19 (`this instance` accounting): the budget is unchanged, but `request_memory`
+///   (v1/worker/utils.py 0.19.0:404-421) refuses to start when the free memory is below
+///   `utilization × total`.
+#[test]
+fn other_processes_count_where_the_release_counts_them() {
+    let with = |runtime: &str, version: &str, other: Option<&str>, util: f64| {
+        let mut w = json!({"runtime": runtime, "runtime-version": version, "max-model-len": 8192,
+            "gpu-memory-utilization": util});
+        if let Some(o) = other {
+            w["other-processes-memory"] = json!(o);
+        }
+        serving("llama-3.1-8b", "RTX-3090", w)
+    };
+    let gib = |r: &ServingReport| r.kv_cache_bytes.unwrap() as f64 / GIB;
+    // SGLang: 0.88 of the 1 GiB comes out of the pool; the non-torch line names it.
+    let (alone, desk) = (with("sglang", "0.4.2", None, 0.88), with("sglang", "0.4.2", Some("1GiB"), 0.88));
+    assert!((gib(&alone) - gib(&desk) - 0.88).abs() < 1e-6, "{} {}", gib(&alone), gib(&desk));
+    assert_eq!(desk.non_torch_bytes - alone.non_torch_bytes, 1 << 30);
+    assert!(desk.non_torch_formula.contains("other processes 1.00 GiB"), "{}", desk.non_torch_formula);
+    // vLLM 0.6.4 and 0.8.5 V1: all of it.
+    for v in ["0.6.4", "0.8.5"] {
+        let (alone, desk) = (with("vllm", v, None, 0.9), with("vllm", v, Some("1GiB"), 0.9));
+        assert!((gib(&alone) - gib(&desk) - 1.0).abs() < 1e-6, "{v}: {} {}", gib(&alone), gib(&desk));
+        assert!(desk.starts == Some(true));
+    }
+    // vLLM 0.19: the same cache; a start-up refusal once the free memory is below 0.9 × total
+    // (23.58 GiB − 0.35 context − 3 GiB < 21.22 GiB).
+    let (alone, desk) = (with("vllm", "0.19.0", None, 0.9), with("vllm", "0.19.0", Some("1GiB"), 0.9));
+    assert_eq!(alone.kv_cache_bytes, desk.kv_cache_bytes);
+    assert_eq!(desk.starts, Some(true));
+    let crowded = with("vllm", "0.19.0", Some("3GiB"), 0.9);
+    assert_eq!(crowded.starts, Some(false));
+    let err = crowded.error.unwrap();
+    assert!(
+        err.starts_with("Free memory on device cuda:0 (") && err.contains("reduce GPU memory used by other processes")
+    );
+    // A lower utilization starts: (23.58 − 0.35 − 3) / 23.58 = 0.858 is the most the free
+    // memory allows, and the cache of an 8,192-token request fits well below it.
+    let lower = crowded.gpu_memory_utilization_to_start.expect("a utilization that starts");
+    assert!(lower <= 0.85, "{lower}");
+    // 0.8.5 has no such check (its init_device takes the free memory and goes on).
+    assert_eq!(with("vllm", "0.8.5", Some("3GiB"), 0.9).starts, Some(true));
+}
+
 /// `fit` names the longest length that starts, the plans over the engine's levers, and the
 /// concurrency limits (`--batch` = requests of max_model_len wanted at once).
 #[test]

@@ -357,6 +357,31 @@ pub fn gguf_tensor_bytes(path: &Path) -> Result<u64, IoError> {
     headers::gguf_file(path).map(|(f, _)| f.tensor_bytes())
 }
 
+/// A local `--mmproj` GGUF (its header only is read): the bytes of its tensors, and its
+/// vision encoder's shape for the warm-up compute buffers, or why that graph is not modelled.
+/// A `.json` file is read as the model's config.json instead (its `vision_config`).
+///
+/// # Errors
+/// The file cannot be read or is not a GGUF file; a config.json without a modelled
+/// `vision_config`.
+pub fn gguf_mmproj(
+    path: &Path,
+) -> Result<(u64, Result<vramfit_core::estimate::mmproj::ClipProjector, String>), IoError> {
+    use vramfit_core::estimate::mmproj::ClipProjector;
+    if path.extension().is_some_and(|x| x.eq_ignore_ascii_case("json")) {
+        // No GGUF: the projector a config.json's vision_config describes, its weights as the
+        // converter writes them in F16.
+        let text = read_text(path)?;
+        let p = ClipProjector::from_config_json(&text)
+            .map_err(|e| IoError::Local { path: path.to_path_buf(), reason: e.to_string() })?;
+        return Ok((p.weight_bytes(), Ok(p)));
+    }
+    headers::gguf_file(path).map(|(f, _)| {
+        let projector = ClipProjector::from_gguf(&f).map_err(|e| e.to_string());
+        (f.tensor_bytes(), projector)
+    })
+}
+
 /// The tensors of a local LoRA adapter GGUF given with `--lora` (its header only is read).
 ///
 /// # Errors

@@ -24,6 +24,15 @@ pub fn run(a: &ValidateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             ));
             continue;
         }
+        // A projector's compute buffer depends on the projector alone: scored from the
+        // config's vision_config, without the text model.
+        if case.measured.metric == vramfit_core::validate::MMPROJ_METRIC {
+            let base = format!("{}/", file.base.display());
+            let text = vramfit_io::read_text(&file.base.join(&case.model.config_file))
+                .map_err(|e| e.to_string().replace(&base, ""));
+            results.push(vramfit_core::validate::score_mmproj_case(case, text.as_deref().map_err(Clone::clone)));
+            continue;
+        }
         let estimated = case.workload().and_then(|w| {
             // Config paths are said relative to the cases file, so reports do not depend on
             // where the checkout sits.

@@ -4,7 +4,8 @@
 //! README's table) is drawn from [`FAMILIES`]; a new family is one converter file and one row.
 
 use super::{
-    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, llama, olmo2, opt, phi, t5, wire,
+    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, llama, mistral3, olmo2, opt, phi,
+    t5, wire,
 };
 use crate::error::Result;
 use crate::model::ModelSpec;
@@ -100,6 +101,14 @@ pub const FAMILIES: &[Family] = &[
         key_aliases: LLAMA_KEYS,
         dropout: (0.0, 0.0),
         convert: |_, v| gpt_oss::convert(v, wire(v, "gpt_oss", LLAMA_KEYS)?),
+    },
+    Family {
+        model_types: &["mistral3"],
+        aliases: &[],
+        about: "Mistral 3 (Mistral-Small-3.1/3.2: a Mistral language model and a Pixtral vision tower, its own parameter group)",
+        key_aliases: LLAMA_KEYS,
+        dropout: (0.0, 0.0),
+        convert: |_, v| mistral3::convert(v),
     },
     Family {
         model_types: &["phi"],

@@ -15,6 +15,7 @@ mod gpt_neox;
 mod gpt_oss;
 mod granite;
 mod llama;
+mod mistral3;
 mod olmo2;
 mod opt;
 mod phi;

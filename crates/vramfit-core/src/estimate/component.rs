@@ -88,6 +88,10 @@ pub enum ComponentKind {
     ComputeBuffer,
     /// llama.cpp: the compute buffer in host memory.
     HostComputeBuffer,
+    /// llama.cpp: the multimodal projector's warm-up compute buffer on its GPU.
+    MmprojComputeBuffer,
+    /// llama.cpp: the projector's compute buffer in host memory (its graph's inputs).
+    HostMmprojComputeBuffer,
     /// llama.cpp: the logits output buffer in host memory.
     OutputBuffer,
     /// A serving engine's captured CUDA graphs.
@@ -108,7 +112,7 @@ pub enum ComponentKind {
 
 impl ComponentKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ComponentKind; 48] = [
+    pub const ALL: [ComponentKind; 50] = [
         ComponentKind::Weights,
         ComponentKind::MasterWeights,
         ComponentKind::AdapterWeights,
@@ -149,6 +153,8 @@ impl ComponentKind {
         ComponentKind::DequantScratch,
         ComponentKind::ComputeBuffer,
         ComponentKind::HostComputeBuffer,
+        ComponentKind::MmprojComputeBuffer,
+        ComponentKind::HostMmprojComputeBuffer,
         ComponentKind::OutputBuffer,
         ComponentKind::CudaGraphs,
         ComponentKind::NonTorch,
@@ -203,6 +209,8 @@ impl ComponentKind {
             ComponentKind::DequantScratch => "dequant_scratch",
             ComponentKind::ComputeBuffer => "compute_buffer",
             ComponentKind::HostComputeBuffer => "host_compute_buffer",
+            ComponentKind::MmprojComputeBuffer => "mmproj_compute_buffer",
+            ComponentKind::HostMmprojComputeBuffer => "host_mmproj_compute_buffer",
             ComponentKind::OutputBuffer => "output_buffer",
             ComponentKind::CudaGraphs => "cuda_graphs",
             ComponentKind::NonTorch => "non_torch",

@@ -29,6 +29,9 @@ struct Tensor {
     inplace: bool,
     /// Memory this allocator does not own (weights, the KV cache): never placed or freed.
     external: bool,
+    /// A view whose strides differ from a contiguous tensor's (permute, transpose, a slice):
+    /// `ggml_are_same_layout` fails, so no in-place op reuses it.
+    strided: bool,
 }
 
 /// A graph under construction: tensors by index, and the execution order of its nodes.
@@ -39,34 +42,69 @@ pub(crate) struct Graph {
     visited: Vec<bool>,
     /// Tensors placed before the graph (inputs the build allocated as it went).
     placed_first: Vec<usize>,
+    /// `ggml_gallocr` (the backend scheduler's allocator, 2024 on) marks only the tensors it
+    /// placed as its own (`hash_node.allocated`), never a view, so an in-place op never
+    /// reuses a view parent; the measure allocator before it did (a view's data lay in its
+    /// buffer).
+    no_view_reuse: bool,
 }
 
 impl Graph {
+    /// A graph for `ggml_gallocr`, the allocator behind `ggml_backend_sched` (in-place ops
+    /// never reuse a view: `ggml_gallocr_is_own` is false for views).
+    pub(crate) fn for_gallocr() -> Self {
+        Graph { no_view_reuse: true, ..Graph::default() }
+    }
     /// A tensor outside the allocator: a weight or a KV cache buffer.
     pub(crate) fn external(&mut self) -> usize {
-        self.push(Tensor { bytes: 0, srcs: Vec::new(), view_of: None, inplace: false, external: true })
+        self.push(Tensor { bytes: 0, srcs: Vec::new(), view_of: None, inplace: false, external: true, strided: false })
     }
     /// An input the graph build allocated at once (`ggml_allocr_alloc` in the callback), from
     /// the same allocator, before the graph; freed after its last use like any node.
     pub(crate) fn input(&mut self, bytes: u64) -> usize {
-        let id = self.push(Tensor { bytes, srcs: Vec::new(), view_of: None, inplace: false, external: false });
+        let id = self.push(Tensor {
+            bytes,
+            srcs: Vec::new(),
+            view_of: None,
+            inplace: false,
+            external: false,
+            strided: false,
+        });
         self.placed_first.push(id);
         self.visited[id] = true;
         id
     }
     /// An op writing a new tensor of `bytes`.
     pub(crate) fn op(&mut self, bytes: u64, srcs: &[usize]) -> usize {
-        self.push(Tensor { bytes, srcs: srcs.to_vec(), view_of: None, inplace: false, external: false })
+        self.push(Tensor { bytes, srcs: srcs.to_vec(), view_of: None, inplace: false, external: false, strided: false })
     }
     /// An op ggml-alloc may run in its first eligible parent's memory.
     pub(crate) fn op_inplace(&mut self, bytes: u64, srcs: &[usize]) -> usize {
-        self.push(Tensor { bytes, srcs: srcs.to_vec(), view_of: None, inplace: true, external: false })
+        self.push(Tensor { bytes, srcs: srcs.to_vec(), view_of: None, inplace: true, external: false, strided: false })
     }
     /// A view (reshape, permute, transpose, view, a copy's destination) of `of`.
     pub(crate) fn view(&mut self, of: usize, srcs: &[usize]) -> usize {
         let root = self.tensors[of].view_of.unwrap_or(of);
         let bytes = self.tensors[root].bytes;
-        self.push(Tensor { bytes, srcs: srcs.to_vec(), view_of: Some(root), inplace: false, external: false })
+        self.push(Tensor {
+            bytes,
+            srcs: srcs.to_vec(),
+            view_of: Some(root),
+            inplace: false,
+            external: false,
+            strided: false,
+        })
+    }
+    /// A view with other strides than its source's (`ggml_permute`, `ggml_transpose`, a
+    /// `ggml_view_3d` slice): shares the memory like [`Graph::view`], never reused in place.
+    pub(crate) fn strided_view(&mut self, of: usize, srcs: &[usize]) -> usize {
+        let id = self.view(of, srcs);
+        self.tensors[id].strided = true;
+        id
+    }
+    /// The graph's nodes so far (ops and views, as `ggml_graph_n_nodes` counts them).
+    pub(crate) fn nodes(&self) -> usize {
+        self.order.len()
     }
     fn push(&mut self, t: Tensor) -> usize {
         self.tensors.push(t);
@@ -147,10 +185,12 @@ impl Graph {
         let t = &self.tensors[id];
         for &p in &t.srcs {
             let pt = &self.tensors[p];
-            if pt.external || at[p].is_none() || children[p] != 1 || views[p] != 0 || pt.bytes != t.bytes {
+            if pt.external || pt.strided || at[p].is_none() || children[p] != 1 || views[p] != 0 || pt.bytes != t.bytes
+            {
                 continue;
             }
             match pt.view_of {
+                Some(_) if self.no_view_reuse => {}
                 // a view parent: only when it is its source's one view, at offset zero
                 Some(v) if views[v] == 1 && children[v] == 0 && !self.tensors[v].external => return at[v],
                 Some(_) => {}

@@ -798,6 +798,8 @@ fn shard_inference(
                 | K::DequantizationTemporaries
                 | K::ComputeBuffer
                 | K::HostComputeBuffer
+                | K::MmprojComputeBuffer
+                | K::HostMmprojComputeBuffer
                 | K::OutputBuffer
                 | K::CudaGraphs
                 | K::NonTorch

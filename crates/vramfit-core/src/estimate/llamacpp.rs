@@ -31,6 +31,7 @@ mod compute;
 mod report;
 
 use super::breakdown::{thousands, Breakdown};
+use super::mmproj;
 use super::phase::Phase;
 use super::profile::llamacpp::LlamaCppBehaviour;
 use super::profile::ollama::OllamaDefaults;
@@ -531,6 +532,8 @@ struct Bufs {
     compute: u64,
     /// The multimodal projector's weights (`--mmproj`, clip's own buffer).
     mmproj: u64,
+    /// The projector's warm-up compute buffer (`alloc_compute_meta`, its own scheduler).
+    mmproj_compute: u64,
     /// A LoRA adapter's tensors (`--lora`, the "LoRA buffer").
     lora: u64,
 }
@@ -763,15 +766,57 @@ fn model_buffers<'r>(
 fn adapter_buffers(s: &Settings, layout: &Layout, bufs: &mut DeviceMap, notes: &mut Vec<String>) {
     let (o, b) = (s.o, &s.b);
     if let Some(mm) = o.mmproj_bytes {
-        // tools/mtmd clip.cpp: the projector loads on the first GPU backend unless
-        // --no-mmproj-offload; its image graph has a compute buffer of its own (not counted).
-        let d = if layout.gpus > 0 && layout.ngl > 0 { Dev::Gpu(layout.main) } else { Dev::Cpu };
+        // tools/mtmd clip.cpp clip_ctx: the projector loads on the first GPU device
+        // (ggml_backend_init_by_type(GPU): CUDA0, whatever --main-gpu says) unless
+        // --no-mmproj-offload; llama-server passes mmproj_use_gpu, not -ngl (tools/server
+        // load_model: mparams.use_gpu = params_base.mmproj_use_gpu).
+        let d = if layout.gpus > 0 { Dev::Gpu(0) } else { Dev::Cpu };
         put(bufs, d, &|x| x.mmproj = x.mmproj.saturating_add(mm));
-        notes.push(format!(
-            "--mmproj: {} B of projector weights on {}; the vision encoder's own compute buffer (per image) is not counted",
-            thousands(mm),
-            d.name()
-        ));
+        let buffers = o.mmproj_projector.as_ref().map(|r| {
+            r.clone().and_then(|p| {
+                mmproj::graph::warmup_buffers(&p, s.flash, d != Dev::Cpu).map(|c| (p, c)).map_err(|e| e.to_string())
+            })
+        });
+        match buffers {
+            Some(Ok((p, c))) => {
+                put(bufs, d, &|x| x.mmproj_compute = x.mmproj_compute.saturating_add(c.device));
+                put(bufs, Dev::Cpu, &|x| x.mmproj_compute = x.mmproj_compute.saturating_add(c.host));
+                notes.push(format!(
+                    "--mmproj: {} B of projector weights on {}; {} warm-up image {}x{} ({} patches, {} nodes, flash attention {}): compute buffer {} B on {}{}",
+                    thousands(mm),
+                    d.name(),
+                    p.kind.gguf_name(),
+                    c.side,
+                    c.side,
+                    thousands(c.patches),
+                    c.nodes,
+                    if s.flash { "on" } else { "off" },
+                    thousands(if d == Dev::Cpu { c.host } else { c.device }),
+                    d.name(),
+                    if d == Dev::Cpu {
+                        String::new()
+                    } else {
+                        format!(" and {} B on the host (the graph's inputs)", thousands(c.host))
+                    }
+                ));
+                if p.kind == mmproj::ProjectorKind::LlavaMlp {
+                    notes.push(
+                        "--mmproj: the mlp (LLaVA) graph is read from clip.cpp's llava builder; no public log checks its buffer yet (the Qwen and Gemma 3 projectors' reproduce fifteen)"
+                            .into(),
+                    );
+                }
+            }
+            Some(Err(why)) => notes.push(format!(
+                "--mmproj: {} B of projector weights on {}; its compute buffer is not counted: {why}",
+                thousands(mm),
+                d.name()
+            )),
+            None => notes.push(format!(
+                "--mmproj: {} B of projector weights on {}; the vision encoder's own compute buffer (per image) is not counted",
+                thousands(mm),
+                d.name()
+            )),
+        }
     }
     let lora = o.lora.as_ref().filter(|_| b.lora_buffers);
     if o.lora.is_some() && lora.is_none() {

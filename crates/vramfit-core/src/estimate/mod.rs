@@ -10,6 +10,7 @@ pub mod inference;
 pub mod kv_cache;
 pub mod llamacpp;
 mod llamacpp_scratch;
+pub mod mmproj;
 pub mod ollama;
 pub mod overhead;
 pub mod parallel;

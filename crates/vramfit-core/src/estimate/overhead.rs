@@ -87,6 +87,8 @@ pub const fn allocation(kind: ComponentKind) -> Allocation {
         | K::DequantScratch
         | K::ComputeBuffer
         | K::HostComputeBuffer
+        | K::MmprojComputeBuffer
+        | K::HostMmprojComputeBuffer
         | K::OutputBuffer
         | K::CudaGraphs
         | K::NonTorch

@@ -705,6 +705,8 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
             | K::DequantScratch
             | K::ComputeBuffer
             | K::HostComputeBuffer
+            | K::MmprojComputeBuffer
+            | K::HostMmprojComputeBuffer
             | K::OutputBuffer
             | K::CudaGraphs
             | K::NonTorch

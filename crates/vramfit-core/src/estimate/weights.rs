@@ -64,7 +64,8 @@ pub fn weight_bytes(spec: &ModelSpec, dtype: DType, quant: Option<&QuantConfig>,
         }
     }
     for l in &spec.extra {
-        visit(l, None, true);
+        // A vision tower stays in the dense dtype (quantization configs leave it out).
+        visit(l, None, l.group != crate::model::ParamGroup::VisionTower);
     }
     if let (Some(head), false) = (&spec.lm_head, spec.tied_embeddings) {
         visit(head, None, scope.head);

@@ -218,6 +218,10 @@ pub struct LlamaCppOptions {
     /// header by the caller), loaded on the main GPU.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mmproj_bytes: Option<u64>,
+    /// `--mmproj FILE`: the projector's vision encoder (its warm-up compute buffers), or why
+    /// its graph is not modelled (said in the notes, never replaced by a guess).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mmproj_projector: Option<Result<crate::estimate::mmproj::ClipProjector, String>>,
     /// `--lora FILE`: the adapter's tensors (read from its GGUF header by the caller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lora: Option<LoraAdapter>,

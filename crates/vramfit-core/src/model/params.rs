@@ -36,6 +36,9 @@ pub enum ParamGroup {
     LmHead,
     /// Anything else (relative position bias, pooler).
     Other,
+    /// A multimodal model's vision encoder and its projector into the language model, where
+    /// the checkpoint holds them (not quantized with the language model).
+    VisionTower,
 }
 
 impl ParamGroup {
@@ -57,6 +60,7 @@ impl ParamGroup {
             ParamGroup::Biases => "biases",
             ParamGroup::LmHead => "lm_head",
             ParamGroup::Other => "other",
+            ParamGroup::VisionTower => "vision_tower",
         }
     }
 }

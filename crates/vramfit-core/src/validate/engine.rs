@@ -55,6 +55,11 @@ pub struct CaseEngine {
     /// The device total the log printed.
     #[serde(default)]
     pub gpu_total_bytes: Option<u64>,
+    /// The free memory the log printed at start-up, before the weights (SGLang "Load weight
+    /// begin. avail mem=X GB"): what the total and the engine's own memory leave is other
+    /// processes' memory.
+    #[serde(default)]
+    pub gpu_free_bytes: Option<u64>,
     /// llama.cpp: context.
     #[serde(default)]
     pub n_ctx: Option<u64>,
@@ -171,9 +176,10 @@ pub(super) fn serving_workload(case: &Case) -> std::result::Result<Workload, Str
         quantization,
         kv_cache_memory: None,
         cpu_offload_bytes: None,
+        other_processes_bytes: None,
         device,
     };
-    Ok(Workload {
+    let mut w = Workload {
         task: Task::Serve,
         dtype: Some(dtype),
         kv_dtype,
@@ -181,7 +187,14 @@ pub(super) fn serving_workload(case: &Case) -> std::result::Result<Workload, Str
         parallel: Parallel { gpus_per_node: tp * pp, tp, pp, ..Parallel::default() },
         serving,
         ..Workload::default()
-    })
+    };
+    // The free memory the log printed at start-up states what other processes held.
+    if let (Some(free), Some(device)) = (e.gpu_free_bytes, w.serving.device.as_ref()) {
+        let engine = crate::estimate::serving::engine_of(&w).map_err(|e| e.to_string())?;
+        w.serving.other_processes_bytes =
+            Some(engine.other_processes_from_free(device, free, tp, pp)).filter(|&b| b > 0);
+    }
+    Ok(w)
 }
 
 /// A llama.cpp / Ollama case as a llama.cpp workload: the GGUF file type as the weights'

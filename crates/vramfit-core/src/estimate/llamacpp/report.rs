@@ -90,6 +90,7 @@ fn devices_table(bufs: &DeviceMap, gpus: usize, context_bytes: u64, host_out: u6
                 Dev::Cpu => host_out,
             }
             .saturating_add(x.mmproj)
+            .saturating_add(x.mmproj_compute)
             .saturating_add(x.lora);
             DeviceBuffers {
                 device: d.name(),
@@ -163,6 +164,9 @@ fn gpu_components(
             .on(&dn),
         );
     }
+    if x.mmproj_compute > 0 {
+        components.push(mmproj_compute(ComponentKind::MmprojComputeBuffer, x.mmproj_compute, &dn));
+    }
     if x.lora > 0 {
         components.push(
             Component::new(
@@ -231,6 +235,10 @@ fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: 
             .on("CPU"),
         );
     }
+    if x.mmproj_compute > 0 {
+        components
+            .push(mmproj_compute(ComponentKind::HostMmprojComputeBuffer, x.mmproj_compute, "CPU").at(Level::Host));
+    }
     components.push(
         Component::new(
             ComponentKind::HostWeights,
@@ -272,6 +280,18 @@ fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: 
         .on("CUDA_Host"),
     );
     components
+}
+
+/// The projector's warm-up compute buffer on `device` (the GPU's: the image graph; the
+/// host's: the graph's inputs, or the whole graph without a GPU).
+fn mmproj_compute(kind: ComponentKind, bytes: u64, device: &str) -> Component {
+    Component::new(
+        kind,
+        bytes,
+        "clip warm-up graph for the largest image (Qwen mergers 46·patch·merge per side, Gemma 3 image_size) placed by ggml_gallocr in execution order; inputs (image f32, positions, window mask) in the CPU buffer, copied first into the GPU's",
+        "llama.cpp tools/mtmd/clip.cpp (warmup, alloc_compute_meta, clip_graph builders) at 0024aa74; ggml/src/ggml-alloc.c at 0450e2f9",
+    )
+    .on(device)
 }
 
 fn cuda_context() -> Component {

@@ -8,6 +8,7 @@
 //! per-rank pieces (weights, the forward pass of the profile run, KV pages per layer), and
 //! the report ([`ServingReport`]) printed next to the engine's own log lines.
 
+pub mod mxfp4;
 pub mod plans;
 pub mod sglang;
 pub mod vllm;
@@ -132,11 +133,21 @@ pub struct Device {
     /// [`NVLINK_GB_S`]): the engines' custom all-reduce and NCCL keep buffers on every GPU.
     #[serde(skip)]
     pub nvlink: bool,
+    /// CUDA compute capability from the catalog (`(9, 0)` for an H100): which kernels the
+    /// engine picks (MXFP4 experts, [`mxfp4::Backend`]).
+    #[serde(skip)]
+    pub compute_capability: Option<(u32, u32)>,
 }
 
 /// The GPU-to-GPU bandwidth from which the catalog's link counts as an NVLink fabric (A100,
 /// H100, H200: 600–900 GB/s) rather than a two-card bridge (RTX 3090: 112.5 GB/s).
 pub const NVLINK_GB_S: f64 = 300.0;
+
+/// The catalog GPU's CUDA compute capability (`"9.0"` → `(9, 0)`).
+fn capability_of(gpu: Option<&crate::catalog::Gpu>) -> Option<(u32, u32)> {
+    let (major, minor) = gpu?.compute_capability.as_deref()?.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
 
 /// Whether the catalog GPU `name` is joined to its peers by NVLink.
 fn nvlink_of(gpu: Option<&crate::catalog::Gpu>) -> bool {
@@ -183,6 +194,7 @@ impl Device {
                 sms: Some(*sms),
                 name,
                 nvlink: nvlink_of(gpu.gpu.as_ref()),
+                compute_capability: capability_of(gpu.gpu.as_ref()),
             },
             _ => Device {
                 total_bytes: gpu.usable_bytes,
@@ -190,6 +202,7 @@ impl Device {
                 sms: known.map(|k| k.2),
                 name,
                 nvlink: nvlink_of(gpu.gpu.as_ref()),
+                compute_capability: capability_of(gpu.gpu.as_ref()),
             },
         }
     }
@@ -201,13 +214,13 @@ impl Device {
             let n = n.to_ascii_lowercase();
             DEVICE_TOTALS.iter().find(|(k, _, _)| n.starts_with(&k.to_ascii_lowercase())).map(|k| k.2)
         });
+        let gpu = name.and_then(|n| crate::catalog::GpuSpec::parse(n).ok());
         Device {
             total_bytes,
             total_source: "as the engine's log printed it".into(),
             sms,
-            nvlink: name
-                .and_then(|n| crate::catalog::GpuSpec::parse(n).ok())
-                .is_some_and(|g| nvlink_of(g.gpu.as_ref())),
+            nvlink: gpu.as_ref().is_some_and(|g| nvlink_of(g.gpu.as_ref())),
+            compute_capability: gpu.as_ref().and_then(|g| capability_of(g.gpu.as_ref())),
             name: name.map(str::to_string),
         }
     }
@@ -236,6 +249,11 @@ pub struct ServingOptions {
     pub kv_cache_memory: Option<u64>,
     /// `--cpu-offload-gb` as bytes: weights kept in CPU memory and streamed in.
     pub cpu_offload_bytes: Option<u64>,
+    /// `--other-processes-memory`: bytes other processes (a desktop, another engine) hold on
+    /// each GPU when the engine starts; counted where the release counts them
+    /// ([`vllm::Accounting`], [`sglang`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_processes_bytes: Option<u64>,
     /// The device as the engine sees it (set from `--gpu`).
     pub device: Option<Device>,
 }
@@ -268,6 +286,8 @@ impl ServingOptions {
             Some("--kv-cache-memory")
         } else if self.cpu_offload_bytes.is_some() {
             Some("--cpu-offload-gb")
+        } else if self.other_processes_bytes.is_some() {
+            Some("--other-processes-memory")
         } else {
             None
         }
@@ -390,7 +410,14 @@ impl ServingReport {
             }
         }
         if let Some(u) = self.gpu_memory_utilization_to_start {
-            out.push(format!("starts with --gpu-memory-utilization {u:.2} or more"));
+            if self.error.as_deref().is_some_and(|e| e.starts_with("Free memory on device")) {
+                // vLLM 0.9.1+ refuses a utilization above the free memory's share.
+                out.push(format!(
+                    "starts with --gpu-memory-utilization {u:.2} or more, up to the free memory's share of the device"
+                ));
+            } else {
+                out.push(format!("starts with --gpu-memory-utilization {u:.2} or more"));
+            }
         }
         if self.starts == Some(false)
             && self.largest_max_model_len.is_none()
@@ -423,6 +450,20 @@ pub struct ServingEngine {
     /// sampler over `max_num_seqs` rows and, from 0.20, budgets CUDA graphs; SGLang's pool
     /// is what `mem_fraction_static` leaves, whatever they are).
     pub seqs_and_graphs_in_budget: bool,
+    /// What the engine itself holds on a GPU (CUDA context, distributed init) when it measures
+    /// the free memory at start-up, by TP, PP and NVLink: the free memory a log prints there,
+    /// taken from the device total, leaves what other processes held.
+    pub own_memory_at_start: fn(u64, u64, bool) -> u64,
+}
+
+impl ServingEngine {
+    /// Other processes' memory on a GPU whose log printed `free` bytes at start-up: the total
+    /// less the engine's own memory and the free memory (0 when the engine's own is smaller
+    /// than modelled).
+    #[must_use]
+    pub fn other_processes_from_free(&self, device: &Device, free: u64, tp: u64, pp: u64) -> u64 {
+        device.total_bytes.saturating_sub((self.own_memory_at_start)(tp, pp, device.nvlink)).saturating_sub(free)
+    }
 }
 
 impl std::fmt::Debug for ServingEngine {

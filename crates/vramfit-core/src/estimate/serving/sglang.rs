@@ -38,6 +38,7 @@ pub static ENGINE: super::ServingEngine = super::ServingEngine {
     max_model_len_flag: "--context-length",
     tensor_parallel_flag: "--tp-size",
     seqs_and_graphs_in_budget: false,
+    own_memory_at_start: before_free,
 };
 
 /// Source of the pool components.
@@ -61,7 +62,18 @@ const DISTRIBUTED_INIT_NVLINK_BYTES: u64 = 201 * GIB / 100;
 /// on each rank of 4 × L4 (didier-durand/llms-in-clouds docs/sglang.md; sglang#4127).
 const DISTRIBUTED_INIT_PCIE_BYTES: u64 = 13 * GIB / 100;
 
-/// Memory in use before SGLang measures the free memory its fraction applies to.
+/// Memory in use before SGLang measures the free memory its fraction applies to: the engine's
+/// own (CUDA context, distributed init) and what other processes hold on the GPU
+/// (`--other-processes-memory`): `total_gpu_memory` is `torch.cuda.mem_get_info()`'s free
+/// memory (utils.py `get_available_gpu_memory`, 0.4.2:172-189, called by
+/// `init_torch_distributed`, model_runner.py 0.4.2:260-262), the same figure the log prints as
+/// "Load weight begin. avail mem=X GB" (model_runner.py 0.4.2:276-279).
+#[must_use]
+pub fn in_use_at_start(tp: u64, pp: u64, nvlink: bool, other_processes: u64) -> u64 {
+    before_free(tp, pp, nvlink) + other_processes
+}
+
+/// The engine's own memory in use before SGLang measures free memory.
 fn before_free(tp: u64, pp: u64, nvlink: bool) -> u64 {
     let distributed = match (tp * pp > 1, nvlink) {
         (false, _) => 0,
@@ -173,6 +185,8 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
     let page = o.block_size.unwrap_or(1).max(1);
     let total = o.device.as_ref().map(|d| d.total_bytes);
     let nvlink = o.device.as_ref().is_some_and(|d| d.nvlink);
+    let others = o.other_processes_bytes.unwrap_or(0);
+    let in_use = in_use_at_start(tp, pp, nvlink, others);
     let rule = FractionDefault::of(o.version);
     let (default_f, default_chunk) = rule.fraction(total.map_or(81_559.0, |t| t as f64 / (1u64 << 20) as f64), tp, pp);
     let fraction = o.gpu_memory_utilization.map_or(default_f, Fraction::get);
@@ -188,7 +202,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
             .sum();
         let (rest, tokens) = match total {
             Some(t) => {
-                let free_init = t.saturating_sub(before_free(tp, pp, nvlink)) as f64;
+                let free_init = t.saturating_sub(in_use) as f64;
                 let rest = free_init - weights as f64 - free_init * (1.0 - fraction);
                 let tokens = if rest > 0.0 && cell > 0 { (rest / cell as f64) as u64 / page * page } else { 0 };
                 (rest, tokens)
@@ -201,7 +215,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
             layers: range.1 - range.0,
             weights_bytes: weights,
             activation_peak_bytes: 0,
-            non_torch_bytes: before_free(tp, pp, nvlink),
+            non_torch_bytes: in_use,
             kv_cache_bytes: rest.max(0.0) as u64,
             kv_deficit_bytes: (-rest).max(0.0) as u64,
             kv_bytes_per_token: cell,
@@ -217,7 +231,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
     let error = (has_device && !starts).then(|| {
         format!("Not enough memory. Please try to increase --mem-fraction-static. Current value: self.server_args.mem_fraction_static={fraction}")
     });
-    let reserved = total.map(|t| t.saturating_sub(before_free(tp, pp, nvlink)) as f64 * (1.0 - fraction));
+    let reserved = total.map(|t| t.saturating_sub(in_use) as f64 * (1.0 - fraction));
     Ok(ServingReport {
         engine: "sglang".into(),
         version: format!(
@@ -231,7 +245,7 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         ),
         weights_bytes: worst.weights_bytes,
         activation_peak_bytes: 0,
-        non_torch_bytes: before_free(tp, pp, nvlink),
+        non_torch_bytes: in_use,
         cuda_graph_bytes: 0,
         cuda_graph_counted: false,
         kv_cache_bytes: has_device.then_some(worst.kv_cache_bytes),
@@ -255,13 +269,14 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         gpu_memory_utilization_to_start: None,
         weights_formula: super::weights_formula(spec, dtype, quant.as_ref(), tp, pp, worst.layers),
         non_torch_formula: format!(
-            "in use before SGLang measures free memory: CUDA context 0.35 GiB (as vLLM 0.6.4 printed on an RTX 3090, #10517){} = {} GiB",
+            "in use before SGLang measures free memory: CUDA context 0.35 GiB (as vLLM 0.6.4 printed on an RTX 3090, #10517){}{} = {} GiB",
             match (tp * pp > 1, nvlink) {
                 (false, _) => "",
                 (true, true) => " + NCCL and custom all-reduce init 2.01 GiB per rank on NVLink (sglang#11716)",
                 (true, false) => " + NCCL init 0.13 GiB per rank on PCIe, no custom all-reduce (llms-in-clouds, sglang#4127)",
             },
-            gib(before_free(tp, pp, nvlink))
+            if others > 0 { format!(" + other processes {} GiB (--other-processes-memory)", gib(others)) } else { String::new() },
+            gib(in_use)
         ),
         cuda_graph_formula: "not budgeted separately".into(),
         activation_formula: format!(

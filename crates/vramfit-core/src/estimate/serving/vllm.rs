@@ -17,6 +17,12 @@
 //! - 0.8.5 V1 `vllm/v1/worker/gpu_worker.py:177-210`: the 0.6.4 formula again (global cap).
 //!   `vllm/engine/arg_utils.py:1596-1607`: `vllm serve` defaults to 8192 batched tokens on GPUs
 //!   of 70 GiB or more, 2048 otherwise.
+//! - Other processes' memory (`--other-processes-memory`): counted in the budget only where
+//!   `non_torch` is read off the whole device (0.6.4, V1 0.8); from V1 0.9.1 `init_device`
+//!   refuses to start when the free memory is below `utilization × total` (0.10.1.1
+//!   `vllm/v1/worker/gpu_worker.py:173-186`, 0.19.0 `vllm/v1/worker/utils.py:404-421`
+//!   `request_memory`; absent from 0.8.5's `gpu_worker.py:120-135`; 0.9.1 is where public
+//!   reports of the error start: vllm#20305, llm-compressor#1560).
 //! - 0.19.0 `vllm/v1/worker/gpu_worker.py:366-420`: `available = requested_memory −
 //!   (non_torch_increase + torch_peak_increase + weights) − cudagraph_estimate_if_enabled`
 //!   (`VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`, `vllm/envs.py:1654`, default 0 in 0.19,
@@ -50,6 +56,7 @@ pub static ENGINE: super::ServingEngine = super::ServingEngine {
     max_model_len_flag: "--max-model-len",
     tensor_parallel_flag: "--tensor-parallel-size",
     seqs_and_graphs_in_budget: true,
+    own_memory_at_start: |_, _, _| CONTEXT_BYTES,
 };
 
 /// Source line of the budget components.
@@ -93,6 +100,9 @@ pub struct Profile {
     pub tokens_from_concurrency: bool,
     /// The Triton top-k/top-p sampler and its per-SM buffer (0.19+).
     pub triton_sampler: bool,
+    /// `init_device` refuses to start when the free memory is below `utilization × total`
+    /// (V1 0.9.1+).
+    pub checks_free_at_start: bool,
 }
 
 impl Profile {
@@ -120,6 +130,7 @@ impl Profile {
             v0_chunked_budget: if at_least(6, 5) { 2048 } else { 512 },
             tokens_from_concurrency: at_least(21, 0),
             triton_sampler: at_least(19, 0),
+            checks_free_at_start: v1 && at_least(9, 1),
         }
     }
 
@@ -150,6 +161,8 @@ struct Settings {
     pp: u64,
     kv_bytes: u64,
     dtype: DType,
+    /// Bytes other processes hold on each GPU.
+    others: u64,
 }
 
 fn settings(
@@ -189,6 +202,7 @@ fn settings(
         pp: w.parallel.pp.max(1),
         kv_bytes,
         dtype,
+        others: o.other_processes_bytes.unwrap_or(0),
     }
 }
 
@@ -270,9 +284,13 @@ fn pages(layers: &[(LayerKind, u64)], kv: u64, s: &Settings, p: &Profile) -> Pag
 ///   in total at TP2/TP4 in the same logs.
 /// - WholeDevice (0.6.4, V1 0.8): the CUDA context too: 0.35 GiB on an RTX 3090 (#10517).
 /// - FreeMemoryDrop (≤ 0.6.3): growth since `init_device`, as ThisInstance.
+///
+/// Only WholeDevice counts other processes' memory (`(total − free) − torch allocated`,
+/// worker.py 0.6.4:203-212, v1/worker/gpu_worker.py 0.8.5:200-207); they are added by the
+/// caller.
 fn non_torch(p: &Profile, tp: u64) -> (u64, &'static str) {
     let base = match p.accounting {
-        Accounting::WholeDevice => 35 * GIB / 100,
+        Accounting::WholeDevice => CONTEXT_BYTES,
         _ => GIB / 4,
     };
     if p.v1 && tp > 1 {
@@ -281,6 +299,19 @@ fn non_torch(p: &Profile, tp: u64) -> (u64, &'static str) {
         (base, "CUDA context + workspaces (counted from the device's used memory), from public logs")
     } else {
         (base, "cuBLAS/attention workspaces grown since the baseline, from public logs")
+    }
+}
+
+/// The CUDA context and workspaces of this process: 0.35 GiB, what vLLM 0.6.4 printed as
+/// non-torch memory on an RTX 3090 (#10517).
+const CONTEXT_BYTES: u64 = 35 * GIB / 100;
+
+/// Other processes' memory as this release counts it in the budget.
+fn others_counted(p: &Profile, s: &Settings) -> u64 {
+    if p.accounting == Accounting::WholeDevice {
+        s.others
+    } else {
+        0
     }
 }
 
@@ -409,10 +440,12 @@ fn run_stages(spec: &ModelSpec, w: &Workload, p: &Profile, quant: Option<&QuantC
         .iter()
         .enumerate()
         .map(|(i, &range)| {
-            let weights = rank_weights(spec, s.dtype, quant, range, s.pp, s.tp)
+            let backend = super::mxfp4::Backend::of(p.version, device.and_then(|d| d.compute_capability));
+            let weights = super::mxfp4::stage_weights(spec, s.dtype, quant, range, s.pp, s.tp, backend)
+                .unwrap_or_else(|| rank_weights(spec, s.dtype, quant, range, s.pp, s.tp))
                 .saturating_sub(w.serving.cpu_offload_bytes.unwrap_or(0));
             let (act, formula_act) = activation(spec, s, p, i + 1 == n, device);
-            let (nt, _) = non_torch(p, s.tp);
+            let nt = non_torch(p, s.tp).0 + others_counted(p, s);
             let layers = range.1 - range.0;
             let graphs = cuda_graphs(s, p, layers, w.serving.enforce_eager);
             let budget = i128::from(total.map_or(0, |t| s.utilization.of(t)));
@@ -444,7 +477,22 @@ fn run_stages(spec: &ModelSpec, w: &Workload, p: &Profile, quant: Option<&QuantC
 }
 
 /// Whether the engine starts, and its error text when not.
-fn verdict(p: &Profile, s: &Settings, st: &[Stage]) -> (bool, Option<String>) {
+fn verdict(p: &Profile, s: &Settings, st: &[Stage], total: Option<u64>) -> (bool, Option<String>) {
+    if let (true, Some(total)) = (p.checks_free_at_start, total) {
+        // `request_memory` (v1/worker/utils.py 0.19.0:404-421): the free memory after this
+        // process's CUDA context is created, against ceil(total × utilization).
+        let free = total.saturating_sub(CONTEXT_BYTES + s.others);
+        let requested = (total as f64 * s.utilization.get()).ceil() as u64;
+        if free < requested {
+            return (false, Some(format!(
+                "Free memory on device cuda:0 ({:.2}/{:.2} GiB) on startup is less than desired GPU memory utilization ({}, {:.2} GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
+                free as f64 / GIB as f64,
+                total as f64 / GIB as f64,
+                s.utilization.get(),
+                requested as f64 / GIB as f64
+            )));
+        }
+    }
     for stage in st {
         if stage.figures.kv_deficit_bytes > 0 || stage.figures.kv_cache_bytes == 0 {
             return (false, Some(
@@ -534,19 +582,19 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         return Err(Error::workload("--pipeline-parallel-size", "the model has no layers to serve"));
     };
     let has_device = w.serving.device.is_some() || w.serving.kv_cache_memory.is_some();
-    let (starts, error) = if has_device { verdict(&p, &s, &st) } else { (true, None) };
+    let total = w.serving.device.as_ref().map(|d| d.total_bytes);
+    let (starts, error) = if has_device { verdict(&p, &s, &st, total) } else { (true, None) };
     let min_blocks = st.iter().map(|x| x.pages.blocks).min().unwrap_or(0);
     let mut tokens = st.iter().map(|x| x.pages.tokens).min().unwrap_or(0);
     let concurrency = st.iter().map(|x| x.pages.concurrency).fold(f64::INFINITY, f64::min);
     if p.tokens_from_concurrency {
         tokens = (concurrency * s.max_model_len as f64) as u64;
     }
-    let total = w.serving.device.as_ref().map(|d| d.total_bytes);
     // The largest max_model_len that starts, and the utilization that would start.
     let starts_with = |len: u64, util: Option<Fraction>| {
         let s2 = settings(spec, w, &p, len, util);
         let st2 = run_stages(spec, w, &p, quant.as_ref(), &s2);
-        verdict(&p, &s2, &st2).0
+        verdict(&p, &s2, &st2, total).0
     };
     let largest = has_device.then(|| {
         if !p.v1 && w.serving.max_num_batched_tokens.is_none() {
@@ -561,10 +609,20 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         }
     });
     let util_to_start = if has_device && !starts && w.serving.kv_cache_memory.is_none() {
-        // Starting is monotone in the utilization: find the largest that still fails.
-        match largest_true(1, 100, |h| !starts_with(max_model_len, Some(Fraction(h as u32 * 10_000)))) {
+        // Up to the free memory at start-up (V1 0.9.1+ refuses a utilization above it), the
+        // cache grows with the utilization and starting is monotone: find the largest
+        // utilization (in hundredths) that still fails.
+        let cap = match (p.checks_free_at_start, total) {
+            (true, Some(t)) if t > 0 => {
+                let free = u128::from(t.saturating_sub(CONTEXT_BYTES + s.others));
+                u64::try_from(free * 100 / u128::from(t)).unwrap_or(100).min(100)
+            }
+            _ => 100,
+        };
+        match largest_true(1, cap, |h| !starts_with(max_model_len, Some(Fraction(h as u32 * 10_000)))) {
+            _ if cap == 0 => None,
             None => Some(0.01),
-            Some(100) => None,
+            Some(h) if h >= cap => None,
             Some(h) => Some((h + 1) as f64 / 100.0),
         }
     } else {
@@ -601,8 +659,31 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         largest_max_model_len: largest.flatten(),
         gpu_memory_utilization_to_start: util_to_start,
         activation_formula: worst.formula_act.clone(),
-        weights_formula: super::weights_formula(spec, s.dtype, quant.as_ref(), s.tp, s.pp, f.layers),
-        non_torch_formula: format!("{} = {} GiB", non_torch(&p, s.tp).1, gib(f.non_torch_bytes)),
+        weights_formula: {
+            let formula = super::weights_formula(spec, s.dtype, quant.as_ref(), s.tp, s.pp, f.layers);
+            if super::mxfp4::is_mxfp4(quant.as_ref()) {
+                let backend = super::mxfp4::Backend::of(
+                    p.version,
+                    w.serving.device.as_ref().and_then(|d| d.compute_capability),
+                );
+                format!(
+                    "{formula}; MXFP4 experts as vLLM's {} MoE kernel keeps them (expert dims padded, scales and biases converted: estimate::serving::mxfp4) = {} GiB in all",
+                    backend.name(),
+                    gib(f.weights_bytes)
+                )
+            } else {
+                formula
+            }
+        },
+        non_torch_formula: match others_counted(&p, &s) {
+            0 => format!("{} = {} GiB", non_torch(&p, s.tp).1, gib(f.non_torch_bytes)),
+            o => format!(
+                "{} + other processes {} GiB (--other-processes-memory; this release reads non-torch memory off the whole device) = {} GiB",
+                non_torch(&p, s.tp).1,
+                gib(o),
+                gib(f.non_torch_bytes)
+            ),
+        },
         cuda_graph_formula: cuda_graph_formula(&s, &p, f.layers, w.serving.enforce_eager),
         ranks: st.iter().map(|x| x.figures.clone()).collect(),
     })
@@ -660,6 +741,7 @@ mod tests {
             pp: 1,
             kv_bytes: 2,
             dtype: DType::Bf16,
+            others: 0,
         };
         let layers = [
             (LayerKind::Full, 1024),
