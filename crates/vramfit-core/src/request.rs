@@ -282,7 +282,6 @@ pub struct WorkloadRequest {
     /// the engine starts, as nvidia-smi shows it (bytes, or 1.2GiB); counted where the release
     /// counts it [default: none].
     #[cfg_attr(feature = "clap", arg(long))]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub other_processes_memory: Option<String>,
     /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
     /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
