@@ -65,6 +65,7 @@ const COMPONENT_COLOURS = {
   kv_cache_previous: '#f0a868', recomputed_layer: '#7cc49b', backward_working_set: '#4f9e6c',
   optimizer_step_temporaries: '#b39ddb', dequantization_temporaries: '#9e9d24', quantization_transient: '#9e9d24',
   head_gradient: '#e6c550', embedding_gradient: '#e6c550', compute_buffer: '#3aa675',
+  recurrent_state: '#a0522d', host_recurrent_state: '#a0522d',
 };
 const MAX_PLANS_SHOWN = 5;
 

@@ -9,6 +9,7 @@ mod defects;
 mod fit;
 mod golden;
 mod hostile;
+mod hybrid;
 #[path = "../../vramfit-io/tests/util.rs"]
 #[allow(dead_code)]
 mod io_util;

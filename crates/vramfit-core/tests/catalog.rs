@@ -82,7 +82,13 @@ fn model_catalog_is_well_formed() {
     for m in models {
         assert!(!m.source.trim().is_empty(), "{} has no source", m.name);
         let spec = m.spec().unwrap_or_else(|e| panic!("{}: {e}", m.name));
-        let family = if m.family == "gemma3" { "gemma3_text" } else { m.family.as_str() };
+        // Multimodal wrappers are read through their text_config's model_type.
+        let family = match m.family.as_str() {
+            "gemma3" => "gemma3_text",
+            "qwen3_5" => "qwen3_5_text",
+            "qwen3_5_moe" => "qwen3_5_moe_text",
+            f => f,
+        };
         assert_eq!(spec.model_type, family, "{}", m.name);
         used.insert(m.config.clone());
         for spelling in [&m.name, &m.hf_id].into_iter().chain(&m.aliases) {

@@ -59,6 +59,7 @@ pub(crate) fn convert(w: BertWire) -> Result<ModelSpec> {
             cross_attention: None,
             mlp: Mlp::dense(false, act, inter),
             parallel_residual: false,
+            mixer: crate::model::Mixer::Attention,
         })
         .collect();
     Ok(ModelSpec {

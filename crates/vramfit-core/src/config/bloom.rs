@@ -52,6 +52,7 @@ pub(crate) fn convert(w: BloomWire) -> Result<ModelSpec> {
             cross_attention: None,
             mlp: Mlp::dense(false, Activation::Gelu, 4 * h),
             parallel_residual: false,
+            mixer: crate::model::Mixer::Attention,
         })
         .collect();
     Ok(ModelSpec {

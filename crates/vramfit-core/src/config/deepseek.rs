@@ -135,6 +135,7 @@ pub(crate) fn convert(model_type: &str, w: DeepseekWire) -> Result<ModelSpec> {
             cross_attention: None,
             mlp,
             parallel_residual: false,
+            mixer: crate::model::Mixer::Attention,
         });
     }
     Ok(ModelSpec {

@@ -87,6 +87,7 @@ pub(crate) fn convert(w: FalconWire) -> Result<ModelSpec> {
             cross_attention: None,
             mlp: Mlp::dense(false, act, ffn),
             parallel_residual: parallel || new_arch,
+            mixer: crate::model::Mixer::Attention,
         });
     }
     Ok(ModelSpec {

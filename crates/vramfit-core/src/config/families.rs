@@ -4,8 +4,8 @@
 //! README's table) is drawn from [`FAMILIES`]; a new family is one converter file and one row.
 
 use super::{
-    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, llama, mistral3, olmo2, opt, phi,
-    t5, wire,
+    bert, bloom, cohere, deepseek, falcon, glm4, gpt2, gpt_neox, gpt_oss, granite, granitemoehybrid, llama, mistral3,
+    nemotron_h, olmo2, opt, phi, qwen3_next, t5, wire,
 };
 use crate::error::Result;
 use crate::model::ModelSpec;
@@ -79,6 +79,22 @@ pub const FAMILIES: &[Family] = &[
         convert: |_, v| granite::convert(wire(v, "granite", LLAMA_KEYS)?),
     },
     Family {
+        model_types: &["granitemoehybrid"],
+        aliases: &[],
+        about: "IBM Granite 4.0 hybrids (Mamba-2 blocks with a recurrent state, a few attention blocks; shared MLP and routed experts)",
+        key_aliases: &[&["layer_types", "layers_block_type"]],
+        dropout: (0.0, 0.0),
+        convert: |_, v| granitemoehybrid::convert(wire(v, "granitemoehybrid", row("granitemoehybrid").key_aliases)?),
+    },
+    Family {
+        model_types: &["nemotron_h"],
+        aliases: &[],
+        about: "NVIDIA Nemotron-H (single-mixer blocks: Mamba-2 with a recurrent state, attention, ReLU² MLP or routed MoE)",
+        key_aliases: &[&["layer_types", "layers_block_type"], &["n_groups", "mamba_n_groups"], &["conv_kernel", "mamba_d_conv"], &["use_conv_bias", "mamba_conv_bias"], &["n_routed_experts", "num_local_experts"]],
+        dropout: (0.0, 0.0),
+        convert: |_, v| nemotron_h::convert(wire(v, "nemotron_h", row("nemotron_h").key_aliases)?),
+    },
+    Family {
         model_types: &["cohere"],
         aliases: &[],
         about: "Cohere Command R / R+ (parallel attention and MLP, LayerNorm without bias, tied embeddings)",
@@ -101,6 +117,14 @@ pub const FAMILIES: &[Family] = &[
         key_aliases: LLAMA_KEYS,
         dropout: (0.0, 0.0),
         convert: |_, v| gpt_oss::convert(v, wire(v, "gpt_oss", LLAMA_KEYS)?),
+    },
+    Family {
+        model_types: &["qwen3_next", "qwen3_5", "qwen3_5_moe"],
+        aliases: &["qwen3_5_text", "qwen3_5_moe_text"],
+        about: "Qwen3-Next, Qwen3.5/3.6 (hybrid: Gated DeltaNet linear attention with a recurrent state, gated full attention every 4th block; MoE)",
+        key_aliases: &[],
+        dropout: (0.0, 0.0),
+        convert: |t, v| qwen3_next::convert(t, wire(v, t, &[])?),
     },
     Family {
         model_types: &["mistral3"],

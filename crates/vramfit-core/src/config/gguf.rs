@@ -24,6 +24,12 @@ pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &[
     "command-r",
     "glm4",
     "gpt-oss",
+    "qwen3next",
+    "qwen35",
+    "qwen35moe",
+    "granitehybrid",
+    "nemotron_h",
+    "nemotron_h_moe",
 ];
 
 /// Build a model spec from a parsed GGUF header; `source` names the file or URL.
@@ -65,6 +71,11 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
         "command-r" => "cohere",
         "glm4" => "glm4",
         "gpt-oss" => "gpt_oss",
+        "qwen3next" => "qwen3_next",
+        "qwen35" => "qwen3_5_text",
+        "qwen35moe" => "qwen3_5_moe_text",
+        "granitehybrid" => "granitemoehybrid",
+        "nemotron_h" | "nemotron_h_moe" => "nemotron_h",
         other => {
             return Err(Error::UnsupportedModelType {
                 found: format!("{other} (GGUF general.architecture)"),
@@ -139,6 +150,9 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
         }
         c.insert("experts_per_token".into(), json!(need("expert_used_count")?));
     }
+    if matches!(model_type, "qwen3_next" | "qwen3_5_text" | "qwen3_5_moe_text" | "granitemoehybrid" | "nemotron_h") {
+        recurrent_keys(&mut c, model_type, &need, &num, &|k| get(k).cloned())?;
+    }
     if model_type == "falcon" {
         let kv = num("attention.head_count_kv").unwrap_or(1);
         c.insert("new_decoder_architecture".into(), json!(has_tensor("blk.0.attn_norm_2.weight")));
@@ -158,6 +172,142 @@ pub fn spec_from_gguf(file: &GgufFile, source: &str) -> Result<ModelSpec> {
     spec.torch_dtype = info.main_float_dtype().filter(|d| *d != crate::DType::Fp32 || info.by_dtype.len() == 1);
     spec.checkpoint = Some(info);
     Ok(spec)
+}
+
+/// The `ssm.*` keys of hybrid architectures as their config.json keys (llama.cpp
+/// `src/llama-model.cpp` `load_hparams`: `ssm.conv_kernel` = d_conv, `ssm.inner_size` =
+/// d_inner, `ssm.state_size` = d_state, `ssm.group_count` = n_group, `ssm.time_step_rank` =
+/// dt_rank). Qwen3-Next / Qwen3.5 (`convert_hf_to_gguf.py` `Qwen3NextModel`): d_inner is the
+/// value width (value heads × v_head_dim), d_state the key head width, n_group the key heads,
+/// dt_rank the value heads; block i attends when `(i + 1) % full_attention_interval == 0`
+/// (default 4), and a trailing multi-token-prediction block (`nextn_predict_layers`) is not a
+/// trunk block. Granite hybrids: d_inner = `mamba_expand` · hidden, dt_rank the Mamba heads;
+/// block i is Mamba where its `attention.head_count_kv` entry is 0 (`recurrent_layer_arr[i] =
+/// n_head_kv(i) == 0`).
+fn recurrent_keys(
+    c: &mut Map<String, Value>,
+    model_type: &str,
+    need: &dyn Fn(&str) -> Result<u64>,
+    num: &dyn Fn(&str) -> Option<u64>,
+    raw: &dyn Fn(&str) -> Option<GgufValue>,
+) -> Result<()> {
+    let kernel = need("ssm.conv_kernel")?;
+    let inner = need("ssm.inner_size")?;
+    let state = need("ssm.state_size")?;
+    let groups = need("ssm.group_count")?;
+    let heads = need("ssm.time_step_rank")?;
+    let blocks = need("block_count")?;
+    if model_type == "granitemoehybrid" {
+        let hidden = need("embedding_length")?;
+        c.insert("mamba_d_conv".into(), json!(kernel));
+        c.insert("mamba_d_state".into(), json!(state));
+        c.insert("mamba_n_groups".into(), json!(groups));
+        c.insert("mamba_n_heads".into(), json!(heads));
+        c.insert("mamba_expand".into(), json!(inner / hidden.max(1)));
+        c.insert("mamba_d_head".into(), json!(inner / heads.max(1)));
+        c.insert("mamba_conv_bias".into(), json!(true));
+        let kv: Vec<u64> = match raw("attention.head_count_kv") {
+            Some(GgufValue::Array { items, .. }) => items.iter().filter_map(GgufValue::as_u64).collect(),
+            _ => Vec::new(),
+        };
+        if kv.len() as u64 == blocks {
+            let types: Vec<&str> = kv.iter().map(|&n| if n == 0 { "mamba" } else { "attention" }).collect();
+            c.insert("layer_types".into(), json!(types));
+        }
+        let ff = num("feed_forward_length");
+        let expert_ff = num("expert_feed_forward_length").or(ff);
+        let shared = num("expert_shared_feed_forward_length").or(ff);
+        c.remove("ffn_hidden_size");
+        if let Some(e) = expert_ff {
+            c.insert("intermediate_size".into(), json!(e));
+        }
+        if let Some(sh) = shared {
+            c.insert("shared_intermediate_size".into(), json!(sh));
+        }
+        return Ok(());
+    }
+    if let Some(kd) = num("attention.key_length") {
+        c.insert("head_dim".into(), json!(kd));
+    }
+    let per_block = |k: &str| -> Vec<u64> {
+        match raw(k) {
+            Some(GgufValue::Array { items, .. }) => items.iter().filter_map(GgufValue::as_u64).collect(),
+            Some(v) => v.as_u64().map_or_else(Vec::new, |n| vec![n; usize::try_from(blocks).unwrap_or(0)]),
+            None => Vec::new(),
+        }
+    };
+    if model_type == "nemotron_h" {
+        return nemotron_h_keys(c, blocks, (kernel, inner, state, groups, heads), num, &per_block);
+    }
+    let nextn = num("nextn_predict_layers").unwrap_or(0);
+    if nextn >= blocks {
+        return Err(Error::config("nextn_predict_layers", format!("{nextn} is not below block_count {blocks}")));
+    }
+    c.insert("num_hidden_layers".into(), json!(blocks - nextn));
+    c.insert("linear_conv_kernel_dim".into(), json!(kernel));
+    c.insert("linear_key_head_dim".into(), json!(state));
+    c.insert("linear_num_key_heads".into(), json!(groups));
+    c.insert("linear_num_value_heads".into(), json!(heads));
+    c.insert("linear_value_head_dim".into(), json!(inner / heads.max(1)));
+    c.insert("full_attention_interval".into(), json!(num("full_attention_interval").unwrap_or(4)));
+    if model_type == "qwen3_next" || model_type == "qwen3_5_moe_text" {
+        c.insert("num_experts".into(), json!(need("expert_count")?));
+    }
+    Ok(())
+}
+
+/// Nemotron-H (`nemotron_h`, `nemotron_h_moe`; llama.cpp `llama_model_nemotron_h`): one mixer
+/// per block, told apart by the per-block `attention.head_count_kv` and `feed_forward_length`
+/// arrays — attention where the KV heads are not 0, an MLP (an MoE when the file has experts)
+/// where the FFN width is not 0, Mamba-2 where both are 0 (`is_recr_impl[i] = n_head_kv(i) ==
+/// 0 && n_ff(i) == 0`); d_inner = Mamba heads (dt_rank) × head dim. A trailing NextN block
+/// (`nextn_predict_layers`) is not a trunk block.
+fn nemotron_h_keys(
+    c: &mut Map<String, Value>,
+    blocks: u64,
+    (kernel, inner, state, groups, heads): (u64, u64, u64, u64, u64),
+    num: &dyn Fn(&str) -> Option<u64>,
+    per_block: &dyn Fn(&str) -> Vec<u64>,
+) -> Result<()> {
+    let kv = per_block("attention.head_count_kv");
+    let ff = per_block("feed_forward_length");
+    let trunk = blocks.saturating_sub(num("nextn_predict_layers").unwrap_or(0));
+    if trunk == 0 || (kv.len() as u64) < trunk || (ff.len() as u64) < trunk {
+        return Err(Error::config(
+            "attention.head_count_kv",
+            format!("needs one entry per block (head_count_kv and feed_forward_length) for {trunk} blocks"),
+        ));
+    }
+    let moe = num("expert_count").unwrap_or(0) > 0;
+    let pattern: String = (0..trunk as usize)
+        .map(|i| match (kv[i], ff[i]) {
+            (k, _) if k > 0 => '*',
+            (_, f) if f > 0 => {
+                if moe {
+                    'E'
+                } else {
+                    '-'
+                }
+            }
+            _ => 'M',
+        })
+        .collect();
+    c.insert("hybrid_override_pattern".into(), json!(pattern));
+    c.insert("conv_kernel".into(), json!(kernel));
+    c.insert("ssm_state_size".into(), json!(state));
+    c.insert("n_groups".into(), json!(groups));
+    c.insert("mamba_num_heads".into(), json!(heads));
+    c.insert("mamba_head_dim".into(), json!(inner / heads.max(1)));
+    if let Some(kd) = num("attention.key_length") {
+        c.insert("head_dim".into(), json!(kd));
+    }
+    if moe {
+        c.insert("n_routed_experts".into(), json!(num("expert_count")));
+        if let Some(sh) = num("expert_shared_feed_forward_length") {
+            c.insert("moe_shared_expert_intermediate_size".into(), json!(sh));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -274,6 +424,100 @@ mod tests {
         assert!(l.linears.iter().any(|l| l.name == "q_proj" && l.bias));
         assert!(l.linears.iter().any(|l| l.name == "o_proj" && !l.bias));
         assert_eq!(l.norms.len(), 4);
+    }
+
+    /// The hyperparameters convert_hf_to_gguf.py writes for Qwen3.5-27B (`qwen35`: 64 blocks,
+    /// 16 key heads and 48 value heads of 128 in the linear layers, ssm.inner_size 6144) and
+    /// for a Granite 4.0-H hybrid (`granitehybrid`: per-block head_count_kv, 0 for Mamba).
+    #[test]
+    fn hybrid_ggufs_read_their_recurrent_layers() {
+        let bytes = GgufWriter::new()
+            .string("general.architecture", "qwen35")
+            .u32("qwen35.block_count", 64)
+            .u32("qwen35.context_length", 262_144)
+            .u32("qwen35.embedding_length", 5120)
+            .u32("qwen35.feed_forward_length", 17_408)
+            .u32("qwen35.attention.head_count", 24)
+            .u32("qwen35.attention.head_count_kv", 4)
+            .u32("qwen35.attention.key_length", 256)
+            .u32("qwen35.attention.value_length", 256)
+            .u32("qwen35.rope.dimension_count", 64)
+            .u32("qwen35.ssm.conv_kernel", 4)
+            .u32("qwen35.ssm.inner_size", 6144)
+            .u32("qwen35.ssm.state_size", 128)
+            .u32("qwen35.ssm.group_count", 16)
+            .u32("qwen35.ssm.time_step_rank", 48)
+            .u32("qwen35.full_attention_interval", 4)
+            .u32("qwen35.vocab_size", 248_320)
+            .tensor("token_embd.weight", &[5120, 248_320], "Q8_0")
+            .tensor("output.weight", &[5120, 248_320], "Q8_0")
+            .build();
+        let Parsed::Done(f) = parse_header(&bytes).unwrap() else { panic!() };
+        let spec = spec_from_gguf(&f, "Qwen3.5-27B-Q8_0.gguf").unwrap();
+        assert_eq!(spec.model_type, "qwen3_5_text");
+        assert_eq!(spec.recurrent_layers().count(), 48);
+        assert!(spec.layers[3].mixer.is_attention() && !spec.layers[2].mixer.is_attention());
+        let r = spec.layers[0].mixer.recurrent().unwrap();
+        assert_eq!((r.inner, r.state, r.groups, r.heads, r.conv_kernel), (6144, 128, 16, 48, 4));
+        assert_eq!(spec.first_attention().unwrap().head_dim, 256);
+        assert_eq!(spec.positions, crate::model::Positions::Rotary { dims: 64 });
+
+        let kv: Vec<i32> = (0..4).map(|i| if i == 1 { 4 } else { 0 }).collect();
+        let bytes = GgufWriter::new()
+            .string("general.architecture", "granitehybrid")
+            .u32("granitehybrid.block_count", 4)
+            .u32("granitehybrid.embedding_length", 128)
+            .u32("granitehybrid.feed_forward_length", 256)
+            .u32("granitehybrid.attention.head_count", 8)
+            .i32s("granitehybrid.attention.head_count_kv", &kv)
+            .u32("granitehybrid.ssm.conv_kernel", 4)
+            .u32("granitehybrid.ssm.inner_size", 256)
+            .u32("granitehybrid.ssm.state_size", 64)
+            .u32("granitehybrid.ssm.group_count", 1)
+            .u32("granitehybrid.ssm.time_step_rank", 8)
+            .strings("tokenizer.ggml.tokens", &["a"; 32])
+            .tensor("token_embd.weight", &[128, 32], "F16")
+            .build();
+        let Parsed::Done(f) = parse_header(&bytes).unwrap() else { panic!() };
+        let g = spec_from_gguf(&f, "granite-4.0-h.gguf").unwrap();
+        assert_eq!(g.model_type, "granitemoehybrid");
+        let types: Vec<bool> = g.layers.iter().map(|l| l.mixer.is_attention()).collect();
+        assert_eq!(types, [false, true, false, false]);
+        let r = g.layers[0].mixer.recurrent().unwrap();
+        assert_eq!((r.inner, r.state, r.groups, r.heads), (256, 64, 1, 8));
+        assert_eq!(g.layers[0].mlp.intermediate, 256);
+    }
+
+    /// A Nemotron-H GGUF (`nemotron_h`, pattern `M-*M`): per-block head_count_kv and
+    /// feed_forward_length arrays tell the mixers apart.
+    #[test]
+    fn nemotron_h_gguf_reads_its_block_pattern() {
+        let bytes = GgufWriter::new()
+            .string("general.architecture", "nemotron_h")
+            .u32("nemotron_h.block_count", 4)
+            .u32("nemotron_h.embedding_length", 64)
+            .i32s("nemotron_h.feed_forward_length", &[0, 128, 0, 0])
+            .i32s("nemotron_h.attention.head_count", &[0, 0, 4, 0])
+            .i32s("nemotron_h.attention.head_count_kv", &[0, 0, 2, 0])
+            .u32("nemotron_h.attention.key_length", 16)
+            .u32("nemotron_h.ssm.conv_kernel", 4)
+            .u32("nemotron_h.ssm.inner_size", 128)
+            .u32("nemotron_h.ssm.state_size", 16)
+            .u32("nemotron_h.ssm.group_count", 2)
+            .u32("nemotron_h.ssm.time_step_rank", 4)
+            .strings("tokenizer.ggml.tokens", &["a"; 32])
+            .tensor("token_embd.weight", &[64, 32], "F16")
+            .build();
+        let Parsed::Done(f) = parse_header(&bytes).unwrap() else { panic!() };
+        let spec = spec_from_gguf(&f, "nemotron-h.gguf").unwrap();
+        assert_eq!(spec.model_type, "nemotron_h");
+        let mixers: Vec<_> = spec.layers.iter().map(|l| l.mixer).collect();
+        assert!(matches!(mixers[0], crate::model::Mixer::Recurrent(_)));
+        assert_eq!((mixers[1], mixers[2]), (crate::model::Mixer::None, crate::model::Mixer::Attention));
+        assert_eq!(spec.layers[1].mlp.intermediate, 128);
+        assert_eq!((spec.layers[2].attention.heads, spec.layers[2].attention.kv_heads()), (4, 2));
+        let r = spec.layers[3].mixer.recurrent().unwrap();
+        assert_eq!((r.inner, r.state, r.groups, r.heads, r.conv_kernel), (128, 16, 2, 4, 4));
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub(crate) fn convert(model_type: &str, w: Gpt2Wire) -> Result<ModelSpec> {
             cross_attention: None,
             mlp: Mlp::dense(false, act, inner),
             parallel_residual: false,
+            mixer: crate::model::Mixer::Attention,
         })
         .collect();
     Ok(ModelSpec {

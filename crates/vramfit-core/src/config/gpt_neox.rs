@@ -59,6 +59,7 @@ pub(crate) fn convert(w: NeoxWire) -> Result<ModelSpec> {
             cross_attention: None,
             mlp: Mlp::dense(false, act, inter),
             parallel_residual: w.use_parallel_residual.unwrap_or(true),
+            mixer: crate::model::Mixer::Attention,
         })
         .collect();
     let rot = (head_dim as f64 * w.rotary_pct.unwrap_or(0.25).clamp(0.0, 1.0)) as u64;

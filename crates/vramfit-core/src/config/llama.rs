@@ -198,6 +198,7 @@ pub(crate) fn convert(model_type: &str, w: LlamaWire) -> Result<ModelSpec> {
             cross_attention: None,
             mlp,
             parallel_residual: false,
+            mixer: crate::model::Mixer::Attention,
         });
     }
     let rotary = (head_dim as f64 * w.partial_rotary_factor.unwrap_or(1.0).clamp(0.0, 1.0)) as u64;

@@ -14,11 +14,14 @@ mod gpt2;
 mod gpt_neox;
 mod gpt_oss;
 mod granite;
+mod granitemoehybrid;
 mod llama;
 mod mistral3;
+mod nemotron_h;
 mod olmo2;
 mod opt;
 mod phi;
+mod qwen3_next;
 mod t5;
 
 pub use gguf::{spec_from_gguf, SUPPORTED_GGUF_ARCHITECTURES};
@@ -68,6 +71,8 @@ fn convert(value: &Value, nesting: u64) -> Result<ModelSpec> {
     let text_type = match model_type.as_str() {
         "gemma3" => Some("gemma3_text"),
         "qwen2_vl" | "qwen2_5_vl" => Some("qwen2"),
+        "qwen3_5" => Some("qwen3_5_text"),
+        "qwen3_5_moe" => Some("qwen3_5_moe_text"),
         _ => None,
     };
     if let Some(text_type) = text_type {

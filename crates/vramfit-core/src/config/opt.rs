@@ -62,6 +62,7 @@ pub(crate) fn convert(w: OptWire) -> Result<ModelSpec> {
             cross_attention: None,
             mlp: Mlp::dense(false, Activation::Relu, ffn),
             parallel_residual: false,
+            mixer: crate::model::Mixer::Attention,
         })
         .collect();
     let mut embedding_linears = vec![];

@@ -71,6 +71,7 @@ pub(crate) fn convert(w: PhiWire) -> Result<ModelSpec> {
                 cross_attention: None,
                 mlp: Mlp::dense(false, act, inter),
                 parallel_residual: true,
+                mixer: crate::model::Mixer::Attention,
             }
         })
         .collect();

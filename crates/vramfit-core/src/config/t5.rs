@@ -100,6 +100,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
                 cross_attention: None,
                 mlp: Mlp::dense(gated, act, d_ff),
                 parallel_residual: false,
+                mixer: crate::model::Mixer::Attention,
             }
         })
         .collect();
@@ -120,6 +121,7 @@ pub(crate) fn convert(model_type: &str, w: T5Wire) -> Result<ModelSpec> {
                 cross_attention: Some(attention(heads, d_kv, true)),
                 mlp: Mlp::dense(gated, act, d_ff),
                 parallel_residual: false,
+                mixer: crate::model::Mixer::Attention,
             }
         })
         .collect();

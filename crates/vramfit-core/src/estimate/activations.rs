@@ -110,6 +110,9 @@ struct AttentionPart {
 }
 
 fn attention_part(layer: &Layer, s: ForwardShape, softmax: crate::model::EagerSoftmax) -> AttentionPart {
+    if layer.mixer == crate::model::Mixer::None {
+        return AttentionPart { proj: 0, repeat: 0, scores: 0, bytes: 0 };
+    }
     let (b, q, t, c) = (s.batch, s.query, s.keys, s.compute_bytes);
     let a = &layer.attention;
     let tokens = b.saturating_mul(q);
@@ -117,13 +120,16 @@ fn attention_part(layer: &Layer, s: ForwardShape, softmax: crate::model::EagerSo
     let kv_w = a.kv_width();
     // q, k, v projections; rotary makes two more q-sized temporaries; attention output.
     let proj = prod(&[tokens, q_w.saturating_mul(4).saturating_add(kv_w), c]);
-    let repeat = if s.repeat_kv && s.attn != AttnImpl::Flash && a.kv_heads() < a.heads {
+    // A recurrent block scores no cached keys (its chunked scan's scratch is not modelled:
+    // the projections stand for it); an MLP-only block has no mixer at all.
+    let attends = layer.mixer.is_attention();
+    let repeat = if attends && s.repeat_kv && s.attn != AttnImpl::Flash && a.kv_heads() < a.heads {
         prod(&[b, a.heads, t, a.head_dim + a.v_head_dim, c])
     } else {
         0
     };
     // Eager and math attention compute every score and mask those outside a sliding window.
-    let scores = match s.attn {
+    let scores = match if attends { s.attn } else { AttnImpl::Flash } {
         // Scores, the softmax's input copy and output (see EagerSoftmax). Without autograd
         // Gemma 2's soft-capping (/ cap, tanh, · cap) rebinds one tensor at a time: no more.
         AttnImpl::Eager => prod(&[b, a.heads, q, t, softmax.working_bytes(s.compute)]),
@@ -216,8 +222,11 @@ fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
     // transformers' decoder layers unpack `hidden_states, _ = self.self_attn(...)`: with eager
     // attention `_` holds the probabilities (compute dtype) until the layer returns, through
     // the MLP.
-    let kept_probs =
-        if s.attn == AttnImpl::Eager && s.hf_activations { prod(&[b, layer.attention.heads, q, t, c]) } else { 0 };
+    let kept_probs = if s.attn == AttnImpl::Eager && s.hf_activations && layer.mixer.is_attention() {
+        prod(&[b, layer.attention.heads, q, t, c])
+    } else {
+        0
+    };
     MlpPart { bytes: mlp.saturating_add(kept_probs), factor: mlp_factor, act, kept_probs, moe }
 }
 

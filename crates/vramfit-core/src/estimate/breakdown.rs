@@ -171,6 +171,9 @@ pub struct DeviceBuffers {
     pub model_bytes: u64,
     /// KV cache ("KV buffer").
     pub kv_bytes: u64,
+    /// Recurrent state of hybrid models' recurrent layers ("RS buffer"); omitted when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub recurrent_bytes: u64,
     /// Compute buffer (graph allocator reserve); for the host, with the output buffer.
     pub compute_bytes: u64,
     /// Everything else held there (the CUDA context on a GPU).
@@ -217,6 +220,12 @@ impl Breakdown {
 
 // The estimators' arithmetic, from the bottom module (kept importable from here).
 pub use crate::units::{prod, thousands};
+
+/// For `skip_serializing_if`: a zero field is left out.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
 
 #[cfg(test)]
 mod tests {

@@ -46,6 +46,11 @@ pub enum ComponentKind {
     KvCacheGrowth,
     /// llama.cpp: the KV cache of layers kept in host memory.
     HostKvCache,
+    /// The recurrent layers' conv and SSM / delta states (hybrid models: Mamba-2, Gated
+    /// DeltaNet), a fixed size per sequence.
+    RecurrentState,
+    /// llama.cpp: the recurrent state of layers kept in host memory.
+    HostRecurrentState,
     /// Activations: a layer's working set (inference) or the saved tensors (training).
     Activations,
     /// The attention mask the runtime builds.
@@ -112,7 +117,7 @@ pub enum ComponentKind {
 
 impl ComponentKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ComponentKind; 50] = [
+    pub const ALL: [ComponentKind; 52] = [
         ComponentKind::Weights,
         ComponentKind::MasterWeights,
         ComponentKind::AdapterWeights,
@@ -132,6 +137,8 @@ impl ComponentKind {
         ComponentKind::KvCachePrevious,
         ComponentKind::KvCacheGrowth,
         ComponentKind::HostKvCache,
+        ComponentKind::RecurrentState,
+        ComponentKind::HostRecurrentState,
         ComponentKind::Activations,
         ComponentKind::Mask,
         ComponentKind::Logits,
@@ -188,6 +195,8 @@ impl ComponentKind {
             ComponentKind::KvCachePrevious => "kv_cache_previous",
             ComponentKind::KvCacheGrowth => "kv_cache_growth",
             ComponentKind::HostKvCache => "host_kv_cache",
+            ComponentKind::RecurrentState => "recurrent_state",
+            ComponentKind::HostRecurrentState => "host_recurrent_state",
             ComponentKind::Activations => "activations",
             ComponentKind::Mask => "mask",
             ComponentKind::Logits => "logits",

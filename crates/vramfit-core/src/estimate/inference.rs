@@ -9,6 +9,7 @@ use super::kv_cache::{KvCache, KvPolicy};
 use super::overhead;
 use super::phase::Phase;
 use super::profile::{Bnb4Load, CacheSlots, Engine, InferenceProfile, KvAllocation, MaskPolicy, TpWeights};
+use super::recurrent_state::{ConvColumns, RecurrentState, StateLayout};
 use super::runtime::TransformersBehaviour;
 use super::term::{Formula, Term};
 use super::weights::{weight_bytes, QuantScope, WeightBytes};
@@ -248,6 +249,7 @@ impl<'a> Run<'a> {
         let kv = KvCache::of(spec, self.cache_batch, kv_prefill_tokens, self.kv_dtype, self.policy);
         let mut pre = base.to_vec();
         pre.push(kv_component(&kv, self.static_cache, kv_prefill_tokens));
+        pre.extend(self.recurrent_state());
         let ws = self.working_set(prompt, kv_prefill_tokens);
         let mask = causal_mask(spec, w, self.p.mask, self.hf, self.attn, prompt, c, self.prealloc_tokens);
         let logits = prefill_logits(spec, w, &self.p, c);
@@ -273,6 +275,21 @@ impl<'a> Run<'a> {
         [(Phase::Prefill, at_logits), (Phase::Prefill, pre)]
     }
 
+    /// The recurrent layers' state of every sequence the cache holds (hybrid models): the
+    /// convolution state keeps the whole kernel in the compute dtype, the SSM / delta state
+    /// is fp32 (transformers `cache_utils.py` `LinearAttentionLayer`; the Gated DeltaNet and
+    /// Mamba-2 torch kernels compute the final state in fp32).
+    fn recurrent_state(&self) -> Option<Component> {
+        let layout = StateLayout { conv_columns: ConvColumns::Kernel, conv_bytes: self.cdtype.bytes(), state_bytes: 4 };
+        let rs = RecurrentState::of(self.spec, self.cache_batch, layout)?;
+        Some(Component::new(
+            ComponentKind::RecurrentState,
+            rs.bytes,
+            rs.formula,
+            "transformers cache_utils.py LinearAttentionLayer (conv_states [batch, conv_dim, conv_kernel], recurrent_states [batch, heads, k_dim, v_dim]); modeling_qwen3_next.py / modeling_granitemoehybrid.py (fp32 final states)",
+        ))
+    }
+
     /// The last decode step: the grown cache, one token's working set and its logits.
     fn last_decode_step(&self, base: &[Component]) -> Vec<Component> {
         let (spec, w, c) = (self.spec, self.w, self.cdtype.bytes());
@@ -281,6 +298,7 @@ impl<'a> Run<'a> {
         let kv = KvCache::of(spec, self.cache_batch, kv_tokens, self.kv_dtype, self.policy);
         let mut dec = base.to_vec();
         dec.push(kv_component(&kv, self.static_cache, kv_tokens));
+        dec.extend(self.recurrent_state());
         if !self.static_cache {
             let old = KvCache::of(spec, w.batch, t - 1, self.kv_dtype, self.policy);
             if self.hf.is_some_and(|b| b.tuple_cache) {
@@ -757,6 +775,8 @@ fn shard_inference(
             (K::Activations | K::Mask, true) => Share::one_in(g),
             // A layer split runs one stage at a time: each GPU's working set is a layer's.
             (K::Activations | K::Mask, false) => Share::ALL,
+            // Heads split under tensor parallelism, blocks under a layer split.
+            (K::RecurrentState, _) => Share::one_in(g),
             // Not split today: every GPU holds them whole.
             (
                 K::AutocastWeightCopies
@@ -783,6 +803,7 @@ fn shard_inference(
                 | K::HostMmprojWeights
                 | K::GatheredParameters
                 | K::HostKvCache
+                | K::HostRecurrentState
                 | K::LogitsAndLoss
                 | K::ActivationPeak
                 | K::BackwardWorkingSet

@@ -39,7 +39,10 @@ impl KvCache {
         let mut groups: Vec<(Shape, u64)> = Vec::new();
         let mut largest_layer = 0u64;
         let mut windowed = 0u64;
-        for layer in &spec.layers {
+        // Recurrent and MLP-only blocks keep no keys and values (their state is
+        // `super::recurrent_state`).
+        let attending = spec.layers.iter().filter(|l| l.mixer.is_attention()).count();
+        for layer in spec.layers.iter().filter(|l| l.mixer.is_attention()) {
             let a = &layer.attention;
             let t = match (a.window, policy.honor_window) {
                 (Some(w), true) => {
@@ -64,7 +67,12 @@ impl KvCache {
             }
         }
         if groups.is_empty() {
-            return KvCache { bytes: 0, largest_layer: 0, formula: "no decoder layers".to_string() };
+            let formula = if spec.layers.is_empty() {
+                "no decoder layers"
+            } else {
+                "no attention layers: every block is recurrent or MLP-only"
+            };
+            return KvCache { bytes: 0, largest_layer: 0, formula: formula.to_string() };
         }
         let latent = groups.iter().any(|(g, _)| matches!(g.width, Width::Latent { .. }));
         let mut formula =
@@ -78,6 +86,12 @@ impl KvCache {
         }
         if windowed > 0 {
             formula = formula.tail(format!("; {windowed} sliding-window layers keep at most their window"));
+        }
+        if attending < spec.layers.len() {
+            formula = formula.tail(format!(
+                "; the other {} blocks attend to nothing (recurrent or MLP-only: no K/V)",
+                spec.layers.len() - attending
+            ));
         }
         KvCache { bytes: formula.bytes(), largest_layer, formula: formula.text() }
     }

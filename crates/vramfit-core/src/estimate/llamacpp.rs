@@ -30,11 +30,12 @@
 mod compute;
 mod report;
 
-use super::breakdown::{thousands, Breakdown};
+use super::breakdown::{prod, thousands, Breakdown};
 use super::mmproj;
 use super::phase::Phase;
 use super::profile::llamacpp::LlamaCppBehaviour;
 use super::profile::ollama::OllamaDefaults;
+use super::recurrent_state::{ConvColumns, StateLayout};
 use super::workload::{AttnImpl, LlamaCppOptions, Task, Workload};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -47,6 +48,7 @@ const SRC_KV: &str =
     "llama.cpp src/llama-kv-cache.cpp (K, V per layer: ggml_row_size(type_k/type_v, n_embd_gqa) × kv_size); src/llama-context.cpp (n_ctx padded to 256)";
 const SRC_COMPUTE: &str = "llama.cpp src/llama-context.cpp graph_reserve (n_ubatch tokens), src/llama-graph.cpp build_attn_mha/build_ffn/build_moe_ffn, ggml/src/ggml-alloc.c (tensors freed after last use; in-place ops)";
 
+const SRC_RS: &str = "llama.cpp src/llama-memory-recurrent.cpp (per recurrent layer R [n_embd_r, mem_size] and S [n_embd_s, mem_size], f32, on the layer's device; \"RS buffer size\"), src/llama-memory-hybrid.cpp (KV for the attention layers only), src/llama-hparams.cpp n_embd_r/n_embd_s (ggml-org/llama.cpp 0054ee8c)";
 const SRC_LORA: &str = "llama.cpp src/llama-adapter.cpp llama_adapter_lora_init_impl (adapter tensors in the adapted tensor's buffer type; \"LoRA buffer size\"), src/llama-graph.cpp build_lora_mm";
 
 /// KV cache types llama.cpp accepts (`common/arg.cpp` `kv_cache_types`).
@@ -536,6 +538,8 @@ struct Bufs {
     mmproj_compute: u64,
     /// A LoRA adapter's tensors (`--lora`, the "LoRA buffer").
     lora: u64,
+    /// Recurrent layers' conv and SSM states (the "RS buffer" of `llama_memory_recurrent`).
+    rs: u64,
 }
 
 /// Each device's buffers.
@@ -900,13 +904,26 @@ impl Context {
         Context { n_seq, asked, pad, n_ctx, t }
     }
 
+    /// Rows of each recurrent layer's state: `mem_size = max(1, n_seq_max)` (`create_memory`),
+    /// × `1 + n_rs_seq`, where `n_rs_seq` is 0 unless speculative decoding with a draft
+    /// head asks for rollback snapshots (not modelled).
+    fn rs_rows(&self) -> u64 {
+        self.n_seq.max(1)
+    }
+
     /// Cells of a sliding-window layer's cache: `min(n_ctx, GGML_PAD(n_swa·n_seq + n_ubatch, 256))`.
     fn swa_cells(&self, window: u64) -> u64 {
         self.n_ctx.min(align_up(window.saturating_mul(self.n_seq).saturating_add(self.t), CTX_PAD))
     }
 }
 
-/// The KV cache of each block on its device; returns the number of sliding-window layers.
+/// How llama.cpp stores a recurrent layer's state: `create_memory` passes `GGML_TYPE_F32`
+/// for both R (conv) and S (SSM) and `n_embd_r()` keeps `d_conv - 1` columns
+/// (`src/llama-model.cpp`, `src/llama-hparams.cpp`, ggml-org/llama.cpp 0054ee8c).
+const RS_LAYOUT: StateLayout = StateLayout { conv_columns: ConvColumns::KernelMinusOne, conv_bytes: 4, state_bytes: 4 };
+
+/// The KV cache of each attending block and the recurrent state of each recurrent block on
+/// its device; returns the number of sliding-window layers.
 fn kv_buffers(spec: &ModelSpec, s: &Settings, layout: &Layout, ctx: &Context, bufs: &mut DeviceMap) -> Result<u64> {
     let honor_swa = spec.quirks.llamacpp_iswa;
     let mut swa_layers = 0u64;
@@ -923,6 +940,15 @@ fn kv_buffers(spec: &ModelSpec, s: &Settings, layout: &Layout, ctx: &Context, bu
         Ok(elements / ty.block * ty.bytes)
     };
     for (i, layer) in spec.layers.iter().enumerate() {
+        if let Some(r) = layer.mixer.recurrent() {
+            // llama_memory_hybrid: the recurrent layers get a state, not K/V.
+            let bytes = prod(&[RS_LAYOUT.layer_bytes(r), ctx.rs_rows()]);
+            put(bufs, layout.dev(i), &|x| x.rs = x.rs.saturating_add(bytes));
+            continue;
+        }
+        if !layer.mixer.is_attention() {
+            continue;
+        }
         let a = &layer.attention;
         let (k, v) = match a.kv {
             KvLayout::Heads { kv_heads, k_dim, v_dim } => (kv_heads * k_dim, kv_heads * v_dim),
@@ -1005,6 +1031,8 @@ pub fn estimate_llamacpp(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         compute: compute_notes,
         n_seq: ctx.n_seq,
         vocab: spec.vocab_size,
+        recurrent: spec.recurrent_layers().next().map(|(_, r)| *r),
+        recurrent_layers: spec.recurrent_layers().count() as u64,
     };
     let cpu_layers = n_layer - layout.gpu_layers();
     if cpu_layers > 0 {
@@ -1054,6 +1082,7 @@ pub fn log_figure(b: &Breakdown, metric: &str, device: &str) -> Option<u64> {
         "llamacpp_model_buffer" => Some(row.model_bytes),
         "llamacpp_kv_buffer" => Some(row.kv_bytes),
         "llamacpp_compute_buffer" => Some(row.compute_bytes),
+        "llamacpp_rs_buffer" => Some(row.recurrent_bytes),
         _ => None,
     }
 }

@@ -16,6 +16,7 @@ pub mod overhead;
 pub mod parallel;
 pub mod phase;
 pub mod profile;
+pub mod recurrent_state;
 pub mod runtime;
 pub mod serving;
 pub mod speed;

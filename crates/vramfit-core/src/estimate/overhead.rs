@@ -70,6 +70,8 @@ pub const fn allocation(kind: ComponentKind) -> Allocation {
         | K::KvCachePrevious
         | K::KvCacheGrowth
         | K::HostKvCache
+        | K::RecurrentState
+        | K::HostRecurrentState
         | K::Mask
         | K::Logits
         | K::ActivationPeak

@@ -694,6 +694,8 @@ pub fn shard_training_phase(cs: &[Component], p: &Parallel, s: &TrainingShape, p
             | K::KvCachePrevious
             | K::KvCacheGrowth
             | K::HostKvCache
+            | K::RecurrentState
+            | K::HostRecurrentState
             | K::Mask
             | K::Logits
             | K::ActivationPeak

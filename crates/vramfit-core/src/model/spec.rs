@@ -2,6 +2,7 @@
 //! converted (see `crate::config`), never here.
 
 use super::params::ParamGroup;
+use super::Mixer;
 use crate::choice::Choice;
 use crate::dtype::DType;
 use crate::quant::QuantConfig;
@@ -297,6 +298,10 @@ pub struct Layer {
     pub mlp: Mlp,
     /// Attention and MLP read the same input (GPT-J / Falcon / NeoX parallel residual).
     pub parallel_residual: bool,
+    /// What mixes tokens: attention (with a KV cache), a recurrent layer (a state per
+    /// sequence) or nothing. Attention unless a hybrid family's converter says otherwise.
+    #[serde(skip_serializing_if = "Mixer::is_attention")]
+    pub mixer: Mixer,
 }
 
 /// How positions enter the model.
@@ -681,10 +686,16 @@ impl ModelSpec {
         self.layers.len() as u64
     }
 
-    /// The first decoder layer's attention (representative geometry).
+    /// The first attending decoder layer's attention (representative geometry; a hybrid's
+    /// first block may be recurrent), else the first block's.
     #[must_use]
     pub fn first_attention(&self) -> Option<&Attention> {
-        self.layers.first().map(|l| &l.attention)
+        self.layers.iter().find(|l| l.mixer.is_attention()).or(self.layers.first()).map(|l| &l.attention)
+    }
+
+    /// Blocks with a recurrent state instead of a KV cache.
+    pub fn recurrent_layers(&self) -> impl Iterator<Item = (usize, &super::Recurrent)> {
+        self.layers.iter().enumerate().filter_map(|(i, l)| l.mixer.recurrent().map(|r| (i, r)))
     }
 }
 

@@ -57,7 +57,9 @@ impl Graph {
         // Q (or the fused QKV it is a view of) stays live until KQ; the attention output is
         // allocated while the scores are live; softmax runs in place.
         let qkv_live = if fused_qkv { q_w.saturating_add(a.kv_width()) } else { q_w };
-        let scores = if self.flash { 0 } else { prod(&[a.heads, self.n_kv, t, 4]) };
+        // A recurrent or MLP-only block scores no cache cells (its own scan's scratch is not
+        // modelled: the projections stand for it).
+        let scores = if self.flash || !layer.mixer.is_attention() { 0 } else { prod(&[a.heads, self.n_kv, t, 4]) };
         let attention = scores.saturating_add(prod(&[qkv_live.saturating_add(q_w), t, 4]));
         let m = &layer.mlp;
         // gate and up are live together; the activation and product run in place (UNARY,

@@ -2,7 +2,7 @@
 //! buffers of each GPU and of host memory), and the components of the busiest GPU, then of
 //! host memory.
 
-use super::{Bufs, Dev, DeviceMap, Layout, Placement, SRC_COMPUTE, SRC_KV, SRC_LOAD, SRC_LORA};
+use super::{Bufs, Dev, DeviceMap, Layout, Placement, RS_LAYOUT, SRC_COMPUTE, SRC_KV, SRC_LOAD, SRC_LORA, SRC_RS};
 use crate::estimate::breakdown::{prod, thousands, Breakdown, Component, DeviceBuffers, Level};
 use crate::estimate::component::ComponentKind;
 use crate::estimate::overhead;
@@ -22,6 +22,9 @@ pub(super) struct GraphSummary {
     pub(super) compute: Vec<String>,
     pub(super) n_seq: u64,
     pub(super) vocab: u64,
+    /// The first recurrent layer's state and the number of recurrent layers (hybrids).
+    pub(super) recurrent: Option<crate::model::Recurrent>,
+    pub(super) recurrent_layers: u64,
 }
 
 /// Components (the busiest GPU's, then host memory) and the per-device table; `graph` is
@@ -47,17 +50,22 @@ pub(super) fn assemble(
     let mut components = gpu_components(&devices[busiest], gpu, layout, place, graph.as_ref());
     components.push(ctx);
     let host = bufs.get(&Dev::Cpu).copied().unwrap_or_default();
-    components.extend(host_components(&devices[gpus], host, graph.is_some(), host_out));
+    components.extend(host_components(&devices[gpus], host, graph.as_ref(), host_out));
     if gpus > 1 {
         notes.push(format!(
             "per device: {}",
             devices
                 .iter()
                 .map(|d| format!(
-                    "{} model {} + KV {} + compute {} + other {} = {}",
+                    "{} model {} + KV {}{} + compute {} + other {} = {}",
                     d.device,
                     thousands(d.model_bytes),
                     thousands(d.kv_bytes),
+                    if d.recurrent_bytes > 0 {
+                        format!(" + RS {}", thousands(d.recurrent_bytes))
+                    } else {
+                        String::new()
+                    },
                     thousands(d.compute_bytes),
                     thousands(d.other_bytes),
                     thousands(d.total_bytes)
@@ -96,9 +104,15 @@ fn devices_table(bufs: &DeviceMap, gpus: usize, context_bytes: u64, host_out: u6
                 device: d.name(),
                 model_bytes: x.model,
                 kv_bytes: x.kv,
+                recurrent_bytes: x.rs,
                 compute_bytes: x.compute,
                 other_bytes: other,
-                total_bytes: x.model.saturating_add(x.kv).saturating_add(x.compute).saturating_add(other),
+                total_bytes: x
+                    .model
+                    .saturating_add(x.kv)
+                    .saturating_add(x.rs)
+                    .saturating_add(x.compute)
+                    .saturating_add(other),
             }
         })
         .collect()
@@ -136,6 +150,9 @@ fn gpu_components(
     .on(&dn)];
     if let Some(g) = graph {
         components.push(kv_component(g, gb.kv_bytes, &dn));
+        if gb.recurrent_bytes > 0 {
+            components.push(rs_component(g, gb.recurrent_bytes, &dn).on(&dn));
+        }
         components.push(
             Component::new(
                 ComponentKind::ComputeBuffer,
@@ -187,7 +204,7 @@ fn kv_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
         ComponentKind::KvCache,
         bytes,
         format!(
-            "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}",
+            "{dn}'s blocks × (K row in {} + V row in {}) × n_ctx {} (asked {}, padded to {}){}{}",
             g.k,
             g.v,
             thousands(g.n_ctx),
@@ -200,6 +217,14 @@ fn kv_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
                 )
             } else {
                 String::new()
+            },
+            if g.recurrent_layers > 0 {
+                format!(
+                    "; attention blocks only: the {} recurrent blocks keep a state instead (llama_memory_hybrid)",
+                    g.recurrent_layers
+                )
+            } else {
+                String::new()
             }
         ),
         SRC_KV,
@@ -207,9 +232,30 @@ fn kv_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
     .on(dn)
 }
 
+/// A device's recurrent state (the RS buffer).
+fn rs_component(g: &GraphSummary, bytes: u64, dn: &str) -> Component {
+    let name = if dn == "CPU" { ComponentKind::HostRecurrentState } else { ComponentKind::RecurrentState };
+    let formula = match &g.recurrent {
+        Some(r) => {
+            let seqs = g.n_seq.max(1);
+            let here = bytes / RS_LAYOUT.layer_bytes(r).saturating_mul(seqs).max(1);
+            crate::estimate::recurrent_state::formula(r, here, seqs, RS_LAYOUT)
+                .lead(format!(
+                    "{here} of the {} recurrent blocks on {dn}, R and S in f32, mem_size = max(1, n_seq_max) rows",
+                    g.recurrent_layers
+                ))
+                .tail(format!(" ({}; does not grow with the context)", r.kind.name()))
+                .text()
+        }
+        None => format!("{dn}'s recurrent blocks' conv and SSM states"),
+    };
+    Component::new(name, bytes, formula, SRC_RS)
+}
+
 /// Host memory's adapter, projector and model tensors, and (with a context) its KV cache,
 /// compute buffer and output buffer.
-fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: u64) -> Vec<Component> {
+fn host_components(host: &DeviceBuffers, x: Bufs, graph: Option<&GraphSummary>, host_out: u64) -> Vec<Component> {
+    let with_context = graph.is_some();
     let mut components = Vec::new();
     if x.lora > 0 {
         components.push(
@@ -258,6 +304,9 @@ fn host_components(host: &DeviceBuffers, x: Bufs, with_context: bool, host_out: 
                 .at(Level::Host)
                 .on("CPU"),
         );
+    }
+    if let (true, Some(g)) = (host.recurrent_bytes > 0, graph) {
+        components.push(rs_component(g, host.recurrent_bytes, "CPU").at(Level::Host).on("CPU"));
     }
     components.push(
         Component::new(

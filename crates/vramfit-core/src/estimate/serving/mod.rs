@@ -8,6 +8,7 @@
 //! per-rank pieces (weights, the forward pass of the profile run, KV pages per layer), and
 //! the report ([`ServingReport`]) printed next to the engine's own log lines.
 
+pub mod hybrid;
 pub mod mxfp4;
 pub mod plans;
 pub mod sglang;
@@ -503,6 +504,7 @@ pub fn estimate_serving(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
         ));
     }
     let engine = engine_of(w)?;
+    hybrid::check(spec, w.runtime.name())?;
     let report = (engine.report)(spec, w)?;
     Ok(breakdown(&report, engine.source))
 }
@@ -512,7 +514,9 @@ pub fn estimate_serving(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
 /// # Errors
 /// Settings the engine would reject before loading.
 pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
-    (engine_of(w)?.report)(spec, w)
+    let engine = engine_of(w)?;
+    hybrid::check(spec, w.runtime.name())?;
+    (engine.report)(spec, w)
 }
 
 /// The report as components: what the engine holds once it has started.
