@@ -6,20 +6,34 @@
 use crate::util::spec;
 use vramfit_core::estimate::term::evaluate;
 use vramfit_core::estimate::training::setup::{Method, Optimizer, Precision, TrainingSetup};
-use vramfit_core::estimate::AttnImpl;
+use vramfit_core::estimate::{AttnImpl, Runtime};
 use vramfit_core::quant::QuantConfig;
 use vramfit_core::{catalog, estimate, Breakdown, ComponentKind, DType, Task, Workload};
 
-/// Components whose formula is built with its bytes; the activations only where a mixture of
-/// experts dominates (the other working-set formulas are not built from terms yet).
+/// Components whose formula is built with its bytes, or written as one product whose numbers
+/// must read back to the bytes.
 fn checked(c: &vramfit_core::Component) -> bool {
     match c.kind {
-        ComponentKind::KvCache | ComponentKind::Logits | ComponentKind::Gradients | ComponentKind::OptimizerState => {
-            true
-        }
+        ComponentKind::KvCache
+        | ComponentKind::Logits
+        | ComponentKind::LogitsAndLoss
+        | ComponentKind::Gradients
+        | ComponentKind::OptimizerState
+        | ComponentKind::AdapterWeights
+        | ComponentKind::OptimizerStepTemporaries
+        | ComponentKind::PagedOptimizerState
+        | ComponentKind::AutocastWeightCopies
+        | ComponentKind::HeadGradient
+        | ComponentKind::EmbeddingGradient
+        | ComponentKind::DequantizationTemporaries
+        | ComponentKind::DequantScratch
+        | ComponentKind::QuantizationTransient
+        | ComponentKind::KvCachePrevious => true,
         // The checkpoint's stored bytes are a sum over its tensors, not a product.
         ComponentKind::Weights => !c.formula.starts_with("exact tensor bytes"),
-        ComponentKind::Activations => c.formula.contains("router probabilities"),
+        // Inference's working set of the busiest layer (training's saved activations are
+        // sums over the layers, not built from terms yet).
+        ComponentKind::Activations => c.formula.contains("working set of the busiest layer"),
         _ => false,
     }
 }
@@ -49,6 +63,8 @@ fn inference_formulas_evaluate_to_their_bytes() {
         let workloads = [
             Workload { task: Task::Generate, batch: 3, prompt: 1000, new_tokens: 100, ..Workload::default() },
             Workload { task: Task::Prefill, batch: 2, prompt: 4096, attn: AttnImpl::Eager, ..Workload::default() },
+            Workload { task: Task::Prefill, batch: 4, prompt: 2048, dtype: Some(DType::Fp32), ..Workload::default() },
+            Workload { task: Task::Generate, batch: 64, prompt: 16, new_tokens: 4, ..Workload::default() },
             Workload {
                 task: Task::Generate,
                 prompt: 300,
@@ -86,7 +102,7 @@ fn training_formulas_evaluate_to_their_bytes() {
         O::Lion8bit,
     ];
     let mut seen = std::collections::BTreeSet::new();
-    for name in ["llama-2-7b", "gpt2", "mixtral-8x7b", "qwen3-1.7b"] {
+    for name in ["llama-2-7b", "gpt2", "mixtral-8x7b", "qwen3-1.7b", "gemma-2-2b"] {
         let s = spec(name);
         for (i, opt) in optimizers.into_iter().enumerate() {
             let method = if i % 2 == 0 { Method::Full } else { Method::Lora };
@@ -98,13 +114,26 @@ fn training_formulas_evaluate_to_their_bytes() {
                 seq: 512,
                 ..TrainingSetup::default()
             };
-            let w = Workload { task: Task::Train, batch: 2, training: t, ..Workload::default() };
-            let b = estimate(&s, &w).unwrap_or_else(|e| panic!("{name} {opt:?}: {e}"));
-            check(&format!("{name} {opt:?}"), &b);
-            seen.extend(b.components.iter().filter(|c| checked(c)).map(|c| c.kind));
+            // Every runtime's loss, chunked or not, compiled or not.
+            for (runtime, chunked, compile) in [
+                (Runtime::Transformers, false, false),
+                (Runtime::Transformers, true, false),
+                (Runtime::Litgpt, true, false),
+                (Runtime::Torchtune, true, true),
+                (Runtime::Torchtune, false, false),
+            ] {
+                let t = TrainingSetup { chunked_ce: Some(chunked), compile, ..t.clone() };
+                let w = Workload { task: Task::Train, batch: 2, training: t, runtime, ..Workload::default() };
+                let what = format!("{name} {opt:?} {runtime:?} chunked {chunked}");
+                let b = estimate(&s, &w).unwrap_or_else(|e| panic!("{what}: {e}"));
+                check(&what, &b);
+                seen.extend(b.components.iter().filter(|c| checked(c)).map(|c| c.kind));
+            }
         }
     }
-    for k in [ComponentKind::Weights, ComponentKind::Gradients, ComponentKind::OptimizerState] {
+    for k in
+        [ComponentKind::Weights, ComponentKind::Gradients, ComponentKind::OptimizerState, ComponentKind::LogitsAndLoss]
+    {
         assert!(seen.contains(&k), "no {k} formula was checked");
     }
 }

@@ -345,3 +345,34 @@ fn tp_prefill_peak_is_picked_after_the_split() {
     // Under tp 40 the logits (whole on each GPU) outweigh the split activations at 6 tokens.
     assert!(long.component(ComponentKind::Logits) > 0, "{:?}", long.components);
 }
+
+/// Autocast caches a cast copy of the weights each GPU computes with: split over GPUs as the
+/// weights are (they were whole on every GPU).
+#[test]
+fn autocast_copies_split_with_the_weights() {
+    use vramfit_core::estimate::parallel::{Parallel, Strategy};
+    let s = crate::util::spec("llama-2-7b");
+    let at = |parallel| {
+        let w = Workload {
+            task: Task::Generate,
+            dtype: Some(DType::Fp32),
+            autocast: Some(DType::Bf16),
+            parallel,
+            ..Workload::default()
+        };
+        vramfit_core::estimate(&s, &w).unwrap()
+    };
+    let one = at(Parallel::default());
+    for p in [
+        Parallel { gpus_per_node: 2, tp: 2, ..Parallel::default() },
+        Parallel { gpus_per_node: 2, strategy: Strategy::Sequential, ..Parallel::default() },
+    ] {
+        let two = at(p);
+        let (w1, w2) = (one.component(ComponentKind::Weights), two.component(ComponentKind::Weights));
+        let (a1, a2) =
+            (one.component(ComponentKind::AutocastWeightCopies), two.component(ComponentKind::AutocastWeightCopies));
+        assert!(a1 > 0 && a2 < a1 * 6 / 10, "{a2} of {a1}");
+        // The same share as the weights' (to a part in a thousand).
+        assert!((a2 as f64 / a1 as f64 - w2 as f64 / w1 as f64).abs() < 2e-3, "{a2}/{a1} vs {w2}/{w1}");
+    }
+}

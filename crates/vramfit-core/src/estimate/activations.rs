@@ -2,7 +2,7 @@
 //! busiest layer. Nothing is kept across layers except the residual stream, so the peak is
 //! one layer's working set.
 
-use super::breakdown::{prod, thousands};
+use super::breakdown::prod;
 use super::term::{Formula, Term};
 use super::workload::AttnImpl;
 use crate::model::{Layer, ModelSpec, NormKind};
@@ -230,7 +230,8 @@ fn mlp_part(spec: &ModelSpec, layer: &Layer, s: ForwardShape) -> MlpPart {
     MlpPart { bytes: mlp.saturating_add(kept_probs), factor: mlp_factor, act, kept_probs, moe }
 }
 
-/// The formula of the dominant part, with its numbers.
+/// The formula of the dominant part, with its numbers: the same factors as the bytes of
+/// [`layer_parts`], so the numbers read back to the working set.
 fn describe(
     spec: &ModelSpec,
     layer: &Layer,
@@ -239,78 +240,121 @@ fn describe(
     att: &AttentionPart,
     mlp: &MlpPart,
 ) -> String {
-    let (b, q, window_keys, c) = (s.batch, s.query, s.keys, s.compute_bytes);
+    let (b, q, keys, c) = (s.batch, s.query, s.keys, s.compute_bytes);
     let h = spec.hidden_size;
     let a = &layer.attention;
     let m = &layer.mlp;
-    let (q_w, kv_w, repeat, act, mlp_factor, kept_probs) =
-        (a.q_width(), a.kv_width(), att.repeat, mlp.act, mlp.factor, mlp.kept_probs);
-    match dominant {
+    let resid = Formula::of(Term::of(&[("3", 3), ("batch", b), ("tokens", q), ("hidden", h), ("compute bytes", c)]));
+    let probs = || Term::of(&[("batch", b), ("heads", a.heads), ("tokens", q), ("keys", keys), ("compute bytes", c)]);
+    let (formula, what) = match dominant {
         "MLP" if m.is_moe() => {
-            let resid = Term::of(&[("3", 3), ("batch", b), ("tokens", q), ("hidden", h), ("compute bytes", c)]);
-            let mut f = Formula::of(resid).plus_all(&mlp.moe);
-            if kept_probs > 0 {
-                f = f.plus(Term::of(&[
-                    ("batch", b),
-                    ("heads", a.heads),
-                    ("tokens", q),
-                    ("keys", window_keys),
-                    ("compute bytes", c),
-                ]));
+            let mut f = resid.plus_all(&mlp.moe);
+            if mlp.kept_probs > 0 {
+                f = f.plus(probs());
             }
-            f.lead(format!(
-                "residual in and out and the normed input + {}{}, fp32 router probabilities, the embedding output{}",
+            let what = format!(
+                "{}{}, fp32 router probabilities, the embedding output{}",
                 if s.grouped_experts {
                     "all experts at once over the routed tokens (gathered input, gate/up, act, product)"
                 } else {
                     "one expert at a time over its routed tokens (2× the balanced share: gate, up, product)"
                 },
                 if m.shared_intermediate > 0 { ", the shared expert" } else { "" },
-                if kept_probs > 0 { ", the eager attention probabilities the layer still holds" } else { "" }
-            ))
-            .text()
+                if mlp.kept_probs > 0 { ", the eager attention probabilities the layer still holds" } else { "" }
+            );
+            (f, what)
         }
-        "MLP" => format!(
-            "3·b·s·h·c (residual, normed input) + {}·b·s·I·c (MLP{}){} = 3·{b}·{}·{h}·{c} + {}·{b}·{}·{}·{c}{}",
-            mlp_factor,
-            match (m.gated, act) {
-                (true, _) => ": gate/act, up, product",
-                (false, crate::model::Activation::GeluNew) => ": fc, x·0.5, x³, 0.044715·x³ of gelu_new in tensor ops",
-                (false, crate::model::Activation::GeluFast) => ": fc and four products of gelu_fast in tensor ops",
-                (false, _) => ": fc, act",
-            },
-            if s.hf_activations { " + b·s·h·c (the embedding output the model keeps)" } else { "" },
-            thousands(q),
-            mlp_factor,
-            thousands(q),
-            m.intermediate,
-            if s.hf_activations { format!(" + {b}·{}·{h}·{c}", thousands(q)) } else { String::new() }
-        ) + &if kept_probs > 0 {
-            format!(" + the eager attention probabilities the layer still holds ({} B)", thousands(kept_probs))
-        } else {
-            String::new()
-        },
-        "attention scores" => format!(
-            "3·b·s·h·c + b·s·q_width·c (rotated queries; K/V are in the cache) + b·heads·s·t·{} eager scores/softmax ({}) = 3·{b}·{}·{h}·{c} + … + {b}·{}·{}·{}·{}",
-            spec.eager_softmax.working_bytes(s.compute),
-            match spec.eager_softmax {
-                crate::model::EagerSoftmax::Fp32 => "scores, fp32 probabilities and their cast",
-                crate::model::EagerSoftmax::Native => "scores and probabilities in the compute dtype",
-                crate::model::EagerSoftmax::NativeMasked => "scores, masked scores and probabilities in the compute dtype",
-            },
-            thousands(q),
-            a.heads,
-            thousands(q),
-            thousands(window_keys),
-            spec.eager_softmax.working_bytes(s.compute)
+        "MLP" => {
+            let mut f = resid.plus(Term::of(&[
+                ("batch", b),
+                ("tokens", q),
+                ("intermediate", m.intermediate),
+                ("tensors", mlp.factor),
+                ("compute bytes", c),
+            ]));
+            if s.hf_activations {
+                f = f.plus(Term::of(&[("batch", b), ("tokens", q), ("hidden", h), ("compute bytes", c)]));
+            }
+            if mlp.kept_probs > 0 {
+                f = f.plus(probs());
+            }
+            let what = format!(
+                "{} intermediate-sized tensors of the MLP ({}){}{}",
+                mlp.factor,
+                match (m.gated, mlp.act) {
+                    (true, _) => "gate/act, up, product",
+                    (false, crate::model::Activation::GeluNew) =>
+                        "fc, x·0.5, x³, 0.044715·x³ of gelu_new in tensor ops",
+                    (false, crate::model::Activation::GeluFast) => "fc and four products of gelu_fast in tensor ops",
+                    (false, _) => "fc, act",
+                },
+                if s.hf_activations { ", the embedding output the model keeps" } else { "" },
+                if mlp.kept_probs > 0 { ", the eager attention probabilities the layer still holds" } else { "" }
+            );
+            (f, what)
+        }
+        "attention scores" | "attention" => attention_formula(resid, a, s, att, spec.eager_softmax),
+        _ => {
+            let fp32 = layer.norms.iter().any(|n| n.kind == NormKind::RmsNorm) && c < 4;
+            let norm = Term::of(&[("batch", b), ("tokens", q), ("hidden", h)]);
+            if fp32 {
+                (resid.plus(norm.times("fp32 copies", 8)), "RMSNorm's two fp32 copies".to_string())
+            } else {
+                (resid.plus(norm.times("compute bytes", c)), "the norm's output".to_string())
+            }
+        }
+    };
+    formula.lead(format!("residual in and out and the normed input + {what}")).text()
+}
+
+/// The attention's moment: its projections (q, k, v, rotary temporaries, output) with any
+/// repeated K/V, or, where scores are materialized and outweigh them, the rotated queries,
+/// repeated K/V and the scores (the larger of the two moments, as [`attention_part`] counts).
+fn attention_formula(
+    resid: Formula,
+    a: &crate::model::Attention,
+    s: ForwardShape,
+    att: &AttentionPart,
+    softmax: crate::model::EagerSoftmax,
+) -> (Formula, String) {
+    let (b, q, keys, c) = (s.batch, s.query, s.keys, s.compute_bytes);
+    let repeat = Term::of(&[("batch", b), ("heads", a.heads), ("keys", keys)])
+        .times_sum(&[("head_dim", a.head_dim), ("v_head_dim", a.v_head_dim)])
+        .times("compute bytes", c);
+    let proj = Term::of(&[("batch", b), ("tokens", q)])
+        .times_sum(&[("4 × q_width", a.q_width().saturating_mul(4)), ("kv_width", a.kv_width())])
+        .times("compute bytes", c);
+    let queries = Term::of(&[("batch", b), ("tokens", q), ("q_width", a.q_width()), ("compute bytes", c)]);
+    let with_repeat = |f: Formula| if att.repeat > 0 { f.plus(repeat.clone()) } else { f };
+    let repeat_what = if att.repeat > 0 { ", K/V repeated to every head (repeat_kv)" } else { "" };
+    if att.scores == 0 {
+        return (
+            with_repeat(resid.plus(proj)),
+            format!("q, k, v, rotary temporaries and output of the attention{repeat_what}"),
+        );
+    }
+    let (per, scores_what) = match s.attn {
+        AttnImpl::Math => (8, "SDPA math: fp32 scores and probabilities".to_string()),
+        _ => (
+            softmax.working_bytes(s.compute),
+            match softmax {
+                crate::model::EagerSoftmax::Fp32 => "eager scores, fp32 probabilities and their cast",
+                crate::model::EagerSoftmax::Native => "eager scores and probabilities in the compute dtype",
+                crate::model::EagerSoftmax::NativeMasked => {
+                    "eager scores, masked scores and probabilities in the compute dtype"
+                }
+            }
+            .to_string(),
         ),
-        "attention" => format!(
-            "3·b·s·h·c + b·s·(4·q_width + kv_width)·c (q, k, v, rotary temporaries, output){} = 3·{b}·{}·{h}·{c} + {b}·{}·(4·{q_w} + {kv_w})·{c}{}",
-            if repeat > 0 { " + b·heads·t·2·head_dim·c (repeat_kv)" } else { "" },
-            thousands(q),
-            thousands(q),
-            if repeat > 0 { format!(" + {}", thousands(repeat)) } else { String::new() }
-        ),
-        _ => format!("3·b·s·h·c + b·s·h·8 (fp32 RMSNorm) = 3·{b}·{}·{h}·{c} + {b}·{}·{h}·8", thousands(q), thousands(q)),
+    };
+    let scores = Term::of(&[("batch", b), ("heads", a.heads), ("tokens", q), ("keys", keys), ("bytes per score", per)]);
+    let at_scores = with_repeat(resid.clone().plus(queries)).plus(scores);
+    if at_scores.bytes() >= resid.clone().plus(proj.clone()).bytes() {
+        (at_scores, format!("the rotated queries (K/V are in the cache){repeat_what}, {scores_what}"))
+    } else {
+        (
+            resid.plus(proj),
+            "q, k, v, rotary temporaries and output of the attention (larger than its scores' moment)".to_string(),
+        )
     }
 }

@@ -230,12 +230,6 @@ impl ComponentKind {
             ComponentKind::XpuContext => "xpu_context",
         }
     }
-
-    /// The kind named `name` (the inverse of [`ComponentKind::name`]).
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
 }
 
 impl std::fmt::Display for ComponentKind {
@@ -255,15 +249,78 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_snake_case_and_round_trip() {
+    fn names_are_unique_snake_case_and_serialized_as_named() {
         let mut seen = std::collections::BTreeSet::new();
         for k in ComponentKind::ALL {
             let n = k.name();
             assert!(n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{n}");
             assert!(seen.insert(n), "{n} twice");
-            assert_eq!(ComponentKind::from_name(n), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), serde_json::json!(n));
         }
-        assert_eq!(ComponentKind::from_name("no_such"), None);
+    }
+
+    /// [`ComponentKind::ALL`] lists the kinds in declaration order, each once. The match is
+    /// exhaustive: a new kind does not compile here until it is numbered beside `ALL`.
+    #[test]
+    fn all_lists_every_kind_once() {
+        use ComponentKind as K;
+        let position = |k: ComponentKind| match k {
+            K::Weights => 0,
+            K::MasterWeights => 1,
+            K::AdapterWeights => 2,
+            K::BaseWeights => 3,
+            K::MergeDelta => 4,
+            K::SaveShardBuffer => 5,
+            K::ShardStaging => 6,
+            K::LoraWeights => 7,
+            K::MmprojWeights => 8,
+            K::HostWeights => 9,
+            K::HostLoraWeights => 10,
+            K::HostMmprojWeights => 11,
+            K::AutocastWeightCopies => 12,
+            K::Buffers => 13,
+            K::GatheredParameters => 14,
+            K::KvCache => 15,
+            K::KvCachePrevious => 16,
+            K::KvCacheGrowth => 17,
+            K::HostKvCache => 18,
+            K::RecurrentState => 19,
+            K::HostRecurrentState => 20,
+            K::Activations => 21,
+            K::Mask => 22,
+            K::Logits => 23,
+            K::LogitsAndLoss => 24,
+            K::ActivationPeak => 25,
+            K::BackwardWorkingSet => 26,
+            K::RecomputedLayer => 27,
+            K::OffloadedActivations => 28,
+            K::Gradients => 29,
+            K::HeadGradient => 30,
+            K::EmbeddingGradient => 31,
+            K::GradientBuckets => 32,
+            K::OptimizerState => 33,
+            K::PagedOptimizerState => 34,
+            K::OptimizerStepTemporaries => 35,
+            K::DequantizationTemporaries => 36,
+            K::QuantizationTransient => 37,
+            K::Int8MatmulWorkspace => 38,
+            K::DequantScratch => 39,
+            K::ComputeBuffer => 40,
+            K::HostComputeBuffer => 41,
+            K::MmprojComputeBuffer => 42,
+            K::HostMmprojComputeBuffer => 43,
+            K::OutputBuffer => 44,
+            K::CudaGraphs => 45,
+            K::NonTorch => 46,
+            K::Allocator => 47,
+            K::CudaContext => 48,
+            K::RocmContext => 49,
+            K::MetalContext => 50,
+            K::XpuContext => 51,
+        };
+        for (i, k) in ComponentKind::ALL.into_iter().enumerate() {
+            assert_eq!(position(k), i, "{k}");
+        }
+        assert_eq!(ComponentKind::ALL.len(), 52);
     }
 }

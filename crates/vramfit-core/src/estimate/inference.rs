@@ -759,11 +759,12 @@ fn shard_inference(
         let share = match (c.kind, tensor) {
             // litgpt's tensor parallelism shards the blocks' linears only; embeddings and head
             // stay whole on every GPU (litgpt/generate/tp.py). vLLM splits the vocabulary too.
-            (K::Weights, true) if tp_weights == TpWeights::BlocksOnly => {
+            // Autocast caches a cast copy of each weight a GPU computes with: its share of them.
+            (K::Weights | K::AutocastWeightCopies, true) if tp_weights == TpWeights::BlocksOnly => {
                 Share { num: layers_pm + (1000 - layers_pm) * g, den: 1000 * g }
             }
-            (K::Weights, true) => Share::one_in(g),
-            (K::Weights, false) => {
+            (K::Weights | K::AutocastWeightCopies, true) => Share::one_in(g),
+            (K::Weights | K::AutocastWeightCopies, false) => {
                 // Most-loaded GPU: its block of layers plus the larger of embeddings and head.
                 let end = per_mille(params.total - layer_params);
                 Share { num: layers_pm + end * g, den: 1000 * g }
@@ -778,15 +779,9 @@ fn shard_inference(
             // Heads split under tensor parallelism, blocks under a layer split.
             (K::RecurrentState, _) => Share::one_in(g),
             // Not split today: every GPU holds them whole.
-            (
-                K::AutocastWeightCopies
-                | K::Buffers
-                | K::Logits
-                | K::QuantizationTransient
-                | K::Int8MatmulWorkspace
-                | K::DequantScratch,
-                _,
-            ) => Share::ALL,
+            (K::Buffers | K::Logits | K::QuantizationTransient | K::Int8MatmulWorkspace | K::DequantScratch, _) => {
+                Share::ALL
+            }
             // Not part of a transformers inference phase (training's, other runtimes', or
             // added after the split).
             (

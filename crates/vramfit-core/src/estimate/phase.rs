@@ -31,10 +31,6 @@ pub enum Phase {
 }
 
 impl Phase {
-    /// The training step's moments, in order.
-    pub const TRAINING: [Phase; 5] =
-        [Phase::Forward, Phase::BackwardLoss, Phase::BackwardLayers, Phase::EndOfBackward, Phase::OptimizerStep];
-
     /// The name reports and JSON use (`prefill`, `optimizer step`...).
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -104,9 +100,11 @@ mod tests {
 
     #[test]
     fn training_moments_are_in_order_and_named_as_before() {
-        let names: Vec<&str> = Phase::TRAINING.iter().map(|p| p.name()).collect();
+        let training =
+            [Phase::Forward, Phase::BackwardLoss, Phase::BackwardLayers, Phase::EndOfBackward, Phase::OptimizerStep];
+        let names: Vec<&str> = training.iter().map(|p| p.name()).collect();
         assert_eq!(names, ["forward", "backward (loss)", "backward (layers)", "end of backward", "optimizer step"]);
-        assert!(Phase::TRAINING[..4].iter().all(|p| p.in_pass()) && !Phase::OptimizerStep.in_pass());
+        assert!(training[..4].iter().all(|p| p.in_pass()) && !Phase::OptimizerStep.in_pass());
         assert!(!Phase::Forward.in_backward() && Phase::EndOfBackward.in_backward());
         assert_eq!(serde_json::to_value(Phase::Serving).unwrap(), serde_json::json!("serving (after start-up)"));
     }

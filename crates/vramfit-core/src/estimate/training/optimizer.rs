@@ -137,7 +137,9 @@ pub fn optimizer_memory(opt: Optimizer, params: &[Trainable]) -> OptimizerMemory
         }
         Optimizer::Lion => {
             let f = Formula::of(Term::of(&[("trainable param bytes", same_dtype)])).lead("one momentum buffer");
-            (f.bytes(), 0, largest.saturating_mul(4), f.text(), "update of the largest tensor".into())
+            let temp = Formula::of(Term::of(&[("largest tensor", largest), ("fp32", 4)]))
+                .lead("the update of the largest tensor");
+            (f.bytes(), 0, temp.bytes(), f.text(), temp.text())
         }
         Optimizer::Lion8bit => {
             let s: u64 = params.iter().map(|t| eight_bit(t, 1)).sum();

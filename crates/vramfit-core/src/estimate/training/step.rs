@@ -188,14 +188,12 @@ impl<'a> Step<'a> {
         )];
         if !self.full {
             let (tb, train_dtype) = (self.tb, self.res.adapter);
-            weights.push(Component::new(
+            let adapters = Formula::of(Term::of(&[("trainable params", self.trainable), ("bytes", tb)]))
+                .lead(format!("{} adapter parameters", self.setup().method.name()))
+                .tail(format!(" ({train_dtype})"));
+            weights.push(Component::of(
                 ComponentKind::AdapterWeights,
-                self.trainable * tb,
-                format!(
-                    "{} trainable {} params × {tb} B ({train_dtype})",
-                    thousands(self.trainable),
-                    self.setup().method.name()
-                ),
+                &adapters,
                 "PEFT tuners / litgpt lora.py / torchtune LoRALinear",
             ));
         }
@@ -522,35 +520,29 @@ impl<'a> Step<'a> {
     /// The logits and the loss at the end of forward and at the start of backward.
     pub fn loss(&self) -> (Component, Component) {
         let (spec, c) = (self.spec, self.c);
-        let (loss_fwd, loss_bwd, loss_desc) = if spec.lm_head.is_some() {
-            // Logits: the vocabulary at every position, or a classifier's labels (at the last
-            // position only for sequence classification).
-            let v = spec.logit_width();
-            let loss_tokens = prod(&[self.w.batch, spec.logit_positions(self.seq)]);
-            let (f, b, d) = loss_terms(self.tp.loss, self.res.chunked_ce, self.setup().compile, c, loss_tokens, v);
-            if spec.softcap.logits && !self.res.chunked_ce {
-                // cap · tanh(logits / cap): the tanh output is kept for backward, next to the copy.
-                let extra = prod(&[loss_tokens, v, c]);
-                (f + extra, b + extra, format!("{d}; soft-capped logits keep their tanh output ({c} B)"))
-            } else {
-                (f, b, d)
-            }
-        } else {
-            (0, 0, "no language-model head: a classification head's loss is negligible".to_string())
-        };
+        let fwd_src = "transformers loss_utils.ForCausalLMLoss / litgpt chunked_cross_entropy / torchtune CEWithChunkedOutputLoss";
+        let bwd_src = "log_softmax backward: saved output + incoming and outgoing gradients";
+        if spec.lm_head.is_none() {
+            let none = "no language-model head: a classification head's loss is negligible";
+            return (
+                Component::new(ComponentKind::LogitsAndLoss, 0, format!("forward: {none}"), fwd_src),
+                Component::new(ComponentKind::LogitsAndLoss, 0, format!("backward start: {none}"), bwd_src),
+            );
+        }
+        // Logits: the vocabulary at every position, or a classifier's labels (at the last
+        // position only for sequence classification).
+        let v = spec.logit_width();
+        let loss_tokens = prod(&[self.w.batch, spec.logit_positions(self.seq)]);
+        let (mut fwd, mut bwd) = loss_terms(self.tp.loss, self.res.chunked_ce, self.setup().compile, c, loss_tokens, v);
+        if spec.softcap.logits && !self.res.chunked_ce {
+            // cap · tanh(logits / cap): the tanh output is kept for backward, next to the copy.
+            let tanh = Term::of(&[("tokens", loss_tokens), ("vocab", v), ("tanh output", c)]);
+            fwd = fwd.plus(tanh.clone()).tail("; soft-capped logits keep their tanh output");
+            bwd = bwd.plus(tanh).tail("; soft-capped logits keep their tanh output");
+        }
         (
-            Component::new(
-                ComponentKind::LogitsAndLoss,
-                loss_fwd,
-                format!("forward: {loss_desc}"),
-                "transformers loss_utils.ForCausalLMLoss / litgpt chunked_cross_entropy / torchtune CEWithChunkedOutputLoss",
-            ),
-            Component::new(
-                ComponentKind::LogitsAndLoss,
-                loss_bwd,
-                format!("backward start: {loss_desc}"),
-                "log_softmax backward: saved output + incoming and outgoing gradients",
-            ),
+            Component::of(ComponentKind::LogitsAndLoss, &fwd, fwd_src),
+            Component::of(ComponentKind::LogitsAndLoss, &bwd, bwd_src),
         )
     }
 
@@ -582,38 +574,50 @@ struct LayerWalk {
 }
 
 /// Bytes of the logits and cross-entropy at the end of forward and the start of backward.
-fn loss_terms(code: LossCode, chunked: bool, compiled: bool, c: u64, tokens: u64, v: u64) -> (u64, u64, String) {
-    let tv = prod(&[tokens, v]);
+fn loss_terms(code: LossCode, chunked: bool, compiled: bool, c: u64, tokens: u64, v: u64) -> (Formula, Formula) {
+    let tv = || Term::of(&[("tokens", tokens), ("vocab", v)]);
+    // One of the eight chunks the loss is computed in.
+    let chunk =
+        |bytes: &'static str, per: u64| Term::of(&[("tokens × vocab / 8", prod(&[tokens, v]) / 8), (bytes, per)]);
     match (code, chunked) {
         // torchtune before 0.3: the model returns fp32 logits, the recipe shifts them with a
         // contiguous copy and keeps them (no `del logits`) through backward.
         (LossCode::TorchtuneFp32Logits, false) => (
-            tv * 8,
-            tv * 16,
-            format!("torchtune < 0.3: fp32 logits (4 B) and their shifted copy (4 B); backward: logits + log-softmax output + two fp32 gradients (16 B) = {} × {v}", thousands(tokens)),
+            Formula::of(tv().times_sum(&[("fp32 logits", 4), ("shifted copy", 4)]))
+                .lead("forward, torchtune < 0.3: fp32 logits and their shifted copy"),
+            Formula::of(tv().times_sum(&[("fp32 logits", 4), ("log-softmax output", 4), ("two fp32 gradients", 8)]))
+                .lead("backward start, torchtune < 0.3: logits, log-softmax output and two fp32 gradients"),
         ),
         (LossCode::Torchtune | LossCode::TorchtuneFp32Logits, true) if compiled => (
-            tv * c + tv / 8 * 8,
-            tv * c + tv / 8 * 12,
-            format!("compiled chunked loss: logits ({c} B) kept, log-softmax recomputed one chunk (1/8) at a time in fp32 = {} × {v}", thousands(tokens)),
+            Formula::sum(vec![tv().times("compute bytes", c), chunk("fp32 log-softmax", 8)]).lead(
+                "forward, compiled chunked loss: logits kept, log-softmax recomputed one chunk (1/8) at a time in fp32",
+            ),
+            Formula::sum(vec![tv().times("compute bytes", c), chunk("fp32 log-softmax and gradient", 12)])
+                .lead("backward start, compiled chunked loss: logits kept, one chunk's fp32 log-softmax and gradient"),
         ),
         // Lightning Fabric's precision plugins convert the module's outputs to the default dtype
         // (`convert_output` → fp32), so the chunked logits and the loss are fp32 whatever the
         // model's dtype.
         (LossCode::Litgpt, true) => (
-            tv * 8,
-            tv * 8 + tv / 8 * 4,
-            format!("litgpt: chunked logits converted to fp32 by Fabric (4 B) + fp32 log-softmax output (4 B) per token × vocab = {} × {v} × 8", thousands(tokens)),
+            Formula::of(tv().times_sum(&[("fp32 logits", 4), ("fp32 log-softmax", 4)]))
+                .lead("forward, litgpt: chunked logits converted to fp32 by Fabric and the fp32 log-softmax output"),
+            Formula::sum(vec![
+                tv().times_sum(&[("fp32 logits", 4), ("fp32 log-softmax", 4)]),
+                chunk("fp32 gradient", 4),
+            ])
+            .lead("backward start, litgpt: the same and one chunk's fp32 gradient"),
         ),
         (_, true) => (
-            tv * (c + 4),
-            tv * 4 + tv / 8 * 8,
-            format!("chunked: logits ({c} B) + fp32 log-softmax output (4 B), chunk gradients = {} × {v}", thousands(tokens)),
+            Formula::of(tv().times_sum(&[("compute bytes", c), ("fp32 log-softmax", 4)]))
+                .lead("forward, chunked: logits and the fp32 log-softmax output"),
+            Formula::sum(vec![tv().times("fp32 log-softmax", 4), chunk("chunk gradients", 8)])
+                .lead("backward start, chunked: the fp32 log-softmax output and one chunk's gradients"),
         ),
         (_, false) => (
-            tv * (c + 8),
-            tv * 12,
-            format!("logits ({c} B) upcast to fp32 (4 B) + log-softmax output (4 B); backward: output + two fp32 gradients (12 B) = {} × {v}", thousands(tokens)),
+            Formula::of(tv().times_sum(&[("compute bytes", c), ("fp32 upcast", 4), ("log-softmax output", 4)]))
+                .lead("forward: logits upcast to fp32 and the log-softmax output"),
+            Formula::of(tv().times_sum(&[("log-softmax output", 4), ("two fp32 gradients", 8)]))
+                .lead("backward start: the log-softmax output and two fp32 gradients"),
         ),
     }
 }
