@@ -48,6 +48,7 @@ const FIELDS = [
   { flag: 'pp', kind: 'int', group: 'multi' },
   { flag: 'offload', kind: 'text', group: 'multi' },
   { flag: 'offload-params', kind: 'bool', group: 'multi' },
+  { flag: 'wired-limit-mb', kind: 'int', group: 'all' },
 ];
 // The methods that read --lora-rank and --lora-targets: the core's options() says which.
 let LORA_METHODS = new Set();

@@ -29,6 +29,10 @@ WORKLOADS = [
          "--lora-targets", "q_proj,v_proj"],
     ),
     (
+        dict(model="llama-7b", gpu="M2-Max-96GB", wired_limit_mb=90112),
+        ["llama-7b", "--gpu", "M2-Max-96GB", "--wired-limit-mb", "90112"],
+    ),
+    (
         dict(model="llama-2-70b", gpu="8xH100-SXM", tp=8, quant="nf4", new=1024, prompt=2048, kv_dtype="fp8"),
         ["llama-2-70b", "--gpu", "8xH100-SXM", "--tp", "8", "--quant", "nf4", "--new", "1024", "--prompt", "2048",
          "--kv-dtype", "fp8"],

@@ -64,6 +64,9 @@ class Workload(TypedDict, total=False):
     cpu_offload_gb: Optional[float]
     kv_cache_memory: Optional[str]
     other_processes_memory: Optional[str]
+    ram_bandwidth: Optional[float]
+    # Apple GPUs: macOS's iogpu.wired_limit_mb (the Metal working set)
+    wired_limit_mb: Optional[int]
     # llama.cpp / Ollama
     batch_size: Optional[int]
     cache_type_k: Optional[str]

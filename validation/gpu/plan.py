@@ -31,7 +31,7 @@ DTYPE_SHORT = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 # what the oracle's Spec (and so this kit) can run
 PRECISIONS = ("fp32", "pure-bf16", "mixed-bf16")
 OPTIMIZERS = ("adamw", "sgd", "adafactor")
-METHODS = ("full", "lora", "dora")
+METHODS = ("full", "lora", "dora", "ia3")
 # transformers refuses SDPA for Gemma-2 (attention-logit softcapping); the oracle runs it eager
 EAGER_ONLY = ("gemma2",)
 

@@ -317,6 +317,13 @@ def run_workload(spec_dict, meter, info):
             model = get_peft_model(model, lcfg)
             gc.collect()
         info["lora_targets"] = oracle.lora_target_names(model)
+    elif spec.method == "ia3":
+        from peft import IA3Config, get_peft_model
+
+        with _phase(meter, "lora_init"):
+            # IA3Config with PEFT's per-architecture defaults, as the oracle traces it (trace.py).
+            model = get_peft_model(model, IA3Config(task_type="CAUSAL_LM"))
+            gc.collect()
     model.train()
     if spec.grad_ckpt:
         model.gradient_checkpointing_enable()

@@ -69,7 +69,7 @@ PARAMS_B = {
     "mistralai__Mixtral-8x7B-v0.1": 46.7,
 }
 MAX_SEQ = {"gpt2": 1024, "falcon": 2048}
-SHORT = {"full": "full", "lora": "lora", "dora": "dora"}
+SHORT = {"full": "full", "lora": "lora", "dora": "dora", "ia3": "ia3"}
 PREC_SHORT = {"fp32": "fp32", "pure-bf16": "bf16", "mixed-bf16": "amp"}
 LORA_TARGETS = {"qv": ["q_proj", "v_proj"], "all": "all-linear"}
 FAMILY_QV = {"phi3": ["qkv_proj"], "falcon": ["query_key_value"], "gpt2": ["c_attn"]}  # fused q/k/v
@@ -85,7 +85,7 @@ def est_bytes(model, spec):
     if spec["task"] != "train":
         return p * {"fp32": 4, "fp16": 2, "bf16": 2}[spec["dtype"]]
     wb = 2 if spec["precision"] == "pure-bf16" else 4
-    if spec["method"] in ("lora", "dora"):
+    if spec["method"] in ("lora", "dora", "ia3"):
         return p * wb * 1.15
     per = {"adamw": 3 * wb, "sgd": 2 * wb, "adafactor": wb * 1.1}[spec["optimizer"]]
     extra = 2 * p if spec["precision"] == "mixed-bf16" else 0
@@ -184,9 +184,25 @@ def build_cases(seed=20240601):
         ("meta-llama__Llama-3.2-1B", {"grad_ckpt": False, "seq": 512, "batch": 1, "lora_targets": "all-linear"}),
         ("meta-llama__Llama-3.2-1B", {"grad_ckpt": True, "seq": 1024, "batch": 2, "lora_targets": "all-linear"}),
         ("Qwen__Qwen2.5-1.5B", {"grad_ckpt": False, "seq": 1024, "batch": 1, "lora_targets": ["q_proj", "v_proj"]}),
+        # With lora_dropout DoRA recomputes the base output as F.linear(dropout(x), W.to(x.dtype)) and
+        # keeps that weight copy (adapter dtype; compute dtype under autocast) for backward.
+        ("Qwen__Qwen2.5-0.5B", {"grad_ckpt": False, "seq": 512, "batch": 1, "lora_targets": "all-linear",
+                                "lora_dropout": 0.05}),
+        ("Qwen__Qwen2.5-0.5B", {"grad_ckpt": False, "seq": 512, "batch": 1, "lora_targets": "all-linear",
+                                "lora_dropout": 0.05, "precision": "mixed-bf16"}),
+        ("meta-llama__Llama-3.2-1B", {"grad_ckpt": True, "seq": 1024, "batch": 2, "lora_targets": "all-linear",
+                                      "lora_dropout": 0.05}),
     ):
         add("dora", m, {"task": "train", "method": "dora", "precision": "pure-bf16", "optimizer": "adamw",
                         "attn": "sdpa", "lora_r": 16, "lora_dropout": 0.0, **spec})
+    # IA3 (IA3Config with PEFT's defaults), also outside the seeded draw: the scaled K/V outputs and
+    # the fp32 cast of down_proj's input are kept for backward.
+    for m, spec in (
+        ("meta-llama__Llama-3.2-1B", {"precision": "pure-bf16", "grad_ckpt": False, "seq": 1024, "batch": 2}),
+        ("meta-llama__Llama-3.2-1B", {"precision": "mixed-bf16", "grad_ckpt": False, "seq": 1024, "batch": 2}),
+        ("Qwen__Qwen2.5-1.5B", {"precision": "pure-bf16", "grad_ckpt": True, "seq": 2048, "batch": 4}),
+    ):
+        add("ia3", m, {"task": "train", "method": "ia3", "optimizer": "adamw", "attn": "sdpa", **spec})
     return out
 
 
@@ -367,6 +383,10 @@ def to_case(case, res):
                           if spec.get("lora_dropout") else ""))
             lora = {"rank": spec["lora_r"], "alpha": 2 * spec["lora_r"], "targets": res.get("lora_targets"),
                     "dropout": spec.get("lora_dropout", 0.0)}
+        elif spec["method"] == "ia3":
+            notes.append(f"IA3 via peft.get_peft_model(IA3Config(task_type='CAUSAL_LM')) with PEFT's defaults for the "
+                         f"architecture: wrapped modules {res.get('lora_targets')}; trainable {res.get('trainable_params')} "
+                         "params (fp32 by peft's autocast_adapter_dtype=True).")
         st = res.get("steps", [])
         if st:
             notes.append("Per-step peaks: " + ", ".join(
@@ -404,7 +424,7 @@ def to_case(case, res):
         "grade": "A",
         "model": {"name": name, "hf_id": f"{org}/{name}", "config_file": f"configs/{model}.json",
                   "params": int(res["n_params"])},
-        "runtime": "peft-transformers" if train and spec["method"] in ("lora", "dora") else "transformers",
+        "runtime": "peft-transformers" if train and spec["method"] in ("lora", "dora", "ia3") else "transformers",
         "task": task,
         "weights": {"dtype": wdt, "quant": None, "bits": None, "group_size": None},
         "inference": inference,

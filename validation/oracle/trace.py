@@ -543,7 +543,7 @@ class Spec:
     batch: int = 1
     seq: int = 512                   # prompt tokens (inference) or sequence length (train)
     new_tokens: int = 1              # generate: generate(max_new_tokens=new_tokens)
-    method: str = "full"             # train: full | lora | dora (LoraConfig(use_dora=True))
+    method: str = "full"             # train: full | lora | dora (LoraConfig(use_dora=True)) | ia3 (IA3Config defaults)
     precision: str = "pure-bf16"     # train: fp32 | pure-bf16 | mixed-bf16
     optimizer: str = "adamw"         # train: adamw | sgd | adafactor
     grad_ckpt: bool = False
@@ -697,6 +697,18 @@ def run(spec: Spec, peak_detail: int = 0) -> dict:
                                   use_dora=spec.method == "dora", task_type="CAUSAL_LM")
                 model = get_peft_model(model, lcfg)
                 res["lora_targets"] = lora_target_names(model)
+                if tr.detail:
+                    tr.name_modules(model)
+                gc.collect()
+            elif spec.method == "ia3":
+                # IA3Config with PEFT's per-architecture defaults (Llama: k_proj, v_proj and
+                # down_proj, down_proj as the feed-forward module that scales its input).
+                from peft import IA3Config, get_peft_model
+
+                tr.set_phase("lora_init")
+                model = get_peft_model(model, IA3Config(task_type="CAUSAL_LM"))
+                res["lora_targets"] = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                                              if hasattr(m, "ia3_l") and hasattr(m, "base_layer")})
                 if tr.detail:
                     tr.name_modules(model)
                 gc.collect()

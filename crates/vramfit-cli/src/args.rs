@@ -160,11 +160,6 @@ pub struct WorkloadArgs {
     /// stands for the projector its vision_config describes [default: none].
     #[arg(long)]
     pub mmproj: Option<std::path::PathBuf>,
-    /// Apple GPUs: macOS's `sudo sysctl iogpu.wired_limit_mb=N` raises (or lowers) the Metal
-    /// working set, the GPU's usable memory, to N MiB [default: the catalog's
-    /// recommendedMaxWorkingSetSize, about 2/3 of unified memory up to 36 GB and 3/4 above].
-    #[arg(long, value_name = "MB")]
-    pub wired_limit_mb: Option<u64>,
     /// llama.cpp --lora FILE: a LoRA adapter GGUF whose tensors load beside the blocks they
     /// adapt (one LoRA buffer per device) [default: none].
     #[arg(long)]
@@ -258,13 +253,9 @@ impl WorkloadArgs {
         }
     }
 
-    /// A `--gpu` value with `--wired-limit-mb` applied.
+    /// A `--gpu` value with `--wired-limit-mb` applied (as the core's request applies it).
     pub fn gpu(&self, s: &str) -> Result<vramfit_core::catalog::GpuSpec, Error> {
-        let g = vramfit_core::catalog::GpuSpec::parse(s.trim())?;
-        match self.wired_limit_mb {
-            Some(mb) => g.with_wired_limit_mb(mb),
-            None => Ok(g),
-        }
+        self.request.gpu(s)
     }
 
     /// Resolve flags into a checked workload; `model` picks the default runtime and

@@ -282,6 +282,7 @@ pub struct WorkloadRequest {
     /// the engine starts, as nvidia-smi shows it (bytes, or 1.2GiB); counted where the release
     /// counts it [default: none].
     #[cfg_attr(feature = "clap", arg(long))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub other_processes_memory: Option<String>,
     /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
     /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
@@ -289,6 +290,12 @@ pub struct WorkloadRequest {
     #[cfg_attr(feature = "clap", arg(long, value_name = "GB/s"))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ram_bandwidth: Option<f64>,
+    /// Apple GPUs: macOS's `sudo sysctl iogpu.wired_limit_mb=N` raises (or lowers) the Metal
+    /// working set, the GPU's usable memory, to N MiB [default: the catalog's
+    /// recommendedMaxWorkingSetSize, about 2/3 of unified memory up to 36 GB and 3/4 above].
+    #[cfg_attr(feature = "clap", arg(long, value_name = "MB"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wired_limit_mb: Option<u64>,
 }
 
 impl Default for WorkloadRequest {
@@ -362,6 +369,7 @@ impl Default for WorkloadRequest {
             kv_cache_memory: None,
             other_processes_memory: None,
             ram_bandwidth: None,
+            wired_limit_mb: None,
         }
     }
 }
@@ -422,6 +430,33 @@ pub fn options() -> RequestOptions {
 }
 
 impl WorkloadRequest {
+    /// A `--gpu` value with `--wired-limit-mb` applied.
+    ///
+    /// # Errors
+    /// An unknown GPU, or a wired limit on a GPU that is not Apple's.
+    pub fn gpu(&self, s: &str) -> Result<GpuSpec> {
+        let g = GpuSpec::parse(s.trim())?;
+        match self.wired_limit_mb {
+            Some(mb) => g.with_wired_limit_mb(mb),
+            None => Ok(g),
+        }
+    }
+
+    /// The request's `--gpu` parsed ([`WorkloadRequest::gpu`]); a wired limit without a GPU is
+    /// refused as the CLI refuses it.
+    ///
+    /// # Errors
+    /// As [`WorkloadRequest::gpu`], or `--wired-limit-mb` without `--gpu`.
+    pub fn gpu_of(&self, gpu: Option<&str>) -> Result<Option<GpuSpec>> {
+        if gpu.is_none() && self.wired_limit_mb.is_some() {
+            return Err(Error::workload(
+                "--wired-limit-mb",
+                "sets an Apple GPU's working set: add --gpu M2-Max-96GB (or another Apple GPU)",
+            ));
+        }
+        gpu.map(|g| self.gpu(g)).transpose()
+    }
+
     /// The first llama.cpp-only flag given, if any.
     fn llama_cpp_flag_given(&self) -> Option<&'static str> {
         [
@@ -1031,7 +1066,7 @@ impl EstimateRequest {
     pub fn run(&self) -> Result<Value> {
         // The GPU and the workload are checked before the model is read, as the CLI does, so
         // the same input fails with the same message.
-        let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+        let gpu = self.workload.gpu_of(self.gpu.as_deref())?;
         self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
         let model = self.model()?;
         self.run_on(&model)
@@ -1066,7 +1101,7 @@ impl EstimateRequest {
         let Some(gpu) = self.gpu.as_deref() else {
             return Err(Error::workload("--gpu", "fit needs GPUs: add one (T4, 2xA100-80GB, 24GiB)"));
         };
-        let gpu = GpuSpec::parse(gpu)?;
+        let gpu = self.workload.gpu(gpu)?;
         let workload = self.workload.resolve(&self.model, Some(gpu.count))?;
         let model = self.model()?;
         if workload.runtime.is_serving_engine() {
@@ -1100,7 +1135,7 @@ impl EstimateRequest {
     /// As [`EstimateRequest::run`].
     pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<GpuVerdict>)> {
         // Same order as the CLI, so the same input fails with the same message.
-        let gpu = self.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+        let gpu = self.workload.gpu_of(self.gpu.as_deref())?;
         let mut workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
         let mut resolved = vec![];
         if let Some(g) = &gpu {
@@ -1124,6 +1159,26 @@ mod tests {
 
     fn req(json: &str) -> EstimateRequest {
         serde_json::from_str(json).unwrap()
+    }
+
+    /// The page and Python take `--wired-limit-mb` as the CLI does: an Apple GPU's working set
+    /// follows it; without a GPU, or on a GPU that is not Apple's, it is refused naming the flag.
+    #[test]
+    fn the_wired_limit_sets_an_apple_gpus_working_set() {
+        let usable = |json: &str| {
+            let v = req(json).run().unwrap();
+            v["gpu"]["usable_bytes"].as_u64().unwrap_or_else(|| panic!("{v}"))
+        };
+        let plain = usable(r#"{"model":"llama-7b","gpu":"M2-Max-96GB"}"#);
+        let raised = usable(r#"{"model":"llama-7b","gpu":"M2-Max-96GB","workload":{"wired-limit-mb":90112}}"#);
+        assert_eq!((plain, raised), (72 << 30, 88 << 30));
+        for bad in [
+            r#"{"model":"llama-7b","workload":{"wired-limit-mb":90112}}"#,
+            r#"{"model":"llama-7b","gpu":"T4","workload":{"wired-limit-mb":9000}}"#,
+        ] {
+            let e = req(bad).run().unwrap_err().to_string();
+            assert!(e.starts_with("--wired-limit-mb"), "{e}");
+        }
     }
 
     #[test]

@@ -165,6 +165,148 @@ fn bad_training_settings_name_the_flag() {
         .starts_with("--lora-targets"));
 }
 
+/// PEFT DoRA with LoRA dropout recomputes each adapted module's base output as
+/// `F.linear(dropout(x), W.to(x.dtype))` (peft 0.21.2 tuners/lora/dora.py:142, 163): the frozen
+/// weight is copied into the adapter's dtype (again into the compute dtype under autocast) and
+/// that copy is saved for grad_input. The copies do not grow with the batch: the activations'
+/// intercept over the batch (everything else is linear in it) is the adapted weights × the
+/// copy's bytes. Traced by the oracle's `-dora-...-do-` cases.
+#[test]
+fn dora_with_dropout_keeps_a_copy_of_each_adapted_weight() {
+    let model = "qwen2.5-0.5b";
+    let adapted: u64 =
+        spec(model).layers.iter().flat_map(|l| &l.linears).map(vramfit_core::model::Linear::weight_numel).sum();
+    let intercept = |precision: Precision, dropout: u32| {
+        let act = |batch: u64| {
+            let t = TrainingSetup {
+                method: Method::Dora,
+                precision: Some(precision),
+                optimizer: Some(Optimizer::Adamw),
+                lora_rank: 16,
+                lora_targets: vec!["all-linear".into()],
+                lora_dropout: Some(dropout),
+                seq: 256,
+                ..TrainingSetup::default()
+            };
+            let b = run(model, &Workload { batch, ..train(t) });
+            let a: u64 = b.components.iter().filter(|c| c.kind.name() == "activations").map(|c| c.bytes).sum();
+            i128::from(a)
+        };
+        2 * act(1) - act(2)
+    };
+    // pure bf16: bf16 base, fp32 adapters (PEFT autocast_adapter_dtype): fp32 copies.
+    assert_eq!(intercept(Precision::Pure(DType::Bf16), 50), i128::from(adapted * 4));
+    // Under bf16 autocast the fp32 copy (or an fp32 base itself) is cast to bf16, and saved.
+    assert_eq!(intercept(Precision::Mixed(DType::Bf16), 50), i128::from(adapted * 2));
+    // fp32 everywhere: the saved weight is the parameter, no copy.
+    assert_eq!(intercept(Precision::Fp32, 50), 0);
+    // No dropout: DoRA reuses the base layer's output, no second F.linear.
+    assert_eq!(intercept(Precision::Pure(DType::Bf16), 0), 0);
+}
+
+fn torchtune_qlora(version: (u32, u32), batch: u64, compile: bool) -> Breakdown {
+    let t = TrainingSetup { method: Method::Qlora, grad_ckpt: true, compile, seq: 512, ..TrainingSetup::default() };
+    let w = Workload {
+        runtime: Runtime::Torchtune,
+        runtime_version: Some(vramfit_core::estimate::RuntimeVersion::new(version.0, version.1)),
+        batch,
+        ..train(t)
+    };
+    run("llama-2-7b", &w)
+}
+
+fn component(b: &Breakdown, name: &str) -> u64 {
+    b.components.iter().filter(|c| c.kind.name() == name).map(|c| c.bytes).sum()
+}
+
+/// torchtune's QLoRA recipe builds the model on the GPU and quantizes each base weight in
+/// `LoRALinear.__init__` (torchao `to_nf4`); at a small batch the step needs less than
+/// construction, whose peak is the last large linear's quantization: torchao 0.1 (torchtune
+/// 0.1) compares every element with the 16 codes at once (68 B per element with the bf16
+/// source, traced on CPU tensors), torchao 0.3.1 (torchtune 0.2 on) in 2^20-element chunks.
+#[test]
+fn torchtune_qlora_peaks_while_quantizing_at_construction() {
+    let mlp = 11_008 * 4096; // Llama-2-7B's largest linear
+    let old = torchtune_qlora((0, 1), 1, false);
+    assert_eq!(old.peak_phase.name(), "model initialisation");
+    assert_eq!(component(&old, "quantization_transient"), 68 * mlp);
+    // No optimizer state, gradients or activations exist yet.
+    assert_eq!(component(&old, "optimizer_state") + component(&old, "activations"), 0);
+    // Chunked, construction needs 5 B per element + 64 MiB: less than the step.
+    assert_ne!(torchtune_qlora((0, 2), 1, false).peak_phase.name(), "model initialisation");
+    // A large batch: the step is the peak again.
+    assert_ne!(torchtune_qlora((0, 1), 8, false).peak_phase.name(), "model initialisation");
+    // transformers + PEFT loads bitsandbytes weights quantized from the checkpoint: no such phase.
+    let t = TrainingSetup { method: Method::Qlora, grad_ckpt: true, seq: 512, ..TrainingSetup::default() };
+    assert_ne!(run("llama-2-7b", &train(t)).peak_phase.name(), "model initialisation");
+}
+
+/// QLoRA's default storage follows the runtime's 4-bit code: torchao's NF4Tensor always
+/// double-quantizes its block scales (torchtune), bitsandbytes keeps fp32 absmax unless
+/// `bnb_4bit_use_double_quant` (transformers + PEFT).
+#[test]
+fn qlora_default_storage_follows_the_runtime() {
+    let weights = |runtime: Runtime, quant: Option<&str>| {
+        let t = TrainingSetup { method: Method::Qlora, seq: 512, ..TrainingSetup::default() };
+        let quant = quant.map(|q| vramfit_core::quant::QuantConfig::parse(q, None).unwrap());
+        component(&run("llama-2-7b", &Workload { runtime, quant, ..train(t) }), "weights")
+    };
+    assert_eq!(weights(Runtime::Torchtune, None), weights(Runtime::Torchtune, Some("nf4-dq")));
+    assert_eq!(weights(Runtime::Transformers, None), weights(Runtime::Transformers, Some("nf4")));
+}
+
+/// torchao's `NF4Tensor.get_original_weight` dequantizes through two int64 code tensors, two
+/// bf16 lookups, two scaled halves and their stack: 14 B per element of the linear (traced,
+/// torchao 0.3.1), where bitsandbytes writes the 2-byte weight only; compiled, the
+/// dequantization is one fused kernel.
+#[test]
+fn torchao_nf4_dequantizes_through_int64_codes() {
+    let mlp = 11_008 * 4096;
+    assert_eq!(component(&torchtune_qlora((0, 2), 8, false), "dequantization_temporaries"), 14 * mlp);
+    assert_eq!(component(&torchtune_qlora((0, 2), 8, true), "dequantization_temporaries"), 2 * mlp);
+}
+
+/// PEFT IA3 keeps, per token and layer, the K and V base outputs its vectors scale (compute
+/// dtype) and the MLP input cast to the vectors' fp32 (peft tuners/ia3/layer.py); traced by
+/// the oracle's `-ia3-` cases.
+#[test]
+fn ia3_keeps_the_scaled_outputs_and_the_cast_mlp_input() {
+    let t = TrainingSetup {
+        method: Method::Ia3,
+        precision: Some(Precision::Pure(DType::Bf16)),
+        seq: 512,
+        ..TrainingSetup::default()
+    };
+    let b = run("llama-2-7b", &train(t));
+    let act = b.components.iter().find(|c| c.kind.name() == "activations").expect("activations");
+    // K and V: 2 × 4096 × 2 B; down_proj's input: 11008 × 4 B.
+    assert!(act.formula.contains(&format!("ia3 inputs {}", 2 * 4096 * 2 + 11_008 * 4)), "{}", act.formula);
+}
+
+/// litgpt adapter v2 makes every linear an `AdapterV2Linear`, whose
+/// `adapter_scale * (linear(x) + adapter_bias)` keeps the biased output for the scale's
+/// gradient (litgpt 0.5.13 adapter_v2.py:57-58), the head's included; its scales, biases and
+/// norms train in every block, so every block saves for backward (v1 starts at layer 2).
+#[test]
+fn adapter_v2_keeps_every_linears_output() {
+    let t = TrainingSetup {
+        method: Method::AdapterV2,
+        precision: Some(Precision::Pure(DType::Bf16)),
+        seq: 512,
+        ..TrainingSetup::default()
+    };
+    let w = Workload { runtime: Runtime::Litgpt, ..train(t) };
+    let b = run("llama-2-7b", &w);
+    let act = b.components.iter().find(|c| c.kind.name() == "activations").expect("activations");
+    // q, k, v, o 4 × 4096 + gate, up 2 × 11008 + down 4096 outputs, × 2 B.
+    assert!(
+        act.formula.contains(&format!("adapter_v2 outputs {}", (4 * 4096 + 2 * 11_008 + 4096) * 2)),
+        "{}",
+        act.formula
+    );
+    assert!(act.formula.contains("× 32 layers"), "{}", act.formula);
+}
+
 const MODELS: &[&str] =
     &["llama-2-7b", "mistral-7b-v0.1", "gemma-2-2b", "phi-2", "gpt2", "qwen2.5-0.5b", "falcon-7b", "mixtral-8x7b"];
 

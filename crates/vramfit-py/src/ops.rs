@@ -7,7 +7,6 @@
 use crate::failure::Failure;
 use serde_json::{json, Value};
 use vramfit_cli::report;
-use vramfit_core::catalog::GpuSpec;
 use vramfit_core::fit::sweep::SweepAxis;
 use vramfit_core::fit::{self, FitOptions};
 use vramfit_core::request::{self, EstimateRequest, ModelReport, RequestedModel, WorkloadRequest};
@@ -54,7 +53,7 @@ fn estimate_value(input: &str, revision: Option<String>) -> Result<Value, Failur
     let r = parse(input)?;
     // The GPU and the workload are checked before the model is read, as the CLI does, so the
     // same input fails with the same message.
-    let gpu = r.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+    let gpu = r.workload.gpu_of(r.gpu.as_deref())?;
     r.workload.resolve(&r.model, gpu.as_ref().map(|g| g.count))?;
     let model = resolve(&r, revision)?;
     let requested = RequestedModel { name: model.name.clone(), origin: model.origin.clone(), spec: model.spec.clone() };
@@ -81,7 +80,7 @@ fn fit_value(input: &str, revision: Option<String>, all: bool) -> Result<Value, 
     let Some(gpu) = r.gpu.as_deref() else {
         return Err(vramfit_core::Error::workload("--gpu", "fit needs GPUs: add one (T4, 2xA100-80GB, 24GiB)").into());
     };
-    let gpu = GpuSpec::parse(gpu)?;
+    let gpu = r.workload.gpu(gpu)?;
     let w = r.workload.resolve(&r.model, Some(gpu.count))?;
     let model = resolve(&r, revision)?;
     let fitted = fit::fit(
@@ -107,7 +106,7 @@ pub fn fit(input: &str, revision: Option<String>, all: bool) -> String {
 fn sweep_value(input: &str, revision: Option<String>, over: &str, values: &[u64]) -> Result<Value, Failure> {
     let r = parse(input)?;
     let axis = SweepAxis::parse(over)?;
-    let gpu = r.gpu.as_deref().map(GpuSpec::parse).transpose()?;
+    let gpu = r.workload.gpu_of(r.gpu.as_deref())?;
     let w = r.workload.resolve(&r.model, gpu.as_ref().map(|g| g.count))?;
     let model = resolve(&r, revision)?;
     let w = report::sweep_workload(&model, w, gpu.as_ref())?;
@@ -128,7 +127,23 @@ pub fn sweep(input: &str, revision: Option<String>, over: &str, values: &[u64]) 
 /// the Python functions are these names in snake_case.
 #[must_use]
 pub fn workload_defaults() -> String {
-    answer(serde_json::to_value(WorkloadRequest::default()).map_err(|e| Failure::request(&e)))
+    let run = || -> Result<Value, Failure> {
+        let mut v = serde_json::to_value(WorkloadRequest::default()).map_err(|e| Failure::request(&e))?;
+        // Settings the request leaves out of its JSON while unset are keywords too (None).
+        let set = WorkloadRequest {
+            other_processes_memory: Some(String::new()),
+            ram_bandwidth: Some(0.0),
+            wired_limit_mb: Some(0),
+            ..WorkloadRequest::default()
+        };
+        if let (Value::Object(all), Ok(Value::Object(with_set))) = (&mut v, serde_json::to_value(set)) {
+            for key in with_set.keys() {
+                all.entry(key.clone()).or_insert(Value::Null);
+            }
+        }
+        Ok(v)
+    };
+    answer(run())
 }
 
 /// Run the command line on `argv` (without the program name), capturing what it writes:

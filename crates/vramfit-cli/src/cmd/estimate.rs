@@ -9,7 +9,7 @@ use vramfit_core::request;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let gpus = a.gpu.iter().map(|g| a.workload.gpu(g)).collect::<Result<Vec<_>, _>>()?;
-    if a.workload.wired_limit_mb.is_some() && gpus.is_empty() {
+    if a.workload.request.wired_limit_mb.is_some() && gpus.is_empty() {
         return Err(vramfit_core::Error::workload(
             "--wired-limit-mb",
             "sets an Apple GPU's working set: add --gpu M2-Max-96GB (or another Apple GPU)",

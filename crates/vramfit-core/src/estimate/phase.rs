@@ -22,6 +22,9 @@ pub enum Phase {
     EndOfBackward,
     /// Training: the optimizer step.
     OptimizerStep,
+    /// Training: the model being built before the first step (torchtune QLoRA quantizes each
+    /// weight there).
+    ModelInitialisation,
     /// A LoRA merge writing the merged model (`save_pretrained`).
     SavePretrained,
     /// A serving engine after its start-up profiling.
@@ -43,6 +46,7 @@ impl Phase {
             Phase::BackwardLayers => "backward (layers)",
             Phase::EndOfBackward => "end of backward",
             Phase::OptimizerStep => "optimizer step",
+            Phase::ModelInitialisation => "model initialisation",
             Phase::SavePretrained => "save_pretrained",
             Phase::Serving => "serving (after start-up)",
             Phase::ContextCreation => "context creation (all buffers reserved)",
@@ -56,6 +60,7 @@ impl Phase {
         match self {
             Phase::Forward | Phase::BackwardLoss | Phase::BackwardLayers | Phase::EndOfBackward => true,
             Phase::OptimizerStep
+            | Phase::ModelInitialisation
             | Phase::Load
             | Phase::Prefill
             | Phase::Decode
@@ -72,6 +77,7 @@ impl Phase {
             Phase::BackwardLoss | Phase::BackwardLayers | Phase::EndOfBackward => true,
             Phase::Forward
             | Phase::OptimizerStep
+            | Phase::ModelInitialisation
             | Phase::Load
             | Phase::Prefill
             | Phase::Decode

@@ -1,7 +1,7 @@
 //! Lightning AI litgpt (lit-gpt): preallocated caches, fused q/k/v, chunked head and loss.
 
 use super::{
-    Bnb4Load, DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, NoSyncUnits,
+    Bnb4Load, DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, Nf4Code, NoSyncUnits,
     RuntimeProfile, TpWeights, TrainingProfile, TrainingSpeed, TORCH_INFERENCE, TRAINER_SPEED,
 };
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
@@ -47,6 +47,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             norm_weight_fp32: false,
             loss: LossCode::Litgpt,
             no_sync: NoSyncUnits::BlocksWithAdapters,
+            nf4: Nf4Code::Bitsandbytes,
             memory_recipes: false,
             recipes_checkpoint: false,
             speed: TrainingSpeed {

@@ -271,6 +271,23 @@ pub enum NoSyncUnits {
     None,
 }
 
+/// Whose code holds QLoRA's 4-bit base weights: how they are quantized and dequantized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nf4Code {
+    /// bitsandbytes `Linear4bit`: quantized as the checkpoint is loaded, `dequantize_4bit` to
+    /// the compute dtype for each matmul (transformers + PEFT, litgpt).
+    Bitsandbytes,
+    /// torchao `NF4Tensor` (torchtune's `LoRALinear(quantize_base=True)`): each weight is
+    /// built in bf16 on the GPU and quantized at model construction; `get_original_weight`
+    /// dequantizes for each matmul. `chunked_quantize`: the nearest-code search runs in chunks
+    /// of 2^20 elements (torchao 0.3.1, pinned from torchtune 0.2; torchao 0.1, pinned by
+    /// torchtune 0.1, compares every element with the 16 codes at once).
+    Torchao {
+        /// The nearest-code search is chunked.
+        chunked_quantize: bool,
+    },
+}
+
 /// Default precision policy for training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DefaultPrecision {
@@ -318,6 +335,8 @@ pub struct TrainingProfile {
     pub loss: LossCode,
     /// FSDP `no_sync` under gradient accumulation.
     pub no_sync: NoSyncUnits,
+    /// The 4-bit code QLoRA runs on.
+    pub nf4: Nf4Code,
     /// The runtime offers optimizer-in-backward and activation offloading
     /// (torchtune `optimizer_in_bwd`, `enable_activation_offloading`).
     pub memory_recipes: bool,

@@ -1,8 +1,8 @@
 //! PyTorch torchtune recipes, by release (0.1 April 2024 … 0.6 April 2025).
 
 use super::{
-    DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, NoSyncUnits, RuntimeProfile, TrainingProfile,
-    TrainingSpeed, TORCH_INFERENCE,
+    DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, Nf4Code, NoSyncUnits, RuntimeProfile,
+    TrainingProfile, TrainingSpeed, TORCH_INFERENCE,
 };
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
 use crate::estimate::training::setup::Optimizer;
@@ -35,6 +35,8 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             norm_weight_fp32: false,
             loss: if chunked { LossCode::Torchtune } else { LossCode::TorchtuneFp32Logits },
             no_sync: NoSyncUnits::None,
+            // torchtune 0.1 pins torchao 0.1, 0.2 pins torchao 0.3.1 (nf4tensor.py CHUNK_SIZE).
+            nf4: Nf4Code::Torchao { chunked_quantize: version.is_none_or(|v| v >= RuntimeVersion::new(0, 2)) },
             memory_recipes: true,
             recipes_checkpoint: true,
             // Packed, compiled steps of 8,192 tokens run at two thirds of the bf16 peak.

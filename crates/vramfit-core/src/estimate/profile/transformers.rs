@@ -1,8 +1,8 @@
 //! Hugging Face transformers (`generate`, `Trainer`) with PEFT for adapters, by version.
 
 use super::{
-    DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, NoSyncUnits, RuntimeProfile,
-    TrainingProfile, TORCH_INFERENCE, TRAINER_SPEED,
+    DefaultPrecision, Engine, InferenceProfile, KvAllocation, LossCode, MaskPolicy, Nf4Code, NoSyncUnits,
+    RuntimeProfile, TrainingProfile, TORCH_INFERENCE, TRAINER_SPEED,
 };
 use crate::estimate::runtime::{Runtime, RuntimeVersion, TransformersBehaviour};
 use crate::estimate::training::setup::Optimizer;
@@ -48,6 +48,7 @@ pub(super) fn profile(version: Option<RuntimeVersion>) -> RuntimeProfile {
             norm_weight_fp32: true,
             loss: LossCode::Transformers,
             no_sync: NoSyncUnits::AdaptersOnly,
+            nf4: Nf4Code::Bitsandbytes,
             memory_recipes: false,
             recipes_checkpoint: false,
             speed: TRAINER_SPEED,

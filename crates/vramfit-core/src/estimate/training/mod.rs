@@ -129,7 +129,10 @@ pub fn estimate_training(spec: &ModelSpec, w: &Workload) -> Result<Breakdown> {
     let activations = step.activations(&mut notes);
     let loss = step.loss();
     let dequant = step.dequantization(&wb);
-    let mut phases = phases(&step, weights, &optimizer, autocast_copies, &activations, loss, dequant);
+    let mut phases = phases(&step, weights, &optimizer, autocast_copies, &activations, loss, dequant).to_vec();
+    if let Some(init) = step.initialisation(&wb) {
+        phases.push((Phase::ModelInitialisation, init));
+    }
     shard_phases(&step, &mut phases, &mut notes);
     Ok(peak(&step, phases, &wb, &optimizer, activations.host, notes))
 }
@@ -252,7 +255,7 @@ fn phases(
 }
 
 /// Each phase on the most-loaded rank of a parallel layout.
-fn shard_phases(step: &Step<'_>, phases: &mut [Moment; 5], notes: &mut Vec<String>) {
+fn shard_phases(step: &Step<'_>, phases: &mut [Moment], notes: &mut Vec<String>) {
     let (spec, w, t) = (step.spec, step.w, &step.w.training);
     let par = &w.parallel;
     if par.is_single() {
@@ -293,7 +296,7 @@ fn shard_phases(step: &Step<'_>, phases: &mut [Moment; 5], notes: &mut Vec<Strin
 /// parameter has a gradient as soon as one of its parameters trains: litgpt wraps each Block
 /// with its frozen weights and adapters together (all block parameters), a full fine-tune all
 /// parameters; the Trainer wraps PEFT adapters in units of their own.
-fn unsharded_gradients(step: &Step<'_>, phases: &mut [Moment; 5]) {
+fn unsharded_gradients(step: &Step<'_>, phases: &mut [Moment]) {
     let (par, tb, trainable) = (&step.w.parallel, step.tb, step.trainable);
     let counts = ParamCount::of(step.spec);
     let block_params = counts
@@ -329,14 +332,14 @@ fn unsharded_gradients(step: &Step<'_>, phases: &mut [Moment; 5]) {
 /// The largest phase, with the allocator's and CUDA's overheads and what lives on the host.
 fn peak(
     step: &Step<'_>,
-    phases: [Moment; 5],
+    phases: Vec<Moment>,
     wb: &WeightBytes,
     opt: &OptimizerParts,
     act_host: u64,
     notes: Vec<String>,
 ) -> Breakdown {
     let sum = |cs: &Vec<Component>| cs.iter().fold(0u64, |a, c| a.saturating_add(c.bytes));
-    let (phase, components) = phases.into_iter().max_by_key(|(_, cs)| sum(cs)).expect("five phases");
+    let (phase, components) = phases.into_iter().max_by_key(|(_, cs)| sum(cs)).expect("five phases or more");
     let mut components: Vec<Component> = components.into_iter().filter(|c| c.bytes > 0).collect();
     // Gradients and the two Adam states have the weights' shapes: the same rounding each.
     let large = wb.rounding_waste * if step.full { 4 } else { 1 };

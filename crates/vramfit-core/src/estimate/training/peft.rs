@@ -223,12 +223,18 @@ pub fn trainable_params(spec: &ModelSpec, t: &TrainingSetup, targets: &Targets, 
         Method::Adapter | Method::AdapterV2 => {
             for layer in spec.layers.iter().skip(ADAPTER_START_LAYER as usize) {
                 n = n.saturating_add(ADAPTER_PROMPT_LENGTH * spec.hidden_size + layer.attention.heads);
-                if t.method == Method::AdapterV2 {
+            }
+            if t.method == Method::AdapterV2 {
+                // litgpt adapter_v2.py adapter_filter: every AdapterV2Linear's adapter_scale and
+                // adapter_bias (all blocks and the head) and every norm (norm_1, norm_2, ln_f).
+                for layer in &spec.layers {
                     for l in &layer.linears {
                         n = n.saturating_add(2 * l.out_features * l.copies);
                     }
                     n = n.saturating_add(layer.norms.iter().map(crate::model::Norm::numel).sum::<u64>());
                 }
+                n = n.saturating_add(spec.lm_head.as_ref().map_or(0, |h| 2 * h.out_features));
+                n = n.saturating_add(spec.final_norms.iter().map(crate::model::Norm::numel).sum::<u64>());
             }
         }
     }

@@ -29,6 +29,15 @@ pub struct SaveContext<'a> {
     /// DoRA (PEFT `use_dora=True`): each adapted linear's output is rescaled by the trainable
     /// magnitude, which keeps the base and LoRA outputs for backward.
     pub dora: bool,
+    /// Bytes per element of the copy of each adapted weight that DoRA's dropout path keeps for
+    /// backward (0: the weight it multiplies by is the parameter itself, no copy).
+    pub dora_weight_copy: u64,
+    /// IA3 (PEFT): bytes of the learned scaling vectors' dtype (0: not IA3).
+    pub ia3: u64,
+    /// litgpt adapter v2: every linear is `AdapterV2Linear`, whose output
+    /// `adapter_scale * (linear(x) + adapter_bias)` keeps the biased output for the scale's
+    /// gradient.
+    pub scaled_outputs: bool,
     /// LoRA targets.
     pub targets: &'a Targets,
     /// Attention implementation.
@@ -71,6 +80,8 @@ pub struct LayerSaved {
     /// Of `parts`, the bytes per token that belong to the MLP half of the layer (its core,
     /// its linears' saved inputs): backward releases them before it reaches the attention.
     pub mlp_side: u64,
+    /// Bytes per layer that do not scale with the tokens (copies of weights saved for backward).
+    pub per_layer: u64,
 }
 
 impl LayerSaved {
@@ -105,6 +116,11 @@ impl LayerSaved {
         }
         s.join(" + ")
     }
+    /// Bytes of the layer over `tokens` tokens at `seq` keys.
+    #[must_use]
+    pub fn bytes(&self, tokens: u64, seq: u64) -> u64 {
+        tokens.saturating_mul(self.per_token(seq)).saturating_add(self.per_layer)
+    }
 }
 
 /// Which input tensor a linear reads.
@@ -125,7 +141,21 @@ pub fn layer_saved(layer: &Layer, h: u64, ctx: &SaveContext<'_>) -> LayerSaved {
     save_linear_inputs(&mut s, layer, ctx);
     save_attention(&mut s, layer, ctx);
     save_mlp(&mut s, layer, h, ctx);
+    save_ia3(&mut s, layer, ctx);
     s
+}
+
+/// PEFT IA3 (peft 0.21.2 tuners/ia3/layer.py `Linear.forward`): on keys and values the base
+/// output is multiplied by the vector (`result * ia3_scaling`), which keeps that output for
+/// the vector's gradient; on the feed-forward module (`down_proj`) its input is cast to the
+/// vector's dtype first (`x.to(dtype)`, fp32 under `autocast_adapter_dtype`) and the product
+/// keeps that cast input. The same modules as the trainable count: K/V and the MLP input.
+fn save_ia3(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) {
+    if ctx.ia3 == 0 {
+        return;
+    }
+    s.add("ia3 inputs", layer.attention.kv_width() * ctx.compute);
+    s.add_mlp("ia3 inputs", layer.mlp.intermediate.max(layer.mlp.shared_intermediate) * ctx.ia3);
 }
 
 /// Norm inputs (and outputs where the weight trains), over the hidden size and per head.
@@ -215,6 +245,11 @@ fn save_linear_inputs(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) 
                 add(s, "linear inputs", per_token_in * input_dtype);
             }
         }
+        if ctx.scaled_outputs {
+            // litgpt adapter_v2.py AdapterV2Linear.forward (0.5.13, lines 57-58).
+            let per_token_out = l.out_features * if l.copies > 1 { n_experts_routed } else { 1 };
+            add(s, "adapter_v2 outputs", per_token_out * c);
+        }
         let fused_part = ctx.fused_qkv && matches!(r, Role::Q | Role::K | Role::V | Role::Qkv);
         if adapted && !ctx.full && fused_part && fused_lora_counted {
             // litgpt: the q/k/v parts share one LoRA input (counted with the first part).
@@ -241,6 +276,14 @@ fn save_linear_inputs(s: &mut LayerSaved, layer: &Layer, ctx: &SaveContext<'_>) 
                 let per_token_out = ctx.targets.adapted_out(l, layer) * n_experts_routed.min(l.copies.max(1));
                 let base_out = if ctx.lora_dropout { lora_dtype } else { c };
                 add(s, "dora outputs", per_token_out * (base_out + lora_dtype));
+                if ctx.lora_dropout {
+                    // With dropout the base output is recomputed from the dropped-out input
+                    // (variants.py:245-246): F.linear(x, W.to(x.dtype)) (dora.py:142, 163),
+                    // x in the adapter's dtype, cast again to the compute dtype under
+                    // autocast. The weight does not train, so F.linear keeps only the weight
+                    // for grad_input: a copy of the whole module's weight.
+                    s.per_layer = s.per_layer.saturating_add(l.weight_numel().saturating_mul(ctx.dora_weight_copy));
+                }
             }
         }
     }

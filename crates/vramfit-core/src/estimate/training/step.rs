@@ -10,7 +10,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::estimate::breakdown::{prod, thousands, Component};
 use crate::estimate::component::ComponentKind;
-use crate::estimate::profile::{LossCode, RuntimeProfile, TrainingProfile};
+use crate::estimate::profile::{LossCode, Nf4Code, RuntimeProfile, TrainingProfile};
 use crate::estimate::term::{Formula, Term};
 use crate::estimate::weights::{weight_bytes, QuantScope, WeightBytes};
 use crate::estimate::workload::{AttnImpl, Workload};
@@ -110,7 +110,13 @@ impl<'a> Step<'a> {
         let method = t.method;
         let full = method == Method::Full;
         let quant: Option<QuantConfig> = match (method, &w.quant) {
-            (Method::Qlora, None) => Some(QuantConfig::parse("nf4", None)?),
+            // torchao's NF4Tensor always quantizes its block scales (int8 per 64 elements, a
+            // bf16 factor per 256 scales: nf4tensor.py double_quantize_scalers); bitsandbytes
+            // leaves them fp32 unless asked (BitsAndBytesConfig bnb_4bit_use_double_quant).
+            (Method::Qlora, None) => Some(QuantConfig::parse(
+                if matches!(tp.nf4, Nf4Code::Torchao { .. }) { "nf4-dq" } else { "nf4" },
+                None,
+            )?),
             (_, q) => q.clone(),
         };
         if full && quant.is_some() {
@@ -366,6 +372,9 @@ impl<'a> Step<'a> {
             quant_saves_input: self.quant.as_ref().is_some_and(QuantConfig::is_bitsandbytes),
             lora_dropout: self.res.lora_dropout && method.is_lora(),
             dora: method == Method::Dora,
+            dora_weight_copy: self.dora_weight_copy(),
+            ia3: if method == Method::Ia3 { self.res.adapter.bytes() } else { 0 },
+            scaled_outputs: method == Method::AdapterV2,
             targets: &self.res.targets,
             attn,
             expand_kv,
@@ -383,10 +392,27 @@ impl<'a> Step<'a> {
         }
     }
 
-    /// Layers whose inputs need gradients start here (litgpt adapters start at layer 2;
-    /// everything else trains something at or below layer 0).
+    /// Bytes per element of the weight copy DoRA's dropout path saves (PEFT 0.21.2
+    /// dora.py:142, 163: `F.linear(x, W.to(x.dtype))`, x in the adapter's dtype): none when
+    /// the weight is already in that dtype and no autocast recasts it; a quantized weight is
+    /// always dequantized into a new tensor. PEFT's code path only: torchtune's `DoRALinear`
+    /// reuses its base output.
+    fn dora_weight_copy(&self) -> u64 {
+        let (base, adapter, compute) = (self.dense_dtype, self.res.adapter, self.res.precision.compute());
+        let differs = if self.autocast { base != adapter || adapter != compute } else { base != adapter };
+        let copied = self.hf && (self.quant.is_some() || differs);
+        match (copied, self.autocast) {
+            (false, _) => 0,
+            (true, true) => self.c,
+            (true, false) => adapter.bytes(),
+        }
+    }
+
+    /// Layers whose inputs need gradients start here (litgpt's adapter v1 starts at layer 2;
+    /// everything else trains something at or below layer 0: adapter v2's linear scales and
+    /// norms train in every block).
     fn first_grad_layer(&self) -> u64 {
-        if matches!(self.setup().method, Method::Adapter | Method::AdapterV2) {
+        if self.setup().method == Method::Adapter {
             peft::ADAPTER_START_LAYER.min(self.n_layers())
         } else {
             0
@@ -406,6 +432,13 @@ impl<'a> Step<'a> {
         // Final norm and the head's input.
         let head_trains = self.full || self.res.targets.roles.contains(&Role::Head);
         let head_saved = prod(&[tokens, h, if ctx.compile { resid } else { 4 } + if head_trains { self.c } else { 0 }]);
+        // litgpt adapter v2's head is an AdapterV2Linear too: each chunk's biased logits are
+        // kept for the scale's gradient, V per token in the compute dtype.
+        let head_saved = if ctx.scaled_outputs {
+            head_saved.saturating_add(prod(&[tokens, self.head_numel() / h.max(1), self.c]))
+        } else {
+            head_saved
+        };
         let ckpt_inputs = prod(&[tokens, h, resid, layers_saving]);
         let (act_bytes, act_formula, act_src) = if t.grad_ckpt {
             (
@@ -478,11 +511,15 @@ impl<'a> Step<'a> {
             }
             let s = layer_saved(layer, h, ctx);
             let per_token = s.per_token(seq_keys(layer));
-            let bytes = prod(&[tokens, per_token]);
+            let bytes = s.bytes(tokens, seq_keys(layer));
             walk.saved_total = walk.saved_total.saturating_add(bytes);
             if bytes > walk.busiest {
                 walk.busiest = bytes;
                 walk.busiest_desc = format!("{} = {} B/token", s.describe(seq_keys(layer)), thousands(per_token));
+                if s.per_layer > 0 {
+                    walk.busiest_desc +=
+                        &format!(" + DoRA's weight copies {} B per layer (dropout path)", thousands(s.per_layer));
+                }
             }
             // The MLP is differentiated first; by the time attention's backward builds its
             // gradients, the MLP half's saved tensors are gone.
@@ -549,18 +586,91 @@ impl<'a> Step<'a> {
     /// bitsandbytes dequantizes the largest quantized linear for each matmul.
     pub fn dequantization(&self, wb: &WeightBytes) -> Component {
         let c = self.c;
-        match self.quant.as_ref().map(|q| &q.quant) {
-            Some(Quant::Bnb4 { .. } | Quant::BnbInt8) => Component::new(
+        let n = wb.largest_quantized;
+        match (self.quant.as_ref().map(|q| &q.quant), self.tp.nf4) {
+            // Eager only: torch.compile traces NF4Tensor (a traceable wrapper subclass) and
+            // fuses the dequantization into one kernel writing the bf16 weight (counted below).
+            (Some(Quant::Bnb4 { .. }), Nf4Code::Torchao { .. }) if !self.setup().compile => Component::new(
                 ComponentKind::DequantizationTemporaries,
-                wb.largest_quantized * c,
+                prod(&[n, 14]),
+                format!(
+                    "largest NF4 linear dequantized for each forward and backward matmul: two int64 code tensors (N/2 × 8 B each), their two bf16 lookups, the two scaled halves (N/2 × 2 B each) and their stack (N × 2 B) = 14 B × {}",
+                    thousands(n)
+                ),
+                "torchao dtypes/nf4tensor.py NF4Tensor.get_original_weight (0.1 and 0.3.1 alike), LinearNF4 forward/backward",
+            ),
+            (Some(Quant::Bnb4 { .. } | Quant::BnbInt8), nf4) => Component::new(
+                ComponentKind::DequantizationTemporaries,
+                n * c,
                 format!(
                     "largest quantized linear dequantized to {c} B for each forward and backward matmul = {} × {c}",
-                    thousands(wb.largest_quantized)
+                    thousands(n)
                 ),
-                "bitsandbytes MatMul4Bit (dequantize_4bit per call)",
+                if nf4 == Nf4Code::Bitsandbytes {
+                    "bitsandbytes MatMul4Bit (dequantize_4bit per call)"
+                } else {
+                    "torchao NF4Tensor under torch.compile (dequantization fused into one kernel)"
+                },
             ),
             _ => Component::new(ComponentKind::DequantizationTemporaries, 0, "no quantized weights", ""),
         }
+    }
+
+    /// torchtune QLoRA on one GPU builds the model on the GPU (`with self._device:
+    /// config.instantiate(cfg_model)`, recipes 0.1 to 0.6), and each `LoRALinear` makes its
+    /// base weight in bf16 there and quantizes it in `__init__` (`to_nf4(linear.weight)`).
+    /// Construction peaks while the last large linear is quantized, with every weight before it
+    /// built (the head and the final norm come after the layers). The checkpoint is loaded
+    /// afterwards from CPU tensors, quantized on the CPU (`NF4Tensor.copy_`). `None` where
+    /// nothing is quantized at construction on this GPU.
+    pub fn initialisation(&self, wb: &WeightBytes) -> Option<Vec<Component>> {
+        let Nf4Code::Torchao { chunked_quantize } = self.tp.nf4 else { return None };
+        if self.setup().method != Method::Qlora || !self.w.parallel.is_single() || wb.largest_quantized == 0 {
+            return None;
+        }
+        let n = wb.largest_quantized;
+        let head = if self.spec.tied_embeddings || self.profile.inference.quantized_head {
+            0
+        } else {
+            self.head_numel() * self.dense_dtype.bytes()
+        };
+        let built = wb.total.saturating_sub(head);
+        let (transient, formula) = if chunked_quantize {
+            (
+                prod(&[n, 5]).saturating_add(64 << 20),
+                format!("the bf16 source (2 B), the scaled blocks (2 B) and the uint8 codes (1 B) per element of the largest linear, 5 B × {}, + one 2^20-element chunk's differences to the 16 codes and their abs (2 × 16 × 2 B × 2^20 = 64 MiB)", thousands(n)),
+            )
+        } else {
+            (
+                prod(&[n, 68]),
+                format!("the bf16 source (2 B), the scaled blocks (2 B), and every element's differences to the 16 codes and their abs at once (2 × 16 × 2 B) = 68 B × {}", thousands(n)),
+            )
+        };
+        let adapters = self.trainable * self.tb;
+        Some(vec![
+            Component::new(
+                ComponentKind::Weights,
+                built,
+                format!("every weight built before the last large linear: {} B as stored, less the head built after the layers ({} B)", thousands(wb.total), thousands(head)),
+                "torchtune LoRALinear(quantize_base=True).__init__ (to_nf4), model built on the GPU",
+            ),
+            Component::new(
+                ComponentKind::AdapterWeights,
+                adapters,
+                format!("{} trainable params × {} B", thousands(self.trainable), self.tb),
+                "torchtune LoRALinear",
+            ),
+            Component::new(
+                ComponentKind::QuantizationTransient,
+                transient,
+                formula,
+                if chunked_quantize {
+                    "torchao 0.3.1 dtypes/nf4tensor.py NF4Tensor.convert_to_norm_float_weight (CHUNK_SIZE = 1024**2)"
+                } else {
+                    "torchao 0.1 dtypes/nf4tensor.py NF4Tensor.convert_to_norm_float_weight / quantize_tensor_nearest (traced on CPU tensors: 68 B per element)"
+                },
+            ),
+        ])
     }
 }
 
