@@ -50,7 +50,8 @@ const FIELDS = [
   { flag: 'offload-params', kind: 'bool', group: 'multi' },
   { flag: 'wired-limit-mb', kind: 'int', group: 'all' },
 ];
-const LORA_METHODS = new Set(['lora', 'qlora', 'dora']);
+// The methods that read --lora-rank and --lora-targets: the core's options() says which.
+let LORA_METHODS = new Set();
 const DEFAULT_GPUS = ['T4'];
 const LIMIT_COLOURS = ['#b3261e', '#6a3bb0', '#a35f00', '#0e6b76', '#4d5a1e', '#8a2c6b', '#1f5fa8', '#7a4a12',
   '#2e7d32', '#ad1457'];
@@ -352,7 +353,8 @@ function applyVisibility() {
   $('.src-hf').hidden = src !== 'hf';
   $('#over option[value=seq]').textContent = isTrain() ? 'sequence length' : 'prompt length';
   // llama.cpp has no SDPA: its default (-fa auto) runs flash attention where it can (D14).
-  $('#attn option[value=sdpa]').textContent = el('runtime').value === 'llama.cpp' ? 'auto (-fa auto: flash)' : 'sdpa';
+  const sdpa = $('#attn option[value=sdpa]');
+  sdpa.textContent = el('runtime').value === 'llama.cpp' ? 'auto (-fa auto: flash)' : sdpa.dataset.label;
 }
 
 // `<html data-pending>` is set while anything that changes the results is due or in flight:
@@ -1329,6 +1331,33 @@ async function addGpu() {
   await run();
 }
 
+/**
+ * The form from the core's options(): each enumerated flag's select lists the values of its
+ * table with their labels (an empty first option when the flag may be left unset), and every
+ * input starts at the request's default. Nothing here repeats the core's lists or defaults.
+ */
+function buildForm(opts) {
+  for (const [flag, field] of Object.entries(opts.fields)) {
+    const select = el(flag);
+    if (!select) continue;
+    const fallback = opts.defaults[flag];
+    const def = fallback === null || fallback === undefined ? '' : String(fallback);
+    const items = field.unset === null ? field.choices : [{ value: '', label: field.unset }, ...field.choices];
+    select.replaceChildren(...items.map((c) => {
+      const o = h('option', { value: c.value, text: c.label, 'data-label': c.label });
+      if (c.value === def) { o.defaultSelected = true; o.selected = true; }
+      return o;
+    }));
+  }
+  for (const f of FIELDS) {
+    const input = el(f.flag);
+    const d = opts.defaults[f.flag];
+    if (input.type === 'number' && typeof d === 'number') input.defaultValue = String(d);
+    else if (input.type === 'checkbox' && typeof d === 'boolean') input.defaultChecked = d;
+  }
+  LORA_METHODS = new Set(opts.lora_methods);
+}
+
 function debounce(f, ms) {
   let t;
   return (...a) => { clearTimeout(t); t = setTimeout(() => f(...a), ms); };
@@ -1343,8 +1372,9 @@ async function main() {
     return;
   }
   performance.mark('vramfit:loaded');
-  const [models, gpuList] = await Promise.all([api.models(), api.gpus()]);
+  const [models, gpuList, options] = await Promise.all([api.models(), api.gpus(), api.options()]);
   catalog = { models, gpus: gpuList };
+  buildForm(options);
   performance.mark('vramfit:catalog');
   $('#model-list').replaceChildren(...catalog.models.map((m) => h('option', { value: m.name, label: m.hf_id })));
   $('#gpu-list').replaceChildren(...catalog.gpus.map((g) => h('option', { value: g.name, label: `${(g.usable_bytes / GIB).toFixed(1)} GiB usable · ${g.vendor} ${g.architecture}` })));

@@ -6,7 +6,7 @@ import { load, CoreError } from './vramfit.js';
 
 export { CoreError };
 
-const NAMES = ['info', 'models', 'gpus', 'gpu', 'model', 'estimate', 'sweep', 'fit',
+const NAMES = ['info', 'options', 'models', 'gpus', 'gpu', 'model', 'estimate', 'sweep', 'fit',
   'ggufListing', 'ggufStep', 'ggufModel', 'ggufClear', 'ggufTable'];
 
 function inWorker() {

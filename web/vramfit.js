@@ -49,6 +49,8 @@ export async function load(url = new URL('vramfit.wasm', import.meta.url)) {
 
   return {
     info: () => call('info'),
+    // The request's defaults and option lists (the core's tables).
+    options: () => call('options'),
     models: () => call('models'),
     gpus: () => call('gpus'),
     gpu: (spec) => call('gpu', { gpu: spec }),

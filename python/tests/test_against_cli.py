@@ -161,3 +161,19 @@ def test_speed_serving_and_devices_are_the_cli_json():
     assert s.serving == expected["serving"] and s.serving["starts"] is True
     assert s.speed["concurrency"] == expected["speed"]["concurrency"]
     assert [c["sequences"] for c in s.speed["concurrency"]][:3] == [1, 2, 4]
+
+
+def test_enumerated_values_take_the_cli_spellings():
+    """Every spelling the CLI accepts for an enumerated flag (the core's tables) is accepted
+    here too, and means the same workload as the canonical name."""
+    aliases = dict(task="fine-tune", method="LoRA", optimizer="adamw_torch_fused", precision="bf16-true",
+                   runtime="lit-gpt", attn="flash_attention_2")
+    canonical = dict(task="train", method="lora", optimizer="adamw-fused", precision="pure-bf16",
+                     runtime="litgpt", attn="flash")
+    a = vramfit.estimate("llama-7b", gpu="A100-80GB", **aliases)
+    b = vramfit.estimate("llama-7b", gpu="A100-80GB", **canonical)
+    assert a.to_dict() == b.to_dict()
+    argv = ["estimate", "llama-7b", "--gpu", "A100-80GB"]
+    for k, v in aliases.items():
+        argv += [f"--{k}", v]
+    assert a.to_dict() == cli_json(argv)

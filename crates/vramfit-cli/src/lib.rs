@@ -37,7 +37,11 @@ where
     match args::Cli::try_parse_from(&args) {
         Ok(cli) => execute(cli, json, &args, out, err),
         Err(e) if e.use_stderr() => {
-            report_error(err, json, &clap_line(&e));
+            let line = match core_line(&e) {
+                Some(line) => as_typed(line, &args),
+                None => clap_line(&e),
+            };
+            report_error(err, json, &line);
             2
         }
         Err(e) => {
@@ -45,6 +49,20 @@ where
             let _ = write!(out, "{}", e.render());
             0
         }
+    }
+}
+
+/// The core's own error for a flag value its table refused (the core's parser hands clap
+/// the one-line message, `--task: unknown task "x"; use ...`), as the resolve step would print
+/// it.
+fn core_line(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    match e.get(ContextKind::Custom) {
+        Some(ContextValue::String(line)) => Some(line.clone()),
+        _ => None,
     }
 }
 

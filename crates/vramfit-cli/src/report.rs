@@ -6,7 +6,7 @@ use serde_json::Value;
 use vramfit_core::catalog::GpuSpec;
 use vramfit_core::fit::sweep::{SweepAxis, SweepPoint};
 use vramfit_core::fit::FitReport;
-use vramfit_core::request::Verdict;
+use vramfit_core::request::GpuVerdict;
 use vramfit_core::{Breakdown, Workload};
 use vramfit_io::ResolvedModel;
 
@@ -24,7 +24,7 @@ pub fn estimate_text(
     model: &ResolvedModel,
     workload: &Workload,
     breakdown: &Breakdown,
-    verdict: Option<&Verdict>,
+    verdict: Option<&GpuVerdict>,
     speed: Option<&vramfit_core::estimate::speed::Speed>,
     explain: bool,
 ) -> String {
@@ -38,7 +38,7 @@ pub fn estimate_svg(
     model: &ResolvedModel,
     workload: &Workload,
     breakdown: &Breakdown,
-    verdict: Option<&Verdict>,
+    verdict: Option<&GpuVerdict>,
 ) -> String {
     render::svg::estimate(&EstimateReport { model, workload, breakdown, verdict, speed: None, compare: &[], ram: None })
 }

@@ -1,8 +1,8 @@
 //! Element types of tensors and their sizes.
 
-use crate::error::{Error, Result};
+use crate::choice::{Choice, Entry};
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// A floating-point (or integer) element type as PyTorch names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,13 +34,7 @@ impl DType {
     /// The short name used on the command line.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            DType::Fp32 => "fp32",
-            DType::Fp16 => "fp16",
-            DType::Bf16 => "bf16",
-            DType::Fp8 => "fp8",
-            DType::Int8 => "int8",
-        }
+        self.canonical().expect("every dtype has a row")
     }
 
     /// Parses the spellings found in config.json (`torch_dtype`), PyTorch and the CLI.
@@ -48,24 +42,38 @@ impl DType {
     /// # Errors
     /// An unknown spelling.
     pub fn parse(s: &str) -> Result<Self> {
-        let t = s.trim().to_ascii_lowercase();
-        let t = t.strip_prefix("torch.").unwrap_or(&t);
-        Ok(match t {
-            "fp32" | "float32" | "float" | "f32" => DType::Fp32,
-            "fp16" | "float16" | "half" | "f16" => DType::Fp16,
-            "bf16" | "bfloat16" => DType::Bf16,
-            "fp8" | "float8" | "float8_e4m3fn" | "float8_e5m2" | "f8_e4m3" | "f8_e5m2" | "e4m3" => DType::Fp8,
-            "int8" | "i8" => DType::Int8,
-            _ => return Err(Error::workload("--dtype", format!("unknown dtype {s:?} (use fp32, fp16, bf16 or fp8)"))),
-        })
+        Self::parse_choice(s)
     }
 }
 
-impl fmt::Display for DType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+impl Choice for DType {
+    const FLAG: &'static str = "--dtype";
+    fn entries() -> impl Iterator<Item = Entry<Self>> + Clone {
+        DTYPES.iter().copied()
+    }
+    fn fold(s: &str) -> String {
+        let t = s.trim().to_ascii_lowercase();
+        t.strip_prefix("torch.").map_or(t.clone(), str::to_string)
+    }
+    fn unknown(s: &str) -> String {
+        format!("unknown dtype {s:?} (use {})", Self::listed())
     }
 }
+
+/// `--dtype`: every dtype, its spellings (config.json, PyTorch, safetensors) and help.
+const DTYPES: &[Entry<DType>] = &[
+    Entry::new(DType::Fp32, &["fp32", "float32", "float", "f32"], "fp32 (4 bytes)"),
+    Entry::new(DType::Fp16, &["fp16", "float16", "half", "f16"], "fp16 (2 bytes)"),
+    Entry::new(DType::Bf16, &["bf16", "bfloat16"], "bf16 (2 bytes)"),
+    Entry::new(
+        DType::Fp8,
+        &["fp8", "float8", "float8_e4m3fn", "float8_e5m2", "f8_e4m3", "f8_e5m2", "e4m3"],
+        "fp8 (1 byte)",
+    ),
+    Entry::unlisted(DType::Int8, &["int8", "i8"], "int8 (1 byte)"),
+];
+
+crate::choice_traits!(DType);
 
 #[cfg(test)]
 mod tests {

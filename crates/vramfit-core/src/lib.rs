@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod choice;
 pub mod config;
 pub mod dtype;
 pub mod error;
@@ -12,7 +13,9 @@ pub mod formats;
 pub mod ignored_flags;
 pub mod limits;
 pub mod model;
+pub mod options;
 pub mod quant;
+pub mod reports;
 pub mod request;
 pub mod units;
 pub mod validate;

@@ -7,6 +7,9 @@
 //! (keys are the flag names without `--`: `{"task": "train", "lora-rank": 16}`).
 
 use crate::catalog::{self, GpuSpec};
+#[cfg(feature = "clap")]
+use crate::choice::clap_support::ChoiceParser;
+use crate::choice::Choice;
 use crate::estimate::parallel::{Offload, Parallel, Strategy};
 use crate::estimate::profile::Engine;
 use crate::estimate::serving::{EngineVersion, Fraction, ServingOptions};
@@ -16,204 +19,327 @@ use crate::estimate::{
     llamacpp, AttnImpl, Breakdown, LlamaCppOptions, Runtime, RuntimeProfile, RuntimeVersion, Task, Workload,
 };
 use crate::fit;
+use crate::model::Head;
 use crate::model::ModelSpec;
+use crate::options::{FlashAttn, FsdpMode, KvCacheDtype, SplitMode};
 use crate::quant::QuantConfig;
+use crate::reports::{EstimateJson, RamJson};
 use crate::{DType, Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// The workload settings, one field per command-line flag, before any parsing.
+/// The workload settings, one field per command-line flag: the CLI's flags (it derives them
+/// from this struct under the `clap` feature, help included) and the page's and the Python
+/// package's JSON, with the defaults written once, in [`WorkloadRequest::default`].
 ///
-/// Defaults are the CLI's defaults (a test in the CLI checks they stay equal). In JSON the
-/// keys are the flag names: `new` for `--new`, `lora-rank` for `--lora-rank`, and so on.
+/// Enumerated values are typed, each read by its [`crate::choice::Choice`] table; numbers and
+/// open-ended values (quantization schemes, llama.cpp cache types, versions) stay as given
+/// until [`WorkloadRequest::resolve`]. In JSON the keys are the flag names: `new` for `--new`,
+/// `lora-rank` for `--lora-rank`, and so on, and an enumerated value is any of its spellings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WorkloadRequest {
-    /// `--task`: load | prefill | generate | train | merge.
-    pub task: String,
-    /// `--dtype`: weights and compute dtype; `None` = the checkpoint's.
-    pub dtype: Option<String>,
-    /// `--quant`: weight quantization.
+    /// What runs (serve is the default, and the only task, with --runtime vllm|sglang).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().task, value_parser = ChoiceParser::<Task>::default()))]
+    #[serde(with = "crate::choice::serde_name")]
+    pub task: Task,
+    /// Weights and compute dtype (PyTorch spellings too: float16, bfloat16) [default: the
+    /// runtime's: the checkpoint's under transformers 5.x, fp32 under 4.x].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "torch-dtype", value_parser = ChoiceParser::<DType>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub dtype: Option<DType>,
+    /// Weight quantization: int8 | nf4 | nf4-dq | fp4 | fp4-dq | gptq-4bit | gptq-8bit |
+    /// awq-4bit | fp8 | a GGUF scheme (q4_k_m, q8_0, ...) [default: none].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub quant: Option<String>,
-    /// `--group-size`: GPTQ/AWQ group size (bitsandbytes block size).
+    /// Group size for GPTQ/AWQ (block size for bitsandbytes 4-bit) [default: 128; bnb 64].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub group_size: Option<u64>,
-    /// `--batch`: sequences processed together.
+    /// Sequences processed together.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().batch, allow_negative_numbers = true))]
     pub batch: u64,
-    /// `--prompt`: prompt tokens per sequence.
+    /// Prompt tokens per sequence.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().prompt, allow_negative_numbers = true))]
     pub prompt: u64,
-    /// `--new`: new tokens generated per sequence.
+    /// New tokens generated per sequence.
+    #[cfg_attr(feature = "clap", arg(long = "new", default_value_t = WorkloadRequest::default().new_tokens, allow_negative_numbers = true))]
     #[serde(rename = "new")]
     pub new_tokens: u64,
-    /// `--kv-dtype`: KV cache dtype; `None` = the compute dtype.
+    /// KV cache dtype: fp32 | fp16 | bf16 | fp8; with --runtime llama.cpp also its cache
+    /// types f16 | q8_0 | q4_0 | q4_1 | iq4_nl | q5_0 | q5_1 [default: compute dtype; f16].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub kv_dtype: Option<String>,
-    /// `--attn`: eager | sdpa | flash.
-    pub attn: String,
-    /// `--runtime`: transformers | litgpt | torchtune | vllm | llama.cpp; `None` = llama.cpp
-    /// for a `.gguf` model, else transformers.
-    pub runtime: Option<String>,
-    /// `--runtime-version`.
+    /// Attention implementation.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().attn, value_parser = ChoiceParser::<AttnImpl>::default()))]
+    #[serde(with = "crate::choice::serde_name")]
+    pub attn: AttnImpl,
+    /// Software that runs it [default: llama.cpp for a .gguf file, else transformers].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Runtime>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub runtime: Option<Runtime>,
+    /// Runtime version where behaviour changed (transformers 4.31 kept every prompt logit in
+    /// fp32 and rebuilt the KV cache tuple each step; vLLM 0.6.3, 0.6.4, 0.7.3, 0.8.5,
+    /// 0.8.5-v0, 0.19.0, 0.21.0 budget the KV cache differently) [default: current; vLLM 0.19].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub runtime_version: Option<String>,
-    /// `--precision`: fp32 | mixed-fp16 | mixed-bf16 | pure-bf16 | pure-fp16.
-    pub precision: Option<String>,
-    /// `--kv-prealloc`: KV cache tokens allocated up front.
+    /// Precision policy: bf16 and fp16 mean mixed-bf16 / mixed-fp16 (as HF --bf16 and
+    /// Lightning "bf16": fp32 weights, autocast matmuls); bf16-true / 16-true mean pure
+    /// (everything half) [default: the runtime's: transformers trains the model as
+    /// loaded, fp32 under 4.x, the checkpoint's dtype under 5.x; litgpt/torchtune pure]
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Precision>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub precision: Option<Precision>,
+    /// Tokens of KV cache allocated up front (litgpt max_seq_length, static caches,
+    /// llama.cpp --ctx-size, the reference code's --max-seq-len) [default: prompt + new for
+    /// litgpt/torchtune, batch × (prompt + new) for llama.cpp, 512 for meta-reference; growing
+    /// for transformers].
+    #[cfg_attr(feature = "clap", arg(long, visible_aliases = ["ctx-size", "max-seq-len"]))]
     pub kv_prealloc: Option<u64>,
-    /// `--max-batch-size`: sequences a cache built at load holds (the reference code's
-    /// `Llama.build(max_batch_size=...)`); `None` = the runtime's default.
+    /// Sequences the KV cache is built for at load (meta-reference `Llama.build(max_batch_size=)`;
+    /// --batch must not exceed it) [default: 32 for meta-reference].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub max_batch_size: Option<u64>,
-    /// `--seq`: training tokens per sample.
+    /// Training: tokens per sample.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().seq, allow_negative_numbers = true))]
     pub seq: u64,
-    /// `--method`: full | lora | qlora | dora | ia3 | prompt-tuning | prefix-tuning | ...
-    pub method: String,
-    /// `--optimizer`; `None` = the runtime's default.
-    pub optimizer: Option<String>,
-    /// `--grad-ckpt`: gradient checkpointing.
+    /// Training: what is trained.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().method, value_parser = ChoiceParser::<Method>::default()))]
+    #[serde(with = "crate::choice::serde_name")]
+    pub method: Method,
+    /// Training: the optimizer [default: the runtime's: adamw (foreach) for transformers and
+    /// litgpt, adamw-fused for torchtune].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Optimizer>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub optimizer: Option<Optimizer>,
+    /// Training: gradient checkpointing.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub grad_ckpt: bool,
-    /// `--grad-accum`: micro-batches per optimizer step.
+    /// Training: micro-batches per optimizer step (gradients persist between them).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().grad_accum))]
     pub grad_accum: u64,
-    /// `--lora-rank`.
+    /// Training: LoRA rank.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().lora_rank))]
     pub lora_rank: u64,
-    /// `--lora-targets`: module names, or `all-linear`; empty = the runtime's default.
+    /// Training: LoRA target modules, comma-separated (q_proj,v_proj) or all-linear
+    /// [default: q_proj,v_proj].
+    #[cfg_attr(feature = "clap", arg(long, value_delimiter = ','))]
     pub lora_targets: Vec<String>,
-    /// `--lora-dropout`: probability in [0, 1).
+    /// Training: LoRA dropout probability [default: 0; litgpt 0.05].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub lora_dropout: Option<f64>,
-    /// `--chunked-ce`: cross-entropy in chunks.
+    /// Training: cross-entropy in chunks (logits never upcast whole) [default: litgpt yes,
+    /// others no].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub chunked_ce: bool,
-    /// `--optimizer-in-backward` (torchtune).
+    /// Training: run the optimizer step inside backward, freeing each gradient (torchtune).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub optimizer_in_backward: bool,
-    /// `--activation-offload` (torchtune).
+    /// Training: offload saved activations to CPU RAM (torchtune).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub activation_offload: bool,
-    /// `--compile`: torch.compile.
+    /// Training: torch.compile (fewer saved activations).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub compile: bool,
-    /// `--virtual-tokens`: prompt/prefix tuning tokens.
+    /// Training: virtual tokens of prompt/prefix tuning.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().virtual_tokens))]
     pub virtual_tokens: u64,
-    /// `--merge-on-gpu`.
+    /// Merge: run the merge on the GPU instead of in CPU RAM.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub merge_on_gpu: bool,
-    /// `--gpus`: GPUs per node; `None` = the count in `--gpu NxNAME`, else 1.
+    /// GPUs per node [default: the count in --gpu 4xA100-80GB, else 1].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub gpus: Option<u64>,
-    /// `--nodes`.
+    /// Nodes.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().nodes))]
     pub nodes: u64,
-    /// `--zero`: DeepSpeed ZeRO stage.
+    /// DeepSpeed ZeRO stage 0|1|2|3 (0 = plain data parallel, DDP).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub zero: Option<u8>,
-    /// `--fsdp`: full | grad-op | hybrid.
-    pub fsdp: Option<String>,
-    /// `--tp`: tensor-parallel degree (`--tensor-parallel-size`, `--tp-size`).
+    /// PyTorch FSDP sharding strategy.
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<FsdpMode>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub fsdp: Option<FsdpMode>,
+    /// Tensor-parallel degree (vLLM --tensor-parallel-size, SGLang --tp-size).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().tp, visible_aliases = ["tensor-parallel-size", "tp-size"]))]
     #[serde(alias = "tensor-parallel-size", alias = "tp-size")]
     pub tp: u64,
-    /// `--pp`: pipeline-parallel degree (`--pipeline-parallel-size`, `--pp-size`).
+    /// Pipeline-parallel degree (vLLM --pipeline-parallel-size, SGLang --pp-size).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().pp, visible_aliases = ["pipeline-parallel-size", "pp-size"]))]
     #[serde(alias = "pipeline-parallel-size", alias = "pp-size")]
     pub pp: u64,
-    /// `--ep`: expert-parallel degree.
+    /// Expert-parallel degree (MoE).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = WorkloadRequest::default().ep))]
     pub ep: u64,
-    /// `--sequence-parallel`.
+    /// Megatron sequence parallelism with --tp.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub sequence_parallel: bool,
-    /// `--offload`: cpu | nvme.
-    pub offload: Option<String>,
-    /// `--offload-params`.
+    /// Offload optimizer state (ZeRO / FSDP).
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Offload>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub offload: Option<Offload>,
+    /// Offload parameters too (ZeRO-3 offload_param, FSDP CPUOffload).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub offload_params: bool,
-    /// `--device-map`: sequential layer split for inference on several GPUs.
+    /// Inference across GPUs: split layers sequentially (accelerate device_map="auto")
+    /// rather than tensor parallel.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub device_map: bool,
-    /// `--ngl`: llama.cpp blocks offloaded to the GPU; `None` = all.
+    /// llama.cpp -ngl: blocks offloaded to the GPU, the output layer counting as one more; the
+    /// rest stays in CPU RAM [default: all].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "n-gpu-layers"))]
     pub ngl: Option<u64>,
-    /// `--ubatch-size`: llama.cpp tokens per compute micro-batch.
+    /// llama.cpp --ubatch-size: tokens per compute micro-batch [default: 512].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "ub"))]
     pub ubatch_size: Option<u64>,
-    /// `--batch-size`: llama.cpp logical batch (n_batch).
+    /// llama.cpp --batch-size (n_batch): the logical batch; the compute graph has
+    /// min(n_batch, n_ubatch) tokens [default: 2048; 512 for builds before the micro-batch].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub batch_size: Option<u64>,
-    /// `--cache-type-k`: llama.cpp K cache type (f16, q8_0, q4_0 ...).
+    /// llama.cpp --cache-type-k: K cache type (f16, bf16, f32, q8_0, q4_0, q4_1, iq4_nl, q5_0,
+    /// q5_1) [default: f16, or --kv-dtype].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub cache_type_k: Option<String>,
-    /// `--cache-type-v`: llama.cpp V cache type; `None` = the K cache's.
+    /// llama.cpp --cache-type-v: V cache type (a quantized V cache needs flash attention)
+    /// [default: the K cache's].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub cache_type_v: Option<String>,
-    /// `--parallel`: llama.cpp sequences (n_seq_max); `None` = `--batch`.
+    /// llama.cpp --parallel (n_seq_max; Ollama's OLLAMA_NUM_PARALLEL): sequences sharing the
+    /// context [default: --batch].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "np"))]
     pub parallel: Option<u64>,
-    /// `--n-cpu-moe`: the routed experts of the first N blocks stay in CPU RAM.
+    /// llama.cpp --n-cpu-moe N: keep the routed experts of the first N blocks in CPU RAM
+    /// [default: none].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub n_cpu_moe: Option<u64>,
-    /// `--override-tensor PATTERN=DEVICE` (`-ot`), each given once per rule.
+    /// llama.cpp --override-tensor PATTERN=DEVICE (-ot), e.g. exps=CPU or
+    /// 'blk\.(1[0-9])\.ffn_.*_exps=CUDA1'; repeatable, first match wins [default: none].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "ot"))]
     pub override_tensor: Vec<String>,
-    /// `--split-mode layer|row|none`.
-    pub split_mode: Option<String>,
-    /// `--tensor-split A,B,...`: each GPU's share.
+    /// llama.cpp --split-mode over the --gpus GPUs [default: layer].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "sm", value_parser = ChoiceParser::<SplitMode>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub split_mode: Option<SplitMode>,
+    /// llama.cpp --tensor-split A,B,...: each GPU's share of the layers (or rows)
+    /// [default: equal shares].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "ts"))]
     pub tensor_split: Option<String>,
-    /// `--main-gpu`: the GPU for `--split-mode none|row`.
+    /// llama.cpp --main-gpu: the GPU holding everything with --split-mode none, and the KV
+    /// cache and compute with row [default: 0].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "mg"))]
     pub main_gpu: Option<u64>,
-    /// `--flash-attn on|off|auto` (llama.cpp's spelling; `auto` = the build's default).
-    pub flash_attn: Option<String>,
-    /// `--head`: causal-lm | sequence-classification | token-classification; `None` = what
-    /// config.json's `architectures` names.
-    pub head: Option<String>,
-    /// `--gpu-memory-utilization` (vLLM) / `--mem-fraction-static` (SGLang).
+    /// llama.cpp --flash-attn [default: auto: on from build ~6250, off before;
+    /// --attn eager/flash also decide it].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "fa", value_parser = ChoiceParser::<FlashAttn>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub flash_attn: Option<FlashAttn>,
+    /// Output head (a classifier scores config.json's num_labels, else 2) [default: what config.json's architectures
+    /// names, e.g. LlamaForSequenceClassification].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<Head>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub head: Option<Head>,
+    /// vLLM/SGLang: fraction of the device the engine takes (SGLang --mem-fraction-static)
+    /// [default: vLLM 0.9, 0.92 from 0.20; SGLang by GPU size].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "mem-fraction-static"))]
     #[serde(alias = "mem-fraction-static")]
     pub gpu_memory_utilization: Option<f64>,
-    /// `--max-model-len` / `--context-length`.
+    /// vLLM/SGLang: context length served (SGLang --context-length) [default: the model's
+    /// max_position_embeddings].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "context-length"))]
     #[serde(alias = "context-length")]
     pub max_model_len: Option<u64>,
-    /// `--max-num-seqs` / `--max-running-requests`.
+    /// vLLM/SGLang: requests scheduled together (SGLang --max-running-requests) [default: vLLM
+    /// 256, 1024 in V1 on GPUs of 70 GiB or more].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "max-running-requests"))]
     #[serde(alias = "max-running-requests")]
     pub max_num_seqs: Option<u64>,
-    /// `--max-num-batched-tokens` / `--chunked-prefill-size`.
+    /// vLLM/SGLang: tokens per scheduler step, which sizes the profile run (SGLang
+    /// --chunked-prefill-size) [default: by version and GPU].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "chunked-prefill-size"))]
     #[serde(alias = "chunked-prefill-size")]
     pub max_num_batched_tokens: Option<u64>,
-    /// `--enforce-eager`.
+    /// vLLM: no CUDA graphs.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub enforce_eager: bool,
-    /// `--kv-cache-dtype`: auto | fp8 | fp8_e4m3 | fp8_e5m2 | bfloat16 | float16.
-    pub kv_cache_dtype: Option<String>,
-    /// `--block-size`: tokens per KV page.
+    /// vLLM/SGLang KV cache dtype [default: auto].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = ChoiceParser::<KvCacheDtype>::default()))]
+    #[serde(with = "crate::choice::serde_opt_name")]
+    pub kv_cache_dtype: Option<KvCacheDtype>,
+    /// vLLM/SGLang: tokens per KV page (SGLang --page-size) [default: vLLM 16, SGLang 1].
+    #[cfg_attr(feature = "clap", arg(long, visible_alias = "page-size"))]
     pub block_size: Option<u64>,
-    /// `--quantization`: awq | gptq | fp8 | bitsandbytes | ... (vLLM's method names).
+    /// vLLM/SGLang weight quantization method: fp8 | awq | gptq | bitsandbytes [default: the
+    /// checkpoint's quantization_config].
+    #[cfg_attr(feature = "clap", arg(long))]
     pub quantization: Option<String>,
-    /// `--cpu-offload-gb`.
+    /// vLLM: GB of weights kept in CPU memory.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub cpu_offload_gb: Option<f64>,
-    /// `--kv-cache-memory`: bytes, or a size like `8GiB`.
+    /// vLLM 0.11+: KV cache size (bytes, or 8GiB), skipping the profile.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub kv_cache_memory: Option<String>,
-    /// `--other-processes-memory`: what other processes hold on each GPU (bytes, or `1.2GiB`).
+    /// vLLM/SGLang: memory other processes (a desktop, another engine) hold on each GPU when
+    /// the engine starts, as nvidia-smi shows it (bytes, or 1.2GiB); counted where the release
+    /// counts it [default: none].
+    #[cfg_attr(feature = "clap", arg(long))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_processes_memory: Option<String>,
-    /// `--ram-bandwidth`: CPU RAM bandwidth in GB/s for the speed of weights kept in CPU RAM;
-    /// `None` = the platform default the speed basis states.
+    /// CPU RAM bandwidth in GB/s, for the speed of weights kept in CPU RAM (llama.cpp layers
+    /// on the CPU, optimizer offload) [default: 83.2 for desktops (2 × DDR5-5200), 204.8 for
+    /// data-center hosts (8 × DDR4-3200); unified memory reads at the GPU's bandwidth].
+    #[cfg_attr(feature = "clap", arg(long, value_name = "GB/s"))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ram_bandwidth: Option<f64>,
-    /// `--wired-limit-mb`: an Apple GPU's Metal working set as `sudo sysctl
-    /// iogpu.wired_limit_mb=N` sets it (0 = macOS's default).
+    /// Apple GPUs: macOS's `sudo sysctl iogpu.wired_limit_mb=N` raises (or lowers) the Metal
+    /// working set, the GPU's usable memory, to N MiB [default: the catalog's
+    /// recommendedMaxWorkingSetSize, about 2/3 of unified memory up to 36 GB and 3/4 above].
+    #[cfg_attr(feature = "clap", arg(long, value_name = "MB"))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wired_limit_mb: Option<u64>,
 }
 
 impl Default for WorkloadRequest {
+    /// The workload's own defaults ([`Workload::default`], its training setup and parallel
+    /// layout): a flag not given leaves the value the estimators assume.
     fn default() -> Self {
+        let w = Workload::default();
+        let (t, p) = (&w.training, &w.parallel);
         WorkloadRequest {
-            task: "generate".into(),
+            task: w.task,
             dtype: None,
             quant: None,
             group_size: None,
-            batch: 1,
-            prompt: 512,
-            new_tokens: 256,
+            batch: w.batch,
+            prompt: w.prompt,
+            new_tokens: w.new_tokens,
             kv_dtype: None,
-            attn: "sdpa".into(),
+            attn: w.attn,
             runtime: None,
             runtime_version: None,
             precision: None,
             kv_prealloc: None,
             max_batch_size: None,
-            seq: 512,
-            method: "full".into(),
+            seq: t.seq,
+            method: t.method,
             optimizer: None,
             grad_ckpt: false,
-            grad_accum: 1,
-            lora_rank: 8,
+            grad_accum: t.grad_accum,
+            lora_rank: t.lora_rank,
             lora_targets: vec![],
             lora_dropout: None,
             chunked_ce: false,
             optimizer_in_backward: false,
             activation_offload: false,
             compile: false,
-            virtual_tokens: 20,
+            virtual_tokens: t.virtual_tokens,
             merge_on_gpu: false,
             gpus: None,
-            nodes: 1,
+            nodes: p.nodes,
             zero: None,
             fsdp: None,
-            tp: 1,
-            pp: 1,
-            ep: 1,
+            tp: p.tp,
+            pp: p.pp,
+            ep: p.ep,
             sequence_parallel: false,
             offload: None,
             offload_params: false,
@@ -245,6 +371,61 @@ impl Default for WorkloadRequest {
             ram_bandwidth: None,
             wired_limit_mb: None,
         }
+    }
+}
+
+/// An enumerated flag as a form offers it: its listed values and, for a flag that may be left
+/// unset, what leaving it unset means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldOptions {
+    /// The listed values, in table order.
+    pub choices: Vec<crate::choice::Listed>,
+    /// The label of "not given" (`None`: the flag always has a value, or its first listed
+    /// value is what not giving it means).
+    pub unset: Option<&'static str>,
+}
+
+impl FieldOptions {
+    fn of<T: Choice>(unset: Option<&'static str>) -> Self {
+        FieldOptions { choices: crate::choice::listing::<T>(), unset }
+    }
+}
+
+/// What a form needs to ask for a request (the wasm module's `options()`, the page's selects):
+/// the defaults and every enumerated flag's values with their labels, from the same tables the
+/// CLI and JSON parse with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestOptions {
+    /// [`WorkloadRequest::default`], keyed by flag name.
+    pub defaults: WorkloadRequest,
+    /// Each enumerated flag (by name without `--`) and its values.
+    pub fields: std::collections::BTreeMap<&'static str, FieldOptions>,
+    /// The methods that read `--lora-rank` and `--lora-targets`.
+    pub lora_methods: Vec<&'static str>,
+}
+
+/// The options of every enumerated workload flag.
+#[must_use]
+pub fn options() -> RequestOptions {
+    let fields = [
+        ("task", FieldOptions::of::<Task>(None)),
+        ("dtype", FieldOptions::of::<DType>(Some("checkpoint's"))),
+        ("attn", FieldOptions::of::<AttnImpl>(None)),
+        ("runtime", FieldOptions::of::<Runtime>(None)),
+        ("precision", FieldOptions::of::<Precision>(Some("default"))),
+        ("method", FieldOptions::of::<Method>(None)),
+        ("optimizer", FieldOptions::of::<Optimizer>(Some("default"))),
+        ("fsdp", FieldOptions::of::<FsdpMode>(Some("no"))),
+        ("offload", FieldOptions::of::<Offload>(Some("no"))),
+        ("split-mode", FieldOptions::of::<SplitMode>(Some("default (layer)"))),
+        ("flash-attn", FieldOptions::of::<FlashAttn>(None)),
+        ("head", FieldOptions::of::<Head>(Some("what config.json names"))),
+        ("kv-cache-dtype", FieldOptions::of::<KvCacheDtype>(None)),
+    ];
+    RequestOptions {
+        defaults: WorkloadRequest::default(),
+        fields: fields.into_iter().collect(),
+        lora_methods: Method::entries().filter(|e| e.value.is_lora()).map(|e| e.name()).collect(),
     }
 }
 
@@ -316,11 +497,7 @@ impl WorkloadRequest {
                 }
             }
         }
-        let split_mode = match self.split_mode.as_deref().map(str::to_ascii_lowercase) {
-            None => None,
-            Some(m) if ["layer", "row", "none"].contains(&m.as_str()) => Some(m),
-            Some(m) => return Err(Error::workload("--split-mode", format!("{m:?} is not layer, row or none"))),
-        };
+        let split_mode = self.split_mode.and_then(SplitMode::canonical).map(str::to_string);
         let tensor_split = match self.tensor_split.as_deref() {
             None => Vec::new(),
             Some(t) => {
@@ -341,12 +518,7 @@ impl WorkloadRequest {
                 parts.iter().map(|p| (p / sum * 1e6).round() as u64).collect()
             }
         };
-        let flash_attn = match self.flash_attn.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("auto") => None,
-            Some("on" | "1" | "true") => Some(true),
-            Some("off" | "0" | "false") => Some(false),
-            Some(f) => return Err(Error::workload("--flash-attn", format!("{f:?} is not on, off or auto"))),
-        };
+        let flash_attn = self.flash_attn.and_then(FlashAttn::forced);
         if self.batch_size == Some(0) || self.ubatch_size == Some(0) || self.parallel == Some(0) {
             let flag = if self.batch_size == Some(0) {
                 "--batch-size"
@@ -382,21 +554,11 @@ impl WorkloadRequest {
     /// Contradictory or unknown strategy settings (the error names the flag).
     pub fn parallel(&self, task: Task, gpu_count: Option<u64>) -> Result<Parallel> {
         let gpus = self.gpus.or(gpu_count).unwrap_or(1);
-        let strategy = match (self.zero, self.fsdp.as_deref()) {
+        let strategy = match (self.zero, self.fsdp) {
             (Some(_), Some(_)) => return Err(Error::workload("--fsdp", "give --zero or --fsdp, not both")),
             (Some(0), None) => Strategy::Ddp,
             (Some(z), None) => Strategy::Zero(z),
-            (None, Some(f)) => match f.to_ascii_lowercase().as_str() {
-                "full" | "full-shard" | "full_shard" => Strategy::FsdpFull,
-                "grad-op" | "shard-grad-op" | "shard_grad_op" => Strategy::FsdpGradOp,
-                "hybrid" | "hybrid-shard" | "hybrid_shard" => Strategy::FsdpHybrid,
-                _ => {
-                    return Err(Error::workload(
-                        "--fsdp",
-                        format!("unknown FSDP mode {f:?}; use full, grad-op or hybrid"),
-                    ))
-                }
-            },
+            (None, Some(f)) => f.strategy(),
             (None, None) if gpus.saturating_mul(self.nodes) > 1 && self.tp == 1 && self.pp == 1 => match task {
                 Task::Train => Strategy::Ddp,
                 _ => Strategy::Sequential,
@@ -404,14 +566,7 @@ impl WorkloadRequest {
             (None, None) if self.device_map => Strategy::Sequential,
             (None, None) => Strategy::None,
         };
-        let offload = match self.offload.as_deref() {
-            None => None,
-            Some("cpu") => Some(Offload::Cpu),
-            Some("nvme") => Some(Offload::Nvme),
-            Some(o) => {
-                return Err(Error::workload("--offload", format!("unknown offload target {o:?}; use cpu or nvme")))
-            }
-        };
+        let offload: Option<Offload> = self.offload;
         let p = Parallel {
             gpus_per_node: gpus,
             nodes: self.nodes,
@@ -435,9 +590,9 @@ impl WorkloadRequest {
         }
         Ok(TrainingSetup {
             seq: self.seq,
-            precision: self.precision.as_deref().map(Precision::parse).transpose()?,
-            optimizer: self.optimizer.as_deref().map(Optimizer::parse).transpose()?,
-            method: Method::parse(&self.method)?,
+            precision: self.precision,
+            optimizer: self.optimizer,
+            method: self.method,
             lora_rank: self.lora_rank,
             lora_targets: self.lora_targets.clone(),
             lora_dropout: self.lora_dropout.map(|p| (p * 1000.0).round() as u32),
@@ -457,17 +612,17 @@ impl WorkloadRequest {
     /// # Errors
     /// An unknown value or an impossible combination; the error names the flag that fixes it.
     pub fn resolve(&self, model: &str, gpu_count: Option<u64>) -> Result<Workload> {
-        let mut task = Task::parse(&self.task)?;
+        let mut task = self.task;
         if let Some(bw) = self.ram_bandwidth {
             if !(bw.is_finite() && bw > 0.0 && bw <= 100_000.0) {
                 return Err(Error::workload("--ram-bandwidth", "must be a bandwidth in GB/s between 0 and 100000"));
             }
         }
-        let dtype = self.dtype.as_deref().map(DType::parse).transpose()?;
+        let dtype = self.dtype;
         let quant = self.quant.as_deref().map(|q| QuantConfig::parse(q, self.group_size)).transpose()?;
-        let attn = AttnImpl::parse(&self.attn)?;
-        let runtime = match self.runtime.as_deref() {
-            Some(r) => Runtime::parse(r)?,
+        let attn = self.attn;
+        let runtime = match self.runtime {
+            Some(r) => r,
             None if model.to_ascii_lowercase().ends_with(".gguf") => Runtime::LlamaCpp,
             None => Runtime::Transformers,
         };
@@ -487,7 +642,7 @@ impl WorkloadRequest {
         let serving = self.serving(runtime)?;
         let ggml_runtime = RuntimeProfile::of(runtime, None).engine == Engine::LlamaCpp;
         let mut llama_cpp = self.llama_cpp_options()?;
-        let kv_dtype = match self.kv_dtype.as_deref().or(serving_kv_dtype(self.kv_cache_dtype.as_deref())?) {
+        let kv_dtype = match self.kv_dtype.as_deref().or(self.kv_cache_dtype.and_then(KvCacheDtype::kv_dtype)) {
             None => None,
             Some(s) => {
                 let ggml = s.trim().to_ascii_uppercase();
@@ -541,11 +696,11 @@ impl WorkloadRequest {
         if !matches!(task, Task::Train | Task::Merge)
             && self.precision.is_some()
             && self.dtype.is_some()
-            && dtype != self.dtype.as_deref().map(DType::parse).transpose()?
+            && dtype != self.dtype
         {
             return Err(Error::workload("--dtype", "contradicts --precision; give one of them"));
         }
-        let head = self.head.as_deref().map(|h| crate::model::Head::parse(h, 0)).transpose()?;
+        let head = self.head;
         let w = Workload {
             head,
             task,
@@ -579,26 +734,6 @@ impl WorkloadRequest {
         w.check()?;
         Ok(w)
     }
-}
-
-/// `--kv-cache-dtype` as the `--kv-dtype` it means: `auto` is the model's dtype.
-fn serving_kv_dtype(s: Option<&str>) -> Result<Option<&'static str>> {
-    Ok(match s.map(|s| s.trim().to_ascii_lowercase()) {
-        None => None,
-        Some(s) => match s.as_str() {
-            "auto" => None,
-            "fp8" | "fp8_e4m3" | "fp8_e5m2" | "fp8_inc" | "fp8_ds_mla" => Some("fp8"),
-            "bfloat16" | "bf16" => Some("bf16"),
-            "float16" | "half" | "fp16" => Some("fp16"),
-            "float32" | "fp32" | "float" => Some("fp32"),
-            _ => {
-                return Err(Error::workload(
-                    "--kv-cache-dtype",
-                    format!("unknown KV cache dtype {s:?}; use auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16 or float16"),
-                ))
-            }
-        },
-    })
 }
 
 impl WorkloadRequest {
@@ -688,40 +823,40 @@ fn parse_bytes(s: &str, flag: &str) -> Result<u64> {
     Ok(b as u64)
 }
 
-/// Whether an estimate fits the GPUs asked about, under the headroom policy of
-/// [`crate::fit::reserve_bytes`] (5 % of usable memory, at least 512 MiB, kept free).
+/// An estimate judged on the GPUs asked about: the one headroom [`fit::Verdict`] (the same
+/// type `fit` ranks plans with), and a serving engine's own verdict, whether it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct GpuVerdict {
     /// The GPUs.
     pub gpu: GpuSpec,
-    /// Bytes needed on the most-loaded GPU.
-    pub needed_per_gpu: u64,
-    /// Whether that plus the reserve fits in one GPU's usable memory.
-    pub fits: bool,
-    /// Fits the raw memory, but with less than the reserve free.
-    pub tight: bool,
-    /// Usable minus needed (negative when it does not fit).
-    pub headroom_bytes: i128,
-    /// Memory the headroom policy keeps free.
-    pub reserve_bytes: u64,
+    /// The device peak of the most-loaded GPU against one GPU's usable memory, under the
+    /// headroom policy of [`crate::fit::reserve_bytes`] (5 % of usable memory, at least
+    /// 512 MiB, kept free).
+    pub headroom: fit::Verdict,
+    /// A serving engine's verdict (`None`: not a serving engine, or it cannot say).
+    pub starts: Option<bool>,
 }
 
-impl Verdict {
+impl GpuVerdict {
     /// The verdict for `b` on `gpu`.
     #[must_use]
     pub fn new(gpu: GpuSpec, b: &Breakdown) -> Self {
         // Estimates are for the most-loaded rank, so the device total is what one GPU holds.
-        let v = crate::fit::Verdict::new(b.total_bytes(), gpu.usable_bytes);
-        // A serving engine's verdict is its own: whether it starts.
-        let starts = b.serving.as_ref().and_then(|s| s.starts);
-        Verdict {
-            gpu,
-            needed_per_gpu: v.per_gpu_bytes,
-            fits: starts.unwrap_or(v.fits),
-            tight: v.tight(),
-            headroom_bytes: v.headroom_bytes,
-            reserve_bytes: v.reserve_bytes,
-        }
+        let headroom = fit::Verdict::new(b.total_bytes(), gpu.usable_bytes);
+        GpuVerdict { gpu, headroom, starts: b.serving.as_ref().and_then(|s| s.starts) }
+    }
+
+    /// Whether it fits: a serving engine's verdict is its own (whether it starts), any other
+    /// workload's is the headroom verdict.
+    #[must_use]
+    pub fn fits(&self) -> bool {
+        self.starts.unwrap_or(self.headroom.fits)
+    }
+
+    /// Fits the raw memory, but with less than the reserve free.
+    #[must_use]
+    pub fn tight(&self) -> bool {
+        self.headroom.tight()
     }
 }
 
@@ -782,18 +917,10 @@ pub fn gpu_not_judged_note(w: &Workload, ram: Option<u64>) -> Option<String> {
     })
 }
 
-/// The `ram` object of the JSON report (present only with `--ram`).
+/// The `ram` object of the JSON report (`null` without `--ram`).
 #[must_use]
 pub fn ram_value(r: Option<&RamVerdict>) -> Value {
-    r.map_or(Value::Null, |r| {
-        json!({"ram_bytes": r.ram_bytes, "needed_bytes": r.needed_bytes, "fits": r.fits, "headroom_bytes": sat(r.headroom_bytes)})
-    })
-}
-
-/// Signed byte counts as JSON numbers: saturated to 64 bits (estimates saturate at u64::MAX
-/// for absurd inputs, and serde_json has no 128-bit numbers).
-fn sat(x: i128) -> i64 {
-    i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
+    r.map_or(Value::Null, |r| json!(RamJson::from(r)))
 }
 
 /// The estimate object exactly as `vramfit estimate --json` prints it: `model` names the
@@ -803,45 +930,10 @@ pub fn estimate_value(
     model: &ModelReport<'_>,
     w: &Workload,
     b: &Breakdown,
-    verdict: Option<&Verdict>,
+    verdict: Option<&GpuVerdict>,
     speed: Option<&Speed>,
 ) -> Value {
-    let mut v = json!({
-        "model": model.name,
-        "origin": model.origin,
-        "workload": w,
-        "total_bytes": b.total_bytes(),
-        "levels": b.levels,
-        "components": b.components,
-        "peak_phase": b.peak_phase,
-        "host_bytes": b.host_bytes,
-        "notes": model.notes.iter().chain(&b.notes).collect::<Vec<_>>(),
-        "bytes_transferred": model.bytes_transferred,
-    });
-    if !b.devices.is_empty() {
-        v["devices"] = json!(b.devices);
-    }
-    if let Some(o) = &b.ollama {
-        v["ollama"] = json!(o);
-        if let Some(verdict) = verdict {
-            v["ollama"]["offload"] = json!(o.offload(verdict.gpu.usable_bytes));
-        }
-    }
-    if let Some(s) = &b.serving {
-        v["serving"] = json!(s);
-    }
-    if let Some(verdict) = verdict {
-        v["gpu"] =
-            json!({"label": verdict.gpu.label, "count": verdict.gpu.count, "usable_bytes": verdict.gpu.usable_bytes});
-        v["fits"] = json!(verdict.fits);
-        v["headroom_bytes"] = json!(sat(verdict.headroom_bytes));
-        v["reserve_bytes"] = json!(verdict.reserve_bytes);
-        v["per_gpu_bytes"] = json!(verdict.needed_per_gpu);
-    }
-    if let Some(s) = speed {
-        v["speed"] = json!(s);
-    }
-    v
+    EstimateJson::new(model, w, b, verdict, speed).value()
 }
 
 /// The speed of an estimate on the GPUs of its verdict (a catalog GPU is needed: a bare size
@@ -851,7 +943,7 @@ pub fn speed_of(
     spec: &ModelSpec,
     w: &Workload,
     b: &Breakdown,
-    verdict: Option<&Verdict>,
+    verdict: Option<&GpuVerdict>,
     ram_bandwidth: Option<f64>,
 ) -> Option<Speed> {
     let v = verdict?;
@@ -873,155 +965,41 @@ pub struct ModelReport<'a> {
     pub bytes_transferred: u64,
 }
 
-fn verdict_value(v: &fit::Verdict) -> Value {
-    json!({
-        "fits": v.fits,
-        "tight": v.tight(),
-        "per_gpu_bytes": v.per_gpu_bytes,
-        "headroom_bytes": sat(v.headroom_bytes),
-        "reserve_bytes": v.reserve_bytes,
-    })
-}
-
-fn limits_value(w: &Workload, l: &fit::Limits) -> Value {
-    json!({
-        "max_batch": l.max_batch,
-        "max_batch_context": l.batch_context,
-        "max_concurrent_sequences": if w.task == Task::Generate { json!(l.max_batch) } else { Value::Null },
-        "max_context": l.max_context,
-        "max_context_batch": l.context_batch,
-        "model_max_context": l.model_max_context,
-        "context_limited_by_model": l.context_limited_by_model,
-    })
-}
-
 /// The fit object exactly as `vramfit fit --json` prints it: CLI.md's `as_asked`, `plans`,
 /// `limits`, and more.
 #[must_use]
 pub fn fit_value(m: &ModelReport<'_>, r: &fit::FitReport) -> Value {
-    let a = &r.as_asked;
-    let mut as_asked = verdict_value(&a.verdict);
-    as_asked["workload"] = json!(a.workload);
-    as_asked["peak_phase"] = json!(a.breakdown.peak_phase);
-    as_asked["components"] = json!(a.breakdown.components);
-    as_asked["notes"] = json!(a.breakdown.notes);
-    let plans: Vec<Value> =
-        r.plans
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let mut v = verdict_value(&p.verdict);
-                v["rank"] = json!(i + 1);
-                v["flags"] = json!(p.flags());
-                v["changes"] = json!(p.changes);
-                v["cost"] = json!(p.cost_words());
-                v["severity"] = json!({"scope": p.scope, "quality": p.quality, "speed": p.speed});
-                v["peak_phase"] = json!(p.peak_phase);
-                if let Some(s) = &p.speed_estimate {
-                    v["speed_estimate"] = json!(s);
-                }
-                v["limits"] = p.limits.as_ref().map_or(Value::Null, |l| limits_value(&p.workload, l));
-                v["stretch"] = p.stretch.as_ref().map_or(Value::Null, |s| {
-                json!({"flags": s.flags(), "changes": s.changes, "limits": limits_value(&s.workload, &s.limits)})
-            });
-                v["workload"] = json!(p.workload);
-                v
-            })
-            .collect();
-    let mut limits = limits_value(&a.workload, &r.limits);
-    limits["min_gpus"] = json!(r.gpus.min_gpus);
-    limits["min_gpus_lower_bound"] = json!(r.gpus.min_gpus_lower_bound);
-    limits["multi_gpu_modelled"] = json!(false);
-    limits["gpus_that_fit"] = json!(r
-        .gpus
-        .gpus_that_fit
-        .iter()
-        .map(
-            |g| json!({"name": g.name, "usable_bytes": g.usable_bytes, "headroom_bytes": sat(g.verdict.headroom_bytes)})
-        )
-        .collect::<Vec<_>>());
-    json!({
-        "model": m.name,
-        "origin": m.origin,
-        "gpu": {
-            "label": r.gpu.label,
-            "count": r.gpu.count,
-            "usable_bytes": r.gpu.usable_bytes,
-            "reserve_bytes": a.verdict.reserve_bytes,
-            "capabilities": r.capabilities,
-        },
-        "as_asked": as_asked,
-        "plans": plans,
-        "limits": limits,
-        "not_chosen": r.not_chosen.iter().map(|n| {
-            let mut v = verdict_value(&n.verdict);
-            v["flag"] = json!(n.flag);
-            v["why"] = json!(n.why);
-            v
-        }).collect::<Vec<_>>(),
-        "notes": r.notes,
-        "multi_gpu_not_modelled": r.multi_gpu_not_modelled,
-        "estimates": r.estimates,
-        "truncated": r.truncated,
-    })
-}
-
-/// What a serving engine takes of one GPU (its budget plus graphs outside it) and what it
-/// leaves free.
-fn serving_bytes(r: &crate::estimate::serving::ServingReport) -> (u64, i64) {
-    let total = r.device_total_bytes.unwrap_or(0);
-    let free = r.free_bytes.unwrap_or(0);
-    (u64::try_from(i128::from(total) - i128::from(free)).unwrap_or(0), free)
+    crate::reports::value(&crate::reports::FitJson::new(m, r))
 }
 
 /// The fit object of a serving engine in `vramfit fit --json`'s shape: `as_asked`, `plans`,
 /// `limits` (largest `max_model_len`, concurrency), each with the engine's report.
 #[must_use]
 pub fn serving_fit_value(m: &ModelReport<'_>, gpu: &GpuSpec, f: &crate::estimate::serving::plans::ServingFit) -> Value {
-    let (taken, free) = serving_bytes(&f.as_asked);
-    let plans: Vec<Value> = f
-        .plans
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let (taken, free) = serving_bytes(&p.report);
-            json!({
-                "rank": i + 1,
-                "fits": true,
-                "per_gpu_bytes": taken,
-                "headroom_bytes": free,
-                "flags": p.changes.iter().map(|c| c.flag.as_str()).collect::<Vec<_>>().join(" "),
-                "changes": p.changes,
-                "cost": p.changes.iter().map(|c| c.cost.as_str()).collect::<Vec<_>>().join(" · "),
-                "verdict": p.report.verdict(),
-                "serving": p.report,
-            })
-        })
-        .collect();
-    json!({
-        "model": m.name,
-        "origin": m.origin,
-        "gpu": {"label": gpu.label, "count": gpu.count, "usable_bytes": gpu.usable_bytes},
-        "as_asked": {
-            "fits": f.serves,
-            "starts": f.as_asked.starts,
-            "per_gpu_bytes": taken,
-            "headroom_bytes": free,
-            "verdict": f.as_asked.verdict(),
-            "serving": f.as_asked,
-        },
-        "plans": plans,
-        "limits": {
-            "max_batch": f.limits.max_concurrency,
-            "max_concurrent_sequences": f.limits.max_concurrency,
-            "max_context": f.limits.max_model_len,
-            "max_model_len": f.limits.max_model_len,
-            "max_model_len_at_concurrency": f.limits.max_model_len_at_concurrency,
-            "concurrency": f.limits.concurrency,
-            "gpu_memory_utilization_to_start": f.limits.gpu_memory_utilization_to_start,
-        },
-        "notes": f.notes,
-    })
+    crate::reports::value(&crate::reports::ServingFitJson::new(m, gpu, f))
+}
+
+/// Read a request (or any part of one) from JSON text, as the page and the Python package
+/// send it. A value an enumerated flag's table refuses is that flag's one-line error, as the
+/// CLI prints it (`--task: unknown task "x"; use ...`); anything else is `request: ` and
+/// serde's message, with its position.
+///
+/// # Errors
+/// Not JSON, or not the request's shape.
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, String> {
+    serde_json::from_str(text).map_err(|e| json_error_line(&e))
+}
+
+/// [`parse_json`]'s message for a serde error.
+#[must_use]
+pub fn json_error_line(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if e.is_data() && msg.starts_with("--") {
+        // A table's own error: the flag says where; serde's position would only repeat it.
+        let end = if e.line() > 0 { msg.rfind(" at line ").unwrap_or(msg.len()) } else { msg.len() };
+        return msg[..end].to_string();
+    }
+    format!("request: {msg}")
 }
 
 /// A whole estimate request, as the web page sends it: the model (a catalog name, or a
@@ -1107,11 +1085,11 @@ impl EstimateRequest {
             bytes_transferred: self.bytes_transferred,
         };
         let speed = speed_of(&model.spec, &workload, &breakdown, verdict.as_ref(), self.workload.ram_bandwidth);
-        let mut v = estimate_value(&report, &workload, &breakdown, verdict.as_ref(), speed.as_ref());
+        let mut report = EstimateJson::new(&report, &workload, &breakdown, verdict.as_ref(), speed.as_ref());
         if let Some(r) = self.ram.as_deref().map(parse_ram).transpose()? {
-            v["ram"] = ram_value(Some(&RamVerdict::new(r, &breakdown)));
+            report.ram = Some(RamJson::from(&RamVerdict::new(r, &breakdown)));
         }
-        Ok(v)
+        Ok(report.value())
     }
 
     /// Run the request the way `vramfit fit --json` runs its flags (the GPU is required), and
@@ -1155,7 +1133,7 @@ impl EstimateRequest {
     ///
     /// # Errors
     /// As [`EstimateRequest::run`].
-    pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<Verdict>)> {
+    pub fn estimate_on(&self, model: &RequestedModel) -> Result<(Workload, Breakdown, Option<GpuVerdict>)> {
         // Same order as the CLI, so the same input fails with the same message.
         let gpu = self.workload.gpu_of(self.gpu.as_deref())?;
         let mut workload = self.workload.resolve(&self.model, gpu.as_ref().map(|g| g.count))?;
@@ -1170,7 +1148,7 @@ impl EstimateRequest {
         if gpu.is_some() {
             breakdown.notes.extend(gpu_not_judged_note(&workload, ram));
         }
-        let verdict = gpu.filter(|_| gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
+        let verdict = gpu.filter(|_| gpu_judges(&workload)).map(|g| GpuVerdict::new(g, &breakdown));
         Ok((workload, breakdown, verdict))
     }
 }
@@ -1207,9 +1185,29 @@ mod tests {
     fn keys_are_flag_names() {
         let r: WorkloadRequest =
             serde_json::from_str(r#"{"task":"train","new":7,"lora-rank":16,"grad-ckpt":true}"#).unwrap();
-        assert_eq!((r.task.as_str(), r.new_tokens, r.lora_rank, r.grad_ckpt), ("train", 7, 16, true));
+        assert_eq!((r.task, r.new_tokens, r.lora_rank, r.grad_ckpt), (Task::Train, 7, 16, true));
         assert_eq!(r.batch, 1);
         assert!(serde_json::from_str::<WorkloadRequest>(r#"{"lora_rank":16}"#).is_err());
+    }
+
+    #[test]
+    fn enumerated_values_are_read_by_their_tables() {
+        // Any spelling the CLI accepts; written back as the canonical name.
+        let r: WorkloadRequest = serde_json::from_str(
+            r#"{"task":"fine-tune","runtime":"llama_cpp","optimizer":"adamw_torch_fused","precision":"bf16-true","fsdp":"FULL_SHARD"}"#,
+        )
+        .unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            (&v["task"], &v["runtime"], &v["optimizer"], &v["precision"], &v["fsdp"]),
+            (&json!("train"), &json!("llama.cpp"), &json!("adamw-fused"), &json!("pure-bf16"), &json!("full"))
+        );
+        // A bad value is the flag's own error.
+        let e = parse_json::<WorkloadRequest>(r#"{"method":"lorax"}"#).unwrap_err();
+        assert!(e.starts_with("--method: unknown method \"lorax\"; use full, lora"), "{e}");
+        assert!(e.ends_with("or adapter-v2"), "{e}");
+        assert!(parse_json::<WorkloadRequest>(r#"{"batch":"x"}"#).unwrap_err().starts_with("request: invalid type"));
+        assert_eq!(serde_json::from_value::<WorkloadRequest>(v).unwrap(), r);
     }
 
     #[test]

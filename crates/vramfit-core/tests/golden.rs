@@ -21,6 +21,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use vramfit_core::catalog;
 use vramfit_core::request::{EstimateRequest, WorkloadRequest};
+use vramfit_core::Task;
 
 /// Estimates and fits in the grid (each at least 2,000).
 const ESTIMATES: usize = 2400;
@@ -51,8 +52,11 @@ impl Rng {
 
 // Reads as the request field it fills.
 #[allow(clippy::unnecessary_wraps)]
-fn some(s: &str) -> Option<String> {
-    Some(s.to_string())
+fn some<T: std::str::FromStr>(s: &str) -> Option<T>
+where
+    T::Err: std::fmt::Debug,
+{
+    Some(s.parse().expect("a name the request accepts"))
 }
 
 /// The catalog models when the grid was recorded, in catalog order. Frozen so that adding a
@@ -165,9 +169,9 @@ const GPUS: &[&str] = &[
 fn workload(r: &mut Rng) -> WorkloadRequest {
     let mut w = WorkloadRequest::default();
     let task = r.pick(&["generate", "generate", "prefill", "load", "train", "train", "train", "merge"]);
-    w.task = task.into();
+    w.task = task.parse().unwrap();
     w.batch = r.pick(&[1, 1, 2, 4, 8, 16, 64]);
-    w.attn = r.pick(&["sdpa", "sdpa", "eager", "flash"]).into();
+    w.attn = r.pick(&["sdpa", "sdpa", "eager", "flash"]).parse().unwrap();
     if r.chance(40) {
         w.dtype = r.pick(&[some("fp32"), some("fp16"), some("bf16"), some("fp8")]);
     }
@@ -188,7 +192,8 @@ fn workload(r: &mut Rng) -> WorkloadRequest {
                     "adapter",
                     "adapter-v2",
                 ])
-                .into();
+                .parse()
+                .unwrap();
             w.runtime = r.pick(&[None, None, some("transformers"), some("torchtune"), some("litgpt")]);
             if r.chance(40) {
                 w.precision = r.pick(&[
@@ -395,14 +400,14 @@ fn runtime_workload(runtime: &str, r: &mut Rng) -> WorkloadRequest {
     w.batch = r.pick(&[1, 1, 2, 8]);
     match runtime {
         "meta-reference" => {
-            w.task = r.pick(&["generate", "prefill"]).into();
+            w.task = r.pick(&["generate", "prefill"]).parse().unwrap();
             w.prompt = r.pick(&[16, 128, 500]);
             w.max_batch_size = r.pick(&[None, Some(1), Some(8)]);
             w.kv_prealloc = r.pick(&[None, Some(2048)]);
             w.runtime_version = r.pick(&[None, some("1"), some("2")]);
         }
         "vllm" | "sglang" => {
-            w.task = "serve".into();
+            w.task = Task::Serve;
             w.max_model_len = r.pick(&[None, Some(2048), Some(8192), Some(32768)]);
             w.gpu_memory_utilization = r.pick(&[None, Some(0.8), Some(0.95)]);
             if runtime == "vllm" {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use vramfit_core::estimate::serving::ServingReport;
-use vramfit_core::request::EstimateRequest;
+use vramfit_core::request::{parse_json, EstimateRequest};
 
 const GIB: f64 = (1u64 << 30) as f64;
 
@@ -170,8 +170,9 @@ fn without_a_gpu_there_is_no_verdict() {
 #[test]
 fn engine_flags_need_an_engine() {
     let bad = |w: Value| {
-        let req: EstimateRequest = serde_json::from_value(json!({"model": "llama-3.1-8b", "workload": w})).unwrap();
-        req.run().unwrap_err().to_string()
+        // A value the flag's table refuses fails as the request is read; others when it runs.
+        let req = json!({"model": "llama-3.1-8b", "workload": w}).to_string();
+        parse_json::<EstimateRequest>(&req).and_then(|r| r.run().map_err(|e| e.to_string())).unwrap_err()
     };
     assert!(bad(json!({"max-model-len": 4096})).starts_with("--max-model-len"));
     assert!(bad(json!({"gpu-memory-utilization": 0.5})).starts_with("--gpu-memory-utilization"));

@@ -32,7 +32,7 @@ impl Failure {
     /// A request that is not the core's request schema.
     #[must_use]
     pub fn request(e: &serde_json::Error) -> Self {
-        Failure::Input(format!("request: {e}"))
+        Failure::Input(vramfit_core::request::json_error_line(e))
     }
 }
 

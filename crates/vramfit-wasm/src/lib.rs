@@ -30,8 +30,8 @@ fn err(e: impl std::fmt::Display) -> String {
     json!({ "error": e.to_string() }).to_string()
 }
 
-fn parse<'a, T: Deserialize<'a>>(input: &'a str) -> Result<T, String> {
-    serde_json::from_str(input).map_err(|e| format!("request: {e}"))
+fn parse<T: serde::de::DeserializeOwned>(input: &str) -> Result<T, String> {
+    vramfit_core::request::parse_json(input)
 }
 
 /// What this build offers: its version and whether the fit solver (ranked plans) is in.
@@ -41,6 +41,17 @@ pub fn info() -> String {
         "version": env!("CARGO_PKG_VERSION"),
         "fit": true,
     }))
+}
+
+/// The request's options: the workload defaults (keyed by flag name) and each enumerated
+/// flag's values with their labels, from the core's tables (`vramfit_core::request::options`);
+/// the page builds its selects from this instead of repeating the lists.
+#[must_use]
+pub fn options() -> String {
+    match serde_json::to_value(vramfit_core::request::options()) {
+        Ok(v) => ok(v),
+        Err(e) => err(e),
+    }
 }
 
 /// The model catalog: name, Hugging Face id, aliases, family, published parameter count,
@@ -163,7 +174,7 @@ pub fn sweep(input: &str) -> String {
                     "reserved": b.levels.reserved,
                     "device": b.levels.device,
                     "peak_phase": b.peak_phase,
-                    "fits": verdict.as_ref().map(|x| x.fits),
+                    "fits": verdict.as_ref().map(vramfit_core::request::GpuVerdict::fits),
                 }),
                 Err(e) => json!({ "value": v, "error": e.to_string() }),
             });
@@ -405,6 +416,11 @@ pub mod ffi {
     pub extern "C" fn vf_info() -> usize {
         answer(|_| super::info())
     }
+    /// [`super::options`].
+    #[no_mangle]
+    pub extern "C" fn vf_options() -> usize {
+        answer(|_| super::options())
+    }
     /// [`super::models`].
     #[no_mangle]
     pub extern "C" fn vf_models() -> usize {
@@ -499,6 +515,33 @@ mod tests {
 
     fn parsed(s: &str) -> Value {
         serde_json::from_str(s).unwrap()
+    }
+
+    /// The page's option lists are the core's tables: every value offered is accepted by an
+    /// estimate, and the defaults are the request's.
+    #[test]
+    fn options_are_the_core_tables() {
+        let o = parsed(&options())["ok"].clone();
+        assert_eq!(o["defaults"]["task"], "generate");
+        assert_eq!(o["defaults"]["batch"], 1);
+        assert_eq!(o["lora_methods"], json!(["lora", "qlora", "dora"]));
+        let fields = o["fields"].as_object().unwrap();
+        for flag in ["task", "dtype", "attn", "runtime", "precision", "method", "optimizer", "fsdp", "offload"] {
+            let choices = fields[flag]["choices"].as_array().unwrap();
+            assert!(!choices.is_empty(), "{flag}");
+            for c in choices {
+                assert!(c["label"].as_str().is_some_and(|l| !l.is_empty()), "{flag}: {c}");
+                let req = json!({"model": "llama-7b", "workload": {flag: c["value"]}}).to_string();
+                let answer = parsed(&estimate(&req));
+                let error = answer["error"].as_str().unwrap_or("");
+                assert!(!error.contains("unknown"), "{flag} {}: {error}", c["value"]);
+            }
+        }
+        let runtimes: Vec<&str> =
+            fields["runtime"]["choices"].as_array().unwrap().iter().map(|c| c["value"].as_str().unwrap()).collect();
+        assert!(runtimes.contains(&"llama.cpp") && runtimes.contains(&"meta-reference"), "{runtimes:?}");
+        // `math` is accepted (old case files) but not offered.
+        assert!(!fields["attn"]["choices"].as_array().unwrap().iter().any(|c| c["value"] == "math"));
     }
 
     #[test]

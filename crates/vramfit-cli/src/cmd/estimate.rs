@@ -1,7 +1,7 @@
 //! `vramfit estimate`.
 
 use crate::args::EstimateArgs;
-use crate::render::{self, Verdict};
+use crate::render::{self, GpuVerdict};
 use anyhow::Context;
 use std::io::Write;
 use vramfit_core::catalog::GpuSpec;
@@ -9,7 +9,7 @@ use vramfit_core::request;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let gpus = a.gpu.iter().map(|g| a.workload.gpu(g)).collect::<Result<Vec<_>, _>>()?;
-    if a.workload.wired_limit_mb.is_some() && gpus.is_empty() {
+    if a.workload.request.wired_limit_mb.is_some() && gpus.is_empty() {
         return Err(vramfit_core::Error::workload(
             "--wired-limit-mb",
             "sets an Apple GPU's working set: add --gpu M2-Max-96GB (or another Apple GPU)",
@@ -25,7 +25,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     breakdown.notes.extend(resolved);
     breakdown.notes.extend(vramfit_core::ignored_flags::notes(
-        &a.workload.request(),
+        &a.workload.request,
         &workload,
         gpu.as_ref().map(|g| g.count),
     ));
@@ -33,10 +33,15 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         breakdown.notes.extend(request::gpu_not_judged_note(&workload, ram));
     }
     // A merge in CPU RAM uses no GPU: it is judged against --ram only.
-    let verdict = gpu.filter(|_| request::gpu_judges(&workload)).map(|g| Verdict::new(g, &breakdown));
+    let verdict = gpu.filter(|_| request::gpu_judges(&workload)).map(|g| GpuVerdict::new(g, &breakdown));
     let ram = ram.map(|r| request::RamVerdict::new(r, &breakdown));
-    let speed =
-        vramfit_core::request::speed_of(&model.spec, &workload, &breakdown, verdict.as_ref(), a.workload.ram_bandwidth);
+    let speed = vramfit_core::request::speed_of(
+        &model.spec,
+        &workload,
+        &breakdown,
+        verdict.as_ref(),
+        a.workload.request.ram_bandwidth,
+    );
     // Every GPU compared: its own estimate (a count changes how the work is shared), or why it
     // cannot run this.
     let compare: Vec<render::Compared> = if gpus.len() > 1 && request::gpu_judges(&workload) {
@@ -47,10 +52,10 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 if let (0, Some(v)) = (i, &verdict) {
                     return render::Compared { label: g.label.clone(), verdict: Ok(v.clone()) };
                 }
-                let one = || -> anyhow::Result<Verdict> {
+                let one = || -> anyhow::Result<GpuVerdict> {
                     let w = a.workload.resolve(&a.model, Some(g.count))?;
                     let (w, _) = on_gpu(&model.spec, w, Some(g))?;
-                    Ok(Verdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
+                    Ok(GpuVerdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
                 };
                 render::Compared { label: g.label.clone(), verdict: one().map_err(|e| format!("{e:#}")) }
             })

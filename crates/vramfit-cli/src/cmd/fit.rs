@@ -34,9 +34,9 @@ pub fn run(a: &FitArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         &model.spec,
         &workload,
         &gpu,
-        FitOptions { all: a.all, prefer_speed: a.prefer == "speed", ram_bandwidth: a.workload.ram_bandwidth },
+        FitOptions { all: a.all, prefer_speed: a.prefer == "speed", ram_bandwidth: a.workload.request.ram_bandwidth },
     )?;
-    report.notes.extend(vramfit_core::ignored_flags::notes(&a.workload.request(), &workload, Some(gpu.count)));
+    report.notes.extend(vramfit_core::ignored_flags::notes(&a.workload.request, &workload, Some(gpu.count)));
     if a.json {
         render::json::fit(&model, &report, out)
     } else {
@@ -55,7 +55,7 @@ fn gguf_repo(model: &str) -> Option<RepoId> {
 
 /// Every GGUF file of the repo against the GPU.
 fn gguf_table(a: &FitArgs, repo: &RepoId, gpu: &GpuSpec, out: &mut dyn Write) -> anyhow::Result<()> {
-    let workload = gguf_files::repo_workload(&a.workload.request(), &repo.repo, gpu)?;
+    let workload = gguf_files::repo_workload(&a.workload.request, &repo.repo, gpu)?;
     let client = HubClient::new(HubConfig::from_env())?;
     let listing = vramfit_io::read_gguf_repo(&client, repo)?;
     let rows: Vec<(&vramfit_io::GgufModelFile, Result<FileFit, String>)> =

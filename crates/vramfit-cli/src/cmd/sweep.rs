@@ -12,7 +12,7 @@ use vramfit_core::Workload;
 use vramfit_io::ResolvedModel;
 
 pub fn run(a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let axis = SweepAxis::parse(&a.over)?;
+    let axis = a.over;
     let gpu = a.gpu.as_deref().map(|g| a.workload.gpu(g)).transpose()?;
     let asked = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let color = match a.color.as_str() {

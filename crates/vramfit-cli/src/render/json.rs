@@ -1,6 +1,7 @@
 //! JSON output (`--json`): bytes everywhere, field names as ../shared/CLI.md fixes them.
 
 use super::EstimateReport;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::io::Write;
 use vramfit_core::catalog;
@@ -15,38 +16,22 @@ pub fn emit(v: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The estimate object (built in the core, so the web page returns the very same object).
+/// The estimate object (the core's report, so the web page returns the very same object),
+/// with the CPU RAM verdict and the GPUs compared.
 pub fn estimate_value(r: &EstimateReport<'_>) -> Value {
-    let model = vramfit_core::request::ModelReport {
+    use vramfit_core::reports::{CompareJson, EstimateJson, RamJson};
+    use vramfit_core::request::ModelReport;
+    let model = ModelReport {
         name: &r.model.name,
         origin: &r.model.origin,
         notes: &r.model.notes,
         bytes_transferred: r.model.bytes_transferred,
     };
-    let mut v = vramfit_core::request::estimate_value(&model, r.workload, r.breakdown, r.verdict, r.speed);
-    if r.ram.is_some() {
-        v["ram"] = vramfit_core::request::ram_value(r.ram);
-    }
-    if !r.compare.is_empty() {
-        v["compare"] = Value::Array(
-            r.compare
-                .iter()
-                .map(|c| match &c.verdict {
-                    Ok(x) => json!({
-                        "gpu": c.label,
-                        "count": x.gpu.count,
-                        "usable_bytes": x.gpu.usable_bytes,
-                        "per_gpu_bytes": x.needed_per_gpu,
-                        "fits": x.fits,
-                        "tight": x.tight,
-                        "headroom_bytes": i64::try_from(x.headroom_bytes).unwrap_or(i64::MIN),
-                    }),
-                    Err(e) => json!({ "gpu": c.label, "error": e }),
-                })
-                .collect(),
-        );
-    }
-    v
+    let mut report = EstimateJson::new(&model, r.workload, r.breakdown, r.verdict, r.speed);
+    report.ram = r.ram.map(RamJson::from);
+    report.compare =
+        r.compare.iter().map(|c| CompareJson::new(&c.label, c.verdict.as_ref().map_err(String::as_str))).collect();
+    report.value()
 }
 
 pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -161,39 +146,96 @@ pub fn fit(m: &ResolvedModel, r: &fit::FitReport, out: &mut dyn Write) -> anyhow
     emit(&fit_value(m, r), out)
 }
 
+/// A component of a sweep point: its name, bytes and level.
+#[derive(Serialize)]
+struct SweepComponentJson {
+    name: std::borrow::Cow<'static, str>,
+    bytes: u64,
+    level: vramfit_core::Level,
+}
+
+/// One point of a sweep: its estimate (with the verdict when a GPU is given), or its error.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum SweepPointJson<'a> {
+    Estimate {
+        value: u64,
+        total_bytes: u64,
+        levels: &'a vramfit_core::Levels,
+        host_bytes: u64,
+        peak_phase: &'a vramfit_core::Phase,
+        components: Vec<SweepComponentJson>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fits: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        headroom_bytes: Option<i64>,
+    },
+    Failed {
+        value: u64,
+        error: String,
+    },
+}
+
+/// The GPU line of a sweep.
+#[derive(Serialize)]
+struct SweepGpuJson<'a> {
+    label: &'a str,
+    count: u64,
+    usable_bytes: u64,
+    reserve_bytes: u64,
+}
+
+/// The sweep object (`vramfit sweep --json`).
+#[derive(Serialize)]
+struct SweepJson<'a> {
+    model: &'a str,
+    origin: &'a str,
+    over: &'static str,
+    axis_label: &'static str,
+    workload: &'a vramfit_core::Workload,
+    gpu: Option<SweepGpuJson<'a>>,
+    points: Vec<SweepPointJson<'a>>,
+}
+
 /// The sweep object: one entry per point, bytes everywhere.
 pub fn sweep_value(r: &super::SweepReport<'_>) -> Value {
-    let points: Vec<Value> = r
+    let points = r
         .points
         .iter()
         .map(|p| match &p.outcome {
             Ok(b) => {
-                let mut v = json!({
-                    "value": p.value,
-                    "total_bytes": b.total_bytes(),
-                    "levels": b.levels,
-                    "host_bytes": b.host_bytes,
-                    "peak_phase": b.peak_phase,
-                    "components": b.components.iter().map(|c| json!({"name": c.label(), "bytes": c.bytes, "level": c.level})).collect::<Vec<_>>(),
-                });
-                if let Some(g) = r.gpu {
-                    let verdict = fit::Verdict::new(b.total_bytes(), g.usable_bytes);
-                    v["fits"] = json!(verdict.fits);
-                    v["headroom_bytes"] = json!(sat(verdict.headroom_bytes));
+                let verdict = r.gpu.map(|g| fit::Verdict::new(b.total_bytes(), g.usable_bytes));
+                SweepPointJson::Estimate {
+                    value: p.value,
+                    total_bytes: b.total_bytes(),
+                    levels: &b.levels,
+                    host_bytes: b.host_bytes,
+                    peak_phase: &b.peak_phase,
+                    components: b
+                        .components
+                        .iter()
+                        .map(|c| SweepComponentJson { name: c.label(), bytes: c.bytes, level: c.level })
+                        .collect(),
+                    fits: verdict.map(|v| v.fits),
+                    headroom_bytes: verdict.map(|v| sat(v.headroom_bytes)),
                 }
-                v
             }
-            Err(e) => json!({"value": p.value, "error": e.to_string()}),
+            Err(e) => SweepPointJson::Failed { value: p.value, error: e.to_string() },
         })
         .collect();
-    json!({
-        "model": r.model.name,
-        "origin": r.model.origin,
-        "over": r.axis.name(),
-        "axis_label": super::axis_label(r.axis, r.workload),
-        "workload": r.workload,
-        "gpu": r.gpu.map(|g| json!({"label": g.label, "count": g.count, "usable_bytes": g.usable_bytes, "reserve_bytes": fit::reserve_bytes(g.usable_bytes)})),
-        "points": points,
+    vramfit_core::reports::value(&SweepJson {
+        model: &r.model.name,
+        origin: &r.model.origin,
+        over: r.axis.name(),
+        axis_label: super::axis_label(r.axis, r.workload),
+        workload: r.workload,
+        gpu: r.gpu.map(|g| SweepGpuJson {
+            label: &g.label,
+            count: g.count,
+            usable_bytes: g.usable_bytes,
+            reserve_bytes: fit::reserve_bytes(g.usable_bytes),
+        }),
+        points,
     })
 }
 

@@ -36,14 +36,14 @@ pub fn estimate(r: &EstimateReport<'_>, out: &mut dyn Write) -> anyhow::Result<(
             out,
             "\n{}: {}, headroom {}",
             v.gpu.label,
-            if v.fits {
+            if v.fits() {
                 "fits"
-            } else if v.tight {
+            } else if v.tight() {
                 "tight (less than the reserve free)"
             } else {
                 "does not fit"
             },
-            super::signed_both(v.headroom_bytes)
+            super::signed_both(v.headroom.headroom_bytes)
         )?;
     }
     Ok(())

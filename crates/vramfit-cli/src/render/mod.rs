@@ -16,7 +16,7 @@ pub struct EstimateReport<'a> {
     pub model: &'a ResolvedModel,
     pub workload: &'a Workload,
     pub breakdown: &'a Breakdown,
-    pub verdict: Option<&'a Verdict>,
+    pub verdict: Option<&'a GpuVerdict>,
     /// `--ram`: CPU RAM judged.
     pub ram: Option<&'a vramfit_core::request::RamVerdict>,
     pub speed: Option<&'a vramfit_core::estimate::speed::Speed>,
@@ -27,7 +27,7 @@ pub struct EstimateReport<'a> {
 /// One GPU of a comparison: its verdict, or the one-line reason it cannot run the workload.
 pub struct Compared {
     pub label: String,
-    pub verdict: Result<Verdict, String>,
+    pub verdict: Result<GpuVerdict, String>,
 }
 
 /// A sweep and what it was run on.
@@ -84,7 +84,7 @@ pub fn axis_label(axis: vramfit_core::fit::sweep::SweepAxis, w: &Workload) -> &'
 /// Whether the estimate fits the GPUs asked about, under the core's headroom policy
 /// (`vramfit_core::fit::reserve_bytes`: 5 % of usable memory, at least 512 MiB, kept free);
 /// decided in the core, as on the web page.
-pub use vramfit_core::request::Verdict;
+pub use vramfit_core::request::GpuVerdict;
 
 /// Bytes as GiB with two decimals.
 pub fn gib(bytes: u64) -> String {

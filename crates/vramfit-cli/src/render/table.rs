@@ -62,22 +62,22 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
             "{}: {} GiB usable per GPU → {}",
             v.gpu.label,
             gib(v.gpu.usable_bytes),
-            if v.fits && beyond_limit(&b.notes) {
+            if v.fits() && beyond_limit(&b.notes) {
                 format!(
                     "FITS in memory, but beyond the model's position limit (see the warning) ({} headroom)",
-                    signed_both(v.headroom_bytes)
+                    signed_both(v.headroom.headroom_bytes)
                 )
-            } else if v.fits {
-                format!("FITS ({} headroom)", signed_both(v.headroom_bytes))
-            } else if v.tight {
+            } else if v.fits() {
+                format!("FITS ({} headroom)", signed_both(v.headroom.headroom_bytes))
+            } else if v.tight() {
                 format!(
                     "TIGHT: less than the {} GiB reserve left free ({} headroom)",
-                    gib(v.reserve_bytes),
-                    signed_both(v.headroom_bytes)
+                    gib(v.headroom.reserve_bytes),
+                    signed_both(v.headroom.headroom_bytes)
                 )
             } else {
                 // As fit says it: the shortfall, not a negative headroom.
-                format!("DOES NOT FIT (short by {})", signed_both(-v.headroom_bytes))
+                format!("DOES NOT FIT (short by {})", signed_both(-v.headroom.headroom_bytes))
             }
         )?;
         if v.gpu.count > 1 && r.workload.parallel.gpus() == 1 {
@@ -109,9 +109,9 @@ pub fn estimate(r: &EstimateReport<'_>, explain: bool, out: &mut dyn Write) -> a
                     "{:<22} {:>12} {:>14} {:>14}  {}",
                     c.label,
                     gib(v.gpu.usable_bytes),
-                    gib(v.needed_per_gpu),
-                    signed_gib(v.headroom_bytes),
-                    match (b.serving.is_some(), v.fits, v.tight) {
+                    gib(v.headroom.per_gpu_bytes),
+                    signed_gib(v.headroom.headroom_bytes),
+                    match (b.serving.is_some(), v.fits(), v.tight()) {
                         (true, true, _) => "starts",
                         (true, false, _) => "does not start",
                         (false, true, _) => "fits",

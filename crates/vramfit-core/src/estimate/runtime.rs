@@ -1,6 +1,7 @@
 //! Runtime profiles: where the software that runs the model keeps different tensors alive.
 //! Each behaviour is named, with the version or source file it comes from.
 
+use crate::choice::{Choice, Entry};
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::fmt;
@@ -33,12 +34,7 @@ impl Runtime {
     /// # Errors
     /// An unknown runtime.
     pub fn parse(s: &str) -> Result<Self> {
-        let key = s.to_ascii_lowercase().replace('_', "-");
-        super::profile::RUNTIMES.iter().find(|r| r.names.contains(&key.as_str())).map(|r| r.runtime).ok_or_else(|| {
-            let names: Vec<&str> = super::profile::RUNTIMES.iter().map(|r| r.names[0]).collect();
-            let (last, rest) = names.split_last().expect("runtimes");
-            Error::workload("--runtime", format!("unknown runtime {s:?}; use {} or {last}", rest.join(", ")))
-        })
+        Self::parse_choice(s)
     }
     /// Name as the CLI spells it: the first of its row's names in [`super::profile::RUNTIMES`].
     #[must_use]
@@ -46,6 +42,22 @@ impl Runtime {
         super::profile::row(self).names[0]
     }
 }
+
+/// `--runtime`: the rows of [`super::profile::RUNTIMES`], their names and what each is.
+impl Choice for Runtime {
+    const FLAG: &'static str = "--runtime";
+    fn entries() -> impl Iterator<Item = Entry<Self>> + Clone {
+        super::profile::RUNTIMES.iter().map(|r| Entry::new(r.runtime, r.names, r.about))
+    }
+    fn fold(s: &str) -> String {
+        s.to_ascii_lowercase().replace('_', "-")
+    }
+    fn unknown(s: &str) -> String {
+        format!("unknown runtime {s:?}; use {}", Self::listed())
+    }
+}
+
+crate::choice_traits!(Runtime);
 
 impl Runtime {
     /// Serving engines: they budget memory at start-up (`--task serve`).

@@ -1,6 +1,7 @@
 //! [`Workload`]: what is run, with which settings. Built by the CLI from flags and by the
 //! validation reader from cases; checked once by [`Workload::check`].
 
+use crate::choice::{Choice, Entry};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::estimate::runtime::{Runtime, RuntimeVersion};
@@ -25,38 +26,38 @@ pub enum Task {
     Serve,
 }
 
+impl crate::choice::Choice for Task {
+    const FLAG: &'static str = "--task";
+    fn entries() -> impl Iterator<Item = Entry<Self>> + Clone {
+        TASKS.iter().copied()
+    }
+    fn unknown(s: &str) -> String {
+        format!("unknown task {s:?}; use {}", Self::listed())
+    }
+}
+
+/// `--task`: every task, its spellings and help.
+const TASKS: &[Entry<Task>] = &[
+    Entry::new(Task::Load, &["load"], "Load the weights only"),
+    Entry::new(Task::Prefill, &["prefill"], "Inference: prefill only"),
+    Entry::new(Task::Generate, &["generate", "infer", "inference"], "Inference: generate"),
+    Entry::new(Task::Train, &["train", "finetune", "fine-tune"], "Training / fine-tuning"),
+    Entry::new(Task::Merge, &["merge"], "Merge an adapter into the weights"),
+    Entry::new(Task::Serve, &["serve", "serving"], "Serving engine start-up (vLLM, SGLang)"),
+];
+
 impl Task {
-    /// Parse `load|prefill|generate|train|merge`.
+    /// Parse `load|prefill|generate|train|merge|serve` (the names in its table).
     ///
     /// # Errors
     /// Anything else.
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "load" => Task::Load,
-            "prefill" => Task::Prefill,
-            "generate" | "infer" | "inference" => Task::Generate,
-            "train" | "finetune" | "fine-tune" => Task::Train,
-            "merge" => Task::Merge,
-            "serve" | "serving" => Task::Serve,
-            _ => {
-                return Err(Error::workload(
-                    "--task",
-                    format!("unknown task {s:?}; use load, prefill, generate, train, merge or serve"),
-                ))
-            }
-        })
+        Self::parse_choice(s)
     }
     /// Name as the CLI spells it.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Task::Load => "load",
-            Task::Prefill => "prefill",
-            Task::Generate => "generate",
-            Task::Train => "train",
-            Task::Merge => "merge",
-            Task::Serve => "serve",
-        }
+        self.canonical().expect("every task has a row")
     }
 }
 
@@ -75,31 +76,40 @@ pub enum AttnImpl {
     Math,
 }
 
+impl crate::choice::Choice for AttnImpl {
+    const FLAG: &'static str = "--attn";
+    fn entries() -> impl Iterator<Item = Entry<Self>> + Clone {
+        ATTN_IMPLS.iter().copied()
+    }
+    fn unknown(s: &str) -> String {
+        format!("unknown attention {s:?}; use {}", Self::listed())
+    }
+}
+
+/// `--attn`: every implementation, its spellings and help.
+const ATTN_IMPLS: &[Entry<AttnImpl>] = &[
+    Entry::new(AttnImpl::Eager, &["eager"], "eager (matmul + softmax)"),
+    Entry::new(AttnImpl::Sdpa, &["sdpa"], "sdpa (PyTorch SDPA)"),
+    Entry::new(AttnImpl::Flash, &["flash", "flash_attention_2", "flash-attention-2", "fa2"], "FlashAttention-2"),
+    Entry::unlisted(AttnImpl::Math, &["math"], "SDPA's math kernel"),
+];
+
 impl AttnImpl {
-    /// Parse `eager|sdpa|flash`.
+    /// Parse `eager|sdpa|flash` (the names in its table).
     ///
     /// # Errors
     /// Anything else.
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "eager" => AttnImpl::Eager,
-            "math" => AttnImpl::Math,
-            "sdpa" => AttnImpl::Sdpa,
-            "flash" | "flash_attention_2" | "flash-attention-2" | "fa2" => AttnImpl::Flash,
-            _ => return Err(Error::workload("--attn", format!("unknown attention {s:?}; use eager, sdpa or flash"))),
-        })
+        Self::parse_choice(s)
     }
     /// Name as the CLI spells it.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            AttnImpl::Eager => "eager",
-            AttnImpl::Math => "math",
-            AttnImpl::Sdpa => "sdpa",
-            AttnImpl::Flash => "flash",
-        }
+        self.canonical().expect("every attention implementation has a row")
     }
 }
+
+crate::choice_traits!(Task, AttnImpl);
 
 /// Largest batch accepted.
 pub const MAX_BATCH: u64 = 1 << 20;

@@ -108,7 +108,7 @@ pub fn file_fit(spec: &ModelSpec, w: &Workload, usable_bytes: u64) -> Result<Fil
 pub fn repo_workload(req: &WorkloadRequest, repo: &str, gpu: &GpuSpec) -> Result<Workload> {
     let mut req = req.clone();
     if req.runtime.is_none() {
-        req.runtime = Some("llama.cpp".into());
+        req.runtime = Some(crate::estimate::Runtime::LlamaCpp);
     }
     req.resolve(&format!("{repo}.gguf"), Some(gpu.count))
 }

@@ -20,5 +20,6 @@ pub use limits::{
     min_gpus_lower_bound, with_batch, with_context, GpuFit, Limits,
 };
 pub use search::{
-    fit, starting_point, Assessment, FitOptions, FitReport, GpuLimits, NotChosen, Plan, Stretch, MAX_ESTIMATES,
+    fit, starting_point, Assessment, FitOptions, FitReport, GpuLimits, NotChosen, Plan, PlanSpeed, Stretch,
+    MAX_ESTIMATES,
 };

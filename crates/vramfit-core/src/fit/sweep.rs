@@ -2,6 +2,7 @@
 //! charts and tables.
 
 use super::limits::{context_of, min_context, with_context};
+use crate::choice::{Choice, Entry};
 use crate::error::{Error, Result};
 use crate::estimate::workload::{MAX_BATCH, MAX_TOKENS};
 use crate::estimate::{estimate, Breakdown, Task, Workload};
@@ -21,6 +22,25 @@ pub enum SweepAxis {
     Context,
 }
 
+impl Choice for SweepAxis {
+    const FLAG: &'static str = "--over";
+    fn entries() -> impl Iterator<Item = Entry<Self>> + Clone {
+        SWEEP_AXES.iter().copied()
+    }
+    fn unknown(s: &str) -> String {
+        format!("unknown axis {s:?}; use {}", Self::listed())
+    }
+}
+
+/// `--over`: every axis, its spellings and help.
+const SWEEP_AXES: &[Entry<SweepAxis>] = &[
+    Entry::new(SweepAxis::Batch, &["batch"], "sequences processed together"),
+    Entry::new(SweepAxis::Seq, &["seq", "sequence", "prompt"], "--seq when training, --prompt otherwise"),
+    Entry::new(SweepAxis::Context, &["context", "ctx"], "prompt + new tokens (--seq when training)"),
+];
+
+crate::choice_traits!(SweepAxis);
+
 /// Most points a sweep estimates.
 pub const MAX_POINTS: usize = 64;
 
@@ -30,22 +50,13 @@ impl SweepAxis {
     /// # Errors
     /// Anything else.
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "batch" => SweepAxis::Batch,
-            "seq" | "sequence" | "prompt" => SweepAxis::Seq,
-            "context" | "ctx" => SweepAxis::Context,
-            _ => return Err(Error::workload("--over", format!("unknown axis {s:?}; use batch, seq or context"))),
-        })
+        Self::parse_choice(s)
     }
 
     /// Name as the CLI spells it.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            SweepAxis::Batch => "batch",
-            SweepAxis::Seq => "seq",
-            SweepAxis::Context => "context",
-        }
+        self.canonical().expect("every axis has a row")
     }
 
     /// The axis's value in `w`.

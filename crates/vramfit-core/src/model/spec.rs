@@ -3,6 +3,7 @@
 
 use super::params::ParamGroup;
 use super::Mixer;
+use crate::choice::Choice;
 use crate::dtype::DType;
 use crate::quant::QuantConfig;
 use serde::Serialize;
@@ -349,17 +350,17 @@ impl Head {
     /// # Errors
     /// Anything else.
     pub fn parse(s: &str, labels: u64) -> crate::Result<Self> {
-        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "causal-lm" | "lm" | "causallm" => Head::CausalLm,
-            "sequence-classification" | "seq-cls" | "classification" => Head::SequenceClassification { labels },
-            "token-classification" | "token-cls" => Head::TokenClassification { labels },
-            _ => {
-                return Err(crate::Error::workload(
-                    "--head",
-                    format!("unknown head {s:?}; use causal-lm, sequence-classification or token-classification"),
-                ))
-            }
-        })
+        Ok(Self::parse_choice(s)?.with_labels(labels))
+    }
+
+    /// The same head with `labels` classes (a causal LM has none).
+    #[must_use]
+    pub fn with_labels(self, labels: u64) -> Self {
+        match self {
+            Head::CausalLm => Head::CausalLm,
+            Head::SequenceClassification { .. } => Head::SequenceClassification { labels },
+            Head::TokenClassification { .. } => Head::TokenClassification { labels },
+        }
     }
 
     /// Name as the CLI spells it.
@@ -381,6 +382,35 @@ impl Head {
         }
     }
 }
+
+/// `--head`: the table's heads carry no classes (`labels` 0); [`Head::parse`] sets them.
+impl crate::choice::Choice for Head {
+    const FLAG: &'static str = "--head";
+    fn entries() -> impl Iterator<Item = crate::choice::Entry<Self>> + Clone {
+        HEADS.iter().copied()
+    }
+    fn fold(s: &str) -> String {
+        s.to_ascii_lowercase().replace('_', "-")
+    }
+    fn unknown(s: &str) -> String {
+        format!("unknown head {s:?}; use {}", Self::listed())
+    }
+}
+
+/// `--head`: every head, its spellings and help.
+const HEADS: &[crate::choice::Entry<Head>] = &[
+    crate::choice::Entry::new(Head::CausalLm, &["causal-lm", "lm", "causallm"], "next-token logits"),
+    crate::choice::Entry::new(
+        Head::SequenceClassification { labels: 0 },
+        &["sequence-classification", "seq-cls", "classification"],
+        "one classifier per sequence",
+    ),
+    crate::choice::Entry::new(
+        Head::TokenClassification { labels: 0 },
+        &["token-classification", "token-cls"],
+        "a classifier at every position",
+    ),
+];
 
 /// A model as the estimators see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

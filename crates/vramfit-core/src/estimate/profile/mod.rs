@@ -65,7 +65,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
     RuntimeRow {
         runtime: Runtime::Vllm,
         names: &["vllm"],
-        about: "vLLM serving engine (start-up budget by release: estimate::serving::vllm)",
+        about: "vLLM serving engine (start-up budget by release)",
         profile: vllm::profile,
         memory_fraction_flag: "--gpu-memory-utilization",
         release_at: None,
@@ -73,7 +73,7 @@ pub const RUNTIMES: &[RuntimeRow] = &[
     RuntimeRow {
         runtime: Runtime::Sglang,
         names: &["sglang"],
-        about: "SGLang serving engine (token pool from mem_fraction_static: estimate::serving::sglang)",
+        about: "SGLang serving engine (token pool from mem_fraction_static)",
         profile: sglang::profile,
         memory_fraction_flag: "--mem-fraction-static",
         release_at: None,

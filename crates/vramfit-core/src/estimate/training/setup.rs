@@ -1,8 +1,9 @@
 //! Training settings: precision policy, optimizer, method (full or parameter-efficient),
 //! and the memory-saving switches.
 
+use crate::choice::{Choice, Entry};
 use crate::dtype::DType;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde::Serialize;
 
 /// Where weights, gradients and compute live.
@@ -28,19 +29,7 @@ impl Precision {
     /// # Errors
     /// Anything else.
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "fp32" | "32-true" | "32" => Precision::Fp32,
-            "mixed-bf16" | "bf16-mixed" | "bf16" => Precision::Mixed(DType::Bf16),
-            "mixed-fp16" | "fp16-mixed" | "16-mixed" | "fp16" | "16" => Precision::Mixed(DType::Fp16),
-            "pure-bf16" | "bf16-true" => Precision::Pure(DType::Bf16),
-            "pure-fp16" | "16-true" | "fp16-true" => Precision::Pure(DType::Fp16),
-            _ => {
-                return Err(Error::workload(
-                    "--precision",
-                    format!("unknown precision {s:?}; use fp32, bf16 or fp16 (mixed), or pure-bf16 / pure-fp16 (bf16-true / 16-true)"),
-                ))
-            }
-        })
+        Self::parse_choice(s)
     }
     /// The dtype matmuls run in.
     #[must_use]
@@ -60,6 +49,35 @@ impl Precision {
         }
     }
 }
+
+impl Choice for Precision {
+    const FLAG: &'static str = "--precision";
+    fn entries() -> impl Iterator<Item = Entry<Self>> + Clone {
+        PRECISIONS.iter().copied()
+    }
+    fn unknown(s: &str) -> String {
+        format!(
+            "unknown precision {s:?}; use fp32, bf16 or fp16 (mixed), or pure-bf16 / pure-fp16 (bf16-true / 16-true)"
+        )
+    }
+}
+
+/// `--precision`: every policy, its spellings (HF, Accelerate and Lightning's) and help.
+const PRECISIONS: &[Entry<Precision>] = &[
+    Entry::new(Precision::Fp32, &["fp32", "32-true", "32"], "fp32"),
+    Entry::new(
+        Precision::Mixed(DType::Bf16),
+        &["mixed-bf16", "bf16-mixed", "bf16"],
+        "mixed bf16 (fp32 weights, HF --bf16)",
+    ),
+    Entry::new(
+        Precision::Mixed(DType::Fp16),
+        &["mixed-fp16", "fp16-mixed", "16-mixed", "fp16", "16"],
+        "mixed fp16 (fp32 weights, HF --fp16)",
+    ),
+    Entry::new(Precision::Pure(DType::Bf16), &["pure-bf16", "bf16-true"], "pure bf16"),
+    Entry::new(Precision::Pure(DType::Fp16), &["pure-fp16", "16-true", "fp16-true"], "pure fp16"),
+];
 
 /// Optimizers, by how much state they keep and what their step allocates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,44 +116,47 @@ impl Optimizer {
     /// # Errors
     /// Anything else.
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "sgd" => Optimizer::Sgd,
-            "sgd-momentum" | "momentum" => Optimizer::SgdMomentum,
-            "adamw" | "adam" | "adamw-torch" | "adamw-foreach" => Optimizer::Adamw,
-            "adamw-fused" | "adamw-torch-fused" | "fused-adamw" => Optimizer::AdamwFused,
-            "adamw-loop" | "adamw-hf" | "adamw-foreach-false" => Optimizer::AdamwLoop,
-            "adamw-8bit" | "adamw8bit" | "adamw-bnb-8bit" | "8bit-adamw" => Optimizer::Adamw8bit,
-            "paged-adamw" | "paged-adamw-32bit" => Optimizer::PagedAdamw,
-            "paged-adamw-8bit" => Optimizer::PagedAdamw8bit,
-            "adafactor" => Optimizer::Adafactor,
-            "lion" => Optimizer::Lion,
-            "lion-8bit" | "lion8bit" => Optimizer::Lion8bit,
-            _ => {
-                return Err(Error::workload(
-                    "--optimizer",
-                    format!("unknown optimizer {s:?}; use adamw, adamw-fused, adamw-loop, adamw-8bit, paged-adamw, paged-adamw-8bit, adafactor, sgd, sgd-momentum, lion or lion-8bit"),
-                ))
-            }
-        })
+        Self::parse_choice(s)
     }
     /// Name as the CLI spells it.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Optimizer::Sgd => "sgd",
-            Optimizer::SgdMomentum => "sgd-momentum",
-            Optimizer::Adamw => "adamw",
-            Optimizer::AdamwFused => "adamw-fused",
-            Optimizer::AdamwLoop => "adamw-loop",
-            Optimizer::Adamw8bit => "adamw-8bit",
-            Optimizer::PagedAdamw => "paged-adamw",
-            Optimizer::PagedAdamw8bit => "paged-adamw-8bit",
-            Optimizer::Adafactor => "adafactor",
-            Optimizer::Lion => "lion",
-            Optimizer::Lion8bit => "lion-8bit",
-        }
+        self.canonical().expect("every optimizer has a row")
     }
 }
+
+impl Choice for Optimizer {
+    const FLAG: &'static str = "--optimizer";
+    fn entries() -> impl Iterator<Item = Entry<Self>> + Clone {
+        OPTIMIZERS.iter().copied()
+    }
+    fn fold(s: &str) -> String {
+        s.to_ascii_lowercase().replace('_', "-")
+    }
+    fn unknown(s: &str) -> String {
+        format!("unknown optimizer {s:?}; use {}", Self::listed())
+    }
+}
+
+/// `--optimizer`: every optimizer, its spellings (torch, transformers' `optim`, bitsandbytes)
+/// and help.
+const OPTIMIZERS: &[Entry<Optimizer>] = &[
+    Entry::new(Optimizer::Adamw, &["adamw", "adam", "adamw-torch", "adamw-foreach"], "AdamW (foreach)"),
+    Entry::new(Optimizer::AdamwFused, &["adamw-fused", "adamw-torch-fused", "fused-adamw"], "AdamW fused"),
+    Entry::new(
+        Optimizer::AdamwLoop,
+        &["adamw-loop", "adamw-hf", "adamw-foreach-false"],
+        "AdamW, one parameter at a time",
+    ),
+    Entry::new(Optimizer::Adamw8bit, &["adamw-8bit", "adamw8bit", "adamw-bnb-8bit", "8bit-adamw"], "AdamW 8-bit"),
+    Entry::new(Optimizer::PagedAdamw, &["paged-adamw", "paged-adamw-32bit"], "paged AdamW"),
+    Entry::new(Optimizer::PagedAdamw8bit, &["paged-adamw-8bit"], "paged AdamW 8-bit"),
+    Entry::new(Optimizer::Adafactor, &["adafactor"], "Adafactor"),
+    Entry::new(Optimizer::Sgd, &["sgd"], "SGD"),
+    Entry::new(Optimizer::SgdMomentum, &["sgd-momentum", "momentum"], "SGD + momentum"),
+    Entry::new(Optimizer::Lion, &["lion"], "Lion"),
+    Entry::new(Optimizer::Lion8bit, &["lion-8bit", "lion8bit"], "Lion 8-bit"),
+];
 
 /// What is trained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,38 +188,12 @@ impl Method {
     /// # Errors
     /// Anything else.
     pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "full" => Method::Full,
-            "lora" | "loha" | "lokr" | "vera" | "other" => Method::Lora,
-            "qlora" => Method::Qlora,
-            "dora" => Method::Dora,
-            "ia3" => Method::Ia3,
-            "prompt-tuning" | "prompt" => Method::PromptTuning,
-            "prefix-tuning" | "prefix" => Method::PrefixTuning,
-            "adapter" | "llama-adapter" => Method::Adapter,
-            "adapter-v2" | "adapterv2" => Method::AdapterV2,
-            _ => {
-                return Err(Error::workload(
-                    "--method",
-                    format!("unknown method {s:?}; use full, lora, qlora, dora, ia3, prompt-tuning, prefix-tuning, adapter or adapter-v2"),
-                ))
-            }
-        })
+        Self::parse_choice(s)
     }
     /// Name as the CLI spells it.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Method::Full => "full",
-            Method::Lora => "lora",
-            Method::Qlora => "qlora",
-            Method::Dora => "dora",
-            Method::Ia3 => "ia3",
-            Method::PromptTuning => "prompt-tuning",
-            Method::PrefixTuning => "prefix-tuning",
-            Method::Adapter => "adapter",
-            Method::AdapterV2 => "adapter-v2",
-        }
+        self.canonical().expect("every method has a row")
     }
     /// LoRA-shaped adapters (LoRA, QLoRA, DoRA).
     #[must_use]
@@ -206,6 +201,34 @@ impl Method {
         matches!(self, Method::Lora | Method::Qlora | Method::Dora)
     }
 }
+
+impl Choice for Method {
+    const FLAG: &'static str = "--method";
+    fn entries() -> impl Iterator<Item = Entry<Self>> + Clone {
+        METHODS.iter().copied()
+    }
+    fn fold(s: &str) -> String {
+        s.to_ascii_lowercase().replace('_', "-")
+    }
+    fn unknown(s: &str) -> String {
+        format!("unknown method {s:?}; use {}", Self::listed())
+    }
+}
+
+/// `--method`: every method, its spellings (PEFT's `peft_type` names among them) and help.
+const METHODS: &[Entry<Method>] = &[
+    Entry::new(Method::Full, &["full"], "full fine-tuning"),
+    Entry::new(Method::Lora, &["lora", "loha", "lokr", "vera", "other"], "LoRA"),
+    Entry::new(Method::Qlora, &["qlora"], "QLoRA (4-bit)"),
+    Entry::new(Method::Dora, &["dora"], "DoRA"),
+    Entry::new(Method::Ia3, &["ia3"], "IA3"),
+    Entry::new(Method::PromptTuning, &["prompt-tuning", "prompt"], "prompt tuning"),
+    Entry::new(Method::PrefixTuning, &["prefix-tuning", "prefix"], "prefix tuning"),
+    Entry::new(Method::Adapter, &["adapter", "llama-adapter"], "litgpt Adapter"),
+    Entry::new(Method::AdapterV2, &["adapter-v2", "adapterv2"], "litgpt Adapter v2"),
+];
+
+crate::choice_traits!(Precision, Optimizer, Method);
 
 /// Training settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
