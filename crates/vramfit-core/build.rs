@@ -23,7 +23,8 @@ fn main() {
     );
     for n in &names {
         let path = dir.join(n);
-        writeln!(out, "    ({n:?}, include_str!({:?})),", path.display().to_string()).expect("write to string");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        writeln!(out, "    ({n:?}, {:?}),", without_layout(&text)).expect("write to string");
     }
     out.push_str("];\n");
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets it");
@@ -66,4 +67,29 @@ fn write_entries(value: &toml::Value, table: &str, keys: &[&str], dest: &Path) {
     }
     out.push(']');
     std::fs::write(dest, out).expect("write catalog entries");
+}
+
+/// A JSON text without the whitespace between its tokens (strings kept byte for byte, keys in
+/// their order): the configs are embedded for parsing, and their indentation was 12 KB of the
+/// page's module.
+fn without_layout(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_ascii_whitespace() {
+            out.push(c);
+        }
+    }
+    out
 }

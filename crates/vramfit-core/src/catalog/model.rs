@@ -108,6 +108,18 @@ mod tests {
     use super::super::names::normalize;
     use super::*;
 
+    /// The configs are embedded without their layout: each is the same JSON as its file.
+    #[test]
+    fn embedded_configs_are_their_files_without_layout() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/configs");
+        for (name, text) in CONFIGS {
+            let file = std::fs::read_to_string(dir.join(name)).unwrap();
+            let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+            assert_eq!(parse(text), parse(&file), "{name}");
+            assert!(!text.contains('\n') && text.len() <= file.len(), "{name}");
+        }
+    }
+
     /// A lookup parses one row: every row parses to the catalog's model, and every name of it
     /// finds what the whole-catalog search found (exact spelling first, then normalized).
     #[test]
