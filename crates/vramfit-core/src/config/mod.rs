@@ -23,6 +23,7 @@ mod opt;
 mod phi;
 mod qwen3_next;
 mod t5;
+mod vision;
 
 pub use gguf::{spec_from_gguf, SUPPORTED_GGUF_ARCHITECTURES};
 

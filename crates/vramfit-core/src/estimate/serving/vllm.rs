@@ -539,15 +539,8 @@ fn needed_at(stage: &Stage, s: &Settings, _p: &Profile) -> u64 {
     cdiv(s.max_model_len, s.block_size) * s.block_size * stage.pages.per_token
 }
 
-/// vLLM's start-up report for a workload.
-///
-/// # Errors
-/// Settings vLLM would reject, or a model it cannot serve.
-pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
-    let p = Profile::of(w.serving.version);
-    let quant = weight_quant(spec, w)?;
-    let model_max = spec.max_positions.unwrap_or(2048);
-    let max_model_len = w.serving.max_model_len.unwrap_or(model_max);
+/// Flags vLLM refuses whatever the model: a zero length or block, more stages than layers.
+fn check_flags(spec: &ModelSpec, w: &Workload, max_model_len: u64) -> Result<()> {
     if max_model_len == 0 {
         return Err(Error::workload("--max-model-len", "must be at least 1 token"));
     }
@@ -561,7 +554,11 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
             format!("more stages than the model's {layers} layers"),
         ));
     }
-    let s = settings(spec, w, &p, max_model_len, None);
+    Ok(())
+}
+
+/// V0 without chunked prefill refuses a batch budget below `max_model_len`.
+fn check_batched_tokens(p: &Profile, w: &Workload, s: &Settings, max_model_len: u64) -> Result<()> {
     if s.max_model_len > s.batched_tokens
         && w.serving.max_num_batched_tokens.is_some()
         && !p.v1
@@ -575,6 +572,110 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// What would start: the same workload re-run at another `max_model_len` or utilization.
+struct StartSearch<'a> {
+    spec: &'a ModelSpec,
+    w: &'a Workload,
+    p: &'a Profile,
+    quant: Option<&'a QuantConfig>,
+    total: Option<u64>,
+    model_max: u64,
+}
+
+impl StartSearch<'_> {
+    fn starts_with(&self, len: u64, util: Option<Fraction>) -> bool {
+        let s2 = settings(self.spec, self.w, self.p, len, util);
+        let st2 = run_stages(self.spec, self.w, self.p, self.quant, &s2);
+        verdict(self.p, &s2, &st2, self.total).0
+    }
+
+    /// The largest `max_model_len` that starts.
+    fn largest_max_model_len(&self) -> Option<u64> {
+        let model_max = self.model_max;
+        if !self.p.v1 && self.w.serving.max_num_batched_tokens.is_none() {
+            // V0 sizes the profile run by max_model_len up to 32K, then chunked prefill takes
+            // over with a fixed budget: two monotone stretches.
+            let short = largest_true(1, model_max.min(32_768), |l| self.starts_with(l, None));
+            let long =
+                if model_max > 32_768 { largest_true(32_769, model_max, |l| self.starts_with(l, None)) } else { None };
+            long.or(short)
+        } else {
+            largest_true(1, model_max, |l| self.starts_with(l, None))
+        }
+    }
+
+    /// The `gpu_memory_utilization` that would start at `max_model_len`.
+    fn utilization_to_start(&self, s: &Settings, max_model_len: u64) -> Option<f64> {
+        // Up to the free memory at start-up (V1 0.9.1+ refuses a utilization above it), the
+        // cache grows with the utilization and starting is monotone: find the largest
+        // utilization (in hundredths) that still fails.
+        let cap = match (self.p.checks_free_at_start, self.total) {
+            (true, Some(t)) if t > 0 => {
+                let free = u128::from(t.saturating_sub(CONTEXT_BYTES + s.others));
+                u64::try_from(free * 100 / u128::from(t)).unwrap_or(100).min(100)
+            }
+            _ => 100,
+        };
+        match largest_true(1, cap, |h| !self.starts_with(max_model_len, Some(Fraction(h as u32 * 10_000)))) {
+            _ if cap == 0 => None,
+            None => Some(0.01),
+            Some(h) if h >= cap => None,
+            Some(h) => Some((h + 1) as f64 / 100.0),
+        }
+    }
+}
+
+/// The weights line: the parameter groups, and MXFP4 experts as the release's kernel keeps them.
+fn weights_formula(
+    spec: &ModelSpec,
+    w: &Workload,
+    p: &Profile,
+    s: &Settings,
+    quant: Option<&QuantConfig>,
+    f: &RankFigures,
+) -> String {
+    let formula = super::weights_formula(spec, s.dtype, quant, s.tp, s.pp, f.layers);
+    if super::mxfp4::is_mxfp4(quant) {
+        let backend =
+            super::mxfp4::Backend::of(p.version, w.serving.device.as_ref().and_then(|d| d.compute_capability));
+        format!(
+            "{formula}; MXFP4 experts as vLLM's {} MoE kernel keeps them (expert dims padded, scales and biases converted: estimate::serving::mxfp4) = {} GiB in all",
+            backend.name(),
+            gib(f.weights_bytes)
+        )
+    } else {
+        formula
+    }
+}
+
+/// The non-torch line, with other processes' memory where the release reads it off the device.
+fn non_torch_formula(p: &Profile, s: &Settings, f: &RankFigures) -> String {
+    match others_counted(p, s) {
+        0 => format!("{} = {} GiB", non_torch(p, s.tp).1, gib(f.non_torch_bytes)),
+        o => format!(
+            "{} + other processes {} GiB (--other-processes-memory; this release reads non-torch memory off the whole device) = {} GiB",
+            non_torch(p, s.tp).1,
+            gib(o),
+            gib(f.non_torch_bytes)
+        ),
+    }
+}
+
+/// vLLM's start-up report for a workload.
+///
+/// # Errors
+/// Settings vLLM would reject, or a model it cannot serve.
+pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
+    let p = Profile::of(w.serving.version);
+    let quant = weight_quant(spec, w)?;
+    let model_max = spec.max_positions.unwrap_or(2048);
+    let max_model_len = w.serving.max_model_len.unwrap_or(model_max);
+    check_flags(spec, w, max_model_len)?;
+    let s = settings(spec, w, &p, max_model_len, None);
+    check_batched_tokens(&p, w, &s, max_model_len)?;
     let st = run_stages(spec, w, &p, quant.as_ref(), &s);
     // The most-loaded stage: the one with the fewest blocks (every worker takes the minimum).
     let worst = st.iter().min_by_key(|x| (x.pages.tokens, std::cmp::Reverse(x.figures.weights_bytes))).cloned();
@@ -590,41 +691,10 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
     if p.tokens_from_concurrency {
         tokens = (concurrency * s.max_model_len as f64) as u64;
     }
-    // The largest max_model_len that starts, and the utilization that would start.
-    let starts_with = |len: u64, util: Option<Fraction>| {
-        let s2 = settings(spec, w, &p, len, util);
-        let st2 = run_stages(spec, w, &p, quant.as_ref(), &s2);
-        verdict(&p, &s2, &st2, total).0
-    };
-    let largest = has_device.then(|| {
-        if !p.v1 && w.serving.max_num_batched_tokens.is_none() {
-            // V0 sizes the profile run by max_model_len up to 32K, then chunked prefill takes
-            // over with a fixed budget: two monotone stretches.
-            let short = largest_true(1, model_max.min(32_768), |l| starts_with(l, None));
-            let long =
-                if model_max > 32_768 { largest_true(32_769, model_max, |l| starts_with(l, None)) } else { None };
-            long.or(short)
-        } else {
-            largest_true(1, model_max, |l| starts_with(l, None))
-        }
-    });
+    let search = StartSearch { spec, w, p: &p, quant: quant.as_ref(), total, model_max };
+    let largest = has_device.then(|| search.largest_max_model_len());
     let util_to_start = if has_device && !starts && w.serving.kv_cache_memory.is_none() {
-        // Up to the free memory at start-up (V1 0.9.1+ refuses a utilization above it), the
-        // cache grows with the utilization and starting is monotone: find the largest
-        // utilization (in hundredths) that still fails.
-        let cap = match (p.checks_free_at_start, total) {
-            (true, Some(t)) if t > 0 => {
-                let free = u128::from(t.saturating_sub(CONTEXT_BYTES + s.others));
-                u64::try_from(free * 100 / u128::from(t)).unwrap_or(100).min(100)
-            }
-            _ => 100,
-        };
-        match largest_true(1, cap, |h| !starts_with(max_model_len, Some(Fraction(h as u32 * 10_000)))) {
-            _ if cap == 0 => None,
-            None => Some(0.01),
-            Some(h) if h >= cap => None,
-            Some(h) => Some((h + 1) as f64 / 100.0),
-        }
+        search.utilization_to_start(&s, max_model_len)
     } else {
         None
     };
@@ -659,31 +729,8 @@ pub fn report(spec: &ModelSpec, w: &Workload) -> Result<ServingReport> {
         largest_max_model_len: largest.flatten(),
         gpu_memory_utilization_to_start: util_to_start,
         activation_formula: worst.formula_act.clone(),
-        weights_formula: {
-            let formula = super::weights_formula(spec, s.dtype, quant.as_ref(), s.tp, s.pp, f.layers);
-            if super::mxfp4::is_mxfp4(quant.as_ref()) {
-                let backend = super::mxfp4::Backend::of(
-                    p.version,
-                    w.serving.device.as_ref().and_then(|d| d.compute_capability),
-                );
-                format!(
-                    "{formula}; MXFP4 experts as vLLM's {} MoE kernel keeps them (expert dims padded, scales and biases converted: estimate::serving::mxfp4) = {} GiB in all",
-                    backend.name(),
-                    gib(f.weights_bytes)
-                )
-            } else {
-                formula
-            }
-        },
-        non_torch_formula: match others_counted(&p, &s) {
-            0 => format!("{} = {} GiB", non_torch(&p, s.tp).1, gib(f.non_torch_bytes)),
-            o => format!(
-                "{} + other processes {} GiB (--other-processes-memory; this release reads non-torch memory off the whole device) = {} GiB",
-                non_torch(&p, s.tp).1,
-                gib(o),
-                gib(f.non_torch_bytes)
-            ),
-        },
+        weights_formula: weights_formula(spec, w, &p, &s, quant.as_ref(), f),
+        non_torch_formula: non_torch_formula(&p, &s, f),
         cuda_graph_formula: cuda_graph_formula(&s, &p, f.layers, w.serving.enforce_eager),
         ranks: st.iter().map(|x| x.figures.clone()).collect(),
     })
