@@ -54,7 +54,7 @@ pub fn fit_text(model: &ResolvedModel, report: &FitReport, all: bool) -> String 
 /// # Errors
 /// Settings the GPU cannot run.
 pub fn sweep_workload(model: &ResolvedModel, asked: Workload, gpu: Option<&GpuSpec>) -> anyhow::Result<Workload> {
-    crate::cmd::sweep::on_gpu(model, asked, gpu)
+    Ok(crate::cmd::on_gpu(&model.spec, asked, gpu)?.0)
 }
 
 /// The points of `vramfit sweep` (see the command for the checks and the default values).

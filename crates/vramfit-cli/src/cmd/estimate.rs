@@ -4,7 +4,6 @@ use crate::args::EstimateArgs;
 use crate::render::{self, GpuVerdict};
 use anyhow::Context;
 use std::io::Write;
-use vramfit_core::catalog::GpuSpec;
 use vramfit_core::request;
 
 pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -21,7 +20,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let asked = a.workload.resolve(&a.model, gpu.as_ref().map(|g| g.count))?;
     let ram = a.ram.as_deref().map(request::parse_ram).transpose()?;
     let model = super::source::resolve(&a.model, &a.source)?;
-    let (workload, resolved) = on_gpu(&model.spec, asked, gpu.as_ref())?;
+    let (workload, resolved) = super::on_gpu(&model.spec, asked, gpu.as_ref())?;
     let mut breakdown = vramfit_core::estimate(&model.spec, &workload)?;
     breakdown.notes.extend(resolved);
     breakdown.notes.extend(vramfit_core::ignored_flags::notes(
@@ -54,7 +53,7 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 }
                 let one = || -> anyhow::Result<GpuVerdict> {
                     let w = a.workload.resolve(&a.model, Some(g.count))?;
-                    let (w, _) = on_gpu(&model.spec, w, Some(g))?;
+                    let (w, _) = super::on_gpu(&model.spec, w, Some(g))?;
                     Ok(GpuVerdict::new(g.clone(), &vramfit_core::estimate(&model.spec, &w)?))
                 };
                 render::Compared { label: g.label.clone(), verdict: one().map_err(|e| format!("{e:#}")) }
@@ -83,18 +82,4 @@ pub fn run(a: &EstimateArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     } else {
         render::table::estimate(&report, a.explain, out)
     }
-}
-
-/// The workload `w` (resolved from the flags for `gpu`'s count) as it runs on `gpu` (the
-/// core's `fit::on_gpu` resolves what the GPU decides), refused when the GPU cannot run it;
-/// with the notes saying what was resolved.
-fn on_gpu(
-    spec: &vramfit_core::model::ModelSpec,
-    w: vramfit_core::estimate::Workload,
-    gpu: Option<&GpuSpec>,
-) -> anyhow::Result<(vramfit_core::estimate::Workload, Vec<String>)> {
-    Ok(match gpu {
-        Some(g) => vramfit_core::fit::on_gpu(spec, &w, g)?,
-        None => (w, vec![]),
-    })
 }

@@ -41,3 +41,17 @@ pub fn run(mut cmd: Command, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
 }
+
+/// The workload `w` (resolved from the flags for `gpu`'s count) as it runs on `gpu` (the
+/// core's `fit::on_gpu` resolves what the GPU decides), refused when the GPU cannot run it;
+/// with the notes saying what was resolved.
+pub(crate) fn on_gpu(
+    spec: &vramfit_core::model::ModelSpec,
+    w: vramfit_core::estimate::Workload,
+    gpu: Option<&vramfit_core::catalog::GpuSpec>,
+) -> anyhow::Result<(vramfit_core::estimate::Workload, Vec<String>)> {
+    Ok(match gpu {
+        Some(g) => vramfit_core::fit::on_gpu(spec, &w, g)?,
+        None => (w, vec![]),
+    })
+}

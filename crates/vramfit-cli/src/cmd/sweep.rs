@@ -24,7 +24,8 @@ pub fn run(a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     };
     let model = vramfit_io::resolve_model(&a.model)?;
-    let workload = on_gpu(&model, asked, gpu.as_ref())?;
+    // Where estimate and fit start on this GPU (notes are not part of a sweep report).
+    let (workload, _) = super::on_gpu(&model.spec, asked, gpu.as_ref())?;
     let points = points(&model, &workload, axis, &a.values, gpu.as_ref())?;
     // Every point refused: the sweep answered nothing, exit 2 with the (first) reason.
     if let Some(Err(e)) =
@@ -51,19 +52,6 @@ pub fn run(a: &SweepArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The workload a sweep on `gpu` starts from: as `estimate` and `fit` resolve it there (the
-/// core's `fit::on_gpu`: the GPU's stack, a serving engine's device, bf16 on a GPU without it
-/// starting from fp16), refused when the GPU cannot run it.
-///
-/// # Errors
-/// Settings the GPU cannot run.
-pub fn on_gpu(model: &ResolvedModel, asked: Workload, gpu: Option<&GpuSpec>) -> anyhow::Result<Workload> {
-    Ok(match gpu {
-        Some(g) => vramfit_core::fit::on_gpu(&model.spec, &asked, g)?.0,
-        None => asked,
-    })
 }
 
 /// The points of a sweep of `workload` on `model` over `axis`: at `values`, or (when empty) at
