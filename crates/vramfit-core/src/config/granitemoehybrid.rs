@@ -62,13 +62,7 @@ pub(crate) fn convert(w: GraniteHybridWire) -> Result<ModelSpec> {
     let h = need(f, "hidden_size", w.hidden_size)?;
     let n_layers = need_count(f, "num_hidden_layers", w.num_hidden_layers)?;
     let heads = need(f, "num_attention_heads", w.num_attention_heads)?;
-    let kv_heads = opt_dim("num_key_value_heads", w.num_key_value_heads)?.unwrap_or(heads);
-    if heads % kv_heads != 0 {
-        return Err(Error::config(
-            "num_key_value_heads",
-            format!("{kv_heads} does not divide num_attention_heads {heads}"),
-        ));
-    }
+    let kv_heads = super::kv_heads(w.num_key_value_heads, heads)?;
     let vocab = need(f, "vocab_size", w.vocab_size)?;
     let head_dim = exact_div("head_dim", h, heads)?;
     // The config class's defaults where a key is absent.

@@ -296,6 +296,19 @@ fn check(key: &str, v: u64, limit: &'static Limit) -> Result<u64> {
     limit.check(&format!("config.json {key}"), v)
 }
 
+/// `num_key_value_heads` (default: `heads`, multi-head attention), which must divide the query
+/// heads (grouped-query attention shares each K/V head among a whole number of them).
+pub(crate) fn kv_heads(v: Option<u64>, heads: u64) -> Result<u64> {
+    let kv_heads = opt_dim("num_key_value_heads", v)?.unwrap_or(heads);
+    if heads % kv_heads != 0 {
+        return Err(Error::config(
+            "num_key_value_heads",
+            format!("{kv_heads} does not divide num_attention_heads {heads}"),
+        ));
+    }
+    Ok(kv_heads)
+}
+
 /// `a / b` that must divide exactly (head_dim from hidden and heads).
 pub(crate) fn exact_div(key: &str, a: u64, b: u64) -> Result<u64> {
     if b == 0 || a % b != 0 {
