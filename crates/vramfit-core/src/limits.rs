@@ -28,10 +28,7 @@ impl Limit {
     /// # Errors
     /// `value` above the limit.
     pub fn check(&'static self, what: &str, value: u64) -> Result<u64> {
-        if value > self.max {
-            return Err(self.exceeded(what, value));
-        }
-        Ok(value)
+        self.check_with(|| what.to_string(), value)
     }
 
     /// As [`Limit::check`], naming the value with `what()` only when it is above the limit.
